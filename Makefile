@@ -57,7 +57,9 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 STATIC := lib/librnn.a
 SHARED := lib/librnn.so.$(MAJOR)
 
-all: $(STATIC) $(SHARED) lib/librnn.so rnn.pc bin/rnnlm
+CLI := $(if $(wildcard src/rnnlm/main.c),bin/rnnlm)
+
+all: $(STATIC) $(SHARED) lib/librnn.so rnn.pc $(CLI)
 
 $(B)/src/%.o: src/%.c include/rnn.h $(wildcard src/*.h)
 	@mkdir -p $(@D)
@@ -120,7 +122,7 @@ install: all
 	cp $(STATIC) $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf librnn.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librnn.so
 	cp rnn.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-	cp bin/rnnlm $(DESTDIR)$(BINDIR)/
+	$(if $(CLI),cp bin/rnnlm $(DESTDIR)$(BINDIR)/)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/librnn.so \

@@ -1,0 +1,51 @@
+/*
+ * cell.h -- the recurrent cell modules: one forward/backward pair each, behind a small table.
+ *
+ * A layer processes all T steps of a chunk for B streams. Activations are time-major: row
+ * t*B + b of a (T,B,X) buffer is stream b at step t, so one step's rows are contiguous and the
+ * all-steps products are single GEMMs. Weights are PyTorch's: w_ih (G*H, in), w_hh (G*H, H),
+ * b_ih and b_hh (G*H), gate blocks in PyTorch order (LSTM i,f,g,o; GRU r,z,n).
+ */
+#ifndef RNN_CELL_H
+#define RNN_CELL_H
+
+#include <math.h>
+#include <stddef.h>
+
+typedef struct rnn_layer {
+    int B, T, in, H;
+    const float *w_ih, *w_hh, *b_ih, *b_hh;
+    float *dw_ih, *dw_hh, *db_ih, *db_hh; /* backward adds into these */
+    const float *x;      /* (T,B,in) input */
+    const float *h0;     /* (B,H) state entering the chunk */
+    const float *c0;     /* (B,H) LSTM cell state entering the chunk */
+    float *y;            /* (T,B,H) outputs h_1..h_T (forward writes) */
+    float *hT, *cT;      /* (B,H) state after the last step (forward writes; cT LSTM only) */
+    float *cache;        /* cache_size() floats kept from forward for backward */
+    const float *dy;     /* (T,B,H) d(loss)/d(y) (backward reads) */
+    float *dx;           /* (T,B,in) d(loss)/d(x) (backward overwrites) */
+    float *dh0, *dc0;    /* (B,H) d(loss)/d(h0), d(loss)/d(c0) (backward overwrites) */
+    float *scratch;      /* scratch_size() floats for backward */
+} rnn_layer;
+
+typedef struct rnn_cell {
+    const char *name;
+    int gates;
+    size_t (*cache_size)(int B, int T, int H);
+    size_t (*scratch_size)(int B, int T, int H);
+    void (*forward)(const rnn_layer *l);
+    void (*backward)(const rnn_layer *l);
+} rnn_cell;
+
+extern const rnn_cell rnn_cell_tanh, rnn_cell_relu, rnn_cell_lstm, rnn_cell_gru;
+
+/* layer.c -- shared by the cells.
+ * gates(T*B, G*H) = x w_ih^T + b_ih for all steps at once. */
+void rnn_layer_input_gemm(const rnn_layer *l, int G, float *gates);
+/* After the time loop: dw_ih += dgx^T x, db_ih += colsum(dgx), dx = dgx w_ih,
+ * dw_hh += dgh^T [h0; y_1..y_{T-1}], db_hh += colsum(dgh). dgx, dgh are (T*B, G*H). */
+void rnn_layer_weight_grads(const rnn_layer *l, int G, const float *dgx, const float *dgh);
+
+static inline float rnn_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * corpus.h -- the corpus pipeline of rnnlm: vocabulary, tokenizer and batching, exactly as
+ * PyTorch's examples/word_language_model (data.py, main.py).
+ *
+ * Conventions
+ * - Functions that can fail return RNN_OK (0) or an RNN_ERR_* code from rnn.h and, when err is
+ *   not NULL, write a one-line, NUL-terminated message (no trailing newline) into err[0..errsz).
+ *   CORPUS_ERR_SIZE bytes is always enough for a useful message. Nothing here prints, exits,
+ *   aborts or keeps mutable global state.
+ * - Token ids are int32_t in [0, vocab_size). Arrays returned to the caller come from malloc();
+ *   release them with free().
+ *
+ * Tokenization (data.py: for line in open(path, encoding="utf8"): line.split() + ['<eos>'])
+ * - Files are read as a stream through a fixed buffer; only the id array (and the current token)
+ *   is kept in memory, so lines and files may be of any length.
+ * - Lines end at "\n", "\r\n" or a lone "\r" (Python's universal newlines in text mode). Every
+ *   line, including an empty one and a last line without a line terminator, ends with one
+ *   "<eos>" token. "a\n\nb" gives a <eos> <eos> b <eos>.
+ * - Words are separated by the characters Python's str.split() treats as whitespace:
+ *   ASCII \t \n \v \f \r space and \x1c-\x1f, and Unicode U+0085, U+00A0, U+1680,
+ *   U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 (UTF-8 encoded). Of these only \n and
+ *   \r end a line. Leading/trailing/repeated whitespace yields no empty words.
+ * - The text must be strict UTF-8 as Python's "utf8" codec decodes it (no overlong forms, no
+ *   surrogates, nothing above U+10FFFF, no truncated sequence). Otherwise the call fails with
+ *   RNN_ERR_FORMAT and a message naming the file, the 1-based line, the 0-based byte offset in
+ *   the file and the offending byte, e.g.
+ *     "data/train.txt:3: invalid UTF-8 at byte offset 17 (byte 0xFF): invalid start byte".
+ *   A UTF-8 byte order mark is kept as part of the first word (Python's "utf8" does the same).
+ * - Deliberate deviation: a NUL byte is rejected (RNN_ERR_FORMAT, same message format), since
+ *   words are C strings and a NUL almost always means a binary file.
+ * - A path that cannot be opened or read: RNN_ERR_IO naming the path and strerror(errno).
+ *   An empty file (0 bytes): RNN_ERR_FORMAT ("... is empty"). data.py would silently yield no
+ *   tokens, which makes the training loop divide by zero later.
+ */
+#ifndef RNNLM_CORPUS_H
+#define RNNLM_CORPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rnn.h"
+
+#define CORPUS_ERR_SIZE 256
+
+/* ---- Vocabulary (data.py's Dictionary): word <-> id, ids in order of first addition --------- */
+typedef struct corpus_vocab corpus_vocab;
+
+/* A new, empty vocabulary in *out. RNN_ERR_NOMEM or RNN_ERR_INVALID on failure. */
+int vocab_create(corpus_vocab **out);
+/* Frees everything; NULL is fine. */
+void vocab_free(corpus_vocab *v);
+/* The id of word[0..len) (no NUL inside), adding it with the next id if new (*id receives it;
+   id may be NULL). RNN_ERR_INVALID for len 0 or a NUL byte, RNN_ERR_NOMEM when out of memory or
+   at INT32_MAX words. */
+int vocab_add(corpus_vocab *v, const char *word, size_t len, int32_t *id);
+/* The id of word[0..len), or -1 if absent. */
+int32_t vocab_lookup(const corpus_vocab *v, const char *word, size_t len);
+/* Number of words (== the next id). */
+int32_t vocab_size(const corpus_vocab *v);
+/* The word with this id (NUL-terminated; stable until vocab_free), or NULL if out of range. */
+const char *vocab_word(const corpus_vocab *v, int32_t id);
+
+/* ---- Tokenizer -------------------------------------------------------------------------------- */
+#define CORPUS_EOS "<eos>"
+#define CORPUS_UNK "<unk>"
+
+/*
+ * Tokenizes the file at path (rules above) into *ids (malloc'd, *n entries, n >= 1).
+ * add_words != 0: new words are added to v in order of first occurrence (data.py).
+ * add_words == 0: v is not changed; a word that is not in v maps to the id of "<unk>" when v has
+ *   "<unk>", otherwise the call fails with RNN_ERR_NOTFOUND and a message giving the number of
+ *   unknown tokens and the first few distinct unknown words with their lines (rnnlm eval).
+ * On failure *ids is NULL and *n is 0; with add_words != 0, words added before the failure stay
+ * in v.
+ */
+int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32_t **ids,
+                         size_t *n, char *err, size_t errsz);
+
+/* ---- A data directory (data.py's Corpus) ------------------------------------------------------ */
+typedef struct corpus {
+    corpus_vocab *vocab;        /* train, then valid, then test words, in order of first occurrence */
+    int32_t *train, *valid, *test;
+    size_t n_train, n_valid, n_test;
+} corpus;
+
+/*
+ * Loads dir/train.txt, dir/valid.txt and dir/test.txt (all three must exist) into c, building
+ * the vocabulary over the three in that order. On failure c is left all zero/NULL. Release with
+ * corpus_free().
+ */
+int corpus_load_dir(corpus *c, const char *dir, char *err, size_t errsz);
+/* Frees what corpus_load_dir allocated and zeroes c; NULL or a zeroed corpus is fine. */
+void corpus_free(corpus *c);
+
+/* ---- Batching --------------------------------------------------------------------------------- */
+enum {
+    /*
+     * main.py: batchify(data, bsz) -> nbatch = n // bsz rows (the rest is dropped), stream b is the
+     * contiguous slice data[b*nbatch, (b+1)*nbatch). Chunk k starts at row i = k*bptt for i in
+     * range(0, nbatch - 1, bptt); steps = min(bptt, nbatch - 1 - i) (the last chunk may be
+     * shorter); tokens[b][s] = stream_b[i + s], targets[b][s] = stream_b[i + s + 1].
+     */
+    CORPUS_BATCH_MAIN = 0,
+    /*
+     * The seed's bptt_batchify: length = n // (bsz*bptt) * (bsz*bptt);
+     * data[:length].reshape(bsz, -1, bptt).transpose(0, 1) -> chunks [num_chunks][bsz][bptt].
+     * Stream b is data[b*L, (b+1)*L) with L = num_chunks*bptt; chunk k holds
+     * tokens[b][s] = stream_b[k*bptt + s], steps = bptt always, and the loss of
+     * output[:, :-1] vs batch[:, 1:]: targets[b][s] = tokens[b][s+1] for s < bptt-1 and
+     * RNN_IGNORE for s = bptt-1 (targets never cross a chunk boundary).
+     */
+    CORPUS_BATCH_SEED = 1
+};
+
+/* A view of a token array as chunks; read the fields, set them only through corpus_batches_init. */
+typedef struct corpus_batches {
+    const int32_t *data; /* the token ids (not owned; must outlive this view) */
+    int mode;            /* CORPUS_BATCH_MAIN or CORPUS_BATCH_SEED */
+    int batch;           /* streams per chunk (bsz) */
+    int bptt;            /* maximum steps per chunk */
+    size_t stream_len;   /* tokens per stream after trimming: MAIN nbatch (= len(source) in main.py),
+                            SEED num_chunks * bptt */
+    size_t num_chunks;   /* >= 1 */
+} corpus_batches;
+
+/*
+ * Sets up *b over data[0..n). batch >= 1, bptt >= 1. Fails with RNN_ERR_INVALID for bad
+ * arguments or when there would be no chunk (MAIN needs n >= 2*batch, SEED n >= batch*bptt).
+ */
+int corpus_batches_init(corpus_batches *b, const int32_t *data, size_t n, int batch, int bptt,
+                        int mode, char *err, size_t errsz);
+
+/* Steps of chunk k (1..bptt), or 0 when k >= num_chunks. */
+int corpus_batches_steps(const corpus_batches *b, size_t k);
+
+/*
+ * Writes chunk k in the library's layout: tokens[batch][steps] and, unless targets is NULL,
+ * targets[batch][steps] (row b = stream b, steps = corpus_batches_steps(b, k)); buffers of
+ * batch*bptt entries are always large enough. *steps (may be NULL) receives the steps.
+ * RNN_ERR_INVALID when k >= num_chunks or tokens is NULL.
+ */
+int corpus_batches_get(const corpus_batches *b, size_t k, int32_t *tokens, int32_t *targets,
+                       int *steps);
+
+/*
+ * The denominator of main.py's evaluate(): total_loss = sum_k steps_k * loss_k (loss_k the mean
+ * loss of chunk k), perplexity = exp(total_loss / denominator) with denominator =
+ * len(data_source) - 1 = stream_len - 1 in MAIN mode (== the sum of all steps_k). In SEED mode it is
+ * the sum of steps_k, num_chunks * bptt.
+ */
+size_t corpus_batches_eval_denominator(const corpus_batches *b);
+
+#endif
