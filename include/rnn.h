@@ -288,6 +288,40 @@ RNN_API int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
 /* The whole parameter block and gradient block, `count` floats each, in parameters() order. */
 RNN_API int rnn_param_block(const rnn_model *m, float **data, float **grad, size_t *count);
 
+/* ---- Vocabulary --------------------------------------------------------------------------------- */
+/*
+ * A model may carry its vocabulary (id -> word), saved and loaded with it. rnn_vocab_set copies
+ * `count` NUL-terminated words; count must equal vocab_size, words must be non-empty, unique is not
+ * checked. RNN_ERR_INVALID / RNN_ERR_NOMEM; on failure the old vocabulary stays.
+ */
+RNN_API int rnn_vocab_set(rnn_model *m, const char *const *words, int count);
+/* *count receives the number of words held: vocab_size, or 0 when the model has none. */
+RNN_API int rnn_vocab_size(const rnn_model *m, int *count);
+/* *word receives word `id` (valid until the vocabulary changes or the model is freed). */
+RNN_API int rnn_vocab_word(const rnn_model *m, int id, const char **word);
+
+/* ---- Model files (see docs/FORMAT.md) -------------------------------------------------------- */
+/*
+ * Saves the configuration, the vocabulary (if any) and every parameter to `path`: little-endian,
+ * versioned, every section checksummed (CRC-32C). Atomic: the file is written to a temporary file
+ * in the same folder, flushed, fsync'ed and renamed over `path`, so an interrupted save leaves any
+ * previous file intact. Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_IO (with the reason in
+ * rnn_errmsg).
+ */
+RNN_API int rnn_model_save(const rnn_model *m, const char *path);
+
+/*
+ * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
+ * count and shape is checked against the file's size and for overflow before anything is
+ * allocated or read, and every checksum is verified. Sections this version does not know are
+ * skipped. Gradients are zero; no hidden state (call rnn_reset_state).
+ *   out     receives the handle (NULL on failure)
+ *   errbuf  optional buffer (errlen bytes) for the reason of a failure, since no handle exists
+ * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_IO, RNN_ERR_FORMAT or RNN_ERR_NOMEM.
+ */
+RNN_API int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc, char *errbuf,
+                           size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,8 +44,8 @@ int rnn__fail(rnn_model *m, int status, const char *fmt, ...)
     return status;
 }
 
-static void *default_alloc(void *user, size_t size) { (void)user; return malloc(size); }
-static void default_free(void *user, void *p) { (void)user; free(p); }
+void *rnn__default_alloc(void *user, size_t size) { (void)user; return malloc(size); }
+void rnn__default_free(void *user, void *p) { (void)user; free(p); }
 
 void *rnn__alloc(rnn_model *m, size_t bytes) { return bytes ? m->al.alloc(m->al.user, bytes) : NULL; }
 void rnn__free(rnn_model *m, void *p)
@@ -103,7 +103,7 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
         H > RNN_MAX_DIM || L > 1024 || !(cfg->dropout >= 0.0f && cfg->dropout < 1.0f) ||
         (cfg->tied && E != H))
         return RNN_ERR_INVALID;
-    rnn_allocator al = {default_alloc, default_free, NULL};
+    rnn_allocator al = {rnn__default_alloc, rnn__default_free, NULL};
     if (alloc) {
         if (!alloc->alloc != !alloc->free) return RNN_ERR_INVALID;
         if (alloc->alloc) al = *alloc;
@@ -188,6 +188,8 @@ void rnn_model_free(rnn_model *m)
     rnn__free(m, m->grads);
     rnn__free(m, m->h);
     rnn__free(m, m->ws_raw);
+    rnn__free(m, m->vocab_blob);
+    rnn__free(m, m->vocab_off);
     rnn_allocator al = m->al;
     al.free(al.user, m);
 }

@@ -7,6 +7,7 @@
  *   output.c     the fused output layer: logits, log-softmax, NLL and its gradient in one buffer
  *   layer.c      what every cell shares: the all-steps input GEMM and the weight-gradient GEMMs
  *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each)
+ *   modelfile.c  the vocabulary and the model file (docs/FORMAT.md)
  *   workspace.c  the per-handle arena; rng.c the handle's generator; blas.c the one GEMM call
  */
 #ifndef RNN_INTERNAL_H
@@ -101,6 +102,11 @@ struct rnn_model {
     int pending;           /* rnn_backward is allowed */
     int fw_batch, fw_steps, fw_dropped;
 
+    /* vocabulary: vocab_count NUL-terminated words packed in vocab_blob */
+    int vocab_count;
+    char *vocab_blob;
+    size_t *vocab_off;
+
     rnn_rng rng;
     char err[256];
 };
@@ -112,6 +118,8 @@ int rnn__fail(rnn_model *m, int status, const char *fmt, ...)
 #endif
     ;
 void *rnn__alloc(rnn_model *m, size_t bytes);
+void *rnn__default_alloc(void *user, size_t size);
+void rnn__default_free(void *user, void *p);
 void rnn__free(rnn_model *m, void *p);
 
 /* model.c */

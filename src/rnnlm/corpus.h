@@ -145,8 +145,11 @@ int corpus_batches_get(const corpus_batches *b, size_t k, int32_t *tokens, int32
 /*
  * The denominator of main.py's evaluate(): total_loss = sum_k steps_k * loss_k (loss_k the mean
  * loss of chunk k), perplexity = exp(total_loss / denominator) with denominator =
- * len(data_source) - 1 = stream_len - 1 in MAIN mode (== the sum of all steps_k). In SEED mode it is
- * the sum of steps_k, num_chunks * bptt.
+ * len(data_source) - 1 = stream_len - 1 in MAIN mode (== the sum of all steps_k, so the result is
+ * the mean loss over every target; main.py evaluates with batch 10). In SEED mode it is the sum of
+ * steps_k, num_chunks * bptt, so the same formula gives the mean of the chunk losses, which is the
+ * mean over all scored targets since every chunk scores batch * (bptt - 1) of them.
+ * 0 for an uninitialised view.
  */
 size_t corpus_batches_eval_denominator(const corpus_batches *b);
 

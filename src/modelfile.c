@@ -1,0 +1,481 @@
+/*
+ * modelfile.c -- the model's vocabulary, and the model file (specified in docs/FORMAT.md):
+ *
+ *   magic "RNNMODEL" | u32 format version | u32 0
+ *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of the payload
+ *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "END " (empty, last)
+ *
+ * All integers and floats little-endian. Readers skip sections with tags they do not know.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC "RNNMODEL"
+#define FORMAT_VERSION 1u
+#define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define TAG_CONF TAG('C', 'O', 'N', 'F')
+#define TAG_VOCB TAG('V', 'O', 'C', 'B')
+#define TAG_PARM TAG('P', 'A', 'R', 'M')
+#define TAG_END TAG('E', 'N', 'D', ' ')
+
+/* ---- vocabulary --------------------------------------------------------------------------------- */
+int rnn_vocab_set(rnn_model *m, const char *const *words, int count)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (!words || count != m->cfg.vocab_size)
+        return rnn__fail(m, RNN_ERR_INVALID, "the vocabulary needs exactly vocab_size = %d words (got %d)",
+                         m->cfg.vocab_size, count);
+    size_t bytes = 0;
+    for (int i = 0; i < count; i++) {
+        if (!words[i] || !words[i][0]) return rnn__fail(m, RNN_ERR_INVALID, "word %d is NULL or empty", i);
+        size_t len = strlen(words[i]);
+        if (len > (1u << 20) || bytes > SIZE_MAX / 2) return rnn__fail(m, RNN_ERR_INVALID, "word %d is too long", i);
+        bytes += len + 1;
+    }
+    char *blob = rnn__alloc(m, bytes);
+    size_t *off = rnn__alloc(m, sizeof(size_t) * (size_t)count);
+    if (!blob || !off) {
+        rnn__free(m, blob);
+        rnn__free(m, off);
+        return rnn__fail(m, RNN_ERR_NOMEM, "cannot allocate the vocabulary (%zu bytes)", bytes);
+    }
+    size_t at = 0;
+    for (int i = 0; i < count; i++) {
+        size_t len = strlen(words[i]) + 1;
+        off[i] = at;
+        memcpy(blob + at, words[i], len);
+        at += len;
+    }
+    rnn__free(m, m->vocab_blob);
+    rnn__free(m, m->vocab_off);
+    m->vocab_blob = blob, m->vocab_off = off, m->vocab_count = count;
+    return RNN_OK;
+}
+
+int rnn_vocab_size(const rnn_model *m, int *count)
+{
+    if (!m || !count) return RNN_ERR_INVALID;
+    *count = m->vocab_count;
+    return RNN_OK;
+}
+
+int rnn_vocab_word(const rnn_model *m, int id, const char **word)
+{
+    if (!m || !word) return RNN_ERR_INVALID;
+    if (id < 0 || id >= m->vocab_count)
+        return rnn__fail((rnn_model *)m, RNN_ERR_RANGE, "word id %d outside the vocabulary [0, %d)", id, m->vocab_count);
+    *word = m->vocab_blob + m->vocab_off[id];
+    return RNN_OK;
+}
+
+/* ---- CRC-32C (Castagnoli), bytewise with a table built on the stack ---------------------------- */
+typedef struct { uint32_t t[256]; } crc_table;
+static void crc_init(crc_table *ct)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+        ct->t[i] = c;
+    }
+}
+static uint32_t crc_update(const crc_table *ct, uint32_t crc, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    crc = ~crc;
+    while (n--) crc = ct->t[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* ---- little-endian helpers ---------------------------------------------------------------------- */
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+static uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static float u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* ---- writing ------------------------------------------------------------------------------------- */
+typedef struct writer {
+    FILE *f;
+    crc_table ct;
+    uint32_t crc; /* of the current section's payload */
+    int failed;
+} writer;
+
+static void w_raw(writer *w, const void *p, size_t n)
+{
+    if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = 1;
+}
+static void w_bytes(writer *w, const void *p, size_t n)
+{
+    w->crc = crc_update(&w->ct, w->crc, p, n);
+    w_raw(w, p, n);
+}
+static void w_u32(writer *w, uint32_t v)
+{
+    unsigned char b[4];
+    put32(b, v);
+    w_bytes(w, b, 4);
+}
+static void section_begin(writer *w, uint32_t tag, uint64_t len)
+{
+    unsigned char b[12];
+    put32(b, tag);
+    put64(b + 4, len);
+    w_raw(w, b, 12);
+    w->crc = 0;
+}
+static void section_end(writer *w)
+{
+    unsigned char b[4];
+    put32(b, w->crc);
+    w_raw(w, b, 4);
+}
+
+static void write_model(writer *w, const rnn_model *m)
+{
+    const rnn_config *c = &m->cfg;
+    unsigned char hdr[16];
+    memcpy(hdr, MAGIC, 8);
+    put32(hdr + 8, FORMAT_VERSION);
+    put32(hdr + 12, 0);
+    w_raw(w, hdr, 16);
+
+    section_begin(w, TAG_CONF, 36);
+    w_u32(w, (uint32_t)c->cell), w_u32(w, (uint32_t)c->vocab_size), w_u32(w, (uint32_t)c->emb_size);
+    w_u32(w, (uint32_t)c->hidden_size), w_u32(w, (uint32_t)c->num_layers), w_u32(w, (uint32_t)c->tied);
+    w_u32(w, f2u(c->dropout)), w_u32(w, (uint32_t)c->seed), w_u32(w, (uint32_t)(c->seed >> 32));
+    section_end(w);
+
+    if (m->vocab_count) {
+        uint64_t len = 4;
+        for (int i = 0; i < m->vocab_count; i++) len += 4 + strlen(m->vocab_blob + m->vocab_off[i]);
+        section_begin(w, TAG_VOCB, len);
+        w_u32(w, (uint32_t)m->vocab_count);
+        for (int i = 0; i < m->vocab_count; i++) {
+            const char *word = m->vocab_blob + m->vocab_off[i];
+            size_t n = strlen(word);
+            w_u32(w, (uint32_t)n);
+            w_bytes(w, word, n);
+        }
+        section_end(w);
+    }
+
+    uint64_t len = 4;
+    for (int i = 0; i < m->ntensors; i++)
+        len += 4 + strlen(m->tensors[i].name) + 8 + 4 * (uint64_t)m->tensors[i].rows * m->tensors[i].cols;
+    section_begin(w, TAG_PARM, len);
+    w_u32(w, (uint32_t)m->ntensors);
+    for (int i = 0; i < m->ntensors; i++) {
+        const rnn_tensor *t = &m->tensors[i];
+        size_t n = strlen(t->name);
+        w_u32(w, (uint32_t)n);
+        w_bytes(w, t->name, n);
+        w_u32(w, (uint32_t)t->rows), w_u32(w, (uint32_t)t->cols);
+        const float *p = m->params + t->offset;
+        size_t total = (size_t)t->rows * t->cols;
+        unsigned char chunk[4096];
+        for (size_t i0 = 0; i0 < total; i0 += 1024) {
+            size_t k = total - i0 < 1024 ? total - i0 : 1024;
+            for (size_t j = 0; j < k; j++) put32(chunk + 4 * j, f2u(p[i0 + j]));
+            w_bytes(w, chunk, 4 * k);
+        }
+    }
+    section_end(w);
+    section_begin(w, TAG_END, 0);
+    section_end(w);
+}
+
+int rnn_model_save(const rnn_model *m, const char *path)
+{
+    if (!m) return RNN_ERR_INVALID;
+    rnn_model *mm = (rnn_model *)m; /* only the message is written */
+    if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
+    size_t plen = strlen(path);
+    if (plen > 4000) return rnn__fail(mm, RNN_ERR_INVALID, "path too long");
+    char tmp[4096 + 16];
+    snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return rnn__fail(mm, RNN_ERR_IO, "cannot create a temporary file beside %.200s: %s", path, strerror(errno));
+    writer w = {0};
+    crc_init(&w.ct);
+    w.f = fdopen(fd, "wb");
+    if (!w.f) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return rnn__fail(mm, RNN_ERR_IO, "cannot open %.200s: %s", tmp, strerror(e));
+    }
+    write_model(&w, m);
+    int e = 0;
+    if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) e = errno ? errno : EIO;
+    if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
+    if (!e && rename(tmp, path) != 0) e = errno;
+    if (e) {
+        unlink(tmp);
+        return rnn__fail(mm, RNN_ERR_IO, "cannot write %.200s: %s", path, strerror(e));
+    }
+    /* make the rename itself durable */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+    else snprintf(dir, sizeof dir, ".");
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return RNN_OK;
+}
+
+/* ---- reading ------------------------------------------------------------------------------------- */
+typedef struct cursor {
+    const unsigned char *p;
+    size_t left;
+} cursor;
+
+static int c_take(cursor *c, size_t n, const unsigned char **out)
+{
+    if (n > c->left) return 0;
+    *out = c->p;
+    c->p += n, c->left -= n;
+    return 1;
+}
+static int c_u32(cursor *c, uint32_t *v)
+{
+    const unsigned char *p;
+    if (!c_take(c, 4, &p)) return 0;
+    *v = get32(p);
+    return 1;
+}
+
+typedef struct loader {
+    char *err;
+    size_t errlen;
+    rnn_allocator al; /* for the temporary section buffers */
+} loader;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int lfail(loader *ld, int status, const char *fmt, ...)
+{
+    if (ld->err && ld->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ld->err, ld->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static int parse_conf(loader *ld, cursor *c, rnn_config *cfg)
+{
+    uint32_t v[9];
+    for (int i = 0; i < 9; i++)
+        if (!c_u32(c, &v[i])) return lfail(ld, RNN_ERR_FORMAT, "CONF section is truncated");
+    rnn_config_init(cfg);
+    for (int i = 0; i < 6; i++)
+        if (v[i] > INT_MAX) return lfail(ld, RNN_ERR_FORMAT, "CONF field %d is out of range (%u)", i, v[i]);
+    cfg->cell = (int)v[0], cfg->vocab_size = (int)v[1], cfg->emb_size = (int)v[2];
+    cfg->hidden_size = (int)v[3], cfg->num_layers = (int)v[4], cfg->tied = (int)v[5];
+    cfg->dropout = u2f(v[6]);
+    cfg->seed = (uint64_t)v[7] | (uint64_t)v[8] << 32;
+    return RNN_OK;
+}
+
+static int parse_vocab(loader *ld, rnn_model *m, cursor *c)
+{
+    uint32_t n;
+    if (!c_u32(c, &n)) return lfail(ld, RNN_ERR_FORMAT, "VOCB section is truncated");
+    if (n != (uint32_t)m->cfg.vocab_size)
+        return lfail(ld, RNN_ERR_FORMAT, "VOCB holds %u words but vocab_size is %d", n, m->cfg.vocab_size);
+    /* every word takes at least 5 bytes: a lie about n is caught before allocating */
+    if ((uint64_t)n * 5 > c->left) return lfail(ld, RNN_ERR_FORMAT, "VOCB word count %u exceeds the section", n);
+    size_t blob_bytes = c->left; /* words + NULs fit in the section's own size */
+    char *blob = rnn__alloc(m, blob_bytes);
+    size_t *off = rnn__alloc(m, sizeof(size_t) * n);
+    if (!blob || !off) {
+        rnn__free(m, blob);
+        rnn__free(m, off);
+        return lfail(ld, RNN_ERR_NOMEM, "cannot allocate the vocabulary");
+    }
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t len;
+        const unsigned char *w;
+        if (!c_u32(c, &len) || !c_take(c, len, &w) || len == 0 || memchr(w, 0, len)) {
+            rnn__free(m, blob);
+            rnn__free(m, off);
+            return lfail(ld, RNN_ERR_FORMAT, "VOCB word %u is truncated, empty or contains a NUL byte", i);
+        }
+        off[i] = at;
+        memcpy(blob + at, w, len);
+        blob[at + len] = 0;
+        at += len + 1;
+    }
+    m->vocab_blob = blob, m->vocab_off = off, m->vocab_count = (int)n;
+    return RNN_OK;
+}
+
+static int parse_params(loader *ld, rnn_model *m, cursor *c)
+{
+    uint32_t n;
+    if (!c_u32(c, &n)) return lfail(ld, RNN_ERR_FORMAT, "PARM section is truncated");
+    if (n != (uint32_t)m->ntensors)
+        return lfail(ld, RNN_ERR_FORMAT, "PARM holds %u tensors; this configuration has %d", n, m->ntensors);
+    for (int i = 0; i < m->ntensors; i++) {
+        const rnn_tensor *t = &m->tensors[i];
+        uint32_t len, rows, cols;
+        const unsigned char *name, *data;
+        if (!c_u32(c, &len) || !c_take(c, len, &name) || !c_u32(c, &rows) || !c_u32(c, &cols))
+            return lfail(ld, RNN_ERR_FORMAT, "PARM tensor %d header is truncated", i);
+        if (len != strlen(t->name) || memcmp(name, t->name, len) != 0)
+            return lfail(ld, RNN_ERR_FORMAT, "PARM tensor %d is \"%.*s\"; expected \"%s\"", i, (int)(len < 64 ? len : 64),
+                         (const char *)name, t->name);
+        if (rows != (uint32_t)t->rows || cols != (uint32_t)t->cols)
+            return lfail(ld, RNN_ERR_FORMAT, "PARM tensor %s has shape %ux%u; expected %dx%d", t->name, rows, cols,
+                         t->rows, t->cols);
+        size_t count = (size_t)t->rows * t->cols;
+        if (!c_take(c, count * 4, &data)) return lfail(ld, RNN_ERR_FORMAT, "PARM tensor %s data is truncated", t->name);
+        float *p = m->params + t->offset;
+        for (size_t j = 0; j < count; j++) p[j] = u2f(get32(data + 4 * j));
+    }
+    return RNN_OK;
+}
+
+static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *alloc, rnn_model **out)
+{
+    crc_table ct;
+    crc_init(&ct);
+    unsigned char hdr[16];
+    if (fsize < 16 || fread(hdr, 1, 16, f) != 16) return lfail(ld, RNN_ERR_FORMAT, "file too short for the header");
+    if (memcmp(hdr, MAGIC, 8) != 0) return lfail(ld, RNN_ERR_FORMAT, "not a librnn model file (bad magic)");
+    uint32_t version = get32(hdr + 8);
+    if (version != FORMAT_VERSION)
+        return lfail(ld, RNN_ERR_FORMAT, "format version %u is not supported (this library reads version %u)", version,
+                     FORMAT_VERSION);
+    uint64_t pos = 16;
+    rnn_model *m = NULL;
+    unsigned char *payload = NULL;
+    int rc = RNN_OK, have_conf = 0, have_parm = 0, ended = 0;
+    /* sections are read one at a time; a payload is allocated only after its length has been
+     * checked against the bytes that remain in the file */
+    while (!ended) {
+        unsigned char sh[12];
+        if (fsize - pos < 12 || fread(sh, 1, 12, f) != 12) {
+            rc = lfail(ld, RNN_ERR_FORMAT, "truncated: no END section");
+            break;
+        }
+        pos += 12;
+        uint32_t tag = get32(sh);
+        uint64_t len = get64(sh + 4);
+        if (len > fsize - pos || fsize - pos - len < 4) {
+            rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' claims %llu bytes; only %llu remain", (const char *)sh,
+                       (unsigned long long)len, (unsigned long long)(fsize - pos));
+            break;
+        }
+        payload = ld->al.alloc(ld->al.user, len ? (size_t)len : 1);
+        if (!payload) {
+            rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate %llu bytes for section '%.4s'", (unsigned long long)len,
+                       (const char *)sh);
+            break;
+        }
+        unsigned char cb[4];
+        if (fread(payload, 1, (size_t)len, f) != len || fread(cb, 1, 4, f) != 4) {
+            rc = lfail(ld, RNN_ERR_IO, "read error in section '%.4s'", (const char *)sh);
+            break;
+        }
+        pos += len + 4;
+        if (crc_update(&ct, 0, payload, (size_t)len) != get32(cb)) {
+            rc = lfail(ld, RNN_ERR_FORMAT, "checksum mismatch in section '%.4s' (the file is corrupt)", (const char *)sh);
+            break;
+        }
+        cursor c = {payload, (size_t)len};
+        if (tag == TAG_CONF) {
+            rnn_config cfg;
+            if (have_conf) rc = lfail(ld, RNN_ERR_FORMAT, "two CONF sections");
+            if (!rc) rc = parse_conf(ld, &c, &cfg);
+            if (!rc) {
+                rc = rnn_model_create(&m, &cfg, alloc);
+                if (rc == RNN_ERR_INVALID)
+                    lfail(ld, rc = RNN_ERR_FORMAT, "CONF holds an invalid configuration (cell %d, V %d, E %d, H %d, L %d, "
+                          "dropout %g, tied %d)", cfg.cell, cfg.vocab_size, cfg.emb_size, cfg.hidden_size,
+                          cfg.num_layers, (double)cfg.dropout, cfg.tied);
+                else if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_strerror(rc));
+            }
+            have_conf = 1;
+        } else if (tag == TAG_VOCB || tag == TAG_PARM) {
+            if (!m) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
+            else if (tag == TAG_VOCB) rc = m->vocab_count ? lfail(ld, RNN_ERR_FORMAT, "two VOCB sections") : parse_vocab(ld, m, &c);
+            else {
+                rc = have_parm ? lfail(ld, RNN_ERR_FORMAT, "two PARM sections") : parse_params(ld, m, &c);
+                have_parm = 1;
+            }
+        } else if (tag == TAG_END) {
+            ended = 1;
+        } /* else: a section from a newer writer; skipped */
+        ld->al.free(ld->al.user, payload);
+        payload = NULL;
+        if (rc) break;
+    }
+    if (payload) ld->al.free(ld->al.user, payload);
+    if (!rc && (!have_conf || !have_parm))
+        rc = lfail(ld, RNN_ERR_FORMAT, "missing %s section", have_conf ? "PARM" : "CONF");
+    if (rc) {
+        rnn_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return RNN_OK;
+}
+
+int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc, char *errbuf, size_t errlen)
+{
+    loader ld = {errbuf, errlen, {rnn__default_alloc, rnn__default_free, NULL}};
+    if (errbuf && errlen) errbuf[0] = 0;
+    if (!out) return lfail(&ld, RNN_ERR_INVALID, "out is NULL");
+    if (alloc && !alloc->alloc != !alloc->free) return lfail(&ld, RNN_ERR_INVALID, "allocator with only one hook");
+    if (alloc && alloc->alloc) ld.al = *alloc;
+    *out = NULL;
+    if (!path) return lfail(&ld, RNN_ERR_INVALID, "path is NULL");
+    FILE *f = fopen(path, "rb");
+    if (!f) return lfail(&ld, RNN_ERR_IO, "cannot open %.200s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return lfail(&ld, RNN_ERR_IO, "%.200s is not a regular file", path);
+    }
+    int rc = load_file(&ld, f, (uint64_t)st.st_size, alloc, out);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,611 @@
+/* test_corpus.c -- the rnnlm corpus pipeline: tokenizer edge cases, dictionary order, unknown
+   words, both batching modes against hand-computed layouts, and WikiText-2 when present. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "corpus.h"
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+/* Writes len bytes to a new file in /tmp and returns its malloc'd path. */
+static char *write_temp(const void *bytes, size_t len)
+{
+    char *path = strdup("/tmp/test_corpus_XXXXXX");
+    ck_assert_ptr_nonnull(path);
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "wb");
+    ck_assert_ptr_nonnull(f);
+    if (len) ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static void remove_temp(char *path)
+{
+    unlink(path);
+    free(path);
+}
+
+/* Tokenizes text (adding words to v) and checks the words, given as one space-separated string
+   ("<eos>" included), in order. */
+static void expect_words(corpus_vocab *v, const char *text, size_t len, const char *words)
+{
+    char *path = write_temp(text, len);
+    int32_t *ids;
+    size_t n;
+    char err[CORPUS_ERR_SIZE];
+    int rc = corpus_tokenize_file(v, path, 1, &ids, &n, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "tokenize failed: %s", err);
+    const char *p = words;
+    size_t k = 0;
+    while (*p) {
+        const char *q = strchr(p, ' ');
+        size_t wl = q ? (size_t)(q - p) : strlen(p);
+        ck_assert_msg(k < n, "too few tokens (%zu) for \"%s\"", n, words);
+        const char *w = vocab_word(v, ids[k]);
+        ck_assert_msg(strlen(w) == wl && memcmp(w, p, wl) == 0, "token %zu: got \"%s\", want \"%.*s\"",
+                      k, w, (int)wl, p);
+        k++;
+        p += wl;
+        if (*p == ' ') p++;
+    }
+    ck_assert_msg(k == n, "got %zu tokens, want %zu (\"%s\")", n, k, words);
+    free(ids);
+    remove_temp(path);
+}
+
+static void expect_plain(const char *text, const char *words)
+{
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    expect_words(v, text, strlen(text), words);
+    vocab_free(v);
+}
+
+/* Tokenizing bytes must fail with code and an error message containing all of the needles. */
+static void expect_error(const void *bytes, size_t len, int code, const char *n1, const char *n2,
+                         const char *n3)
+{
+    char *path = write_temp(bytes, len);
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    int32_t *ids = (int32_t *)1;
+    size_t n = 7;
+    char err[CORPUS_ERR_SIZE] = "";
+    int rc = corpus_tokenize_file(v, path, 1, &ids, &n, err, sizeof err);
+    ck_assert_msg(rc == code, "rc %d, want %d (%s)", rc, code, err);
+    ck_assert_ptr_null(ids);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_msg(strstr(err, path) != NULL, "message lacks the path: %s", err);
+    const char *needles[3] = {n1, n2, n3};
+    for (int i = 0; i < 3; i++)
+        if (needles[i]) ck_assert_msg(strstr(err, needles[i]) != NULL, "\"%s\" lacks \"%s\"", err, needles[i]);
+    vocab_free(v);
+    remove_temp(path);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- vocabulary ------------------------------------------------------------------------------ */
+
+START_TEST(test_vocab_basic)
+{
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    int32_t id = -5;
+    ck_assert_int_eq(vocab_size(v), 0);
+    ck_assert_int_eq(vocab_add(v, "the", 3, &id), RNN_OK);
+    ck_assert_int_eq(id, 0);
+    ck_assert_int_eq(vocab_add(v, "cat", 3, &id), RNN_OK);
+    ck_assert_int_eq(id, 1);
+    ck_assert_int_eq(vocab_add(v, "the", 3, &id), RNN_OK);
+    ck_assert_int_eq(id, 0);
+    ck_assert_int_eq(vocab_add(v, "thex", 3, NULL), RNN_OK); /* length-delimited: "the" again */
+    ck_assert_int_eq(vocab_size(v), 2);
+    ck_assert_int_eq(vocab_lookup(v, "cat", 3), 1);
+    ck_assert_int_eq(vocab_lookup(v, "dog", 3), -1);
+    ck_assert_int_eq(vocab_lookup(v, "ca", 2), -1);
+    ck_assert_str_eq(vocab_word(v, 1), "cat");
+    ck_assert_ptr_null(vocab_word(v, 2));
+    ck_assert_ptr_null(vocab_word(v, -1));
+    ck_assert_int_eq(vocab_add(v, "", 0, &id), RNN_ERR_INVALID);
+    ck_assert_int_eq(vocab_add(v, "a\0b", 3, &id), RNN_ERR_INVALID);
+
+    /* Many words: ids dense and in order, table growth keeps every word and pointer. */
+    const char *w1 = vocab_word(v, 1);
+    char buf[32];
+    for (int i = 0; i < 100000; i++) {
+        int len = snprintf(buf, sizeof buf, "w%d", i);
+        ck_assert_int_eq(vocab_add(v, buf, (size_t)len, &id), RNN_OK);
+        ck_assert_int_eq(id, i + 2);
+    }
+    ck_assert_int_eq(vocab_size(v), 100002);
+    for (int i = 0; i < 100000; i += 7) {
+        int len = snprintf(buf, sizeof buf, "w%d", i);
+        ck_assert_int_eq(vocab_lookup(v, buf, (size_t)len), i + 2);
+        ck_assert_str_eq(vocab_word(v, i + 2), buf);
+    }
+    ck_assert_ptr_eq(vocab_word(v, 1), w1);
+    /* A word longer than a storage block. */
+    size_t big = 200000;
+    char *long_word = malloc(big);
+    memset(long_word, 'x', big);
+    ck_assert_int_eq(vocab_add(v, long_word, big, &id), RNN_OK);
+    ck_assert_int_eq(id, 100002);
+    ck_assert_int_eq(vocab_add(v, "after", 5, &id), RNN_OK);
+    ck_assert_int_eq(vocab_lookup(v, long_word, big), 100002);
+    ck_assert_uint_eq(strlen(vocab_word(v, 100002)), big);
+    ck_assert_str_eq(vocab_word(v, 100003), "after");
+    free(long_word);
+    vocab_free(v);
+    vocab_free(NULL);
+}
+END_TEST
+
+/* ---- tokenizer edge cases -------------------------------------------------------------------- */
+
+START_TEST(test_tok_basic_and_empty_lines)
+{
+    expect_plain("the cat sat\non the mat\n", "the cat sat <eos> on the mat <eos>");
+    /* Empty lines are just <eos>; a whitespace-only line too. */
+    expect_plain("a\n\n\nb\n", "a <eos> <eos> <eos> b <eos>");
+    expect_plain("\n", "<eos>");
+    expect_plain("   \n \n", "<eos> <eos>");
+    /* data.py's ids: first occurrence order, <eos> where it first appears. */
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    const char *text = "b a b\n\na c\n";
+    char *path = write_temp(text, strlen(text));
+    int32_t *ids;
+    size_t n;
+    char err[CORPUS_ERR_SIZE];
+    ck_assert_int_eq(corpus_tokenize_file(v, path, 1, &ids, &n, err, sizeof err), RNN_OK);
+    const int32_t want[] = {0, 1, 0, 2, 2, 1, 3, 2};
+    ck_assert_uint_eq(n, 8);
+    for (size_t i = 0; i < n; i++) ck_assert_int_eq(ids[i], want[i]);
+    ck_assert_str_eq(vocab_word(v, 2), "<eos>");
+    free(ids);
+    remove_temp(path);
+    vocab_free(v);
+}
+END_TEST
+
+START_TEST(test_tok_no_trailing_newline)
+{
+    expect_plain("a b\nc d", "a b <eos> c d <eos>");
+    expect_plain("single", "single <eos>");
+    expect_plain("a\n  ", "a <eos> <eos>"); /* a last line of blanks is still a line */
+    expect_plain("a\n", "a <eos>");         /* ...but nothing after the last \n is no line */
+}
+END_TEST
+
+START_TEST(test_tok_crlf_and_cr)
+{
+    expect_plain("a b\r\nc\r\n\r\nd", "a b <eos> c <eos> <eos> d <eos>");
+    /* Universal newlines: a lone \r ends a line, as Python's text mode does. */
+    expect_plain("a\rb\r\rc\r", "a <eos> b <eos> <eos> c <eos>");
+    expect_plain("a\r\r\nb", "a <eos> <eos> b <eos>");
+    expect_plain("x\r", "x <eos>");
+}
+END_TEST
+
+START_TEST(test_tok_whitespace)
+{
+    expect_plain("\ta\t\tb  c \v d\fe\x1c"
+                 "f\x1dg\x1eh\x1fi \n",
+                 "a b c d e f g h i <eos>");
+    /* Unicode whitespace of str.split(): NBSP, U+3000, U+2028 (not a line break for files),
+       U+0085 (NEL), U+2009. */
+    expect_plain("a\xc2\xa0"
+                 "b\xe3\x80\x80"
+                 "c\xe2\x80\xa8"
+                 "d\xc2\x85"
+                 "e\xe2\x80\x89"
+                 "f\n",
+                 "a b c d e f <eos>");
+    /* Other UTF-8 is part of words: é, 中文, an emoji, U+200B (zero width space is not isspace). */
+    expect_plain("caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80x a\xe2\x80\x8b"
+                 "b\n",
+                 "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80x a\xe2\x80\x8b"
+                 "b <eos>");
+    /* Punctuation and other ASCII control characters are word bytes. */
+    expect_plain("@-@ \x01x\x7f ,\n", "@-@ \x01x\x7f , <eos>");
+}
+END_TEST
+
+START_TEST(test_tok_long_lines)
+{
+    /* A 1 MB line of short words with 2- and 3-byte UTF-8 characters (so multi-byte characters
+       fall across read-buffer boundaries), then a 1 MB single word. */
+    size_t len = (size_t)1 << 20;
+    char *text = malloc(2 * len + 16);
+    size_t p = 0, words = 0;
+    while (p + 4 <= len) {
+        if (words % 3 == 2) {
+            memcpy(text + p, "\xc3\xa9", 2); /* é */
+            memcpy(text + p + 2, "\xe2\x80\x89", 3); /* thin space (separator) */
+            p += 5;
+        } else {
+            memcpy(text + p, words % 3 ? "bb " : "aa ", 3);
+            p += 3;
+        }
+        words++;
+    }
+    text[p++] = '\n';
+    memset(text + p, 'z', len);
+    p += len;
+    text[p++] = '\n';
+    char *path = write_temp(text, p);
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    int32_t *ids;
+    size_t n;
+    char err[CORPUS_ERR_SIZE];
+    ck_assert_int_eq(corpus_tokenize_file(v, path, 1, &ids, &n, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(n, words + 3);
+    ck_assert_int_eq(vocab_size(v), 5); /* aa bb é <eos> zzz... */
+    for (size_t i = 0; i < words; i++) ck_assert_int_eq(ids[i], (int32_t)(i % 3));
+    ck_assert_str_eq(vocab_word(v, 2), "\xc3\xa9");
+    ck_assert_str_eq(vocab_word(v, ids[words]), "<eos>");
+    ck_assert_uint_eq(strlen(vocab_word(v, ids[words + 1])), len);
+    ck_assert_int_eq(ids[words + 2], ids[words]);
+    free(ids);
+    vocab_free(v);
+    remove_temp(path);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_tok_invalid_utf8)
+{
+    /* Python: 'utf-8' codec can't decode byte 0xff ...: invalid start byte. */
+    expect_error("ok\nalso ok\nab \xff"
+                 "cd\n",
+                 18, RNN_ERR_FORMAT, ":3:", "byte offset 14", "0xFF");
+    expect_error("ab\xc0\x80\n", 5, RNN_ERR_FORMAT, "offset 2", "0xC0", "invalid start byte"); /* overlong */
+    expect_error("\xed\xa0\x80", 3, RNN_ERR_FORMAT, ":1:", "invalid continuation byte", "0xED"); /* surrogate */
+    expect_error("\xf4\x90\x80\x80", 4, RNN_ERR_FORMAT, "invalid continuation byte", NULL, NULL); /* > U+10FFFF */
+    expect_error("\xe0\x80\x80", 3, RNN_ERR_FORMAT, "invalid continuation byte", NULL, NULL);  /* overlong */
+    expect_error("a\n\xe2\x28\xa1", 5, RNN_ERR_FORMAT, ":2:", "offset 2", "invalid continuation byte");
+    expect_error("x\r\ny \xe2\x82", 7, RNN_ERR_FORMAT, ":2:", "offset 5", "unexpected end of data");
+    expect_error("\x80", 1, RNN_ERR_FORMAT, "invalid start byte", NULL, NULL); /* lone continuation */
+    expect_error("a\0b\n", 4, RNN_ERR_FORMAT, "NUL byte", "offset 1", NULL);
+}
+END_TEST
+
+START_TEST(test_tok_missing_and_empty)
+{
+    expect_error("", 0, RNN_ERR_FORMAT, "empty", NULL, NULL);
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    int32_t *ids;
+    size_t n;
+    char err[CORPUS_ERR_SIZE];
+    const char *missing = "/tmp/test_corpus_does_not_exist/train.txt";
+    ck_assert_int_eq(corpus_tokenize_file(v, missing, 1, &ids, &n, err, sizeof err), RNN_ERR_IO);
+    ck_assert_ptr_null(ids);
+    ck_assert_ptr_nonnull(strstr(err, missing));
+    ck_assert_ptr_nonnull(strstr(err, "No such file"));
+    ck_assert_int_eq(corpus_tokenize_file(v, "/tmp", 1, &ids, &n, err, sizeof err), RNN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err, "/tmp"));
+    /* err may be NULL or tiny. */
+    ck_assert_int_eq(corpus_tokenize_file(v, missing, 1, &ids, &n, NULL, 0), RNN_ERR_IO);
+    char tiny[8];
+    ck_assert_int_eq(corpus_tokenize_file(v, missing, 1, &ids, &n, tiny, sizeof tiny), RNN_ERR_IO);
+    ck_assert_uint_eq(strlen(tiny), 7);
+    ck_assert_int_eq(corpus_tokenize_file(NULL, missing, 1, &ids, &n, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(vocab_size(v), 0);
+    vocab_free(v);
+}
+END_TEST
+
+/* ---- data directory and unknown words ------------------------------------------------------- */
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void remove_file(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+START_TEST(test_dir_order)
+{
+    char dir[] = "/tmp/test_corpus_dir_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    write_file(dir, "train.txt", "b a\nc b\n");
+    write_file(dir, "valid.txt", "d a\n\ne");
+    write_file(dir, "test.txt", "f e d\n");
+    corpus c;
+    char err[CORPUS_ERR_SIZE];
+    int rc = corpus_load_dir(&c, dir, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "%s", err);
+    /* train: b a <eos> c ; valid: d e ; test: f */
+    const char *order[] = {"b", "a", "<eos>", "c", "d", "e", "f"};
+    ck_assert_int_eq(vocab_size(c.vocab), 7);
+    for (int i = 0; i < 7; i++) ck_assert_str_eq(vocab_word(c.vocab, i), order[i]);
+    const int32_t train[] = {0, 1, 2, 3, 0, 2}, valid[] = {4, 1, 2, 2, 5, 2}, test[] = {6, 5, 4, 2};
+    ck_assert_uint_eq(c.n_train, 6);
+    ck_assert_uint_eq(c.n_valid, 6);
+    ck_assert_uint_eq(c.n_test, 4);
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(c.train[i], train[i]);
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(c.valid[i], valid[i]);
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(c.test[i], test[i]);
+    corpus_free(&c);
+    ck_assert_ptr_null(c.vocab);
+
+    /* A trailing slash is fine; a missing split is an error naming it; c is left zeroed. */
+    char slash[64];
+    snprintf(slash, sizeof slash, "%s/", dir);
+    ck_assert_int_eq(corpus_load_dir(&c, slash, err, sizeof err), RNN_OK);
+    corpus_free(&c);
+    remove_file(dir, "valid.txt");
+    ck_assert_int_eq(corpus_load_dir(&c, dir, err, sizeof err), RNN_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err, "valid.txt"));
+    ck_assert_ptr_null(c.vocab);
+    ck_assert_ptr_null(c.train);
+    ck_assert_uint_eq(c.n_train, 0);
+    corpus_free(&c);
+    remove_file(dir, "train.txt");
+    remove_file(dir, "test.txt");
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_unknown_words)
+{
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    int32_t id;
+    ck_assert_int_eq(vocab_add(v, "a", 1, &id), RNN_OK);
+    ck_assert_int_eq(vocab_add(v, "<eos>", 5, &id), RNN_OK);
+    ck_assert_int_eq(vocab_add(v, "b", 1, &id), RNN_OK);
+
+    /* No <unk>: fail, naming the first distinct unknown words with their lines. */
+    const char *text = "a zz b\nyy zz\nb xx ww vv uu tt\n";
+    char *path = write_temp(text, strlen(text));
+    int32_t *ids;
+    size_t n;
+    char err[CORPUS_ERR_SIZE];
+    ck_assert_int_eq(corpus_tokenize_file(v, path, 0, &ids, &n, err, sizeof err), RNN_ERR_NOTFOUND);
+    ck_assert_ptr_null(ids);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, "8 tokens not in the vocabulary"));
+    ck_assert_ptr_nonnull(strstr(err, "\"zz\" (line 1), \"yy\" (line 2), \"xx\" (line 3), \"ww\" (line 3), \"vv\" (line 3), ..."));
+    ck_assert_ptr_null(strstr(err, "uu"));
+    ck_assert_int_eq(vocab_size(v), 3); /* unchanged */
+
+    /* With <unk>: unknown words map to it, the vocabulary does not change. */
+    ck_assert_int_eq(vocab_add(v, "<unk>", 5, &id), RNN_OK);
+    ck_assert_int_eq(id, 3);
+    ck_assert_int_eq(corpus_tokenize_file(v, path, 0, &ids, &n, err, sizeof err), RNN_OK);
+    const int32_t want[] = {0, 3, 2, 1, 3, 3, 1, 2, 3, 3, 3, 3, 3, 1};
+    ck_assert_uint_eq(n, 14);
+    for (size_t i = 0; i < n; i++) ck_assert_int_eq(ids[i], want[i]);
+    ck_assert_int_eq(vocab_size(v), 4);
+    free(ids);
+    remove_temp(path);
+
+    /* Even <eos> can be unknown (a vocabulary from elsewhere). */
+    corpus_vocab *w;
+    ck_assert_int_eq(vocab_create(&w), RNN_OK);
+    ck_assert_int_eq(vocab_add(w, "a", 1, &id), RNN_OK);
+    path = write_temp("a\na", 3);
+    ck_assert_int_eq(corpus_tokenize_file(w, path, 0, &ids, &n, err, sizeof err), RNN_ERR_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err, "2 tokens"));
+    ck_assert_ptr_nonnull(strstr(err, "\"<eos>\" (line 1)"));
+    remove_temp(path);
+    vocab_free(w);
+    vocab_free(v);
+}
+END_TEST
+
+/* ---- batching ---------------------------------------------------------------------------------- */
+
+static void expect_chunk(const corpus_batches *b, size_t k, int steps, const int32_t *tok,
+                         const int32_t *tgt)
+{
+    int32_t tokens[64], targets[64];
+    int s = -1;
+    ck_assert_int_eq(corpus_batches_steps(b, k), steps);
+    ck_assert_int_eq(corpus_batches_get(b, k, tokens, targets, &s), RNN_OK);
+    ck_assert_int_eq(s, steps);
+    for (int i = 0; i < b->batch * steps; i++) {
+        ck_assert_msg(tokens[i] == tok[i], "chunk %zu tokens[%d] = %d, want %d", k, i, tokens[i], tok[i]);
+        ck_assert_msg(targets[i] == tgt[i], "chunk %zu targets[%d] = %d, want %d", k, i, targets[i], tgt[i]);
+    }
+    ck_assert_int_eq(corpus_batches_get(b, k, tokens, NULL, NULL), RNN_OK);
+}
+
+START_TEST(test_batch_main)
+{
+    int32_t data[26];
+    for (int i = 0; i < 26; i++) data[i] = i;
+    corpus_batches b;
+    char err[CORPUS_ERR_SIZE];
+
+    /* bsz 4, bptt 3: nbatch 6 (24 used); streams 0..5, 6..11, 12..17, 18..23;
+       i in range(0, 5, 3) = 0, 3 -> steps 3, then min(3, 6-1-3) = 2. */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 4, 3, CORPUS_BATCH_MAIN, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.stream_len, 6);
+    ck_assert_uint_eq(b.num_chunks, 2);
+    const int32_t tok0[] = {0, 1, 2, /**/ 6, 7, 8, /**/ 12, 13, 14, /**/ 18, 19, 20};
+    const int32_t tgt0[] = {1, 2, 3, /**/ 7, 8, 9, /**/ 13, 14, 15, /**/ 19, 20, 21};
+    const int32_t tok1[] = {3, 4, /**/ 9, 10, /**/ 15, 16, /**/ 21, 22};
+    const int32_t tgt1[] = {4, 5, /**/ 10, 11, /**/ 16, 17, /**/ 22, 23};
+    expect_chunk(&b, 0, 3, tok0, tgt0);
+    expect_chunk(&b, 1, 2, tok1, tgt1);
+    ck_assert_int_eq(corpus_batches_steps(&b, 2), 0);
+    int32_t buf[64];
+    ck_assert_int_eq(corpus_batches_get(&b, 2, buf, buf, NULL), RNN_ERR_INVALID);
+    ck_assert_uint_eq(corpus_batches_eval_denominator(&b), 5);
+
+    /* bsz 2, bptt 5: nbatch 13 (all 26 used); streams 0..12, 13..25; i = 0, 5, 10 -> 5, 5, 2.
+       Targets cross chunk boundaries (chunk 0's last target is chunk 1's first token). */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 2, 5, CORPUS_BATCH_MAIN, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.num_chunks, 3);
+    const int32_t t0[] = {0, 1, 2, 3, 4, /**/ 13, 14, 15, 16, 17};
+    const int32_t g0[] = {1, 2, 3, 4, 5, /**/ 14, 15, 16, 17, 18};
+    const int32_t t1[] = {5, 6, 7, 8, 9, /**/ 18, 19, 20, 21, 22};
+    const int32_t g1[] = {6, 7, 8, 9, 10, /**/ 19, 20, 21, 22, 23};
+    const int32_t t2[] = {10, 11, /**/ 23, 24};
+    const int32_t g2[] = {11, 12, /**/ 24, 25};
+    expect_chunk(&b, 0, 5, t0, g0);
+    expect_chunk(&b, 1, 5, t1, g1);
+    expect_chunk(&b, 2, 2, t2, g2);
+    ck_assert_uint_eq(corpus_batches_eval_denominator(&b), 12);
+
+    /* (nbatch - 1) a multiple of bptt: no short chunk. bsz 5, bptt 4: nbatch 5, i = 0 -> 4. */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 5, 4, CORPUS_BATCH_MAIN, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.num_chunks, 1);
+    const int32_t t3[] = {0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 15, 16, 17, 18, 20, 21, 22, 23};
+    const int32_t g3[] = {1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19, 21, 22, 23, 24};
+    expect_chunk(&b, 0, 4, t3, g3);
+
+    /* The smallest corpus: nbatch 2 -> one chunk of one step. Too small: an error. */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 13, 35, CORPUS_BATCH_MAIN, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.num_chunks, 1);
+    ck_assert_int_eq(corpus_batches_steps(&b, 0), 1);
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 14, 35, CORPUS_BATCH_MAIN, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "too few"));
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 0, 35, CORPUS_BATCH_MAIN, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 2, 0, CORPUS_BATCH_MAIN, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 2, 3, 7, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(corpus_batches_init(&b, NULL, 26, 2, 3, CORPUS_BATCH_MAIN, err, sizeof err), RNN_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(test_batch_seed)
+{
+    int32_t data[26];
+    for (int i = 0; i < 26; i++) data[i] = i;
+    corpus_batches b;
+    char err[CORPUS_ERR_SIZE];
+    const int32_t I = RNN_IGNORE;
+
+    /* bsz 4, bptt 3: length 24, reshape(4, 2, 3): stream b = data[6b .. 6b+5]; 2 chunks of 3;
+       targets shifted within the chunk, the last position ignored. */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 4, 3, CORPUS_BATCH_SEED, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.num_chunks, 2);
+    ck_assert_uint_eq(b.stream_len, 6);
+    const int32_t tok0[] = {0, 1, 2, /**/ 6, 7, 8, /**/ 12, 13, 14, /**/ 18, 19, 20};
+    const int32_t tgt0[] = {1, 2, I, /**/ 7, 8, I, /**/ 13, 14, I, /**/ 19, 20, I};
+    const int32_t tok1[] = {3, 4, 5, /**/ 9, 10, 11, /**/ 15, 16, 17, /**/ 21, 22, 23};
+    const int32_t tgt1[] = {4, 5, I, /**/ 10, 11, I, /**/ 16, 17, I, /**/ 22, 23, I};
+    expect_chunk(&b, 0, 3, tok0, tgt0);
+    expect_chunk(&b, 1, 3, tok1, tgt1);
+    ck_assert_int_eq(corpus_batches_steps(&b, 2), 0);
+    ck_assert_uint_eq(corpus_batches_eval_denominator(&b), 6);
+
+    /* bsz 2, bptt 5: length 20, stream 0 = 0..9, stream 1 = 10..19; 2 chunks of 5 (24, 25 and
+       20..23 dropped). */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 2, 5, CORPUS_BATCH_SEED, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.num_chunks, 2);
+    const int32_t t0[] = {0, 1, 2, 3, 4, /**/ 10, 11, 12, 13, 14};
+    const int32_t g0[] = {1, 2, 3, 4, I, /**/ 11, 12, 13, 14, I};
+    const int32_t t1[] = {5, 6, 7, 8, 9, /**/ 15, 16, 17, 18, 19};
+    const int32_t g1[] = {6, 7, 8, 9, I, /**/ 16, 17, 18, 19, I};
+    expect_chunk(&b, 0, 5, t0, g0);
+    expect_chunk(&b, 1, 5, t1, g1);
+
+    /* bptt 1: every target ignored. Too small: an error. */
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 26, 1, CORPUS_BATCH_SEED, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.num_chunks, 1);
+    int32_t tokens[26], targets[26];
+    ck_assert_int_eq(corpus_batches_get(&b, 0, tokens, targets, NULL), RNN_OK);
+    for (int i = 0; i < 26; i++) {
+        ck_assert_int_eq(tokens[i], i);
+        ck_assert_int_eq(targets[i], I);
+    }
+    ck_assert_int_eq(corpus_batches_init(&b, data, 26, 3, 9, CORPUS_BATCH_SEED, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "too few"));
+}
+END_TEST
+
+/* ---- WikiText-2 ----------------------------------------------------------------------------- */
+
+START_TEST(test_wikitext2)
+{
+    const char *root = getenv("RNN_DATA_DIR");
+    char dir[1024], probe[1100];
+    snprintf(dir, sizeof dir, "%s/wikitext-2", root ? root : "");
+    snprintf(probe, sizeof probe, "%s/train.txt", dir);
+    if (!root || access(probe, R_OK) != 0) {
+        printf("test_wikitext2: skipped (no %s; set RNN_DATA_DIR to the folder holding wikitext-2/)\n",
+               root ? probe : "RNN_DATA_DIR");
+        return;
+    }
+    corpus c;
+    char err[CORPUS_ERR_SIZE];
+    double t0 = now_s();
+    int rc = corpus_load_dir(&c, dir, err, sizeof err);
+    double t1 = now_s();
+    ck_assert_msg(rc == RNN_OK, "%s", err);
+    printf("test_wikitext2: loaded %s in %.3f s\n", dir, t1 - t0);
+    ck_assert_uint_eq(c.n_train, 2088628);
+    ck_assert_uint_eq(c.n_valid, 217646);
+    ck_assert_uint_eq(c.n_test, 245569);
+    ck_assert_int_eq(vocab_size(c.vocab), 33278);
+    /* The file starts with an empty line " \n", so <eos> is id 0 (as in the Porch type.info). */
+    ck_assert_str_eq(vocab_word(c.vocab, 0), "<eos>");
+    ck_assert_int_eq(c.train[0], 0);
+    ck_assert_int_ge(vocab_lookup(c.vocab, "<unk>", 5), 0);
+    ck_assert_int_eq(c.train[c.n_train - 1], 0);
+
+    /* main.py's shapes: train batchify(20) with bptt 35; evaluate() with batch 10. */
+    corpus_batches b;
+    ck_assert_int_eq(corpus_batches_init(&b, c.train, c.n_train, 20, 35, CORPUS_BATCH_MAIN, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(b.stream_len, 104431);
+    ck_assert_uint_eq(b.num_chunks, 2984); /* ceil(104430 / 35) */
+    ck_assert_int_eq(corpus_batches_steps(&b, 2983), 104430 - 2983 * 35);
+    ck_assert_int_eq(corpus_batches_init(&b, c.valid, c.n_valid, 10, 35, CORPUS_BATCH_MAIN, err, sizeof err), RNN_OK);
+    size_t sum = 0;
+    for (size_t k = 0; k < b.num_chunks; k++) sum += (size_t)corpus_batches_steps(&b, k);
+    ck_assert_uint_eq(sum, 21763);
+    ck_assert_uint_eq(corpus_batches_eval_denominator(&b), 21763);
+    corpus_free(&c);
+}
+END_TEST
+
+static Suite *corpus_suite(void)
+{
+    Suite *s = suite_create("corpus");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_vocab_basic);
+    tcase_add_test(tc, test_tok_basic_and_empty_lines);
+    tcase_add_test(tc, test_tok_no_trailing_newline);
+    tcase_add_test(tc, test_tok_crlf_and_cr);
+    tcase_add_test(tc, test_tok_whitespace);
+    tcase_add_test(tc, test_tok_long_lines);
+    tcase_add_test(tc, test_tok_invalid_utf8);
+    tcase_add_test(tc, test_tok_missing_and_empty);
+    tcase_add_test(tc, test_dir_order);
+    tcase_add_test(tc, test_unknown_words);
+    tcase_add_test(tc, test_batch_main);
+    tcase_add_test(tc, test_batch_seed);
+    tcase_add_test(tc, test_wikitext2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(corpus_suite()); }
