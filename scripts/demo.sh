@@ -2,7 +2,7 @@
 # demo.sh -- install, build, make the King James Bible corpus, train a small LSTM language model
 # with bin/rnnlm and generate 100 words from it.
 #
-#   sudo ./scripts/demo.sh
+#   ./scripts/demo.sh
 #
 # Steps: scripts/setup.sh (Debian packages; as a non-root user it only checks, and stops with the
 # apt-get line to run if something is missing), make, scripts/make_corpus.sh data/kjv,

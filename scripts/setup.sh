@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # setup.sh -- install the Debian packages librnn needs (build, tests, PyTorch golden data, demo).
 #
-#   sudo ./scripts/setup.sh
+#   ./scripts/setup.sh
 #
 # Quick and idempotent: when every package is already installed (checked with dpkg-query) it
 # does nothing and exits 0 without touching apt. Run as root it installs what is missing

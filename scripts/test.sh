@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh -- install what the tests need and run the whole test suite (make check).
 #
-#   sudo ./scripts/test.sh
+#   ./scripts/test.sh
 #
 # scripts/setup.sh installs the Debian packages (as a non-root user it only checks, and stops
 # with the apt-get line to run if something is missing); then `make check` builds the library,
