@@ -54,12 +54,20 @@ CLI_LIB_OBJ := $(filter-out $(B)/rnnlm/main.o,$(CLI_OBJ))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-STATIC := lib/librnn.a
-SHARED := lib/librnn.so.$(MAJOR)
+# The default build writes lib/ and bin/ at the top; other variants (BLAS=ref, SANITIZE=1) keep
+# theirs under build/<variant>/ so that they never overwrite each other.
+ifeq ($(BLAS)$(SANITIZE),openblas)
+OUT := .
+else
+OUT := $(B)
+endif
+STATIC := $(OUT)/lib/librnn.a
+SHARED := $(OUT)/lib/librnn.so.$(MAJOR)
+RNNLM  := $(OUT)/bin/rnnlm
 
-CLI := $(if $(wildcard src/rnnlm/main.c),bin/rnnlm)
+CLI := $(if $(wildcard src/rnnlm/main.c),$(RNNLM))
 
-all: $(STATIC) $(SHARED) lib/librnn.so rnn.pc $(CLI)
+all: $(STATIC) $(SHARED) $(OUT)/lib/librnn.so rnn.pc $(CLI)
 
 $(B)/src/%.o: src/%.c include/rnn.h $(wildcard src/*.h)
 	@mkdir -p $(@D)
@@ -70,23 +78,23 @@ $(B)/rnnlm/%.o: src/rnnlm/%.c include/rnn.h $(wildcard src/rnnlm/*.h)
 	$(CC) $(ALL_CFLAGS) -Isrc/rnnlm -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
-	@mkdir -p lib
+	@mkdir -p $(@D)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
 $(SHARED): $(LIB_OBJ)
-	@mkdir -p lib
+	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,librnn.so.$(MAJOR) $(SAN_FLAGS) -o $@ $(LIB_OBJ) $(LIBS)
 
-lib/librnn.so: $(SHARED)
+$(OUT)/lib/librnn.so: $(SHARED)
 	ln -sf librnn.so.$(MAJOR) $@
 
 rnn.pc: rnn.pc.in include/rnn.h Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' -e 's|@BLAS_PC@|$(BLAS_PC)|' rnn.pc.in > $@
 
-bin/rnnlm: $(CLI_OBJ) $(STATIC)
-	@mkdir -p bin
+$(RNNLM): $(CLI_OBJ) $(STATIC)
+	@mkdir -p $(@D)
 	$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
 
 # ---- tests -------------------------------------------------------------------------------------
@@ -107,11 +115,11 @@ $(GOLDEN_DIR)/stamp: tests/torch_golden.py
 check: all $(TEST_BIN) $(GOLDEN_DIR)/stamp
 	@fail=0; for t in $(TEST_BIN); do \
 	    echo "== $$t"; \
-	    RNN_GOLDEN_DIR=$(GOLDEN_DIR) RNN_DATA_DIR=$(abspath ../shared/data) RNNLM=$(abspath bin/rnnlm) \
+	    RNN_GOLDEN_DIR=$(GOLDEN_DIR) RNN_DATA_DIR=$(abspath ../shared/data) RNNLM=$(abspath $(RNNLM)) \
 	        CK_DEFAULT_TIMEOUT=600 $$t || fail=1; \
 	done; \
 	for s in $(sort $(wildcard tests/*.sh)); do \
-	    echo "== $$s"; RNNLM=$(abspath bin/rnnlm) sh $$s || fail=1; \
+	    echo "== $$s"; RNNLM=$(abspath $(RNNLM)) sh $$s || fail=1; \
 	done; \
 	exit $$fail
 
@@ -122,7 +130,7 @@ install: all
 	cp $(STATIC) $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf librnn.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librnn.so
 	cp rnn.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
-	$(if $(CLI),cp bin/rnnlm $(DESTDIR)$(BINDIR)/)
+	$(if $(CLI),cp $(RNNLM) $(DESTDIR)$(BINDIR)/)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/rnn.h $(DESTDIR)$(LIBDIR)/librnn.a $(DESTDIR)$(LIBDIR)/librnn.so \

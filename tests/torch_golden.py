@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""torch_golden.py -- golden reference data for librnn from PyTorch (tests/test_golden.c reads it).
+
+Usage:  python3 tests/torch_golden.py OUTDIR
+
+For every cell in {RNN_TANH, RNN_RELU, LSTM, GRU} x layers in {1, 2, 3} x {untied, tied} this builds
+the model of PyTorch's examples/word_language_model (Embedding -> Dropout -> nn.RNN/LSTM/GRU ->
+Dropout -> Linear -> log_softmax, dropout 0), gives every parameter (decoder bias included) values
+U(-0.5, 0.5) from a fixed seed, and writes OUTDIR/<CELL>_L<layers>_<tied|untied>.bin with
+
+  (a) one chunk from a random non-zero h0 (and c0): log-probs, the mean NLL, every parameter's
+      gradient, the final hidden state and the gradient of the loss w.r.t. h0 (c0);
+  (b) STEPS steps of the example's training loop from the same weights and h0: hidden carried and
+      detached, model.zero_grad(), loss.backward(), clip_grad_norm_(params, CLIP[cell]),
+      p -= LR * grad;
+      every step's loss and total norm (before clipping), and the final weights.
+
+File format (all little-endian):
+  magic    8 bytes  "RNNGOLD1"
+  count    uint32   number of arrays that follow
+  count times:
+    name_len uint32, name (name_len bytes of ASCII, no terminator)
+    dtype    uint32   0 = float32, 1 = int32
+    ndims    uint32, dims uint32[ndims]   (row-major; a scalar is stored as ndims 1, dims [1])
+    data     prod(dims) elements of dtype
+
+Arrays (librnn layouts: batch-major tokens, [L][B][H] states, [B][T][V] log-probs):
+  config            int32 [9]  cell (RNN_CELL_* value), V, E, H, L, tied, B, T, STEPS
+  lr, clip          float32 [1]
+  init/<name>       float32    the initial value of every parameter, by state_dict name, in
+                               model.parameters() order (tied: only encoder.weight, not
+                               decoder.weight, as the tensor is shared)
+  h0, c0            float32 [L][B][H]   entering state (c0 for LSTM only)
+  tokens, targets   int32 [B][T]
+  logprobs          float32 [B][T][V]
+  loss              float32 [1]
+  grad/<name>       float32    d loss / d parameter, same names and order as init/
+  h1, c1            float32 [L][B][H]   state after the chunk (c1 for LSTM only)
+  dh0, dc0          float32 [L][B][H]   d loss / d h0 (dc0 for LSTM only)
+  train/tokens, train/targets  int32 [STEPS][B][T]
+  train/loss, train/norm       float32 [STEPS]   loss and clip_grad_norm_'s total norm per step
+  final/<name>      float32    every parameter after the last SGD step, same names and order
+"""
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CELLS = [("RNN_TANH", 0), ("RNN_RELU", 1), ("LSTM", 2), ("GRU", 3)]
+LAYERS = [1, 2, 3]
+V, E_UNTIED, H_UNTIED, H_TIED = 37, 11, 13, 13
+B, T, STEPS = 3, 5, 5
+LR = 2.0
+# Per cell, a clip threshold inside the range of that cell's gradient norms, so that both branches
+# of clip_grad_norm_ (scaled and left alone) are exercised.
+CLIP = {"RNN_TANH": 1.2, "RNN_RELU": 0.7, "LSTM": 0.36, "GRU": 0.6}
+INIT_RANGE = 0.5
+
+
+class RNNModel(nn.Module):
+    """examples/word_language_model/model.py's RNNModel (dropout fixed at 0)."""
+
+    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, tie_weights):
+        super().__init__()
+        self.ntoken = ntoken
+        self.drop = nn.Dropout(0.0)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        if rnn_type in ("LSTM", "GRU"):
+            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=0.0)
+        else:
+            nonlinearity = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}[rnn_type]
+            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=0.0)
+        self.decoder = nn.Linear(nhid, ntoken)
+        if tie_weights:
+            assert nhid == ninp
+            self.decoder.weight = self.encoder.weight
+
+    def forward(self, inp, hidden):
+        emb = self.drop(self.encoder(inp))
+        output, hidden = self.rnn(emb, hidden)
+        output = self.drop(output)
+        decoded = self.decoder(output).view(-1, self.ntoken)
+        return F.log_softmax(decoded, dim=1), hidden
+
+
+def named_params(model):
+    """(name, parameter) in model.parameters() order; a shared tensor once, under its first name."""
+    seen, out = set(), []
+    for name, p in model.named_parameters():  # already drops duplicates, as parameters() does
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        out.append((name, p))
+    assert [id(p) for _, p in out] == [id(p) for p in model.parameters()]
+    return out
+
+
+class Writer:
+    def __init__(self):
+        self.arrays = []
+
+    def f32(self, name, a):
+        self.arrays.append((name, 0, np.ascontiguousarray(np.asarray(a, dtype="<f4"))))
+
+    def i32(self, name, a):
+        self.arrays.append((name, 1, np.ascontiguousarray(np.asarray(a, dtype="<i4"))))
+
+    def save(self, path):
+        with open(path, "wb") as f:
+            f.write(b"RNNGOLD1")
+            f.write(struct.pack("<I", len(self.arrays)))
+            for name, dtype, a in self.arrays:
+                nb = name.encode("ascii")
+                dims = a.shape if a.ndim > 0 else (1,)
+                f.write(struct.pack("<I", len(nb)) + nb)
+                f.write(struct.pack("<II", dtype, len(dims)))
+                f.write(struct.pack("<%dI" % len(dims), *dims))
+                f.write(a.tobytes())
+
+
+def tensor(x):
+    """A copy: .numpy() shares memory, and gradients are later zeroed and refilled in place."""
+    return x.detach().cpu().numpy().copy()
+
+
+def batch_major(tok):
+    """[T][B] -> [B][T]"""
+    return tensor(tok.t().contiguous())
+
+
+def make_case(cell, cell_id, layers, tied, seed):
+    torch.manual_seed(seed)
+    E, H = (H_TIED, H_TIED) if tied else (E_UNTIED, H_UNTIED)
+    model = RNNModel(cell, V, E, H, layers, tied)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-INIT_RANGE, INIT_RANGE)
+    params = named_params(model)
+    init = [(n, p.detach().clone()) for n, p in params]
+    is_lstm = cell == "LSTM"
+
+    w = Writer()
+    w.i32("config", [cell_id, V, E, H, layers, int(tied), B, T, STEPS])
+    w.f32("lr", [LR])
+    w.f32("clip", [CLIP[cell]])
+    for n, p in init:
+        w.f32("init/" + n, tensor(p))
+
+    h0 = (torch.rand(layers, B, H) * 2 - 1).requires_grad_(True)
+    c0 = (torch.rand(layers, B, H) * 2 - 1).requires_grad_(True) if is_lstm else None
+    w.f32("h0", tensor(h0))
+    if is_lstm:
+        w.f32("c0", tensor(c0))
+
+    # (a) one chunk: forward, loss, backward.
+    tokens = torch.randint(0, V, (T, B))
+    targets = torch.randint(0, V, (T, B))
+    w.i32("tokens", batch_major(tokens))
+    w.i32("targets", batch_major(targets))
+    model.zero_grad()
+    logp, hidden = model(tokens, (h0, c0) if is_lstm else h0)
+    loss = F.nll_loss(logp, targets.view(-1))
+    loss.backward()
+    w.f32("logprobs", tensor(logp.view(T, B, V).transpose(0, 1)))
+    w.f32("loss", [loss.item()])
+    for n, p in params:
+        w.f32("grad/" + n, tensor(p.grad))
+    if is_lstm:
+        w.f32("h1", tensor(hidden[0]))
+        w.f32("c1", tensor(hidden[1]))
+    else:
+        w.f32("h1", tensor(hidden))
+    w.f32("dh0", tensor(h0.grad))
+    if is_lstm:
+        w.f32("dc0", tensor(c0.grad))
+
+    # (b) the example's training loop from the same weights and h0 (c0).
+    with torch.no_grad():
+        for (_, p), (_, p0) in zip(params, init):
+            p.copy_(p0)
+    hidden = (h0.detach(), c0.detach()) if is_lstm else h0.detach()
+    tr_tok, tr_tgt, tr_loss, tr_norm = [], [], [], []
+    for _ in range(STEPS):
+        data = torch.randint(0, V, (T, B))
+        tgt = torch.randint(0, V, (T, B))
+        tr_tok.append(batch_major(data))
+        tr_tgt.append(batch_major(tgt))
+        hidden = tuple(h.detach() for h in hidden) if is_lstm else hidden.detach()
+        model.zero_grad()
+        out, hidden = model(data, hidden)
+        loss = F.nll_loss(out, tgt.view(-1))
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP[cell])
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-LR)
+        tr_loss.append(loss.item())
+        tr_norm.append(float(norm))
+    w.i32("train/tokens", np.stack(tr_tok))
+    w.i32("train/targets", np.stack(tr_tgt))
+    w.f32("train/loss", tr_loss)
+    w.f32("train/norm", tr_norm)
+    for n, p in params:
+        w.f32("final/" + n, tensor(p))
+    return w, tr_norm
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: torch_golden.py OUTDIR")
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    torch.set_num_threads(1)
+    torch.set_default_dtype(torch.float32)
+    seed, nclipped, nsteps, closest = 20240, 0, 0, 1.0
+    for cell, cell_id in CELLS:
+        for layers in LAYERS:
+            for tied in (0, 1):
+                seed += 1
+                w, norms = make_case(cell, cell_id, layers, tied, seed)
+                nclipped += sum(n > CLIP[cell] for n in norms)
+                nsteps += len(norms)
+                closest = min([closest] + [abs(n / CLIP[cell] - 1) for n in norms])
+                name = "%s_L%d_%s.bin" % (cell, layers, "tied" if tied else "untied")
+                w.save(os.path.join(outdir, name))
+    # A norm within float noise of the threshold could take the other branch in librnn.
+    assert closest > 1e-3, "a gradient norm is too close to the clip threshold; change the seed"
+    print("torch_golden: wrote %d cases to %s (torch %s; %d of %d SGD steps clipped)"
+          % (len(CELLS) * len(LAYERS) * 2, outdir, torch.__version__, nclipped, nsteps))
+
+
+if __name__ == "__main__":
+    main()
