@@ -89,9 +89,12 @@ $(SHARED): $(LIB_OBJ)
 $(OUT)/lib/librnn.so: $(SHARED)
 	ln -sf librnn.so.$(MAJOR) $@
 
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@BLAS_PC@|$(BLAS_PC)|' rnn.pc.in
+
+# rnn.pc for PREFIX as given to this make; `make install` writes its own for its PREFIX
 rnn.pc: rnn.pc.in include/rnn.h Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@BLAS_PC@|$(BLAS_PC)|' rnn.pc.in > $@
+	$(PC_SED) > $@
 
 $(RNNLM): $(CLI_OBJ) $(STATIC)
 	@mkdir -p $(@D)
@@ -119,7 +122,7 @@ check: all $(TEST_BIN) $(GOLDEN_DIR)/stamp
 	        CK_DEFAULT_TIMEOUT=600 $$t || fail=1; \
 	done; \
 	for s in $(sort $(wildcard tests/*.sh)); do \
-	    echo "== $$s"; RNNLM=$(abspath $(RNNLM)) sh $$s || fail=1; \
+	    echo "== $$s"; MAKE="$(MAKE)" RNN_LIBDIR=$(OUT)/lib RNNLM=$(abspath $(RNNLM)) sh $$s || fail=1; \
 	done; \
 	exit $$fail
 
@@ -129,7 +132,7 @@ install: all
 	cp include/rnn.h $(DESTDIR)$(INCDIR)/
 	cp $(STATIC) $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf librnn.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/librnn.so
-	cp rnn.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(PC_SED) > $(DESTDIR)$(LIBDIR)/pkgconfig/rnn.pc
 	$(if $(CLI),cp $(RNNLM) $(DESTDIR)$(BINDIR)/)
 
 uninstall:
