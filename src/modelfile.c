@@ -2,7 +2,7 @@
  * modelfile.c -- the model's vocabulary, and the model file (specified in docs/FORMAT.md):
  *
  *   magic "RNNMODEL" | u32 format version | u32 0
- *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of the payload
+ *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
  *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
@@ -126,7 +126,7 @@ static float u2f(uint32_t u)
 typedef struct writer {
     FILE *f;
     crc_table ct;
-    uint32_t crc; /* of the current section's payload */
+    uint32_t crc; /* of the current section's tag, length and payload so far */
     int failed;
 } writer;
 
@@ -150,8 +150,8 @@ static void section_begin(writer *w, uint32_t tag, uint64_t len)
     unsigned char b[12];
     put32(b, tag);
     put64(b + 4, len);
-    w_raw(w, b, 12);
     w->crc = 0;
+    w_bytes(w, b, 12);
 }
 static void section_end(writer *w)
 {
@@ -214,6 +214,25 @@ static void write_model(writer *w, const rnn_model *m)
     section_end(w);
 }
 
+/* Creates path.tmp.<pid>.<n> exclusively, mode 0666 less the umask (or the mode of the file it
+ * will replace), so the saved file gets the permissions a plain fopen would give it. */
+static int open_temp(const char *path, char *tmp, size_t tmpsz)
+{
+    struct stat st;
+    int have_old = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    uintptr_t salt = (uintptr_t)tmp;
+    for (unsigned n = 0; n < 100; n++) {
+        snprintf(tmp, tmpsz, "%s.tmp.%ld.%u", path, (long)getpid(), (unsigned)(salt % 100000u) + n);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            if (have_old) (void)fchmod(fd, st.st_mode & 07777);
+            return fd;
+        }
+        if (errno != EEXIST) return -1;
+    }
+    return -1;
+}
+
 int rnn_model_save(const rnn_model *m, const char *path)
 {
     if (!m) return RNN_ERR_INVALID;
@@ -221,9 +240,8 @@ int rnn_model_save(const rnn_model *m, const char *path)
     if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
     size_t plen = strlen(path);
     if (plen > 4000) return rnn__fail(mm, RNN_ERR_INVALID, "path too long");
-    char tmp[4096 + 16];
-    snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
+    char tmp[4096 + 64];
+    int fd = open_temp(path, tmp, sizeof tmp);
     if (fd < 0) return rnn__fail(mm, RNN_ERR_IO, "cannot create a temporary file beside %.200s: %s", path, strerror(errno));
     writer w = {0};
     crc_init(&w.ct);
@@ -236,6 +254,7 @@ int rnn_model_save(const rnn_model *m, const char *path)
     }
     write_model(&w, m);
     int e = 0;
+    errno = 0;
     if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) e = errno ? errno : EIO;
     if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
     if (!e && rename(tmp, path) != 0) e = errno;
@@ -249,7 +268,7 @@ int rnn_model_save(const rnn_model *m, const char *path)
     char *slash = strrchr(dir, '/');
     if (slash) slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
     else snprintf(dir, sizeof dir, ".");
-    int dfd = open(dir, O_RDONLY);
+    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
@@ -373,6 +392,22 @@ static int parse_params(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
+/* 1 when the parameters cfg describes cannot fit in `left` bytes (4 per float); invalid
+ * configurations are left to rnn_model_create to reject */
+static int conf_too_big(const rnn_config *cfg, uint64_t left)
+{
+    if (cfg->vocab_size <= 0 || cfg->emb_size <= 0 || cfg->hidden_size <= 0 || cfg->num_layers <= 0 ||
+        cfg->num_layers > 1024 || cfg->cell < 0 || cfg->cell > 3)
+        return 0;
+    uint64_t V = (uint64_t)cfg->vocab_size, E = (uint64_t)cfg->emb_size, H = (uint64_t)cfg->hidden_size;
+    uint64_t G = cfg->cell == RNN_CELL_LSTM ? 4 : cfg->cell == RNN_CELL_GRU ? 3 : 1;
+    if (V > (1u << 24) || E > (1u << 24) || H > (1u << 24)) return 0;
+    /* each term < 2^53, at most ~2050 of them: no overflow */
+    uint64_t n = V * E + V + (cfg->tied ? 0 : V * H);
+    for (uint64_t l = 0; l < (uint64_t)cfg->num_layers; l++) n += G * H * ((l ? H : E) + H + 2);
+    return n > left / 4;
+}
+
 static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *alloc, rnn_model **out)
 {
     crc_table ct;
@@ -384,6 +419,7 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
     if (version != FORMAT_VERSION)
         return lfail(ld, RNN_ERR_FORMAT, "format version %u is not supported (this library reads version %u)", version,
                      FORMAT_VERSION);
+    if (get32(hdr + 12) != 0) return lfail(ld, RNN_ERR_FORMAT, "reserved header word is %u, not 0", get32(hdr + 12));
     uint64_t pos = 16;
     rnn_model *m = NULL;
     unsigned char *payload = NULL;
@@ -416,7 +452,7 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
             break;
         }
         pos += len + 4;
-        if (crc_update(&ct, 0, payload, (size_t)len) != get32(cb)) {
+        if (crc_update(&ct, crc_update(&ct, 0, sh, 12), payload, (size_t)len) != get32(cb)) {
             rc = lfail(ld, RNN_ERR_FORMAT, "checksum mismatch in section '%.4s' (the file is corrupt)", (const char *)sh);
             break;
         }
@@ -425,6 +461,9 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
             rnn_config cfg;
             if (have_conf) rc = lfail(ld, RNN_ERR_FORMAT, "two CONF sections");
             if (!rc) rc = parse_conf(ld, &c, &cfg);
+            if (!rc && conf_too_big(&cfg, fsize - pos)) /* before allocating anything for it */
+                rc = lfail(ld, RNN_ERR_FORMAT, "CONF describes a model larger than the file (V %d, E %d, H %d, L %d)",
+                           cfg.vocab_size, cfg.emb_size, cfg.hidden_size, cfg.num_layers);
             if (!rc) {
                 rc = rnn_model_create(&m, &cfg, alloc);
                 if (rc == RNN_ERR_INVALID)
@@ -441,6 +480,8 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
                 rc = have_parm ? lfail(ld, RNN_ERR_FORMAT, "two PARM sections") : parse_params(ld, m, &c);
                 have_parm = 1;
             }
+            if (!rc && c.left) /* (CONF may grow: newer writers append fields) */
+                rc = lfail(ld, RNN_ERR_FORMAT, "%zu unexpected bytes at the end of section '%.4s'", c.left, (const char *)sh);
         } else if (tag == TAG_END) {
             ended = 1;
         } /* else: a section from a newer writer; skipped */
@@ -468,12 +509,19 @@ int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc
     if (alloc && alloc->alloc) ld.al = *alloc;
     *out = NULL;
     if (!path) return lfail(&ld, RNN_ERR_INVALID, "path is NULL");
-    FILE *f = fopen(path, "rb");
-    if (!f) return lfail(&ld, RNN_ERR_IO, "cannot open %.200s: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO must not block the open; only regular files are read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return lfail(&ld, RNN_ERR_IO, "cannot open %.200s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return lfail(&ld, RNN_ERR_IO, "%.200s is not a regular file", path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return lfail(&ld, RNN_ERR_IO, "cannot read %.200s: %s", path, strerror(errno));
     }
     int rc = load_file(&ld, f, (uint64_t)st.st_size, alloc, out);
     fclose(f);
