@@ -173,8 +173,8 @@ RNN_API int rnn_reset_state(rnn_model *m, int batch);
 
 /*
  * Sizes the workspace for chunks of up to batch x steps now, so that later calls never allocate.
- * Optional: the first call that needs a larger workspace grows it. Returns RNN_OK,
- * RNN_ERR_INVALID or RNN_ERR_NOMEM.
+ * Optional: the first call that needs a larger workspace grows it. Growing drops a pending
+ * backward (the activations it needed are gone). Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_NOMEM.
  */
 RNN_API int rnn_reserve(rnn_model *m, int batch, int steps);
 
@@ -183,8 +183,9 @@ RNN_API int rnn_state_batch(const rnn_model *m, int *batch);
 
 /*
  * Copies the hidden state out of / into the handle. h is float[L][batch][H]; c (LSTM's cell state,
- * same shape) may be NULL, and is ignored for the other cells. batch must
- * equal the state's batch (RNN_ERR_STATE otherwise). rnn_set_state drops any pending backward.
+ * same shape) may be NULL (rnn_set_state then sets
+ * it to zeros) and is ignored for the other cells. batch must equal the state's batch
+ * (RNN_ERR_STATE otherwise). rnn_set_state drops any pending backward.
  */
 RNN_API int rnn_get_state(const rnn_model *m, int batch, float *h, float *c);
 RNN_API int rnn_set_state(rnn_model *m, int batch, const float *h, const float *c);
@@ -193,7 +194,8 @@ RNN_API int rnn_set_state(rnn_model *m, int batch, const float *h, const float *
  * After rnn_backward: the gradient of that chunk's loss with respect to the hidden state that
  * entered the chunk (float[L][batch][H]; dc for LSTM's cell state, may be NULL). Training does not
  * use it (the entering state is a constant: the seed's hidden.detach()); it is there for tests and
- * for callers that chain chunks themselves. RNN_ERR_STATE before the first rnn_backward.
+ * for callers that chain chunks themselves. RNN_ERR_STATE when no rnn_backward ran since the
+ * last rnn_reset_state / rnn_set_state.
  */
 RNN_API int rnn_get_state_grad(const rnn_model *m, int batch, float *dh, float *dc);
 
@@ -242,8 +244,9 @@ RNN_API int rnn_sgd_step(rnn_model *m, float lr);
 /*
  * rnn_forward in evaluation mode (no dropout, nothing kept for backward, no gradient): the mean NLL
  * of the targets, and the hidden state carried as in rnn_forward. When logprobs is not NULL it
- * receives log_softmax of every position, float[batch][steps][V]. Drops any pending backward.
- * Same arguments and returns as rnn_forward.
+ * receives log_softmax of every position, float[batch][steps][V]. targets may be NULL: the chunk
+ * only advances the state (e.g. to prime it with a prompt) and the loss is 0. Drops any pending
+ * backward. Otherwise the same arguments and returns as rnn_forward.
  */
 RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch,
                          int steps, double *loss, float *logprobs);
@@ -297,7 +300,8 @@ RNN_API int rnn_param_block(const rnn_model *m, float **data, float **grad, size
 RNN_API int rnn_vocab_set(rnn_model *m, const char *const *words, int count);
 /* *count receives the number of words held: vocab_size, or 0 when the model has none. */
 RNN_API int rnn_vocab_size(const rnn_model *m, int *count);
-/* *word receives word `id` (valid until the vocabulary changes or the model is freed). */
+/* *word receives word `id` (valid until the vocabulary changes or the model is freed);
+ * RNN_ERR_RANGE when id is outside [0, count). */
 RNN_API int rnn_vocab_word(const rnn_model *m, int id, const char **word);
 
 /* ---- Model files (see docs/FORMAT.md) -------------------------------------------------------- */

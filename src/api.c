@@ -196,7 +196,8 @@ void rnn_model_free(rnn_model *m)
 
 int rnn_model_config(const rnn_model *m, rnn_config *out)
 {
-    if (!m || !out) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!out) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "out is NULL");
     *out = m->cfg;
     return RNN_OK;
 }
@@ -237,7 +238,8 @@ int rnn_reserve(rnn_model *m, int batch, int steps)
 
 int rnn_state_batch(const rnn_model *m, int *batch)
 {
-    if (!m || !batch) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!batch) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "batch is NULL");
     *batch = m->batch;
     return RNN_OK;
 }
@@ -405,7 +407,8 @@ int rnn_set_seed(rnn_model *m, uint64_t seed)
 /* ---- parameters by name ----------------------------------------------------------------------- */
 int rnn_param_count(const rnn_model *m, int *count)
 {
-    if (!m || !count) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!count) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "count is NULL");
     *count = m->ntensors;
     return RNN_OK;
 }
@@ -421,7 +424,8 @@ static void fill_param(const rnn_model *m, const rnn_tensor *t, rnn_param *out)
 
 int rnn_param_get(const rnn_model *m, int index, rnn_param *out)
 {
-    if (!m || !out) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!out) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "out is NULL");
     if (index < 0 || index >= m->ntensors)
         return rnn__fail((rnn_model *)m, RNN_ERR_NOTFOUND, "parameter index %d outside [0, %d)", index, m->ntensors);
     fill_param(m, &m->tensors[index], out);
@@ -430,7 +434,8 @@ int rnn_param_get(const rnn_model *m, int index, rnn_param *out)
 
 int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
 {
-    if (!m || !name || !out) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!name || !out) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "%s is NULL", name ? "out" : "name");
     const char *want = (m->cfg.tied && strcmp(name, "decoder.weight") == 0) ? "encoder.weight" : name;
     for (int i = 0; i < m->ntensors; i++)
         if (strcmp(m->tensors[i].name, want) == 0) {

@@ -63,14 +63,16 @@ int rnn_vocab_set(rnn_model *m, const char *const *words, int count)
 
 int rnn_vocab_size(const rnn_model *m, int *count)
 {
-    if (!m || !count) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!count) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "count is NULL");
     *count = m->vocab_count;
     return RNN_OK;
 }
 
 int rnn_vocab_word(const rnn_model *m, int id, const char **word)
 {
-    if (!m || !word) return RNN_ERR_INVALID;
+    if (!m) return RNN_ERR_INVALID;
+    if (!word) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "word is NULL");
     if (id < 0 || id >= m->vocab_count)
         return rnn__fail((rnn_model *)m, RNN_ERR_RANGE, "word id %d outside the vocabulary [0, %d)", id, m->vocab_count);
     *word = m->vocab_blob + m->vocab_off[id];
@@ -505,9 +507,9 @@ int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc
     loader ld = {errbuf, errlen, {rnn__default_alloc, rnn__default_free, NULL}};
     if (errbuf && errlen) errbuf[0] = 0;
     if (!out) return lfail(&ld, RNN_ERR_INVALID, "out is NULL");
+    *out = NULL;
     if (alloc && !alloc->alloc != !alloc->free) return lfail(&ld, RNN_ERR_INVALID, "allocator with only one hook");
     if (alloc && alloc->alloc) ld.al = *alloc;
-    *out = NULL;
     if (!path) return lfail(&ld, RNN_ERR_INVALID, "path is NULL");
     /* O_NONBLOCK: a FIFO must not block the open; only regular files are read */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
