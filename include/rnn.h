@@ -314,11 +314,32 @@ RNN_API int rnn_vocab_word(const rnn_model *m, int id, const char **word);
  */
 RNN_API int rnn_model_save(const rnn_model *m, const char *path);
 
+/* rnn_model_save_ex flags */
+#define RNN_SAVE_STATE 1u /* also save the hidden state and the generator's state (exact resume) */
+
+/*
+ * rnn_model_save with flags (0 or RNN_SAVE_STATE). With RNN_SAVE_STATE the file also holds the
+ * hidden state (its batch size, h, and c for LSTM) and the state of the handle's generator, and
+ * rnn_model_load restores both, so training or sampling continues bit for bit.
+ */
+RNN_API int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags);
+
+/*
+ * Application data: an opaque byte string (at most 16 MiB) that the handle keeps and every saved
+ * file carries, e.g. a training loop's counters for an exact resume. rnn_set_app_data copies it
+ * (len 0 clears it); rnn_get_app_data gives a view valid until the next set or the model's free
+ * (*data NULL and *len 0 when there is none).
+ */
+RNN_API int rnn_set_app_data(rnn_model *m, const void *data, size_t len);
+RNN_API int rnn_get_app_data(const rnn_model *m, const void **data, size_t *len);
+
 /*
  * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
  * count and shape is checked against the file's size and for overflow before anything is
  * allocated or read, and every checksum is verified. Sections this version does not know are
- * skipped. Gradients are zero; no hidden state (call rnn_reset_state).
+ * skipped. Gradients are zero. The hidden state and the generator are restored when the file was
+ * saved with RNN_SAVE_STATE; otherwise there is no hidden state (call rnn_reset_state) and the
+ * generator is seeded from the configuration's seed. Application data is restored when present.
  *   out     receives the handle (NULL on failure)
  *   errbuf  optional buffer (errlen bytes) for the reason of a failure, since no handle exists
  * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_IO, RNN_ERR_FORMAT or RNN_ERR_NOMEM.

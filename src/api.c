@@ -190,6 +190,7 @@ void rnn_model_free(rnn_model *m)
     rnn__free(m, m->ws_raw);
     rnn__free(m, m->vocab_blob);
     rnn__free(m, m->vocab_off);
+    rnn__free(m, m->app);
     rnn_allocator al = m->al;
     al.free(al.user, m);
 }

@@ -107,6 +107,10 @@ struct rnn_model {
     char *vocab_blob;
     size_t *vocab_off;
 
+    /* application data (rnn_set_app_data) */
+    unsigned char *app;
+    size_t app_len;
+
     rnn_rng rng;
     char err[256];
 };

@@ -3,7 +3,8 @@
  *
  *   magic "RNNMODEL" | u32 format version | u32 0
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
- *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "END " (empty, last)
+ *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
+ *         generator (RNN_SAVE_STATE), "APPL" application data, "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
@@ -25,7 +26,35 @@
 #define TAG_CONF TAG('C', 'O', 'N', 'F')
 #define TAG_VOCB TAG('V', 'O', 'C', 'B')
 #define TAG_PARM TAG('P', 'A', 'R', 'M')
+#define TAG_STAT TAG('S', 'T', 'A', 'T')
+#define TAG_APPL TAG('A', 'P', 'P', 'L')
 #define TAG_END TAG('E', 'N', 'D', ' ')
+#define APP_MAX ((size_t)16 << 20)
+
+/* ---- application data ---------------------------------------------------------------------------- */
+int rnn_set_app_data(rnn_model *m, const void *data, size_t len)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (len && !data) return rnn__fail(m, RNN_ERR_INVALID, "data is NULL");
+    if (len > APP_MAX) return rnn__fail(m, RNN_ERR_INVALID, "application data of %zu bytes exceeds 16 MiB", len);
+    unsigned char *copy = NULL;
+    if (len) {
+        copy = rnn__alloc(m, len);
+        if (!copy) return rnn__fail(m, RNN_ERR_NOMEM, "cannot allocate %zu bytes of application data", len);
+        memcpy(copy, data, len);
+    }
+    rnn__free(m, m->app);
+    m->app = copy, m->app_len = len;
+    return RNN_OK;
+}
+
+int rnn_get_app_data(const rnn_model *m, const void **data, size_t *len)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (!data || !len) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "%s is NULL", data ? "len" : "data");
+    *data = m->app, *len = m->app_len;
+    return RNN_OK;
+}
 
 /* ---- vocabulary --------------------------------------------------------------------------------- */
 int rnn_vocab_set(rnn_model *m, const char *const *words, int count)
@@ -162,7 +191,17 @@ static void section_end(writer *w)
     w_raw(w, b, 4);
 }
 
-static void write_model(writer *w, const rnn_model *m)
+static void w_floats(writer *w, const float *p, size_t total)
+{
+    unsigned char chunk[4096];
+    for (size_t i0 = 0; i0 < total; i0 += 1024) {
+        size_t k = total - i0 < 1024 ? total - i0 : 1024;
+        for (size_t j = 0; j < k; j++) put32(chunk + 4 * j, f2u(p[i0 + j]));
+        w_bytes(w, chunk, 4 * k);
+    }
+}
+
+static void write_model(writer *w, const rnn_model *m, unsigned flags)
 {
     const rnn_config *c = &m->cfg;
     unsigned char hdr[16];
@@ -202,16 +241,28 @@ static void write_model(writer *w, const rnn_model *m)
         w_u32(w, (uint32_t)n);
         w_bytes(w, t->name, n);
         w_u32(w, (uint32_t)t->rows), w_u32(w, (uint32_t)t->cols);
-        const float *p = m->params + t->offset;
-        size_t total = (size_t)t->rows * t->cols;
-        unsigned char chunk[4096];
-        for (size_t i0 = 0; i0 < total; i0 += 1024) {
-            size_t k = total - i0 < 1024 ? total - i0 : 1024;
-            for (size_t j = 0; j < k; j++) put32(chunk + 4 * j, f2u(p[i0 + j]));
-            w_bytes(w, chunk, 4 * k);
-        }
+        w_floats(w, m->params + t->offset, (size_t)t->rows * t->cols);
     }
     section_end(w);
+
+    if (flags & RNN_SAVE_STATE) {
+        /* u32 batch | u32 has_c | u64 rng[4] | f32 h[L][batch][H] | f32 c[L][batch][H] (LSTM) */
+        int has_c = m->c != NULL;
+        size_t n = (size_t)m->cfg.num_layers * m->batch * m->cfg.hidden_size;
+        section_begin(w, TAG_STAT, 40 + 4 * (uint64_t)n * (1 + has_c));
+        w_u32(w, (uint32_t)m->batch), w_u32(w, (uint32_t)has_c);
+        for (int i = 0; i < 4; i++) w_u32(w, (uint32_t)m->rng.s[i]), w_u32(w, (uint32_t)(m->rng.s[i] >> 32));
+        if (m->batch) {
+            w_floats(w, m->h, n);
+            if (has_c) w_floats(w, m->c, n);
+        }
+        section_end(w);
+    }
+    if (m->app_len) {
+        section_begin(w, TAG_APPL, m->app_len);
+        w_bytes(w, m->app, m->app_len);
+        section_end(w);
+    }
     section_begin(w, TAG_END, 0);
     section_end(w);
 }
@@ -235,9 +286,12 @@ static int open_temp(const char *path, char *tmp, size_t tmpsz)
     return -1;
 }
 
-int rnn_model_save(const rnn_model *m, const char *path)
+int rnn_model_save(const rnn_model *m, const char *path) { return rnn_model_save_ex(m, path, 0); }
+
+int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (flags & ~RNN_SAVE_STATE) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "unknown flags 0x%x", flags);
     rnn_model *mm = (rnn_model *)m; /* only the message is written */
     if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
     size_t plen = strlen(path);
@@ -254,7 +308,7 @@ int rnn_model_save(const rnn_model *m, const char *path)
         unlink(tmp);
         return rnn__fail(mm, RNN_ERR_IO, "cannot open %.200s: %s", tmp, strerror(e));
     }
-    write_model(&w, m);
+    write_model(&w, m, flags);
     int e = 0;
     errno = 0;
     if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) e = errno ? errno : EIO;
@@ -368,6 +422,38 @@ static int parse_vocab(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
+static int parse_state(loader *ld, rnn_model *m, cursor *c)
+{
+    uint32_t batch, has_c, lo, hi;
+    uint64_t rng[4];
+    if (!c_u32(c, &batch) || !c_u32(c, &has_c)) return lfail(ld, RNN_ERR_FORMAT, "STAT section is truncated");
+    for (int i = 0; i < 4; i++) {
+        if (!c_u32(c, &lo) || !c_u32(c, &hi)) return lfail(ld, RNN_ERR_FORMAT, "STAT section is truncated");
+        rng[i] = (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    if (has_c != (uint32_t)(m->cfg.cell == RNN_CELL_LSTM))
+        return lfail(ld, RNN_ERR_FORMAT, "STAT has_c is %u for a %s model", has_c, m->cell->name);
+    if (!(rng[0] | rng[1] | rng[2] | rng[3])) return lfail(ld, RNN_ERR_FORMAT, "STAT generator state is all zero");
+    /* bytes of state per stream (< 2^37); the claimed batch must account for the payload exactly */
+    uint64_t per = 4 * (uint64_t)m->cfg.num_layers * (uint64_t)m->cfg.hidden_size * (1 + has_c);
+    if (batch > INT_MAX || batch > c->left / per || c->left != batch * per)
+        return lfail(ld, RNN_ERR_FORMAT, "STAT holds %zu bytes of state, which does not fit batch %u", c->left, batch);
+    size_t n = (size_t)m->cfg.num_layers * batch * (size_t)m->cfg.hidden_size;
+    if (batch) {
+        int rc = rnn_reset_state(m, (int)batch);
+        if (rc) return lfail(ld, rc, "cannot allocate the hidden state for batch %u", batch);
+        const unsigned char *p = NULL;
+        c_take(c, 4 * n, &p);
+        for (size_t i = 0; i < n; i++) m->h[i] = u2f(get32(p + 4 * i));
+        if (has_c) {
+            c_take(c, 4 * n, &p);
+            for (size_t i = 0; i < n; i++) m->c[i] = u2f(get32(p + 4 * i));
+        }
+    }
+    for (int i = 0; i < 4; i++) m->rng.s[i] = rng[i];
+    return RNN_OK;
+}
+
 static int parse_params(loader *ld, rnn_model *m, cursor *c)
 {
     uint32_t n;
@@ -425,7 +511,7 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
     uint64_t pos = 16;
     rnn_model *m = NULL;
     unsigned char *payload = NULL;
-    int rc = RNN_OK, have_conf = 0, have_parm = 0, ended = 0;
+    int rc = RNN_OK, have_conf = 0, have_parm = 0, have_stat = 0, ended = 0;
     /* sections are read one at a time; a payload is allocated only after its length has been
      * checked against the bytes that remain in the file */
     while (!ended) {
@@ -475,6 +561,18 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
                 else if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_strerror(rc));
             }
             have_conf = 1;
+        } else if (tag == TAG_STAT || tag == TAG_APPL) {
+            if (!have_parm) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before PARM", (const char *)sh);
+            else if (tag == TAG_STAT) {
+                rc = have_stat ? lfail(ld, RNN_ERR_FORMAT, "two STAT sections") : parse_state(ld, m, &c);
+                have_stat = 1;
+            } else if (m->app_len) rc = lfail(ld, RNN_ERR_FORMAT, "two APPL sections");
+            else if (len > APP_MAX) rc = lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over 16 MiB)", (unsigned long long)len);
+            else {
+                rc = rnn_set_app_data(m, payload, (size_t)len);
+                if (rc) lfail(ld, rc, "cannot allocate the application data");
+                c.left = 0;
+            }
         } else if (tag == TAG_VOCB || tag == TAG_PARM) {
             if (!m) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
             else if (tag == TAG_VOCB) rc = m->vocab_count ? lfail(ld, RNN_ERR_FORMAT, "two VOCB sections") : parse_vocab(ld, m, &c);

@@ -1337,6 +1337,111 @@ START_TEST(test_load_fifo)
 }
 END_TEST
 
+/* One training step (dropout on, so the generator matters). */
+static double train_step(rnn_model *m, const int32_t *t, const int32_t *g)
+{
+    double l = 0;
+    ck_assert_int_eq(rnn_forward(m, t, g, 2, 5, &l), RNN_OK);
+    ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
+    ck_assert_int_eq(rnn_backward(m), RNN_OK);
+    ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, NULL), RNN_OK);
+    ck_assert_int_eq(rnn_sgd_step(m, 1.0f), RNN_OK);
+    return l;
+}
+
+/* RNN_SAVE_STATE: a model loaded mid-training continues bit for bit like the one that never
+ * stopped (hidden state, generator); application data travels with the file. */
+START_TEST(test_exact_resume_state)
+{
+    int cell = _i;
+    char *dir = make_tmpdir(), *path = join(dir, "r.rnn"), *plain = join(dir, "p.rnn");
+    rnn_model *a = make_model(cell, 0, 2, 20, 6, 8, 1, 5);
+    rnn_config cfg;
+    rnn_model_config(a, &cfg);
+    ck_assert_float_gt(cfg.dropout, 0.0f);
+    int32_t t[10], g[10];
+    for (int i = 0; i < 10; i++) t[i] = (int32_t)(i * 3 % 20), g[i] = (int32_t)(i * 7 % 20);
+    ck_assert_int_eq(rnn_reset_state(a, 2), RNN_OK);
+    for (int k = 0; k < 3; k++) train_step(a, t, g);
+    ck_assert_int_eq(rnn_set_app_data(a, "epoch=3\0x", 9), RNN_OK);
+    ck_assert_int_eq(rnn_model_save_ex(a, path, RNN_SAVE_STATE), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(a, plain), RNN_OK);
+    ck_assert_int_eq(rnn_model_save_ex(a, plain, 2), RNN_ERR_INVALID);
+    rnn_model *b = load_ok(path, NULL), *p = load_ok(plain, NULL);
+    int batch = -1;
+    ck_assert_int_eq(rnn_state_batch(b, &batch), RNN_OK);
+    ck_assert_int_eq(batch, 2);
+    ck_assert_int_eq(rnn_state_batch(p, &batch), RNN_OK);
+    ck_assert_int_eq(batch, 0); /* a plain save carries no state */
+    const void *d;
+    size_t dl;
+    ck_assert_int_eq(rnn_get_app_data(b, &d, &dl), RNN_OK);
+    ck_assert_uint_eq(dl, 9);
+    ck_assert_int_eq(memcmp(d, "epoch=3\0x", 9), 0);
+    for (int k = 0; k < 3; k++) {
+        double la = train_step(a, t, g), lb = train_step(b, t, g);
+        ck_assert_msg(la == lb, "step %d: loss %.9g vs resumed %.9g", k, la, lb);
+    }
+    float *pa, *pb;
+    size_t n;
+    rnn_param_block(a, &pa, NULL, &n);
+    rnn_param_block(b, &pb, NULL, &n);
+    ck_assert_int_eq(memcmp(pa, pb, n * sizeof(float)), 0);
+    ck_assert_int_eq(rnn_set_app_data(a, NULL, 0), RNN_OK);
+    ck_assert_int_eq(rnn_get_app_data(a, &d, &dl), RNN_OK);
+    ck_assert_ptr_null(d);
+    ck_assert_uint_eq(dl, 0);
+    rnn_model_free(a), rnn_model_free(b), rnn_model_free(p);
+    free(path), free(plain);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* Malformed STAT and APPL sections are format errors, never crashes or large allocations. */
+START_TEST(test_bad_state)
+{
+    char *dir = make_tmpdir(), *path = join(dir, "s.rnn");
+    rnn_model *a = small_model(RNN_CELL_LSTM, 0, 1);
+    ck_assert_int_eq(rnn_reset_state(a, 3), RNN_OK);
+    ck_assert_int_eq(rnn_set_app_data(a, "xy", 2), RNN_OK);
+    ck_assert_int_eq(rnn_model_save_ex(a, path, RNN_SAVE_STATE), RNN_OK);
+    size_t len;
+    unsigned char *raw = read_all(path, &len);
+    mfile f;
+    parse_file(raw, len, &f);
+    int st = find_sect(&f, "STAT"), ap = find_sect(&f, "APPL");
+    ck_assert_int_ge(st, 0);
+    ck_assert_int_ge(ap, 0);
+    unsigned char *sd = f.s[st].data;
+    put32(sd, 4); /* batch 4: the payload is too short for it */
+    expect_format(dir, &f, "STAT", "STAT batch larger than its payload");
+    put32(sd, 0x40000000u);
+    expect_format(dir, &f, "STAT", "STAT huge batch");
+    put32(sd, 3), put32(sd + 4, 0);
+    expect_format(dir, &f, "has_c", "STAT without c for an LSTM");
+    put32(sd + 4, 1);
+    memset(sd + 8, 0, 32);
+    expect_format(dir, &f, "generator", "STAT with an all-zero generator");
+    f.s[st].len -= 4;
+    expect_format(dir, &f, "STAT", "STAT one float short");
+    free_file(&f);
+    parse_file(raw, len, &f);
+    section moved = f.s[st];
+    memmove(&f.s[2], &f.s[1], sizeof(section) * (size_t)(st - 1)); /* STAT right after CONF */
+    f.s[1] = moved;
+    expect_format(dir, &f, "before PARM", "STAT before PARM");
+    free_file(&f);
+    parse_file(raw, len, &f);
+    insert_sect(&f, ap + 1, "APPL", "zz", 2);
+    expect_format(dir, &f, "two APPL", "two APPL sections");
+    free_file(&f);
+    free(raw);
+    rnn_model_free(a);
+    free(path);
+    remove_tmpdir(dir);
+}
+END_TEST
+
 static Suite *modelfile_suite(void)
 {
     Suite *s = suite_create("modelfile");
@@ -1361,6 +1466,8 @@ static Suite *modelfile_suite(void)
     tcase_add_test(tc, test_load_arguments);
     tcase_add_test(tc, test_save_file_mode);
     tcase_add_test(tc, test_load_fifo);
+    tcase_add_loop_test(tc, test_exact_resume_state, 0, 4);
+    tcase_add_test(tc, test_bad_state);
     suite_add_tcase(s, tc);
     return s;
 }

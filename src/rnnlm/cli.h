@@ -65,9 +65,10 @@ void cli_set_threads(int n);
 /*
  * main.py's evaluate(): a fresh state for b->batch streams, every chunk through rnn_evaluate,
  * total = sum of steps_k * loss_k, *loss = total / corpus_batches_eval_denominator(b).
+ * *scored (may be NULL) receives the number of targets that counted (not RNN_IGNORE).
  * Returns CLI_OK or prints the library's error and returns CLI_RUNTIME.
  */
-int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss);
+int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *scored);
 
 /* ---- Small utilities ---------------------------------------------------------------------------- */
 /* Seconds on a monotonic clock. */

@@ -1,0 +1,45 @@
+/*
+ * main.c -- rnnlm, PyTorch's examples/word_language_model (main.py + generate.py) as one C
+ * program on librnn. The commands live in cli_train.c, cli_eval.c and cli_generate.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: rnnlm COMMAND [flags]\n"
+    "\n"
+    "Word-level RNN language models (PyTorch's examples/word_language_model) on librnn.\n"
+    "\n"
+    "commands:\n"
+    "  train     train a model on DIR/{train,valid,test}.txt (main.py)\n"
+    "  eval      perplexity of a saved model on a text file (main.py's evaluate)\n"
+    "  generate  sample text from a saved model (generate.py)\n"
+    "\n"
+    "  rnnlm COMMAND --help   the flags of a command\n"
+    "  rnnlm --version        the librnn version\n"
+    "\n"
+    "Flags are given as --flag VALUE or --flag=VALUE. Exit status: 0 ok, 1 runtime error (files,\n"
+    "corpus, model), 2 usage error (bad flag or value).\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("rnnlm (librnn) %s\n", rnn_version_string());
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "train") == 0) return cli_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return cli_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0) return cli_generate(argc - 1, argv + 1);
+    return cli_error(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
+}
