@@ -263,6 +263,77 @@ RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float tem
 /* Reseeds the handle's generator (dropout masks and sampling), as if created with this seed. */
 RNN_API int rnn_set_seed(rnn_model *m, uint64_t seed);
 
+/* ---- Inference states: one model, many streams ------------------------------------------------ */
+/*
+ * An rnn_state is a hidden state for `batch` independent streams, with its own workspace and one
+ * generator per stream, over a model it only reads. Any number of states may use one model, each
+ * from its own thread, at the same time, as long as nothing modifies the model meanwhile (no
+ * rnn_forward/backward/sgd_step/zero_grad/clip/evaluate/sample/reset_state/set_state/set_seed/
+ * vocab_set/set_app_data/param writes on it, and it is not freed). A state itself must not be used
+ * by two threads at once. States allocate through the model's hooks, which must then be
+ * thread-safe (malloc is). The state calls below never allocate after rnn_state_create, except
+ * rnn_state_feed/score with more steps than any before (the workspace grows once).
+ * Stream b's generator is seeded with seed + b, so stream b of a batched state produces what a
+ * one-stream state created with seed + b produces.
+ */
+typedef struct rnn_state rnn_state;
+
+/* Sampling parameters, applied in this order: temperature, top-k, top-p. Grows only at the end. */
+typedef struct rnn_sampling {
+    float temperature; /* >= 0, finite; 0 = greedy (the most probable token, lowest id on ties) */
+    int top_k;         /* keep the k most probable tokens; 0 = all */
+    float top_p;       /* keep the smallest set of most probable tokens whose probability
+                          reaches top_p (nucleus sampling); in (0, 1], 1 = all */
+} rnn_sampling;
+
+/* Fills *s with temperature 1, top_k 0, top_p 1 (the seed's plain multinomial draw). */
+RNN_API void rnn_sampling_init(rnn_sampling *s);
+
+/* A zero state for `batch` streams over m. RNN_ERR_INVALID, RNN_ERR_NOMEM. *out NULL on failure. */
+RNN_API int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t seed);
+/* Frees a state (NULL is fine). The model must outlive its states. */
+RNN_API void rnn_state_free(rnn_state *st);
+/* The detail of the last failure on this state ("" if none); never NULL. */
+RNN_API const char *rnn_state_errmsg(const rnn_state *st);
+/* Zeros the hidden state and reseeds every stream's generator with the creation seed. */
+RNN_API int rnn_state_reset(rnn_state *st);
+/* Copies src's hidden state and generators into dst (same model and batch; no allocation): a
+ * cheap fork for beam search. RNN_ERR_STATE when they differ. */
+RNN_API int rnn_state_copy(rnn_state *dst, const rnn_state *src);
+/* A new state equal to src (rnn_state_create + rnn_state_copy). */
+RNN_API int rnn_state_clone(rnn_state **out, const rnn_state *src);
+/* *batch receives the number of streams. */
+RNN_API int rnn_state_batch_size(const rnn_state *st, int *batch);
+/* Copy the hidden state out of / into the state: h (and c for LSTM, may be NULL) float[L][batch][H]. */
+RNN_API int rnn_state_get(const rnn_state *st, float *h, float *c);
+RNN_API int rnn_state_set(rnn_state *st, const float *h, const float *c);
+
+/*
+ * Feeds tokens int32_t[batch][steps] through the model (no dropout), advancing every stream by
+ * `steps` tokens in one pass: the input products of all steps are one GEMM per layer. Use it to
+ * prime a state with a prompt.
+ */
+RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps);
+
+/*
+ * Scores continuations: logprob[b] = sum over t of log p(tokens[b][t] | the stream's past and
+ * tokens[b][0..t-1]), then advances the state past them (as rnn_state_feed). The first token is
+ * predicted from the state as it is (a zero state gives the model's distribution after a zero
+ * hidden state). Fork with rnn_state_copy first to score several candidates from one point.
+ */
+RNN_API int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, double *logprob);
+
+/* logprobs float[batch][V] receives the next-token log-probabilities of every stream. */
+RNN_API int rnn_state_logprobs(rnn_state *st, float *logprobs);
+
+/* Draws next[b] for every stream from the next-token distribution (sampling NULL: the defaults).
+ * Does not advance the state: feed the tokens you keep. */
+RNN_API int rnn_state_next(rnn_state *st, const rnn_sampling *sampling, int32_t *next);
+
+/* Generates `count` tokens per stream into out int32_t[batch][count]: draw, feed, repeat; all
+ * streams advance together (one GEMM per layer and step). */
+RNN_API int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out);
+
 /* ---- Parameters by name (for tests, converters and FFI) --------------------------------------- */
 /*
  * One parameter tensor: a view into the handle's parameter and gradient blocks. The pointers stay

@@ -33,14 +33,12 @@ const char *rnn_strerror(int status)
 
 const char *rnn_errmsg(const rnn_model *m) { return m ? m->err : "no model handle (NULL)"; }
 
-int rnn__fail(rnn_model *m, int status, const char *fmt, ...)
+int rnn__failf(char *err, int status, const char *fmt, ...)
 {
-    if (m) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(m->err, sizeof m->err, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, RNN_ERR_LEN, fmt, ap);
+    va_end(ap);
     return status;
 }
 
@@ -121,13 +119,7 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
     m->tensors = rnn__alloc(m, sizeof(rnn_tensor) * (size_t)nt);
     m->layers = rnn__alloc(m, sizeof(rnn_layer_params) * (size_t)L);
-    m->lists = rnn__alloc(m, sizeof(float *) * (size_t)L * 8);
-    if (!m->tensors || !m->layers || !m->lists) goto nomem;
-    float **lists = m->lists;
-    m->buf.y = lists, m->buf.cache = lists + L, m->buf.xd = lists + 2 * L, m->buf.md = lists + 3 * L;
-    m->measure_buf = m->buf;
-    m->measure_buf.y = lists + 4 * L, m->measure_buf.cache = lists + 5 * L;
-    m->measure_buf.xd = lists + 6 * L, m->measure_buf.md = lists + 7 * L;
+    if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, m->err) != RNN_OK) goto nomem;
 
     size_t off = 0;
     char name[RNN_NAME_MAX];
@@ -170,7 +162,6 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
         if (strcmp(t->name, "decoder.bias") == 0) a = 0.0f;
         for (size_t j = 0; j < n; j++) p[j] = a == 0.0f ? 0.0f : -a + 2.0f * a * rnn_rng_float(&init);
     }
-    rnn_rng_seed(&m->rng, cfg->seed);
     *out = m;
     return RNN_OK;
 nomem:
@@ -183,11 +174,9 @@ void rnn_model_free(rnn_model *m)
     if (!m) return;
     rnn__free(m, m->tensors);
     rnn__free(m, m->layers);
-    rnn__free(m, m->lists);
+    rnn__ctx_free(&m->train);
     rnn__free(m, m->params);
     rnn__free(m, m->grads);
-    rnn__free(m, m->h);
-    rnn__free(m, m->ws_raw);
     rnn__free(m, m->vocab_blob);
     rnn__free(m, m->vocab_off);
     rnn__free(m, m->app);
@@ -208,25 +197,7 @@ int rnn_reset_state(rnn_model *m, int batch)
 {
     if (!m) return RNN_ERR_INVALID;
     if (batch <= 0) return rnn__fail(m, RNN_ERR_INVALID, "batch must be > 0 (got %d)", batch);
-    size_t LBH = mul_size(mul_size((size_t)m->cfg.num_layers, (size_t)batch), (size_t)m->cfg.hidden_size);
-    if (!LBH || !mul_size(LBH, 4 * sizeof(float)))
-        return rnn__fail(m, RNN_ERR_NOMEM, "state size overflows for batch %d", batch);
-    if (batch > m->batch_cap) {
-        float *blk = rnn__alloc(m, LBH * 4 * sizeof(float));
-        if (!blk) return rnn__fail(m, RNN_ERR_NOMEM, "cannot allocate the state for batch %d", batch);
-        rnn__free(m, m->h);
-        m->h = blk, m->dh0 = blk + LBH, m->c = blk + 2 * LBH, m->dc0 = blk + 3 * LBH;
-        m->batch_cap = batch;
-    }
-    /* the blocks are sized for batch_cap; the live (L, batch, H) views start at each block */
-    size_t cap = (size_t)m->cfg.num_layers * m->batch_cap * m->cfg.hidden_size;
-    m->dh0 = m->h + cap, m->c = m->h + 2 * cap, m->dc0 = m->h + 3 * cap;
-    memset(m->h, 0, cap * 4 * sizeof(float));
-    if (m->cfg.cell != RNN_CELL_LSTM) m->c = m->dc0 = NULL;
-    m->batch = batch;
-    m->pending = 0;
-    m->have_dstate = 0;
-    return RNN_OK;
+    return rnn__ctx_reset(&m->train, batch);
 }
 
 int rnn_reserve(rnn_model *m, int batch, int steps)
@@ -234,103 +205,84 @@ int rnn_reserve(rnn_model *m, int batch, int steps)
     if (!m) return RNN_ERR_INVALID;
     if (batch <= 0 || steps <= 0 || (long long)batch * steps > INT_MAX / 8)
         return rnn__fail(m, RNN_ERR_INVALID, "bad shape batch %d x steps %d", batch, steps);
-    return rnn__ensure_workspace(m, batch, steps);
+    return rnn__ensure_workspace(&m->train, batch, steps);
 }
 
 int rnn_state_batch(const rnn_model *m, int *batch)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!batch) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "batch is NULL");
-    *batch = m->batch;
+    *batch = m->train.batch;
     return RNN_OK;
 }
 
-static int check_state_batch(rnn_model *m, int batch)
+static int check_state_batch(const rnn_ctx *x, int batch)
 {
-    if (m->batch == 0) return rnn__fail(m, RNN_ERR_STATE, "no hidden state: call rnn_reset_state first");
-    if (batch != m->batch)
-        return rnn__fail(m, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, m->batch);
+    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_reset_state first");
+    if (batch != x->batch)
+        return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
     return RNN_OK;
 }
 
-static size_t state_floats(const rnn_model *m) { return (size_t)m->cfg.num_layers * m->batch * m->cfg.hidden_size; }
+static size_t state_floats(const rnn_ctx *x) { return (size_t)x->m->cfg.num_layers * x->batch * x->m->cfg.hidden_size; }
+
+static int ctx_get_state(const rnn_ctx *x, int batch, float *h, float *c)
+{
+    if (!h) return rnn__failf(x->err, RNN_ERR_INVALID, "h is NULL");
+    int rc = check_state_batch(x, batch);
+    if (rc) return rc;
+    memcpy(h, x->h, state_floats(x) * sizeof(float));
+    if (c && x->c) memcpy(c, x->c, state_floats(x) * sizeof(float));
+    return RNN_OK;
+}
+
+static int ctx_set_state(rnn_ctx *x, int batch, const float *h, const float *c)
+{
+    if (!h) return rnn__failf(x->err, RNN_ERR_INVALID, "h is NULL");
+    int rc = check_state_batch(x, batch);
+    if (rc) return rc;
+    memcpy(x->h, h, state_floats(x) * sizeof(float));
+    if (x->c) {
+        if (c) memcpy(x->c, c, state_floats(x) * sizeof(float));
+        else memset(x->c, 0, state_floats(x) * sizeof(float));
+    }
+    x->pending = 0;
+    x->have_dstate = 0;
+    return RNN_OK;
+}
 
 int rnn_get_state(const rnn_model *m, int batch, float *h, float *c)
 {
-    if (!m) return RNN_ERR_INVALID;
-    rnn_model *mm = (rnn_model *)m; /* only the message is written */
-    if (!h) return rnn__fail(mm, RNN_ERR_INVALID, "h is NULL");
-    int rc = check_state_batch(mm, batch);
-    if (rc) return rc;
-    memcpy(h, m->h, state_floats(m) * sizeof(float));
-    if (c && m->c) memcpy(c, m->c, state_floats(m) * sizeof(float));
-    return RNN_OK;
+    return m ? ctx_get_state(&m->train, batch, h, c) : RNN_ERR_INVALID;
 }
 
 int rnn_set_state(rnn_model *m, int batch, const float *h, const float *c)
 {
-    if (!m) return RNN_ERR_INVALID;
-    if (!h) return rnn__fail(m, RNN_ERR_INVALID, "h is NULL");
-    int rc = check_state_batch(m, batch);
-    if (rc) return rc;
-    memcpy(m->h, h, state_floats(m) * sizeof(float));
-    if (m->c) {
-        if (c) memcpy(m->c, c, state_floats(m) * sizeof(float));
-        else memset(m->c, 0, state_floats(m) * sizeof(float));
-    }
-    m->pending = 0;
-    m->have_dstate = 0;
-    return RNN_OK;
+    return m ? ctx_set_state(&m->train, batch, h, c) : RNN_ERR_INVALID;
 }
 
 int rnn_get_state_grad(const rnn_model *m, int batch, float *dh, float *dc)
 {
     if (!m) return RNN_ERR_INVALID;
-    rnn_model *mm = (rnn_model *)m;
-    if (!dh) return rnn__fail(mm, RNN_ERR_INVALID, "dh is NULL");
-    int rc = check_state_batch(mm, batch);
+    const rnn_ctx *x = &m->train;
+    if (!dh) return rnn__failf(x->err, RNN_ERR_INVALID, "dh is NULL");
+    int rc = check_state_batch(x, batch);
     if (rc) return rc;
-    if (!m->have_dstate) return rnn__fail(mm, RNN_ERR_STATE, "no state gradient: call rnn_backward first");
-    memcpy(dh, m->dh0, state_floats(m) * sizeof(float));
-    if (dc && m->dc0) memcpy(dc, m->dc0, state_floats(m) * sizeof(float));
+    if (!x->have_dstate) return rnn__failf(x->err, RNN_ERR_STATE, "no state gradient: call rnn_backward first");
+    memcpy(dh, x->dh0, state_floats(x) * sizeof(float));
+    if (dc && x->dc0) memcpy(dc, x->dc0, state_floats(x) * sizeof(float));
     return RNN_OK;
 }
 
 /* ---- forward / backward / update ------------------------------------------------------------ */
-static int check_chunk(rnn_model *m, const int32_t *tokens, const int32_t *targets, int need_targets,
-                       int batch, int steps)
-{
-    if (!tokens) return rnn__fail(m, RNN_ERR_INVALID, "tokens is NULL");
-    if (need_targets && !targets) return rnn__fail(m, RNN_ERR_INVALID, "targets is NULL");
-    if (batch <= 0 || steps <= 0)
-        return rnn__fail(m, RNN_ERR_INVALID, "batch and steps must be > 0 (got %d x %d)", batch, steps);
-    if ((long long)batch * steps > INT_MAX / 8)
-        return rnn__fail(m, RNN_ERR_INVALID, "chunk batch %d x steps %d is too large", batch, steps);
-    int rc = check_state_batch(m, batch);
-    if (rc) return rc;
-    int V = m->cfg.vocab_size;
-    for (int b = 0; b < batch; b++)
-        for (int t = 0; t < steps; t++) {
-            int32_t x = tokens[(size_t)b * steps + t];
-            if (x < 0 || x >= V)
-                return rnn__fail(m, RNN_ERR_RANGE, "token %ld at [%d][%d] is outside [0, %d)", (long)x, b, t, V);
-            if (targets) {
-                int32_t y = targets[(size_t)b * steps + t];
-                if ((y < 0 || y >= V) && y != RNN_IGNORE)
-                    return rnn__fail(m, RNN_ERR_RANGE, "target %ld at [%d][%d] is outside [0, %d) and not RNN_IGNORE",
-                                     (long)y, b, t, V);
-            }
-        }
-    return rnn__ensure_workspace(m, batch, steps);
-}
-
 int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch, int steps,
                 double *loss)
 {
     if (!m) return RNN_ERR_INVALID;
-    int rc = check_chunk(m, tokens, targets, 1, batch, steps);
+    if (!targets) return rnn__fail(m, RNN_ERR_INVALID, "targets is NULL");
+    int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps);
     if (rc) return rc;
-    rnn__run_forward(m, tokens, targets, batch, steps, RNN_MODE_TRAIN, loss, NULL, 0.0f, NULL);
+    rnn__run_forward(m, &m->train, tokens, targets, batch, steps, RNN_MODE_TRAIN, loss, NULL, NULL, NULL, NULL);
     return RNN_OK;
 }
 
@@ -338,18 +290,18 @@ int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, in
                  double *loss, float *logprobs)
 {
     if (!m) return RNN_ERR_INVALID;
-    int rc = check_chunk(m, tokens, targets, 0, batch, steps);
+    int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps);
     if (rc) return rc;
-    rnn__run_forward(m, tokens, targets, batch, steps, RNN_MODE_EVAL, loss, logprobs, 0.0f, NULL);
+    rnn__run_forward(m, &m->train, tokens, targets, batch, steps, RNN_MODE_EVAL, loss, logprobs, NULL, NULL, NULL);
     return RNN_OK;
 }
 
 int rnn_backward(rnn_model *m)
 {
     if (!m) return RNN_ERR_INVALID;
-    if (!m->pending)
+    if (!m->train.pending)
         return rnn__fail(m, RNN_ERR_STATE, "rnn_backward needs a preceding rnn_forward (once per forward)");
-    rnn__run_backward(m);
+    rnn__run_backward(m, &m->train);
     return RNN_OK;
 }
 
@@ -382,7 +334,17 @@ int rnn_sgd_step(rnn_model *m, float lr)
     if (!isfinite(lr)) return rnn__fail(m, RNN_ERR_INVALID, "lr must be finite (got %g)", (double)lr);
     float alpha = -lr;
     for (size_t i = 0; i < m->nparams; i++) m->params[i] += alpha * m->grads[i];
-    m->pending = 0;
+    m->train.pending = 0;
+    return RNN_OK;
+}
+
+static int check_sampler(char *err, const rnn_sampler *s)
+{
+    if (!(s->temperature >= 0.0f) || isinf(s->temperature))
+        return rnn__failf(err, RNN_ERR_INVALID, "temperature must be finite and >= 0 (got %g)", (double)s->temperature);
+    if (s->top_k < 0) return rnn__failf(err, RNN_ERR_INVALID, "top_k must be >= 0 (got %d)", s->top_k);
+    if (!(s->top_p > 0.0f && s->top_p <= 1.0f))
+        return rnn__failf(err, RNN_ERR_INVALID, "top_p must be in (0, 1] (got %g)", (double)s->top_p);
     return RNN_OK;
 }
 
@@ -390,18 +352,184 @@ int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float temperature
 {
     if (!m) return RNN_ERR_INVALID;
     if (!next) return rnn__fail(m, RNN_ERR_INVALID, "next is NULL");
-    if (!(temperature >= 0.0f) || isinf(temperature))
-        return rnn__fail(m, RNN_ERR_INVALID, "temperature must be finite and >= 0 (got %g)", (double)temperature);
-    int rc = check_chunk(m, tokens, NULL, 0, batch, 1);
+    rnn_sampler s = {temperature, 0, 1.0f};
+    int rc = check_sampler(m->err, &s);
+    if (!rc) rc = rnn__check_tokens(&m->train, tokens, NULL, batch, 1);
     if (rc) return rc;
-    rnn__run_forward(m, tokens, NULL, batch, 1, RNN_MODE_SAMPLE, NULL, NULL, temperature, next);
+    rnn__run_forward(m, &m->train, tokens, NULL, batch, 1, RNN_MODE_SAMPLE, NULL, NULL, &s, next, NULL);
     return RNN_OK;
 }
 
 int rnn_set_seed(rnn_model *m, uint64_t seed)
 {
     if (!m) return RNN_ERR_INVALID;
-    rnn_rng_seed(&m->rng, seed);
+    rnn_rng_seed(&m->train.rng, seed);
+    return RNN_OK;
+}
+
+/* ---- inference states ---------------------------------------------------------------------------- */
+void rnn_sampling_init(rnn_sampling *s)
+{
+    if (!s) return;
+    memset(s, 0, sizeof *s);
+    s->temperature = 1.0f;
+    s->top_k = 0;
+    s->top_p = 1.0f;
+}
+
+int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t seed)
+{
+    if (!out) return RNN_ERR_INVALID;
+    *out = NULL;
+    if (!m || batch <= 0) return RNN_ERR_INVALID;
+    rnn_state *st = m->al.alloc(m->al.user, sizeof *st);
+    if (!st) return RNN_ERR_NOMEM;
+    memset(st, 0, sizeof *st);
+    int rc = rnn__ctx_init(&st->ctx, m, st->err);
+    if (!rc) {
+        st->ctx.row_seed = seed;
+        st->ctx.row_rng = m->al.alloc(m->al.user, sizeof(rnn_rng) * (size_t)batch);
+        st->gen = m->al.alloc(m->al.user, sizeof(int32_t) * (size_t)batch);
+        rc = st->ctx.row_rng && st->gen ? RNN_OK : RNN_ERR_NOMEM;
+        if (!rc) rc = rnn__ctx_reset(&st->ctx, batch); /* allocates the state, seeds each stream */
+        if (!rc) rc = rnn__ensure_workspace(&st->ctx, batch, 1);
+    }
+    if (rc) {
+        rnn_state_free(st);
+        return rc;
+    }
+    *out = st;
+    return RNN_OK;
+}
+
+void rnn_state_free(rnn_state *st)
+{
+    if (!st) return;
+    rnn_allocator al = st->ctx.al;
+    if (st->gen) al.free(al.user, st->gen);
+    rnn__ctx_free(&st->ctx);
+    al.free(al.user, st);
+}
+
+const char *rnn_state_errmsg(const rnn_state *st) { return st ? st->err : "no state handle (NULL)"; }
+
+int rnn_state_reset(rnn_state *st)
+{
+    if (!st) return RNN_ERR_INVALID;
+    return rnn__ctx_reset(&st->ctx, st->ctx.batch);
+}
+
+int rnn_state_copy(rnn_state *dst, const rnn_state *src)
+{
+    if (!dst || !src) return RNN_ERR_INVALID;
+    if (dst->ctx.m != src->ctx.m || dst->ctx.batch != src->ctx.batch)
+        return rnn__failf(dst->err, RNN_ERR_STATE, "states differ in model or batch (%d vs %d)", dst->ctx.batch,
+                          src->ctx.batch);
+    if (dst == src) return RNN_OK;
+    size_t n = state_floats(&src->ctx);
+    memcpy(dst->ctx.h, src->ctx.h, n * sizeof(float));
+    if (src->ctx.c) memcpy(dst->ctx.c, src->ctx.c, n * sizeof(float));
+    memcpy(dst->ctx.row_rng, src->ctx.row_rng, sizeof(rnn_rng) * (size_t)src->ctx.batch);
+    dst->ctx.row_seed = src->ctx.row_seed;
+    return RNN_OK;
+}
+
+int rnn_state_clone(rnn_state **out, const rnn_state *src)
+{
+    if (!out) return RNN_ERR_INVALID;
+    *out = NULL;
+    if (!src) return RNN_ERR_INVALID;
+    rnn_state *st;
+    int rc = rnn_state_create(&st, src->ctx.m, src->ctx.batch, src->ctx.row_seed);
+    if (!rc) rc = rnn_state_copy(st, src);
+    if (!rc && src->ctx.ws_steps > 1) rc = rnn__ensure_workspace(&st->ctx, src->ctx.batch, src->ctx.ws_steps);
+    if (rc) {
+        rnn_state_free(st);
+        return rc;
+    }
+    *out = st;
+    return RNN_OK;
+}
+
+int rnn_state_batch_size(const rnn_state *st, int *batch)
+{
+    if (!st) return RNN_ERR_INVALID;
+    if (!batch) return rnn__failf(((rnn_state *)st)->err, RNN_ERR_INVALID, "batch is NULL");
+    *batch = st->ctx.batch;
+    return RNN_OK;
+}
+
+int rnn_state_get(const rnn_state *st, float *h, float *c)
+{
+    return st ? ctx_get_state(&st->ctx, st->ctx.batch, h, c) : RNN_ERR_INVALID;
+}
+
+int rnn_state_set(rnn_state *st, const float *h, const float *c)
+{
+    return st ? ctx_set_state(&st->ctx, st->ctx.batch, h, c) : RNN_ERR_INVALID;
+}
+
+int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps)
+{
+    if (!st) return RNN_ERR_INVALID;
+    int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps);
+    if (rc) return rc;
+    rnn__run_forward(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, RNN_MODE_EVAL, NULL, NULL, NULL, NULL,
+                     NULL);
+    return RNN_OK;
+}
+
+int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, double *logprob)
+{
+    if (!st) return RNN_ERR_INVALID;
+    if (!logprob) return rnn__failf(st->err, RNN_ERR_INVALID, "logprob is NULL");
+    int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps);
+    if (rc) return rc;
+    rnn__run_forward(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, RNN_MODE_SCORE, NULL, NULL, NULL, NULL,
+                     logprob);
+    return RNN_OK;
+}
+
+static int sampler_of(char *err, const rnn_sampling *in, rnn_sampler *s)
+{
+    if (in) s->temperature = in->temperature, s->top_k = in->top_k, s->top_p = in->top_p;
+    else s->temperature = 1.0f, s->top_k = 0, s->top_p = 1.0f;
+    return check_sampler(err, s);
+}
+
+int rnn_state_next(rnn_state *st, const rnn_sampling *sampling, int32_t *next)
+{
+    if (!st) return RNN_ERR_INVALID;
+    if (!next) return rnn__failf(st->err, RNN_ERR_INVALID, "next is NULL");
+    rnn_sampler s;
+    int rc = sampler_of(st->err, sampling, &s);
+    if (rc) return rc;
+    rnn__draw(st->ctx.m, &st->ctx, &s, next);
+    return RNN_OK;
+}
+
+int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out)
+{
+    if (!st) return RNN_ERR_INVALID;
+    if (!out || count < 0) return rnn__failf(st->err, RNN_ERR_INVALID, "out is NULL or count %d < 0", count);
+    rnn_sampler s;
+    int rc = sampler_of(st->err, sampling, &s);
+    if (rc) return rc;
+    int B = st->ctx.batch;
+    for (int i = 0; i < count; i++) {
+        /* draw every stream's token i, then feed them as one step: one GEMM per layer for all */
+        rnn__draw(st->ctx.m, &st->ctx, &s, st->gen);
+        for (int b = 0; b < B; b++) out[(size_t)b * count + i] = st->gen[b];
+        rnn__run_forward(st->ctx.m, &st->ctx, st->gen, NULL, B, 1, RNN_MODE_EVAL, NULL, NULL, NULL, NULL, NULL);
+    }
+    return RNN_OK;
+}
+
+int rnn_state_logprobs(rnn_state *st, float *logprobs)
+{
+    if (!st) return RNN_ERR_INVALID;
+    if (!logprobs) return rnn__failf(st->err, RNN_ERR_INVALID, "logprobs is NULL");
+    rnn__dist(st->ctx.m, &st->ctx, logprobs);
     return RNN_OK;
 }
 

@@ -70,7 +70,43 @@ typedef struct rnn_buffers {
     float *h0, *c0;      /* (L,B,H) the state entering the chunk (a constant) */
     float *d1, *d2;      /* (T,B,max(E,H)) backward ping-pong buffers */
     float *scratch;      /* the cells' backward scratch */
+    int32_t *order;      /* (V) token ids, for top-k / top-p sampling */
+    double *row_nll;     /* (T*B) per-position NLL, for scoring */
 } rnn_buffers;
+
+/*
+ * An execution context: a hidden state, a workspace and a generator over one model. The model owns
+ * one for training (rnn_forward/backward/evaluate/sample); each rnn_state is one more, so any
+ * number of them can run over a model that they only read.
+ */
+typedef struct rnn_ctx {
+    const rnn_model *m;
+    rnn_allocator al;      /* the model's hooks */
+    char *err;             /* where failures are described (RNN_ERR_LEN bytes) */
+
+    /* hidden state, (L, batch, H) each; blocks sized for batch_cap */
+    int batch, batch_cap;
+    float *h, *c, *dh0, *dc0;
+    int have_dstate;       /* dh0/dc0 hold the last backward's result */
+    rnn_rng *row_rng;      /* [batch_cap] per-stream generators (rnn_state only, else NULL) */
+    uint64_t row_seed;     /* stream b's generator is seeded with row_seed + b */
+
+    /* workspace */
+    void *ws_raw;          /* as returned by the allocator */
+    rnn_arena ws;
+    int ws_batch, ws_steps;
+    void *lists;           /* the [L] pointer arrays of buf and measure_buf */
+    rnn_buffers buf;       /* the current run's buffers */
+    rnn_buffers measure_buf; /* layout() target while measuring a new size */
+
+    /* the last training forward, for backward */
+    int pending;           /* backward is allowed */
+    int fw_batch, fw_steps, fw_dropped;
+
+    rnn_rng rng;           /* dropout, and sampling through rnn_sample */
+} rnn_ctx;
+
+#define RNN_ERR_LEN 256
 
 struct rnn_model {
     rnn_config cfg;
@@ -85,22 +121,7 @@ struct rnn_model {
     rnn_layer_params *layers;
     size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied */
 
-    /* hidden state, (L, batch, H) each */
-    int batch, batch_cap;
-    float *h, *c, *dh0, *dc0;
-    int have_dstate;       /* dh0/dc0 hold the last backward's result */
-
-    /* workspace */
-    void *ws_raw;          /* as returned by the allocator */
-    rnn_arena ws;
-    int ws_batch, ws_steps;
-    void *lists;           /* the [L] pointer arrays of buf and measure_buf */
-    rnn_buffers buf;       /* the current run's buffers */
-    rnn_buffers measure_buf; /* layout() target while measuring a new size */
-
-    /* the last rnn_forward, for rnn_backward */
-    int pending;           /* rnn_backward is allowed */
-    int fw_batch, fw_steps, fw_dropped;
+    rnn_ctx train;         /* the model's own context */
 
     /* vocabulary: vocab_count NUL-terminated words packed in vocab_blob */
     int vocab_count;
@@ -111,34 +132,60 @@ struct rnn_model {
     unsigned char *app;
     size_t app_len;
 
-    rnn_rng rng;
-    char err[256];
+    char err[RNN_ERR_LEN];
+};
+
+struct rnn_state {
+    rnn_ctx ctx;
+    int32_t *gen;          /* [batch] the tokens drawn by the current generation step */
+    char err[RNN_ERR_LEN];
 };
 
 /* api.c */
-int rnn__fail(rnn_model *m, int status, const char *fmt, ...)
+int rnn__failf(char *err, int status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+#define rnn__fail(m, ...) rnn__failf((m)->err, __VA_ARGS__)
 void *rnn__alloc(rnn_model *m, size_t bytes);
+void rnn__free(rnn_model *m, void *p);
 void *rnn__default_alloc(void *user, size_t size);
 void rnn__default_free(void *user, void *p);
-void rnn__free(rnn_model *m, void *p);
 
-/* model.c */
-enum { RNN_MODE_TRAIN, RNN_MODE_EVAL, RNN_MODE_SAMPLE };
-int rnn__ensure_workspace(rnn_model *m, int batch, int steps);
-void rnn__run_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch,
-                      int steps, int mode, double *loss, float *logprobs, float temperature,
-                      int32_t *next);
-void rnn__run_backward(rnn_model *m);
+/* model.c: contexts */
+int rnn__ctx_init(rnn_ctx *x, const rnn_model *m, char *err);
+void rnn__ctx_free(rnn_ctx *x);
+int rnn__ctx_reset(rnn_ctx *x, int batch);    /* zero state for batch streams (may allocate) */
+int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps);
+int rnn__check_tokens(rnn_ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps);
+
+/* model.c: passes */
+enum { RNN_MODE_TRAIN, RNN_MODE_EVAL, RNN_MODE_SAMPLE, RNN_MODE_SCORE };
+typedef struct rnn_sampler {
+    float temperature;     /* 0: greedy */
+    int top_k;             /* 0: off */
+    float top_p;           /* >= 1: off */
+} rnn_sampler;
+/* Runs the model over tokens (batch, steps) from x's state and leaves the final state in x.
+ *   TRAIN: dropout; keeps activations for rnn__run_backward; *loss = mean NLL of targets
+ *   EVAL:  *loss = mean NLL; logprobs (may be NULL) [b][t][V]
+ *   SAMPLE (steps 1): then draws next[b] with sampler *s
+ *   SCORE: row_logp[b] = sum_t log p(tokens[b][t] | state, tokens[b][<t]) (targets unused) */
+void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, const int32_t *targets,
+                      int batch, int steps, int mode, double *loss, float *logprobs,
+                      const rnn_sampler *s, int32_t *next, double *row_logp);
+void rnn__run_backward(rnn_model *m, rnn_ctx *x);
+/* Draws next[b] for every stream from the distribution after x's current state. */
+void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *next);
+/* logprobs[b][V] = log_softmax of the distribution after x's current state. */
+void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs);
 
 /* output.c */
 double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tgt, int B, int T,
-                           float *logits, int want_grad, double *count, float *logprobs);
+                           float *logits, int want_grad, double *count, float *logprobs, double *row_nll);
 void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, int N, float *dx);
-void rnn__output_sample(rnn_model *m, const float *x, int N, float *logits, float temperature,
-                        int32_t *next);
+void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,
+                        const rnn_sampler *s, int32_t *next);
 
 #endif

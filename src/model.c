@@ -1,16 +1,120 @@
 /*
- * model.c -- forward and backward through the whole model, over the handle's workspace:
+ * model.c -- execution contexts, and forward and backward through the whole model:
  *
  *   tokens -> embedding -> dropout -> layer 0 -> dropout -> ... -> layer L-1 -> dropout -> output
  *
- * All activations are time-major (row t*B + b). The workspace is laid out by layout(), which is
- * run once with a NULL base to measure and then to hand out pointers: sizes and pointers can
- * never disagree.
+ * A context (rnn_ctx) holds a hidden state, a workspace and generators; the model has one for
+ * training and every rnn_state is another, so passes only read the model. All activations are
+ * time-major (row t*B + b). The workspace is laid out by layout(), which is run once with a NULL
+ * base to measure and then to hand out pointers: sizes and pointers can never disagree.
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <string.h>
 
+/* ---- contexts ------------------------------------------------------------------------------------ */
+static void *ctx_alloc(rnn_ctx *x, size_t bytes) { return bytes ? x->al.alloc(x->al.user, bytes) : NULL; }
+static void ctx_free(rnn_ctx *x, void *p)
+{
+    if (p) x->al.free(x->al.user, p);
+}
+
+int rnn__ctx_init(rnn_ctx *x, const rnn_model *m, char *err)
+{
+    memset(x, 0, sizeof *x);
+    x->m = m, x->al = m->al, x->err = err;
+    int L = m->cfg.num_layers;
+    float **lists = ctx_alloc(x, sizeof(float *) * (size_t)L * 8);
+    if (!lists) return RNN_ERR_NOMEM;
+    x->lists = lists;
+    x->buf.y = lists, x->buf.cache = lists + L, x->buf.xd = lists + 2 * L, x->buf.md = lists + 3 * L;
+    x->measure_buf.y = lists + 4 * L, x->measure_buf.cache = lists + 5 * L;
+    x->measure_buf.xd = lists + 6 * L, x->measure_buf.md = lists + 7 * L;
+    rnn_rng_seed(&x->rng, m->cfg.seed);
+    return RNN_OK;
+}
+
+void rnn__ctx_free(rnn_ctx *x)
+{
+    ctx_free(x, x->lists);
+    ctx_free(x, x->h);
+    ctx_free(x, x->row_rng);
+    ctx_free(x, x->ws_raw);
+    x->lists = x->h = x->ws_raw = NULL;
+    x->row_rng = NULL;
+}
+
+/* a * b * c, or 0 on overflow */
+static size_t mul3(size_t a, size_t b, size_t c)
+{
+    if (a && b > SIZE_MAX / a) return 0;
+    a *= b;
+    return (a && c > SIZE_MAX / a) ? 0 : a * c;
+}
+
+int rnn__ctx_reset(rnn_ctx *x, int batch)
+{
+    const rnn_model *m = x->m;
+    size_t LBH = mul3((size_t)m->cfg.num_layers, (size_t)batch, (size_t)m->cfg.hidden_size);
+    if (!LBH || LBH > SIZE_MAX / (4 * sizeof(float)))
+        return rnn__failf(x->err, RNN_ERR_NOMEM, "state size overflows for batch %d", batch);
+    if (batch > x->batch_cap) {
+        float *blk = ctx_alloc(x, LBH * 4 * sizeof(float));
+        rnn_rng *rr = x->row_rng ? ctx_alloc(x, sizeof(rnn_rng) * (size_t)batch) : NULL;
+        if (!blk || (x->row_rng && !rr)) {
+            ctx_free(x, blk);
+            ctx_free(x, rr);
+            return rnn__failf(x->err, RNN_ERR_NOMEM, "cannot allocate the state for batch %d", batch);
+        }
+        ctx_free(x, x->h);
+        x->h = blk;
+        if (rr) {
+            ctx_free(x, x->row_rng);
+            x->row_rng = rr;
+        }
+        x->batch_cap = batch;
+    }
+    /* the blocks are sized for batch_cap; the live (L, batch, H) views start at each block */
+    size_t cap = (size_t)m->cfg.num_layers * x->batch_cap * m->cfg.hidden_size;
+    x->dh0 = x->h + cap, x->c = x->h + 2 * cap, x->dc0 = x->h + 3 * cap;
+    memset(x->h, 0, cap * 4 * sizeof(float));
+    if (m->cfg.cell != RNN_CELL_LSTM) x->c = x->dc0 = NULL;
+    if (x->row_rng)
+        for (int b = 0; b < batch; b++) rnn_rng_seed(&x->row_rng[b], x->row_seed + (uint64_t)b);
+    x->batch = batch;
+    x->pending = 0;
+    x->have_dstate = 0;
+    return RNN_OK;
+}
+
+int rnn__check_tokens(rnn_ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps)
+{
+    if (!tokens) return rnn__failf(x->err, RNN_ERR_INVALID, "tokens is NULL");
+    if (batch <= 0 || steps <= 0)
+        return rnn__failf(x->err, RNN_ERR_INVALID, "batch and steps must be > 0 (got %d x %d)", batch, steps);
+    if ((long long)batch * steps > INT_MAX / 8)
+        return rnn__failf(x->err, RNN_ERR_INVALID, "chunk batch %d x steps %d is too large", batch, steps);
+    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_reset_state first");
+    if (batch != x->batch)
+        return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
+    int V = x->m->cfg.vocab_size;
+    for (int b = 0; b < batch; b++)
+        for (int t = 0; t < steps; t++) {
+            int32_t tok = tokens[(size_t)b * steps + t];
+            if (tok < 0 || tok >= V)
+                return rnn__failf(x->err, RNN_ERR_RANGE, "token %ld at [%d][%d] is outside [0, %d)", (long)tok, b, t, V);
+            if (targets) {
+                int32_t y = targets[(size_t)b * steps + t];
+                if ((y < 0 || y >= V) && y != RNN_IGNORE)
+                    return rnn__failf(x->err, RNN_ERR_RANGE,
+                                      "target %ld at [%d][%d] is outside [0, %d) and not RNN_IGNORE", (long)y, b, t, V);
+            }
+        }
+    return rnn__ensure_workspace(x, batch, steps);
+}
+
+/* ---- the workspace ------------------------------------------------------------------------------- */
 /* Lays out every buffer of a (B, T) run; returns the bytes used. */
 static size_t layout(const rnn_model *m, int B, int T, rnn_arena *a, rnn_buffers *buf)
 {
@@ -33,34 +137,37 @@ static size_t layout(const rnn_model *m, int B, int T, rnn_arena *a, rnn_buffers
     buf->d1 = RNN_TAKE_F(a, N * D);
     buf->d2 = RNN_TAKE_F(a, N * D);
     buf->scratch = RNN_TAKE_F(a, m->cell->scratch_size(B, T, H));
+    buf->order = RNN_TAKE_I(a, V);
+    buf->row_nll = (double *)rnn_arena_take(a, N * sizeof(double));
     return a->used;
 }
 
-int rnn__ensure_workspace(rnn_model *m, int batch, int steps)
+int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps)
 {
-    if (m->ws_raw && batch <= m->ws_batch && steps <= m->ws_steps) return RNN_OK;
-    int B = batch > m->ws_batch ? batch : m->ws_batch, T = steps > m->ws_steps ? steps : m->ws_steps;
+    if (x->ws_raw && batch <= x->ws_batch && steps <= x->ws_steps) return RNN_OK;
+    int B = batch > x->ws_batch ? batch : x->ws_batch, T = steps > x->ws_steps ? steps : x->ws_steps;
     rnn_arena measure = {0};
-    size_t bytes = layout(m, B, T, &measure, &m->measure_buf); /* never touches m->buf */
-    if (bytes > SIZE_MAX - 64) return rnn__fail(m, RNN_ERR_NOMEM, "workspace size overflows");
-    void *raw = rnn__alloc(m, bytes + 64);
+    size_t bytes = layout(x->m, B, T, &measure, &x->measure_buf); /* never touches x->buf */
+    if (bytes > SIZE_MAX - 64) return rnn__failf(x->err, RNN_ERR_NOMEM, "workspace size overflows");
+    void *raw = ctx_alloc(x, bytes + 64);
     if (!raw)
-        return rnn__fail(m, RNN_ERR_NOMEM, "cannot allocate a %zu-byte workspace for batch %d x steps %d",
-                         bytes, B, T);
-    rnn__free(m, m->ws_raw);
-    m->ws_raw = raw;
-    m->ws.base = (char *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    m->ws.cap = bytes;
-    m->ws_batch = B, m->ws_steps = T;
-    m->pending = 0;
+        return rnn__failf(x->err, RNN_ERR_NOMEM, "cannot allocate a %zu-byte workspace for batch %d x steps %d",
+                          bytes, B, T);
+    ctx_free(x, x->ws_raw);
+    x->ws_raw = raw;
+    x->ws.base = (char *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    x->ws.cap = bytes;
+    x->ws_batch = B, x->ws_steps = T;
+    x->pending = 0;
     return RNN_OK;
 }
 
-static void make_layer(const rnn_model *m, int l, int B, int T, rnn_layer *ly)
+/* ---- passes -------------------------------------------------------------------------------------- */
+static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, rnn_layer *ly)
 {
-    const rnn_buffers *b = &m->buf;
+    const rnn_buffers *b = &x->buf;
     const rnn_layer_params *lp = &m->layers[l];
-    int H = m->cfg.hidden_size, drop = m->cfg.dropout > 0.0f;
+    int H = m->cfg.hidden_size;
     size_t BH = (size_t)B * H;
     memset(ly, 0, sizeof *ly);
     ly->B = B, ly->T = T, ly->in = lp->in, ly->H = H;
@@ -68,15 +175,15 @@ static void make_layer(const rnn_model *m, int l, int B, int T, rnn_layer *ly)
     ly->b_ih = m->params + lp->b_ih, ly->b_hh = m->params + lp->b_hh;
     ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
     ly->db_ih = m->grads + lp->b_ih, ly->db_hh = m->grads + lp->b_hh;
-    ly->x = l == 0 ? b->x0 : (drop ? b->xd[l - 1] : b->y[l - 1]);
+    ly->x = b->x0; /* layers above take the previous layer's (dropped) output; set by the caller */
     ly->h0 = b->h0 + l * BH;
     ly->c0 = b->c0 ? b->c0 + l * BH : NULL;
     ly->y = b->y[l];
-    ly->hT = m->h + l * BH;
-    ly->cT = m->c ? m->c + l * BH : NULL;
+    ly->hT = x->h + l * BH;
+    ly->cT = x->c ? x->c + l * BH : NULL;
     ly->cache = b->cache[l];
-    ly->dh0 = m->dh0 + l * BH;
-    ly->dc0 = m->dc0 ? m->dc0 + l * BH : NULL;
+    ly->dh0 = x->dh0 + l * BH;
+    ly->dc0 = x->dc0 ? x->dc0 + l * BH : NULL;
     ly->scratch = b->scratch;
 }
 
@@ -95,15 +202,16 @@ static void mul_inplace(float *a, const float *mask, size_t n)
     for (size_t i = 0; i < n; i++) a[i] *= mask[i];
 }
 
-void rnn__run_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int B, int T,
-                      int mode, double *loss, float *logprobs, float temperature, int32_t *next)
+void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, const int32_t *targets,
+                      int B, int T, int mode, double *loss, float *logprobs, const rnn_sampler *s,
+                      int32_t *next, double *row_logp)
 {
     int E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
-    size_t N = (size_t)B * T, LBH = (size_t)L * B * H;
+    size_t N = (size_t)B * T, LBH = (size_t)L * B * H, BH = (size_t)B * H;
     int drop = mode == RNN_MODE_TRAIN && m->cfg.dropout > 0.0f;
-    rnn_buffers *buf = &m->buf;
-    m->ws.used = 0;
-    layout(m, B, T, &m->ws, buf);
+    rnn_buffers *buf = &x->buf;
+    x->ws.used = 0;
+    layout(m, B, T, &x->ws, buf);
 
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
@@ -112,49 +220,80 @@ void rnn__run_forward(rnn_model *m, const int32_t *tokens, const int32_t *target
         }
     const float *enc = m->params + m->enc;
     for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
-    if (drop) dropout(&m->rng, m->cfg.dropout, buf->x0, buf->m0, buf->x0, N * E);
+    if (drop) dropout(&x->rng, m->cfg.dropout, buf->x0, buf->m0, buf->x0, N * E);
 
-    memcpy(buf->h0, m->h, LBH * sizeof(float));
-    if (buf->c0) memcpy(buf->c0, m->c, LBH * sizeof(float));
+    memcpy(buf->h0, x->h, LBH * sizeof(float));
+    if (buf->c0) memcpy(buf->c0, x->c, LBH * sizeof(float));
     const float *out = NULL;
     for (int l = 0; l < L; l++) {
         rnn_layer ly;
-        make_layer(m, l, B, T, &ly);
+        make_layer(m, x, l, B, T, &ly);
         if (l > 0) ly.x = out;
         m->cell->forward(&ly);
         out = buf->y[l];
         if (drop) {
-            dropout(&m->rng, m->cfg.dropout, buf->y[l], buf->md[l], buf->xd[l], N * H);
+            dropout(&x->rng, m->cfg.dropout, buf->y[l], buf->md[l], buf->xd[l], N * H);
             out = buf->xd[l];
         }
     }
-    m->fw_dropped = drop;
+    x->fw_dropped = drop;
+    x->pending = 0;
     if (mode == RNN_MODE_SAMPLE) {
-        rnn__output_sample(m, out, B, buf->logits, temperature, next);
-        m->pending = 0;
+        rnn__output_sample(m, x, out, B, buf->logits, s, next);
+        return;
+    }
+    if (mode == RNN_MODE_SCORE) {
+        /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}] */
+        float *in = buf->d1;
+        memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
+        memcpy(in + BH, out, (N - BH) * sizeof(float));
+        double *row_nll = buf->row_nll;
+        rnn__output_forward(m, in, buf->tok, B, T, buf->logits, 0, NULL, NULL, row_nll);
+        for (int b = 0; b < B; b++) {
+            double sum = 0;
+            for (int t = 0; t < T; t++) sum -= row_nll[(size_t)t * B + b];
+            row_logp[b] = sum;
+        }
         return;
     }
     double count = 0;
     double nll = rnn__output_forward(m, out, buf->tgt, B, T, buf->logits, mode == RNN_MODE_TRAIN, &count,
-                                     logprobs);
+                                     logprobs, NULL);
     if (loss) *loss = count > 0 ? nll / count : 0.0;
-    m->pending = mode == RNN_MODE_TRAIN;
-    m->fw_batch = B, m->fw_steps = T;
+    x->pending = mode == RNN_MODE_TRAIN;
+    x->fw_batch = B, x->fw_steps = T;
 }
 
-void rnn__run_backward(rnn_model *m)
+void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *next)
 {
-    int B = m->fw_batch, T = m->fw_steps, E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
+    int L = m->cfg.num_layers, B = x->batch;
+    x->ws.used = 0;
+    layout(m, B, 1, &x->ws, &x->buf);
+    rnn__output_sample(m, x, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, B, x->buf.logits, s, next);
+}
+
+void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
+{
+    int L = m->cfg.num_layers, B = x->batch;
+    x->ws.used = 0;
+    layout(m, B, 1, &x->ws, &x->buf);
+    rnn__output_forward(m, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits, 0, NULL,
+                        logprobs, NULL);
+}
+
+void rnn__run_backward(rnn_model *m, rnn_ctx *x)
+{
+    int B = x->fw_batch, T = x->fw_steps, E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
     size_t N = (size_t)B * T;
-    int drop = m->fw_dropped;
-    rnn_buffers *buf = &m->buf;
+    int drop = x->fw_dropped;
+    rnn_buffers *buf = &x->buf;
     const float *out = drop ? buf->xd[L - 1] : buf->y[L - 1];
     float *d1 = buf->d1, *d2 = buf->d2;
     rnn__output_backward(m, out, buf->logits, (int)N, d1);
     for (int l = L - 1; l >= 0; l--) {
         if (drop) mul_inplace(d1, buf->md[l], N * H); /* the dropout after layer l */
         rnn_layer ly;
-        make_layer(m, l, B, T, &ly);
+        make_layer(m, x, l, B, T, &ly);
         if (l > 0) ly.x = drop ? buf->xd[l - 1] : buf->y[l - 1];
         ly.dy = d1;
         ly.dx = d2;
@@ -169,6 +308,6 @@ void rnn__run_backward(rnn_model *m)
         const float *d = d1 + r * E;
         for (int k = 0; k < E; k++) g[k] += d[k];
     }
-    m->pending = 0;
-    m->have_dstate = 1;
+    x->pending = 0;
+    x->have_dstate = 1;
 }

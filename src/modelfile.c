@@ -247,14 +247,14 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags)
 
     if (flags & RNN_SAVE_STATE) {
         /* u32 batch | u32 has_c | u64 rng[4] | f32 h[L][batch][H] | f32 c[L][batch][H] (LSTM) */
-        int has_c = m->c != NULL;
-        size_t n = (size_t)m->cfg.num_layers * m->batch * m->cfg.hidden_size;
+        int has_c = m->cfg.cell == RNN_CELL_LSTM;
+        size_t n = (size_t)m->cfg.num_layers * m->train.batch * m->cfg.hidden_size;
         section_begin(w, TAG_STAT, 40 + 4 * (uint64_t)n * (1 + has_c));
-        w_u32(w, (uint32_t)m->batch), w_u32(w, (uint32_t)has_c);
-        for (int i = 0; i < 4; i++) w_u32(w, (uint32_t)m->rng.s[i]), w_u32(w, (uint32_t)(m->rng.s[i] >> 32));
-        if (m->batch) {
-            w_floats(w, m->h, n);
-            if (has_c) w_floats(w, m->c, n);
+        w_u32(w, (uint32_t)m->train.batch), w_u32(w, (uint32_t)has_c);
+        for (int i = 0; i < 4; i++) w_u32(w, (uint32_t)m->train.rng.s[i]), w_u32(w, (uint32_t)(m->train.rng.s[i] >> 32));
+        if (m->train.batch) {
+            w_floats(w, m->train.h, n);
+            if (has_c) w_floats(w, m->train.c, n);
         }
         section_end(w);
     }
@@ -444,13 +444,13 @@ static int parse_state(loader *ld, rnn_model *m, cursor *c)
         if (rc) return lfail(ld, rc, "cannot allocate the hidden state for batch %u", batch);
         const unsigned char *p = NULL;
         c_take(c, 4 * n, &p);
-        for (size_t i = 0; i < n; i++) m->h[i] = u2f(get32(p + 4 * i));
+        for (size_t i = 0; i < n; i++) m->train.h[i] = u2f(get32(p + 4 * i));
         if (has_c) {
             c_take(c, 4 * n, &p);
-            for (size_t i = 0; i < n; i++) m->c[i] = u2f(get32(p + 4 * i));
+            for (size_t i = 0; i < n; i++) m->train.c[i] = u2f(get32(p + 4 * i));
         }
     }
-    for (int i = 0; i < 4; i++) m->rng.s[i] = rng[i];
+    for (int i = 0; i < 4; i++) m->train.rng.s[i] = rng[i];
     return RNN_OK;
 }
 

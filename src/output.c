@@ -16,7 +16,7 @@ static void decoder_gemm(const rnn_model *m, const float *x, int N, float *logit
 }
 
 double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tgt, int B, int T,
-                           float *logits, int want_grad, double *count, float *logprobs)
+                           float *logits, int want_grad, double *count, float *logprobs, double *row_nll)
 {
     int V = m->cfg.vocab_size, N = B * T;
     const float *bias = m->params + m->dec_b;
@@ -37,7 +37,9 @@ double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tg
         for (int k = 0; k < V; k++) s += expf(row[k] - mx);
         float lse = mx + (float)log(s);
         int y = tgt ? tgt[r] : RNN_IGNORE;
-        if (y != RNN_IGNORE) nll += (double)lse - (double)row[y];
+        double rn = y != RNN_IGNORE ? (double)lse - (double)row[y] : 0.0;
+        nll += rn;
+        if (row_nll) row_nll[r] = rn;
         if (logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
             float *dst = logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
             for (int k = 0; k < V; k++) dst[k] = row[k] - lse;
@@ -70,8 +72,106 @@ void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, in
     rnn_gemm(0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
 }
 
-void rnn__output_sample(rnn_model *m, const float *x, int N, float *logits, float temperature,
-                        int32_t *next)
+/* ---- sampling ------------------------------------------------------------------------------------ */
+/* a ranks before b: a larger weight, then the lower id (a total order: results never depend on
+ * how the candidates were visited) */
+static int better(const float *w, int32_t a, int32_t b) { return w[a] > w[b] || (w[a] == w[b] && a < b); }
+
+/* sift down in a heap whose root is the worst kept candidate */
+static void sift(const float *w, int32_t *h, int n, int i)
+{
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) return;
+        if (c + 1 < n && better(w, h[c], h[c + 1])) c++; /* the worse child */
+        if (!better(w, h[i], h[c])) return;
+        int32_t t = h[i];
+        h[i] = h[c], h[c] = t;
+        i = c;
+    }
+}
+
+/* The k best of V candidates into out[0..k), best first: O(V log k). */
+static void select_top(const float *w, int V, int k, int32_t *out)
+{
+    int n = 0;
+    for (int32_t id = 0; id < V; id++) {
+        if (n < k) {
+            int i = n++;
+            out[i] = id;
+            while (i > 0) { /* sift up: a parent must not be better than its child */
+                int p = (i - 1) / 2;
+                if (!better(w, out[p], out[i])) break;
+                int32_t t = out[p];
+                out[p] = out[i], out[i] = t;
+                i = p;
+            }
+        } else if (better(w, id, out[0])) {
+            out[0] = id;
+            sift(w, out, n, 0);
+        }
+    }
+    for (int end = n - 1; end > 0; end--) { /* heap sort: the worst goes last */
+        int32_t t = out[0];
+        out[0] = out[end], out[end] = t;
+        sift(w, out, end, 0);
+    }
+}
+
+/* Draws from weights w (unnormalised) restricted by top-k and top-p; order is V ids of scratch. */
+static int32_t draw_row(float *w, int V, const rnn_sampler *s, int32_t *order, rnn_rng *rng)
+{
+    int filtered = (s->top_k > 0 && s->top_k < V) || s->top_p < 1.0f;
+    if (!filtered) {
+        double total = 0;
+        for (int k = 0; k < V; k++) total += w[k];
+        double u = rnn_rng_double(rng) * total, acc = 0;
+        int32_t last = 0;
+        for (int k = 0; k < V; k++) {
+            if (w[k] <= 0.0f) continue;
+            acc += w[k], last = k;
+            if (u < acc) return k;
+        }
+        return last;
+    }
+    /* candidates best first: the top k, or for top-p alone a growing top set until it holds the
+     * nucleus (cheap when the distribution is peaked, all of V at worst) */
+    int n = s->top_k > 0 && s->top_k < V ? s->top_k : V;
+    double total = 0;
+    if (n < V) {
+        select_top(w, V, n, order);
+        for (int i = 0; i < n; i++) total += w[order[i]];
+    } else {
+        for (int k = 0; k < V; k++) total += w[k];
+    }
+    int keep = n;
+    if (s->top_p < 1.0f) {
+        double need = (double)s->top_p * total;
+        int have = n < V ? n : 0, want = n < V ? n : (V < 64 ? V : 64);
+        for (;;) {
+            if (want > have) select_top(w, V, want, order), have = want;
+            double acc = 0;
+            int i = 0;
+            while (i < have && acc < need) acc += w[order[i++]];
+            if (acc >= need || have == n) {
+                keep = i > 0 ? i : 1;
+                break;
+            }
+            want = have > n / 2 ? n : 2 * have;
+        }
+    }
+    double sum = 0;
+    for (int i = 0; i < keep; i++) sum += w[order[i]];
+    double u = rnn_rng_double(rng) * sum, acc = 0;
+    for (int i = 0; i < keep; i++) {
+        acc += w[order[i]];
+        if (u < acc) return order[i];
+    }
+    return order[0];
+}
+
+void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,
+                        const rnn_sampler *s, int32_t *next)
 {
     int V = m->cfg.vocab_size;
     const float *bias = m->params + m->dec_b;
@@ -85,27 +185,13 @@ void rnn__output_sample(rnn_model *m, const float *x, int N, float *logits, floa
             row[k] = v;
             if (v > mx) mx = v, arg = k;
         }
-        float inv_t = temperature > 0.0f ? 1.0f / temperature : INFINITY;
+        float inv_t = s->temperature > 0.0f ? 1.0f / s->temperature : INFINITY;
         if (isinf(inv_t) || !(mx > -INFINITY)) { /* greedy: temperature 0 (or below 1/FLT_MAX) */
             next[r] = arg;
             continue;
         }
-        /* weights = exp(log_softmax / temperature), normalised: the seed's multinomial draw */
-        double s = 0;
-        for (int k = 0; k < V; k++) {
-            float w = expf((row[k] - mx) * inv_t);
-            row[k] = w;
-            s += w;
-        }
-        double u = rnn_rng_double(&m->rng) * s, acc = 0;
-        int pick = arg; /* a fallback that has weight 1 */
-        for (int k = 0; k < V; k++) {
-            acc += row[k];
-            if (u < acc && row[k] > 0.0f) {
-                pick = k;
-                break;
-            }
-        }
-        next[r] = pick;
+        /* weights = exp(log_softmax / temperature) up to a constant: the seed's multinomial draw */
+        for (int k = 0; k < V; k++) row[k] = expf((row[k] - mx) * inv_t);
+        next[r] = draw_row(row, V, s, ctx->buf.order, ctx->row_rng ? &ctx->row_rng[r] : &ctx->rng);
     }
 }
