@@ -3,6 +3,7 @@
  * a failing call leaves the model as it was and records why in the handle's message.
  */
 #include "internal.h"
+#include "kernels.h"
 
 #include <limits.h>
 #include <math.h>
@@ -317,14 +318,11 @@ int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm)
     if (!m) return RNN_ERR_INVALID;
     if (!(max_norm > 0.0f) || isinf(max_norm))
         return rnn__fail(m, RNN_ERR_INVALID, "max_norm must be finite and > 0 (got %g)", (double)max_norm);
-    double ss = 0;
-    for (size_t i = 0; i < m->nparams; i++) ss += (double)m->grads[i] * m->grads[i];
-    float total = (float)sqrt(ss);
+    float total = (float)sqrt(rnn_k_sumsq(m->grads, m->nparams));
     if (total_norm) *total_norm = total;
     if (!isfinite(total)) return rnn__fail(m, RNN_ERR_NUMERIC, "gradient norm is not finite (%g)", (double)total);
     float coef = max_norm / (total + 1e-6f);
-    if (coef < 1.0f)
-        for (size_t i = 0; i < m->nparams; i++) m->grads[i] *= coef;
+    if (coef < 1.0f) rnn_k_scale(m->grads, coef, m->nparams);
     return RNN_OK;
 }
 
@@ -332,8 +330,7 @@ int rnn_sgd_step(rnn_model *m, float lr)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!isfinite(lr)) return rnn__fail(m, RNN_ERR_INVALID, "lr must be finite (got %g)", (double)lr);
-    float alpha = -lr;
-    for (size_t i = 0; i < m->nparams; i++) m->params[i] += alpha * m->grads[i];
+    rnn_k_axpy(m->params, -lr, m->grads, m->nparams);
     m->train.pending = 0;
     return RNN_OK;
 }

@@ -46,6 +46,5 @@ void rnn_layer_input_gemm(const rnn_layer *l, int G, float *gates);
  * dw_hh += dgh^T [h0; y_1..y_{T-1}], db_hh += colsum(dgh). dgx, dgh are (T*B, G*H). */
 void rnn_layer_weight_grads(const rnn_layer *l, int G, const float *dgx, const float *dgh);
 
-static inline float rnn_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 #endif

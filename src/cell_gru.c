@@ -8,6 +8,7 @@
  * W_hh h product (B,3H) used during forward.
  */
 #include "internal.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -30,13 +31,18 @@ static void gru_forward(const rnn_layer *l)
             float *gr = gates + t * BH * 3 + b * H3, *gz = gr + H, *gn = gz + H;
             const float *hr = gh + b * H3, *hz = hr + H, *hnn = hz + H;
             size_t o = t * BH + (size_t)b * H;
+            for (int j = 0; j < H; j++) gr[j] += hr[j], gz[j] += hz[j], hn[o + j] = hnn[j] + bn[j];
+            rnn_k_sigmoid_bias(gr, br, H);
+            rnn_k_sigmoid_bias(gz, bz, H);
             for (int j = 0; j < H; j++) {
-                float r = rnn_sigmoidf(gr[j] + hr[j] + br[j]);
-                float z = rnn_sigmoidf(gz[j] + hz[j] + bz[j]);
-                float hnj = hnn[j] + bn[j];
-                float n = tanhf(gn[j] + r * hnj);
-                gr[j] = r, gz[j] = z, gn[j] = n, hn[o + j] = hnj;
-                l->y[o + j] = (1.0f - z) * n + z * hp[(size_t)b * H + j];
+                float rh = gr[j] * hn[o + j];
+                gn[j] += rh;
+            }
+            rnn_k_tanh(gn, gn, H);
+            const float *hpb = hp + (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float zn = (1.0f - gz[j]) * gn[j], zh = gz[j] * hpb[j];
+                l->y[o + j] = zn + zh;
             }
         }
     }

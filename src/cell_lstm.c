@@ -6,6 +6,7 @@
  * Cache: the activated gates (T,B,4H), c_t (T,B,H) and tanh(c_t) (T,B,H).
  */
 #include "internal.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -29,14 +30,17 @@ static void lstm_forward(const rnn_layer *l)
         for (int b = 0; b < B; b++) {
             float *gi = gt + b * H4, *gf = gi + H, *gg = gf + H, *go = gg + H;
             size_t o = t * BH + (size_t)b * H;
+            rnn_k_sigmoid_bias(gi, bi, H);
+            rnn_k_sigmoid_bias(gf, bf, H);
+            rnn_k_tanh_bias(gg, bg, H);
+            rnn_k_sigmoid_bias(go, bo, H);
+            const float *cpb = cp + (size_t)b * H;
             for (int j = 0; j < H; j++) {
-                float i = rnn_sigmoidf(gi[j] + bi[j]), f = rnn_sigmoidf(gf[j] + bf[j]);
-                float g = tanhf(gg[j] + bg[j]), og = rnn_sigmoidf(go[j] + bo[j]);
-                float c = f * cp[(size_t)b * H + j] + i * g, tc = tanhf(c);
-                gi[j] = i, gf[j] = f, gg[j] = g, go[j] = og;
-                cs[o + j] = c, tcs[o + j] = tc;
-                l->y[o + j] = og * tc;
+                float fc = gf[j] * cpb[j], ig = gi[j] * gg[j];
+                cs[o + j] = fc + ig;
             }
+            rnn_k_tanh(tcs + o, cs + o, H);
+            for (int j = 0; j < H; j++) l->y[o + j] = go[j] * tcs[o + j];
         }
     }
     memcpy(l->hT, l->y + (T - 1) * BH, BH * sizeof(float));

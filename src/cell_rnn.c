@@ -4,6 +4,7 @@
  * Nothing is cached beyond the outputs y: act'(pre) is recovered from y (1 - y^2, or y > 0).
  */
 #include "internal.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -21,11 +22,17 @@ static void forward(const rnn_layer *l, int relu)
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         float *yt = l->y + t * BH;
         rnn_gemm(0, 1, B, H, H, 1.0f, hp, H, l->w_hh, H, 1.0f, yt, H);
-        for (int b = 0; b < B; b++)
-            for (int j = 0; j < H; j++) {
-                float v = yt[(size_t)b * H + j] + l->b_hh[j];
-                yt[(size_t)b * H + j] = relu ? (v > 0.0f ? v : 0.0f) : tanhf(v);
+        for (int b = 0; b < B; b++) {
+            float *row = yt + (size_t)b * H;
+            if (!relu) {
+                rnn_k_tanh_bias(row, l->b_hh, H);
+                continue;
             }
+            for (int j = 0; j < H; j++) {
+                float v = row[j] + l->b_hh[j];
+                row[j] = v > 0.0f ? v : 0.0f;
+            }
+        }
     }
     memcpy(l->hT, l->y + (T - 1) * BH, BH * sizeof(float));
 }

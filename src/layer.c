@@ -1,5 +1,6 @@
 /* layer.c -- the parts of a recurrent layer that every cell shares: all-steps GEMMs. */
 #include "internal.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -13,10 +14,7 @@ void rnn_layer_input_gemm(const rnn_layer *l, int G, float *gates)
 
 static void add_colsum(float *acc, const float *a, int rows, int cols)
 {
-    for (int r = 0; r < rows; r++) {
-        const float *row = a + (size_t)r * cols;
-        for (int j = 0; j < cols; j++) acc[j] += row[j];
-    }
+    for (int r = 0; r < rows; r++) rnn_k_add(acc, a + (size_t)r * cols, (size_t)cols);
 }
 
 void rnn_layer_weight_grads(const rnn_layer *l, int G, const float *dgx, const float *dgh)

@@ -9,6 +9,7 @@
  * base to measure and then to hand out pointers: sizes and pointers can never disagree.
  */
 #include "internal.h"
+#include "kernels.h"
 
 #include <limits.h>
 #include <string.h>
@@ -197,10 +198,6 @@ static void dropout(rnn_rng *rng, float p, const float *in, float *mask, float *
     }
 }
 
-static void mul_inplace(float *a, const float *mask, size_t n)
-{
-    for (size_t i = 0; i < n; i++) a[i] *= mask[i];
-}
 
 void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, const int32_t *targets,
                       int B, int T, int mode, double *loss, float *logprobs, const rnn_sampler *s,
@@ -291,7 +288,7 @@ void rnn__run_backward(rnn_model *m, rnn_ctx *x)
     float *d1 = buf->d1, *d2 = buf->d2;
     rnn__output_backward(m, out, buf->logits, (int)N, d1);
     for (int l = L - 1; l >= 0; l--) {
-        if (drop) mul_inplace(d1, buf->md[l], N * H); /* the dropout after layer l */
+        if (drop) rnn_k_mul(d1, buf->md[l], N * H); /* the dropout after layer l */
         rnn_layer ly;
         make_layer(m, x, l, B, T, &ly);
         if (l > 0) ly.x = drop ? buf->xd[l - 1] : buf->y[l - 1];
@@ -301,12 +298,10 @@ void rnn__run_backward(rnn_model *m, rnn_ctx *x)
         float *t = d1;
         d1 = d2, d2 = t;
     }
-    if (drop) mul_inplace(d1, buf->m0, N * E);
+    if (drop) rnn_k_mul(d1, buf->m0, N * E);
     float *denc = m->grads + m->enc;
     for (size_t r = 0; r < N; r++) {
-        float *g = denc + (size_t)buf->tok[r] * E;
-        const float *d = d1 + r * E;
-        for (int k = 0; k < E; k++) g[k] += d[k];
+        rnn_k_add(denc + (size_t)buf->tok[r] * E, d1 + r * E, (size_t)E);
     }
     x->pending = 0;
     x->have_dstate = 1;

@@ -4,6 +4,7 @@
  * their gradient, so no second V-wide buffer per token exists.
  */
 #include "internal.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -27,30 +28,26 @@ double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tg
     float inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
-        float mx = -INFINITY;
-        for (int k = 0; k < V; k++) {
-            float v = row[k] + bias[k];
-            row[k] = v;
-            mx = v > mx ? v : mx;
-        }
-        double s = 0;
-        for (int k = 0; k < V; k++) s += expf(row[k] - mx);
-        float lse = mx + (float)log(s);
+        float mx = rnn_k_add_bias_max(row, bias, V);
         int y = tgt ? tgt[r] : RNN_IGNORE;
-        double rn = y != RNN_IGNORE ? (double)lse - (double)row[y] : 0.0;
+        float vy = y != RNN_IGNORE ? row[y] : 0.0f;
+        /* with a gradient to form, keep exp(v - max) in the row: the gradient is a rescaling */
+        double s = rnn_k_exp_sum(row, mx, V, want_grad);
+        float lse = mx + (float)log(s);
+        double rn = y != RNN_IGNORE ? (double)lse - (double)vy : 0.0;
         nll += rn;
         if (row_nll) row_nll[r] = rn;
         if (logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
             float *dst = logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
-            for (int k = 0; k < V; k++) dst[k] = row[k] - lse;
+            rnn_k_sub(dst, row, lse, V); /* (want_grad is never set together with logprobs) */
         }
         if (want_grad) {
             if (y == RNN_IGNORE) {
                 memset(row, 0, (size_t)V * sizeof(float));
                 continue;
             }
-            /* d(mean NLL)/d(logit_k) = (softmax_k - [k == y]) / kept */
-            for (int k = 0; k < V; k++) row[k] = expf(row[k] - lse) * inv;
+            /* d(mean NLL)/d(logit_k) = (softmax_k - [k == y]) / kept, softmax_k = e_k / s */
+            rnn_k_scale(row, (float)(inv / s), (size_t)V);
             row[y] -= inv;
         }
     }
@@ -64,10 +61,7 @@ void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, in
     float *db = m->grads + m->dec_b;
     /* dW_dec (V,H) += dlogits^T (V,N) * x (N,H) */
     rnn_gemm(1, 0, V, H, N, 1.0f, dlogits, V, x, H, 1.0f, m->grads + m->dec_w, H);
-    for (int r = 0; r < N; r++) {
-        const float *row = dlogits + (size_t)r * V;
-        for (int k = 0; k < V; k++) db[k] += row[k];
-    }
+    for (int r = 0; r < N; r++) rnn_k_add(db, dlogits + (size_t)r * V, (size_t)V);
     /* dx (N,H) = dlogits (N,V) * W_dec (V,H) */
     rnn_gemm(0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
 }
@@ -178,20 +172,18 @@ void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N,
     decoder_gemm(m, x, N, logits);
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
-        float mx = -INFINITY;
+        float mx = rnn_k_add_bias_max(row, bias, V);
         int arg = 0;
-        for (int k = 0; k < V; k++) {
-            float v = row[k] + bias[k];
-            row[k] = v;
-            if (v > mx) mx = v, arg = k;
-        }
+        while (arg < V - 1 && !(row[arg] == mx)) arg++; /* the first maximum: lowest id on ties */
         float inv_t = s->temperature > 0.0f ? 1.0f / s->temperature : INFINITY;
         if (isinf(inv_t) || !(mx > -INFINITY)) { /* greedy: temperature 0 (or below 1/FLT_MAX) */
             next[r] = arg;
             continue;
         }
         /* weights = exp(log_softmax / temperature) up to a constant: the seed's multinomial draw */
-        for (int k = 0; k < V; k++) row[k] = expf((row[k] - mx) * inv_t);
+        rnn_k_sub(row, row, mx, V);
+        rnn_k_scale(row, inv_t, (size_t)V);
+        rnn_k_exp_sum(row, 0.0f, V, 1);
         next[r] = draw_row(row, V, s, ctx->buf.order, ctx->row_rng ? &ctx->row_rng[r] : &ctx->rng);
     }
 }

@@ -91,7 +91,8 @@ static int parse_real(cli_opt *o, const char *val)
     errno = 0;
     char *end;
     double x = strtod(val, &end);
-    if (end == val || *end || !*val || isspace((unsigned char)val[0])) return bad_value(o, val, "a number");
+    if (end == val || *end || !*val || isspace((unsigned char)val[0]))
+        return bad_value(o, val, "a number");
     if (!isfinite(x)) return bad_value(o, val, "a finite number");
     if (!in_range(o, x)) return bad_value(o, val, NULL);
     *(double *)o->dst = x;

@@ -1,10 +1,12 @@
 /*
  * cli_train.c -- `rnnlm train`: PyTorch's examples/word_language_model/main.py.
  */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -268,9 +270,12 @@ static int setup_batches(trainer *t)
     return CLI_OK;
 }
 
-/* Fails early when the folder of --save cannot be written (instead of after the first epoch). */
+/* Fails early when --save cannot be written (instead of after the first epoch). */
 static int check_save_dir(const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error(CLI_RUNTIME, "cannot save to %s: it is a folder", path);
     char *dir = strdup(path);
     if (!dir) return cli_error(CLI_RUNTIME, "out of memory");
     char *slash = strrchr(dir, '/');
@@ -290,7 +295,8 @@ static int setup(trainer *t)
     if (rc == CLI_OK) rc = check_save_dir(a->save);
     if (rc == CLI_OK && a->metrics) {
         t->metrics = fopen(a->metrics, "w");
-        if (!t->metrics) rc = cli_error(CLI_RUNTIME, "cannot write %s", a->metrics);
+        if (!t->metrics)
+            rc = cli_error(CLI_RUNTIME, "cannot write %s: %s", a->metrics, strerror(errno));
     }
     t->lr = a->lr;
     t->bar = isatty(STDERR_FILENO);
@@ -331,9 +337,11 @@ static void bar_draw(trainer *t, int epoch, size_t done, int force)
     for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[20] = 0;
     format_eta(el / (double)done * (double)(t->nbatches - done), eta, sizeof eta);
-    fprintf(stderr, "\r\033[Kepoch %d [%s] %zu/%zu %3.0f%% | loss %5.2f | ppl %8.2f | lr %.2f | %.0f tok/s | ETA %s",
-            epoch, bar, done, t->nbatches, 100.0 * (double)done / (double)t->nbatches, loss, exp(loss),
-            t->lr, t->ep_tokens / (el > 0 ? el : 1e-9), eta);
+    fprintf(stderr,
+            "\r\033[Kepoch %d [%s] %zu/%zu %3.0f%% | loss %5.2f | ppl %8.2f | lr %.2f"
+            " | %.0f tok/s | ETA %s",
+            epoch, bar, done, t->nbatches, 100.0 * (double)done / (double)t->nbatches, loss,
+            exp(loss), t->lr, t->ep_tokens / (el > 0 ? el : 1e-9), eta);
     fflush(stderr);
 }
 

@@ -1,0 +1,190 @@
+#!/bin/sh
+# tests/cli.sh -- end-to-end tests of bin/rnnlm on a tiny generated corpus.
+#   RNNLM=/abs/path/bin/rnnlm sh tests/cli.sh        (make check runs it)
+# Prints "N passed, M failed" last; exits non-zero when anything failed.
+set -eu
+
+RNNLM=${RNNLM:-$(pwd)/bin/rnnlm}
+W=$(mktemp -d "${TMPDIR:-/tmp}/rnnlm-cli.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# check DESC CMD...: CMD must succeed.
+check() {
+    desc=$1; shift
+    if "$@"; then ok; else bad "$desc"; fi
+}
+# run CMD...: runs it with stdout in $W/out and stderr in $W/err; $rc holds the status.
+run() {
+    rc=0
+    "$@" >"$W/out" 2>"$W/err" || rc=$?
+}
+# expect_error STATUS DESC CMD...: CMD exits with STATUS (or any non-zero for "x") and prints
+# exactly one stderr line "rnnlm: ...", and leaves none of the output files $W/bad.*.
+expect_error() {
+    want=$1; desc=$2; shift 2
+    rm -f "$W"/bad.*
+    run "$@"
+    lines=$(wc -l <"$W/err")
+    if [ "$rc" -eq 0 ] || { [ "$want" != x ] && [ "$rc" -ne "$want" ]; }; then
+        bad "$desc: exit status $rc (wanted $want)"
+    elif [ "$lines" -ne 1 ] || ! grep -q '^rnnlm: ' "$W/err"; then
+        bad "$desc: stderr is not one 'rnnlm:' line:"; cat "$W/err"
+    elif ls "$W"/bad.* >/dev/null 2>&1; then
+        bad "$desc: left an output file: $(ls "$W"/bad.*)"
+    else
+        ok
+    fi
+}
+
+# ---- a tiny corpus: sentences over 15 words ---------------------------------------------------
+mkcorpus() { # DIR SEED TRAIN_LINES OTHER_LINES
+    mkdir -p "$1"
+    awk -v seed="$2" -v ntrain="$3" -v nother="$4" -v dir="$1" 'BEGIN {
+        srand(seed); nw = split("the cat dog sat on mat a ran fast slow big small red blue green", w, " ")
+        for (f = 0; f < 3; f++) {
+            file = dir "/" (f == 0 ? "train.txt" : f == 1 ? "valid.txt" : "test.txt")
+            n = f == 0 ? ntrain : nother
+            for (i = 0; i < n; i++) {
+                k = 3 + int(rand() * 6); l = ""
+                for (j = 0; j < k; j++) l = l (j ? " " : "") w[1 + int(rand() * nw)]
+                print l > file
+            }
+        }
+    }'
+}
+C=$W/corpus
+mkcorpus "$C" 7 300 60
+TINY="--emsize 16 --nhid 16 --epochs 2"
+
+# ---- help and version ---------------------------------------------------------------------------
+run "$RNNLM" --version
+check "--version prints the version" grep -q '^rnnlm (librnn) [0-9]*\.[0-9]*\.[0-9]*$' "$W/out"
+for cmd in train eval generate; do
+    run "$RNNLM" $cmd --help
+    check "$cmd --help" test "$rc" -eq 0 -a -s "$W/out"
+done
+run "$RNNLM" --help
+check "--help mentions the commands" grep -q 'generate' "$W/out"
+
+# ---- train -------------------------------------------------------------------------------------
+run "$RNNLM" train --data "$C" $TINY --dry-run --save "$W/dry.rnn"
+check "train --dry-run exits 0" test "$rc" -eq 0
+check "train --dry-run saves the model" test -s "$W/dry.rnn"
+check "train --dry-run prints the final line" grep -q '^| End of training | test loss  *[0-9.]* | test ppl  *[0-9.]*$' "$W/out"
+check "train prints main.py's epoch line" grep -q '^| end of epoch   2 | time: *[0-9.]*s | valid loss  *[0-9.]* | valid ppl  *[0-9.]*$' "$W/out"
+
+run "$RNNLM" train --data "$C" $TINY --batch_size 4 --bptt 10 --max-batches 12 --log-interval 5 \
+    --save "$W/m.rnn" --metrics "$W/m.jsonl"
+check "train --max-batches exits 0" test "$rc" -eq 0
+check "train --max-batches saves the model" test -s "$W/m.rnn"
+check "train logs main.py's batch lines" grep -q '^| epoch   1 |    10/   12 batches | lr 20.00 | ms/batch *[0-9.]* | loss *[0-9.]* | ppl *[0-9.]* | tokens/s *[0-9]*$' "$W/out"
+check "train --max-batches final line" grep -q '^| End of training' "$W/out"
+check "metrics: log-interval records" grep -q '^{"epoch":1,"batch":5,"loss":[0-9.e-]*,"ppl":[0-9.e+-]*,"lr":20,"tokens_per_s":[0-9.e+-]*}$' "$W/m.jsonl"
+check "metrics: epoch records" grep -q '^{"epoch":2,"valid_loss":[0-9.]*,"valid_ppl":[0-9.]*,"lr":[0-9.]*,"seconds":[0-9.e-]*}$' "$W/m.jsonl"
+check "metrics: test record last" sh -c "tail -n 1 '$W/m.jsonl' | grep -q '^{\"test_loss\":[0-9.]*,\"test_ppl\":[0-9.]*}$'"
+
+run "$RNNLM" train --data="$C" --model=GRU --emsize=16 --nhid=16 --tied --epochs=1 --batching=seed \
+    --bptt=10 --batch_size=4 --max-batches=3 --save="$W/seed.rnn"
+check "train --flag=VALUE, --batching seed, --tied, GRU" test "$rc" -eq 0 -a -s "$W/seed.rnn"
+check "train --batching seed final line" grep -q '^| End of training' "$W/out"
+
+for model in RNN_TANH RNN_RELU; do
+    run "$RNNLM" train --data "$C" --model $model $TINY --dry-run --save "$W/$model.rnn"
+    check "train --model $model" test "$rc" -eq 0 -a -s "$W/$model.rnn"
+done
+
+run "$RNNLM" train --data "$C" --init "$W/m.rnn" --epochs 1 --max-batches 3 --save "$W/m2.rnn"
+check "train --init continues" test "$rc" -eq 0 -a -s "$W/m2.rnn"
+check "train --init final line" grep -q '^| End of training' "$W/out"
+
+# ---- eval ------------------------------------------------------------------------------------
+run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$C/test.txt"
+check "eval prints loss, ppl, tokens" grep -q '^loss [0-9.]* ppl [0-9.]* tokens [1-9][0-9]*$' "$W/out"
+run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$C/test.txt" --json --batch_size 3 --bptt 7
+check "eval --json" grep -q '^{"loss":[0-9.]*,"ppl":[0-9.]*,"tokens":[1-9][0-9]*}$' "$W/out"
+run "$RNNLM" eval --checkpoint "$W/m2.rnn" --data "$C/valid.txt"
+check "eval of an --init model" test "$rc" -eq 0
+
+# ---- generate ----------------------------------------------------------------------------------
+gen() { # OUT SEED [flags]
+    out=$1 seed=$2; shift 2
+    run "$RNNLM" generate --checkpoint "$W/m.rnn" --outf "$out" --seed "$seed" --words 45 "$@"
+}
+gen "$W/g1.txt" 5
+check "generate exits 0" test "$rc" -eq 0
+check "generate writes --words words" test "$(wc -w <"$W/g1.txt")" -eq 45
+check "generate breaks lines every 20 words" test "$(wc -l <"$W/g1.txt")" -eq 2
+check "generate logs progress" grep -q '^| Generated 0/45 words$' "$W/out"
+gen "$W/g2.txt" 5
+check "generate: same seed, same text" cmp -s "$W/g1.txt" "$W/g2.txt"
+gen "$W/g3.txt" 6
+check "generate: another seed, another text" test "$(cat "$W/g1.txt")" != "$(cat "$W/g3.txt")"
+gen - 5
+check "generate --outf - writes to stdout" test -s "$W/out" -a "$(tr -s ' \n' '  ' <"$W/out")" = "$(tr -s ' \n' '  ' <"$W/g1.txt")"
+gen "$W/g4.txt" 5 --temperature 0 --prompt "the cat sat"
+check "generate --temperature 0 --prompt" test "$rc" -eq 0 -a "$(wc -w <"$W/g4.txt")" -eq 45
+gen "$W/g5.txt" 5 --words 0
+check "generate --words 0 writes an empty file" test "$rc" -eq 0 -a -f "$W/g5.txt" -a ! -s "$W/g5.txt"
+check "generate leaves no temporary file" test -z "$(ls "$W" | grep tmp || true)"
+
+# ---- bad flags and values: exit 2, one line, no output file --------------------------------------
+T="train --data $C --save $W/bad.rnn --metrics $W/bad.jsonl $TINY"
+G="generate --checkpoint $W/m.rnn --outf $W/bad.txt"
+E="eval --checkpoint $W/m.rnn --data $C/test.txt"
+for args in \
+    "$T --batch_size 0" "$T --batch_size -3" "$T --bptt 0" "$T --emsize 0" "$T --nhid -1" \
+    "$T --nlayers 0" "$T --epochs 0" "$T --lr -1" "$T --lr nan" "$T --lr abc" "$T --clip 0" \
+    "$T --clip -1" "$T --dropout 1" "$T --dropout -0.5" "$T --dropout=nan" "$T --emsize 12x" \
+    "$T --foo" "$T --model Transformer" "$T --tied --emsize 8" "$T --batching xyz" \
+    "$T --log-interval 0" "$T --max-batches 0" "$T --threads 0" "$T --tied=1" "$T --lr" \
+    "$T stray" "$T --init $W/m.rnn --nhid 32" \
+    "train --save $W/bad.rnn --emsize 16 --nhid 16" \
+    "$E --batch_size 0" "$E --bptt x" "$E --bogus" "eval --data $C/test.txt" \
+    "eval --checkpoint $W/m.rnn" \
+    "$G --temperature -1" "$G --temperature inf" "$G --words -1" "$G --words 1.5" "$G --seed x" \
+    "$G --log-interval 0" "$G --prompt" "generate --outf $W/bad.txt" "nosuchcommand"; do
+    # shellcheck disable=SC2086
+    expect_error 2 "rnnlm $args" "$RNNLM" $args
+done
+
+# ---- runtime errors: exit 1, one line, no output file --------------------------------------------
+mkdir -p "$W/nofiles" "$W/notest" "$W/empty" "$W/short"
+cp "$C/train.txt" "$C/valid.txt" "$W/notest/"
+cp "$C/valid.txt" "$C/test.txt" "$W/empty/" && : >"$W/empty/train.txt"
+mkcorpus "$W/short" 3 3 3
+head -c 200 "$W/m.rnn" >"$W/trunc.rnn" 2>/dev/null || :
+printf 'the cat zebra\nsat quokka\n' >"$W/unknown.txt"
+for args in \
+    "train --data $W/nofiles --save $W/bad.rnn $TINY" \
+    "train --data $W/notest --save $W/bad.rnn $TINY" \
+    "train --data $W/empty --save $W/bad.rnn $TINY" \
+    "train --data $W/short --save $W/bad.rnn $TINY" \
+    "train --data $C --save $W/bad.rnn $TINY --batch_size 1000" \
+    "train --data $C --save $W/bad.rnn $TINY --batching seed --bptt 100" \
+    "train --data $C --save $W/nodir/bad.rnn $TINY" \
+    "train --data $C --save $W $TINY" \
+    "train --data $C --save $W/bad.rnn --metrics $W/nodir/bad.jsonl $TINY" \
+    "train --data $C --save $W/bad.rnn --init $W/trunc.rnn" \
+    "eval --checkpoint $W/trunc.rnn --data $C/test.txt" \
+    "eval --checkpoint $C/test.txt --data $C/test.txt" \
+    "eval --checkpoint $W/nothere.rnn --data $C/test.txt" \
+    "eval --checkpoint $W/m.rnn --data $W/unknown.txt" \
+    "eval --checkpoint $W/m.rnn --data $W/nothere.txt" \
+    "eval --checkpoint $W/m.rnn --data $W/empty/train.txt" \
+    "generate --checkpoint $W/trunc.rnn --outf $W/bad.txt" \
+    "generate --checkpoint $W/m.rnn --outf $W/bad.txt --prompt zebra" \
+    "generate --checkpoint $W/m.rnn --outf $W/nodir/bad.txt"; do
+    # shellcheck disable=SC2086
+    expect_error 1 "rnnlm $args" "$RNNLM" $args
+done
+run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$W/unknown.txt"
+check "eval names the unknown words" grep -q 'zebra' "$W/err"
+run "$RNNLM" eval --checkpoint "$W/trunc.rnn" --data "$C/test.txt"
+check "a truncated checkpoint is named" grep -q 'trunc.rnn' "$W/err"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,435 @@
+#!/bin/sh
+# tests/interop.sh -- PyTorch <-> librnn interoperability, for every cell type, tied and untied:
+#   (1) round trip: torch state_dict -> tools/torch2rnn.py -> tools/rnn2torch.py: identical
+#       tensors and vocabulary; the result loads into bench/torch_main.py's RNNModel;
+#   (2) `rnnlm eval` perplexity versus main.py's evaluate() (batch 10, bptt 35): rel. diff <= 1e-4;
+#   (3) 5 clipped SGD steps of `rnnlm train --init` versus main.py's training loop: every tensor
+#       within 1e-4 (max abs diff / max abs value), the weight change within 1e-3; the file
+#       rnnlm wrote, converted back and forth, is byte-identical;
+# plus the FORMAT.md example, CRC checking, unknown sections and the converters' error paths.
+# Usage (from `make check`): RNNLM=/abs/bin/rnnlm sh tests/interop.sh
+# Prints one line per check and a last line "N passed, M failed"; exits 1 on any failure.
+PY=${PYTHON3:-/usr/bin/python3}
+RNNLM=${RNNLM:-bin/rnnlm}
+case $RNNLM in /*) ;; *) RNNLM=$PWD/$RNNLM ;; esac
+cd "$(dirname "$0")/.." || exit 1
+
+if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
+    echo "SKIP: python3-torch not installed"
+    exit 0
+fi
+if [ ! -x "$RNNLM" ]; then
+    echo "FAIL: rnnlm not found at $RNNLM (run make)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in tools/ from a test run
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnn-interop.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+cat > "$tmp/driver.py" <<'PYEOF'
+import concurrent.futures, json, math, os, random, re, struct, subprocess, sys, time
+import warnings
+import numpy as np
+import torch
+warnings.filterwarnings('ignore', message='dropout option adds dropout')
+import torch.nn as nn
+
+sys.path.insert(0, 'bench')
+sys.path.insert(0, 'tools')
+from torch_main import RNNModel, batchify, repackage_hidden  # noqa: E402
+import rnnfile  # noqa: E402
+import torch2rnn as torch2rnn_mod  # noqa: E402
+
+TMP, RNNLM = sys.argv[1], sys.argv[2]
+PY = sys.executable
+torch.set_num_threads(1)
+ENV = dict(os.environ, OPENBLAS_NUM_THREADS='1', OMP_NUM_THREADS='1')
+EVAL_TOL, STEP_TOL, DELTA_TOL = 1e-4, 1e-4, 1e-3
+
+
+def run(args, check=True):
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    out, err = p.stdout.decode('utf-8', 'replace'), p.stderr.decode('utf-8', 'replace')
+    if check and p.returncode != 0:
+        raise RuntimeError('%s exited %d: %s' % (' '.join(os.path.basename(a) if i == 0 else a
+                                                          for i, a in enumerate(args[:3])),
+                                                 p.returncode, (err or out).strip()[-400:]))
+    return p.returncode, out, err
+
+
+def torch2rnn(*args, check=True):
+    return run([PY, 'tools/torch2rnn.py', '-q'] + list(args), check)
+
+
+def rnn2torch(*args, check=True):
+    return run([PY, 'tools/rnn2torch.py', '-q'] + list(args), check)
+
+
+class Results:
+    def __init__(self):
+        self.lines = []
+
+    def check(self, ok, name, detail=''):
+        self.lines.append('%s %s%s' % ('PASS' if ok else 'FAIL', name, ': ' + detail if detail else ''))
+        return ok
+
+
+# ---- vocabulary and text -----------------------------------------------------------------------
+WORDS = ['the', 'a', 'cat', 'dog', 'sat', 'on', 'mat', 'and', 'ran', 'to', 'house', 'of', 'in',
+         'it', 'was', 'big', 'small', 'red', 'blue', '<eos>', 'green', 'tree', 'under', 'over',
+         'café', 'naïve', 'x', 'y', 'z', '1998', ',', '.', '"', 'who', 'saw', 'him', 'her',
+         '<unk>', 'end', 'quickly']        # V = 40; <eos> in the middle, two UTF-8 words
+V = len(WORDS)
+W2I = {w: i for i, w in enumerate(WORDS)}
+TEXT_WORDS = [w for w in WORDS if w not in ('<eos>', '<unk>')]
+
+
+def gen_text(rng, ntokens):
+    """Lines of vocabulary words whose data.py token count (words + one <eos> a line) is ntokens;
+    includes an empty line (a lone <eos>)."""
+    lines, left = [''], ntokens - 1
+    while left > 0:
+        k = min(rng.randint(1, 12), left - 1)
+        lines.append(' '.join(rng.choice(TEXT_WORDS) for _ in range(k)))
+        left -= k + 1
+    rng.shuffle(lines)
+    return '\n'.join(lines) + '\n'
+
+
+def tokenize(path):  # data.py's tokenize with a fixed vocabulary
+    ids = []
+    with open(path, 'r', encoding='utf8') as f:
+        for line in f:
+            ids += [W2I[w] for w in line.split() + ['<eos>']]
+    return torch.tensor(ids, dtype=torch.int64)
+
+
+def write(path, text):
+    with open(path, 'w', encoding='utf8') as f:
+        f.write(text)
+
+
+# ---- PyTorch reference ------------------------------------------------------------------------
+def make_model(cell, E, H, L, tied, seed):
+    model = RNNModel(cell, V, E, H, L, dropout=0.2, tie_weights=tied)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            s = 1.0 if not name.startswith('rnn.') else 1.5 / math.sqrt(H)
+            p.copy_(torch.rand(p.shape, generator=g) * 2 * s - s)
+    return model
+
+
+def torch_evaluate(model, ids, bsz=10, bptt=35):  # main.py's evaluate()
+    model.eval()
+    data_source = batchify(ids, bsz)
+    criterion = nn.NLLLoss()
+    total_loss = 0.
+    hidden = model.init_hidden(bsz)
+    with torch.no_grad():
+        for i in range(0, data_source.size(0) - 1, bptt):
+            seq_len = min(bptt, len(data_source) - 1 - i)
+            data, targets = data_source[i:i + seq_len], data_source[i + 1:i + 1 + seq_len].view(-1)
+            output, hidden = model(data, hidden)
+            hidden = repackage_hidden(hidden)
+            total_loss += len(data) * criterion(output, targets).item()
+    return total_loss / (len(data_source) - 1), (len(data_source) - 1) * bsz
+
+
+def torch_train(model, ids, bsz, bptt, lr, clip, max_batches):  # main.py's train()
+    model.train()
+    train_data = batchify(ids, bsz)
+    criterion = nn.NLLLoss()
+    hidden = model.init_hidden(bsz)
+    for batch, i in enumerate(range(0, train_data.size(0) - 1, bptt)):
+        seq_len = min(bptt, len(train_data) - 1 - i)
+        data, targets = train_data[i:i + seq_len], train_data[i + 1:i + 1 + seq_len].view(-1)
+        model.zero_grad()
+        hidden = repackage_hidden(hidden)
+        output, hidden = model(data, hidden)
+        loss = criterion(output, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        for q in model.parameters():
+            q.data.add_(q.grad, alpha=-lr)
+        if batch + 1 >= max_batches:
+            break
+    return batch + 1
+
+
+def rel_err(a, b):
+    """max |a - b| / max |b| (0/0 = 0), in float64."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    d, s = float(np.max(np.abs(a - b))), float(np.max(np.abs(b)))
+    return d / s if s > 0 else (0.0 if d == 0 else math.inf)
+
+
+# ---- one configuration ------------------------------------------------------------------------
+def case(idx, cell, tied):
+    R = Results()
+    tag = '%s-%s' % (cell, 'tied' if tied else 'untied')
+    d = os.path.join(TMP, tag)
+    os.makedirs(d)
+    E, H, L = (16, 16, 2) if tied else (10, 16, 2)
+    B, T = ((4, 7), (3, 5))[idx % 2]
+    rng = random.Random(1000 + idx)
+    model = make_model(cell, E, H, L, tied, 1234 + idx)
+    sd0 = model.state_dict()
+    sd_path, vocab_path = os.path.join(d, 'sd.pt'), os.path.join(d, 'vocab.txt')
+    torch.save(sd0, sd_path)
+    write(vocab_path, ''.join(w + '\n' for w in WORDS))
+    rnn_path = os.path.join(d, 'model.rnn')
+    torch2rnn('--state-dict', sd_path, '--vocab', vocab_path, '--model', cell,
+              *(['--tied'] if tied else []), '--out', rnn_path)
+
+    # (1) round trip
+    sd1_path, vocab1_path = os.path.join(d, 'back.pt'), os.path.join(d, 'back.txt')
+    rnn2torch('--checkpoint', rnn_path, '--state-dict', sd1_path, '--vocab', vocab1_path)
+    sd1 = torch.load(sd1_path)
+    bad = [k for k in sd0 if k not in sd1 or sd1[k].dtype != sd0[k].dtype
+           or not torch.equal(sd1[k], sd0[k])]
+    R.check(list(sd1.keys()) == list(sd0.keys()) and not bad, tag + ' round trip tensors',
+            'keys %s, differing %s' % (list(sd1.keys()), bad) if bad or list(sd1) != list(sd0)
+            else '%d tensors identical' % len(sd0))
+    R.check(open(vocab1_path, 'rb').read() == open(vocab_path, 'rb').read(),
+            tag + ' round trip vocabulary')
+    m2 = RNNModel(cell, V, E, H, L, dropout=0.2, tie_weights=tied)
+    try:
+        m2.load_state_dict(sd1)
+        ok, why = True, ''
+    except Exception as e:  # noqa: BLE001
+        ok, why = False, str(e)[:300]
+    if tied and ok:
+        ok = sd1['decoder.weight'].data_ptr() == sd1['encoder.weight'].data_ptr()
+        why = '' if ok else 'decoder.weight is not encoder.weight'
+    R.check(ok, tag + ' rnn2torch output loads into RNNModel', why)
+    f = rnnfile.read(rnn_path)
+    R.check((f.cell, f.V, f.E, f.H, f.L, f.tied, round(f.dropout, 6), f.seed)
+            == (cell, V, E, H, L, tied, 0.2, 1111), tag + ' CONF fields', f.describe())
+
+    # (2) evaluation agreement
+    eval_path = os.path.join(d, 'eval.txt')
+    write(eval_path, gen_text(rng, 437))
+    t_loss, t_tokens = torch_evaluate(model, tokenize(eval_path))
+    _, out, _ = run([RNNLM, 'eval', '--checkpoint', rnn_path, '--data', eval_path, '--json'])
+    j = json.loads(out.strip().splitlines()[-1])
+    t_ppl = math.exp(t_loss)
+    e = abs(j['ppl'] - t_ppl) / t_ppl
+    R.check(e <= EVAL_TOL, tag + ' eval ppl', 'rnnlm %.6f torch %.6f rel.diff %.2e'
+            % (j['ppl'], t_ppl, e))
+    R.check(j['tokens'] == t_tokens, tag + ' eval tokens', 'rnnlm %s, main.py scores %d'
+            % (j['tokens'], t_tokens))
+    eval_err = e
+
+    # (3) five SGD steps
+    data = os.path.join(d, 'corpus')
+    os.makedirs(data)
+    # even cases: plenty of data; odd cases: the 5th chunk is the last and is short
+    ntrain = B * (T * 12 + 1) + 2 if idx % 2 == 0 else B * (4 * T + 3 + 1) + 1
+    write(os.path.join(data, 'train.txt'), gen_text(rng, ntrain))
+    write(os.path.join(data, 'valid.txt'), gen_text(rng, 61))
+    write(os.path.join(data, 'test.txt'), gen_text(rng, 53))
+    out_path = os.path.join(d, 'out.rnn')
+    run([RNNLM, 'train', '--init', rnn_path, '--data', data, '--dropout', '0', '--lr', '1',
+         '--clip', '0.25', '--epochs', '1', '--max-batches', '5', '--batch_size', str(B),
+         '--bptt', str(T), '--save', out_path])
+    ref = RNNModel(cell, V, E, H, L, dropout=0.0, tie_weights=tied)
+    ref.load_state_dict(sd0)
+    nb = torch_train(ref, tokenize(os.path.join(data, 'train.txt')), B, T, 1.0, 0.25, 5)
+    sd_t = ref.state_dict()
+    sd2_path, v2_path = os.path.join(d, 'out.pt'), os.path.join(d, 'out.txt')
+    rnn2torch('--checkpoint', out_path, '--state-dict', sd2_path, '--vocab', v2_path)
+    sd_c = torch.load(sd2_path)
+    worst_w, worst_d = (0.0, ''), (0.0, '')
+    bad = []
+    for k in sd_t:
+        ew = rel_err(sd_c[k], sd_t[k])
+        ed = rel_err(sd_c[k].double() - sd0[k].double(), sd_t[k].double() - sd0[k].double())
+        if ew > STEP_TOL or ed > DELTA_TOL or not ew == ew or not ed == ed:
+            bad.append('%s (weights %.2e, change %.2e)' % (k, ew, ed))
+        worst_w = max(worst_w, (ew, k))
+        worst_d = max(worst_d, (ed, k))
+    R.check(nb == 5 and not bad, tag + ' 5 SGD steps (B=%d, bptt=%d%s)'
+            % (B, T, ', short last chunk' if idx % 2 else ''),
+            ('; '.join(bad) + '; ' if bad else '')
+            + 'max rel.err weights %.2e (%s), change %.2e (%s)' % (worst_w + worst_d))
+    # the file rnnlm wrote, through rnn2torch and back, is byte-identical
+    f = rnnfile.read(out_path)
+    again = os.path.join(d, 'again.rnn')
+    rc = torch2rnn_mod.main(['-q', '--state-dict', sd2_path, '--vocab', v2_path, '--model', cell]
+                            + (['--tied'] if tied else []) + ['--dropout', repr(float(f.dropout)),
+                            '--seed', str(f.seed), '--out', again])   # in-process: saves a start
+    if rc != 0:
+        raise RuntimeError('torch2rnn.main exited %d' % rc)
+    R.check(open(again, 'rb').read() == open(out_path, 'rb').read(),
+            tag + ' rnnlm-written file == rnn2torch + torch2rnn of it (byte for byte)')
+    return R, eval_err, worst_w[0], worst_d[0]
+
+
+def run_case(idx, cell, tied):
+    try:
+        return case(idx, cell, tied)
+    except Exception as e:  # noqa: BLE001
+        R = Results()
+        R.check(False, '%s-%s' % (cell, 'tied' if tied else 'untied'),
+                '%s: %s' % (type(e).__name__, e))
+        return R, None, None, None
+
+
+# ---- format and error paths -------------------------------------------------------------------
+def misc():
+    R = Results()
+    d = os.path.join(TMP, 'misc')
+    os.makedirs(d)
+    # the example of docs/FORMAT.md, byte for byte
+    doc = open('docs/FORMAT.md', encoding='utf8').read()
+    block = doc[doc.index('## Example'):]
+    size = int(re.search(r'(\d+) bytes:', block).group(1))
+    m = rnnfile.Model('RNN_TANH', 2, 1, 1, 1, True, 0.5, 1111, [b'a', b'<eos>'],
+                      [(n, np.zeros(s, np.float32))
+                       for n, s in rnnfile.expected_shapes('RNN_TANH', 2, 1, 1, 1, True)])
+    m.params[0][1][:, 0] = [1, -2]
+    enc = rnnfile.encode(m)
+    nbytes, bad = 0, []
+    for line in block.split('```')[1].splitlines():   # xxd lines; the doc elides some ("...")
+        mo = re.match(r'^([0-9a-f]{8}): ((?:[0-9a-f]{2,4} ?)+)', line)
+        if mo:
+            off, got = int(mo.group(1), 16), bytes.fromhex(mo.group(2).split('  ')[0].replace(' ', ''))
+            nbytes += len(got)
+            if enc[off:off + len(got)] != got:
+                bad.append('%08x' % off)
+    R.check(len(enc) == size and nbytes > 100 and not bad, 'FORMAT.md example bytes',
+            '%d bytes written, %d stated; %d bytes shown in the doc compared%s'
+            % (len(enc), size, nbytes, ', differing at ' + ' '.join(bad) if bad else ''))
+    R.check(rnnfile.crc32c(b'123456789') == 0xE3069283, 'CRC-32C check value')
+
+    # a small LSTM to break
+    model = make_model('LSTM', 8, 8, 1, False, 7)
+    sd_path, vocab_path = os.path.join(d, 'sd.pt'), os.path.join(d, 'vocab.txt')
+    torch.save(model.state_dict(), sd_path)
+    write(vocab_path, ''.join(w + '\n' for w in WORDS))
+    good = os.path.join(d, 'good.rnn')
+    torch2rnn('--state-dict', sd_path, '--vocab', vocab_path, '--model', 'LSTM', '--out', good)
+    raw = open(good, 'rb').read()
+    eval_path = os.path.join(d, 'eval.txt')
+    write(eval_path, gen_text(random.Random(5), 200))
+    _, out, _ = run([RNNLM, 'eval', '--checkpoint', good, '--data', eval_path, '--json'])
+    ppl_good = json.loads(out.strip().splitlines()[-1])['ppl']
+
+    # an unknown section before END: skipped by rnn2torch and by rnnlm
+    unk = os.path.join(d, 'unknown.rnn')
+    payload = b'future training state'
+    head = b'TRST' + struct.pack('<Q', len(payload))
+    sec = head + payload + struct.pack('<I', rnnfile.crc32c(head + payload))
+    open(unk, 'wb').write(raw[:-16] + sec + raw[-16:])
+    rc, _, err = rnn2torch('--checkpoint', unk, '--state-dict', os.path.join(d, 'u.pt'), check=False)
+    ok = rc == 0 and all(torch.equal(a, b) for a, b in
+                         zip(torch.load(os.path.join(d, 'u.pt')).values(), model.state_dict().values()))
+    R.check(ok, 'rnn2torch skips an unknown section', err.strip())
+    rc, out, err = run([RNNLM, 'eval', '--checkpoint', unk, '--data', eval_path, '--json'], False)
+    R.check(rc == 0 and json.loads(out.strip().splitlines()[-1])['ppl'] == ppl_good,
+            'rnnlm eval skips an unknown section', (err or out).strip()[:200])
+
+    # a flipped bit in PARM: CRC error, exit 1
+    bad = os.path.join(d, 'bad.rnn')
+    b = bytearray(raw)
+    b[len(raw) - 40] ^= 0x10
+    open(bad, 'wb').write(bytes(b))
+    rc, _, err = rnn2torch('--checkpoint', bad, '--state-dict', os.path.join(d, 'x.pt'), check=False)
+    R.check(rc == 1 and 'CRC' in err and not os.path.exists(os.path.join(d, 'x.pt')),
+            'rnn2torch refuses a corrupted file', 'exit %d: %s' % (rc, err.strip()))
+    rc, _, err = rnn2torch('--checkpoint', good[:-4] + '.pt', '--state-dict', os.path.join(d, 'x.pt'),
+                           check=False)
+    R.check(rc == 1, 'rnn2torch: missing file -> exit 1', err.strip())
+
+    # torch2rnn error paths: one line on stderr, exit 1 (2 for usage); the output is untouched
+    out = os.path.join(d, 'out.rnn')
+    write(out, 'old')
+    short_vocab = os.path.join(d, 'short.txt')
+    write(short_vocab, ''.join(w + '\n' for w in WORDS[:-1]))
+    dup_vocab = os.path.join(d, 'dup.txt')
+    write(dup_vocab, ''.join(w + '\n' for w in WORDS[:-1] + ['the']))
+    whole = os.path.join(d, 'whole.pt')
+    torch.save(model, whole)             # what main.py's --save writes
+    tied_sd = os.path.join(d, 'tied.pt')
+    torch.save(make_model('GRU', 8, 8, 1, True, 8).state_dict(), tied_sd)
+    cases = [
+        ('vocabulary count != V', ['--vocab', short_vocab], 1, 'V = 40'),
+        ('repeated word', ['--vocab', dup_vocab], 1, 'repeats'),
+        ('--tied on an untied model', ['--tied'], 1, 'differs'),
+        ('--model GRU on an LSTM', ['--model', 'GRU'], 1, 'LSTM'),
+        ('not a torch file', ['--state-dict', eval_path], 1, 'torch.save'),
+        ('a whole pickled model', ['--state-dict', whole], 1, 'state_dict()'),
+        ('bad flag', ['--bogus'], 2, ''),
+        ('--dropout 1', ['--dropout', '1'], 2, 'dropout'),
+        ('missing output folder', ['--out', os.path.join(d, 'nope', 'x.rnn')], 1, 'does not exist'),
+    ]
+    for name, over, want_rc, want_msg in cases:
+        args = {'--state-dict': sd_path, '--vocab': vocab_path, '--model': 'LSTM', '--out': out}
+        flags = []
+        it = iter(over)
+        for a in it:
+            if a in args:
+                args[a] = next(it)
+            else:
+                flags.append(a)
+        argv = [x for kv in args.items() for x in kv] + flags
+        rc, so, err = torch2rnn(*argv, check=False)
+        ok = (rc == want_rc and want_msg in err and open(out).read() == 'old'
+              and len(err.strip().splitlines()) >= 1)
+        if want_rc == 1:
+            ok = ok and len(err.strip().splitlines()) == 1
+        R.check(ok, 'torch2rnn: ' + name + ' -> exit %d' % want_rc,
+                'exit %d: %s' % (rc, err.strip().splitlines()[-1] if err.strip() else ''))
+    leftovers = [n for n in os.listdir(d) if '.tmp.' in n]
+    R.check(not leftovers, 'no temporary files left', ' '.join(leftovers))
+    # a tied model converted without --tied: a note, written untied (decoder.weight stored)
+    rc, _, err = torch2rnn('--state-dict', tied_sd, '--vocab', vocab_path, '--model', 'GRU',
+                           '--out', out, check=False)
+    R.check(rc == 0 and 'looks tied' in err and not rnnfile.read(out).tied,
+            'torch2rnn notes a tied-looking untied conversion', err.strip())
+    return R
+
+
+def main():
+    t0 = time.time()
+    cases = [(i, cell, tied) for i, (cell, tied) in
+             enumerate((c, t) for c in ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') for t in (False, True))]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        futs = [ex.submit(run_case, *c) for c in cases]
+        fm = ex.submit(misc)
+        results = [f.result() for f in futs]
+        try:
+            mres = fm.result()
+        except Exception as e:  # noqa: BLE001
+            mres = Results()
+            mres.check(False, 'format and error paths', '%s: %s' % (type(e).__name__, e))
+    for R, *_ in results:
+        print('\n'.join(R.lines))
+    print('\n'.join(mres.lines))
+    print('summary (max over tied/untied): cell       eval ppl rel.diff  5-step weights  5-step change')
+    for cell in ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'):
+        rows = [r for (i, c, t), r in zip(cases, results) if c == cell and r[1] is not None]
+        if rows:
+            print('summary: %-10s %18.2e %15.2e %14.2e' % (cell, max(r[1] for r in rows),
+                                                          max(r[2] for r in rows),
+                                                          max(r[3] for r in rows)))
+    print('time %.1f s' % (time.time() - t0))
+
+
+main()
+PYEOF
+
+( "$PY" "$tmp/driver.py" "$tmp" "$RNNLM"; echo $? > "$tmp/rc" ) 2>&1 | tee "$tmp/log"
+rc=$(cat "$tmp/rc" 2>/dev/null || echo 1)
+pass=$(grep -c '^PASS' "$tmp/log")
+fail=$(grep -c '^FAIL' "$tmp/log")
+if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+    echo "FAIL: the test driver exited with status $rc"
+    fail=1
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,109 @@
+/* test_kernels.c -- the vectorised element-wise kernels against libm and plain loops. */
+#include "testutil.h"
+
+#include "kernels.h"
+
+#include <stdio.h>
+
+#include <float.h>
+#include <string.h>
+
+static double ulp_err(float got, double want)
+{
+    if (want == 0) return got == 0 ? 0 : 1e9;
+    return fabs(got - want) / fabs(want) / FLT_EPSILON;
+}
+
+START_TEST(test_exp_accuracy)
+{
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double e = ulp_err(rnn_expf(x), exp((double)x));
+        if (e > worst) worst = e;
+    }
+    printf("kernels: rnn_expf worst relative error %.2f ulp on [-87, 88]\n", worst);
+    ck_assert_double_lt(worst, 4.0);
+    ck_assert_float_eq(rnn_expf(-200.0f), 0.0f);
+    ck_assert(isinf(rnn_expf(200.0f)));
+    ck_assert_float_eq(rnn_expf(0.0f), 1.0f);
+    ck_assert(isnan(rnn_expf(NAN)));
+}
+END_TEST
+
+START_TEST(test_tanh_sigmoid_accuracy)
+{
+    double wt = 0, ws = 0;
+    for (float x = -20.0f; x <= 20.0f; x += 0.00731f) {
+        double t = tanh((double)x), s = 1.0 / (1.0 + exp(-(double)x));
+        double et = fabs(rnn_tanhf(x) - t), es = fabs(rnn_sigmoid(x) - s) / s;
+        if (et > wt) wt = et;
+        if (es > ws) ws = es;
+    }
+    printf("kernels: tanh worst abs error %.2e, sigmoid worst rel error %.2e\n", wt, ws);
+    ck_assert_double_lt(wt, 4e-7);
+    ck_assert_double_lt(ws, 4e-7);
+    ck_assert_float_eq(rnn_tanhf(1e-20f), 1e-20f); /* tiny inputs keep their value */
+    ck_assert_float_eq(rnn_tanhf(-30.0f), -1.0f);
+}
+END_TEST
+
+/* vector bodies and scalar tails agree bit for bit, for every length and offset */
+START_TEST(test_tails_match_bodies)
+{
+    float a[67], b[67], bias[67];
+    uint64_t s = 3;
+    for (int i = 0; i < 67; i++) a[i] = (float)(tu_uniform(&s) * 20 - 10), bias[i] = (float)(tu_uniform(&s) - 0.5);
+    for (int n = 0; n <= 9; n++)
+        for (int off = 0; off < 4; off++) {
+            memcpy(b, a, sizeof a);
+            rnn_k_tanh_bias(b + off, bias + off, n);
+            for (int k = 0; k < n; k++) ck_assert_float_eq(b[off + k], rnn_tanhf(a[off + k] + bias[off + k]));
+            memcpy(b, a, sizeof a);
+            rnn_k_sigmoid_bias(b + off, bias + off, n);
+            for (int k = 0; k < n; k++) ck_assert_float_eq(b[off + k], rnn_sigmoid(a[off + k] + bias[off + k]));
+        }
+}
+END_TEST
+
+START_TEST(test_reductions)
+{
+    enum { N = 5000 };
+    static float a[N], row[N], bias[N];
+    uint64_t s = 9;
+    double ss = 0, es = 0;
+    float mx = -INFINITY;
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)(tu_uniform(&s) * 8 - 4), bias[i] = (float)(tu_uniform(&s) - 0.5);
+        ss += (double)a[i] * a[i];
+        float v = a[i] + bias[i];
+        mx = v > mx ? v : mx;
+    }
+    for (int i = 0; i < N; i++) es += exp((double)(a[i] + bias[i]) - mx);
+    ck_assert_double_eq_tol(rnn_k_sumsq(a, N), ss, ss * 1e-6);
+    memcpy(row, a, sizeof a);
+    ck_assert_float_eq(rnn_k_add_bias_max(row, bias, N), mx);
+    double got = rnn_k_exp_sum(row, mx, N, 1);
+    ck_assert_double_eq_tol(got, es, es * 1e-6);
+    ck_assert_float_eq_tol(row[17], (float)exp((double)(a[17] + bias[17]) - mx), 1e-6f);
+    float p[N], g[N];
+    memcpy(p, a, sizeof p);
+    memcpy(g, bias, sizeof g);
+    rnn_k_axpy(p, -0.5f, g, N);
+    for (int i = 0; i < N; i++) {
+        float t = -0.5f * g[i];
+        ck_assert_float_eq(p[i], a[i] + t);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_add_test(tc, test_exp_accuracy);
+    tcase_add_test(tc, test_tanh_sigmoid_accuracy);
+    tcase_add_test(tc, test_tails_match_bodies);
+    tcase_add_test(tc, test_reductions);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
