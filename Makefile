@@ -21,7 +21,7 @@ VERSION := $(shell sed -n 's/^\#define RNN_VERSION_STRING "\(.*\)"/\1/p' include
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC -fvisibility=hidden \
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC -fvisibility=hidden -ffp-contract=off \
              -Iinclude -Isrc $(BLAS_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
 
 ifeq ($(BLAS),openblas)
