@@ -297,8 +297,9 @@ RNN_API void rnn_state_free(rnn_state *st);
 RNN_API const char *rnn_state_errmsg(const rnn_state *st);
 /* Zeros the hidden state and reseeds every stream's generator with the creation seed. */
 RNN_API int rnn_state_reset(rnn_state *st);
-/* Copies src's hidden state and generators into dst (same model and batch; no allocation): a
- * cheap fork for beam search. RNN_ERR_STATE when they differ. */
+/* Copies src's hidden state, generators and creation seed (what rnn_state_reset reseeds with)
+ * into dst (same model and batch; no allocation): a cheap fork for beam search. RNN_ERR_STATE
+ * when they differ. */
 RNN_API int rnn_state_copy(rnn_state *dst, const rnn_state *src);
 /* A new state equal to src (rnn_state_create + rnn_state_copy). */
 RNN_API int rnn_state_clone(rnn_state **out, const rnn_state *src);
@@ -330,8 +331,8 @@ RNN_API int rnn_state_logprobs(rnn_state *st, float *logprobs);
  * Does not advance the state: feed the tokens you keep. */
 RNN_API int rnn_state_next(rnn_state *st, const rnn_sampling *sampling, int32_t *next);
 
-/* Generates `count` tokens per stream into out int32_t[batch][count]: draw, feed, repeat; all
- * streams advance together (one GEMM per layer and step). */
+/* Generates `count` (>= 0; 0 does nothing) tokens per stream into out int32_t[batch][count]:
+ * draw, feed, repeat; all streams advance together (one GEMM per layer and step). */
 RNN_API int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out);
 
 /* ---- Parameters by name (for tests, converters and FFI) --------------------------------------- */

@@ -243,7 +243,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}] */
         float *in = buf->d1;
         memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
-        memcpy(in + BH, out, (N - BH) * sizeof(float));
+        memcpy(in + BH, out, (N * H - BH) * sizeof(float));
         double *row_nll = buf->row_nll;
         rnn__output_forward(m, in, buf->tok, B, T, buf->logits, 0, NULL, NULL, row_nll);
         for (int b = 0; b < B; b++) {
