@@ -82,6 +82,50 @@ float rnn_k_add_bias_max(float *row, const float *bias, int n)
     return mx;
 }
 
+float rnn_k_bias_max(const float *row, const float *bias, int n)
+{
+    vf m = splat(-INFINITY);
+    int k = 0;
+    for (; k + W <= n; k += W) m = vmax(load(row + k) + load(bias + k), m);
+    float mx = -INFINITY;
+    for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; k < n; k++) {
+        float v = row[k] + bias[k];
+        mx = v > mx ? v : mx;
+    }
+    return mx;
+}
+
+double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
+{
+    double total = 0;
+    vf sh = splat(shift);
+    int k = 0;
+    while (k + W <= n) {
+        vf acc = splat(0.0f);
+        int end = k + 1024 < n ? k + 1024 : n;
+        for (; k + W <= end; k += W) {
+            vf e = vexp(load(row + k) + load(bias + k) - sh);
+            if (store_exp) store(row + k, e);
+            acc += e;
+        }
+        for (int j = 0; j < W; j++) total += acc[j];
+    }
+    for (; k < n; k++) {
+        float e = rnn_expf(row[k] + bias[k] - shift);
+        if (store_exp) row[k] = e;
+        total += e;
+    }
+    return total;
+}
+
+void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n)
+{
+    int k = 0;
+    for (; k + W <= n; k += W) store(dst + k, load(src + k) + load(bias + k) - splat(shift));
+    for (; k < n; k++) dst[k] = src[k] + bias[k] - shift;
+}
+
 double rnn_k_exp_sum(float *row, float shift, int n, int store_exp)
 {
     double total = 0;

@@ -11,9 +11,15 @@
 
 /* row[k] += bias[k]; returns max_k row[k] (-inf for n == 0; NaN propagates) */
 float rnn_k_add_bias_max(float *row, const float *bias, int n);
+/* returns max_k (row[k] + bias[k]) without writing (-inf for n == 0; NaN lanes are skipped) */
+float rnn_k_bias_max(const float *row, const float *bias, int n);
 /* returns sum_k exp(row[k] - shift), accumulated in double per 1024 elements;
  * when store, row[k] = exp(row[k] - shift) */
 double rnn_k_exp_sum(float *row, float shift, int n, int store);
+/* the same for exp(row[k] + bias[k] - shift) */
+double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store);
+/* dst[k] = src[k] + bias[k] - shift */
+void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n);
 /* a[k] *= s */
 void rnn_k_scale(float *a, float s, size_t n);
 /* dst[k] = src[k] - shift */

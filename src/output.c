@@ -28,18 +28,19 @@ double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tg
     float inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
-        float mx = rnn_k_add_bias_max(row, bias, V);
+        /* v = logits + bias is never stored: two reading passes (max, then exp and sum) */
+        float mx = rnn_k_bias_max(row, bias, V);
         int y = tgt ? tgt[r] : RNN_IGNORE;
-        float vy = y != RNN_IGNORE ? row[y] : 0.0f;
+        float vy = y != RNN_IGNORE ? row[y] + bias[y] : 0.0f;
         /* with a gradient to form, keep exp(v - max) in the row: the gradient is a rescaling */
-        double s = rnn_k_exp_sum(row, mx, V, want_grad);
+        double s = rnn_k_exp_sum_bias(row, bias, mx, V, want_grad);
         float lse = mx + (float)log(s);
         double rn = y != RNN_IGNORE ? (double)lse - (double)vy : 0.0;
         nll += rn;
         if (row_nll) row_nll[r] = rn;
         if (logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
             float *dst = logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
-            rnn_k_sub(dst, row, lse, V); /* (want_grad is never set together with logprobs) */
+            rnn_k_bias_sub(dst, row, bias, lse, V); /* (never together with want_grad) */
         }
         if (want_grad) {
             if (y == RNN_IGNORE) {
