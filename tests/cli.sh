@@ -63,7 +63,7 @@ TINY="--emsize 16 --nhid 16 --epochs 2"
 # ---- help and version ---------------------------------------------------------------------------
 run "$RNNLM" --version
 check "--version prints the version" grep -q '^rnnlm (librnn) [0-9]*\.[0-9]*\.[0-9]*$' "$W/out"
-for cmd in train eval generate; do
+for cmd in train eval generate score; do
     run "$RNNLM" $cmd --help
     check "$cmd --help" test "$rc" -eq 0 -a -s "$W/out"
 done
@@ -129,7 +129,71 @@ gen "$W/g4.txt" 5 --temperature 0 --prompt "the cat sat"
 check "generate --temperature 0 --prompt" test "$rc" -eq 0 -a "$(wc -w <"$W/g4.txt")" -eq 45
 gen "$W/g5.txt" 5 --words 0
 check "generate --words 0 writes an empty file" test "$rc" -eq 0 -a -f "$W/g5.txt" -a ! -s "$W/g5.txt"
+# sampling flags: an inference state seeded with --seed; temperature, then top-k, then top-p
+gen "$W/k1.txt" 5 --top-k 3
+check "generate --top-k exits 0" test "$rc" -eq 0 -a "$(wc -w <"$W/k1.txt")" -eq 45
+gen "$W/k2.txt" 5 --top-k 3
+check "generate --top-k: same seed, same text" cmp -s "$W/k1.txt" "$W/k2.txt"
+gen "$W/p1.txt" 5 --top-p 0.6 --temperature 0.8 --prompt "the cat sat"
+gen "$W/p2.txt" 5 --top-p 0.6 --temperature 0.8 --prompt "the cat sat"
+check "generate --top-p --prompt: same seed, same text" test "$rc" -eq 0 -a -s "$W/p1.txt"
+check "generate --top-p --prompt: same seed, same text" cmp -s "$W/p1.txt" "$W/p2.txt"
+gen "$W/greedy1.txt" 5 --temperature 0 --prompt "a big dog"
+gen "$W/greedy2.txt" 9 --top-k 1 --prompt "a big dog"
+check "generate: --top-k 1 is greedy (--temperature 0), whatever the seed" cmp -s "$W/greedy1.txt" "$W/greedy2.txt"
+gen "$W/all1.txt" 5 --top-k 0 --top-p 1
+check "generate: --top-k 0 --top-p 1 are the defaults" cmp -s "$W/g1.txt" "$W/all1.txt"
+gen "$W/greedy3.txt" 7 --top-p 0.01 --prompt "a big dog"
+check "generate: --top-p 0.01 keeps only the most likely word (greedy)" cmp -s "$W/greedy1.txt" "$W/greedy3.txt"
 check "generate leaves no temporary file" test -z "$(ls "$W" | grep tmp || true)"
+
+# ---- score -------------------------------------------------------------------------------------
+# G.txt: an empty first line (so the file's first token is <eos>), then test.txt
+{ echo; cat "$C/test.txt"; } >"$W/G.txt"
+run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/G.txt"
+check "score exits 0" test "$rc" -eq 0
+cp "$W/out" "$W/score.txt"
+nlines=$(wc -l <"$W/G.txt"); nwords=$(wc -w <"$W/G.txt")
+check "score prints one line per input line and a total" test "$(wc -l <"$W/score.txt")" -eq $((nlines + 1))
+check "score lines: LOGPROB TAB NTOKENS TAB TEXT" test "$(head -n -1 "$W/score.txt" | grep -cv '^-[0-9]*\.[0-9]*	[1-9][0-9]*	')" -eq 0
+check "score: the empty first line is 1 token" grep -q '^-[0-9.]*	1	$' "$W/score.txt"
+check "score: TEXT is the line's words" test "$(sed -n 2p "$W/score.txt" | cut -f3)" = "$(sed -n 2p "$W/G.txt" | tr -s ' \t' '  ' | sed 's/^ //;s/ $//')"
+check "score: total line" grep -q '^total logprob -[0-9.]* tokens [0-9]* ppl [0-9.]*$' "$W/score.txt"
+# the total is the sum of the lines, its tokens are words + one <eos> per line, ppl = exp(-X/N)
+check "score: total = sum of the lines, tokens = words + lines, ppl = exp(-X/N)" awk -F'\t' -v n="$((nwords + nlines))" '
+    /^total/ { split($0, f, " "); X = f[3]; N = f[5]; P = f[7]; next }
+    { s += $1; t += $2 }
+    END { d = s - X; if (d < 0) d = -d; e = P - exp(-X / N); if (e < 0) e = -e
+          exit !(d < 1e-4 && t == N && N == n && e < 1e-5 * P) }' "$W/score.txt"
+# against eval with batch 1: eval predicts tokens 2..N from their predecessors, score also the
+# first one (here <eos>, line 1) from the zero state:  X - logprob(line 1) = -(loss * tokens)
+run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/G.txt" --json
+cp "$W/out" "$W/score.jsonl"
+check "score --json: one object per line + summary" test "$(wc -l <"$W/score.jsonl")" -eq $((nlines + 1))
+check "score --json line objects" grep -q '^{"line":2,"logprob":-[0-9.e+-]*,"tokens":[0-9]*,"text":"[a-z ]*"}$' "$W/score.jsonl"
+check "score --json summary" sh -c "tail -n 1 '$W/score.jsonl' | grep -q '^{\"total_logprob\":-[0-9.e+-]*,\"tokens\":[0-9]*,\"ppl\":[0-9.e+-]*,\"lines\":$nlines}\$'"
+run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$W/G.txt" --batch_size 1 --bptt 35 --json
+cp "$W/out" "$W/eval1.json"
+check "score agrees with eval --batch_size 1 --bptt 35 (1e-4 relative)" awk '
+    function num(s, k,   r) { r = s; sub(".*\"" k "\":", "", r); sub("[,}].*", "", r); return r + 0 }
+    FNR == NR { if (FNR == 1) L1 = num($0, "logprob"); if ($0 ~ /total_logprob/) { X = num($0, "total_logprob"); N = num($0, "tokens") }; next }
+    { loss = num($0, "loss"); T = num($0, "tokens") }
+    END { a = X - L1; b = -loss * T; d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a
+          if (!(T == N - 1 && d <= 1e-4 * m)) { print "score " a " eval " b " tokens " T " vs " N; exit 1 } }' \
+    "$W/score.jsonl" "$W/eval1.json"
+# line ends: \r\n and \r as \n; Unicode spaces split words as str.split() does
+awk '{ printf "%s\r\n", $0 }' "$W/G.txt" >"$W/crlf.txt"
+run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/crlf.txt"
+check "score: CRLF lines score as LF lines" cmp -s "$W/out" "$W/score.txt"
+printf 'the\342\200\200cat\343\200\200sat\rdog ran\n' >"$W/uni.txt"
+run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/uni.txt"
+check "score: U+2000/U+3000 split words, a lone CR ends a line" test "$(cut -f2,3 "$W/out" | head -n 2 | tr '\t\n' '|/')" = "4|the cat sat/3|dog ran/"
+# <unk>: a model whose vocabulary has it maps unknown words to it
+mkdir -p "$W/unkc" && cp "$C/valid.txt" "$C/test.txt" "$W/unkc/" && { cat "$C/train.txt"; echo "the <unk> sat"; } >"$W/unkc/train.txt"
+run "$RNNLM" train --data "$W/unkc" $TINY --dry-run --save "$W/unk.rnn"
+printf 'the cat zebra\n' >"$W/zebra.txt"
+run "$RNNLM" score --checkpoint "$W/unk.rnn" --data "$W/zebra.txt"
+check "score: unknown words -> <unk> when the model has it" test "$rc" -eq 0 -a "$(head -n 1 "$W/out" | cut -f2,3)" = "4	the cat zebra"
 
 # ---- bad flags and values: exit 2, one line, no output file --------------------------------------
 T="train --data $C --save $W/bad.rnn --metrics $W/bad.jsonl $TINY"
@@ -146,7 +210,10 @@ for args in \
     "$E --batch_size 0" "$E --bptt x" "$E --bogus" "eval --data $C/test.txt" \
     "eval --checkpoint $W/m.rnn" \
     "$G --temperature -1" "$G --temperature inf" "$G --words -1" "$G --words 1.5" "$G --seed x" \
-    "$G --log-interval 0" "$G --prompt" "generate --outf $W/bad.txt" "nosuchcommand"; do
+    "$G --log-interval 0" "$G --prompt" "generate --outf $W/bad.txt" "nosuchcommand" \
+    "$G --top-k -1" "$G --top-k 1.5" "$G --top-p 0" "$G --top-p -0.1" "$G --top-p 1.01" "$G --top-p x" \
+    "score --data $C/test.txt" "score --checkpoint $W/m.rnn" "score --checkpoint $W/m.rnn --data $C/test.txt --bogus" \
+    "score --checkpoint $W/m.rnn --data $C/test.txt --json=1"; do
     # shellcheck disable=SC2086
     expect_error 2 "rnnlm $args" "$RNNLM" $args
 done
@@ -177,12 +244,18 @@ for args in \
     "eval --checkpoint $W/m.rnn --data $W/empty/train.txt" \
     "generate --checkpoint $W/trunc.rnn --outf $W/bad.txt" \
     "generate --checkpoint $W/m.rnn --outf $W/bad.txt --prompt zebra" \
-    "generate --checkpoint $W/m.rnn --outf $W/nodir/bad.txt"; do
+    "generate --checkpoint $W/m.rnn --outf $W/nodir/bad.txt" \
+    "score --checkpoint $W/m.rnn --data $W/unknown.txt" \
+    "score --checkpoint $W/m.rnn --data $W/nothere.txt" \
+    "score --checkpoint $W/m.rnn --data $W/empty/train.txt" \
+    "score --checkpoint $W/trunc.rnn --data $C/test.txt"; do
     # shellcheck disable=SC2086
     expect_error 1 "rnnlm $args" "$RNNLM" $args
 done
 run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$W/unknown.txt"
 check "eval names the unknown words" grep -q 'zebra' "$W/err"
+run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/unknown.txt"
+check "score names the unknown words" grep -q 'zebra.*quokka' "$W/err"
 run "$RNNLM" eval --checkpoint "$W/trunc.rnn" --data "$C/test.txt"
 check "a truncated checkpoint is named" grep -q 'trunc.rnn' "$W/err"
 

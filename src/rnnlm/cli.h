@@ -21,6 +21,7 @@ enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_generate(int argc, char **argv);
+int cli_score(int argc, char **argv);
 
 /* ---- Errors ------------------------------------------------------------------------------------ */
 /* Prints "rnnlm: <message>\n" on stderr (one line: newlines in the message become spaces) and

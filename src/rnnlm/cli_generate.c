@@ -14,7 +14,9 @@ static const char generate_help[] =
     "Samples text from a saved model as generate.py does: one stream, the first input a random\n"
     "word (drawn from --seed) or the words of --prompt fed through the model first (the prompt\n"
     "itself is not written), then --words samples, each written followed by a space, or by a\n"
-    "newline after every 20th word. The same seed gives the same text.\n"
+    "newline after every 20th word. The same seed (and flags) gives the same text.\n"
+    "Each word is drawn from softmax(log_probs / T), cut to the --top-k most likely words and\n"
+    "then to the smallest set of most likely words whose probability reaches --top-p.\n"
     "\n"
     "  --checkpoint FILE   model saved by rnnlm train (required)\n"
     "  --outf FILE         output file, written atomically; - for stdout. default generated.txt\n"
@@ -23,13 +25,16 @@ static const char generate_help[] =
     "  --temperature T     higher T: more diversity; 0: greedy (always the most likely word).\n"
     "                      default 1.0\n"
     "  --log-interval N    report every N words, default 100\n"
+    "  --top-k K           sample only from the K most likely words; 0: all (default)\n"
+    "  --top-p P           nucleus sampling: only from the most likely words whose probability\n"
+    "                      reaches P, in (0, 1]; 1: all (default)\n"
     "  --prompt TEXT       words to condition on (unknown words become <unk>, if the model has it)\n";
 
 typedef struct gen_args {
     const char *checkpoint, *outf, *prompt;
-    int words, log_interval;
+    int words, log_interval, top_k;
     long long seed;
-    double temperature;
+    double temperature, top_p;
 } gen_args;
 
 static int parse_generate(int argc, char **argv, gen_args *a, int *help)
@@ -37,6 +42,7 @@ static int parse_generate(int argc, char **argv, gen_args *a, int *help)
     a->checkpoint = a->prompt = NULL;
     a->outf = "generated.txt";
     a->words = 1000, a->log_interval = 100, a->seed = 1111, a->temperature = 1.0;
+    a->top_k = 0, a->top_p = 1.0;
     cli_opt opts[] = {
         {"checkpoint", CLI_STR, &a->checkpoint, 0, 0, 0, 0, 0},
         {"outf", CLI_STR, &a->outf, 0, 0, 0, 0, 0},
@@ -45,6 +51,8 @@ static int parse_generate(int argc, char **argv, gen_args *a, int *help)
         {"temperature", CLI_REAL, &a->temperature, 0, INFINITY, 0, 0, 0},
         {"log-interval", CLI_INT, &a->log_interval, 1, INT32_MAX, 0, 0, 0},
         {"prompt", CLI_STR, &a->prompt, 0, 0, 0, 0, 0},
+        {"top-k", CLI_INT, &a->top_k, 0, INT32_MAX, 0, 0, 0},
+        {"top-p", CLI_REAL, &a->top_p, 0, 1, 1, 0, 0},
     };
     int rc = cli_parse("generate", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
     if (rc != CLI_OK || *help) return rc;
@@ -74,44 +82,57 @@ static int prompt_word_id(const corpus_vocab *v, const char *w, size_t len, int3
 }
 
 /*
- * Feeds the prompt's words through the model; *in receives the last one (the first input of the
- * generation loop). Words are split at ASCII whitespace, as str.split() does.
+ * The prompt's word ids (*ids, *n; malloc'd). Words are split at ASCII whitespace, as
+ * str.split() does.
  */
-static int feed_prompt(rnn_model *m, const char *prompt, int32_t *in)
+static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int *n)
 {
     corpus_vocab *v = NULL;
-    int rc = cli_model_vocab(m, &v), count = 0;
+    int rc = cli_model_vocab(m, &v), count = 0, cap = 0;
+    int32_t *out = NULL;
     const char *p = prompt;
     while (rc == CLI_OK) {
         while (*p && isspace((unsigned char)*p)) p++;
         if (!*p) break;
         size_t len = 0;
         while (p[len] && !isspace((unsigned char)p[len])) len++;
-        int32_t id = 0, ignored;
-        if (count > 0 && rnn_sample(m, in, 1, 1.0f, &ignored) != RNN_OK)
-            rc = cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_errmsg(m));
-        if (rc == CLI_OK) rc = prompt_word_id(v, p, len, &id);
-        *in = id;
+        if (count == cap) {
+            int32_t *grown = realloc(out, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *out);
+            if (!grown) {
+                rc = cli_error(CLI_RUNTIME, "out of memory");
+                break;
+            }
+            out = grown;
+        }
+        rc = prompt_word_id(v, p, len, &out[count]);
         count++;
         p += len;
     }
     vocab_free(v);
     if (rc == CLI_OK && count == 0) rc = cli_error(CLI_USAGE, "--prompt has no words");
+    if (rc != CLI_OK) {
+        free(out);
+        out = NULL, count = 0;
+    }
+    *ids = out, *n = count;
     return rc;
 }
 
-/* generate.py's loop: writes the words to out, progress to log. */
-static int sample_words(rnn_model *m, const gen_args *a, int32_t in, FILE *out, FILE *log)
+/* generate.py's loop: draw a word, write it, feed it; words to out, progress to log. */
+static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FILE *out, FILE *log)
 {
+    rnn_sampling s;
+    rnn_sampling_init(&s);
+    s.temperature = (float)a->temperature, s.top_k = a->top_k, s.top_p = (float)a->top_p;
     for (int i = 0; i < a->words; i++) {
         int32_t next;
         const char *word = NULL;
-        if (rnn_sample(m, &in, 1, (float)a->temperature, &next) != RNN_OK ||
-            rnn_vocab_word(m, next, &word) != RNN_OK)
+        if (rnn_state_next(st, &s, &next) != RNN_OK || rnn_state_feed(st, &next, 1) != RNN_OK)
+            return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
+        if (rnn_vocab_word(m, next, &word) != RNN_OK)
             return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_errmsg(m));
         fputs(word, out);
         fputc(i % 20 == 19 ? '\n' : ' ', out);
-        in = next;
         if (i % a->log_interval == 0) {
             fprintf(log, "| Generated %d/%d words\n", i, a->words);
             fflush(log);
@@ -120,21 +141,32 @@ static int sample_words(rnn_model *m, const gen_args *a, int32_t in, FILE *out, 
     return CLI_OK;
 }
 
-static int run_generate(const gen_args *a, rnn_model *m)
+/*
+ * One inference state (rnn_state, seeded with --seed) over the model: the first input (a random
+ * word, or the whole prompt in one rnn_state_feed), then the sampling loop.
+ */
+static int run_generate(const gen_args *a, const rnn_model *m)
 {
-    int words = 0;
+    int words = 0, n = 1;
     rnn_vocab_size(m, &words);
-    if (rnn_reset_state(m, 1) != RNN_OK || rnn_set_seed(m, (uint64_t)a->seed) != RNN_OK)
-        return cli_error(CLI_RUNTIME, "%s", rnn_errmsg(m));
-    int32_t in = (int32_t)(splitmix64((uint64_t)a->seed) % (uint64_t)words);
-    int rc = a->prompt ? feed_prompt(m, a->prompt, &in) : CLI_OK;
+    int32_t first = (int32_t)(splitmix64((uint64_t)a->seed) % (uint64_t)words), *ids = &first;
+    int rc = a->prompt ? prompt_ids(m, a->prompt, &ids, &n) : CLI_OK;
     if (rc != CLI_OK) return rc;
+    rnn_state *st = NULL;
+    int lrc = rnn_state_create(&st, m, 1, (uint64_t)a->seed);
+    if (lrc != RNN_OK) rc = cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_strerror(lrc));
+    if (rc == CLI_OK && rnn_state_feed(st, ids, n) != RNN_OK)
+        rc = cli_error(CLI_RUNTIME, "cannot feed the prompt: %s", rnn_state_errmsg(st));
+    if (ids != &first) free(ids);
     cli_outfile o;
-    rc = cli_out_open(&o, a->outf);
-    if (rc != CLI_OK) return rc;
-    rc = sample_words(m, a, in, o.f, o.tmp ? stdout : stderr);
-    if (rc == CLI_OK && !o.tmp && a->words % 20 != 0) fputc('\n', stdout); /* end the terminal's line */
-    return cli_out_close(&o, rc == CLI_OK);
+    if (rc == CLI_OK) rc = cli_out_open(&o, a->outf);
+    if (rc == CLI_OK) {
+        rc = sample_words(m, st, a, o.f, o.tmp ? stdout : stderr);
+        if (rc == CLI_OK && !o.tmp && a->words % 20 != 0) fputc('\n', stdout); /* end the line */
+        rc = cli_out_close(&o, rc == CLI_OK);
+    }
+    rnn_state_free(st);
+    return rc;
 }
 
 int cli_generate(int argc, char **argv)

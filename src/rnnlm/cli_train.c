@@ -1,6 +1,14 @@
 /*
- * cli_train.c -- `rnnlm train`: PyTorch's examples/word_language_model/main.py.
+ * cli_train.c -- `rnnlm train`: PyTorch's examples/word_language_model/main.py, with exact
+ * checkpoints (--checkpoint-every) and --resume.
+ *
+ * A checkpoint (SAVE.ckpt) is the model saved with RNN_SAVE_STATE (weights, hidden state, dropout
+ * generator) plus, as application data, the flags and the loop's position (train_pos; format in
+ * cli_ckpt.c). SGD has no other state, so a resumed run repeats the uninterrupted one bit for bit
+ * (given the same BLAS thread count). Checkpoints are written after every N-th batch (counting
+ * over all epochs), after every epoch's validation (before that epoch's SAVE), and on Ctrl-C.
  */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -10,12 +18,15 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_train.h"
 
 /* Set by the SIGINT handler: training stops after the current batch (main.py's KeyboardInterrupt). */
 static volatile sig_atomic_t g_stop = 0;
 
 static const char train_help[] =
     "usage: rnnlm train --data DIR [flags]\n"
+    "       rnnlm train --resume SAVE.ckpt [--checkpoint-every N] [--metrics FILE]\n"
+    "                   [--log-interval N] [--threads N]\n"
     "\n"
     "Trains a word-level language model on DIR/train.txt, DIR/valid.txt and DIR/test.txt exactly\n"
     "as PyTorch's examples/word_language_model/main.py: truncated BPTT, gradient clipping, plain\n"
@@ -48,19 +59,19 @@ static const char train_help[] =
     "                      to <unk>)\n"
     "  --batching MODE     torch (main.py's batchify, default) or seed (the seed's\n"
     "                      bptt_batchify, also used for validation and test)\n"
+    "  --checkpoint-every N\n"
+    "                      every N batches, after every epoch and on Ctrl-C write a checkpoint\n"
+    "                      for --resume to SAVE.ckpt (SAVE: the --save file), atomically;\n"
+    "                      0: none (default)\n"
+    "  --resume CKPT       continue the run saved in CKPT (a SAVE.ckpt) exactly where it stopped,\n"
+    "                      with its flags; the result is bit-identical to an uninterrupted run\n"
+    "                      (same BLAS thread count). Only --checkpoint-every, --metrics\n"
+    "                      (appended to), --log-interval and --threads may be given with it. The\n"
+    "                      best model is SAVE (CKPT without .ckpt), which must be the one this\n"
+    "                      run saved; the corpus in the run's --data folder must be unchanged.\n"
     "\n"
     "Progress: every --log-interval batches a line on stdout (main.py's, plus tokens/s); when\n"
     "stderr is a terminal also a live progress bar there.\n";
-
-typedef struct train_args {
-    const char *data, *model, *save, *metrics, *init, *batching;
-    int emsize, nhid, nlayers, epochs, batch_size, bptt, tied, log_interval, dry_run, threads;
-    int max_batches;
-    double lr, clip, dropout;
-    long long seed;
-    int cell, mode;
-    int shape_given; /* any of --model/--emsize/--nhid/--nlayers/--tied was given */
-} train_args;
 
 typedef struct trainer {
     const train_args *a;
@@ -69,12 +80,14 @@ typedef struct trainer {
     corpus_batches train, valid, test;
     int32_t *tok, *tgt;
     FILE *metrics;
-    double lr, best;
-    int saved, bar;
+    train_pos pos;   /* where the run stands (the checkpoint's state besides the model) */
+    int bar;
     size_t nbatches; /* batches per epoch */
-    /* the current log interval and epoch */
-    double iv_loss, iv_tokens, iv_start, last_loss, ep_start, ep_tokens, bar_drawn;
-    size_t iv_n;
+    char *ckpt;      /* SAVE.ckpt */
+    char *abs_data, *abs_save, *abs_metrics, *abs_init; /* the paths stored in checkpoints */
+    /* this process's part of the current log interval and epoch (timing and the progress bar) */
+    double iv_start, iv_tokens, ep_start, ep_tokens, bar_drawn;
+    size_t iv_here, ep_first;
 } trainer;
 
 /* ---- Flags ------------------------------------------------------------------------------------- */
@@ -116,7 +129,12 @@ static int check_train_args(train_args *a)
     return CLI_OK;
 }
 
-static int parse_train(int argc, char **argv, train_args *a, int *help)
+/* The flags that may be given with --resume (they override the checkpoint's). */
+typedef struct train_given {
+    int checkpoint_every, metrics, log_interval, threads;
+} train_given;
+
+static int parse_train(int argc, char **argv, train_args *a, train_given *g, int *help)
 {
     train_defaults(a);
     cli_opt o[] = {
@@ -141,10 +159,29 @@ static int parse_train(int argc, char **argv, train_args *a, int *help)
         {"init", CLI_STR, &a->init, 0, 0, 0, 0, 0},
         {"max-batches", CLI_INT, &a->max_batches, 1, INT32_MAX, 0, 0, 0},
         {"batching", CLI_STR, &a->batching, 0, 0, 0, 0, 0},
+        {"checkpoint-every", CLI_INT, &a->checkpoint_every, 0, INT32_MAX, 0, 0, 0},
+        {"resume", CLI_STR, &a->resume, 0, 0, 0, 0, 0},
     };
     int n = (int)(sizeof o / sizeof o[0]);
     int rc = cli_parse("train", argc, argv, o, n, help);
     if (rc != CLI_OK || *help) return rc;
+    g->checkpoint_every = cli_find(o, n, "checkpoint-every")->seen;
+    g->metrics = cli_find(o, n, "metrics")->seen;
+    g->log_interval = cli_find(o, n, "log-interval")->seen;
+    g->threads = cli_find(o, n, "threads")->seen;
+    if (a->resume) {
+        static const char *const allowed[] = {"resume", "checkpoint-every", "metrics", "log-interval",
+                                              "threads"};
+        for (int i = 0; i < n; i++) {
+            int ok = !o[i].seen;
+            for (int j = 0; j < 5 && !ok; j++) ok = strcmp(o[i].name, allowed[j]) == 0;
+            if (!ok)
+                return cli_error(CLI_USAGE, "--resume continues with the checkpoint's flags: --%s "
+                                            "cannot be given with it (only --checkpoint-every, "
+                                            "--metrics, --log-interval, --threads)", o[i].name);
+        }
+        return CLI_OK;
+    }
     static const char *const shape[] = {"model", "emsize", "nhid", "nlayers", "tied"};
     for (int i = 0; i < 5; i++) a->shape_given |= cli_find(o, n, shape[i])->seen;
     return check_train_args(a);
@@ -287,19 +324,99 @@ static int check_save_dir(const char *path)
     return rc;
 }
 
+/* path as an absolute path (for the checkpoint): realpath, or realpath of its folder + its name
+   when it does not exist yet, or a copy of path. NULL path: NULL. */
+static char *abs_path(const char *path)
+{
+    if (!path) return NULL;
+    char *r = realpath(path, NULL);
+    if (r) return r;
+    char *dir = strdup(path);
+    if (!dir) return NULL;
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? path + (slash - dir) + 1 : path;
+    const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+    char *rd = *base ? realpath(d, NULL) : NULL;
+    free(dir);
+    if (!rd) return strdup(path);
+    char *out = join_path(rd, base);
+    free(rd);
+    return out;
+}
+
+/* ckpt_hash of n 32-bit words, each as 4 little-endian bytes (the same on every machine). */
+static uint64_t hash_words(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t w;
+        memcpy(&w, b + 4 * i, 4);
+        unsigned char le[4] = {(unsigned char)w, (unsigned char)(w >> 8), (unsigned char)(w >> 16),
+                               (unsigned char)(w >> 24)};
+        h = ckpt_hash(h, le, 4);
+    }
+    return h;
+}
+
+/* The identity of a model's weights (the best model's, in checkpoints). */
+static uint64_t params_hash(const rnn_model *m)
+{
+    float *data = NULL;
+    size_t n = 0;
+    if (rnn_param_block(m, &data, NULL, &n) != RNN_OK) return 0;
+    return hash_words(CKPT_HASH_INIT, data, n);
+}
+
+/* The identity of the token ids the run trains, validates and tests on. */
+static void corpus_identity(const corpus *c, train_pos *p)
+{
+    uint64_t h = CKPT_HASH_INIT;
+    h = hash_words(h, c->train, c->n_train);
+    h = hash_words(h, c->valid, c->n_valid);
+    h = hash_words(h, c->test, c->n_test);
+    p->corpus_hash = h;
+    p->n_train = c->n_train, p->n_valid = c->n_valid, p->n_test = c->n_test;
+}
+
+/* The checkpoint path SAVE.ckpt and the absolute paths stored in checkpoints. */
+static int setup_paths(trainer *t)
+{
+    const train_args *a = t->a;
+    t->ckpt = malloc(strlen(a->save) + 6);
+    if (t->ckpt) sprintf(t->ckpt, "%s.ckpt", a->save);
+    t->abs_data = abs_path(a->data), t->abs_save = abs_path(a->save);
+    t->abs_metrics = abs_path(a->metrics), t->abs_init = abs_path(a->init);
+    if (!t->ckpt || !t->abs_data || !t->abs_save || (a->metrics && !t->abs_metrics) ||
+        (a->init && !t->abs_init))
+        return cli_error(CLI_RUNTIME, "out of memory");
+    return CLI_OK;
+}
+
+/* What both a fresh run and a resumed one set up after the model and the corpus. */
+static int setup_rest(trainer *t, const char *metrics_mode)
+{
+    const train_args *a = t->a;
+    int rc = setup_batches(t);
+    if (rc == CLI_OK) rc = check_save_dir(a->save);
+    if (rc == CLI_OK) rc = setup_paths(t);
+    if (rc == CLI_OK && a->metrics) {
+        t->metrics = fopen(a->metrics, metrics_mode);
+        if (!t->metrics)
+            rc = cli_error(CLI_RUNTIME, "cannot write %s: %s", a->metrics, strerror(errno));
+    }
+    t->bar = isatty(STDERR_FILENO);
+    return rc;
+}
+
 static int setup(trainer *t)
 {
     const train_args *a = t->a;
     int rc = a->init ? setup_init(t) : setup_new(t);
-    if (rc == CLI_OK) rc = setup_batches(t);
-    if (rc == CLI_OK) rc = check_save_dir(a->save);
-    if (rc == CLI_OK && a->metrics) {
-        t->metrics = fopen(a->metrics, "w");
-        if (!t->metrics)
-            rc = cli_error(CLI_RUNTIME, "cannot write %s: %s", a->metrics, strerror(errno));
-    }
-    t->lr = a->lr;
-    t->bar = isatty(STDERR_FILENO);
+    if (rc == CLI_OK) rc = setup_rest(t, "w");
+    memset(&t->pos, 0, sizeof t->pos);
+    t->pos.epoch = 1, t->pos.lr = a->lr;
+    corpus_identity(&t->c, &t->pos);
+    t->pos.nbatches = t->nbatches;
     return rc;
 }
 
@@ -310,6 +427,154 @@ static void teardown(trainer *t)
     corpus_free(&t->c);
     free(t->tok);
     free(t->tgt);
+    free(t->ckpt);
+    free(t->abs_data);
+    free(t->abs_save);
+    free(t->abs_metrics);
+    free(t->abs_init);
+}
+
+/* ---- Checkpoints -------------------------------------------------------------------------------- */
+/*
+ * Writes SAVE.ckpt: the model with its hidden state and generator (RNN_SAVE_STATE) and, as its
+ * application data, the flags and t->pos (cli_ckpt.c). The application data is set only for this
+ * save, so that the --save files never carry it.
+ */
+static int write_checkpoint(trainer *t)
+{
+    train_args st = *t->a;
+    st.data = t->abs_data, st.save = t->abs_save, st.metrics = t->abs_metrics, st.init = t->abs_init;
+    st.resume = NULL;
+    size_t len = 0;
+    char *blob = ckpt_encode(&st, &t->pos, &len);
+    if (!blob) return cli_error(CLI_RUNTIME, "out of memory");
+    int rc = rnn_set_app_data(t->m, blob, len);
+    if (rc == RNN_OK) rc = rnn_model_save_ex(t->m, t->ckpt, RNN_SAVE_STATE);
+    const char *why = rc == RNN_OK ? "" : rnn_errmsg(t->m);
+    int status = rc == RNN_OK ? CLI_OK
+                              : cli_error(CLI_RUNTIME, "cannot write the checkpoint %s: %s", t->ckpt, why);
+    rnn_set_app_data(t->m, NULL, 0);
+    free(blob);
+    return status;
+}
+
+/* The flags given with --resume replace the checkpoint's. */
+static void apply_overrides(train_args *ra, const train_args *a, const train_given *g)
+{
+    if (g->checkpoint_every) ra->checkpoint_every = a->checkpoint_every;
+    if (g->metrics) ra->metrics = a->metrics;
+    if (g->log_interval) ra->log_interval = a->log_interval;
+    if (g->threads) ra->threads = a->threads;
+    ra->resume = a->resume;
+}
+
+/* SAVE from the checkpoint's path: CKPT without its ".ckpt" (else the path stored in it). */
+static void resume_save_path(train_args *ra, char *store_save)
+{
+    size_t n = strlen(ra->resume);
+    if (n > 5 && strcmp(ra->resume + n - 5, ".ckpt") == 0) {
+        memcpy(store_save, ra->resume, n - 5);
+        store_save[n - 5] = 0;
+        ra->save = store_save;
+    }
+}
+
+/* Loads CKPT and its training state into *m, *ra (flags) and *pos. */
+static int load_checkpoint(const train_args *a, const train_given *g, rnn_model **m, train_args *ra,
+                           train_pos *pos, char **store, char **save_buf)
+{
+    const char *path = a->resume;
+    int rc = cli_load_model(path, m);
+    if (rc != CLI_OK) return rc;
+    const void *data = NULL;
+    size_t len = 0;
+    char err[256];
+    rnn_get_app_data(*m, &data, &len);
+    if (ckpt_decode(data, len, ra, pos, store, err, sizeof err) != 0)
+        return cli_error(CLI_RUNTIME, "%s is not a checkpoint of rnnlm train (--checkpoint-every): %s",
+                         path, err);
+    rnn_set_app_data(*m, NULL, 0); /* the --save files written from here on must not carry it */
+    apply_overrides(ra, a, g);
+    *save_buf = malloc(strlen(path) + 1);
+    if (!*save_buf) return cli_error(CLI_RUNTIME, "out of memory");
+    resume_save_path(ra, *save_buf);
+    ra->shape_given = 0;
+    /* the stored flags were valid when written; refuse a blob that was altered */
+    int bad = ra->emsize < 1 || ra->nhid < 1 || ra->nlayers < 1 || ra->epochs < 1 ||
+              ra->batch_size < 1 || ra->bptt < 1 || ra->log_interval < 1 || ra->max_batches < 0 ||
+              ra->checkpoint_every < 0 || ra->threads < 0 || !(ra->clip > 0) || !(ra->lr >= 0) ||
+              !(ra->dropout >= 0 && ra->dropout < 1) || pos->epoch < 1 ||
+              pos->epoch > ra->epochs + 1 || pos->batch > pos->nbatches || !isfinite(pos->lr);
+    if (bad) return cli_error(CLI_RUNTIME, "%s: the training state holds impossible values", path);
+    if (check_train_args(ra) != CLI_OK) return CLI_RUNTIME;
+    int batch = 0;
+    rnn_state_batch(*m, &batch);
+    if (pos->batch > 0 && pos->batch < pos->nbatches && batch != ra->batch_size)
+        return cli_error(CLI_RUNTIME, "%s holds no hidden state for batch size %d", path,
+                         ra->batch_size);
+    return CLI_OK;
+}
+
+/*
+ * The best model so far must be SAVE, as the checkpoint records it (by the hash of its weights).
+ * The checkpoint written at the end of an epoch comes before that epoch's SAVE, so when a run was
+ * killed between the two, the checkpoint's own weights are the best model: SAVE is written again
+ * from them. Anything else (SAVE missing or changed) is an error.
+ */
+static int check_best(trainer *t)
+{
+    const train_pos *p = &t->pos;
+    const char *save = t->a->save;
+    if (!p->saved) return CLI_OK; /* no validation yet: SAVE is written at the end of epoch 1 */
+    rnn_model *best = NULL;
+    char err[256];
+    int same = rnn_model_load(&best, save, NULL, err, sizeof err) == RNN_OK &&
+               params_hash(best) == p->best_hash;
+    rnn_model_free(best);
+    if (same) return CLI_OK;
+    if (params_hash(t->m) == p->best_hash) {
+        if (rnn_model_save(t->m, save) != RNN_OK)
+            return cli_error(CLI_RUNTIME, "cannot save %s: %s", save, rnn_errmsg(t->m));
+        printf("| resume: wrote the best model %s again from the checkpoint\n", save);
+        return CLI_OK;
+    }
+    return cli_error(CLI_RUNTIME, "cannot resume: %s is not the best model this run saved (it is "
+                                  "missing or was changed since the checkpoint)", save);
+}
+
+/* --resume: the model, generator and hidden state from CKPT; the corpus as it was. */
+static int setup_resume(trainer *t)
+{
+    const train_args *a = t->a;
+    corpus_vocab *v = NULL;
+    int rc = cli_model_vocab(t->m, &v);
+    if (rc == CLI_OK) rc = load_corpus_with(&t->c, a->data, v);
+    else vocab_free(v);
+    if (rc == CLI_OK) {
+        train_pos now = t->pos;
+        corpus_identity(&t->c, &now);
+        if (now.corpus_hash != t->pos.corpus_hash || now.n_train != t->pos.n_train ||
+            now.n_valid != t->pos.n_valid || now.n_test != t->pos.n_test)
+            rc = cli_error(CLI_RUNTIME, "cannot resume: the corpus in %s changed since the checkpoint",
+                           a->data);
+    }
+    if (rc == CLI_OK) rc = setup_rest(t, "a");
+    if (rc == CLI_OK && t->nbatches != t->pos.nbatches)
+        rc = cli_error(CLI_RUNTIME, "cannot resume: %zu batches per epoch, the checkpoint has %llu",
+                       t->nbatches, (unsigned long long)t->pos.nbatches);
+    if (rc == CLI_OK) rc = check_best(t);
+    if (rc == CLI_OK) {
+        const train_pos *p = &t->pos;
+        if (p->epoch > a->epochs)
+            printf("| resume: %s: training ended (%d epochs); testing the best model\n",
+                   a->resume, a->epochs);
+        else
+            printf("| resume: %s: epoch %d, %llu/%zu batches done (%llu in all), lr %.2f\n",
+                   a->resume, p->epoch, (unsigned long long)p->batch, t->nbatches,
+                   (unsigned long long)p->step, p->lr);
+        fflush(stdout);
+    }
+    return rc;
 }
 
 /* ---- Progress ---------------------------------------------------------------------------------- */
@@ -331,17 +596,18 @@ static void bar_draw(trainer *t, int epoch, size_t done, int force)
     double now = cli_now();
     if (!t->bar || (!force && now - t->bar_drawn < 0.1)) return;
     t->bar_drawn = now;
-    double el = now - t->ep_start, loss = t->iv_n ? t->iv_loss / (double)t->iv_n : t->last_loss;
+    const train_pos *p = &t->pos;
+    double el = now - t->ep_start, loss = p->iv_n ? p->iv_loss / (double)p->iv_n : p->last_loss;
     char bar[21], eta[32];
-    size_t fill = done * 20 / t->nbatches;
+    size_t fill = done * 20 / t->nbatches, here = done - t->ep_first;
     for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[20] = 0;
-    format_eta(el / (double)done * (double)(t->nbatches - done), eta, sizeof eta);
+    format_eta(here ? el / (double)here * (double)(t->nbatches - done) : 0, eta, sizeof eta);
     fprintf(stderr,
             "\r\033[Kepoch %d [%s] %zu/%zu %3.0f%% | loss %5.2f | ppl %8.2f | lr %.2f"
             " | %.0f tok/s | ETA %s",
             epoch, bar, done, t->nbatches, 100.0 * (double)done / (double)t->nbatches, loss,
-            exp(loss), t->lr, t->ep_tokens / (el > 0 ? el : 1e-9), eta);
+            exp(loss), p->lr, t->ep_tokens / (el > 0 ? el : 1e-9), eta);
     fflush(stderr);
 }
 
@@ -353,27 +619,31 @@ static size_t logged_total(const trainer *t)
     return t->train.num_chunks;
 }
 
-/* main.py's log line (+ tokens/s), and a metrics record. */
+/* main.py's log line (+ tokens/s), and a metrics record. The loss covers the whole interval (also
+   the batches before a resume); the timings only this process's part of it. */
 static void log_interval(trainer *t, int epoch, size_t batch)
 {
+    train_pos *p = &t->pos;
     double now = cli_now(), el = now - t->iv_start;
-    double loss = t->iv_loss / (double)t->iv_n, tps = t->iv_tokens / (el > 0 ? el : 1e-9);
+    double loss = p->iv_loss / (double)p->iv_n, tps = t->iv_tokens / (el > 0 ? el : 1e-9);
+    double ms = t->iv_here ? el * 1000.0 / (double)t->iv_here : 0.0;
     bar_clear(t);
     printf("| epoch %3d | %5zu/%5zu batches | lr %02.2f | ms/batch %5.2f | loss %5.2f | ppl %8.2f"
            " | tokens/s %7.0f\n",
-           epoch, batch, logged_total(t), t->lr, el * 1000.0 / (double)t->iv_n, loss, exp(loss), tps);
+           epoch, batch, logged_total(t), p->lr, ms, loss, exp(loss), tps);
     fflush(stdout);
     if (t->metrics) {
         fprintf(t->metrics, "{\"epoch\":%d,\"batch\":%zu,", epoch, batch);
         cli_json_num(t->metrics, "loss", loss, 0);
         cli_json_num(t->metrics, "ppl", exp(loss), 0);
-        cli_json_num(t->metrics, "lr", t->lr, 0);
+        cli_json_num(t->metrics, "lr", p->lr, 0);
         cli_json_num(t->metrics, "tokens_per_s", tps, 1);
         fputs("}\n", t->metrics);
         fflush(t->metrics);
     }
-    t->last_loss = loss;
-    t->iv_loss = t->iv_tokens = 0.0, t->iv_n = 0, t->iv_start = now;
+    p->last_loss = loss;
+    p->iv_loss = 0.0, p->iv_n = 0;
+    t->iv_tokens = 0.0, t->iv_here = 0, t->iv_start = now;
 }
 
 /* ---- Training ---------------------------------------------------------------------------------- */
@@ -397,29 +667,38 @@ static int train_step(trainer *t, int epoch, size_t k)
     if (rc == RNN_ERR_NUMERIC)
         return cli_error(CLI_RUNTIME, "training diverged at epoch %d, batch %zu: the gradient norm "
                                       "is not finite (try a lower --lr)", epoch, k);
-    if (rc == RNN_OK) rc = rnn_sgd_step(m, (float)t->lr);
+    if (rc == RNN_OK) rc = rnn_sgd_step(m, (float)t->pos.lr);
     if (rc != RNN_OK)
         return cli_error(CLI_RUNTIME, "training failed at epoch %d, batch %zu: %s (%s)", epoch, k,
                          rnn_strerror(rc), rnn_errmsg(m));
-    t->iv_loss += loss, t->iv_n++;
+    t->pos.iv_loss += loss, t->pos.iv_n++, t->pos.batch = k + 1, t->pos.step++;
+    t->iv_here++;
     t->iv_tokens += (double)b * steps, t->ep_tokens += (double)b * steps;
     return CLI_OK;
 }
 
-/* main.py's train(): one epoch (stops early after a SIGINT). */
-static int train_epoch(trainer *t, int epoch)
+/* main.py's train(): the rest of the epoch t->pos.epoch from batch t->pos.batch (stops early after
+   a SIGINT); a checkpoint every --checkpoint-every batches. */
+static int train_epoch(trainer *t)
 {
-    if (rnn_reset_state(t->m, t->a->batch_size) != RNN_OK)
-        return cli_error(CLI_RUNTIME, "%s", rnn_errmsg(t->m));
-    t->iv_loss = t->iv_tokens = t->ep_tokens = 0.0, t->iv_n = 0;
+    train_pos *p = &t->pos;
+    int epoch = p->epoch, every = t->a->checkpoint_every;
+    if (p->batch == 0) { /* a resumed epoch goes on with the checkpoint's hidden state */
+        if (rnn_reset_state(t->m, t->a->batch_size) != RNN_OK)
+            return cli_error(CLI_RUNTIME, "%s", rnn_errmsg(t->m));
+        p->iv_loss = 0.0, p->iv_n = 0;
+    }
+    t->iv_tokens = t->ep_tokens = 0.0, t->iv_here = 0;
     t->iv_start = t->ep_start = cli_now();
-    for (size_t k = 0; k < t->nbatches && !g_stop; k++) {
+    t->ep_first = (size_t)p->batch;
+    for (size_t k = (size_t)p->batch; k < t->nbatches && !g_stop; k++) {
         int rc = train_step(t, epoch, k);
+        if (rc == CLI_OK && k % (size_t)t->a->log_interval == 0 && k > 0) log_interval(t, epoch, k);
+        if (rc == CLI_OK && every > 0 && p->step % (uint64_t)every == 0) rc = write_checkpoint(t);
         if (rc != CLI_OK) {
             bar_clear(t);
             return rc;
         }
-        if (k % (size_t)t->a->log_interval == 0 && k > 0) log_interval(t, epoch, k);
         bar_draw(t, epoch, k + 1, k + 1 == t->nbatches);
     }
     bar_clear(t);
@@ -434,9 +713,14 @@ static void print_rule(char c)
     puts(line);
 }
 
-/* Validation, the epoch line, save-or-decay (main.py's epoch tail). */
-static int end_epoch(trainer *t, int epoch, double start)
+/*
+ * Validation, the epoch line, save-or-decay (main.py's epoch tail); moves to the next epoch. With
+ * checkpoints, the checkpoint of the next epoch's start is written before SAVE (see check_best).
+ */
+static int end_epoch(trainer *t, double start)
 {
+    train_pos *p = &t->pos;
+    int epoch = p->epoch;
     double val = 0.0;
     int rc = cli_evaluate(t->m, &t->valid, &val, NULL);
     if (rc != CLI_OK) return rc;
@@ -450,32 +734,39 @@ static int end_epoch(trainer *t, int epoch, double start)
         fprintf(t->metrics, "{\"epoch\":%d,", epoch);
         cli_json_num(t->metrics, "valid_loss", val, 0);
         cli_json_num(t->metrics, "valid_ppl", exp(val), 0);
-        cli_json_num(t->metrics, "lr", t->lr, 0);
+        cli_json_num(t->metrics, "lr", p->lr, 0);
         cli_json_num(t->metrics, "seconds", secs, 1);
         fputs("}\n", t->metrics);
         fflush(t->metrics);
     }
-    if (!t->saved || val < t->best) {
-        if (rnn_model_save(t->m, t->a->save) != RNN_OK)
-            return cli_error(CLI_RUNTIME, "cannot save %s: %s", t->a->save, rnn_errmsg(t->m));
-        t->best = val, t->saved = 1;
-    } else {
-        t->lr /= 4.0;
-    }
+    int improved = !p->saved || val < p->best;
+    if (improved) p->best = val, p->saved = 1, p->best_hash = params_hash(t->m);
+    else p->lr /= 4.0;
+    p->epoch++, p->batch = 0;
+    if (t->a->checkpoint_every > 0 && (rc = write_checkpoint(t)) != CLI_OK) return rc;
+    if (improved && rnn_model_save(t->m, t->a->save) != RNN_OK)
+        return cli_error(CLI_RUNTIME, "cannot save %s: %s", t->a->save, rnn_errmsg(t->m));
     return CLI_OK;
 }
 
 static int train_loop(trainer *t)
 {
-    for (int epoch = 1; epoch <= t->a->epochs && !g_stop; epoch++) {
+    while (t->pos.epoch <= t->a->epochs && !g_stop) {
         double start = cli_now();
-        int rc = train_epoch(t, epoch);
-        if (rc == CLI_OK && !g_stop) rc = end_epoch(t, epoch, start);
+        int rc = train_epoch(t);
+        if (rc == CLI_OK && !g_stop) rc = end_epoch(t, start);
         if (rc != CLI_OK) return rc;
     }
     if (g_stop) {
+        if (t->a->checkpoint_every > 0) {
+            int rc = write_checkpoint(t);
+            if (rc != CLI_OK) return rc;
+        }
         print_rule('-');
-        puts("Exiting from training early");
+        if (t->a->checkpoint_every > 0)
+            printf("Exiting from training early (continue with --resume %s)\n", t->ckpt);
+        else
+            puts("Exiting from training early");
         fflush(stdout);
     }
     return CLI_OK;
@@ -484,7 +775,7 @@ static int train_loop(trainer *t)
 /* Loads the best saved model and evaluates it on test (main.py's last lines). */
 static int final_test(trainer *t)
 {
-    if (!t->saved)
+    if (!t->pos.saved)
         return cli_error(CLI_RUNTIME, "interrupted before the first epoch ended: no model saved");
     rnn_model_free(t->m);
     t->m = NULL;
@@ -506,6 +797,22 @@ static int final_test(trainer *t)
     return CLI_OK;
 }
 
+/* Trains (t->a, t->pos and, for a resume, t->m set up), then tests the best model. */
+static int run(trainer *t)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    g_stop = 0;
+    sigaction(SIGINT, &sa, &old);
+    int rc = train_loop(t);
+    sigaction(SIGINT, &old, NULL);
+    if (rc == CLI_OK) rc = final_test(t);
+    return rc;
+}
+
 static int run_train(const train_args *a)
 {
     trainer t;
@@ -513,30 +820,40 @@ static int run_train(const train_args *a)
     t.a = a;
     cli_set_threads(a->threads);
     int rc = setup(&t);
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
-    sigemptyset(&sa.sa_mask);
-    if (rc == CLI_OK) {
-        g_stop = 0;
-        sigaction(SIGINT, &sa, &old);
-        rc = train_loop(&t);
-        sigaction(SIGINT, &old, NULL);
-    }
-    if (rc == CLI_OK) rc = final_test(&t);
+    if (rc == CLI_OK) rc = run(&t);
     teardown(&t);
+    return rc;
+}
+
+/* --resume CKPT: the checkpoint's flags (with the given overrides), model and position. */
+static int run_resume(const train_args *a, const train_given *g)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    train_args ra;
+    char *store = NULL, *save_buf = NULL;
+    int rc = load_checkpoint(a, g, &t.m, &ra, &t.pos, &store, &save_buf);
+    if (rc == CLI_OK) {
+        t.a = &ra;
+        cli_set_threads(ra.threads);
+        rc = setup_resume(&t);
+    }
+    if (rc == CLI_OK) rc = run(&t);
+    teardown(&t);
+    free(store);
+    free(save_buf);
     return rc;
 }
 
 int cli_train(int argc, char **argv)
 {
     train_args a;
-    int help = 0, rc = parse_train(argc, argv, &a, &help);
+    train_given g;
+    int help = 0, rc = parse_train(argc, argv, &a, &g, &help);
     if (rc != CLI_OK) return rc;
     if (help) {
         fputs(train_help, stdout);
         return CLI_OK;
     }
-    return run_train(&a);
+    return a.resume ? run_resume(&a, &g) : run_train(&a);
 }

@@ -1,6 +1,7 @@
 /*
  * main.c -- rnnlm, PyTorch's examples/word_language_model (main.py + generate.py) as one C
- * program on librnn. The commands live in cli_train.c, cli_eval.c and cli_generate.c.
+ * program on librnn. The commands live in cli_train.c (with cli_ckpt.c, the checkpoint format),
+ * cli_eval.c, cli_generate.c and cli_score.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,9 +14,10 @@ static const char usage[] =
     "Word-level RNN language models (PyTorch's examples/word_language_model) on librnn.\n"
     "\n"
     "commands:\n"
-    "  train     train a model on DIR/{train,valid,test}.txt (main.py)\n"
+    "  train     train a model on DIR/{train,valid,test}.txt (main.py); checkpoints and --resume\n"
     "  eval      perplexity of a saved model on a text file (main.py's evaluate)\n"
-    "  generate  sample text from a saved model (generate.py)\n"
+    "  generate  sample text from a saved model (generate.py; temperature, top-k, top-p)\n"
+    "  score     log-probability of every line of a text file, and the perplexity\n"
     "\n"
     "  rnnlm COMMAND --help   the flags of a command\n"
     "  rnnlm --version        the librnn version\n"
@@ -41,5 +43,6 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "train") == 0) return cli_train(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cli_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cli_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "score") == 0) return cli_score(argc - 1, argv + 1);
     return cli_error(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
 }

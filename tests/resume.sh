@@ -1,0 +1,198 @@
+#!/bin/sh
+# tests/resume.sh -- exact resume of `rnnlm train`: a run killed with SIGKILL (at random times,
+# after a given number of batches, after a validation, during a resumed run) or stopped with
+# SIGINT, then continued with --resume SAVE.ckpt until it completes, must end with a --save file
+# bit-identical to an uninterrupted run's, the same test line and the same logged losses.
+# Also: --resume errors (missing, corrupt, not a checkpoint, changed best model or corpus, flags).
+#   RNNLM=/abs/path/bin/rnnlm sh tests/resume.sh        (make check runs it)
+# Prints "N passed, M failed" last; exits non-zero when anything failed.
+set -eu
+
+RNNLM=${RNNLM:-$(pwd)/bin/rnnlm}
+W=$(mktemp -d "${TMPDIR:-/tmp}/rnnlm-resume.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() {
+    desc=$1; shift
+    if "$@"; then ok; else bad "$desc"; fi
+}
+# expect_error STATUS DESC CMD...: CMD exits with STATUS and prints one stderr line "rnnlm: ...".
+expect_error() {
+    want=$1; desc=$2; shift 2
+    rc=0
+    "$@" >"$W/out" 2>"$W/err" || rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        bad "$desc: exit status $rc (wanted $want)"; cat "$W/err"
+    elif [ "$(wc -l <"$W/err")" -ne 1 ] || ! grep -q '^rnnlm: ' "$W/err"; then
+        bad "$desc: stderr is not one 'rnnlm:' line:"; cat "$W/err"
+    else
+        ok
+    fi
+}
+
+# ---- a tiny corpus and model: 3 epochs of about 55 batches, dropout so the generator matters ------
+C=$W/corpus
+mkdir -p "$C"
+awk -v dir="$C" 'BEGIN {
+    srand(11); nw = split("the cat dog sat on mat a ran fast slow big small red blue green", w, " ")
+    for (f = 0; f < 3; f++) {
+        file = dir "/" (f == 0 ? "train.txt" : f == 1 ? "valid.txt" : "test.txt")
+        n = f == 0 ? 200 : 40
+        for (i = 0; i < n; i++) {
+            k = 3 + int(rand() * 6); l = ""
+            for (j = 0; j < k; j++) l = l (j ? " " : "") w[1 + int(rand() * nw)]
+            print l > file
+        }
+    }
+}'
+F="--data $C --emsize 16 --nhid 16 --epochs 3 --batch_size 4 --bptt 5 --dropout 0.2 --threads 1 --log-interval 3"
+
+# The logged losses of an output (epoch, batch, loss, ppl of the batch lines; the validation lines).
+losses() {
+    sed -n -e 's/^| epoch *\([0-9]*\) | *\([0-9]*\)\/.*| loss *\([0-9.]*\) | ppl *\([0-9.]*\) |.*/\1 \2 \3 \4/p' \
+        -e 's/^| end of epoch *\([0-9]*\) |.*| \(valid loss.*\)$/\1 \2/p' "$@" | sort -u
+}
+
+# ---- (a) the uninterrupted run ---------------------------------------------------------------------
+"$RNNLM" train $F --save "$W/A.rnn" >"$W/A.out"
+TEST_LINE=$(grep '^| End of training' "$W/A.out")
+losses "$W/A.out" >"$W/A.losses"
+nb=$(grep -c '^| epoch   1 |' "$W/A.out" || true)
+check "the reference run trains and tests" test -s "$W/A.rnn" -a -n "$TEST_LINE" -a "$nb" -gt 10
+total=$(sed -n 's/^| epoch   1 | *[0-9]*\/ *\([0-9]*\) batches.*/\1/p' "$W/A.out" | head -n 1)
+echo "reference: $TEST_LINE ($total batches per epoch)"
+
+"$RNNLM" train $F --save "$W/B.rnn" --checkpoint-every 1 >"$W/B.out"
+check "checkpoints do not change the run" cmp -s "$W/A.rnn" "$W/B.rnn"
+losses "$W/B.out" >"$W/B.losses"
+check "checkpoints do not change the logged losses" cmp -s "$W/B.losses" "$W/A.losses"
+check "the last checkpoint is written" test -s "$W/B.rnn.ckpt"
+
+# ---- (b) killed runs, resumed until they complete ------------------------------------------------
+# wait_for FILE PATTERN COUNT PID: until COUNT lines of FILE match PATTERN (1 if the run ended
+# first, or after 60 s)
+wait_for() {
+    polls=0
+    while [ $polls -lt 6000 ]; do
+        polls=$((polls + 1))
+        n=$(grep -c "$2" "$1" 2>/dev/null || true)
+        [ "${n:-0}" -ge "$3" ] && return 0
+        grep -q '^| End of training' "$1" 2>/dev/null && return 1
+        kill -0 "$4" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
+}
+
+midrun=0
+# scenario NAME STOP...: starts the run with --checkpoint-every 1; each STOP ends one segment:
+#   a number: SIGKILL after that many seconds;  eE:N: SIGKILL after the N-th log line of epoch E;
+#   int:E:N: SIGINT (Ctrl-C) after the N-th log line of epoch E.
+# Each next segment is `train --resume SAVE.ckpt` (a fresh start when no checkpoint was written yet);
+# the last one runs to completion.
+scenario() {
+    name=$1; shift
+    S=$W/$name.rnn
+    i=0
+    rm -f "$S" "$S.ckpt" "$W/$name".seg*
+    for stop in "$@" end; do
+        i=$((i + 1))
+        out=$W/$name.seg$i
+        if [ -f "$S.ckpt" ]; then args="train --resume $S.ckpt"; else args="train $F --save $S --checkpoint-every 1"; fi
+        if [ "$stop" = end ]; then
+            # shellcheck disable=SC2086
+            "$RNNLM" $args >"$out" 2>"$out.err" || bad "$name: the last segment failed: $(cat "$out.err")"
+        else
+            # shellcheck disable=SC2086
+            "$RNNLM" $args >"$out" 2>"$out.err" &
+            pid=$!
+            case $stop in
+            e*:*) E=${stop#e}; N=${E#*:}; E=${E%%:*}
+                  wait_for "$out" "^| epoch   $E |" "$N" "$pid" || bad "$name: the run ended before $stop"
+                  kill -9 "$pid" 2>/dev/null || true; how="SIGKILL after log line $N of epoch $E" ;;
+            int:*) E=${stop#int:}; N=${E#*:}; E=${E%%:*}
+                  wait_for "$out" "^| epoch   $E |" "$N" "$pid" || bad "$name: the run ended before $stop"
+                  kill -INT "$pid" 2>/dev/null || true; how="SIGINT after log line $N of epoch $E" ;;
+            *) sleep "$stop"; kill -9 "$pid" 2>/dev/null || true; how="SIGKILL after $stop s" ;;
+            esac
+            wait "$pid" 2>/dev/null || true
+        fi
+        where=$(sed -n 's/^| resume: [^:]*: //p' "$out")
+        if [ $i -gt 1 ]; then
+            echo "  $name: $prev_how -> ${where:-no checkpoint yet: started again}"
+            case $where in *"batches done"*) midrun=$((midrun + 1)) ;; esac
+        fi
+        prev_how=$how
+    done
+    last=$W/$name.seg$i
+    check "$name: --save is bit-identical to the uninterrupted run's" cmp -s "$S" "$W/A.rnn"
+    check "$name: the same test line" test "$(grep '^| End of training' "$last")" = "$TEST_LINE"
+    losses "$W/$name".seg[0-9]* >"$W/$name.losses"
+    check "$name: the same logged losses and validations" cmp -s "$W/$name.losses" "$W/A.losses"
+}
+how=
+echo "kills (resume point = the last checkpoint before the kill):"
+scenario k1 e1:4
+scenario k2 e2:2 0.05
+scenario k3 int:2:9
+rnd=$(awk 'BEGIN { srand(); printf "%.2f %.2f %.2f", 0.01 + rand() * 0.12, 0.01 + rand() * 0.12, 0.01 + rand() * 0.12 }')
+# shellcheck disable=SC2086
+scenario k4 $rnd
+check "at least 3 kills landed mid-run ($midrun did)" test "$midrun" -ge 3
+check "k3: the SIGINT stop names --resume" grep -q '^Exiting from training early (continue with --resume' "$W/k3.seg1"
+
+# ---- the best model at resume time --------------------------------------------------------------
+# A run of one epoch ends with the checkpoint of epoch 2's start, written before SAVE: a kill
+# between the two leaves SAVE missing or old; --resume writes it again from the checkpoint.
+"$RNNLM" train $F --epochs 1 --save "$W/one.rnn" --checkpoint-every 50 >"$W/one.out"
+cp "$W/one.rnn" "$W/one.ref"
+rm "$W/one.rnn"
+"$RNNLM" train --resume "$W/one.rnn.ckpt" >"$W/one2.out" 2>&1 || bad "resume with SAVE missing at an epoch end"
+check "resume writes a missing best model again" cmp -s "$W/one.rnn" "$W/one.ref"
+check "... and says so" grep -q '^| resume: wrote the best model' "$W/one2.out"
+check "... same test line" test "$(grep '^| End of training' "$W/one2.out")" = "$(grep '^| End of training' "$W/one.out")"
+# a mid-epoch checkpoint whose SAVE was replaced by another model: refused
+"$RNNLM" train $F --epochs 2 --max-batches 20 --save "$W/two.rnn" --checkpoint-every 1 >"$W/two.out" &
+pid=$!
+wait_for "$W/two.out" '^| epoch   2 |' 2 "$pid" || bad "two: ended before epoch 2"
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+cp "$W/two.rnn" "$W/two.keep"
+cp "$W/B.rnn" "$W/two.rnn"
+expect_error 1 "resume refuses a changed best model" "$RNNLM" train --resume "$W/two.rnn.ckpt"
+check "... naming it" grep -q 'two.rnn is not the best model' "$W/err"
+cp "$W/two.keep" "$W/two.rnn"
+"$RNNLM" train --resume "$W/two.rnn.ckpt" --metrics "$W/two.jsonl" --log-interval 1 >"$W/two2.out" 2>&1 ||
+    bad "resume with overrides"
+check "resume with --metrics --log-interval: metrics appended, ending with the test" sh -c \
+    "grep -q '\"batch\":19,' '$W/two.jsonl' && tail -n 1 '$W/two.jsonl' | grep -q test_loss"
+
+# ---- errors ------------------------------------------------------------------------------------
+head -c 300 "$W/B.rnn.ckpt" >"$W/trunc.ckpt"
+cp "$W/B.rnn.ckpt" "$W/flip.ckpt"
+printf 'X' | dd of="$W/flip.ckpt" bs=1 seek=2000 conv=notrunc 2>/dev/null
+expect_error 1 "--resume of a missing file" "$RNNLM" train --resume "$W/nothere.ckpt"
+expect_error 1 "--resume of a truncated checkpoint" "$RNNLM" train --resume "$W/trunc.ckpt"
+expect_error 1 "--resume of a corrupted checkpoint" "$RNNLM" train --resume "$W/flip.ckpt"
+expect_error 1 "--resume of a model file (no training state)" "$RNNLM" train --resume "$W/A.rnn"
+check "... says it is not a checkpoint" grep -q 'is not a checkpoint of rnnlm train' "$W/err"
+expect_error 1 "--resume of a text file" "$RNNLM" train --resume "$C/train.txt"
+expect_error 2 "--resume with --lr" "$RNNLM" train --resume "$W/B.rnn.ckpt" --lr 1
+expect_error 2 "--resume with --data" "$RNNLM" train --resume "$W/B.rnn.ckpt" --data "$C"
+expect_error 2 "--resume with --epochs" "$RNNLM" train --resume "$W/B.rnn.ckpt" --epochs=9
+expect_error 2 "--checkpoint-every -1" "$RNNLM" train $F --save "$W/bad.rnn" --checkpoint-every -1
+# the corpus changed since the checkpoint
+mkdir -p "$W/c2" && cp "$C"/*.txt "$W/c2/"
+"$RNNLM" train --data "$W/c2" --emsize 8 --nhid 8 --epochs 1 --max-batches 3 --checkpoint-every 1 \
+    --save "$W/c2.rnn" >/dev/null
+awk 'NR == 1 { first = $0; next } { print } NR == 2 { print first }' "$C/train.txt" >"$W/c2/train.txt" # lines 1, 2 swapped
+expect_error 1 "--resume over a changed corpus" "$RNNLM" train --resume "$W/c2.rnn.ckpt"
+check "... says so" grep -q 'corpus .* changed' "$W/err"
+cp "$C/train.txt" "$W/c2/train.txt"
+check "--resume over the restored corpus" "$RNNLM" train --resume "$W/c2.rnn.ckpt" >/dev/null 2>&1
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
