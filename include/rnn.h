@@ -380,8 +380,9 @@ RNN_API int rnn_vocab_word(const rnn_model *m, int id, const char **word);
 /*
  * Saves the configuration, the vocabulary (if any) and every parameter to `path`: little-endian,
  * versioned, every section checksummed (CRC-32C). Atomic: the file is written to a temporary file
- * in the same folder, flushed, fsync'ed and renamed over `path`, so an interrupted save leaves any
- * previous file intact. Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_IO (with the reason in
+ * in the same folder (`path.tmp.<pid>.<n>`), flushed, fsync'ed and renamed over `path`, so an
+ * interrupted save leaves any previous file intact; a temporary file left by a killed process is
+ * removed by the next save of the same path. Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_IO (with the reason in
  * rnn_errmsg).
  */
 RNN_API int rnn_model_save(const rnn_model *m, const char *path);

@@ -10,8 +10,10 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -267,6 +269,37 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags)
     section_end(w);
 }
 
+/* Removes path.tmp.<pid>.<n> files left by saves of the same path whose process is gone (killed
+ * mid-save): only names of exactly that form, and only when no process <pid> exists. */
+static void remove_stale_temps(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? path + (slash - dir) + 1 : path;
+    if (slash) slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
+    else snprintf(dir, sizeof dir, ".");
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(n + blen + 5, &end, 10);
+        if (errno || pid <= 0 || *end != '.' || !end[1]) continue;
+        char *end2;
+        strtoul(end + 1, &end2, 10);
+        if (*end2 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", dir, n);
+        unlink(full);
+    }
+    closedir(d);
+}
+
 /* Creates path.tmp.<pid>.<n> exclusively, mode 0666 less the umask (or the mode of the file it
  * will replace), so the saved file gets the permissions a plain fopen would give it. */
 static int open_temp(const char *path, char *tmp, size_t tmpsz)
@@ -297,6 +330,7 @@ int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
     size_t plen = strlen(path);
     if (plen > 4000) return rnn__fail(mm, RNN_ERR_INVALID, "path too long");
     char tmp[4096 + 64];
+    remove_stale_temps(path);
     int fd = open_temp(path, tmp, sizeof tmp);
     if (fd < 0) return rnn__fail(mm, RNN_ERR_IO, "cannot create a temporary file beside %.200s: %s", path, strerror(errno));
     writer w = {0};

@@ -1442,6 +1442,28 @@ START_TEST(test_bad_state)
 }
 END_TEST
 
+/* A temporary file left by a killed save of the same path is removed by the next save; other
+ * names, and temp files of live processes, are left alone. */
+START_TEST(test_stale_temps_removed)
+{
+    char *dir = make_tmpdir(), *path = join(dir, "m.rnn");
+    char *stale = join(dir, "m.rnn.tmp.999999999.7"), *live = join(dir, "m.rnn.tmp.1.7"),
+         *other = join(dir, "n.rnn.tmp.999999999.7");
+    write_all(stale, "x", 1);
+    write_all(live, "x", 1);
+    write_all(other, "x", 1);
+    rnn_model *m = small_model(RNN_CELL_TANH, 0, 0);
+    ck_assert_int_eq(rnn_model_save(m, path), RNN_OK);
+    ck_assert_int_ne(access(stale, F_OK), 0);
+    ck_assert_int_eq(access(live, F_OK), 0); /* pid 1 exists */
+    ck_assert_int_eq(access(other, F_OK), 0);
+    unlink(live), unlink(other);
+    rnn_model_free(m);
+    free(path), free(stale), free(live), free(other);
+    remove_tmpdir(dir);
+}
+END_TEST
+
 static Suite *modelfile_suite(void)
 {
     Suite *s = suite_create("modelfile");
@@ -1468,6 +1490,7 @@ static Suite *modelfile_suite(void)
     tcase_add_test(tc, test_load_fifo);
     tcase_add_loop_test(tc, test_exact_resume_state, 0, 4);
     tcase_add_test(tc, test_bad_state);
+    tcase_add_test(tc, test_stale_temps_removed);
     suite_add_tcase(s, tc);
     return s;
 }
