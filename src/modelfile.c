@@ -558,7 +558,7 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
         uint32_t tag = get32(sh);
         uint64_t len = get64(sh + 4);
         if (len > fsize - pos || fsize - pos - len < 4) {
-            rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' claims %llu bytes; only %llu remain", (const char *)sh,
+            rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' claims %llu bytes (+4 for its CRC); only %llu remain", (const char *)sh,
                        (unsigned long long)len, (unsigned long long)(fsize - pos));
             break;
         }

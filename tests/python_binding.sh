@@ -1,0 +1,360 @@
+#!/bin/sh
+# tests/python_binding.sh -- bindings/python/rnn.py (pure ctypes) against lib/librnn.so.
+#   sh tests/python_binding.sh       (make check runs it from the repository root)
+# Environment: RNN_LIBDIR (folder of librnn.so, default lib), RNNLM (bin/rnnlm, default
+# ./bin/rnnlm), PYTHON (default /usr/bin/python3, which must have numpy; without it: SKIP).
+# Trains a tiny model from Python, checks that `rnnlm eval` gives the binding's main.py
+# evaluate() perplexity to 1e-5, numpy parameter views alias the library's memory, errors raise
+# RnnError with the message, and State generation is deterministic. When the default `python3`
+# has no numpy, the binding's pure-Python (memoryview/list) path is checked with it too.
+# Prints "N passed, M failed" last; exits non-zero when anything failed.
+set -eu
+
+PY=${PYTHON:-/usr/bin/python3}
+if ! "$PY" -c 'import numpy' 2>/dev/null; then
+    echo "SKIP: $PY has no numpy (apt-get install python3-numpy); the Python binding is not tested"
+    echo "python_binding: 0 passed, 0 failed (skipped)"
+    exit 0
+fi
+LIBDIR=$(cd "${RNN_LIBDIR:-lib}" 2>/dev/null && pwd) || LIBDIR=$(pwd)/lib
+export RNN_LIBRARY="$LIBDIR/librnn.so"
+RNNLM=${RNNLM:-$(pwd)/bin/rnnlm}
+export RNNLM
+PYTHONPATH="$(pwd)/bindings/python"
+export PYTHONPATH
+export OPENBLAS_NUM_THREADS=1
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in bindings/python from a test run
+if [ ! -e "$RNN_LIBRARY" ]; then
+    echo "FAIL $RNN_LIBRARY does not exist (run make first)"
+    echo "python_binding: 0 passed, 1 failed"
+    exit 1
+fi
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/rnn-python.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+# a tiny, learnable corpus ("DET ADJ NOUN VERB DET NOUN [today]")
+mkcorpus() { # FILE SEED LINES
+    awk -v seed="$2" -v n="$3" 'BEGIN {
+        srand(seed); split("the a", det, " "); split("cat dog bird fish", noun, " ")
+        split("sees eats likes chases", verb, " "); split("big small red old", adj, " ")
+        for (i = 0; i < n; i++) {
+            l = det[1 + int(rand() * 2)] " " adj[1 + int(rand() * 4)] " " noun[1 + int(rand() * 4)]
+            l = l " " verb[1 + int(rand() * 4)] " " det[1 + int(rand() * 2)] " " noun[1 + int(rand() * 4)]
+            if (rand() < 0.3) l = l " today"
+            print l
+        }
+    }' >"$1"
+}
+mkcorpus "$W/train.txt" 11 4000
+mkcorpus "$W/valid.txt" 12 150
+mkcorpus "$W/test.txt" 13 150
+
+cat >"$W/test_numpy.py" <<'EOF'
+import json, math, os, subprocess, sys
+import numpy as np
+import rnn
+
+W = sys.argv[1]
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   " + what)
+    else:
+        failed += 1
+        print("FAIL " + what)
+
+
+def raises(fn, code, text, what):
+    try:
+        fn()
+    except rnn.RnnError as e:
+        check(e.code == code and text in str(e) and e.strerror == rnn.RnnError(code, "x").strerror,
+              "%s -> RnnError(%d) %r" % (what, e.code, str(e)))
+        return e
+    except Exception as e:  # noqa
+        check(False, "%s raised %r, not RnnError" % (what, e))
+    else:
+        check(False, "%s did not raise" % what)
+
+
+# data.py: line.split() + ['<eos>'], vocabulary over train, valid, test
+words, index = [], {}
+def tokenize(path):
+    ids = []
+    with open(path, encoding="utf8") as f:
+        for line in f:
+            for w in line.split() + ["<eos>"]:
+                if w not in index:
+                    index[w] = len(words)
+                    words.append(w)
+                ids.append(index[w])
+    return np.array(ids, dtype=np.int32)
+
+train, valid, test = (tokenize(os.path.join(W, n + ".txt")) for n in ("train", "valid", "test"))
+V = len(words)
+EOS = index["<eos>"]
+
+
+def batchify(data, bsz):  # main.py: [nbatch][bsz] there; [bsz][nbatch] (stream rows) here
+    nbatch = len(data) // bsz
+    return data[:nbatch * bsz].reshape(bsz, nbatch)
+
+
+def chunks(src, bptt=35):  # main.py's get_batch over range(0, nbatch - 1, bptt)
+    n = src.shape[1]
+    for i in range(0, n - 1, bptt):
+        s = min(bptt, n - 1 - i)
+        yield src[:, i:i + s], src[:, i + 1:i + 1 + s]
+
+
+def evaluate(m, data, bsz=10):  # main.py's evaluate()
+    src = batchify(data, bsz)
+    m.reset_state(bsz)
+    total = 0.0
+    for x, y in chunks(src):
+        total += x.shape[1] * m.evaluate(x, y)
+    return total / (src.shape[1] - 1)
+
+
+# ---- 1. train a tiny model from Python -----------------------------------------------------------
+m = rnn.Model(vocab=words, cell="LSTM", emb_size=48, hidden_size=48, num_layers=2, dropout=0.2, seed=3)
+check(m.config["vocab_size"] == V and m.config["cell"] == "LSTM" and m.vocab == words,
+      "Model(vocab=..., **config): %r" % m)
+lr, best = 20.0, None
+for epoch in range(2):
+    src = batchify(train, 5)
+    m.reset_state(5)
+    for x, y in chunks(src):
+        loss = m.forward(x, y)
+        m.zero_grad()
+        m.backward()
+        norm = m.clip_grad_norm(0.25)
+        m.sgd_step(lr)
+    val = evaluate(m, valid)
+    print("epoch %d: last train loss %.3f, grad norm %.3f, valid ppl %.3f" % (epoch + 1, loss, norm, math.exp(val)))
+check(math.isfinite(val) and math.exp(val) < V, "trained: valid ppl %.3f < V = %d" % (math.exp(val), V))
+path = os.path.join(W, "py.rnn")
+m.save(path)
+check(os.path.getsize(path) > 0, "Model.save")
+
+# ---- 2. rnnlm eval agrees with the binding's main.py evaluate() ---------------------------------
+rnnlm = os.environ["RNNLM"]
+for data_name, data in (("valid", valid), ("test", test)):
+    out = subprocess.run([rnnlm, "eval", "--checkpoint", path, "--data", os.path.join(W, data_name + ".txt"),
+                          "--json"], capture_output=True, text=True)
+    if out.returncode != 0:
+        check(False, "rnnlm eval %s: %s" % (data_name, out.stderr.strip()))
+        continue
+    cli = json.loads(out.stdout)
+    ours = math.exp(evaluate(m, data))
+    check(abs(cli["ppl"] - ours) <= 1e-5 * ours,
+          "rnnlm eval --data %s.txt ppl %.10g == binding evaluate() %.10g (1e-5)" % (data_name, cli["ppl"], ours))
+
+# ---- 3. load: same vocabulary, same weights, same evaluation ---------------------------------------
+m2 = rnn.Model.load(path)
+check(m2.vocab == words and m2.config == m.config, "Model.load: vocabulary and config round-trip")
+p1, p2 = m.params(), m2.params()
+check(list(p1) == list(p2) and all(np.array_equal(p1[k].data, p2[k].data) for k in p1),
+      "Model.load: every parameter bit-identical (%d tensors)" % len(p1))
+check(evaluate(m2, valid) == evaluate(m, valid), "loaded model evaluates identically")
+
+# ---- 4. numpy views alias the library's memory ------------------------------------------------------
+names = list(p1)
+check(names[0] == "encoder.weight" and names[-1] == "decoder.bias" and "rnn.weight_ih_l0" in names,
+      "params() names in parameters() order: %s" % ", ".join(names))
+enc = p1["encoder.weight"]
+check(enc.data.shape == (V, 48) and enc.data.dtype == np.float32 and not enc.data.flags.owndata,
+      "encoder.weight view: shape %s float32, not owning its memory" % (enc.data.shape,))
+block, gblock = m.param_block()
+check(np.shares_memory(block, enc.data) and enc.data.ctypes.data == block.ctypes.data,
+      "params() views point into rnn_param_block's block")
+x = np.array([[EOS, index["the"], index["big"]]], dtype=np.int32)
+y = np.array([[index["the"], index["big"], index["cat"]]], dtype=np.int32)
+m.reset_state(1)
+base = m.evaluate(x, y)
+bias = m.params()["decoder.bias"].data  # a fresh view of the same memory
+saved = bias.copy()
+bias[0, index["cat"]] += 10.0  # write through numpy ...
+m.reset_state(1)
+changed = m.evaluate(x, y)  # ... and the library sees it
+bias[:] = saved
+m.reset_state(1)
+check(changed != base and m.evaluate(x, y) == base,
+      "writing decoder.bias through numpy changes the forward (%.4f -> %.4f) and back" % (base, changed))
+m.reset_state(1)
+m.zero_grad()
+check(not gblock.any(), "zero_grad zeroes the grad views")
+m.forward(x, y)
+m.backward()
+g = m.params()["decoder.bias"].grad
+check(g.any() and abs(g.sum()) < 1e-5, "backward writes into the grad views (decoder.bias grad sums to 0)")
+m.zero_grad()
+w = m.param("rnn.weight_hh_l1")
+before = w.data[2, 3].copy()
+w.grad[2, 3] = 1.0  # a gradient written through numpy ...
+m.sgd_step(0.5)  # ... is what the library applies
+check(np.float32(before) - np.float32(0.5) == w.data[2, 3] and np.count_nonzero(block - m2.param_block()[0]) == 1,
+      "sgd_step applies a gradient written through the numpy grad view, and only it")
+w.data[2, 3] = before
+m.zero_grad()
+
+# ---- 5. tokens as lists or numpy arrays; outputs ---------------------------------------------------
+m.set_seed(9); m.reset_state(1)
+la = m.forward(x.tolist(), y.tolist())
+m.set_seed(9); m.reset_state(1)
+lb = m.forward(x, y)
+m.set_seed(9); m.reset_state(1)
+lc = m.forward(x.astype(np.int64)[0], y[0])  # 1-D: one stream; int64 converted
+check(la == lb == lc, "forward: nested lists, int32 arrays and 1-D int64 arrays give one loss")
+m.zero_grad()
+m.reset_state(2)
+loss, lp = m.evaluate(np.vstack([x, x]), np.vstack([y, y]), logprobs=True)
+check(lp.shape == (2, 3, V) and np.allclose(np.exp(lp).sum(-1), 1, atol=1e-5) and
+      abs(-lp[0, np.arange(3), y[0]].mean() - loss) < 1e-5,
+      "evaluate(logprobs=True): [batch][steps][V] log_softmax, loss = mean NLL")
+m.reset_state(1)
+h, c = m.get_state()
+check(h.shape == (2, 1, 48) and not h.any() and c is not None, "get_state after reset_state: zeros [L][1][H]")
+m.sample([EOS], 1.0)
+h, c = m.get_state()
+check(h.any(), "sample advances the state")
+m.set_state(np.zeros_like(h))
+check(not m.get_state()[0].any() and not m.get_state()[1].any(), "set_state(h) zeroes h and (c None) c")
+t = rnn.Model(vocab_size=V, cell="GRU", emb_size=8, hidden_size=8, num_layers=1, tied=True)
+tp = t.params()
+check("decoder.weight" not in tp and np.shares_memory(t.param("decoder.weight").data, tp["encoder.weight"].data)
+      and tp["rnn.weight_ih_l0"].data.shape == (24, 8) and t.get_state is not None,
+      "tied GRU: no decoder.weight tensor, param('decoder.weight') is encoder.weight, W_ih 3H x E")
+t.reset_state(1)
+check(t.get_state()[1] is None, "GRU get_state: c is None")
+t.close()
+m.app_data = b"epoch=2"
+check(m.app_data == b"epoch=2", "app_data round-trip")
+
+# ---- 6. errors raise RnnError with rnn_strerror and rnn_errmsg -----------------------------------------
+m.reset_state(1)
+e = raises(lambda: m.forward([[0, V]], [[1, 2]]), rnn.ERR_RANGE, "token %d at [0][1] is outside [0, %d)" % (V, V),
+           "forward with token V")
+check(e is not None and e.errmsg and e.strerror == "token id out of range", "RnnError carries strerror and errmsg")
+raises(lambda: m.forward([[0, 1]], [[1, -2]]), rnn.ERR_RANGE, "not RNN_IGNORE", "forward with target -2")
+raises(lambda: m.forward([[0, 1], [1, 2]], [[1, 2], [2, 3]]), rnn.ERR_STATE, "does not match", "forward with batch 2 != 1")
+m.reset_state(1)
+raises(m.backward, rnn.ERR_STATE, "rnn_backward", "backward without forward")
+raises(lambda: m.clip_grad_norm(-1), rnn.ERR_INVALID, "max_norm", "clip_grad_norm(-1)")
+raises(lambda: m.sgd_step(float("nan")), rnn.ERR_INVALID, "lr must be finite", "sgd_step(nan)")
+raises(lambda: m.vocab_word(V), rnn.ERR_RANGE, "outside the vocabulary", "vocab_word(V)")
+raises(lambda: setattr(m, "vocab", words[:-1]), rnn.ERR_INVALID, "exactly vocab_size", "vocab = too few words")
+raises(lambda: m.param("nope"), rnn.ERR_NOTFOUND, 'no parameter named "nope"', "param('nope')")
+raises(lambda: rnn.Model(vocab_size=0), rnn.ERR_INVALID, "vocab_size", "Model(vocab_size=0)")
+raises(lambda: rnn.Model.load(os.path.join(W, "missing.rnn")), rnn.ERR_IO, "cannot open", "Model.load(missing)")
+with open(os.path.join(W, "bad.rnn"), "wb") as f:
+    f.write(open(path, "rb").read()[:64])
+raises(lambda: rnn.Model.load(os.path.join(W, "bad.rnn")), rnn.ERR_FORMAT, "", "Model.load(truncated)")
+check(m.vocab == words and evaluate(m, valid) == evaluate(m2, valid), "failed calls left the model unchanged")
+
+# ---- 7. State: determinism, batching, clone/copy, score ----------------------------------------------
+def gen(seed, n=40, batch=1, **kw):
+    st = rnn.State(m2, batch, seed)
+    st.feed([[EOS]] * batch)
+    return st.generate(n, **kw)
+
+a, b = gen(5), gen(5)
+check(a.shape == (1, 40) and a.dtype == np.int32 and np.array_equal(a, b), "State: same seed -> same tokens")
+check(not np.array_equal(a, gen(6)), "State: another seed -> other tokens")
+batched = gen(5, batch=3)
+check(all(np.array_equal(batched[i], gen(5 + i)[0]) for i in range(3)),
+      "State(batch=3, seed=5): stream b == State(batch=1, seed=5+b)")
+check(np.array_equal(gen(1, temperature=0), gen(2, temperature=0)), "temperature 0 is greedy (seed-independent)")
+st = rnn.State.create(m2, 1, 7)
+st.feed(np.array([[EOS, index["the"]]]))
+twin = st.clone()
+fork = rnn.State(m2, 1, 123)
+fork.copy_from(st)
+g1 = st.generate(20, top_k=5, top_p=0.9)
+check(np.array_equal(g1, twin.generate(20, top_k=5, top_p=0.9)) and
+      np.array_equal(g1, fork.generate(20, top_k=5, top_p=0.9)), "clone() and copy_from() continue identically")
+st.reset()
+st.feed([[EOS]])
+lp = st.logprobs()
+nxt = st.next(temperature=0)
+check(lp.shape == (1, V) and nxt[0] == int(np.argmax(lp[0])), "logprobs() and next(temperature=0) agree")
+one = st.clone()
+s = st.score([[index["the"], index["big"]]])
+first = float(one.logprobs()[0, index["the"]])
+one.feed([[index["the"]]])
+second = float(one.logprobs()[0, index["big"]])
+check(s.shape == (1,) and abs(s[0] - (first + second)) < 1e-4, "score() == sum of logprobs() along the way")
+e = raises(lambda: st.feed([[V]]), rnn.ERR_RANGE, "outside [0, %d)" % V, "State.feed with token V")
+raises(lambda: st.next(temperature=-1), rnn.ERR_INVALID, "temperature", "State.next(temperature=-1)")
+raises(lambda: rnn.State(m2, 2, 0).copy_from(st), rnn.ERR_STATE, "differ", "copy_from across batch sizes")
+np.save(os.path.join(W, "gen.npy"), gen(5, n=30))
+with open(os.path.join(W, "dump.json"), "w") as f:  # for the no-numpy run
+    json.dump({"gen": gen(5, n=30)[0].tolist(), "bias": m2.params()["decoder.bias"].data[0].tolist(),
+               "EOS": EOS, "V": V}, f)
+m.close()
+m.close()
+check(repr(m) == "<rnn.Model closed>", "close() is idempotent")
+try:
+    m.forward(x, y)
+    check(False, "a closed model raises")
+except ValueError:
+    check(True, "a closed model raises ValueError")
+print("numpy: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
+EOF
+
+cat >"$W/test_plain.py" <<'EOF'
+import json, os, sys, struct
+import rnn  # without numpy: memoryviews and lists
+
+W = sys.argv[1]
+d = json.load(open(os.path.join(W, "dump.json")))
+m = rnn.Model.load(os.path.join(W, "py.rnn"))
+ok = True
+st = rnn.State(m, 1, 5)
+st.feed([d["EOS"]])  # a flat list: one stream
+g = st.generate(30)
+ok &= g == [d["gen"]]
+bias = m.params()["decoder.bias"].data
+ok &= isinstance(bias, memoryview) and bias.shape == (1, d["V"])
+ok &= [round(v, 6) for v in bias.tolist()[0]] == [round(v, 6) for v in d["bias"]]
+bias[0, 0] = 42.0  # writes through to the model
+ok &= m.param("decoder.bias").data[0, 0] == 42.0
+try:
+    st.feed([[d["V"]]])
+    ok = False
+except rnn.RnnError as e:
+    ok &= e.code == rnn.ERR_RANGE and "outside" in e.errmsg
+print("plain python: generation and views match the numpy run" if ok else "plain python: MISMATCH")
+sys.exit(0 if ok else 1)
+EOF
+
+pass=0
+fail=0
+out=$("$PY" "$W/test_numpy.py" "$W" 2>&1) && rc=0 || rc=$?
+echo "$out"
+p=$(echo "$out" | grep -c '^ok ' || true)
+f=$(echo "$out" | grep -c '^FAIL ' || true)
+pass=$((pass + p))
+fail=$((fail + f))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail=$((fail + 1)); echo "FAIL $PY test_numpy.py exited $rc"; fi
+
+# the pure-Python path, with a python3 that has no numpy (e.g. a pyenv one), when there is one
+# (not under SANITIZE=1: an ASan-built librnn.so only loads into a process with the ASan runtime)
+if [ -n "${RNN_SANFLAGS:-}" ]; then
+    echo "(sanitizer build: the pure-Python path with a plain python3 is not exercised)"
+elif command -v python3 >/dev/null && ! python3 -c 'import numpy' 2>/dev/null && [ -s "$W/dump.json" ]; then
+    if python3 "$W/test_plain.py" "$W"; then
+        pass=$((pass + 1)); echo "ok   $(command -v python3) (no numpy) uses memoryviews/lists and matches"
+    else
+        fail=$((fail + 1)); echo "FAIL $(command -v python3) (no numpy) path"
+    fi
+else
+    echo "(no numpy-less python3 on PATH: the pure-Python path is not exercised)"
+fi
+echo "python_binding: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
