@@ -253,6 +253,10 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         }
         return;
     }
+    if (mode == RNN_MODE_EVAL && !targets && !logprobs) { /* feeding only: no output layer at all */
+        if (loss) *loss = 0.0;
+        return;
+    }
     double count = 0;
     double nll = rnn__output_forward(m, out, buf->tgt, B, T, buf->logits, mode == RNN_MODE_TRAIN, &count,
                                      logprobs, NULL);

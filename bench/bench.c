@@ -1,0 +1,333 @@
+/*
+ * bench.c -- librnn's side of the benchmark against PyTorch's examples/word_language_model
+ * (bench/torch_ref.py is the PyTorch side, bench/run.sh the orchestrator; see bench/README.md).
+ *
+ *   build/bench run  [--data DIR] [--cell LSTM|GRU|RNN_TANH] [--train-batches N] [--warmup W]
+ *                    [--eval-chunks N] [--gen-tokens N] [--run I] [--setting S] [--threads N] [--max-seconds S]
+ *       One process = one measurement of every figure, printed as one JSON line:
+ *       training tokens/s (main.py's loop: forward, zero_grad, backward, clip 0.25, sgd lr 20;
+ *       batch 20, bptt 35, W warm-up batches then N timed), peak RSS (VmHWM read right after the
+ *       training loop), evaluation tokens/s (rnn_evaluate, batch 10, bptt 35, on valid.txt),
+ *       generation tokens/s (batch-1 rnn_state, one token at a time, sampling at temperature 1),
+ *       and the allocations made inside each timed loop (a counting rnn_allocator; must be 0).
+ *       Threads: the environment's OPENBLAS_NUM_THREADS (reported as blas_threads; --threads is
+ *       only the label). --max-seconds S: evaluation and generation each stop after S seconds
+ *       (at least 3 chunks / 20 tokens); the JSON gives the chunks and tokens actually timed.
+ *
+ *   build/bench gemm [--reps R]
+ *       cblas_sgemm GFLOP/s for every GEMM shape of a training step of the default model
+ *       (batch 20, bptt 35, E = H = 200, V = 33278; G = 4, 3, 1 gates), best of R, one JSON line
+ *       per shape, then per cell the GEMM FLOPs per training token and the roofline limit in
+ *       tokens/s (every GEMM at its measured rate, nothing else costing time).
+ *
+ * Build: cc -O2 -Iinclude -Isrc/rnnlm $(pkg-config --cflags openblas) bench/bench.c
+ *        src/rnnlm/corpus.c lib/librnn.a $(pkg-config --libs openblas) -lm -o build/bench
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "corpus.h"
+#include "rnn.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of the process: at 1 BLAS thread, the time the core actually spent on the GEMM, which
+   the shared machine's other load does not inflate (wall time does, by preemption). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, detail);
+    exit(1);
+}
+
+#define CHECK(call, m)                                                                           \
+    do {                                                                                         \
+        int rc_ = (call);                                                                        \
+        if (rc_ != RNN_OK) die(#call, (m) ? rnn_errmsg(m) : rnn_strerror(rc_));                  \
+    } while (0)
+
+/* ---- a counting allocator ------------------------------------------------------------------- */
+static long n_alloc, n_free;
+static void *count_alloc(void *user, size_t size)
+{
+    (void)user;
+    n_alloc++;
+    return malloc(size);
+}
+static void count_free(void *user, void *p)
+{
+    (void)user;
+    n_free++;
+    free(p);
+}
+
+/* Peak resident set size so far (VmHWM), in MiB; -1 if unreadable. */
+static double peak_rss_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024.0;
+}
+
+static int cell_of(const char *s)
+{
+    if (!strcmp(s, "LSTM")) return RNN_CELL_LSTM;
+    if (!strcmp(s, "GRU")) return RNN_CELL_GRU;
+    if (!strcmp(s, "RNN_TANH")) return RNN_CELL_TANH;
+    if (!strcmp(s, "RNN_RELU")) return RNN_CELL_RELU;
+    die("unknown cell", s);
+    return -1;
+}
+
+static int blas_threads(void)
+{
+#ifdef OPENBLAS_VERSION
+    return openblas_get_num_threads();
+#else
+    const char *e = getenv("OPENBLAS_NUM_THREADS");
+    return e ? atoi(e) : 0;
+#endif
+}
+
+/* ---- run: train, RSS, evaluate, generate ----------------------------------------------------- */
+static int cmd_run(int argc, char **argv)
+{
+    const char *data = "../shared/data/wikitext-2", *cellname = "LSTM", *setting = "";
+    int nb = 30, warm = 3, neval = 50, ngen = 2000, run = 0, threads = 0;
+    double cap = 0; /* seconds: evaluation and generation each stop early after this long (0: no cap) */
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--data")) data = v;
+        else if (!strcmp(k, "--cell")) cellname = v;
+        else if (!strcmp(k, "--train-batches")) nb = atoi(v);
+        else if (!strcmp(k, "--warmup")) warm = atoi(v);
+        else if (!strcmp(k, "--eval-chunks")) neval = atoi(v);
+        else if (!strcmp(k, "--gen-tokens")) ngen = atoi(v);
+        else if (!strcmp(k, "--run")) run = atoi(v);
+        else if (!strcmp(k, "--threads")) threads = atoi(v); /* a label: OPENBLAS_NUM_THREADS sets it */
+        else if (!strcmp(k, "--setting")) setting = v;
+        else if (!strcmp(k, "--max-seconds")) cap = atof(v);
+        else die("unknown option", k);
+    }
+    char err[CORPUS_ERR_SIZE];
+    corpus c;
+    if (corpus_load_dir(&c, data, err, sizeof err) != RNN_OK) die("corpus", err);
+    const int V = vocab_size(c.vocab);
+
+    rnn_config cfg;
+    rnn_config_init(&cfg); /* LSTM/E 200/H 200/L 2/dropout 0.2/untied/seed 1111 */
+    cfg.cell = cell_of(cellname);
+    cfg.vocab_size = V;
+    rnn_allocator al = {count_alloc, count_free, NULL};
+    rnn_model *m;
+    CHECK(rnn_model_create(&m, &cfg, &al), NULL);
+
+    /* training: main.py's train(), batch 20, bptt 35 */
+    const int B = 20, T = 35, EB = 10;
+    corpus_batches tb;
+    if (corpus_batches_init(&tb, c.train, c.n_train, B, T, CORPUS_BATCH_MAIN, err, sizeof err)) die("batches", err);
+    if ((size_t)(warm + nb) > tb.num_chunks) die("train", "too many batches");
+    int32_t *tok = malloc(sizeof(int32_t) * B * T), *tgt = malloc(sizeof(int32_t) * B * T);
+    if (!tok || !tgt) die("malloc", "out of memory");
+    CHECK(rnn_reset_state(m, B), m);
+    double loss = 0, t0 = 0, c0 = 0, tokens = 0;
+    long a0 = 0;
+    for (int k = 0; k < warm + nb; k++) {
+        int steps;
+        corpus_batches_get(&tb, (size_t)k, tok, tgt, &steps);
+        if (k == warm) { t0 = now(); c0 = cpu_now(); a0 = n_alloc; }
+        CHECK(rnn_forward(m, tok, tgt, B, steps, &loss), m);
+        CHECK(rnn_zero_grad(m), m);
+        CHECK(rnn_backward(m), m);
+        CHECK(rnn_clip_grad_norm(m, 0.25f, NULL), m);
+        CHECK(rnn_sgd_step(m, 20.0f), m);
+        if (k >= warm) tokens += (double)B * steps;
+    }
+    double train_s = now() - t0, train_cpu_s = cpu_now() - c0;
+    long allocs_train = n_alloc - a0;
+    double rss = peak_rss_mb();
+
+    /* evaluation: main.py's evaluate(), batch 10, bptt 35, on the validation set */
+    corpus_batches vb;
+    if (corpus_batches_init(&vb, c.valid, c.n_valid, EB, T, CORPUS_BATCH_MAIN, err, sizeof err)) die("batches", err);
+    int ewarm = 2;
+    if ((size_t)(ewarm + neval) > vb.num_chunks) die("eval", "too many chunks");
+    CHECK(rnn_reset_state(m, EB), m);
+    double eval_s = 0, etokens = 0, eloss = 0;
+    long allocs_eval = 0;
+    int echunks = 0;
+    for (int k = 0; k < ewarm + neval; k++) {
+        int steps;
+        corpus_batches_get(&vb, (size_t)k, tok, tgt, &steps);
+        if (k == ewarm) { t0 = now(); a0 = n_alloc; }
+        CHECK(rnn_evaluate(m, tok, tgt, EB, steps, &eloss, NULL), m);
+        if (k >= ewarm) {
+            etokens += (double)EB * steps;
+            echunks++;
+            if (cap > 0 && echunks >= 3 && now() - t0 > cap) break;
+        }
+    }
+    eval_s = now() - t0;
+    allocs_eval = n_alloc - a0;
+
+    /* generation: generate.py's loop, batch 1, temperature 1, one token per step */
+    rnn_state *st;
+    CHECK(rnn_state_create(&st, m, 1, 1111), m);
+    int32_t start = (int32_t)(V / 2), *out = malloc(sizeof(int32_t) * (size_t)(ngen + 20));
+    if (!out) die("malloc", "out of memory");
+    if (rnn_state_feed(st, &start, 1) || rnn_state_generate(st, NULL, 20, out))
+        die("generate", rnn_state_errmsg(st)); /* warm-up */
+    t0 = now();
+    a0 = n_alloc;
+    int gtokens = 0;
+    while (gtokens < ngen) { /* blocks of <= 10 tokens, so that the time cap can be checked */
+        int n = ngen - gtokens < 10 ? ngen - gtokens : 10;
+        if (rnn_state_generate(st, NULL, n, out + gtokens)) die("generate", rnn_state_errmsg(st));
+        gtokens += n;
+        if (cap > 0 && gtokens >= 20 && now() - t0 > cap) break;
+    }
+    double gen_s = now() - t0;
+    long allocs_gen = n_alloc - a0;
+
+    printf("{\"impl\": \"ours\", \"cell\": \"%s\", \"threads\": %d, \"blas_threads\": %d, \"setting\": \"%s\", "
+           "\"run\": %d, \"train_batches\": %d, \"train_tokens\": %.0f, \"train_s\": %.4f, \"train_cpu_s\": %.4f, \"train_tok_s\": %.1f, "
+           "\"last_loss\": %.4f, \"peak_rss_mb\": %.1f, \"eval_chunks\": %d, \"eval_tok_s\": %.1f, "
+           "\"gen_tokens\": %d, \"gen_tok_s\": %.1f, \"allocs_train\": %ld, \"allocs_eval\": %ld, "
+           "\"allocs_gen\": %ld}\n",
+           cellname, threads ? threads : blas_threads(), blas_threads(), setting, run, nb, tokens, train_s, train_cpu_s,
+           tokens / train_s, loss, rss,
+           echunks, etokens / eval_s, gtokens, gtokens / gen_s, allocs_train, allocs_eval, allocs_gen);
+    fflush(stdout);
+    rnn_state_free(st);
+    rnn_model_free(m);
+    free(out);
+    free(tok);
+    free(tgt);
+    corpus_free(&c);
+    return (allocs_train || allocs_eval || allocs_gen) ? 2 : 0;
+}
+
+/* ---- gemm: the roofline --------------------------------------------------------------------- */
+typedef struct shape {
+    const char *name;
+    int ta, tb, M, N, K;
+    int per_chunk; /* calls per training chunk (per layer for layer shapes) */
+} shape;
+
+/* Best time of one call over reps timings: CPU time (returned) and wall time (*wall). */
+static double time_gemm(const shape *s, int reps, float *A, float *Bm, float *C, double *wall)
+{
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    double best = 1e30, bestw = 1e30;
+    for (int r = 0; r < reps; r++) {
+        /* small shapes are timed over many calls, so that one timing is >= ~20 ms */
+        int inner = 1;
+        double flops = 2.0 * s->M * s->N * s->K;
+        if (flops < 2e8) inner = (int)(2e8 / flops) + 1;
+        double t = cpu_now(), w = now();
+        for (int i = 0; i < inner; i++)
+            cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->M,
+                        s->N, s->K, 1.0f, A, lda, Bm, ldb, 1.0f, C, s->N);
+        t = (cpu_now() - t) / inner;
+        w = (now() - w) / inner;
+        if (t < best) best = t;
+        if (w < bestw) bestw = w;
+    }
+    *wall = bestw;
+    return best;
+}
+
+static int cmd_gemm(int argc, char **argv)
+{
+    int reps = 5;
+    for (int i = 2; i + 1 < argc; i += 2)
+        if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else die("unknown option", argv[i]);
+    const int B = 20, T = 35, N = B * T, H = 200, E = 200, V = 33278;
+    float *A = malloc(sizeof(float) * (size_t)V * N), *Bm = malloc(sizeof(float) * (size_t)V * N),
+          *C = malloc(sizeof(float) * (size_t)V * N);
+    if (!A || !Bm || !C) die("malloc", "out of memory");
+    for (size_t i = 0; i < (size_t)V * N; i++) A[i] = Bm[i] = C[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+
+    const shape dec[3] = {
+        {"decoder fwd  logits = X W^T", 0, 1, N, V, H, 1},
+        {"decoder bwd  dW = dY^T X", 1, 0, V, H, N, 1},
+        {"decoder bwd  dX = dY W", 0, 0, N, H, V, 1},
+    };
+    const char *cells[3] = {"LSTM", "GRU", "RNN_TANH"};
+    const int gates[3] = {4, 3, 1};
+    double dec_t = 0;
+    for (int i = 0; i < 3; i++) {
+        double w, t = time_gemm(&dec[i], reps, A, Bm, C, &w), f = 2.0 * dec[i].M * dec[i].N * dec[i].K;
+        dec_t += t;
+        printf("{\"kind\": \"gemm\", \"shape\": \"%s\", \"trans\": \"%c%c\", \"M\": %d, \"N\": %d, \"K\": %d, "
+               "\"calls_per_chunk\": 1, \"gflops\": %.2f, \"gflops_wall\": %.2f}\n",
+               dec[i].name, dec[i].ta ? 'T' : 'N', dec[i].tb ? 'T' : 'N', dec[i].M, dec[i].N, dec[i].K, f / t * 1e-9,
+               f / w * 1e-9);
+        fflush(stdout);
+    }
+    for (int c = 0; c < 3; c++) {
+        int GH = gates[c] * H;
+        /* every layer has input size E or H = 200: the same shapes for both layers */
+        const shape lay[6] = {
+            {"layer fwd  input  X W_ih^T (all steps)", 0, 1, N, GH, E, 1},
+            {"layer fwd  recur  h W_hh^T (per step)", 0, 1, B, GH, H, T},
+            {"layer bwd  dW_ih = dG^T X", 1, 0, GH, E, N, 1},
+            {"layer bwd  dX = dG W_ih", 0, 0, N, E, GH, 1},
+            {"layer bwd  dW_hh = dG^T h (all steps)", 1, 0, GH, H, N, 1},
+            {"layer bwd  dh = dG W_hh (per step)", 0, 0, B, H, GH, T},
+        };
+        double lay_t = 0, lay_f = 0;
+        for (int i = 0; i < 6; i++) {
+            double w, t = time_gemm(&lay[i], reps, A, Bm, C, &w), f = 2.0 * lay[i].M * lay[i].N * lay[i].K;
+            lay_t += t * lay[i].per_chunk;
+            lay_f += f * lay[i].per_chunk;
+            printf("{\"kind\": \"gemm\", \"cell\": \"%s\", \"shape\": \"%s\", \"trans\": \"%c%c\", \"M\": %d, "
+                   "\"N\": %d, \"K\": %d, \"calls_per_chunk\": %d, \"gflops\": %.2f, \"gflops_wall\": %.2f}\n",
+                   cells[c], lay[i].name, lay[i].ta ? 'T' : 'N', lay[i].tb ? 'T' : 'N', lay[i].M, lay[i].N, lay[i].K,
+                   lay[i].per_chunk, f / t * 1e-9, f / w * 1e-9);
+            fflush(stdout);
+        }
+        const int L = 2;
+        double flops_tok = 6.0 * H * V + L * 6.0 * GH * (E + H); /* == (dec_f + L * lay_f) / N */
+        double chunk_t = dec_t + L * lay_t;
+        printf("{\"kind\": \"roofline\", \"cell\": \"%s\", \"flops_per_token\": %.0f, \"check\": %.0f, "
+               "\"gemm_s_per_batch\": %.4f, \"limit_tok_s\": %.1f, \"gflops_mixed\": %.2f}\n",
+               cells[c], flops_tok, (6.0 * H * V * N + L * lay_f) / N, chunk_t, N / chunk_t,
+               flops_tok * N / chunk_t * 1e-9);
+        fflush(stdout);
+    }
+    free(A);
+    free(Bm);
+    free(C);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "run")) return cmd_run(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "gemm")) return cmd_gemm(argc, argv);
+    fprintf(stderr, "usage: bench run [options] | bench gemm [--reps R]   (see bench/README.md)\n");
+    return 1;
+}

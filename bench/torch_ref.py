@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""torch_ref.py -- PyTorch's side of the librnn benchmark (bench/bench.c is ours, bench/run.sh runs
+both; see bench/README.md). Run with Debian's python3-torch: /usr/bin/python3.
+
+  torch_ref.py run [--data DIR] [--cell LSTM|GRU|RNN_TANH] [--threads N] [--train-batches N]
+                   [--warmup W] [--eval-chunks N] [--gen-tokens N] [--run I] [--setting S]
+                   [--max-seconds S]
+      One process = one measurement of every figure, printed as one JSON line, with the model,
+      corpus, batching and loops of bench/torch_main.py (PyTorch's examples/word_language_model):
+      training tokens/s (main.py's train() step), peak RSS (VmHWM right after the training loop),
+      evaluation tokens/s (main.py's evaluate(), batch 10, on valid.txt) and generation tokens/s
+      (generate.py's loop, batch 1, temperature 1). torch.set_num_threads(N); the OpenBLAS thread
+      count is the environment's OPENBLAS_NUM_THREADS (run.sh tries 1 and N). --max-seconds S:
+      evaluation and generation each stop after S seconds (at least 3 chunks / 20 tokens).
+
+  torch_ref.py report RAW.jsonl OUT.md [--quick]
+      Aggregates raw runs (medians) into the results table; needs no torch.
+"""
+import json, math, os, statistics, sys, time
+
+
+def vmhwm_mb():
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cmd_run(argv):
+    import argparse
+    p = argparse.ArgumentParser(prog='torch_ref.py run')
+    p.add_argument('--data', default='../shared/data/wikitext-2')
+    p.add_argument('--cell', default='LSTM')
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--train-batches', type=int, default=30)
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--eval-chunks', type=int, default=50)
+    p.add_argument('--gen-tokens', type=int, default=2000)
+    p.add_argument('--run', type=int, default=0)
+    p.add_argument('--setting', default='')
+    p.add_argument('--max-seconds', type=float, default=0)
+    args = p.parse_args(argv)
+
+    import torch
+    import torch.nn as nn
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_main as tm  # the faithful copy of main.py / model.py / data.py
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1111)
+    corpus = tm.Corpus(args.data)
+    ntokens = len(corpus.dictionary)
+    bsz, bptt, eval_bsz = 20, 35, 10
+    train_data = tm.batchify(corpus.train, bsz)
+    val_data = tm.batchify(corpus.valid, eval_bsz)
+    model = tm.RNNModel(args.cell, ntokens, 200, 200, 2, 0.2, False)
+    criterion = nn.NLLLoss()
+    lr, clip = 20.0, 0.25
+
+    def get_batch(source, i):
+        seq_len = min(bptt, len(source) - 1 - i)
+        return source[i:i + seq_len], source[i + 1:i + 1 + seq_len].view(-1)
+
+    # ---- training: main.py's train() step
+    model.train()
+    hidden = model.init_hidden(bsz)
+    total_loss = 0.
+    tokens = 0
+    t0 = None
+    starts = list(range(0, train_data.size(0) - 1, bptt))[:args.warmup + args.train_batches]
+    for batch, i in enumerate(starts):
+        if batch == args.warmup:
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+        data, targets = get_batch(train_data, i)
+        model.zero_grad()
+        hidden = tm.repackage_hidden(hidden)
+        output, hidden = model(data, hidden)
+        loss = criterion(output, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        for q in model.parameters():
+            q.data.add_(q.grad, alpha=-lr)
+        total_loss += loss.item()
+        if batch >= args.warmup:
+            tokens += data.numel()
+    train_s = time.perf_counter() - t0
+    train_cpu_s = time.process_time() - c0
+    rss = vmhwm_mb()
+    last_loss = loss.item()
+
+    # ---- evaluation: main.py's evaluate(), batch 10
+    model.eval()
+    hidden = model.init_hidden(eval_bsz)
+    ewarm = 2
+    etokens = echunks = 0
+    cap = args.max_seconds
+    with torch.no_grad():
+        for k, i in enumerate(list(range(0, val_data.size(0) - 1, bptt))[:ewarm + args.eval_chunks]):
+            if k == ewarm:
+                t0 = time.perf_counter()
+            data, targets = get_batch(val_data, i)
+            output, hidden = model(data, hidden)
+            hidden = tm.repackage_hidden(hidden)
+            total_loss += len(data) * criterion(output, targets).item()
+            if k >= ewarm:
+                etokens += data.numel()
+                echunks += 1
+                if cap > 0 and echunks >= 3 and time.perf_counter() - t0 > cap:
+                    break
+    eval_s = time.perf_counter() - t0
+
+    # ---- generation: generate.py's loop, batch 1, temperature 1
+    temperature = 1.0
+    hidden = model.init_hidden(1)
+    input = torch.tensor([[ntokens // 2]], dtype=torch.long)
+    gtokens = 0
+    with torch.no_grad():
+        for k in range(20 + args.gen_tokens):
+            if k == 20:
+                t0 = time.perf_counter()
+            output, hidden = model(input, hidden)
+            word_weights = output.squeeze().div(temperature).exp().cpu()
+            word_idx = torch.multinomial(word_weights, 1)[0]
+            input.fill_(word_idx)
+            if k >= 20:
+                gtokens += 1
+                if cap > 0 and gtokens >= 20 and gtokens % 10 == 0 and time.perf_counter() - t0 > cap:
+                    break
+    gen_s = time.perf_counter() - t0
+
+    print(json.dumps({
+        "impl": "torch", "cell": args.cell, "threads": args.threads,
+        "torch_threads": torch.get_num_threads(),
+        "blas_threads": int(os.environ.get('OPENBLAS_NUM_THREADS', '0') or 0),
+        "setting": args.setting, "run": args.run, "train_batches": args.train_batches,
+        "train_tokens": tokens, "train_s": round(train_s, 4), "train_cpu_s": round(train_cpu_s, 4),
+        "train_tok_s": round(tokens / train_s, 1),
+        "last_loss": round(last_loss, 4), "peak_rss_mb": round(rss, 1), "eval_chunks": echunks,
+        "eval_tok_s": round(etokens / eval_s, 1), "gen_tokens": gtokens,
+        "gen_tok_s": round(gtokens / gen_s, 1), "torch_version": torch.__version__}), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+FIGURES = [('train_tok_s', 'training tokens/s', True), ('eval_tok_s', 'evaluation tokens/s', True),
+           ('gen_tok_s', 'generation tokens/s', True), ('peak_rss_mb', 'peak RSS MB (training)', False)]
+CELLS = ['LSTM', 'GRU', 'RNN_TANH']
+
+
+def cmd_report(argv):
+    raw, out = argv[0], argv[1]
+    recs = [json.loads(l) for l in open(raw) if l.strip().startswith('{')]
+    runs = [r for r in recs if r.get('impl') in ('ours', 'torch')]
+    gemm = [r for r in recs if r.get('kind') == 'gemm']
+    roof = {r['cell']: r for r in recs if r.get('kind') == 'roofline'}
+    meta = next((r for r in recs if r.get('kind') == 'meta'), {})
+    meta_end = next((r for r in recs if r.get('kind') == 'meta_end'), {})
+
+    def med(rs, key):
+        v = [r[key] for r in rs if r.get(key) is not None]
+        return statistics.median(v) if v else None
+
+    cells = [c for c in CELLS if any(r['cell'] == c for r in runs)]
+    threads = sorted({r['threads'] for r in runs})
+    lines = []
+    w = lines.append
+    w('| model | figure | threads | ours | PyTorch | ours/PyTorch | PyTorch best setting (other) | runs (ours/PyTorch) |')
+    w('|---|---|---:|---:|---:|---:|---|---|')
+    notes = []
+    allocs = []
+    for c in cells:
+        for fig, label, higher in FIGURES:
+            for t in threads:
+                ours = [r for r in runs if r['impl'] == 'ours' and r['cell'] == c and r['threads'] == t]
+                th = [r for r in runs if r['impl'] == 'torch' and r['cell'] == c and r['threads'] == t]
+                settings = sorted({r['setting'] for r in th})
+                best, bset = None, ''
+                per = {}
+                for s in settings:
+                    v = med([r for r in th if r['setting'] == s], fig)
+                    per[s] = v
+                if fig == 'peak_rss_mb':
+                    # RSS of the setting that won training throughput
+                    tr = {s: med([r for r in th if r['setting'] == s], 'train_tok_s') for s in settings}
+                    bset = max(tr, key=lambda s: tr[s]) if tr else ''
+                    best = per.get(bset)
+                else:
+                    for s, v in per.items():
+                        if v is not None and (best is None or (v > best if higher else v < best)):
+                            best, bset = v, s
+                o = med(ours, fig)
+                ratio = (o / best) if (o is not None and best) else None
+                alts = ', '.join('%s: %s' % (s, fmt(v)) for s, v in per.items() if s != bset)
+                w('| %s | %s | %d | %s | %s | %s | %s | %d/%d |' % (
+                    c, label, t, fmt(o), fmt(best), '%.2f' % ratio if ratio is not None else 'n/a',
+                    bset + (' (' + alts + ')' if alts else ''),
+                    len(ours), len([r for r in th if r['setting'] == bset])))
+        for r in runs:
+            if r['impl'] == 'ours' and r['cell'] == c:
+                allocs.append((r.get('allocs_train'), r.get('allocs_eval'), r.get('allocs_gen')))
+    w('')
+    if allocs:
+        tot = [sum(a[i] or 0 for a in allocs) for i in range(3)]
+        w('Allocations by librnn inside the timed loops, summed over all %d runs of ours: '
+          'training %d, evaluation %d, generation %d%s.' % (len(allocs), tot[0], tot[1], tot[2],
+                                                           ' (zero in the steady state)' if not any(tot) else
+                                                           ' (NOT ZERO)'))
+        w('')
+    if roof:
+        w('Roofline, training at 1 thread (GEMM FLOPs only; limit = every GEMM of a batch at its '
+          'measured 1-thread cblas_sgemm rate (CPU time, best of several), nothing else costing time; '
+          'achieved = the median wall-clock tokens/s, and in parentheses tokens per CPU-second, '
+          'which the machine\'s other load does not deflate):')
+        w('')
+        w('| model | GEMM MFLOP/token | GEMM limit tokens/s | ours tokens/s | ours achieved/limit '
+          '(by CPU time) | PyTorch tokens/s | PyTorch achieved/limit (by CPU time) |')
+        w('|---|---:|---:|---:|---:|---:|---:|')
+        for c in cells:
+            if c not in roof:
+                continue
+            R = roof[c]
+            ours1 = [r for r in runs if r['impl'] == 'ours' and r['cell'] == c and r['threads'] == 1]
+            th1 = [r for r in runs if r['impl'] == 'torch' and r['cell'] == c and r['threads'] == 1]
+            lim = R['limit_tok_s']
+
+            def cells_of(rs):
+                v = med(rs, 'train_tok_s')
+                cpu = [r['train_tokens'] / r['train_cpu_s'] for r in rs if r.get('train_cpu_s')]
+                vc = statistics.median(cpu) if cpu else None
+                return fmt(v), ('%.2f' % (v / lim) if v else 'n/a') + (' (%.2f)' % (vc / lim) if vc else '')
+            w('| %s | %.2f | %s | %s | %s | %s | %s |' % ((c, R['flops_per_token'] / 1e6, fmt(lim)) +
+                                                          cells_of(ours1) + cells_of(th1)))
+        w('')
+        w('cblas_sgemm at 1 thread (OpenBLAS; GFLOP/s by CPU time, best of several; calls = per '
+          'batch of 20 x 35 tokens, per layer for the layer shapes):')
+        w('')
+        w('| shape | op | M x N x K | calls | GFLOP/s |')
+        w('|---|---|---|---:|---:|')
+        for g in gemm:
+            w('| %s%s | %s | %d x %d x %d | %d | %.1f |' % (
+                g['shape'], (' (' + g['cell'] + ')') if g.get('cell') else '', g['trans'], g['M'], g['N'], g['K'],
+                g.get('calls_per_chunk', 1), g['gflops']))
+        w('')
+    head = ['# librnn vs PyTorch benchmark', '']
+    if meta:
+        head.append('%s; CPU: %s (%s cores); %s run, %s s; PyTorch %s; load average %s at the start, %s at the '
+                    'end. Per run: %s+%s training batches (warm-up+timed, batch 20, bptt 35), 2+%s evaluation '
+                    'chunks (batch 10), 20+%s generated tokens (batch 1).' % (
+            meta.get('date', ''), meta.get('cpu', ''), meta.get('cores', ''), meta.get('mode', ''),
+            meta_end.get('seconds', '?'), meta.get('torch', ''), meta.get('load_start', '?'),
+            meta_end.get('load_end', '?'), meta.get('warmup'), meta.get('train_batches'),
+            meta.get('eval_chunks'), meta.get('gen_tokens')))
+        head.append('')
+    head.append('Medians of the runs; tokens/s higher is better, RSS lower is better. ours/PyTorch > 1 '
+                'means librnn is faster (for RSS: uses more memory). Threads: ours OPENBLAS_NUM_THREADS = threads; '
+                'PyTorch torch.set_num_threads(threads) with OB = OPENBLAS_NUM_THREADS 1 or threads, the best '
+                'median shown (the other setting\'s median in parentheses; RSS: the setting that won training).')
+    head.append('')
+    text = '\n'.join(head + lines) + '\n'
+    with open(out, 'w') as f:
+        f.write(text)
+    sys.stdout.write(text)
+
+
+def fmt(v):
+    if v is None:
+        return 'n/a'
+    if v >= 100:
+        return '%.0f' % v
+    return '%.1f' % v
+
+
+if __name__ == '__main__':
+    if len(sys.argv) >= 2 and sys.argv[1] == 'run':
+        cmd_run(sys.argv[2:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == 'report':
+        cmd_report(sys.argv[2:])
+    else:
+        sys.stderr.write(__doc__)
+        sys.exit(1)
