@@ -1,5 +1,6 @@
 /* blas.c -- every matrix product of the library goes through this one CBLAS call. */
 #include "internal.h"
+#include "kernels.h"
 
 #include <cblas.h>
 
@@ -14,4 +15,14 @@ void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const 
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void rnn_gemm_nt(int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+                 float *C, int ldc)
+{
+    if (!rowwise) {
+        rnn_gemm(0, 1, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    for (int i = 0; i < M; i++) rnn_k_dots(C + (size_t)i * ldc, A + (size_t)i * lda, B, ldb, N, K, beta);
 }

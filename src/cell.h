@@ -14,6 +14,7 @@
 
 typedef struct rnn_layer {
     int B, T, in, H;
+    int rowwise;         /* forward products through rnn_gemm_nt's row-wise path (inference states) */
     const float *w_ih, *w_hh, *b_ih, *b_hh;
     float *dw_ih, *dw_hh, *db_ih, *db_hh; /* backward adds into these */
     const float *x;      /* (T,B,in) input */

@@ -21,7 +21,7 @@ static void forward(const rnn_layer *l, int relu)
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         float *yt = l->y + t * BH;
-        rnn_gemm(0, 1, B, H, H, 1.0f, hp, H, l->w_hh, H, 1.0f, yt, H);
+        rnn_gemm_nt(l->rowwise, B, H, H, hp, H, l->w_hh, H, 1.0f, yt, H);
         for (int b = 0; b < B; b++) {
             float *row = yt + (size_t)b * H;
             if (!relu) {

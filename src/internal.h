@@ -45,6 +45,12 @@ void *rnn_arena_take(rnn_arena *a, size_t bytes);
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; the one product call. */
 void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
+/* C[M][N] = A (M,K) * B^T (B is (N,K)) + beta * C: the forward products. rowwise: every output
+ * element is one dot product in a fixed order, the same whatever M (inference states use it so that
+ * a stream's results do not depend on the batch around it; no packing, fast for small M);
+ * otherwise CBLAS. */
+void rnn_gemm_nt(int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+                 float *C, int ldc);
 
 /* ---- the handle ------------------------------------------------------------------------------ */
 typedef struct rnn_tensor {
@@ -182,7 +188,7 @@ void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *ne
 void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs);
 
 /* output.c */
-double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tgt, int B, int T,
+double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, const int32_t *tgt, int B, int T,
                            float *logits, int want_grad, double *count, float *logprobs, double *row_nll);
 void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, int N, float *dx);
 void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,

@@ -227,3 +227,40 @@ void rnn_k_tanh(float *y, const float *x, int n)
     for (; k + W <= n; k += W) store(y + k, vtanh(load(x + k)));
     for (; k < n; k++) y[k] = rnn_tanhf(x[k]);
 }
+
+static inline float hsum(vf v)
+{
+    float a = v[0] + v[1], b = v[2] + v[3];
+    return a + b;
+}
+
+void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta)
+{
+    int j = 0;
+    for (; j + 4 <= N; j += 4) { /* four rows of B at once: independent accumulators */
+        const float *b0 = B + (size_t)j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        vf s0 = splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (; k + W <= K; k += W) {
+            vf x = load(a + k);
+            s0 += x * load(b0 + k), s1 += x * load(b1 + k), s2 += x * load(b2 + k), s3 += x * load(b3 + k);
+        }
+        float d0 = hsum(s0), d1 = hsum(s1), d2 = hsum(s2), d3 = hsum(s3);
+        for (; k < K; k++) {
+            float x = a[k];
+            d0 += x * b0[k], d1 += x * b1[k], d2 += x * b2[k], d3 += x * b3[k];
+        }
+        float *o = out + j;
+        if (beta == 0.0f) o[0] = d0, o[1] = d1, o[2] = d2, o[3] = d3;
+        else o[0] = beta * o[0] + d0, o[1] = beta * o[1] + d1, o[2] = beta * o[2] + d2, o[3] = beta * o[3] + d3;
+    }
+    for (; j < N; j++) {
+        const float *b0 = B + (size_t)j * ldb;
+        vf s0 = splat(0.0f);
+        int k = 0;
+        for (; k + W <= K; k += W) s0 += load(a + k) * load(b0 + k);
+        float d0 = hsum(s0);
+        for (; k < K; k++) d0 += a[k] * b0[k];
+        out[j] = beta == 0.0f ? d0 : beta * out[j] + d0;
+    }
+}

@@ -37,6 +37,9 @@ void rnn_k_sigmoid_bias(float *x, const float *b, int n);
 void rnn_k_tanh_bias(float *x, const float *b, int n);
 /* y[k] = tanh(x[k]) */
 void rnn_k_tanh(float *y, const float *x, int n);
+/* out[j] = dot(a, B_j) + beta * out[j] for the N rows B_j = B + j*ldb, each of length K; every dot in
+ * the same fixed order (4 lanes, then lanes 0+1+2+3, then the scalar tail) */
+void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta);
 /* the scalar versions, bit-identical to one lane of the vector code */
 float rnn_expf(float x);
 float rnn_tanhf(float x);

@@ -9,7 +9,7 @@ void rnn_layer_input_gemm(const rnn_layer *l, int G, float *gates)
     int N = l->T * l->B, GH = G * l->H;
     for (int r = 0; r < N; r++) memcpy(gates + (size_t)r * GH, l->b_ih, (size_t)GH * sizeof(float));
     /* gates (N, GH) += x (N, in) * w_ih^T (in, GH) */
-    rnn_gemm(0, 1, N, GH, l->in, 1.0f, l->x, l->in, l->w_ih, l->in, 1.0f, gates, GH);
+    rnn_gemm_nt(l->rowwise, N, GH, l->in, l->x, l->in, l->w_ih, l->in, 1.0f, gates, GH);
 }
 
 static void add_colsum(float *acc, const float *a, int rows, int cols)

@@ -172,6 +172,7 @@ static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, rnn_
     size_t BH = (size_t)B * H;
     memset(ly, 0, sizeof *ly);
     ly->B = B, ly->T = T, ly->in = lp->in, ly->H = H;
+    ly->rowwise = x->row_rng != NULL;
     ly->w_ih = m->params + lp->w_ih, ly->w_hh = m->params + lp->w_hh;
     ly->b_ih = m->params + lp->b_ih, ly->b_hh = m->params + lp->b_hh;
     ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
@@ -240,12 +241,13 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         return;
     }
     if (mode == RNN_MODE_SCORE) {
-        /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}] */
+        /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}]; the
+         * decoder runs as one CBLAS product over all B*T rows (row-wise would stream W_dec per row) */
         float *in = buf->d1;
         memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
         memcpy(in + BH, out, (N * H - BH) * sizeof(float));
         double *row_nll = buf->row_nll;
-        rnn__output_forward(m, in, buf->tok, B, T, buf->logits, 0, NULL, NULL, row_nll);
+        rnn__output_forward(m, 0, in, buf->tok, B, T, buf->logits, 0, NULL, NULL, row_nll);
         for (int b = 0; b < B; b++) {
             double sum = 0;
             for (int t = 0; t < T; t++) sum -= row_nll[(size_t)t * B + b];
@@ -258,7 +260,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         return;
     }
     double count = 0;
-    double nll = rnn__output_forward(m, out, buf->tgt, B, T, buf->logits, mode == RNN_MODE_TRAIN, &count,
+    double nll = rnn__output_forward(m, x->row_rng != NULL, out, buf->tgt, B, T, buf->logits, mode == RNN_MODE_TRAIN, &count,
                                      logprobs, NULL);
     if (loss) *loss = count > 0 ? nll / count : 0.0;
     x->pending = mode == RNN_MODE_TRAIN;
@@ -278,7 +280,7 @@ void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
     int L = m->cfg.num_layers, B = x->batch;
     x->ws.used = 0;
     layout(m, B, 1, &x->ws, &x->buf);
-    rnn__output_forward(m, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits, 0, NULL,
+    rnn__output_forward(m, x->row_rng != NULL, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits, 0, NULL,
                         logprobs, NULL);
 }
 

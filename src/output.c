@@ -10,18 +10,18 @@
 #include <string.h>
 
 /* logits (N,V) = x (N,H) * W_dec^T (H,V), without the bias (added in the row passes) */
-static void decoder_gemm(const rnn_model *m, const float *x, int N, float *logits)
+static void decoder_gemm(const rnn_model *m, int rowwise, const float *x, int N, float *logits)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    rnn_gemm(0, 1, N, V, H, 1.0f, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
+    rnn_gemm_nt(rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
 }
 
-double rnn__output_forward(const rnn_model *m, const float *x, const int32_t *tgt, int B, int T,
+double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, const int32_t *tgt, int B, int T,
                            float *logits, int want_grad, double *count, float *logprobs, double *row_nll)
 {
     int V = m->cfg.vocab_size, N = B * T;
     const float *bias = m->params + m->dec_b;
-    decoder_gemm(m, x, N, logits);
+    decoder_gemm(m, rowwise, x, N, logits);
     double kept = 0, nll = 0;
     if (tgt)
         for (int r = 0; r < N; r++) kept += tgt[r] != RNN_IGNORE;
@@ -170,7 +170,7 @@ void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N,
 {
     int V = m->cfg.vocab_size;
     const float *bias = m->params + m->dec_b;
-    decoder_gemm(m, x, N, logits);
+    decoder_gemm(m, ctx->row_rng != NULL, x, N, logits);
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
         float mx = rnn_k_add_bias_max(row, bias, V);
