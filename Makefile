@@ -115,16 +115,150 @@ $(GOLDEN_DIR)/stamp: tests/torch_golden.py
 	else echo "python3-torch not installed: PyTorch golden tests will skip (apt-get install python3-torch)"; fi
 	@touch $@
 
-check: all $(TEST_BIN) $(GOLDEN_DIR)/stamp
-	@fail=0; for t in $(TEST_BIN); do \
+# With SANITIZE=1 the test scripts also build programs against the instrumented library (the
+# installed librnn.a / librnn.so): they get a `cc` (on PATH and as CC) that adds SAN_FLAGS, and
+# Python (PYTHON, and python3 on PATH; for ctypes) starts with the ASan runtime preloaded (leak
+# checks off for it).
+ifeq ($(SANITIZE),1)
+SAN_BIN    := $(B)/sanbin
+SAN_PY     := $(B)/sanpy/python3
+SCRIPT_ENV := PATH="$(abspath $(SAN_BIN)):$$PATH" CC="$(abspath $(SAN_BIN))/cc" PYTHON="$(abspath $(SAN_PY))"
+SCRIPT_DEP := $(SAN_BIN)/cc $(SAN_PY) $(SAN_BIN)/python3
+$(SAN_BIN)/cc: Makefile
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\nexec %s %s "$$@"\n' "$$(command -v $(firstword $(CC)))" "$(wordlist 2,99,$(CC)) $(SAN_FLAGS)" >$@
+	chmod +x $@
+SAN_PRELOAD = printf '\043!/bin/sh\nLD_PRELOAD="%s$${LD_PRELOAD:+ $$LD_PRELOAD}" ASAN_OPTIONS="detect_leaks=0$${ASAN_OPTIONS:+:$$ASAN_OPTIONS}" exec %s "$$@"\n' \
+	    "$$($(CC) -print-file-name=libasan.so)"
+$(SAN_PY): Makefile
+	@mkdir -p $(@D)
+	$(SAN_PRELOAD) "$(PYTHON)" >$@
+	chmod +x $@
+$(SAN_BIN)/python3: Makefile
+	@mkdir -p $(@D)
+	$(SAN_PRELOAD) "$$(command -v python3 || echo /usr/bin/python3)" >$@
+	chmod +x $@
+endif
+
+check: all $(TEST_BIN) $(GOLDEN_DIR)/stamp $(SCRIPT_DEP)
+	@pass=0; fail=0; for t in $(TEST_BIN); do \
 	    echo "== $$t"; \
-	    RNN_GOLDEN_DIR=$(GOLDEN_DIR) RNN_DATA_DIR=$(abspath ../shared/data) RNNLM=$(abspath $(RNNLM)) \
-	        CK_DEFAULT_TIMEOUT=600 $$t || fail=1; \
+	    if RNN_GOLDEN_DIR=$(GOLDEN_DIR) RNN_DATA_DIR=$(abspath ../shared/data) RNNLM=$(abspath $(RNNLM)) \
+	        CK_DEFAULT_TIMEOUT=600 $$t; then pass=$$((pass + 1)); else fail=$$((fail + 1)); fi; \
 	done; \
 	for s in $(sort $(wildcard tests/*.sh)); do \
-	    echo "== $$s"; MAKE="$(MAKE)" RNN_LIBDIR=$(OUT)/lib RNNLM=$(abspath $(RNNLM)) sh $$s || fail=1; \
+	    echo "== $$s"; \
+	    if MAKE="$(MAKE)" RNN_LIBDIR=$(OUT)/lib RNNLM=$(abspath $(RNNLM)) \
+	        RNN_CC="$(CC)" RNN_SANFLAGS="$(SAN_FLAGS)" RNN_LIBS="$(LIBS)" $(SCRIPT_ENV) sh $$s; \
+	    then pass=$$((pass + 1)); else fail=$$((fail + 1)); fi; \
 	done; \
-	exit $$fail
+	echo "== make check: every test program and script (each printed its own counts above)"; \
+	echo "suites: $$pass passed, $$fail failed"; \
+	test $$fail -eq 0
+
+# Every Check suite once under valgrind memcheck (CK_FORK=no: one process, so that leaks are
+# seen): zero errors and no definite or indirect leaks, or the target fails.
+VALGRIND ?= valgrind
+check-valgrind: all $(TEST_BIN) $(GOLDEN_DIR)/stamp
+	@fail=0; for t in $(TEST_BIN); do \
+	    echo "== valgrind $$t"; \
+	    CK_FORK=no RNN_GOLDEN_DIR=$(GOLDEN_DIR) RNN_DATA_DIR=$(abspath ../shared/data) RNNLM=$(abspath $(RNNLM)) \
+	        CK_DEFAULT_TIMEOUT=0 OPENBLAS_NUM_THREADS=1 $(VALGRIND) -q --error-exitcode=1 --leak-check=full \
+	        --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect $$t || fail=1; \
+	done; exit $$fail
+
+# ---- ThreadSanitizer ------------------------------------------------------------------------------
+# tests/test_threads.c and the library sources compiled together with clang -fsanitize=thread;
+# any report fails the run (halt_on_error). OpenBLAS itself is not instrumented; it runs with one
+# thread so that its own workers do not show up as races.
+TSAN_CC ?= clang
+TSAN_B  := build/tsan
+$(TSAN_B)/test_threads: tests/test_threads.c tests/testutil.h $(LIB_SRC) include/rnn.h $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(TSAN_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=thread -ffp-contract=off -Iinclude -Isrc \
+	    $(BLAS_CFLAGS) -Wno-missing-prototypes tests/test_threads.c $(LIB_SRC) -o $@ $(CHECK_LIBS) $(LIBS)
+
+tsan: $(TSAN_B)/test_threads
+	CK_FORK=no OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(TSAN_B)/test_threads
+
+# ---- fuzzing (libFuzzer; clang) ------------------------------------------------------------------
+#   make fuzz FUZZ_SECONDS=N   build build/fuzz/fuzz_* and run each target N seconds on its corpus
+#   make fuzz-regress          replay the seeds and every saved crash input (tests/fuzz/regressions)
+#   make fuzz-seeds            regenerate tests/fuzz/seeds with tests/fuzz/gen_seeds.c
+# The library and corpus sources are compiled directly with clang and ASan + UBSan + coverage.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := modelfile corpus api
+FUZZ_B       := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -g -O1 -ffp-contract=off -Iinclude -Isrc -Isrc/rnnlm $(BLAS_CFLAGS) $(FUZZ_SAN)
+FUZZ_OBJ     := $(LIB_SRC:src/%.c=$(FUZZ_B)/obj/%.o) $(FUZZ_B)/obj/corpus.o
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+FUZZ_OPTS_modelfile := -max_len=16384
+FUZZ_OPTS_corpus    := -max_len=2048
+FUZZ_OPTS_api       := -max_len=2048
+FUZZ_ENV     := OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+
+$(FUZZ_B)/obj/%.o: src/%.c include/rnn.h $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_B)/obj/corpus.o: src/rnnlm/corpus.c src/rnnlm/corpus.h include/rnn.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer $< $(FUZZ_OBJ) $(BLAS_LIBS) -lm -o $@
+
+fuzz-build: $(FUZZ_BIN)
+.SECONDARY: $(FUZZ_OBJ)
+
+# Each target runs FUZZ_SECONDS on build/fuzz/corpus/<t> (new inputs go there) plus the seeds;
+# a crash leaves build/fuzz/crash-<t>-* and fails the run (minimise it, then keep it under
+# tests/fuzz/regressions/<t>/).
+fuzz: $(FUZZ_BIN) fuzz-regress
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$t; echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_ENV) $(FUZZ_B)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -print_final_stats=1 \
+	        $$(case $$t in modelfile) echo '$(FUZZ_OPTS_modelfile)';; corpus) echo '$(FUZZ_OPTS_corpus)';; \
+	                       api) echo '$(FUZZ_OPTS_api)';; esac) \
+	        -artifact_prefix=$(FUZZ_B)/crash-$$t- $(FUZZ_B)/corpus/$$t tests/fuzz/seeds/$$t \
+	        > $(FUZZ_B)/fuzz_$$t.log 2>&1 || { fail=1; tail -n 60 $(FUZZ_B)/fuzz_$$t.log; }; \
+	    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' $(FUZZ_B)/fuzz_$$t.log || true; \
+	done; exit $$fail
+
+# Runs every seed and every saved crash input once through its target (a regression test).
+fuzz-regress: $(FUZZ_BIN)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	    files=$$(ls tests/fuzz/seeds/$$t/* tests/fuzz/regressions/$$t/* 2>/dev/null); \
+	    [ -n "$$files" ] || continue; \
+	    echo "== fuzz_$$t: replaying $$(echo $$files | wc -w) inputs"; \
+	    $(FUZZ_ENV) $(FUZZ_B)/fuzz_$$t -runs=1 $$files > $(FUZZ_B)/regress_$$t.log 2>&1 \
+	        || { fail=1; tail -n 60 $(FUZZ_B)/regress_$$t.log; }; \
+	done; exit $$fail
+
+fuzz-seeds: $(STATIC)
+	@mkdir -p $(FUZZ_B)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Iinclude tests/fuzz/gen_seeds.c $(STATIC) $(LIBS) \
+	    -o $(FUZZ_B)/gen_seeds
+	rm -rf tests/fuzz/seeds && $(FUZZ_B)/gen_seeds tests/fuzz/seeds
+
+# ---- examples (programs using only the public API; tests/examples.sh builds them against an
+# installed copy with nothing but pkg-config's flags) ---------------------------------------------
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(B)/examples/%: examples/%.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -Iinclude $(SAN_FLAGS) $(CFLAGS) $< -o $@ \
+	    -L$(OUT)/lib -Wl,-rpath,$(abspath $(OUT)/lib) -lrnn -lm
+.PHONY: examples
+
+# ---- benchmark against PyTorch (bench/README.md): ours and PyTorch side by side, interleaved -----
+bench: $(STATIC)
+	MAKE="$(MAKE)" PYTHON="$(PYTHON)" sh bench/run.sh
+.PHONY: bench
 
 # ---- install -----------------------------------------------------------------------------------
 install: all
@@ -142,4 +276,4 @@ uninstall:
 clean:
 	rm -rf build lib bin rnn.pc
 
-.PHONY: all check install uninstall clean
+.PHONY: all check check-valgrind tsan install uninstall clean fuzz fuzz-build fuzz-regress fuzz-seeds

@@ -23,6 +23,7 @@ required=(
     python3-numpy
     bible-kjv
     clang
+    libclang-rt-dev
 )
 # Optional: installed along with the required ones when apt-get runs anyway, but never a reason
 # on its own to run apt-get.

@@ -161,11 +161,12 @@ typedef struct writer {
     crc_table ct;
     uint32_t crc; /* of the current section's tag, length and payload so far */
     int failed;
+    int err; /* errno of the first failed write */
 } writer;
 
 static void w_raw(writer *w, const void *p, size_t n)
 {
-    if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = 1;
+    if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = 1, w->err = errno ? errno : EIO;
 }
 static void w_bytes(writer *w, const void *p, size_t n)
 {
@@ -345,7 +346,8 @@ int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
     write_model(&w, m, flags);
     int e = 0;
     errno = 0;
-    if (w.failed || fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) e = errno ? errno : EIO;
+    if (w.failed) e = w.err;
+    else if (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) e = errno ? errno : EIO;
     if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
     if (!e && rename(tmp, path) != 0) e = errno;
     if (e) {

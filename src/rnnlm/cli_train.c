@@ -661,6 +661,9 @@ static int train_step(trainer *t, int epoch, size_t k)
     double loss = 0.0, norm = 0.0;
     int rc = corpus_batches_get(&t->train, k, t->tok, t->tgt, &steps);
     if (rc == RNN_OK) rc = rnn_forward(m, t->tok, t->tgt, b, steps, &loss);
+    if (rc == RNN_OK && !isfinite(loss))
+        return cli_error(CLI_RUNTIME, "training diverged at epoch %d, batch %zu: the loss is not finite "
+                                      "(try a lower --lr)", epoch, k);
     if (rc == RNN_OK) rc = rnn_zero_grad(m);
     if (rc == RNN_OK) rc = rnn_backward(m);
     if (rc == RNN_OK) rc = rnn_clip_grad_norm(m, (float)t->a->clip, &norm);
@@ -724,6 +727,9 @@ static int end_epoch(trainer *t, double start)
     double val = 0.0;
     int rc = cli_evaluate(t->m, &t->valid, &val, NULL);
     if (rc != CLI_OK) return rc;
+    if (!isfinite(val))
+        return cli_error(CLI_RUNTIME, "training diverged at epoch %d: the validation loss is not finite "
+                                      "(%s was not written)", epoch, t->a->save);
     double secs = cli_now() - start;
     print_rule('-');
     printf("| end of epoch %3d | time: %5.2fs | valid loss %5.2f | valid ppl %8.2f\n", epoch, secs,

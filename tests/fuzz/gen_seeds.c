@@ -1,0 +1,153 @@
+/*
+ * gen_seeds.c -- writes the seed corpora of the fuzz targets (tests/fuzz/seeds/<target>/).
+ * Built against lib/librnn.a by `make fuzz-seeds`; the seeds are committed, so this only needs
+ * to run again when the file format or a target's input layout changes.
+ *   gen_seeds OUTDIR    (writes OUTDIR/modelfile, OUTDIR/corpus, OUTDIR/api)
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rnn.h"
+
+static const char *g_out;
+
+static void write_file(const char *sub, const char *name, const void *p1, size_t n1, const void *p2, size_t n2)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_out, sub);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/%s/%s", g_out, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p1, 1, n1, f) != n1 || (n2 && fwrite(p2, 1, n2, f) != n2) || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) exit(1);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc(*n);
+    if (fread(p, 1, *n, f) != *n) exit(1);
+    fclose(f);
+    return p;
+}
+
+static void model_seed(const char *name, int cell, int V, int E, int H, int L, int tied, int vocab, int state,
+                       int app, unsigned char ctl)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg);
+    cfg.cell = cell, cfg.vocab_size = V, cfg.emb_size = E, cfg.hidden_size = H, cfg.num_layers = L;
+    cfg.tied = tied, cfg.seed = 42;
+    rnn_model *m;
+    if (rnn_model_create(&m, &cfg, NULL) != RNN_OK) exit(1);
+    if (vocab) {
+        const char *words[8] = {"<eos>", "the", "cat", "sat", "on", "mat", "<unk>", "a"};
+        if (rnn_vocab_set(m, words, V) != RNN_OK) exit(1);
+    }
+    if (state) {
+        rnn_reset_state(m, 2);
+        int32_t tok[4] = {1, 2, 3, 0};
+        rnn_evaluate(m, tok, NULL, 2, 2, NULL, NULL);
+    }
+    if (app) rnn_set_app_data(m, "epoch=3", 7);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
+    if (rnn_model_save_ex(m, tmp, state ? RNN_SAVE_STATE : 0) != RNN_OK) exit(1);
+    size_t n;
+    unsigned char *p = slurp(tmp, &n);
+    remove(tmp);
+    write_file("modelfile", name, &ctl, 1, p, n);
+    free(p);
+    rnn_model_free(m);
+}
+
+static void text_seed(const char *name, unsigned flags, unsigned batch, unsigned bptt, const char *text, size_t n)
+{
+    unsigned char hdr[4] = {(unsigned char)flags, (unsigned char)(batch + 8), (unsigned char)(bptt + 8), 3};
+    write_file("corpus", name, hdr, 4, text, n);
+}
+#define TEXT(name, flags, batch, bptt, lit) text_seed(name, flags, batch, bptt, lit, sizeof lit - 1)
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_seeds OUTDIR\n");
+        return 2;
+    }
+    g_out = argv[1];
+    mkdir(g_out, 0755);
+
+    /* model files: every cell, tied and untied, with and without vocabulary/state/app data */
+    model_seed("tanh_l1", RNN_CELL_TANH, 3, 2, 2, 1, 0, 0, 0, 0, 0);
+    model_seed("relu_l2_tied", RNN_CELL_RELU, 4, 3, 3, 2, 1, 1, 0, 0, 0);
+    model_seed("lstm_l2_vocab", RNN_CELL_LSTM, 5, 2, 3, 2, 0, 1, 0, 0, 0);
+    model_seed("lstm_state_app", RNN_CELL_LSTM, 4, 2, 2, 1, 0, 1, 1, 1, 0);
+    model_seed("gru_l1_tied_state", RNN_CELL_GRU, 6, 2, 2, 1, 1, 1, 1, 0, 0);
+    model_seed("gru_l3", RNN_CELL_GRU, 3, 1, 1, 3, 0, 0, 0, 1, 0);
+    model_seed("tanh_fixcrc", RNN_CELL_TANH, 8, 2, 2, 2, 0, 1, 1, 1, 1);
+    model_seed("lstm_fixcrc_failalloc", RNN_CELL_LSTM, 3, 2, 2, 1, 0, 1, 0, 0, 1 | (3 << 1));
+    write_file("modelfile", "empty", "\0", 1, NULL, 0);
+    write_file("modelfile", "header_only", "\0RNNMODEL\1\0\0\0\0\0\0\0", 17, NULL, 0);
+
+    /* corpus texts: header (flags, batch, bptt, pad offset) + text */
+    TEXT("plain", 0, 2, 3, "the cat sat on the mat\nthe dog sat on the log\n");
+    TEXT("crlf_cr_blank", 2, 1, 2, "a b\r\nc\rd\n\n\ne f g");
+    TEXT("unicode_space", 0, 3, 1, "x\xc2\xa0y\xe2\x80\x83z\xe3\x80\x80w\x1c\x1dv\xe2\x80\xa8u\xc2\x85t\n");
+    TEXT("utf8_words", 0, 1, 4, "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80 na\xc3\xafve\n<unk> <eos>\n");
+    TEXT("bom", 2, 2, 2, "\xef\xbb\xbfhello world\nhello\n");
+    TEXT("bad_utf8", 0, 1, 1, "ok \xc0\xaf bad\n");
+    TEXT("surrogate", 0, 1, 1, "a \xed\xa0\x80 b\n");
+    TEXT("truncated", 0, 1, 1, "a b \xe2\x82");
+    TEXT("nul", 0, 1, 1, "a\0b\n");
+    TEXT("empty", 0, 1, 1, "");
+    TEXT("boundary", 5, 2, 2, "xyz \xe2\x80\x83 \xf0\x9f\x98\x80\r\n\xc3\xa9");
+    TEXT("tabs_vt_ff", 3, 2, 5, "\ta\x0b b\x0c c  \t\n  \n d");
+
+    /* api programs: header (cell, V, E, H, L, tied|dropout, seed, fail_at lo, hi) + ops */
+    static const unsigned char api_train[] = {
+        2, 5, 3, 3, 1, 0, 7, 0, 0,
+        0, 3,                                    /* reset_state(2) */
+        2, 1, 1, 2, 1, 1, 2, 3, 4, 0, 1, 3, 2, 1, 1, 2, 3, 4, 0, 1, 3, 2, /* forward 2x3 */
+        5,                                       /* backward */
+        8, 24,                                   /* clip */
+        9, 20,                                   /* sgd */
+        11, 1, 2, 3, 1, 1, 1, 2, 3, 4, 0, 1, 1, 3, 2, 1, 0, 4, 1, 2, /* evaluate */
+        13, 1, 1, 10, 1, 1, 2,                   /* sample */
+        22, 0, 0, 3, 5,                          /* state 0 create(2) */
+        22, 8, 0, 3, 1, 1, 2, 3, 4, 0, 1,        /* score */
+        22, 11, 0, 7, 40, 3, 200, 4,             /* generate with T, k, p */
+        22, 3, 0, 1,                             /* copy 0 -> 1 (empty) */
+        22, 4, 0, 2,                             /* clone 0 -> 2 */
+        22, 10, 2, 0,                            /* next */
+        20, 1,                                   /* save/load with state */
+        17, 3, 1, 0, 0, 5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 12,
+        18, 1, 1, 2, 3, 4, 5, 2,                 /* vocab_set */
+        19, 4, 1, 2, 3, 4,                       /* app data */
+        15, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1, /* set_state */
+        16, 1,
+    };
+    write_file("api", "train_lstm", api_train, sizeof api_train, NULL, 0);
+    for (int cell = 0; cell < 4; cell++) {
+        unsigned char p[sizeof api_train];
+        memcpy(p, api_train, sizeof p);
+        p[0] = (unsigned char)cell;
+        p[4] = (unsigned char)(cell % 3);        /* layers */
+        p[5] = (unsigned char)(cell & 1 ? 3 : 2); /* tied / dropout */
+        char name[32];
+        snprintf(name, sizeof name, "train_cell%d", cell);
+        write_file("api", name, p, sizeof p, NULL, 0);
+        p[7] = (unsigned char)(5 + cell * 3);   /* a failing allocation */
+        snprintf(name, sizeof name, "train_cell%d_nomem", cell);
+        write_file("api", name, p, sizeof p, NULL, 0);
+    }
+    return 0;
+}

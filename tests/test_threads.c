@@ -1,0 +1,259 @@
+/*
+ * test_threads.c -- one loaded model shared read-only by several threads, each with its own
+ * rnn_state, gives exactly what a single thread gives; distinct model handles train in parallel
+ * with the results of a sequential run. `make tsan` runs this suite under ThreadSanitizer.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rnn.h"
+#include "testutil.h"
+
+/* OpenBLAS's own thread count is the process's: pin it to 1 (when linked) so that every call,
+ * from whichever thread, computes the same bits. Weak: absent with the reference CBLAS. */
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+
+#define NTHREADS 6
+#define NSEEDS 12
+#define NGEN 120
+#define NPROMPT 7
+#define REPEAT 2
+
+static rnn_model *g_model; /* loaded from a file, then only read */
+static int32_t g_prompt[NPROMPT] = {3, 1, 4, 1, 5, 9, 2};
+static int32_t g_ref[NSEEDS][NGEN];         /* single-thread text per seed */
+static int32_t g_ref_clone[NSEEDS][NGEN];   /* continuation of a clone taken after NGEN/2 */
+static double g_ref_score[NSEEDS];
+static int32_t g_ref_batch[NSEEDS][3][NGEN]; /* batch-3 states seeded with seed */
+static int g_V;
+
+static void load_shared_model(int cell)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg);
+    cfg.cell = cell, cfg.vocab_size = 50, cfg.emb_size = 24, cfg.hidden_size = 32, cfg.num_layers = 2;
+    cfg.dropout = 0.1f, cfg.seed = 99;
+    rnn_model *m = NULL;
+    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL), RNN_OK);
+    /* a few training steps, so that the weights are not just the initialisation */
+    int32_t tok[4 * 10], tgt[4 * 10];
+    uint64_t s = 5;
+    ck_assert_int_eq(rnn_reset_state(m, 4), RNN_OK);
+    for (int step = 0; step < 5; step++) {
+        for (int i = 0; i < 40; i++) tok[i] = (int32_t)(tu_next(&s) % 50), tgt[i] = (int32_t)(tu_next(&s) % 50);
+        double loss;
+        ck_assert_int_eq(rnn_forward(m, tok, tgt, 4, 10, &loss), RNN_OK);
+        ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
+        ck_assert_int_eq(rnn_backward(m), RNN_OK);
+        ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, NULL), RNN_OK);
+        ck_assert_int_eq(rnn_sgd_step(m, 5.0f), RNN_OK);
+    }
+    char path[] = "/tmp/rnn-threads-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_int_eq(rnn_model_save(m, path), RNN_OK);
+    rnn_model_free(m);
+    char err[256];
+    ck_assert_msg(rnn_model_load(&g_model, path, NULL, err, sizeof err) == RNN_OK, "%s", err);
+    unlink(path);
+    g_V = 50;
+}
+
+/* Everything one seed produces: a generated text with its prompt, the text of a clone taken
+ * halfway, a score, and a batch-3 state's texts. Returns 0 on success. */
+static int run_seed(int seed, int32_t *text, int32_t *clone_text, double *score, int32_t (*batch)[NGEN])
+{
+    rnn_state *st = NULL, *cl = NULL, *b3 = NULL;
+    rnn_sampling sp;
+    rnn_sampling_init(&sp);
+    sp.temperature = 0.9f, sp.top_k = 20, sp.top_p = 0.95f;
+    int rc = rnn_state_create(&st, g_model, 1, (uint64_t)seed);
+    if (!rc) rc = rnn_state_feed(st, g_prompt, NPROMPT);
+    if (!rc) rc = rnn_state_generate(st, &sp, NGEN / 2, text);
+    if (!rc) rc = rnn_state_clone(&cl, st);
+    if (!rc) rc = rnn_state_generate(st, &sp, NGEN - NGEN / 2, text + NGEN / 2);
+    if (!rc) rc = rnn_state_generate(cl, NULL, NGEN, clone_text);
+    if (!rc) rc = rnn_state_reset(st);
+    if (!rc) rc = rnn_state_score(st, text, NGEN, score);
+    if (!rc) rc = rnn_state_create(&b3, g_model, 3, (uint64_t)seed);
+    int32_t out[3 * NGEN];
+    if (!rc) rc = rnn_state_generate(b3, NULL, NGEN, out);
+    for (int b = 0; !rc && b < 3; b++) memcpy(batch[b], out + b * NGEN, sizeof batch[b]);
+    rnn_state_free(st);
+    rnn_state_free(cl);
+    rnn_state_free(b3);
+    return rc;
+}
+
+static void make_reference(void)
+{
+    for (int s = 0; s < NSEEDS; s++)
+        ck_assert_int_eq(run_seed(100 + s, g_ref[s], g_ref_clone[s], &g_ref_score[s], g_ref_batch[s]), RNN_OK);
+    /* the reference itself: stream b of a batched state is the one-stream state seeded seed + b */
+    for (int s = 0; s + 2 < NSEEDS; s++)
+        for (int b = 0; b < 3; b++) {
+            rnn_state *st = NULL;
+            int32_t out[NGEN];
+            ck_assert_int_eq(rnn_state_create(&st, g_model, 1, (uint64_t)(100 + s + b)), RNN_OK);
+            ck_assert_int_eq(rnn_state_generate(st, NULL, NGEN, out), RNN_OK);
+            ck_assert(memcmp(out, g_ref_batch[s][b], sizeof out) == 0);
+            rnn_state_free(st);
+        }
+}
+
+typedef struct job {
+    int id;
+    int mismatches, errors;
+} job;
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    for (int r = 0; r < REPEAT; r++)
+        for (int s = j->id; s < NSEEDS; s += NTHREADS) {
+            int32_t text[NGEN], clone_text[NGEN], batch[3][NGEN];
+            double score;
+            if (run_seed(100 + s, text, clone_text, &score, batch) != RNN_OK) {
+                j->errors++;
+                continue;
+            }
+            if (memcmp(text, g_ref[s], sizeof text) != 0) j->mismatches++;
+            if (memcmp(clone_text, g_ref_clone[s], sizeof clone_text) != 0) j->mismatches++;
+            if (memcmp(&score, &g_ref_score[s], sizeof score) != 0) j->mismatches++;
+            if (memcmp(batch, g_ref_batch[s], sizeof batch) != 0) j->mismatches++;
+        }
+    return NULL;
+}
+
+static void shared_model_case(int cell)
+{
+    load_shared_model(cell);
+    make_reference();
+    pthread_t th[NTHREADS];
+    job jobs[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        jobs[i] = (job){i, 0, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, worker, &jobs[i]), 0);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(jobs[i].errors == 0, "thread %d: %d calls failed", i, jobs[i].errors);
+        ck_assert_msg(jobs[i].mismatches == 0, "thread %d: %d results differ from the single-thread run", i,
+                      jobs[i].mismatches);
+    }
+    rnn_model_free(g_model);
+    g_model = NULL;
+}
+
+START_TEST(test_shared_model_generate)
+{
+    static const int cells[4] = {RNN_CELL_LSTM, RNN_CELL_GRU, RNN_CELL_TANH, RNN_CELL_RELU};
+    shared_model_case(cells[_i]);
+}
+END_TEST
+
+/* ---- distinct handles train at the same time ----------------------------------------------- */
+#define TRAIN_STEPS 8
+
+typedef struct train_job {
+    int cell;
+    float *params; /* out: the parameter block after training (malloc'd) */
+    size_t n;
+    double loss;
+    int rc;
+} train_job;
+
+static void *train_worker(void *arg)
+{
+    train_job *j = arg;
+    rnn_config cfg;
+    rnn_config_init(&cfg);
+    cfg.cell = j->cell, cfg.vocab_size = 40, cfg.emb_size = 16, cfg.hidden_size = 16, cfg.num_layers = 2;
+    cfg.dropout = 0.3f, cfg.seed = 7;
+    rnn_model *m = NULL;
+    j->rc = rnn_model_create(&m, &cfg, NULL);
+    if (j->rc) return NULL;
+    int32_t tok[3 * 8], tgt[3 * 8];
+    uint64_t s = 11;
+    j->rc = rnn_reset_state(m, 3);
+    for (int step = 0; step < TRAIN_STEPS && !j->rc; step++) {
+        for (int i = 0; i < 24; i++) tok[i] = (int32_t)(tu_next(&s) % 40), tgt[i] = (int32_t)(tu_next(&s) % 40);
+        double loss = 0;
+        j->rc = rnn_forward(m, tok, tgt, 3, 8, &loss);
+        if (!j->rc) j->rc = rnn_zero_grad(m);
+        if (!j->rc) j->rc = rnn_backward(m);
+        if (!j->rc) j->rc = rnn_clip_grad_norm(m, 0.25f, NULL);
+        if (!j->rc) j->rc = rnn_sgd_step(m, 10.0f);
+        j->loss += loss;
+    }
+    float *d, *g;
+    rnn_param_block(m, &d, &g, &j->n);
+    j->params = malloc(j->n * sizeof *d);
+    memcpy(j->params, d, j->n * sizeof *d);
+    rnn_model_free(m);
+    return NULL;
+}
+
+START_TEST(test_distinct_handles_train)
+{
+    train_job ref[4], par[2][4];
+    for (int c = 0; c < 4; c++) {
+        ref[c] = (train_job){c, NULL, 0, 0, 0};
+        train_worker(&ref[c]);
+        ck_assert_int_eq(ref[c].rc, RNN_OK);
+    }
+    pthread_t th[8];
+    for (int k = 0; k < 8; k++) {
+        par[k / 4][k % 4] = (train_job){k % 4, NULL, 0, 0, 0};
+        ck_assert_int_eq(pthread_create(&th[k], NULL, train_worker, &par[k / 4][k % 4]), 0);
+    }
+    for (int k = 0; k < 8; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < 8; k++) {
+        train_job *p = &par[k / 4][k % 4], *r = &ref[k % 4];
+        ck_assert_int_eq(p->rc, RNN_OK);
+        ck_assert(p->n == r->n && memcmp(p->params, r->params, r->n * sizeof(float)) == 0);
+        ck_assert(memcmp(&p->loss, &r->loss, sizeof p->loss) == 0);
+        free(p->params);
+    }
+    for (int c = 0; c < 4; c++) free(ref[c].params);
+}
+END_TEST
+
+/* ---- the calls documented as callable from any thread ----------------------------------------- */
+static void *strerror_worker(void *arg)
+{
+    int *bad = arg;
+    for (int i = 0; i < 2000; i++) {
+        if (!rnn_strerror(i % 10) || !rnn_version_string() || rnn_version_number() != RNN_VERSION_NUMBER) (*bad)++;
+    }
+    return NULL;
+}
+
+START_TEST(test_static_calls_any_thread)
+{
+    pthread_t th[4];
+    int bad[4] = {0};
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, strerror_worker, &bad[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(bad[i], 0);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    if (openblas_set_num_threads) openblas_set_num_threads(1);
+    Suite *s = suite_create("threads");
+    TCase *tc = tcase_create("threads");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_shared_model_generate, 0, 4);
+    tcase_add_test(tc, test_distinct_handles_train);
+    tcase_add_test(tc, test_static_calls_any_thread);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
