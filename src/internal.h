@@ -78,6 +78,8 @@ typedef struct rnn_buffers {
     float *scratch;      /* the cells' backward scratch */
     int32_t *order;      /* (V) token ids, for top-k / top-p sampling */
     double *row_nll;     /* (T*B) per-position NLL, for scoring */
+    float *dbias;        /* (V) the decoder bias gradient of the last training forward, summed over
+                            rows while each row was still in cache; backward adds it */
 } rnn_buffers;
 
 /*
@@ -188,9 +190,11 @@ void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *ne
 void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs);
 
 /* output.c */
+/* want_grad: logits become d(loss)/d(logits) and dbias (V) receives their column sums */
 double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, const int32_t *tgt, int B, int T,
-                           float *logits, int want_grad, double *count, float *logprobs, double *row_nll);
-void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, int N, float *dx);
+                           float *logits, float *dbias, int want_grad, double *count, float *logprobs,
+                           double *row_nll);
+void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, const float *dbias, int N, float *dx);
 void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,
                         const rnn_sampler *s, int32_t *next);
 

@@ -140,6 +140,7 @@ static size_t layout(const rnn_model *m, int B, int T, rnn_arena *a, rnn_buffers
     buf->scratch = RNN_TAKE_F(a, m->cell->scratch_size(B, T, H));
     buf->order = RNN_TAKE_I(a, V);
     buf->row_nll = (double *)rnn_arena_take(a, N * sizeof(double));
+    buf->dbias = RNN_TAKE_F(a, V);
     return a->used;
 }
 
@@ -247,7 +248,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
         memcpy(in + BH, out, (N * H - BH) * sizeof(float));
         double *row_nll = buf->row_nll;
-        rnn__output_forward(m, 0, in, buf->tok, B, T, buf->logits, 0, NULL, NULL, row_nll);
+        rnn__output_forward(m, 0, in, buf->tok, B, T, buf->logits, NULL, 0, NULL, NULL, row_nll);
         for (int b = 0; b < B; b++) {
             double sum = 0;
             for (int t = 0; t < T; t++) sum -= row_nll[(size_t)t * B + b];
@@ -260,7 +261,8 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         return;
     }
     double count = 0;
-    double nll = rnn__output_forward(m, x->row_rng != NULL, out, buf->tgt, B, T, buf->logits, mode == RNN_MODE_TRAIN, &count,
+    double nll = rnn__output_forward(m, x->row_rng != NULL, out, buf->tgt, B, T, buf->logits, buf->dbias,
+                                     mode == RNN_MODE_TRAIN, &count,
                                      logprobs, NULL);
     if (loss) *loss = count > 0 ? nll / count : 0.0;
     x->pending = mode == RNN_MODE_TRAIN;
@@ -280,7 +282,8 @@ void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
     int L = m->cfg.num_layers, B = x->batch;
     x->ws.used = 0;
     layout(m, B, 1, &x->ws, &x->buf);
-    rnn__output_forward(m, x->row_rng != NULL, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits, 0, NULL,
+    rnn__output_forward(m, x->row_rng != NULL, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits,
+                        NULL, 0, NULL,
                         logprobs, NULL);
 }
 
@@ -292,7 +295,7 @@ void rnn__run_backward(rnn_model *m, rnn_ctx *x)
     rnn_buffers *buf = &x->buf;
     const float *out = drop ? buf->xd[L - 1] : buf->y[L - 1];
     float *d1 = buf->d1, *d2 = buf->d2;
-    rnn__output_backward(m, out, buf->logits, (int)N, d1);
+    rnn__output_backward(m, out, buf->logits, buf->dbias, (int)N, d1);
     for (int l = L - 1; l >= 0; l--) {
         if (drop) rnn_k_mul(d1, buf->md[l], N * H); /* the dropout after layer l */
         rnn_layer ly;

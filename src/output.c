@@ -17,7 +17,8 @@ static void decoder_gemm(const rnn_model *m, int rowwise, const float *x, int N,
 }
 
 double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, const int32_t *tgt, int B, int T,
-                           float *logits, int want_grad, double *count, float *logprobs, double *row_nll)
+                           float *logits, float *dbias, int want_grad, double *count, float *logprobs,
+                           double *row_nll)
 {
     int V = m->cfg.vocab_size, N = B * T;
     const float *bias = m->params + m->dec_b;
@@ -26,6 +27,7 @@ double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, cons
     if (tgt)
         for (int r = 0; r < N; r++) kept += tgt[r] != RNN_IGNORE;
     float inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
+    if (want_grad) memset(dbias, 0, (size_t)V * sizeof(float));
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
         /* v = logits + bias is never stored: two reading passes (max, then exp and sum) */
@@ -50,19 +52,20 @@ double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, cons
             /* d(mean NLL)/d(logit_k) = (softmax_k - [k == y]) / kept, softmax_k = e_k / s */
             rnn_k_scale(row, (float)(inv / s), (size_t)V);
             row[y] -= inv;
+            rnn_k_add(dbias, row, (size_t)V); /* the row is still in cache: no later pass over it */
         }
     }
     if (count) *count = kept;
     return nll;
 }
 
-void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, int N, float *dx)
+void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, const float *dbias, int N, float *dx)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
     float *db = m->grads + m->dec_b;
     /* dW_dec (V,H) += dlogits^T (V,N) * x (N,H) */
     rnn_gemm(1, 0, V, H, N, 1.0f, dlogits, V, x, H, 1.0f, m->grads + m->dec_w, H);
-    for (int r = 0; r < N; r++) rnn_k_add(db, dlogits + (size_t)r * V, (size_t)V);
+    rnn_k_add(db, dbias, (size_t)V);
     /* dx (N,H) = dlogits (N,V) * W_dec (V,H) */
     rnn_gemm(0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
 }
