@@ -24,5 +24,7 @@ void rnn_gemm_nt(int rowwise, int M, int N, int K, const float *A, int lda, cons
         rnn_gemm(0, 1, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    for (int i = 0; i < M; i++) rnn_k_dots(C + (size_t)i * ldc, A + (size_t)i * lda, B, ldb, N, K, beta);
+    int i = 0;
+    for (; i + 4 <= M; i += 4) rnn_k_dots4(C + (size_t)i * ldc, ldc, A + (size_t)i * lda, lda, B, ldb, N, K, beta);
+    for (; i < M; i++) rnn_k_dots(C + (size_t)i * ldc, A + (size_t)i * lda, B, ldb, N, K, beta);
 }

@@ -264,3 +264,26 @@ void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int 
         out[j] = beta == 0.0f ? d0 : beta * out[j] + d0;
     }
 }
+
+void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta)
+{
+    const float *a0 = a, *a1 = a + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    for (int j = 0; j < N; j++) {
+        const float *b = B + (size_t)j * ldb;
+        vf s0 = splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (; k + W <= K; k += W) {
+            vf y = load(b + k);
+            s0 += load(a0 + k) * y, s1 += load(a1 + k) * y, s2 += load(a2 + k) * y, s3 += load(a3 + k) * y;
+        }
+        float d[4] = {hsum(s0), hsum(s1), hsum(s2), hsum(s3)};
+        for (; k < K; k++) {
+            float y = b[k];
+            d[0] += a0[k] * y, d[1] += a1[k] * y, d[2] += a2[k] * y, d[3] += a3[k] * y;
+        }
+        for (int r = 0; r < 4; r++) {
+            float *o = out + (size_t)r * ldo + j;
+            *o = beta == 0.0f ? d[r] : beta * *o + d[r];
+        }
+    }
+}

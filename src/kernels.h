@@ -40,6 +40,9 @@ void rnn_k_tanh(float *y, const float *x, int n);
 /* out[j] = dot(a, B_j) + beta * out[j] for the N rows B_j = B + j*ldb, each of length K; every dot in
  * the same fixed order (4 lanes, then lanes 0+1+2+3, then the scalar tail) */
 void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta);
+/* rnn_k_dots for 4 rows a_r = a + r*lda into out_r = out + r*ldo at once (each B row is loaded once
+ * for the 4): every output bit-identical to rnn_k_dots' */
+void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta);
 /* the scalar versions, bit-identical to one lane of the vector code */
 float rnn_expf(float x);
 float rnn_tanhf(float x);

@@ -96,6 +96,30 @@ START_TEST(test_reductions)
 }
 END_TEST
 
+/* the 4-row dot kernel gives every output bit-identical to the 1-row kernel (batch invariance),
+ * and both compute beta * out + dot(a_r, b_j) */
+START_TEST(test_dots4_matches_dots)
+{
+    enum { K = 203, N = 37 };
+    static float a[4 * K], b[N * K], init[4 * N], o1[4 * N], o4[4 * N];
+    uint64_t s = 11;
+    for (int i = 0; i < 4 * K; i++) a[i] = (float)(tu_uniform(&s) - 0.5);
+    for (int i = 0; i < N * K; i++) b[i] = (float)(tu_uniform(&s) - 0.5);
+    for (int i = 0; i < 4 * N; i++) init[i] = (float)tu_uniform(&s);
+    memcpy(o1, init, sizeof o1);
+    memcpy(o4, init, sizeof o4);
+    for (int r = 0; r < 4; r++) rnn_k_dots(o1 + r * N, a + r * K, b, K, N, K, 0.5f);
+    rnn_k_dots4(o4, N, a, K, b, K, N, K, 0.5f);
+    ck_assert_int_eq(memcmp(o1, o4, sizeof o1), 0);
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < N; j++) {
+            double want = 0.5 * init[r * N + j];
+            for (int k = 0; k < K; k++) want += (double)a[r * K + k] * b[j * K + k];
+            ck_assert_double_eq_tol(o1[r * N + j], want, 1e-5);
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kernels");
@@ -104,6 +128,7 @@ int main(void)
     tcase_add_test(tc, test_tanh_sigmoid_accuracy);
     tcase_add_test(tc, test_tails_match_bodies);
     tcase_add_test(tc, test_reductions);
+    tcase_add_test(tc, test_dots4_matches_dots);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
