@@ -116,8 +116,10 @@ gen() { # OUT SEED [flags]
 }
 gen "$W/g1.txt" 5
 check "generate exits 0" test "$rc" -eq 0
-check "generate writes --words words" test "$(wc -w <"$W/g1.txt")" -eq 45
-check "generate breaks lines every 20 words" test "$(wc -l <"$W/g1.txt")" -eq 2
+# words joined by spaces, each <eos> a newline, one final newline: words + newlines - 1 = --words
+ntok() { echo $(($(wc -w <"$1") + $(wc -l <"$1") - 1)); }
+check "generate writes --words words (<eos> as newlines)" test "$(ntok "$W/g1.txt")" -eq 45
+check "generate writes no literal <eos>" sh -c "! grep -q '<eos>' '$W/g1.txt'"
 check "generate logs progress" grep -q '^| Generated 0/45 words$' "$W/out"
 gen "$W/g2.txt" 5
 check "generate: same seed, same text" cmp -s "$W/g1.txt" "$W/g2.txt"
@@ -126,12 +128,12 @@ check "generate: another seed, another text" test "$(cat "$W/g1.txt")" != "$(cat
 gen - 5
 check "generate --outf - writes to stdout" test -s "$W/out" -a "$(tr -s ' \n' '  ' <"$W/out")" = "$(tr -s ' \n' '  ' <"$W/g1.txt")"
 gen "$W/g4.txt" 5 --temperature 0 --prompt "the cat sat"
-check "generate --temperature 0 --prompt" test "$rc" -eq 0 -a "$(wc -w <"$W/g4.txt")" -eq 45
+check "generate --temperature 0 --prompt" test "$rc" -eq 0 -a "$(ntok "$W/g4.txt")" -eq 45
 gen "$W/g5.txt" 5 --words 0
 check "generate --words 0 writes an empty file" test "$rc" -eq 0 -a -f "$W/g5.txt" -a ! -s "$W/g5.txt"
 # sampling flags: an inference state seeded with --seed; temperature, then top-k, then top-p
 gen "$W/k1.txt" 5 --top-k 3
-check "generate --top-k exits 0" test "$rc" -eq 0 -a "$(wc -w <"$W/k1.txt")" -eq 45
+check "generate --top-k exits 0" test "$rc" -eq 0 -a "$(ntok "$W/k1.txt")" -eq 45
 gen "$W/k2.txt" 5 --top-k 3
 check "generate --top-k: same seed, same text" cmp -s "$W/k1.txt" "$W/k2.txt"
 gen "$W/p1.txt" 5 --top-p 0.6 --temperature 0.8 --prompt "the cat sat"

@@ -13,8 +13,8 @@ static const char generate_help[] =
     "\n"
     "Samples text from a saved model as generate.py does: one stream, the first input a random\n"
     "word (drawn from --seed) or the words of --prompt fed through the model first (the prompt\n"
-    "itself is not written), then --words samples, each written followed by a space, or by a\n"
-    "newline after every 20th word. The same seed (and flags) gives the same text.\n"
+    "itself is not written), then --words samples, joined by spaces with each <eos> written as a\n"
+    "newline (as the seed writes them). The same seed (and flags) gives the same text.\n"
     "Each word is drawn from softmax(log_probs / T), cut to the --top-k most likely words and\n"
     "then to the smallest set of most likely words whose probability reaches --top-p.\n"
     "\n"
@@ -118,7 +118,8 @@ static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int
     return rc;
 }
 
-/* generate.py's loop: draw a word, write it, feed it; words to out, progress to log. */
+/* generate.py's loop: draw a word, write it, feed it; words to out (joined by spaces, <eos> as a
+   newline, as the seed writes them; a final newline ends the text), progress to log. */
 static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FILE *out, FILE *log)
 {
     rnn_sampling s;
@@ -131,8 +132,9 @@ static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FI
             return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
         if (rnn_vocab_word(m, next, &word) != RNN_OK)
             return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_errmsg(m));
-        fputs(word, out);
-        fputc(i % 20 == 19 ? '\n' : ' ', out);
+        /* the seed's ' '.join(words).replace('<eos>', '\n') */
+        if (i > 0) fputc(' ', out);
+        fputs(strcmp(word, CORPUS_EOS) == 0 ? "\n" : word, out);
         if (i % a->log_interval == 0) {
             fprintf(log, "| Generated %d/%d words\n", i, a->words);
             fflush(log);
@@ -162,7 +164,7 @@ static int run_generate(const gen_args *a, const rnn_model *m)
     if (rc == CLI_OK) rc = cli_out_open(&o, a->outf);
     if (rc == CLI_OK) {
         rc = sample_words(m, st, a, o.f, o.tmp ? stdout : stderr);
-        if (rc == CLI_OK && !o.tmp && a->words % 20 != 0) fputc('\n', stdout); /* end the line */
+        if (rc == CLI_OK && a->words > 0) fputc('\n', o.f); /* end the text */
         rc = cli_out_close(&o, rc == CLI_OK);
     }
     rnn_state_free(st);
