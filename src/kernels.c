@@ -96,7 +96,9 @@ float rnn_k_bias_max(const float *row, const float *bias, int n)
     return mx;
 }
 
-double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
+/* sum_k exp(row[k] (+ bias[k]) - shift), optionally stored; bias may be NULL (inlined into the two
+ * entry points below, so the test is resolved at compile time) */
+static inline double exp_sum(float *row, const float *bias, float shift, int n, int store_exp)
 {
     double total = 0;
     vf sh = splat(shift);
@@ -105,18 +107,24 @@ double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int
         vf acc = splat(0.0f);
         int end = k + 1024 < n ? k + 1024 : n;
         for (; k + W <= end; k += W) {
-            vf e = vexp(load(row + k) + load(bias + k) - sh);
+            vf v = bias ? load(row + k) + load(bias + k) : load(row + k);
+            vf e = vexp(v - sh);
             if (store_exp) store(row + k, e);
             acc += e;
         }
         for (int j = 0; j < W; j++) total += acc[j];
     }
     for (; k < n; k++) {
-        float e = rnn_expf(row[k] + bias[k] - shift);
+        float e = rnn_expf((bias ? row[k] + bias[k] : row[k]) - shift);
         if (store_exp) row[k] = e;
         total += e;
     }
     return total;
+}
+
+double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
+{
+    return exp_sum(row, bias, shift, n, store_exp);
 }
 
 void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n)
@@ -128,25 +136,7 @@ void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift
 
 double rnn_k_exp_sum(float *row, float shift, int n, int store_exp)
 {
-    double total = 0;
-    vf sh = splat(shift);
-    int k = 0;
-    while (k + W <= n) {
-        vf acc = splat(0.0f);
-        int end = k + 1024 < n ? k + 1024 : n;
-        for (; k + W <= end; k += W) {
-            vf e = vexp(load(row + k) - sh);
-            if (store_exp) store(row + k, e);
-            acc += e;
-        }
-        for (int j = 0; j < W; j++) total += acc[j];
-    }
-    for (; k < n; k++) {
-        float e = rnn_expf(row[k] - shift);
-        if (store_exp) row[k] = e;
-        total += e;
-    }
-    return total;
+    return exp_sum(row, NULL, shift, n, store_exp);
 }
 
 void rnn_k_scale(float *a, float s, size_t n)
