@@ -270,16 +270,26 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags)
     section_end(w);
 }
 
-/* Removes path.tmp.<pid>.<n> files left by saves of the same path whose process is gone (killed
- * mid-save): only names of exactly that form, and only when no process <pid> exists. */
-static void remove_stale_temps(const char *path)
+/* The folder of path into dir ("." without a slash, "/" for a file at the root); returns the file
+ * name part of path. */
+static const char *split_dir(const char *path, char *dir, size_t dirsz)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
+    snprintf(dir, dirsz, "%s", path);
     char *slash = strrchr(dir, '/');
-    const char *base = slash ? path + (slash - dir) + 1 : path;
-    if (slash) slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
-    else snprintf(dir, sizeof dir, ".");
+    if (!slash) {
+        snprintf(dir, dirsz, ".");
+        return path;
+    }
+    const char *base = path + (slash - dir) + 1;
+    if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    return base;
+}
+
+/* Removes base.tmp.<pid>.<n> files in dir left by saves of the same path whose process is gone
+ * (killed mid-save): only names of exactly that form, and only when no process <pid> exists. */
+static void remove_stale_temps(const char *dir, const char *base)
+{
     size_t blen = strlen(base);
     DIR *d = opendir(dir);
     if (!d) return;
@@ -330,8 +340,9 @@ int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
     if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
     size_t plen = strlen(path);
     if (plen > 4000) return rnn__fail(mm, RNN_ERR_INVALID, "path too long");
-    char tmp[4096 + 64];
-    remove_stale_temps(path);
+    char tmp[4096 + 64], dir[4096];
+    const char *base = split_dir(path, dir, sizeof dir);
+    remove_stale_temps(dir, base);
     int fd = open_temp(path, tmp, sizeof tmp);
     if (fd < 0) return rnn__fail(mm, RNN_ERR_IO, "cannot create a temporary file beside %.200s: %s", path, strerror(errno));
     writer w = {0};
@@ -355,11 +366,6 @@ int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
         return rnn__fail(mm, RNN_ERR_IO, "cannot write %.200s: %s", path, strerror(e));
     }
     /* make the rename itself durable */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) slash == dir ? (void)(dir[1] = 0) : (void)(*slash = 0);
-    else snprintf(dir, sizeof dir, ".");
     int dfd = open(dir, O_RDONLY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
