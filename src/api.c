@@ -384,11 +384,10 @@ int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t se
     memset(st, 0, sizeof *st);
     int rc = rnn__ctx_init(&st->ctx, m, st->err);
     if (!rc) {
-        st->ctx.row_seed = seed;
-        st->ctx.row_rng = m->al.alloc(m->al.user, sizeof(rnn_rng) * (size_t)batch);
+        st->ctx.per_stream = 1, st->ctx.row_seed = seed;
         st->gen = m->al.alloc(m->al.user, sizeof(int32_t) * (size_t)batch);
-        rc = st->ctx.row_rng && st->gen ? RNN_OK : RNN_ERR_NOMEM;
-        if (!rc) rc = rnn__ctx_reset(&st->ctx, batch); /* allocates the state, seeds each stream */
+        rc = st->gen ? RNN_OK : RNN_ERR_NOMEM;
+        if (!rc) rc = rnn__ctx_reset(&st->ctx, batch); /* allocates the state and the generators */
         if (!rc) rc = rnn__ensure_workspace(&st->ctx, batch, 1);
     }
     if (rc) {

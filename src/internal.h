@@ -96,7 +96,9 @@ typedef struct rnn_ctx {
     int batch, batch_cap;
     float *h, *c, *dh0, *dc0;
     int have_dstate;       /* dh0/dc0 hold the last backward's result */
-    rnn_rng *row_rng;      /* [batch_cap] per-stream generators (rnn_state only, else NULL) */
+    int per_stream;        /* an rnn_state: per-stream generators, and row-wise forward products
+                              (rnn_gemm_nt) so that a stream's results do not depend on the batch */
+    rnn_rng *row_rng;      /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
     uint64_t row_seed;     /* stream b's generator is seeded with row_seed + b */
 
     /* workspace */

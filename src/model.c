@@ -62,8 +62,8 @@ int rnn__ctx_reset(rnn_ctx *x, int batch)
         return rnn__failf(x->err, RNN_ERR_NOMEM, "state size overflows for batch %d", batch);
     if (batch > x->batch_cap) {
         float *blk = ctx_alloc(x, LBH * 4 * sizeof(float));
-        rnn_rng *rr = x->row_rng ? ctx_alloc(x, sizeof(rnn_rng) * (size_t)batch) : NULL;
-        if (!blk || (x->row_rng && !rr)) {
+        rnn_rng *rr = x->per_stream ? ctx_alloc(x, sizeof(rnn_rng) * (size_t)batch) : NULL;
+        if (!blk || (x->per_stream && !rr)) {
             ctx_free(x, blk);
             ctx_free(x, rr);
             return rnn__failf(x->err, RNN_ERR_NOMEM, "cannot allocate the state for batch %d", batch);
@@ -81,7 +81,7 @@ int rnn__ctx_reset(rnn_ctx *x, int batch)
     x->dh0 = x->h + cap, x->c = x->h + 2 * cap, x->dc0 = x->h + 3 * cap;
     memset(x->h, 0, cap * 4 * sizeof(float));
     if (m->cfg.cell != RNN_CELL_LSTM) x->c = x->dc0 = NULL;
-    if (x->row_rng)
+    if (x->per_stream)
         for (int b = 0; b < batch; b++) rnn_rng_seed(&x->row_rng[b], x->row_seed + (uint64_t)b);
     x->batch = batch;
     x->pending = 0;
@@ -173,7 +173,7 @@ static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, rnn_
     size_t BH = (size_t)B * H;
     memset(ly, 0, sizeof *ly);
     ly->B = B, ly->T = T, ly->in = lp->in, ly->H = H;
-    ly->rowwise = x->row_rng != NULL;
+    ly->rowwise = x->per_stream;
     ly->w_ih = m->params + lp->w_ih, ly->w_hh = m->params + lp->w_hh;
     ly->b_ih = m->params + lp->b_ih, ly->b_hh = m->params + lp->b_hh;
     ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
@@ -261,7 +261,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         return;
     }
     double count = 0;
-    double nll = rnn__output_forward(m, x->row_rng != NULL, out, buf->tgt, B, T, buf->logits, buf->dbias,
+    double nll = rnn__output_forward(m, x->per_stream, out, buf->tgt, B, T, buf->logits, buf->dbias,
                                      mode == RNN_MODE_TRAIN, &count,
                                      logprobs, NULL);
     if (loss) *loss = count > 0 ? nll / count : 0.0;
@@ -282,7 +282,7 @@ void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
     int L = m->cfg.num_layers, B = x->batch;
     x->ws.used = 0;
     layout(m, B, 1, &x->ws, &x->buf);
-    rnn__output_forward(m, x->row_rng != NULL, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits,
+    rnn__output_forward(m, x->per_stream, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits,
                         NULL, 0, NULL,
                         logprobs, NULL);
 }

@@ -173,7 +173,7 @@ void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N,
 {
     int V = m->cfg.vocab_size;
     const float *bias = m->params + m->dec_b;
-    decoder_gemm(m, ctx->row_rng != NULL, x, N, logits);
+    decoder_gemm(m, ctx->per_stream, x, N, logits);
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
         float mx = rnn_k_add_bias_max(row, bias, V);
@@ -188,6 +188,6 @@ void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N,
         rnn_k_sub(row, row, mx, V);
         rnn_k_scale(row, inv_t, (size_t)V);
         rnn_k_exp_sum(row, 0.0f, V, 1);
-        next[r] = draw_row(row, V, s, ctx->buf.order, ctx->row_rng ? &ctx->row_rng[r] : &ctx->rng);
+        next[r] = draw_row(row, V, s, ctx->buf.order, ctx->per_stream ? &ctx->row_rng[r] : &ctx->rng);
     }
 }
