@@ -165,7 +165,9 @@ int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps)
 }
 
 /* ---- passes -------------------------------------------------------------------------------------- */
-static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, rnn_layer *ly)
+/* Layer l's views for a (B, T) run; drop: the run applied dropout, so a layer's input is the
+ * previous layer's dropped output */
+static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, int drop, rnn_layer *ly)
 {
     const rnn_buffers *b = &x->buf;
     const rnn_layer_params *lp = &m->layers[l];
@@ -178,7 +180,7 @@ static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, rnn_
     ly->b_ih = m->params + lp->b_ih, ly->b_hh = m->params + lp->b_hh;
     ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
     ly->db_ih = m->grads + lp->b_ih, ly->db_hh = m->grads + lp->b_hh;
-    ly->x = b->x0; /* layers above take the previous layer's (dropped) output; set by the caller */
+    ly->x = l == 0 ? b->x0 : drop ? b->xd[l - 1] : b->y[l - 1];
     ly->h0 = b->h0 + l * BH;
     ly->c0 = b->c0 ? b->c0 + l * BH : NULL;
     ly->y = b->y[l];
@@ -226,8 +228,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
     const float *out = NULL;
     for (int l = 0; l < L; l++) {
         rnn_layer ly;
-        make_layer(m, x, l, B, T, &ly);
-        if (l > 0) ly.x = out;
+        make_layer(m, x, l, B, T, drop, &ly);
         m->cell->forward(&ly);
         out = buf->y[l];
         if (drop) {
@@ -299,8 +300,7 @@ void rnn__run_backward(rnn_model *m, rnn_ctx *x)
     for (int l = L - 1; l >= 0; l--) {
         if (drop) rnn_k_mul(d1, buf->md[l], N * H); /* the dropout after layer l */
         rnn_layer ly;
-        make_layer(m, x, l, B, T, &ly);
-        if (l > 0) ly.x = drop ? buf->xd[l - 1] : buf->y[l - 1];
+        make_layer(m, x, l, B, T, drop, &ly);
         ly.dy = d1;
         ly.dx = d2;
         m->cell->backward(&ly);
