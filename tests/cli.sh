@@ -7,38 +7,7 @@ set -eu
 RNNLM=${RNNLM:-$(pwd)/bin/rnnlm}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rnnlm-cli.XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-# check DESC CMD...: CMD must succeed.
-check() {
-    desc=$1; shift
-    if "$@"; then ok; else bad "$desc"; fi
-}
-# run CMD...: runs it with stdout in $W/out and stderr in $W/err; $rc holds the status.
-run() {
-    rc=0
-    "$@" >"$W/out" 2>"$W/err" || rc=$?
-}
-# expect_error STATUS DESC CMD...: CMD exits with STATUS (or any non-zero for "x") and prints
-# exactly one stderr line "rnnlm: ...", and leaves none of the output files $W/bad.*.
-expect_error() {
-    want=$1; desc=$2; shift 2
-    rm -f "$W"/bad.*
-    run "$@"
-    lines=$(wc -l <"$W/err")
-    if [ "$rc" -eq 0 ] || { [ "$want" != x ] && [ "$rc" -ne "$want" ]; }; then
-        bad "$desc: exit status $rc (wanted $want)"
-    elif [ "$lines" -ne 1 ] || ! grep -q '^rnnlm: ' "$W/err"; then
-        bad "$desc: stderr is not one 'rnnlm:' line:"; cat "$W/err"
-    elif ls "$W"/bad.* >/dev/null 2>&1; then
-        bad "$desc: left an output file: $(ls "$W"/bad.*)"
-    else
-        ok
-    fi
-}
+. "$(dirname "$0")/lib/harness.sh"
 
 # ---- a tiny corpus: sentences over 15 words ---------------------------------------------------
 mkcorpus() { # DIR SEED TRAIN_LINES OTHER_LINES

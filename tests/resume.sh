@@ -11,43 +11,11 @@ set -eu
 RNNLM=${RNNLM:-$(pwd)/bin/rnnlm}
 W=$(mktemp -d "${TMPDIR:-/tmp}/rnnlm-resume.XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() {
-    desc=$1; shift
-    if "$@"; then ok; else bad "$desc"; fi
-}
-# expect_error STATUS DESC CMD...: CMD exits with STATUS and prints one stderr line "rnnlm: ...".
-expect_error() {
-    want=$1; desc=$2; shift 2
-    rc=0
-    "$@" >"$W/out" 2>"$W/err" || rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        bad "$desc: exit status $rc (wanted $want)"; cat "$W/err"
-    elif [ "$(wc -l <"$W/err")" -ne 1 ] || ! grep -q '^rnnlm: ' "$W/err"; then
-        bad "$desc: stderr is not one 'rnnlm:' line:"; cat "$W/err"
-    else
-        ok
-    fi
-}
+. "$(dirname "$0")/lib/harness.sh"
 
 # ---- a tiny corpus and model: 3 epochs of about 55 batches, dropout so the generator matters ------
 C=$W/corpus
-mkdir -p "$C"
-awk -v dir="$C" 'BEGIN {
-    srand(11); nw = split("the cat dog sat on mat a ran fast slow big small red blue green", w, " ")
-    for (f = 0; f < 3; f++) {
-        file = dir "/" (f == 0 ? "train.txt" : f == 1 ? "valid.txt" : "test.txt")
-        n = f == 0 ? 200 : 40
-        for (i = 0; i < n; i++) {
-            k = 3 + int(rand() * 6); l = ""
-            for (j = 0; j < k; j++) l = l (j ? " " : "") w[1 + int(rand() * nw)]
-            print l > file
-        }
-    }
-}'
+toy_corpus "$C" 200 40
 F="--data $C --emsize 16 --nhid 16 --epochs 3 --batch_size 4 --bptt 5 --dropout 0.2 --threads 1 --log-interval 3"
 
 # The logged losses of an output (epoch, batch, loss, ppl of the batch lines; the validation lines).
