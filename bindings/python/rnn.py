@@ -324,7 +324,23 @@ class Param:
 
 
 # ---- the model -----------------------------------------------------------------------------------------
-class Model:
+class _Closing:
+    """Frees the library handle on close(), at the end of a with-block, or when collected."""
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may already be gone
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Model(_Closing):
     """An rnn_model handle: parameters, gradients, the training hidden state, a generator.
 
     ``Model(vocab_size=V, **config)`` creates a freshly initialised model (rnn_model_create).
@@ -379,18 +395,6 @@ class Model:
         if getattr(self, "_h", None):
             _lib.rnn_model_free(self._h)
             self._h = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may already be gone
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def _handle(self):
@@ -622,7 +626,7 @@ def _config_dict(cfg):
 
 
 # ---- inference states ------------------------------------------------------------------------------------
-class State:
+class State(_Closing):
     """An rnn_state: hidden state, workspace and per-stream generators for `batch` streams over a
     model it only reads. Stream b's generator is seeded with seed + b.
 
@@ -649,18 +653,6 @@ class State:
         if getattr(self, "_s", None):
             _lib.rnn_state_free(self._s)
             self._s = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def _handle(self):
