@@ -10,23 +10,8 @@ trap 'rm -rf "$W"' EXIT INT TERM
 . "$(dirname "$0")/lib/harness.sh"
 
 # ---- a tiny corpus: sentences over 15 words ---------------------------------------------------
-mkcorpus() { # DIR SEED TRAIN_LINES OTHER_LINES
-    mkdir -p "$1"
-    awk -v seed="$2" -v ntrain="$3" -v nother="$4" -v dir="$1" 'BEGIN {
-        srand(seed); nw = split("the cat dog sat on mat a ran fast slow big small red blue green", w, " ")
-        for (f = 0; f < 3; f++) {
-            file = dir "/" (f == 0 ? "train.txt" : f == 1 ? "valid.txt" : "test.txt")
-            n = f == 0 ? ntrain : nother
-            for (i = 0; i < n; i++) {
-                k = 3 + int(rand() * 6); l = ""
-                for (j = 0; j < k; j++) l = l (j ? " " : "") w[1 + int(rand() * nw)]
-                print l > file
-            }
-        }
-    }'
-}
 C=$W/corpus
-mkcorpus "$C" 7 300 60
+toy_corpus "$C" 7 300 60
 TINY="--emsize 16 --nhid 16 --epochs 2"
 
 # ---- help and version ---------------------------------------------------------------------------
@@ -193,7 +178,7 @@ done
 mkdir -p "$W/nofiles" "$W/notest" "$W/empty" "$W/short"
 cp "$C/train.txt" "$C/valid.txt" "$W/notest/"
 cp "$C/valid.txt" "$C/test.txt" "$W/empty/" && : >"$W/empty/train.txt"
-mkcorpus "$W/short" 3 3 3
+toy_corpus "$W/short" 3 3 3
 head -c 200 "$W/m.rnn" >"$W/trunc.rnn" 2>/dev/null || :
 printf 'the cat zebra\nsat quokka\n' >"$W/unknown.txt"
 for args in \

@@ -50,20 +50,9 @@ done
 if ldd "$W/train" | grep -q "$P/lib/librnn.so"; then ok "train links the installed librnn.so"; else bad "train does not use $P/lib/librnn.so"; fi
 
 # 2. a tiny, learnable corpus: "DET ADJ NOUN VERB DET NOUN [today]" (16 words with <eos>)
-mkcorpus() { # FILE SEED LINES
-    awk -v seed="$2" -v n="$3" 'BEGIN {
-        srand(seed); split("the a", det, " "); split("cat dog bird fish", noun, " ")
-        split("sees eats likes chases", verb, " "); split("big small red old", adj, " ")
-        for (i = 0; i < n; i++) {
-            l = det[1 + int(rand() * 2)] " " adj[1 + int(rand() * 4)] " " noun[1 + int(rand() * 4)]
-            l = l " " verb[1 + int(rand() * 4)] " " det[1 + int(rand() * 2)] " " noun[1 + int(rand() * 4)]
-            if (rand() < 0.3) l = l " today"
-            print l
-        }
-    }' >"$1"
-}
-mkcorpus "$W/train.txt" 1 3000
-mkcorpus "$W/valid.txt" 2 100
+. "$(dirname "$0")/lib/corpus.sh"
+grammar_corpus "$W/train.txt" 1 3000
+grammar_corpus "$W/valid.txt" 2 100
 V=16
 
 # 3. train: 2 epochs

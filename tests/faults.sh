@@ -51,7 +51,7 @@ if ! $RNN_CC -std=c11 $RNN_SANFLAGS -Iinclude tests/fault_helper.c "$RNN_LIBDIR/
     echo "FAIL: cannot build tests/fault_helper.c against $RNN_LIBDIR/librnn.a"; exit 1
 fi
 C=$W/corpus
-toy_corpus "$C" 300 60
+toy_corpus "$C" 11 300 60
 TINY="--emsize 16 --nhid 16 --epochs 1 --max-batches 5"
 run "$RNNLM" train --data "$C" $TINY --save "$W/good.rnn"
 if [ "$rc" -ne 0 ]; then echo "FAIL: cannot train the base model:"; cat "$W/err"; exit 1; fi

@@ -33,21 +33,10 @@ fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/rnn-python.XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
 # a tiny, learnable corpus ("DET ADJ NOUN VERB DET NOUN [today]")
-mkcorpus() { # FILE SEED LINES
-    awk -v seed="$2" -v n="$3" 'BEGIN {
-        srand(seed); split("the a", det, " "); split("cat dog bird fish", noun, " ")
-        split("sees eats likes chases", verb, " "); split("big small red old", adj, " ")
-        for (i = 0; i < n; i++) {
-            l = det[1 + int(rand() * 2)] " " adj[1 + int(rand() * 4)] " " noun[1 + int(rand() * 4)]
-            l = l " " verb[1 + int(rand() * 4)] " " det[1 + int(rand() * 2)] " " noun[1 + int(rand() * 4)]
-            if (rand() < 0.3) l = l " today"
-            print l
-        }
-    }' >"$1"
-}
-mkcorpus "$W/train.txt" 11 4000
-mkcorpus "$W/valid.txt" 12 150
-mkcorpus "$W/test.txt" 13 150
+. "$(dirname "$0")/lib/corpus.sh"
+grammar_corpus "$W/train.txt" 11 4000
+grammar_corpus "$W/valid.txt" 12 150
+grammar_corpus "$W/test.txt" 13 150
 
 cat >"$W/test_numpy.py" <<'EOF'
 import json, math, os, subprocess, sys

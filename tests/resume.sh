@@ -15,7 +15,7 @@ trap 'rm -rf "$W"' EXIT INT TERM
 
 # ---- a tiny corpus and model: 3 epochs of about 55 batches, dropout so the generator matters ------
 C=$W/corpus
-toy_corpus "$C" 200 40
+toy_corpus "$C" 11 200 40
 F="--data $C --emsize 16 --nhid 16 --epochs 3 --batch_size 4 --bptt 5 --dropout 0.2 --threads 1 --log-interval 3"
 
 # The logged losses of an output (epoch, batch, loss, ppl of the batch lines; the validation lines).

@@ -5,7 +5,7 @@
 #   one_line_error STATUS DESC   the last run exited with STATUS (x: any non-zero) and printed
 #                             exactly one stderr line "rnnlm: ..."
 #   expect_error STATUS DESC CMD...   run + one_line_error, and no $W/bad.* output file left
-#   toy_corpus DIR NTRAIN NOTHER      train/valid/test.txt of 3-8 words a line over 15 words
+#   and the generators of tests/lib/corpus.sh
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); }
@@ -38,18 +38,4 @@ expect_error() {
         fi
     fi
 }
-toy_corpus() {
-    mkdir -p "$1"
-    awk -v dir="$1" -v ntrain="$2" -v nother="$3" 'BEGIN {
-        srand(11); nw = split("the cat dog sat on mat a ran fast slow big small red blue green", w, " ")
-        for (f = 0; f < 3; f++) {
-            file = dir "/" (f == 0 ? "train.txt" : f == 1 ? "valid.txt" : "test.txt")
-            n = f == 0 ? ntrain : nother
-            for (i = 0; i < n; i++) {
-                k = 3 + int(rand() * 6); l = ""
-                for (j = 0; j < k; j++) l = l (j ? " " : "") w[1 + int(rand() * nw)]
-                print l > file
-            }
-        }
-    }'
-}
+. "$(dirname "$0")/lib/corpus.sh"
