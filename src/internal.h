@@ -168,6 +168,8 @@ int rnn__ctx_init(rnn_ctx *x, const rnn_model *m, char *err);
 void rnn__ctx_free(rnn_ctx *x);
 int rnn__ctx_reset(rnn_ctx *x, int batch);    /* zero state for batch streams (may allocate) */
 int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps);
+/* Checks a chunk against x (sizes, state batch, token and target ids), then sizes the workspace for
+ * it: the one step before every pass, so a failure leaves everything as it was. */
 int rnn__check_tokens(rnn_ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps);
 
 /* model.c: passes */
