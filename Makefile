@@ -41,7 +41,7 @@ ifeq ($(SANITIZE),1)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 
-LIBS    = $(BLAS_LIBS) -lm
+LIBS    = $(BLAS_LIBS) -lm -pthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
 B := build/$(BLAS)$(if $(SANITIZE),-san)
@@ -210,7 +210,7 @@ $(FUZZ_B)/obj/corpus.o: src/rnnlm/corpus.c src/rnnlm/corpus.h include/rnn.h
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer $< $(FUZZ_OBJ) $(BLAS_LIBS) -lm -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -D_GNU_SOURCE -fsanitize=fuzzer $< $(FUZZ_OBJ) $(BLAS_LIBS) -lm -pthread -o $@
 
 fuzz-build: $(FUZZ_BIN)
 .SECONDARY: $(FUZZ_OBJ)
@@ -252,7 +252,7 @@ examples: $(EXAMPLES)
 $(B)/examples/%: examples/%.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -Iinclude $(SAN_FLAGS) $(CFLAGS) $< -o $@ \
-	    -L$(OUT)/lib -Wl,-rpath,$(abspath $(OUT)/lib) -lrnn -lm
+	    -L$(OUT)/lib -Wl,-rpath,$(abspath $(OUT)/lib) -lrnn -lm -pthread
 .PHONY: examples
 
 # ---- benchmark against PyTorch (bench/README.md): ours and PyTorch side by side, interleaved -----

@@ -3,16 +3,18 @@
  * (bench/torch_ref.py is the PyTorch side, bench/run.sh the orchestrator; see bench/README.md).
  *
  *   build/bench run  [--data DIR] [--cell LSTM|GRU|RNN_TANH] [--train-batches N] [--warmup W]
- *                    [--eval-chunks N] [--gen-tokens N] [--run I] [--setting S] [--threads N] [--max-seconds S]
+ *                    [--eval-chunks N] [--gen-tokens N] [--run I] [--setting S] [--threads N]
+ *                    [--lib-threads N] [--max-seconds S]
  *       One process = one measurement of every figure, printed as one JSON line:
  *       training tokens/s (main.py's loop: forward, zero_grad, backward, clip 0.25, sgd lr 20;
  *       batch 20, bptt 35, W warm-up batches then N timed), peak RSS (VmHWM read right after the
  *       training loop), evaluation tokens/s (rnn_evaluate, batch 10, bptt 35, on valid.txt),
  *       generation tokens/s (batch-1 rnn_state, one token at a time, sampling at temperature 1),
  *       and the allocations made inside each timed loop (a counting rnn_allocator; must be 0).
- *       Threads: the environment's OPENBLAS_NUM_THREADS (reported as blas_threads; --threads is
- *       only the label). --max-seconds S: evaluation and generation each stop after S seconds
- *       (at least 3 chunks / 20 tokens); the JSON gives the chunks and tokens actually timed.
+ *       Threads: --lib-threads N calls rnn_set_threads(N) (default 1); the environment's
+ *       OPENBLAS_NUM_THREADS is the BLAS's (reported as blas_threads; --threads is only the label).
+ *       --max-seconds S: evaluation and generation each stop after S seconds (at least 3 chunks /
+ *       20 tokens); the JSON gives the chunks and tokens actually timed.
  *
  *   build/bench gemm [--reps R]
  *       cblas_sgemm GFLOP/s for every GEMM shape of a training step of the default model
@@ -114,7 +116,7 @@ static int blas_threads(void)
 static int cmd_run(int argc, char **argv)
 {
     const char *data = "../shared/data/wikitext-2", *cellname = "LSTM", *setting = "";
-    int nb = 30, warm = 3, neval = 50, ngen = 2000, run = 0, threads = 0;
+    int nb = 30, warm = 3, neval = 50, ngen = 2000, run = 0, threads = 0, lib_threads = 1;
     double cap = 0; /* seconds: evaluation and generation each stop early after this long (0: no cap) */
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
@@ -127,6 +129,7 @@ static int cmd_run(int argc, char **argv)
         else if (!strcmp(k, "--run")) run = atoi(v);
         else if (!strcmp(k, "--threads")) threads = atoi(v); /* a label: OPENBLAS_NUM_THREADS sets it */
         else if (!strcmp(k, "--setting")) setting = v;
+        else if (!strcmp(k, "--lib-threads")) lib_threads = atoi(v);
         else if (!strcmp(k, "--max-seconds")) cap = atof(v);
         else die("unknown option", k);
     }
@@ -142,6 +145,7 @@ static int cmd_run(int argc, char **argv)
     rnn_allocator al = {count_alloc, count_free, NULL};
     rnn_model *m;
     CHECK(rnn_model_create(&m, &cfg, &al), NULL);
+    CHECK(rnn_set_threads(m, lib_threads), m);
 
     /* training: main.py's train(), batch 20, bptt 35 */
     const int B = 20, T = 35, EB = 10;
@@ -232,12 +236,12 @@ static int cmd_run(int argc, char **argv)
     rnn_state_free(st8);
     free(out8);
 
-    printf("{\"impl\": \"ours\", \"cell\": \"%s\", \"threads\": %d, \"blas_threads\": %d, \"setting\": \"%s\", "
+    printf("{\"impl\": \"ours\", \"cell\": \"%s\", \"threads\": %d, \"lib_threads\": %d, \"blas_threads\": %d, \"setting\": \"%s\", "
            "\"run\": %d, \"train_batches\": %d, \"train_tokens\": %.0f, \"train_s\": %.4f, \"train_cpu_s\": %.4f, \"train_tok_s\": %.1f, "
            "\"last_loss\": %.4f, \"peak_rss_mb\": %.1f, \"eval_chunks\": %d, \"eval_tok_s\": %.1f, "
            "\"gen_tokens\": %d, \"gen_tok_s\": %.1f, \"gen8_tok_s\": %.1f, \"allocs_train\": %ld, \"allocs_eval\": %ld, "
            "\"allocs_gen\": %ld}\n",
-           cellname, threads ? threads : blas_threads(), blas_threads(), setting, run, nb, tokens, train_s, train_cpu_s,
+           cellname, threads ? threads : blas_threads(), lib_threads, blas_threads(), setting, run, nb, tokens, train_s, train_cpu_s,
            tokens / train_s, loss, rss,
            echunks, etokens / eval_s, gtokens, gtokens / gen_s, GB * g8 / gen8_s, allocs_train, allocs_eval,
            allocs_gen);

@@ -43,7 +43,7 @@ done
 ${MAKE:-make} --no-print-directory lib/librnn.a >&2
 mkdir -p "$OUTDIR"
 ${CC:-cc} -O2 -std=c11 -Iinclude -Isrc/rnnlm $(pkg-config --cflags openblas 2>/dev/null) bench/bench.c \
-    src/rnnlm/corpus.c lib/librnn.a $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -o "$BIN"
+    src/rnnlm/corpus.c lib/librnn.a $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -pthread -o "$BIN"
 
 START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - START )); }
@@ -93,9 +93,10 @@ r=1
 while [ "$r" -le "$BENCH_RUNS" ]; do
     for cell in $BENCH_CELLS; do
         for t in $BENCH_THREADS; do
-            measure "ours_${cell}_$t" "$cell threads=$t ours (OPENBLAS_NUM_THREADS=$t)" \
-                env OPENBLAS_NUM_THREADS="$t" "$BIN" run $COMMON --cell "$cell" --threads "$t" --run "$r" \
-                --setting "OB=$t"
+            # ours: librnn's own threads (rnn_set_threads), OpenBLAS on one thread under them
+            measure "ours_${cell}_$t" "$cell threads=$t ours (rnn_set_threads($t), OPENBLAS_NUM_THREADS=1)" \
+                env OPENBLAS_NUM_THREADS=1 "$BIN" run $COMMON --cell "$cell" --threads "$t" --lib-threads "$t" \
+                --run "$r" --setting "OB=1"
             obs=1
             [ "$t" = 1 ] || obs="1 $t"
             for ob in $obs; do # PyTorch: OPENBLAS_NUM_THREADS 1 and t; the report takes the best

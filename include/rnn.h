@@ -28,8 +28,8 @@
  *   last failure on a handle. A failed call leaves the model as it was.
  * - The library never exits, aborts or prints, and has no mutable global state. All randomness
  *   (initialisation, dropout, sampling) comes from a generator inside the handle, seeded by
- *   rnn_config.seed or rnn_set_seed(): the same seed, inputs and BLAS thread count give
- *   bit-identical results.
+ *   rnn_config.seed or rnn_set_seed(): the same seed, inputs, thread count (rnn_set_threads) and
+ *   BLAS thread count give bit-identical results.
  * - Token arrays are int32_t laid out [batch][steps] (row b holds the steps of stream b).
  *   Targets use the same layout; a target of RNN_IGNORE (-1) is left out of the loss.
  * - Memory: parameters live in one contiguous block, gradients in another; activations in one
@@ -45,6 +45,10 @@
  * - rnn_strerror(), rnn_version_number() and rnn_version_string() may be called from any thread.
  * - The matrix products go through CBLAS; the BLAS library's own thread count (for OpenBLAS,
  *   OPENBLAS_NUM_THREADS or openblas_set_num_threads()) is the process's to set, not librnn's.
+ * - librnn runs on the calling thread unless rnn_set_threads() asks for more: then the model (and
+ *   each rnn_state created after) owns that many - 1 worker threads, which split the large
+ *   products, the output layer and the passes over the parameters with the caller. Set the BLAS to
+ *   one thread then (OpenBLAS: OPENBLAS_NUM_THREADS=1), or the two thread pools compete.
  */
 #ifndef RNN_H
 #define RNN_H
@@ -262,6 +266,19 @@ RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float tem
 
 /* Reseeds the handle's generator (dropout masks and sampling), as if created with this seed. */
 RNN_API int rnn_set_seed(rnn_model *m, uint64_t seed);
+
+/*
+ * The number of threads librnn's computing calls use on this model (1, the default: the caller's
+ * alone). threads - 1 workers are started here (every signal blocked in them) and stopped by the
+ * next call or by rnn_model_free; they sleep between calls. rnn_state_create gives each new state
+ * its own workers, as many as the model's setting then. The row and parameter sums are cut into
+ * fixed chunks, so they do not depend on the thread count; the products are cut into one CBLAS
+ * call per thread, whose last bits may. RNN_ERR_INVALID outside [1, RNN_MAX_THREADS];
+ * RNN_ERR_NOMEM when threads cannot be started (the previous setting stays).
+ */
+#define RNN_MAX_THREADS 256
+RNN_API int rnn_set_threads(rnn_model *m, int threads);
+RNN_API int rnn_get_threads(const rnn_model *m, int *threads);
 
 /* ---- Inference states: one model, many streams ------------------------------------------------ */
 /*

@@ -115,6 +115,7 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     m->al = al;
     m->cell = cell;
     m->G = cell->gates;
+    m->threads = 1;
 
     /* the parameter table, in PyTorch's parameters() order */
     int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
@@ -306,10 +307,50 @@ int rnn_backward(rnn_model *m)
     return RNN_OK;
 }
 
+/* Whole-block passes over the parameters and gradients, cut into RNN_BLOCK_CHUNKS fixed chunks
+ * (multiples of 1024 floats) that the pool's threads share: the norm's sum is the same whatever the
+ * number of threads. */
+#define RNN_BLOCK_CHUNKS 64
+enum { BLK_ZERO, BLK_SUMSQ, BLK_SCALE, BLK_AXPY };
+typedef struct block_job {
+    rnn_model *m;
+    int op;
+    float a;
+    double part[RNN_BLOCK_CHUNKS];
+} block_job;
+
+static void block_part(void *arg, int part, int parts)
+{
+    block_job *j = arg;
+    size_t n = j->m->nparams;
+    for (int c = part; c < RNN_BLOCK_CHUNKS; c += parts) {
+        size_t b, e;
+        rnn__split(n, c, RNN_BLOCK_CHUNKS, 1024, &b, &e);
+        float *g = j->m->grads + b;
+        switch (j->op) {
+        case BLK_ZERO: memset(g, 0, (e - b) * sizeof(float)); break;
+        case BLK_SUMSQ: j->part[c] = rnn_k_sumsq(g, e - b); break;
+        case BLK_SCALE: rnn_k_scale(g, j->a, e - b); break;
+        default: rnn_k_axpy(j->m->params + b, j->a, g, e - b); break;
+        }
+    }
+}
+
+static double block_pass(rnn_model *m, int op, float a)
+{
+    block_job j;
+    j.m = m, j.op = op, j.a = a;
+    rnn__pool_run(m->train.pool, block_part, &j);
+    double total = 0;
+    if (op == BLK_SUMSQ)
+        for (int c = 0; c < RNN_BLOCK_CHUNKS; c++) total += j.part[c];
+    return total;
+}
+
 int rnn_zero_grad(rnn_model *m)
 {
     if (!m) return RNN_ERR_INVALID;
-    memset(m->grads, 0, m->nparams * sizeof(float));
+    block_pass(m, BLK_ZERO, 0.0f);
     return RNN_OK;
 }
 
@@ -318,11 +359,11 @@ int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm)
     if (!m) return RNN_ERR_INVALID;
     if (!(max_norm > 0.0f) || isinf(max_norm))
         return rnn__fail(m, RNN_ERR_INVALID, "max_norm must be finite and > 0 (got %g)", (double)max_norm);
-    float total = (float)sqrt(rnn_k_sumsq(m->grads, m->nparams));
+    float total = (float)sqrt(block_pass(m, BLK_SUMSQ, 0.0f));
     if (total_norm) *total_norm = total;
     if (!isfinite(total)) return rnn__fail(m, RNN_ERR_NUMERIC, "gradient norm is not finite (%g)", (double)total);
     float coef = max_norm / (total + 1e-6f);
-    if (coef < 1.0f) rnn_k_scale(m->grads, coef, m->nparams);
+    if (coef < 1.0f) block_pass(m, BLK_SCALE, coef);
     return RNN_OK;
 }
 
@@ -330,8 +371,34 @@ int rnn_sgd_step(rnn_model *m, float lr)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!isfinite(lr)) return rnn__fail(m, RNN_ERR_INVALID, "lr must be finite (got %g)", (double)lr);
-    rnn_k_axpy(m->params, -lr, m->grads, m->nparams);
+    block_pass(m, BLK_AXPY, -lr);
     m->train.pending = 0;
+    return RNN_OK;
+}
+
+int rnn_set_threads(rnn_model *m, int threads)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (threads < 1 || threads > RNN_MAX_THREADS)
+        return rnn__fail(m, RNN_ERR_INVALID, "threads must be in [1, %d] (got %d)", RNN_MAX_THREADS, threads);
+    if (threads == m->threads || (threads == 1 && !m->train.pool)) {
+        m->threads = threads;
+        return RNN_OK;
+    }
+    rnn_pool *p;
+    if (rnn__pool_create(&p, threads, &m->al) != RNN_OK)
+        return rnn__fail(m, RNN_ERR_NOMEM, "cannot start %d threads", threads);
+    rnn__pool_free(m->train.pool, &m->al);
+    m->train.pool = p;
+    m->threads = threads;
+    return RNN_OK;
+}
+
+int rnn_get_threads(const rnn_model *m, int *threads)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (!threads) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "threads is NULL");
+    *threads = m->threads;
     return RNN_OK;
 }
 
@@ -388,6 +455,8 @@ int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t se
         st->gen = m->al.alloc(m->al.user, sizeof(int32_t) * (size_t)batch);
         rc = st->gen ? RNN_OK : RNN_ERR_NOMEM;
         if (!rc) rc = rnn__ctx_reset(&st->ctx, batch); /* allocates the state and the generators */
+        if (!rc && rnn__pool_create(&st->ctx.pool, m->threads, &m->al) != RNN_OK)
+            rc = rnn__failf(st->err, RNN_ERR_NOMEM, "cannot start %d threads", m->threads);
         if (!rc) rc = rnn__ensure_workspace(&st->ctx, batch, 1);
     }
     if (rc) {

@@ -15,6 +15,7 @@
 typedef struct rnn_layer {
     int B, T, in, H;
     int rowwise;         /* forward products through rnn_gemm_nt's row-wise path (inference states) */
+    struct rnn_pool *pool; /* threads for the all-steps products (NULL: the caller alone) */
     const float *w_ih, *w_hh, *b_ih, *b_hh;
     float *dw_ih, *dw_hh, *db_ih, *db_hh; /* backward adds into these */
     const float *x;      /* (T,B,in) input */

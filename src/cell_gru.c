@@ -26,7 +26,7 @@ static void gru_forward(const rnn_layer *l)
     const float *br = l->b_hh, *bz = br + H, *bn = bz + H;
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
-        rnn_gemm_nt(l->rowwise, B, 3 * H, H, hp, H, l->w_hh, H, 0.0f, gh, 3 * H);
+        rnn_gemm_nt(NULL, l->rowwise, B, 3 * H, H, hp, H, l->w_hh, H, 0.0f, gh, 3 * H);
         for (int b = 0; b < B; b++) {
             float *gr = gates + t * BH * 3 + b * H3, *gz = gr + H, *gn = gz + H;
             const float *hr = gh + b * H3, *hz = hr + H, *hnn = hz + H;
@@ -78,7 +78,7 @@ static void gru_backward(const rnn_layer *l)
             }
         }
         /* dh (B,H) = dht * z + dGh_t (B,3H) * W_hh (3H,H) */
-        rnn_gemm(0, 0, B, H, 3 * H, 1.0f, dgh + t * BH * 3, 3 * H, l->w_hh, H, 1.0f, dnext, H);
+        rnn_gemm(NULL, 0, 0, B, H, 3 * H, 1.0f, dgh + t * BH * 3, 3 * H, l->w_hh, H, 1.0f, dnext, H);
         float *swap = dh;
         dh = dnext, dnext = swap;
     }

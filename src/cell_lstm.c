@@ -26,7 +26,7 @@ static void lstm_forward(const rnn_layer *l)
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         const float *cp = t ? cs + (t - 1) * BH : l->c0;
         float *gt = gates + t * BH * 4;
-        rnn_gemm_nt(l->rowwise, B, 4 * H, H, hp, H, l->w_hh, H, 1.0f, gt, 4 * H);
+        rnn_gemm_nt(NULL, l->rowwise, B, 4 * H, H, hp, H, l->w_hh, H, 1.0f, gt, 4 * H);
         for (int b = 0; b < B; b++) {
             float *gi = gt + b * H4, *gf = gi + H, *gg = gf + H, *go = gg + H;
             size_t o = t * BH + (size_t)b * H;
@@ -72,7 +72,7 @@ static void lstm_backward(const rnn_layer *l)
             }
         }
         /* dh (B,H) = dG_t (B,4H) * W_hh (4H,H) */
-        rnn_gemm(0, 0, B, H, 4 * H, 1.0f, dg + t * BH * 4, 4 * H, l->w_hh, H, 0.0f, dh, H);
+        rnn_gemm(NULL, 0, 0, B, H, 4 * H, 1.0f, dg + t * BH * 4, 4 * H, l->w_hh, H, 0.0f, dh, H);
     }
     memcpy(l->dh0, dh, BH * sizeof(float));
     memcpy(l->dc0, dc, BH * sizeof(float));

@@ -21,7 +21,7 @@ static void forward(const rnn_layer *l, int relu)
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         float *yt = l->y + t * BH;
-        rnn_gemm_nt(l->rowwise, B, H, H, hp, H, l->w_hh, H, 1.0f, yt, H);
+        rnn_gemm_nt(NULL, l->rowwise, B, H, H, hp, H, l->w_hh, H, 1.0f, yt, H);
         for (int b = 0; b < B; b++) {
             float *row = yt + (size_t)b * H;
             if (!relu) {
@@ -52,7 +52,7 @@ static void backward(const rnn_layer *l, int relu)
             dgt[i] = relu ? (y > 0.0f ? d : 0.0f) : d * (1.0f - y * y);
         }
         /* dh (B,H) = dg_t (B,H) * W_hh (H,H) */
-        rnn_gemm(0, 0, B, H, H, 1.0f, dgt, H, l->w_hh, H, 0.0f, dh, H);
+        rnn_gemm(NULL, 0, 0, B, H, H, 1.0f, dgt, H, l->w_hh, H, 0.0f, dh, H);
     }
     memcpy(l->dh0, dh, BH * sizeof(float));
     rnn_layer_weight_grads(l, 1, dg, dg);

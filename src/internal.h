@@ -9,6 +9,7 @@
  *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each)
  *   modelfile.c  the vocabulary and the model file (docs/FORMAT.md)
  *   workspace.c  the per-handle arena; rng.c the handle's generator; blas.c the one GEMM call
+ *   pool.c       librnn's own worker threads (rnn_set_threads), one pool per context
  */
 #ifndef RNN_INTERNAL_H
 #define RNN_INTERNAL_H
@@ -20,6 +21,9 @@
 #include <stdint.h>
 
 #define RNN_NAME_MAX 32
+/* The output layer's rows are cut into this many fixed chunks (each with its own bias-gradient
+ * sums), whatever the thread count, so that sums do not depend on how many threads ran them. */
+#define RNN_ROW_CHUNKS 8
 
 /* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------------------------------- */
 typedef struct rnn_rng {
@@ -41,15 +45,36 @@ void *rnn_arena_take(rnn_arena *a, size_t bytes);
 #define RNN_TAKE_F(a, n) ((float *)rnn_arena_take((a), (size_t)(n) * sizeof(float)))
 #define RNN_TAKE_I(a, n) ((int32_t *)rnn_arena_take((a), (size_t)(n) * sizeof(int32_t)))
 
+/* ---- pool.c: n threads (the caller and n - 1 workers) running one job at a time ---------------- */
+typedef struct rnn_pool rnn_pool;
+/* one part of a job: part in [0, nparts), nparts == the pool's size */
+typedef void (*rnn_job)(void *arg, int part, int nparts);
+/* n <= 1 gives *out = NULL, which every pool call accepts as "run on the caller alone" */
+int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al);
+void rnn__pool_free(rnn_pool *p, const rnn_allocator *al);
+int rnn__pool_size(const rnn_pool *p);
+/* runs fn(arg, i, n) for every i in [0, n), part 0 on the caller; returns when all are done */
+void rnn__pool_run(rnn_pool *p, rnn_job fn, void *arg);
+/* [*begin, *end) = part `part` of [0, n) cut into `parts` pieces at multiples of align */
+static inline void rnn__split(size_t n, int part, int parts, size_t align, size_t *begin, size_t *end)
+{
+    size_t units = (n + align - 1) / align, b = units * (size_t)part / (size_t)parts,
+           e = units * (size_t)(part + 1) / (size_t)parts;
+    *begin = b * align < n ? b * align : n;
+    *end = e * align < n ? e * align : n;
+}
+
 /* ---- blas.c ---------------------------------------------------------------------------------- */
-/* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; the one product call. */
-void rnn_gemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+/* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; the one product call.
+ * With a pool (may be NULL) a large product is cut along the larger of M and N into one block per
+ * thread, each a CBLAS call of its own (the BLAS should then run single-threaded). */
+void rnn_gemm(rnn_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 /* C[M][N] = A (M,K) * B^T (B is (N,K)) + beta * C: the forward products. rowwise: every output
  * element is one dot product in a fixed order, the same whatever M (inference states use it so that
  * a stream's results do not depend on the batch around it; no packing, fast for small M);
- * otherwise CBLAS. */
-void rnn_gemm_nt(int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+ * otherwise CBLAS. A pool splits N (row-wise: every output element is still the same dot). */
+void rnn_gemm_nt(rnn_pool *pool, int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc);
 
 /* ---- the handle ------------------------------------------------------------------------------ */
@@ -78,8 +103,9 @@ typedef struct rnn_buffers {
     float *scratch;      /* the cells' backward scratch */
     int32_t *order;      /* (V) token ids, for top-k / top-p sampling */
     double *row_nll;     /* (T*B) per-position NLL, for scoring */
-    float *dbias;        /* (V) the decoder bias gradient of the last training forward, summed over
-                            rows while each row was still in cache; backward adds it */
+    float *dbias;        /* (RNN_ROW_CHUNKS, V) the decoder bias gradient of the last training forward:
+                            row chunk c's column sums in dbias + c*V, summed while each row was
+                            still in cache; backward adds the chunks in order */
 } rnn_buffers;
 
 /*
@@ -114,6 +140,7 @@ typedef struct rnn_ctx {
     int fw_batch, fw_steps, fw_dropped;
 
     rnn_rng rng;           /* dropout, and sampling through rnn_sample */
+    rnn_pool *pool;        /* librnn's threads for this context (NULL: the caller's alone) */
 } rnn_ctx;
 
 #define RNN_ERR_LEN 256
@@ -132,6 +159,7 @@ struct rnn_model {
     size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied */
 
     rnn_ctx train;         /* the model's own context */
+    int threads;           /* rnn_set_threads; states take it when they are created */
 
     /* vocabulary: vocab_count NUL-terminated words packed in vocab_blob */
     int vocab_count;
@@ -194,11 +222,15 @@ void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *ne
 void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs);
 
 /* output.c */
-/* want_grad: logits become d(loss)/d(logits) and dbias (V) receives their column sums */
-double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, const int32_t *tgt, int B, int T,
-                           float *logits, float *dbias, int want_grad, double *count, float *logprobs,
-                           double *row_nll);
-void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, const float *dbias, int N, float *dx);
+/* The decoder and log-softmax over the N = B*T rows `in` (time-major) in x->buf.logits, on x's
+ * pool; rowwise picks the row-wise products. Every row's NLL goes to x->buf.row_nll (0 where the
+ * target is RNN_IGNORE or tgt is NULL); returns their sum and *count the targets kept.
+ * want_grad: the logits become d(mean NLL)/d(logits) and x->buf.dbias receives each row chunk's
+ * column sums. logprobs (may be NULL): [b][t][V] log-probabilities. */
+double rnn__output_forward(const rnn_model *m, rnn_ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
+                           int T, int want_grad, double *count, float *logprobs);
+/* After a want_grad forward over N rows of `in`: the decoder's gradients, dx (N,H) = d/d(in) */
+void rnn__output_backward(rnn_model *m, rnn_ctx *x, const float *in, int N, float *dx);
 void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,
                         const rnn_sampler *s, int32_t *next);
 

@@ -42,6 +42,8 @@ void rnn__ctx_free(rnn_ctx *x)
     ctx_free(x, x->h);
     ctx_free(x, x->row_rng);
     ctx_free(x, x->ws_raw);
+    rnn__pool_free(x->pool, &x->al);
+    x->pool = NULL;
     x->lists = x->h = x->ws_raw = NULL;
     x->row_rng = NULL;
 }
@@ -140,7 +142,7 @@ static size_t layout(const rnn_model *m, int B, int T, rnn_arena *a, rnn_buffers
     buf->scratch = RNN_TAKE_F(a, m->cell->scratch_size(B, T, H));
     buf->order = RNN_TAKE_I(a, V);
     buf->row_nll = (double *)rnn_arena_take(a, N * sizeof(double));
-    buf->dbias = RNN_TAKE_F(a, V);
+    buf->dbias = RNN_TAKE_F(a, (size_t)RNN_ROW_CHUNKS * V);
     return a->used;
 }
 
@@ -176,6 +178,7 @@ static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, int 
     memset(ly, 0, sizeof *ly);
     ly->B = B, ly->T = T, ly->in = lp->in, ly->H = H;
     ly->rowwise = x->per_stream;
+    ly->pool = x->pool;
     ly->w_ih = m->params + lp->w_ih, ly->w_hh = m->params + lp->w_hh;
     ly->b_ih = m->params + lp->b_ih, ly->b_hh = m->params + lp->b_hh;
     ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
@@ -249,7 +252,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
         memcpy(in + BH, out, (N * H - BH) * sizeof(float));
         double *row_nll = buf->row_nll;
-        rnn__output_forward(m, 0, in, buf->tok, B, T, buf->logits, NULL, 0, NULL, NULL, row_nll);
+        rnn__output_forward(m, x, 0, in, buf->tok, B, T, 0, NULL, NULL);
         for (int b = 0; b < B; b++) {
             double sum = 0;
             for (int t = 0; t < T; t++) sum -= row_nll[(size_t)t * B + b];
@@ -262,9 +265,8 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
         return;
     }
     double count = 0;
-    double nll = rnn__output_forward(m, x->per_stream, out, buf->tgt, B, T, buf->logits, buf->dbias,
-                                     mode == RNN_MODE_TRAIN, &count,
-                                     logprobs, NULL);
+    double nll = rnn__output_forward(m, x, x->per_stream, out, buf->tgt, B, T, mode == RNN_MODE_TRAIN, &count,
+                                     logprobs);
     if (loss) *loss = count > 0 ? nll / count : 0.0;
     x->pending = mode == RNN_MODE_TRAIN;
     x->fw_batch = B, x->fw_steps = T;
@@ -283,9 +285,8 @@ void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
     int L = m->cfg.num_layers, B = x->batch;
     x->ws.used = 0;
     layout(m, B, 1, &x->ws, &x->buf);
-    rnn__output_forward(m, x->per_stream, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, x->buf.logits,
-                        NULL, 0, NULL,
-                        logprobs, NULL);
+    rnn__output_forward(m, x, x->per_stream, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, 0, NULL,
+                        logprobs);
 }
 
 void rnn__run_backward(rnn_model *m, rnn_ctx *x)
@@ -296,7 +297,7 @@ void rnn__run_backward(rnn_model *m, rnn_ctx *x)
     rnn_buffers *buf = &x->buf;
     const float *out = drop ? buf->xd[L - 1] : buf->y[L - 1];
     float *d1 = buf->d1, *d2 = buf->d2;
-    rnn__output_backward(m, out, buf->logits, buf->dbias, (int)N, d1);
+    rnn__output_backward(m, x, out, (int)N, d1);
     for (int l = L - 1; l >= 0; l--) {
         if (drop) rnn_k_mul(d1, buf->md[l], N * H); /* the dropout after layer l */
         rnn_layer ly;

@@ -10,64 +10,108 @@
 #include <string.h>
 
 /* logits (N,V) = x (N,H) * W_dec^T (H,V), without the bias (added in the row passes) */
-static void decoder_gemm(const rnn_model *m, int rowwise, const float *x, int N, float *logits)
+static void decoder_gemm(const rnn_model *m, rnn_pool *pool, int rowwise, const float *x, int N, float *logits)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    rnn_gemm_nt(rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
+    rnn_gemm_nt(pool, rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
 }
 
-double rnn__output_forward(const rnn_model *m, int rowwise, const float *x, const int32_t *tgt, int B, int T,
-                           float *logits, float *dbias, int want_grad, double *count, float *logprobs,
-                           double *row_nll)
+/* the row passes of one forward, shared by its threads */
+typedef struct rows_job {
+    const rnn_model *m;
+    float *logits, *dbias, *logprobs;
+    const int32_t *tgt;
+    double *row_nll;
+    int B, T, want_grad;
+    float inv; /* 1 / (targets kept) */
+} rows_job;
+
+/* Row r: log-sum-exp, NLL, and (want_grad) the gradient in place, its column sums added to dbias. */
+static void one_row(const rows_job *j, int r, float *dbias)
 {
-    int V = m->cfg.vocab_size, N = B * T;
-    const float *bias = m->params + m->dec_b;
-    decoder_gemm(m, rowwise, x, N, logits);
+    int V = j->m->cfg.vocab_size, B = j->B, T = j->T;
+    const float *bias = j->m->params + j->m->dec_b;
+    float *row = j->logits + (size_t)r * V;
+    /* v = logits + bias is never stored: two reading passes (max, then exp and sum) */
+    float mx = rnn_k_bias_max(row, bias, V);
+    int y = j->tgt ? j->tgt[r] : RNN_IGNORE;
+    float vy = y != RNN_IGNORE ? row[y] + bias[y] : 0.0f;
+    /* with a gradient to form, keep exp(v - max) in the row: the gradient is a rescaling */
+    double s = rnn_k_exp_sum_bias(row, bias, mx, V, j->want_grad);
+    float lse = mx + (float)log(s);
+    j->row_nll[r] = y != RNN_IGNORE ? (double)lse - (double)vy : 0.0;
+    if (j->logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
+        float *dst = j->logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
+        rnn_k_bias_sub(dst, row, bias, lse, V); /* (never together with want_grad) */
+    }
+    if (j->want_grad) {
+        if (y == RNN_IGNORE) {
+            memset(row, 0, (size_t)V * sizeof(float));
+            return;
+        }
+        /* d(mean NLL)/d(logit_k) = (softmax_k - [k == y]) / kept, softmax_k = e_k / s */
+        rnn_k_scale(row, (float)(j->inv / s), (size_t)V);
+        row[y] -= j->inv;
+        rnn_k_add(dbias, row, (size_t)V); /* the row is still in cache: no later pass over it */
+    }
+}
+
+/* thread `part` runs the fixed row chunks part, part + parts, ...: chunk c's rows add into chunk c's
+ * dbias, so every sum is the same whatever the number of threads */
+static void rows_part(void *arg, int part, int parts)
+{
+    const rows_job *j = arg;
+    int V = j->m->cfg.vocab_size, N = j->B * j->T;
+    for (int c = part; c < RNN_ROW_CHUNKS; c += parts) {
+        size_t r0, r1;
+        rnn__split((size_t)N, c, RNN_ROW_CHUNKS, 1, &r0, &r1);
+        float *db = j->want_grad ? j->dbias + (size_t)c * V : NULL;
+        if (db) memset(db, 0, (size_t)V * sizeof(float));
+        for (size_t r = r0; r < r1; r++) one_row(j, (int)r, db);
+    }
+}
+
+double rnn__output_forward(const rnn_model *m, rnn_ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
+                           int T, int want_grad, double *count, float *logprobs)
+{
+    int N = B * T;
+    rows_job j = {m, x->buf.logits, x->buf.dbias, logprobs, tgt, x->buf.row_nll, B, T, want_grad, 0.0f};
+    decoder_gemm(m, x->pool, rowwise, in, N, j.logits);
     double kept = 0, nll = 0;
     if (tgt)
         for (int r = 0; r < N; r++) kept += tgt[r] != RNN_IGNORE;
-    float inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
-    if (want_grad) memset(dbias, 0, (size_t)V * sizeof(float));
-    for (int r = 0; r < N; r++) {
-        float *row = logits + (size_t)r * V;
-        /* v = logits + bias is never stored: two reading passes (max, then exp and sum) */
-        float mx = rnn_k_bias_max(row, bias, V);
-        int y = tgt ? tgt[r] : RNN_IGNORE;
-        float vy = y != RNN_IGNORE ? row[y] + bias[y] : 0.0f;
-        /* with a gradient to form, keep exp(v - max) in the row: the gradient is a rescaling */
-        double s = rnn_k_exp_sum_bias(row, bias, mx, V, want_grad);
-        float lse = mx + (float)log(s);
-        double rn = y != RNN_IGNORE ? (double)lse - (double)vy : 0.0;
-        nll += rn;
-        if (row_nll) row_nll[r] = rn;
-        if (logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
-            float *dst = logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
-            rnn_k_bias_sub(dst, row, bias, lse, V); /* (never together with want_grad) */
-        }
-        if (want_grad) {
-            if (y == RNN_IGNORE) {
-                memset(row, 0, (size_t)V * sizeof(float));
-                continue;
-            }
-            /* d(mean NLL)/d(logit_k) = (softmax_k - [k == y]) / kept, softmax_k = e_k / s */
-            rnn_k_scale(row, (float)(inv / s), (size_t)V);
-            row[y] -= inv;
-            rnn_k_add(dbias, row, (size_t)V); /* the row is still in cache: no later pass over it */
-        }
-    }
+    j.inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
+    rnn__pool_run(N > 1 ? x->pool : NULL, rows_part, &j);
+    for (int r = 0; r < N; r++) nll += j.row_nll[r];
     if (count) *count = kept;
     return nll;
 }
 
-void rnn__output_backward(rnn_model *m, const float *x, const float *dlogits, const float *dbias, int N, float *dx)
+/* db += the RNN_ROW_CHUNKS chunk sums, in chunk order, each thread over its share of V */
+typedef struct dbias_job {
+    float *db;
+    const float *chunks;
+    int V;
+} dbias_job;
+
+static void dbias_part(void *arg, int part, int parts)
+{
+    const dbias_job *j = arg;
+    size_t v0, v1;
+    rnn__split((size_t)j->V, part, parts, 16, &v0, &v1);
+    for (int c = 0; c < RNN_ROW_CHUNKS; c++) rnn_k_add(j->db + v0, j->chunks + (size_t)c * j->V + v0, v1 - v0);
+}
+
+void rnn__output_backward(rnn_model *m, rnn_ctx *x, const float *in, int N, float *dx)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    float *db = m->grads + m->dec_b;
-    /* dW_dec (V,H) += dlogits^T (V,N) * x (N,H) */
-    rnn_gemm(1, 0, V, H, N, 1.0f, dlogits, V, x, H, 1.0f, m->grads + m->dec_w, H);
-    rnn_k_add(db, dbias, (size_t)V);
+    const float *dlogits = x->buf.logits;
+    /* dW_dec (V,H) += dlogits^T (V,N) * in (N,H) */
+    rnn_gemm(x->pool, 1, 0, V, H, N, 1.0f, dlogits, V, in, H, 1.0f, m->grads + m->dec_w, H);
+    dbias_job dj = {m->grads + m->dec_b, x->buf.dbias, V};
+    rnn__pool_run(x->pool, dbias_part, &dj);
     /* dx (N,H) = dlogits (N,V) * W_dec (V,H) */
-    rnn_gemm(0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
+    rnn_gemm(x->pool, 0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
 }
 
 /* ---- sampling ------------------------------------------------------------------------------------ */
@@ -173,7 +217,7 @@ void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N,
 {
     int V = m->cfg.vocab_size;
     const float *bias = m->params + m->dec_b;
-    decoder_gemm(m, ctx->per_stream, x, N, logits);
+    decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
         float mx = rnn_k_add_bias_max(row, bias, V);

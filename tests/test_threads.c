@@ -1,8 +1,10 @@
 /*
  * test_threads.c -- one loaded model shared read-only by several threads, each with its own
  * rnn_state, gives exactly what a single thread gives; distinct model handles train in parallel
- * with the results of a sequential run. `make tsan` runs this suite under ThreadSanitizer.
+ * with the results of a sequential run; librnn's own threads (rnn_set_threads) give what one
+ * thread gives. `make tsan` runs this suite under ThreadSanitizer.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +247,168 @@ START_TEST(test_static_calls_any_thread)
 }
 END_TEST
 
+/* ---- librnn's own threads (rnn_set_threads) ----------------------------------------------------- */
+START_TEST(test_set_threads_args)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg);
+    cfg.vocab_size = 30, cfg.emb_size = 8, cfg.hidden_size = 8;
+    rnn_model *m = NULL;
+    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL), RNN_OK);
+    int n = 0;
+    ck_assert_int_eq(rnn_get_threads(m, &n), RNN_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(rnn_set_threads(NULL, 2), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_get_threads(NULL, &n), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_get_threads(m, NULL), RNN_ERR_INVALID);
+    const int bad[] = {0, -1, RNN_MAX_THREADS + 1, -2147483647 - 1};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(rnn_set_threads(m, bad[i]), RNN_ERR_INVALID);
+        ck_assert_ptr_nonnull(strstr(rnn_errmsg(m), "threads must be in [1, 256]"));
+        ck_assert_int_eq(rnn_get_threads(m, &n), RNN_OK);
+        ck_assert_int_eq(n, 1); /* unchanged */
+    }
+    /* start, restart with another count, stop, start again; free with workers running */
+    const int seq[] = {3, 2, 2, 1, 1, 4};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(rnn_set_threads(m, seq[i]), RNN_OK);
+        ck_assert_int_eq(rnn_get_threads(m, &n), RNN_OK);
+        ck_assert_int_eq(n, seq[i]);
+    }
+    rnn_model_free(m);
+}
+END_TEST
+
+/* A model big enough that the products are split too (above 2^20 multiply-adds). */
+static rnn_model *threaded_model(int cell, int threads, const rnn_allocator *al)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg);
+    cfg.cell = cell, cfg.vocab_size = 1500, cfg.emb_size = 48, cfg.hidden_size = 64, cfg.num_layers = 2;
+    cfg.dropout = 0.2f, cfg.seed = 21;
+    rnn_model *m = NULL;
+    ck_assert_int_eq(rnn_model_create(&m, &cfg, al), RNN_OK);
+    ck_assert_int_eq(rnn_set_threads(m, threads), RNN_OK);
+    return m;
+}
+
+#define TB 6
+#define TT 24
+typedef struct run_out {
+    double loss[4], norm[4], eval;
+    float *params, *logp;
+    size_t n;
+} run_out;
+
+/* 4 training steps (forward, zero_grad, backward, clip, sgd), then an evaluation with logprobs */
+static void train_run(int cell, int threads, run_out *o, const rnn_allocator *al, long *allocs_in_loop,
+                      const long *counter)
+{
+    rnn_model *m = threaded_model(cell, threads, al);
+    int32_t tok[TB * TT], tgt[TB * TT];
+    uint64_t s = 77;
+    ck_assert_int_eq(rnn_reset_state(m, TB), RNN_OK);
+    long before = 0;
+    for (int step = 0; step < 4; step++) {
+        if (step == 1 && counter) before = *counter; /* the first step sizes the workspace */
+        for (int i = 0; i < TB * TT; i++) tok[i] = (int32_t)(tu_next(&s) % 1500), tgt[i] = (int32_t)(tu_next(&s) % 1500);
+        tgt[5] = RNN_IGNORE;
+        ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, &o->loss[step]), RNN_OK);
+        ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
+        ck_assert_int_eq(rnn_backward(m), RNN_OK);
+        ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, &o->norm[step]), RNN_OK);
+        ck_assert_int_eq(rnn_sgd_step(m, 5.0f), RNN_OK);
+    }
+    if (counter) *allocs_in_loop = *counter - before;
+    o->logp = malloc(sizeof(float) * TB * 4 * 1500);
+    ck_assert_int_eq(rnn_evaluate(m, tok, tgt, TB, 4, &o->eval, o->logp), RNN_OK);
+    float *d, *g;
+    rnn_param_block(m, &d, &g, &o->n);
+    o->params = malloc(o->n * sizeof *d);
+    memcpy(o->params, d, o->n * sizeof *d);
+    rnn_model_free(m);
+}
+
+static long g_count;
+static void *count_alloc(void *u, size_t n)
+{
+    (void)u;
+    __atomic_add_fetch(&g_count, 1, __ATOMIC_RELAXED);
+    return malloc(n);
+}
+static void count_free(void *u, void *p)
+{
+    (void)u;
+    free(p);
+}
+
+/* Training and evaluation on 2 and 3 threads match one thread: the row and parameter sums are
+ * chunked independently of the thread count, only the split products may differ in the last bits
+ * (with Debian's OpenBLAS 0.3.21 they do not). Zero allocations per step with threads. */
+START_TEST(test_threads_train_match)
+{
+    int cell = _i;
+    run_out ref;
+    train_run(cell, 1, &ref, NULL, NULL, NULL);
+    for (int threads = 2; threads <= 3; threads++) {
+        run_out o;
+        rnn_allocator al = {count_alloc, count_free, NULL};
+        long allocs = -1;
+        train_run(cell, threads, &o, &al, &allocs, &g_count);
+        ck_assert_int_eq(allocs, 0);
+        for (int k = 0; k < 4; k++) {
+            ck_assert_double_le(fabs(o.loss[k] - ref.loss[k]), 1e-6 * fabs(ref.loss[k]));
+            ck_assert_double_le(fabs(o.norm[k] - ref.norm[k]), 1e-5 * fabs(ref.norm[k]));
+        }
+        ck_assert_double_le(fabs(o.eval - ref.eval), 1e-6 * fabs(ref.eval));
+        ck_assert_uint_eq(o.n, ref.n);
+        double ep = tu_rel_err(o.params, ref.params, ref.n), el = tu_rel_err(o.logp, ref.logp, TB * 4 * 1500);
+        ck_assert_msg(ep <= 1e-5 && el <= 1e-5, "cell %d threads %d: params %.3g logprobs %.3g", cell, threads, ep, el);
+        free(o.params), free(o.logp);
+    }
+    free(ref.params), free(ref.logp);
+}
+END_TEST
+
+/* States split the decoder's row-wise dots over the threads: every output element is the same dot,
+ * so text, log-probabilities and hidden states are bit-identical to one thread's. */
+START_TEST(test_threads_state_bitwise)
+{
+    int cell = _i;
+    int32_t prompt[5] = {7, 300, 1499, 0, 42};
+    int32_t text[2][4][40];
+    float *lp[2], *h[2];
+    double score[2][4];
+    for (int v = 0; v < 2; v++) {
+        rnn_model *m = threaded_model(cell, v == 0 ? 1 : 3, NULL);
+        rnn_state *st = NULL;
+        ck_assert_int_eq(rnn_state_create(&st, m, 4, 123), RNN_OK);
+        int32_t p4[4 * 5];
+        for (int b = 0; b < 4; b++) memcpy(p4 + b * 5, prompt, sizeof prompt);
+        ck_assert_int_eq(rnn_state_feed(st, p4, 5), RNN_OK);
+        lp[v] = malloc(sizeof(float) * 4 * 1500);
+        ck_assert_int_eq(rnn_state_logprobs(st, lp[v]), RNN_OK);
+        rnn_sampling smp;
+        rnn_sampling_init(&smp);
+        smp.top_p = 0.9f;
+        int32_t out[40 * 4];
+        ck_assert_int_eq(rnn_state_generate(st, &smp, 40, out), RNN_OK);
+        for (int b = 0; b < 4; b++)
+            for (int t = 0; t < 40; t++) text[v][b][t] = out[b * 40 + t];
+        h[v] = malloc(sizeof(float) * 2 * 4 * 64 * 2);
+        ck_assert_int_eq(rnn_state_get(st, h[v], cell == RNN_CELL_LSTM ? h[v] + 2 * 4 * 64 : NULL), RNN_OK);
+        ck_assert_int_eq(rnn_state_score(st, p4, 5, score[v]), RNN_OK);
+        rnn_state_free(st);
+        rnn_model_free(m);
+    }
+    ck_assert(memcmp(text[0], text[1], sizeof text[0]) == 0);
+    ck_assert(memcmp(lp[0], lp[1], sizeof(float) * 4 * 1500) == 0);
+    ck_assert(memcmp(h[0], h[1], sizeof(float) * 2 * 4 * 64 * (cell == RNN_CELL_LSTM ? 2 : 1)) == 0);
+    for (int b = 0; b < 4; b++) ck_assert_double_le(fabs(score[1][b] - score[0][b]), 1e-6 * fabs(score[0][b]));
+    for (int v = 0; v < 2; v++) free(lp[v]), free(h[v]);
+}
+END_TEST
+
 int main(void)
 {
     if (openblas_set_num_threads) openblas_set_num_threads(1);
@@ -255,5 +419,11 @@ int main(void)
     tcase_add_test(tc, test_distinct_handles_train);
     tcase_add_test(tc, test_static_calls_any_thread);
     suite_add_tcase(s, tc);
+    TCase *tl = tcase_create("librnn threads");
+    tcase_set_timeout(tl, 600);
+    tcase_add_test(tl, test_set_threads_args);
+    tcase_add_loop_test(tl, test_threads_train_match, 0, 4);
+    tcase_add_loop_test(tl, test_threads_state_bitwise, 0, 4);
+    suite_add_tcase(s, tl);
     return tu_run(s);
 }

@@ -21,7 +21,7 @@ static const char eval_help[] =
     "  --batch_size N     streams (main.py's eval_batch_size), default 10\n"
     "  --bptt N           sequence length, default 35\n"
     "  --batching MODE    torch (main.py, default) or seed (the seed's bptt_batchify)\n"
-    "  --threads N        BLAS threads (OpenBLAS only; ignored with reference BLAS)\n"
+    "  --threads N        threads (librnn's own; OpenBLAS is then kept to one)\n"
     "  --json             print {\"loss\":...,\"ppl\":...,\"tokens\":...} instead of text\n"
     "\n"
     "Output: loss X ppl Y tokens N  (N: the number of predicted tokens that were scored)\n";
@@ -42,7 +42,7 @@ static int parse_eval(int argc, char **argv, eval_args *a, int *help)
         {"batch_size", CLI_INT, &a->batch_size, 1, INT32_MAX, 0, 0, 0},
         {"bptt", CLI_INT, &a->bptt, 1, INT32_MAX, 0, 0, 0},
         {"batching", CLI_STR, &a->batching, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, 4096, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
         {"json", CLI_FLAG, &a->json, 0, 0, 0, 0, 0},
     };
     int rc = cli_parse("eval", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
@@ -99,9 +99,9 @@ int cli_eval(int argc, char **argv)
         fputs(eval_help, stdout);
         return CLI_OK;
     }
-    cli_set_threads(a.threads);
     rnn_model *m = NULL;
     rc = cli_load_model(a.checkpoint, &m);
+    if (rc == CLI_OK) rc = cli_set_threads(m, a.threads);
     if (rc == CLI_OK) rc = run_eval(&a, m);
     rnn_model_free(m);
     return rc;

@@ -28,11 +28,13 @@ static const char generate_help[] =
     "  --top-k K           sample only from the K most likely words; 0: all (default)\n"
     "  --top-p P           nucleus sampling: only from the most likely words whose probability\n"
     "                      reaches P, in (0, 1]; 1: all (default)\n"
-    "  --prompt TEXT       words to condition on (unknown words become <unk>, if the model has it)\n";
+    "  --prompt TEXT       words to condition on (unknown words become <unk>, if the model has it)\n"
+    "  --threads N         threads (librnn's own, splitting the output layer; OpenBLAS is then\n"
+    "                      kept to one). The text is the same for any N\n";
 
 typedef struct gen_args {
     const char *checkpoint, *outf, *prompt;
-    int words, log_interval, top_k;
+    int words, log_interval, top_k, threads;
     long long seed;
     double temperature, top_p;
 } gen_args;
@@ -42,7 +44,7 @@ static int parse_generate(int argc, char **argv, gen_args *a, int *help)
     a->checkpoint = a->prompt = NULL;
     a->outf = "generated.txt";
     a->words = 1000, a->log_interval = 100, a->seed = 1111, a->temperature = 1.0;
-    a->top_k = 0, a->top_p = 1.0;
+    a->top_k = 0, a->top_p = 1.0, a->threads = 0;
     cli_opt opts[] = {
         {"checkpoint", CLI_STR, &a->checkpoint, 0, 0, 0, 0, 0},
         {"outf", CLI_STR, &a->outf, 0, 0, 0, 0, 0},
@@ -53,6 +55,7 @@ static int parse_generate(int argc, char **argv, gen_args *a, int *help)
         {"prompt", CLI_STR, &a->prompt, 0, 0, 0, 0, 0},
         {"top-k", CLI_INT, &a->top_k, 0, INT32_MAX, 0, 0, 0},
         {"top-p", CLI_REAL, &a->top_p, 0, 1, 1, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
     };
     int rc = cli_parse("generate", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
     if (rc != CLI_OK || *help) return rc;
@@ -182,6 +185,7 @@ int cli_generate(int argc, char **argv)
     }
     rnn_model *m = NULL;
     rc = cli_load_model(a.checkpoint, &m);
+    if (rc == CLI_OK) rc = cli_set_threads(m, a.threads);
     if (rc == CLI_OK) rc = run_generate(&a, m);
     rnn_model_free(m);
     return rc;

@@ -19,7 +19,7 @@ static const char score_help[] =
     "\n"
     "  --checkpoint FILE  model saved by rnnlm train (required)\n"
     "  --data FILE        text file to score (required)\n"
-    "  --threads N        BLAS threads (OpenBLAS only; ignored with reference BLAS)\n"
+    "  --threads N        threads (librnn's own; OpenBLAS is then kept to one)\n"
     "  --json             JSON lines instead of text (below)\n"
     "\n"
     "Output, one line per input line:  LOGPROB<TAB>NTOKENS<TAB>TEXT\n"
@@ -43,7 +43,7 @@ static int parse_score(int argc, char **argv, score_args *a, int *help)
     cli_opt opts[] = {
         {"checkpoint", CLI_STR, &a->checkpoint, 0, 0, 0, 0, 0},
         {"data", CLI_STR, &a->data, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, 4096, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
         {"json", CLI_FLAG, &a->json, 0, 0, 0, 0, 0},
     };
     int rc = cli_parse("score", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
@@ -236,9 +236,9 @@ int cli_score(int argc, char **argv)
         fputs(score_help, stdout);
         return CLI_OK;
     }
-    cli_set_threads(a.threads);
     rnn_model *m = NULL;
     rc = cli_load_model(a.checkpoint, &m);
+    if (rc == CLI_OK) rc = cli_set_threads(m, a.threads);
     if (rc == CLI_OK) rc = run_score(&a, m);
     rnn_model_free(m);
     return rc;

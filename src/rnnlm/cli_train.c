@@ -51,7 +51,7 @@ static const char train_help[] =
     "  --save FILE         where to save the best model (atomically), default model.rnn\n"
     "  --dry-run           one batch per epoch (a quick check of the whole pipeline)\n"
     "  --max-batches N     at most N batches per epoch\n"
-    "  --threads N         BLAS threads (OpenBLAS only; a no-op with reference BLAS)\n"
+    "  --threads N         threads (librnn's own; OpenBLAS is then kept to one)\n"
     "  --metrics FILE      JSON lines: one object per log interval, per epoch, and the test\n"
     "                      result (plot with tools/plot_metrics.py)\n"
     "  --init CHECKPOINT   start from this model's weights and vocabulary (its cell and sizes\n"
@@ -154,7 +154,7 @@ static int parse_train(int argc, char **argv, train_args *a, train_given *g, int
         {"log-interval", CLI_INT, &a->log_interval, 1, INT32_MAX, 0, 0, 0},
         {"save", CLI_STR, &a->save, 0, 0, 0, 0, 0},
         {"dry-run", CLI_FLAG, &a->dry_run, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, 4096, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
         {"metrics", CLI_STR, &a->metrics, 0, 0, 0, 0, 0},
         {"init", CLI_STR, &a->init, 0, 0, 0, 0, 0},
         {"max-batches", CLI_INT, &a->max_batches, 1, INT32_MAX, 0, 0, 0},
@@ -812,8 +812,10 @@ static int run(trainer *t)
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
     sigemptyset(&sa.sa_mask);
     g_stop = 0;
+    int rc = cli_set_threads(t->m, t->a->threads);
+    if (rc != CLI_OK) return rc;
     sigaction(SIGINT, &sa, &old);
-    int rc = train_loop(t);
+    rc = train_loop(t);
     sigaction(SIGINT, &old, NULL);
     if (rc == CLI_OK) rc = final_test(t);
     return rc;
@@ -824,7 +826,6 @@ static int run_train(const train_args *a)
     trainer t;
     memset(&t, 0, sizeof t);
     t.a = a;
-    cli_set_threads(a->threads);
     int rc = setup(&t);
     if (rc == CLI_OK) rc = run(&t);
     teardown(&t);
@@ -841,7 +842,6 @@ static int run_resume(const train_args *a, const train_given *g)
     int rc = load_checkpoint(a, g, &t.m, &ra, &t.pos, &store, &save_buf);
     if (rc == CLI_OK) {
         t.a = &ra;
-        cli_set_threads(ra.threads);
         rc = setup_resume(&t);
     }
     if (rc == CLI_OK) rc = run(&t);

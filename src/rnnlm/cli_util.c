@@ -1,6 +1,6 @@
 /*
  * cli_util.c -- helpers shared by the rnnlm commands: loading a checkpoint with its vocabulary,
- * main.py's evaluate(), BLAS threads, clocks, JSON numbers and atomic output files.
+ * main.py's evaluate(), threads, clocks, JSON numbers and atomic output files.
  */
 #include <errno.h>
 #include <math.h>
@@ -15,9 +15,15 @@
 /* OpenBLAS's thread control, if the BLAS linked in has it (reference BLAS does not). */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 
-void cli_set_threads(int n)
+int cli_set_threads(rnn_model *m, int n)
 {
-    if (n > 0 && openblas_set_num_threads) openblas_set_num_threads(n);
+    if (n <= 0) return CLI_OK; /* not given: librnn on one thread, the BLAS as configured */
+    if (openblas_set_num_threads) openblas_set_num_threads(1); /* librnn's threads split the products */
+    if (rnn_set_threads(m, n) != RNN_OK) {
+        fprintf(stderr, "rnnlm: --threads %d: %s\n", n, rnn_errmsg(m));
+        return CLI_RUNTIME;
+    }
+    return CLI_OK;
 }
 
 double cli_now(void)
