@@ -9,6 +9,7 @@
  *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each)
  *   modelfile.c  the vocabulary and the model file (docs/FORMAT.md)
  *   workspace.c  the per-handle arena; rng.c the handle's generator; blas.c the one GEMM call
+ *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx512.c, 16)
  *   pool.c       librnn's own worker threads (rnn_set_threads), one pool per context
  */
 #ifndef RNN_INTERNAL_H

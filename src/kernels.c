@@ -1,223 +1,56 @@
-/* kernels.c -- see kernels.h. */
+/* kernels.c -- see kernels.h: the 4-lane build of kernels_body.h, the 16-lane build's dispatch,
+ * and the row-wise dot products. */
 #include "kernels.h"
 
 #include <math.h>
 #include <string.h>
 
-
-
-
 /* 4 lanes: SSE2 is the x86-64 baseline (and NEON's width), so no target-specific code is needed */
 typedef float vf __attribute__((vector_size(16)));
 typedef int32_t vi __attribute__((vector_size(16)));
 #define W 4
+#define KNAME(name) rnn_k4_##name
+#include "kernels_body.h"
 
-static inline vf load(const float *p)
-{
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf splat(float x) { return (vf){x, x, x, x}; }
-/* m ? a : b per lane (m: all ones or zeros) */
-static inline vf select(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-static inline vf vmax(vf a, vf b) { return select(a > b, a, b); } /* lanes where a is NaN take b */
+float rnn_expf(float x) { return expf1(x); }
+float rnn_tanhf(float x) { return tanhf1(x); }
+float rnn_sigmoid(float x) { return sigmoid1(x); }
 
-/* exp(x): Cody-Waite reduction by ln 2 and a degree-6 polynomial (Cephes expf); relative error
- * below 2e-7 on [-87, 88]; below -87.3 gives 0, above 88.7 gives +inf. */
-static inline vf vexp(vf x)
-{
-    const vf hi = splat(88.7228f), lo = splat(-87.3365f);
-    vi big = x > hi, small = x < lo;
-    x = select(big, hi, x);
-    x = select(small, lo, x);
-    vf n = x * splat(1.44269504088896341f) + splat(12582912.0f); /* round to nearest */
-    n = n - splat(12582912.0f);
-    vf r = x - n * splat(0.693359375f);
-    r = r - n * splat(-2.12194440e-4f);
-    vf p = splat(1.9875691500e-4f);
-    p = p * r + splat(1.3981999507e-3f);
-    p = p * r + splat(8.3334519073e-3f);
-    p = p * r + splat(4.1665795894e-2f);
-    p = p * r + splat(1.6666665459e-1f);
-    p = p * r + splat(5.0000001201e-1f);
-    p = p * r * r + r + splat(1.0f);
-    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
-    vf res = p * (vf)e;
-    res = select(small, splat(0.0f), res);
-    return select(big, splat(INFINITY), res);
-}
+/* The 16-lane build (kernels_avx512.c), taken when the CPU and the OS support AVX-512F. Both
+ * builds give the same bits (kernels_body.h), so this choice never changes a result. */
+#if RNN_HAVE_K16
+int rnn_k_wide(void) { return __builtin_cpu_supports("avx512f"); }
+#define PICK(name, ...) (rnn_k_wide() ? rnn_k16_##name(__VA_ARGS__) : rnn_k4_##name(__VA_ARGS__))
+#else
+int rnn_k_wide(void) { return 0; }
+#define PICK(name, ...) rnn_k4_##name(__VA_ARGS__)
+#endif
 
-static inline vf vsigmoid(vf x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
-/* tanh(x) = 1 - 2 / (exp(2x) + 1); |x| < 2^-10 returns x itself (no cancellation) */
-static inline vf vtanh(vf x)
-{
-    vf t = splat(1.0f) - splat(2.0f) / (vexp(x + x) + splat(1.0f));
-    vf ax = select(x < splat(0.0f), -x, x);
-    return select(ax < splat(0x1p-10f), x, t);
-}
-
-/* one lane through the vector code, so scalar tails give the same bits as vector bodies */
-#define LANE1(fn, x) (fn(splat(x))[0])
-float rnn_expf(float x) { return LANE1(vexp, x); }
-float rnn_tanhf(float x) { return LANE1(vtanh, x); }
-float rnn_sigmoid(float x) { return LANE1(vsigmoid, x); }
-
-float rnn_k_add_bias_max(float *row, const float *bias, int n)
-{
-    vf m = splat(-INFINITY);
-    int k = 0;
-    for (; k + W <= n; k += W) {
-        vf v = load(row + k) + load(bias + k);
-        store(row + k, v);
-        m = vmax(v, m);
-    }
-    float mx = -INFINITY;
-    for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
-    for (; k < n; k++) {
-        row[k] += bias[k];
-        mx = row[k] > mx ? row[k] : mx;
-    }
-    return mx;
-}
-
-float rnn_k_bias_max(const float *row, const float *bias, int n)
-{
-    vf m = splat(-INFINITY);
-    int k = 0;
-    for (; k + W <= n; k += W) m = vmax(load(row + k) + load(bias + k), m);
-    float mx = -INFINITY;
-    for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
-    for (; k < n; k++) {
-        float v = row[k] + bias[k];
-        mx = v > mx ? v : mx;
-    }
-    return mx;
-}
-
-/* sum_k exp(row[k] (+ bias[k]) - shift), optionally stored; bias may be NULL (inlined into the two
- * entry points below, so the test is resolved at compile time) */
-static inline double exp_sum(float *row, const float *bias, float shift, int n, int store_exp)
-{
-    double total = 0;
-    vf sh = splat(shift);
-    int k = 0;
-    while (k + W <= n) {
-        vf acc = splat(0.0f);
-        int end = k + 1024 < n ? k + 1024 : n;
-        for (; k + W <= end; k += W) {
-            vf v = bias ? load(row + k) + load(bias + k) : load(row + k);
-            vf e = vexp(v - sh);
-            if (store_exp) store(row + k, e);
-            acc += e;
-        }
-        for (int j = 0; j < W; j++) total += acc[j];
-    }
-    for (; k < n; k++) {
-        float e = rnn_expf((bias ? row[k] + bias[k] : row[k]) - shift);
-        if (store_exp) row[k] = e;
-        total += e;
-    }
-    return total;
-}
-
+float rnn_k_add_bias_max(float *row, const float *bias, int n) { return PICK(add_bias_max, row, bias, n); }
+float rnn_k_bias_max(const float *row, const float *bias, int n) { return PICK(bias_max, row, bias, n); }
 double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
 {
-    return exp_sum(row, bias, shift, n, store_exp);
+    return PICK(exp_sum, row, bias, shift, n, store_exp);
 }
-
-void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n)
-{
-    int k = 0;
-    for (; k + W <= n; k += W) store(dst + k, load(src + k) + load(bias + k) - splat(shift));
-    for (; k < n; k++) dst[k] = src[k] + bias[k] - shift;
-}
-
 double rnn_k_exp_sum(float *row, float shift, int n, int store_exp)
 {
-    return exp_sum(row, NULL, shift, n, store_exp);
+    return PICK(exp_sum, row, NULL, shift, n, store_exp);
 }
-
-void rnn_k_scale(float *a, float s, size_t n)
+void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n)
 {
-    size_t k = 0;
-    for (; k + W <= n; k += W) store(a + k, load(a + k) * splat(s));
-    for (; k < n; k++) a[k] *= s;
+    PICK(bias_sub, dst, src, bias, shift, n);
 }
+void rnn_k_scale(float *a, float s, size_t n) { PICK(scale, a, s, n); }
+void rnn_k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, dst, src, shift, n); }
+double rnn_k_sumsq(const float *a, size_t n) { return PICK(sumsq, a, n); }
+void rnn_k_axpy(float *p, float alpha, const float *g, size_t n) { PICK(axpy, p, alpha, g, n); }
+void rnn_k_add(float *acc, const float *a, size_t n) { PICK(add, acc, a, n); }
+void rnn_k_mul(float *a, const float *m, size_t n) { PICK(mul, a, m, n); }
+void rnn_k_sigmoid_bias(float *x, const float *b, int n) { PICK(sigmoid_bias, x, b, n); }
+void rnn_k_tanh_bias(float *x, const float *b, int n) { PICK(tanh_bias, x, b, n); }
+void rnn_k_tanh(float *y, const float *x, int n) { PICK(tanh, y, x, n); }
 
-void rnn_k_sub(float *dst, const float *src, float shift, int n)
-{
-    int k = 0;
-    for (; k + W <= n; k += W) store(dst + k, load(src + k) - splat(shift));
-    for (; k < n; k++) dst[k] = src[k] - shift;
-}
-
-double rnn_k_sumsq(const float *a, size_t n)
-{
-    double total = 0;
-    size_t k = 0;
-    while (k + W <= n) {
-        vf acc = splat(0.0f);
-        size_t end = k + 1024 < n ? k + 1024 : n;
-        for (; k + W <= end; k += W) {
-            vf v = load(a + k);
-            acc += v * v;
-        }
-        for (int j = 0; j < W; j++) total += acc[j];
-    }
-    for (; k < n; k++) total += (double)a[k] * a[k];
-    return total;
-}
-
-void rnn_k_axpy(float *p, float alpha, const float *g, size_t n)
-{
-    size_t k = 0;
-    for (; k + W <= n; k += W) {
-        vf t = splat(alpha) * load(g + k);
-        store(p + k, load(p + k) + t);
-    }
-    for (; k < n; k++) {
-        float t = alpha * g[k];
-        p[k] += t;
-    }
-}
-
-void rnn_k_add(float *acc, const float *a, size_t n)
-{
-    size_t k = 0;
-    for (; k + W <= n; k += W) store(acc + k, load(acc + k) + load(a + k));
-    for (; k < n; k++) acc[k] += a[k];
-}
-
-void rnn_k_mul(float *a, const float *m, size_t n)
-{
-    size_t k = 0;
-    for (; k + W <= n; k += W) store(a + k, load(a + k) * load(m + k));
-    for (; k < n; k++) a[k] *= m[k];
-}
-
-void rnn_k_sigmoid_bias(float *x, const float *b, int n)
-{
-    int k = 0;
-    for (; k + W <= n; k += W) store(x + k, vsigmoid(load(x + k) + load(b + k)));
-    for (; k < n; k++) x[k] = rnn_sigmoid(x[k] + b[k]);
-}
-
-void rnn_k_tanh_bias(float *x, const float *b, int n)
-{
-    int k = 0;
-    for (; k + W <= n; k += W) store(x + k, vtanh(load(x + k) + load(b + k)));
-    for (; k < n; k++) x[k] = rnn_tanhf(x[k] + b[k]);
-}
-
-void rnn_k_tanh(float *y, const float *x, int n)
-{
-    int k = 0;
-    for (; k + W <= n; k += W) store(y + k, vtanh(load(x + k)));
-    for (; k < n; k++) y[k] = rnn_tanhf(x[k]);
-}
-
+/* ---- row-wise dot products (4 lanes in every build: their order is part of a state's results) ---- */
 static inline float hsum(vf v)
 {
     float a = v[0] + v[1], b = v[2] + v[3];

@@ -1,7 +1,9 @@
 /*
- * kernels.h -- the element-wise loops of the hot path, written once with 4-lane vectors (GCC/clang
- * vector extensions; SSE2 on x86-64, NEON on arm64). The lane count and the order of every
- * operation are fixed, so results do not depend on the compiler's instruction choices.
+ * kernels.h -- the element-wise loops of the hot path, written once (kernels_body.h, GCC/clang
+ * vector extensions) and built twice: 4 lanes (SSE2 on x86-64, NEON on arm64) and, on x86-64,
+ * 16 lanes for CPUs with AVX-512F, picked per call. Every element is computed by the same
+ * operations and every sum in the same order (16 partial sums) in both, so results do not depend
+ * on the build taken or on the compiler's instruction choices.
  */
 #ifndef RNN_KERNELS_H
 #define RNN_KERNELS_H
@@ -9,11 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RNN_HAVE_K16 1
+#else
+#define RNN_HAVE_K16 0
+#endif
+/* 1 when the 16-lane build runs on this machine */
+int rnn_k_wide(void);
+
 /* row[k] += bias[k]; returns max_k row[k] (-inf for n == 0; NaN propagates) */
 float rnn_k_add_bias_max(float *row, const float *bias, int n);
 /* returns max_k (row[k] + bias[k]) without writing (-inf for n == 0; NaN lanes are skipped) */
 float rnn_k_bias_max(const float *row, const float *bias, int n);
-/* returns sum_k exp(row[k] - shift), accumulated in double per 1024 elements;
+/* returns sum_k exp(row[k] - shift), 16 partial sums flushed to double every 1024 elements;
  * when store, row[k] = exp(row[k] - shift) */
 double rnn_k_exp_sum(float *row, float shift, int n, int store);
 /* the same for exp(row[k] + bias[k] - shift) */
@@ -24,7 +34,7 @@ void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift
 void rnn_k_scale(float *a, float s, size_t n);
 /* dst[k] = src[k] - shift */
 void rnn_k_sub(float *dst, const float *src, float shift, int n);
-/* sum of squares, in double per 1024 elements */
+/* sum of squares, summed as rnn_k_exp_sum's */
 double rnn_k_sumsq(const float *a, size_t n);
 /* p[k] += alpha * g[k] (multiply, then add: no fused multiply-add) */
 void rnn_k_axpy(float *p, float alpha, const float *g, size_t n);
@@ -43,6 +53,26 @@ void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int 
 /* rnn_k_dots for 4 rows a_r = a + r*lda into out_r = out + r*ldo at once (each B row is loaded once
  * for the 4): every output bit-identical to rnn_k_dots' */
 void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta);
+/* The two builds behind the rnn_k_* calls above (the tests compare them; rnn_k16_* only where
+ * RNN_HAVE_K16 and only to be called when rnn_k_wide()). */
+#define RNN_K_BUILD(P)                                                                              \
+    float P##add_bias_max(float *row, const float *bias, int n);                                    \
+    float P##bias_max(const float *row, const float *bias, int n);                                  \
+    double P##exp_sum(float *row, const float *bias, float shift, int n, int store_exp);            \
+    void P##bias_sub(float *dst, const float *src, const float *bias, float shift, int n);          \
+    void P##scale(float *a, float s, size_t n);                                                     \
+    void P##sub(float *dst, const float *src, float shift, int n);                                  \
+    double P##sumsq(const float *a, size_t n);                                                      \
+    void P##axpy(float *p, float alpha, const float *g, size_t n);                                  \
+    void P##add(float *acc, const float *a, size_t n);                                              \
+    void P##mul(float *a, const float *m, size_t n);                                                \
+    void P##sigmoid_bias(float *x, const float *b, int n);                                          \
+    void P##tanh_bias(float *x, const float *b, int n);                                             \
+    void P##tanh(float *y, const float *x, int n);
+RNN_K_BUILD(rnn_k4_)
+#if RNN_HAVE_K16
+RNN_K_BUILD(rnn_k16_)
+#endif
 /* the scalar versions, bit-identical to one lane of the vector code */
 float rnn_expf(float x);
 float rnn_tanhf(float x);

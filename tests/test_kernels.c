@@ -1,4 +1,5 @@
-/* test_kernels.c -- the vectorised element-wise kernels against libm and plain loops. */
+/* test_kernels.c -- the vectorised element-wise kernels against libm and plain loops, and the
+ * 16-lane (AVX-512F) build against the 4-lane one, bit for bit. */
 #include "testutil.h"
 
 #include "kernels.h"
@@ -120,6 +121,68 @@ START_TEST(test_dots4_matches_dots)
 }
 END_TEST
 
+/* Every kernel of the 16-lane build gives the 4-lane build's bits: lengths around the 16-element
+ * groups and the 1024-element flush, values spanning exp's overflow and underflow, NaN, +-0. */
+#if RNN_HAVE_K16
+static void fill(float *a, int n, uint64_t *s, float scale)
+{
+    for (int i = 0; i < n; i++) a[i] = (float)((tu_uniform(s) - 0.5) * scale);
+}
+#define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(float) * (size_t)(n)) == 0, "n = %d: %s", n, #a)
+START_TEST(test_wide_build_same_bits)
+{
+    if (!rnn_k_wide()) {
+        printf("kernels: this CPU has no AVX-512F; the 16-lane build is not run here\n");
+        return;
+    }
+    enum { MAXN = 33278 };
+    static float x[MAXN], b[MAXN], r4[MAXN], r16[MAXN], o4[MAXN], o16[MAXN];
+    const int lens[] = {0, 1, 3, 4, 15, 16, 17, 31, 33, 63, 64, 65, 1023, 1024, 1025, 1040, 2049, 4111, MAXN};
+    uint64_t s = 2024;
+    for (unsigned li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int n = lens[li];
+        for (int rep = 0; rep < 3; rep++) {
+            float scale = rep == 0 ? 4.0f : rep == 1 ? 60.0f : 400.0f; /* 400: beyond exp's range */
+            fill(x, n, &s, scale), fill(b, n, &s, scale);
+            if (rep == 2 && n > 5) x[n / 2] = NAN, x[1] = -0.0f, x[2] = 0.0f, b[3] = -INFINITY;
+            memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
+            float m4 = rnn_k4_add_bias_max(r4, b, n), m16 = rnn_k16_add_bias_max(r16, b, n);
+            ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
+            SAME(r4, r16, n);
+            m4 = rnn_k4_bias_max(x, b, n), m16 = rnn_k16_bias_max(x, b, n);
+            ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
+            for (int store = 0; store < 2; store++)
+                for (int withb = 0; withb < 2; withb++) {
+                    memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
+                    double s4 = rnn_k4_exp_sum(r4, withb ? b : NULL, 1.5f, n, store);
+                    double s16 = rnn_k16_exp_sum(r16, withb ? b : NULL, 1.5f, n, store);
+                    ck_assert(memcmp(&s4, &s16, sizeof s4) == 0);
+                    SAME(r4, r16, n);
+                }
+            rnn_k4_bias_sub(o4, x, b, 0.75f, n), rnn_k16_bias_sub(o16, x, b, 0.75f, n);
+            SAME(o4, o16, n);
+            rnn_k4_sub(o4, x, 0.75f, n), rnn_k16_sub(o16, x, 0.75f, n);
+            SAME(o4, o16, n);
+            double q4 = rnn_k4_sumsq(x, (size_t)n), q16 = rnn_k16_sumsq(x, (size_t)n);
+            ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
+#define ONE(call4, call16)                                                                       \
+    memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);                         \
+    call4, call16;                                                                                \
+    SAME(r4, r16, n)
+            ONE(rnn_k4_scale(r4, 0.3f, (size_t)n), rnn_k16_scale(r16, 0.3f, (size_t)n));
+            ONE(rnn_k4_axpy(r4, -0.7f, b, (size_t)n), rnn_k16_axpy(r16, -0.7f, b, (size_t)n));
+            ONE(rnn_k4_add(r4, b, (size_t)n), rnn_k16_add(r16, b, (size_t)n));
+            ONE(rnn_k4_mul(r4, b, (size_t)n), rnn_k16_mul(r16, b, (size_t)n));
+            ONE(rnn_k4_sigmoid_bias(r4, b, n), rnn_k16_sigmoid_bias(r16, b, n));
+            ONE(rnn_k4_tanh_bias(r4, b, n), rnn_k16_tanh_bias(r16, b, n));
+            rnn_k4_tanh(o4, x, n), rnn_k16_tanh(o16, x, n);
+            SAME(o4, o16, n);
+        }
+    }
+}
+END_TEST
+#endif
+
 int main(void)
 {
     Suite *s = suite_create("kernels");
@@ -129,6 +192,9 @@ int main(void)
     tcase_add_test(tc, test_tails_match_bodies);
     tcase_add_test(tc, test_reductions);
     tcase_add_test(tc, test_dots4_matches_dots);
+#if RNN_HAVE_K16
+    tcase_add_test(tc, test_wide_build_same_bits);
+#endif
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

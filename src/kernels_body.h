@@ -1,0 +1,221 @@
+/*
+ * kernels_body.h -- the element-wise kernels, written once and compiled twice: by kernels.c with
+ * 4-lane vectors (the SSE2/NEON baseline) and by kernels_avx512.c with 16-lane vectors. The
+ * includer defines vf / vi (W lanes of float / int32), W, and KNAME(name) (the function names).
+ *
+ * Every element's value is computed by the same operations in both, and every sum runs in the
+ * same order: 16 partial sums (lane i of the sum takes elements k with k % 16 == i), added in lane
+ * order into a double every 1024 elements, then the tail (n % 16 elements) one by one. With
+ * 4 lanes that is four accumulators per 16 elements. So both builds give the same bits.
+ */
+#if !defined(W) || !defined(KNAME)
+#error "define vf, vi, W and KNAME before including kernels_body.h"
+#endif
+
+#define NACC (16 / W) /* W-lane accumulators per 16 elements */
+
+static inline vf load(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
+static inline vf splat(float x)
+{
+    vf v;
+    for (int i = 0; i < W; i++) v[i] = x;
+    return v;
+}
+/* m ? a : b per lane (m: all ones or zeros) */
+static inline vf select(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline vf vmax(vf a, vf b) { return select(a > b, a, b); } /* lanes where a is NaN take b */
+
+/* exp(x): Cody-Waite reduction by ln 2 and a degree-6 polynomial (Cephes expf); relative error
+ * below 2e-7 on [-87, 88]; below -87.3 gives 0, above 88.7 gives +inf. */
+static inline vf vexp(vf x)
+{
+    const vf hi = splat(88.7228f), lo = splat(-87.3365f);
+    vi big = x > hi, small = x < lo;
+    x = select(big, hi, x);
+    x = select(small, lo, x);
+    vf n = x * splat(1.44269504088896341f) + splat(12582912.0f); /* round to nearest */
+    n = n - splat(12582912.0f);
+    vf r = x - n * splat(0.693359375f);
+    r = r - n * splat(-2.12194440e-4f);
+    vf p = splat(1.9875691500e-4f);
+    p = p * r + splat(1.3981999507e-3f);
+    p = p * r + splat(8.3334519073e-3f);
+    p = p * r + splat(4.1665795894e-2f);
+    p = p * r + splat(1.6666665459e-1f);
+    p = p * r + splat(5.0000001201e-1f);
+    p = p * r * r + r + splat(1.0f);
+    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+    vf res = p * (vf)e;
+    res = select(small, splat(0.0f), res);
+    return select(big, splat(INFINITY), res);
+}
+
+static inline vf vsigmoid(vf x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
+/* tanh(x) = 1 - 2 / (exp(2x) + 1); |x| < 2^-10 returns x itself (no cancellation) */
+static inline vf vtanh(vf x)
+{
+    vf t = splat(1.0f) - splat(2.0f) / (vexp(x + x) + splat(1.0f));
+    vf ax = select(x < splat(0.0f), -x, x);
+    return select(ax < splat(0x1p-10f), x, t);
+}
+
+/* one lane through the vector code, so scalar tails give the same bits as vector bodies */
+static inline float expf1(float x) { return vexp(splat(x))[0]; }
+static inline float tanhf1(float x) { return vtanh(splat(x))[0]; }
+static inline float sigmoid1(float x) { return vsigmoid(splat(x))[0]; }
+
+float KNAME(add_bias_max)(float *row, const float *bias, int n)
+{
+    vf m = splat(-INFINITY);
+    int k = 0;
+    for (; k + W <= n; k += W) {
+        vf v = load(row + k) + load(bias + k);
+        store(row + k, v);
+        m = vmax(v, m);
+    }
+    float mx = -INFINITY;
+    for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; k < n; k++) {
+        row[k] += bias[k];
+        mx = row[k] > mx ? row[k] : mx;
+    }
+    return mx;
+}
+
+float KNAME(bias_max)(const float *row, const float *bias, int n)
+{
+    vf m = splat(-INFINITY);
+    int k = 0;
+    for (; k + W <= n; k += W) m = vmax(load(row + k) + load(bias + k), m);
+    float mx = -INFINITY;
+    for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; k < n; k++) {
+        float v = row[k] + bias[k];
+        mx = v > mx ? v : mx;
+    }
+    return mx;
+}
+
+/* sum_k exp(row[k] (+ bias[k]) - shift), optionally stored; bias may be NULL */
+double KNAME(exp_sum)(float *row, const float *bias, float shift, int n, int store_exp)
+{
+    double total = 0;
+    vf sh = splat(shift);
+    int k = 0;
+    while (k + 16 <= n) {
+        vf acc[NACC];
+        for (int i = 0; i < NACC; i++) acc[i] = splat(0.0f);
+        int end = k + 1024 < n ? k + 1024 : n;
+        for (; k + 16 <= end; k += 16)
+            for (int i = 0; i < NACC; i++) {
+                int o = k + i * W;
+                vf v = bias ? load(row + o) + load(bias + o) : load(row + o);
+                vf e = vexp(v - sh);
+                if (store_exp) store(row + o, e);
+                acc[i] += e;
+            }
+        for (int i = 0; i < NACC; i++)
+            for (int j = 0; j < W; j++) total += acc[i][j];
+    }
+    for (; k < n; k++) {
+        float e = expf1((bias ? row[k] + bias[k] : row[k]) - shift);
+        if (store_exp) row[k] = e;
+        total += e;
+    }
+    return total;
+}
+
+void KNAME(bias_sub)(float *dst, const float *src, const float *bias, float shift, int n)
+{
+    int k = 0;
+    for (; k + W <= n; k += W) store(dst + k, load(src + k) + load(bias + k) - splat(shift));
+    for (; k < n; k++) dst[k] = src[k] + bias[k] - shift;
+}
+
+void KNAME(scale)(float *a, float s, size_t n)
+{
+    size_t k = 0;
+    for (; k + W <= n; k += W) store(a + k, load(a + k) * splat(s));
+    for (; k < n; k++) a[k] *= s;
+}
+
+void KNAME(sub)(float *dst, const float *src, float shift, int n)
+{
+    int k = 0;
+    for (; k + W <= n; k += W) store(dst + k, load(src + k) - splat(shift));
+    for (; k < n; k++) dst[k] = src[k] - shift;
+}
+
+double KNAME(sumsq)(const float *a, size_t n)
+{
+    double total = 0;
+    size_t k = 0;
+    while (k + 16 <= n) {
+        vf acc[NACC];
+        for (int i = 0; i < NACC; i++) acc[i] = splat(0.0f);
+        size_t end = k + 1024 < n ? k + 1024 : n;
+        for (; k + 16 <= end; k += 16)
+            for (int i = 0; i < NACC; i++) {
+                vf v = load(a + k + (size_t)i * W);
+                acc[i] += v * v;
+            }
+        for (int i = 0; i < NACC; i++)
+            for (int j = 0; j < W; j++) total += acc[i][j];
+    }
+    for (; k < n; k++) total += (double)a[k] * a[k];
+    return total;
+}
+
+void KNAME(axpy)(float *p, float alpha, const float *g, size_t n)
+{
+    size_t k = 0;
+    for (; k + W <= n; k += W) {
+        vf t = splat(alpha) * load(g + k);
+        store(p + k, load(p + k) + t);
+    }
+    for (; k < n; k++) {
+        float t = alpha * g[k];
+        p[k] += t;
+    }
+}
+
+void KNAME(add)(float *acc, const float *a, size_t n)
+{
+    size_t k = 0;
+    for (; k + W <= n; k += W) store(acc + k, load(acc + k) + load(a + k));
+    for (; k < n; k++) acc[k] += a[k];
+}
+
+void KNAME(mul)(float *a, const float *m, size_t n)
+{
+    size_t k = 0;
+    for (; k + W <= n; k += W) store(a + k, load(a + k) * load(m + k));
+    for (; k < n; k++) a[k] *= m[k];
+}
+
+void KNAME(sigmoid_bias)(float *x, const float *b, int n)
+{
+    int k = 0;
+    for (; k + W <= n; k += W) store(x + k, vsigmoid(load(x + k) + load(b + k)));
+    for (; k < n; k++) x[k] = sigmoid1(x[k] + b[k]);
+}
+
+void KNAME(tanh_bias)(float *x, const float *b, int n)
+{
+    int k = 0;
+    for (; k + W <= n; k += W) store(x + k, vtanh(load(x + k) + load(b + k)));
+    for (; k < n; k++) x[k] = tanhf1(x[k] + b[k]);
+}
+
+void KNAME(tanh)(float *y, const float *x, int n)
+{
+    int k = 0;
+    for (; k + W <= n; k += W) store(y + k, vtanh(load(x + k)));
+    for (; k < n; k++) y[k] = tanhf1(x[k]);
+}
