@@ -13,27 +13,29 @@
 #endif
 
 #define NACC (16 / W) /* W-lane accumulators per 16 elements */
+/* helpers always inlined: a 64-byte vector passed by value would go through memory */
+#define KINL static inline __attribute__((always_inline))
 
-static inline vf load(const float *p)
+KINL vf load(const float *p)
 {
     vf v;
     memcpy(&v, p, sizeof v);
     return v;
 }
-static inline void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf splat(float x)
+KINL void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
+KINL vf splat(float x)
 {
     vf v;
     for (int i = 0; i < W; i++) v[i] = x;
     return v;
 }
 /* m ? a : b per lane (m: all ones or zeros) */
-static inline vf select(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-static inline vf vmax(vf a, vf b) { return select(a > b, a, b); } /* lanes where a is NaN take b */
+KINL vf select(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+KINL vf vmax(vf a, vf b) { return select(a > b, a, b); } /* lanes where a is NaN take b */
 
 /* exp(x): Cody-Waite reduction by ln 2 and a degree-6 polynomial (Cephes expf); relative error
  * below 2e-7 on [-87, 88]; below -87.3 gives 0, above 88.7 gives +inf. */
-static inline vf vexp(vf x)
+KINL vf vexp(vf x)
 {
     const vf hi = splat(88.7228f), lo = splat(-87.3365f);
     vi big = x > hi, small = x < lo;
@@ -56,9 +58,9 @@ static inline vf vexp(vf x)
     return select(big, splat(INFINITY), res);
 }
 
-static inline vf vsigmoid(vf x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
+KINL vf vsigmoid(vf x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
 /* tanh(x) = 1 - 2 / (exp(2x) + 1); |x| < 2^-10 returns x itself (no cancellation) */
-static inline vf vtanh(vf x)
+KINL vf vtanh(vf x)
 {
     vf t = splat(1.0f) - splat(2.0f) / (vexp(x + x) + splat(1.0f));
     vf ax = select(x < splat(0.0f), -x, x);
@@ -66,9 +68,9 @@ static inline vf vtanh(vf x)
 }
 
 /* one lane through the vector code, so scalar tails give the same bits as vector bodies */
-static inline float expf1(float x) { return vexp(splat(x))[0]; }
-static inline float tanhf1(float x) { return vtanh(splat(x))[0]; }
-static inline float sigmoid1(float x) { return vsigmoid(splat(x))[0]; }
+KINL float expf1(float x) { return vexp(splat(x))[0]; }
+KINL float tanhf1(float x) { return vtanh(splat(x))[0]; }
+KINL float sigmoid1(float x) { return vsigmoid(splat(x))[0]; }
 
 float KNAME(add_bias_max)(float *row, const float *bias, int n)
 {
