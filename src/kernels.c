@@ -43,6 +43,7 @@ void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift
 void rnn_k_scale(float *a, float s, size_t n) { PICK(scale, a, s, n); }
 void rnn_k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, dst, src, shift, n); }
 double rnn_k_sumsq(const float *a, size_t n) { return PICK(sumsq, a, n); }
+double rnn_k_sum(const float *a, size_t n) { return PICK(sum, a, n); }
 void rnn_k_axpy(float *p, float alpha, const float *g, size_t n) { PICK(axpy, p, alpha, g, n); }
 void rnn_k_add(float *acc, const float *a, size_t n) { PICK(add, acc, a, n); }
 void rnn_k_mul(float *a, const float *m, size_t n) { PICK(mul, a, m, n); }

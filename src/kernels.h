@@ -34,8 +34,9 @@ void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift
 void rnn_k_scale(float *a, float s, size_t n);
 /* dst[k] = src[k] - shift */
 void rnn_k_sub(float *dst, const float *src, float shift, int n);
-/* sum of squares, summed as rnn_k_exp_sum's */
+/* sum of squares / sum, summed as rnn_k_exp_sum's */
 double rnn_k_sumsq(const float *a, size_t n);
+double rnn_k_sum(const float *a, size_t n);
 /* p[k] += alpha * g[k] (multiply, then add: no fused multiply-add) */
 void rnn_k_axpy(float *p, float alpha, const float *g, size_t n);
 /* acc[k] += a[k] */
@@ -63,6 +64,7 @@ void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, i
     void P##scale(float *a, float s, size_t n);                                                     \
     void P##sub(float *dst, const float *src, float shift, int n);                                  \
     double P##sumsq(const float *a, size_t n);                                                      \
+    double P##sum(const float *a, size_t n);                                                        \
     void P##axpy(float *p, float alpha, const float *g, size_t n);                                  \
     void P##add(float *acc, const float *a, size_t n);                                              \
     void P##mul(float *a, const float *m, size_t n);                                                \

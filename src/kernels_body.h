@@ -154,7 +154,8 @@ void KNAME(sub)(float *dst, const float *src, float shift, int n)
     for (; k < n; k++) dst[k] = src[k] - shift;
 }
 
-double KNAME(sumsq)(const float *a, size_t n)
+/* sum of a[k] (sq: of a[k]^2), in the summation order described at the top */
+KINL double sum_impl(const float *a, size_t n, int sq)
 {
     double total = 0;
     size_t k = 0;
@@ -165,14 +166,17 @@ double KNAME(sumsq)(const float *a, size_t n)
         for (; k + 16 <= end; k += 16)
             for (int i = 0; i < NACC; i++) {
                 vf v = load(a + k + (size_t)i * W);
-                acc[i] += v * v;
+                acc[i] += sq ? v * v : v;
             }
         for (int i = 0; i < NACC; i++)
             for (int j = 0; j < W; j++) total += acc[i][j];
     }
-    for (; k < n; k++) total += (double)a[k] * a[k];
+    for (; k < n; k++) total += sq ? (double)a[k] * a[k] : (double)a[k];
     return total;
 }
+
+double KNAME(sumsq)(const float *a, size_t n) { return sum_impl(a, n, 1); }
+double KNAME(sum)(const float *a, size_t n) { return sum_impl(a, n, 0); }
 
 void KNAME(axpy)(float *p, float alpha, const float *g, size_t n)
 {

@@ -160,22 +160,44 @@ static void select_top(const float *w, int V, int k, int32_t *out)
     }
 }
 
+/* Draws k with probability w[k] / sum(w) (w >= 0, not all 0): u = uniform * total, then the first k
+ * whose running sum exceeds u. The sums go by blocks of DRAW_BLOCK (rnn_k_sum, vectorised): the
+ * block holding u is found from the block sums, then scanned one weight at a time. */
+#define DRAW_BLOCK 1024
+static int32_t draw_all(const float *w, int V, rnn_rng *rng)
+{
+    double total = 0;
+    for (int b = 0; b < V; b += DRAW_BLOCK) total += rnn_k_sum(w + b, (size_t)(V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK));
+    double u = rnn_rng_double(rng) * total, acc = 0;
+    int last = -1; /* the last weight > 0 before u's block: rounding can leave u at the very end */
+    for (int b = 0; b < V; b += DRAW_BLOCK) {
+        int n = V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK;
+        double bs = rnn_k_sum(w + b, (size_t)n);
+        if (!(acc + bs > u)) {
+            acc += bs;
+            for (int k = b + n - 1; k >= b && bs > 0; k--)
+                if (w[k] > 0.0f) {
+                    last = k;
+                    break;
+                }
+            continue;
+        }
+        double run = acc; /* u falls in this block */
+        for (int k = b; k < b + n; k++) {
+            if (w[k] <= 0.0f) continue;
+            run += w[k], last = k;
+            if (u < run) return k;
+        }
+        acc += bs;
+    }
+    return last >= 0 ? last : 0;
+}
+
 /* Draws from weights w (unnormalised) restricted by top-k and top-p; order is V ids of scratch. */
 static int32_t draw_row(float *w, int V, const rnn_sampler *s, int32_t *order, rnn_rng *rng)
 {
     int filtered = (s->top_k > 0 && s->top_k < V) || s->top_p < 1.0f;
-    if (!filtered) {
-        double total = 0;
-        for (int k = 0; k < V; k++) total += w[k];
-        double u = rnn_rng_double(rng) * total, acc = 0;
-        int32_t last = 0;
-        for (int k = 0; k < V; k++) {
-            if (w[k] <= 0.0f) continue;
-            acc += w[k], last = k;
-            if (u < acc) return k;
-        }
-        return last;
-    }
+    if (!filtered) return draw_all(w, V, rng);
     /* candidates best first: the top k, or for top-p alone a growing top set until it holds the
      * nucleus (cheap when the distribution is peaked, all of V at worst) */
     int n = s->top_k > 0 && s->top_k < V ? s->top_k : V;

@@ -71,16 +71,17 @@ START_TEST(test_reductions)
     enum { N = 5000 };
     static float a[N], row[N], bias[N];
     uint64_t s = 9;
-    double ss = 0, es = 0;
+    double ss = 0, es = 0, sa = 0, sabs = 0;
     float mx = -INFINITY;
     for (int i = 0; i < N; i++) {
         a[i] = (float)(tu_uniform(&s) * 8 - 4), bias[i] = (float)(tu_uniform(&s) - 0.5);
-        ss += (double)a[i] * a[i];
+        ss += (double)a[i] * a[i], sa += a[i], sabs += fabs(a[i]);
         float v = a[i] + bias[i];
         mx = v > mx ? v : mx;
     }
     for (int i = 0; i < N; i++) es += exp((double)(a[i] + bias[i]) - mx);
     ck_assert_double_eq_tol(rnn_k_sumsq(a, N), ss, ss * 1e-6);
+    ck_assert_double_eq_tol(rnn_k_sum(a, N), sa, sabs * 1e-6);
     memcpy(row, a, sizeof a);
     ck_assert_float_eq(rnn_k_add_bias_max(row, bias, N), mx);
     double got = rnn_k_exp_sum(row, mx, N, 1);
@@ -164,6 +165,8 @@ START_TEST(test_wide_build_same_bits)
             rnn_k4_sub(o4, x, 0.75f, n), rnn_k16_sub(o16, x, 0.75f, n);
             SAME(o4, o16, n);
             double q4 = rnn_k4_sumsq(x, (size_t)n), q16 = rnn_k16_sumsq(x, (size_t)n);
+            ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
+            q4 = rnn_k4_sum(x, (size_t)n), q16 = rnn_k16_sum(x, (size_t)n);
             ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
 #define ONE(call4, call16)                                                                       \
     memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);                         \
