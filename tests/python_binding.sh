@@ -199,6 +199,15 @@ lb = m.forward(x, y)
 m.set_seed(9); m.reset_state(1)
 lc = m.forward(x.astype(np.int64)[0], y[0])  # 1-D: one stream; int64 converted
 check(la == lb == lc, "forward: nested lists, int32 arrays and 1-D int64 arrays give one loss")
+m.threads = 3
+m.set_seed(9); m.reset_state(1)
+ld = m.forward(x, y)
+check(m.threads == 3 and abs(ld - la) <= 1e-6 * abs(la), "threads = 3: the same loss as one thread")
+def _zero_threads():
+    m.threads = 0
+raises(_zero_threads, rnn.ERR_INVALID, "threads must be in [1, 256]", "threads = 0")
+check(m.threads == 3, "a refused thread count leaves the setting")
+m.threads = 1
 m.zero_grad()
 m.reset_state(2)
 loss, lp = m.evaluate(np.vstack([x, x]), np.vstack([y, y]), logprobs=True)

@@ -134,6 +134,8 @@ def _load():
         "rnn_evaluate": (_c_int, [M, _P_i32, _P_i32, _c_int, _c_int, _P_f64, _P_f32]),
         "rnn_sample": (_c_int, [M, _P_i32, _c_int, _c_float, _P_i32]),
         "rnn_set_seed": (_c_int, [M, ctypes.c_uint64]),
+        "rnn_set_threads": (_c_int, [M, _c_int]),
+        "rnn_get_threads": (_c_int, [M, ctypes.POINTER(_c_int)]),
         "rnn_sampling_init": (None, [ctypes.POINTER(_Sampling)]),
         "rnn_state_create": (_c_int, [ctypes.POINTER(S), M, _c_int, ctypes.c_uint64]),
         "rnn_state_free": (None, [S]),
@@ -534,6 +536,17 @@ class Model(_Closing):
     def set_seed(self, seed):
         """Reseeds the handle's generator (dropout and rnn_sample)."""
         self._check(_lib.rnn_set_seed(self._handle, int(seed)), "rnn_set_seed")
+
+    @property
+    def threads(self):
+        """librnn's threads for this model (rnn_set_threads; set OPENBLAS_NUM_THREADS=1 with > 1)."""
+        n = _c_int()
+        self._check(_lib.rnn_get_threads(self._handle, ctypes.byref(n)), "rnn_get_threads")
+        return n.value
+
+    @threads.setter
+    def threads(self, n):
+        self._check(_lib.rnn_set_threads(self._handle, int(n)), "rnn_set_threads")
 
     # -- vocabulary
     @property
