@@ -21,7 +21,7 @@ static const char eval_help[] =
     "  --batch_size N     streams (main.py's eval_batch_size), default 10\n"
     "  --bptt N           sequence length, default 35\n"
     "  --batching MODE    torch (main.py, default) or seed (the seed's bptt_batchify)\n"
-    "  --threads N        threads (librnn's own; OpenBLAS is then kept to one)\n"
+    "  --threads N        threads, default one per CPU (librnn's own; OpenBLAS is kept to one)\n"
     "  --json             print {\"loss\":...,\"ppl\":...,\"tokens\":...} instead of text\n"
     "\n"
     "Output: loss X ppl Y tokens N  (N: the number of predicted tokens that were scored)\n";

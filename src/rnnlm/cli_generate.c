@@ -29,8 +29,8 @@ static const char generate_help[] =
     "  --top-p P           nucleus sampling: only from the most likely words whose probability\n"
     "                      reaches P, in (0, 1]; 1: all (default)\n"
     "  --prompt TEXT       words to condition on (unknown words become <unk>, if the model has it)\n"
-    "  --threads N         threads (librnn's own, splitting the output layer; OpenBLAS is then\n"
-    "                      kept to one). The text is the same for any N\n";
+    "  --threads N         threads, default one per CPU (librnn's own, splitting the output\n"
+    "                      layer; OpenBLAS is kept to one). The text is the same for any N\n";
 
 typedef struct gen_args {
     const char *checkpoint, *outf, *prompt;

@@ -19,7 +19,7 @@ static const char score_help[] =
     "\n"
     "  --checkpoint FILE  model saved by rnnlm train (required)\n"
     "  --data FILE        text file to score (required)\n"
-    "  --threads N        threads (librnn's own; OpenBLAS is then kept to one)\n"
+    "  --threads N        threads, default one per CPU (librnn's own; OpenBLAS is kept to one)\n"
     "  --json             JSON lines instead of text (below)\n"
     "\n"
     "Output, one line per input line:  LOGPROB<TAB>NTOKENS<TAB>TEXT\n"

@@ -51,7 +51,7 @@ static const char train_help[] =
     "  --save FILE         where to save the best model (atomically), default model.rnn\n"
     "  --dry-run           one batch per epoch (a quick check of the whole pipeline)\n"
     "  --max-batches N     at most N batches per epoch\n"
-    "  --threads N         threads (librnn's own; OpenBLAS is then kept to one)\n"
+    "  --threads N         threads, default one per CPU (librnn's own; OpenBLAS is kept to one)\n"
     "  --metrics FILE      JSON lines: one object per log interval, per epoch, and the test\n"
     "                      result (plot with tools/plot_metrics.py)\n"
     "  --init CHECKPOINT   start from this model's weights and vocabulary (its cell and sizes\n"

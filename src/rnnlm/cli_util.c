@@ -17,7 +17,10 @@ extern void openblas_set_num_threads(int n) __attribute__((weak));
 
 int cli_set_threads(rnn_model *m, int n)
 {
-    if (n <= 0) return CLI_OK; /* not given: librnn on one thread, the BLAS as configured */
+    if (n <= 0) { /* not given: one per online CPU */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > RNN_MAX_THREADS ? RNN_MAX_THREADS : (int)cpus;
+    }
     if (openblas_set_num_threads) openblas_set_num_threads(1); /* librnn's threads split the products */
     if (rnn_set_threads(m, n) != RNN_OK) {
         fprintf(stderr, "rnnlm: --threads %d: %s\n", n, rnn_errmsg(m));
