@@ -572,6 +572,17 @@ static void step(fz *z)
         checked = 0;
         break;
     case 21: {
+        if (fz_u8(in) & 1) { /* librnn's threads: later passes and states run on them */
+            int n = fz_range(in, -1, 3), was = 0, now = 0;
+            FZ_ASSERT(rnn_get_threads(z->m, &was) == RNN_OK, "get_threads");
+            rc = rnn_set_threads(z->m, n);
+            FZ_ASSERT(rnn_get_threads(z->m, &now) == RNN_OK, "get_threads");
+            if (n < 1) FZ_ASSERT(rc == RNN_ERR_INVALID && now == was, "set_threads(%d) = %d", n, rc);
+            else
+                FZ_ASSERT((rc == RNN_OK && now == n) || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0 && now == was),
+                          "set_threads(%d) = %d (%d -> %d)", n, rc, was, now);
+            break;
+        }
         rnn_config cfg;
         FZ_ASSERT(rnn_model_config(z->m, &cfg) == RNN_OK && cfg.cell == z->cfg.cell &&
                       cfg.vocab_size == z->cfg.vocab_size && cfg.emb_size == z->cfg.emb_size &&
