@@ -273,8 +273,9 @@ RNN_API int rnn_set_seed(rnn_model *m, uint64_t seed);
  * next call or by rnn_model_free; they sleep between calls. rnn_state_create gives each new state
  * its own workers, as many as the model's setting then. The row and parameter sums are cut into
  * fixed chunks, so they do not depend on the thread count; the products are cut into one CBLAS
- * call per thread, whose last bits may. RNN_ERR_INVALID outside [1, RNN_MAX_THREADS];
- * RNN_ERR_NOMEM when threads cannot be started (the previous setting stays).
+ * call per thread, whose last bits may. After fork() the child's copies of the handles have no
+ * workers and run every call on the calling thread (same results). RNN_ERR_INVALID outside
+ * [1, RNN_MAX_THREADS]; RNN_ERR_NOMEM when threads cannot be started (the previous setting stays).
  */
 #define RNN_MAX_THREADS 256
 RNN_API int rnn_set_threads(rnn_model *m, int threads);

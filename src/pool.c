@@ -6,6 +6,8 @@
  * is done, so a job is a parallel for-loop with a barrier at its end. Workers spin briefly for the
  * next job (generation dispatches one job per token) and then sleep on a condition variable. They
  * are created with every signal blocked, so an application's handlers keep running on its threads.
+ * A pool remembers the process that made it: after fork() the child's copy has no workers, so
+ * there every job runs all its parts on the caller.
  */
 #include "internal.h"
 
@@ -13,6 +15,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SPIN 20000 /* polls of the job counter before a worker sleeps (some tens of microseconds) */
 
@@ -32,6 +35,7 @@ struct rnn_pool {
     atomic_int pending;      /* parts of the current job not finished yet */
     int sleepers;            /* workers waiting on go (under mu) */
     int quit;
+    pid_t pid;               /* the process the workers run in */
     rnn_job fn;
     void *arg;
 };
@@ -67,6 +71,11 @@ static void *worker_main(void *a)
 void rnn__pool_free(rnn_pool *p, const rnn_allocator *al)
 {
     if (!p) return;
+    if (p->pid != getpid()) { /* a forked child: the workers (and any lock holder) are not here */
+        if (p->w) al->free(al->user, p->w);
+        al->free(al->user, p);
+        return;
+    }
     pthread_mutex_lock(&p->mu);
     p->quit = 1;
     pthread_cond_broadcast(&p->go);
@@ -87,6 +96,7 @@ int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al)
     if (!p) return RNN_ERR_NOMEM;
     memset(p, 0, sizeof *p);
     p->n = n;
+    p->pid = getpid();
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
     p->w = al->alloc(al->user, sizeof(rnn_worker) * (size_t)(n - 1));
@@ -115,8 +125,9 @@ int rnn__pool_size(const rnn_pool *p) { return p ? p->n : 1; }
 
 void rnn__pool_run(rnn_pool *p, rnn_job fn, void *arg)
 {
-    if (!p) {
-        fn(arg, 0, 1);
+    if (!p || p->pid != getpid()) { /* no pool, or a forked child's copy of one: the caller alone */
+        int n = p ? p->n : 1;
+        for (int i = 0; i < n; i++) fn(arg, i, n);
         return;
     }
     p->fn = fn, p->arg = arg;

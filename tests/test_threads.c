@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "rnn.h"
 #include "testutil.h"
@@ -409,6 +412,56 @@ START_TEST(test_threads_state_bitwise)
 }
 END_TEST
 
+/* After fork() the child has none of the parent's workers: its copy of a threaded model (and of a
+ * threaded state) still computes, on the calling thread, with the same bits, and frees cleanly. */
+START_TEST(test_threads_fork_child)
+{
+    rnn_model *m = threaded_model(RNN_CELL_LSTM, 2, NULL);
+    rnn_state *st = NULL;
+    ck_assert_int_eq(rnn_state_create(&st, m, 2, 5), RNN_OK);
+    int32_t tok[TB * TT], tgt[TB * TT], gen_ref[2 * 10];
+    uint64_t s = 3;
+    for (int i = 0; i < TB * TT; i++) tok[i] = (int32_t)(tu_next(&s) % 1500), tgt[i] = (int32_t)(tu_next(&s) % 1500);
+    double ref = 0, loss = 0;
+    ck_assert_int_eq(rnn_reset_state(m, TB), RNN_OK);
+    ck_assert_int_eq(rnn_set_seed(m, 8), RNN_OK);
+    ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, &ref), RNN_OK);
+    rnn_sampling smp;
+    rnn_sampling_init(&smp);
+    ck_assert_int_eq(rnn_state_generate(st, &smp, 10, gen_ref), RNN_OK);
+    ck_assert_int_eq(rnn_state_reset(st), RNN_OK);
+    ck_assert_int_eq(rnn_reset_state(m, TB), RNN_OK);
+    ck_assert_int_eq(rnn_set_seed(m, 8), RNN_OK);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int32_t gen[2 * 10];
+        int ok = rnn_forward(m, tok, tgt, TB, TT, &loss) == RNN_OK && memcmp(&loss, &ref, sizeof loss) == 0 &&
+                 rnn_zero_grad(m) == RNN_OK && rnn_backward(m) == RNN_OK && rnn_clip_grad_norm(m, 0.25f, NULL) == RNN_OK &&
+                 rnn_sgd_step(m, 1.0f) == RNN_OK && rnn_state_generate(st, &smp, 10, gen) == RNN_OK &&
+                 memcmp(gen, gen_ref, sizeof gen) == 0 && rnn_set_threads(m, 1) == RNN_OK;
+        rnn_state_free(st);
+        rnn_model_free(m);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    struct timespec nap = {0, 50000000};
+    for (int i = 0; i < 600 && waitpid(pid, &status, WNOHANG) == 0; i++) nanosleep(&nap, NULL);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("the forked child hung (30 s)");
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the forked child failed (status %d)", status);
+    /* the parent's workers are unaffected */
+    ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, &loss), RNN_OK);
+    ck_assert(memcmp(&loss, &ref, sizeof loss) == 0);
+    rnn_state_free(st);
+    rnn_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     if (openblas_set_num_threads) openblas_set_num_threads(1);
@@ -424,6 +477,7 @@ int main(void)
     tcase_add_test(tl, test_set_threads_args);
     tcase_add_loop_test(tl, test_threads_train_match, 0, 4);
     tcase_add_loop_test(tl, test_threads_state_bitwise, 0, 4);
+    tcase_add_test(tl, test_threads_fork_child);
     suite_add_tcase(s, tl);
     return tu_run(s);
 }
