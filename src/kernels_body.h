@@ -104,33 +104,52 @@ float KNAME(bias_max)(const float *row, const float *bias, int n)
     return mx;
 }
 
-/* sum_k exp(row[k] (+ bias[k]) - shift), optionally stored; bias may be NULL */
-double KNAME(exp_sum)(float *row, const float *bias, float shift, int n, int store_exp)
+/* The one summation of the kernels, in the order described at the top: the sum over k of a[k]
+ * (T_SUM), a[k]^2 (T_SUMSQ) or exp(a[k] (+ bias[k]) - shift) (T_EXP; stored back into a[k] when
+ * store; bias may be NULL). term and store are constants at every call, so each use compiles to
+ * its own loop. */
+enum { T_SUM, T_SUMSQ, T_EXP };
+KINL double sum16(float *a, const float *bias, float shift, size_t n, int term, int store_exp)
 {
     double total = 0;
     vf sh = splat(shift);
-    int k = 0;
+    size_t k = 0;
     while (k + 16 <= n) {
         vf acc[NACC];
         for (int i = 0; i < NACC; i++) acc[i] = splat(0.0f);
-        int end = k + 1024 < n ? k + 1024 : n;
+        size_t end = k + 1024 < n ? k + 1024 : n;
         for (; k + 16 <= end; k += 16)
             for (int i = 0; i < NACC; i++) {
-                int o = k + i * W;
-                vf v = bias ? load(row + o) + load(bias + o) : load(row + o);
-                vf e = vexp(v - sh);
-                if (store_exp) store(row + o, e);
-                acc[i] += e;
+                size_t o = k + (size_t)i * W;
+                vf v = load(a + o);
+                if (term == T_EXP) {
+                    if (bias) v += load(bias + o);
+                    v = vexp(v - sh);
+                    if (store_exp) store(a + o, v);
+                } else if (term == T_SUMSQ) {
+                    v = v * v;
+                }
+                acc[i] += v;
             }
         for (int i = 0; i < NACC; i++)
             for (int j = 0; j < W; j++) total += acc[i][j];
     }
     for (; k < n; k++) {
-        float e = expf1((bias ? row[k] + bias[k] : row[k]) - shift);
-        if (store_exp) row[k] = e;
-        total += e;
+        if (term == T_EXP) {
+            float e = expf1((bias ? a[k] + bias[k] : a[k]) - shift);
+            if (store_exp) a[k] = e;
+            total += e;
+        } else {
+            total += term == T_SUMSQ ? (double)a[k] * a[k] : (double)a[k];
+        }
     }
     return total;
+}
+
+/* sum_k exp(row[k] (+ bias[k]) - shift), optionally stored; bias may be NULL */
+double KNAME(exp_sum)(float *row, const float *bias, float shift, int n, int store_exp)
+{
+    return store_exp ? sum16(row, bias, shift, (size_t)n, T_EXP, 1) : sum16(row, bias, shift, (size_t)n, T_EXP, 0);
 }
 
 void KNAME(bias_sub)(float *dst, const float *src, const float *bias, float shift, int n)
@@ -154,29 +173,9 @@ void KNAME(sub)(float *dst, const float *src, float shift, int n)
     for (; k < n; k++) dst[k] = src[k] - shift;
 }
 
-/* sum of a[k] (sq: of a[k]^2), in the summation order described at the top */
-KINL double sum_impl(const float *a, size_t n, int sq)
-{
-    double total = 0;
-    size_t k = 0;
-    while (k + 16 <= n) {
-        vf acc[NACC];
-        for (int i = 0; i < NACC; i++) acc[i] = splat(0.0f);
-        size_t end = k + 1024 < n ? k + 1024 : n;
-        for (; k + 16 <= end; k += 16)
-            for (int i = 0; i < NACC; i++) {
-                vf v = load(a + k + (size_t)i * W);
-                acc[i] += sq ? v * v : v;
-            }
-        for (int i = 0; i < NACC; i++)
-            for (int j = 0; j < W; j++) total += acc[i][j];
-    }
-    for (; k < n; k++) total += sq ? (double)a[k] * a[k] : (double)a[k];
-    return total;
-}
-
-double KNAME(sumsq)(const float *a, size_t n) { return sum_impl(a, n, 1); }
-double KNAME(sum)(const float *a, size_t n) { return sum_impl(a, n, 0); }
+/* (the const is kept: T_SUM and T_SUMSQ never store) */
+double KNAME(sumsq)(const float *a, size_t n) { return sum16((float *)a, NULL, 0.0f, n, T_SUMSQ, 0); }
+double KNAME(sum)(const float *a, size_t n) { return sum16((float *)a, NULL, 0.0f, n, T_SUM, 0); }
 
 void KNAME(axpy)(float *p, float alpha, const float *g, size_t n)
 {
