@@ -36,9 +36,9 @@ double rnn_k_exp_sum(float *row, float shift, int n, int store_exp)
 {
     return PICK(exp_sum, row, NULL, shift, n, store_exp);
 }
-void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n)
+void rnn_k_log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n)
 {
-    PICK(bias_sub, dst, src, bias, shift, n);
+    PICK(log_softmax, dst, src, bias, mx, logsum, n);
 }
 void rnn_k_scale(float *a, float s, size_t n) { PICK(scale, a, s, n); }
 void rnn_k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, dst, src, shift, n); }

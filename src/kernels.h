@@ -28,8 +28,9 @@ float rnn_k_bias_max(const float *row, const float *bias, int n);
 double rnn_k_exp_sum(float *row, float shift, int n, int store);
 /* the same for exp(row[k] + bias[k] - shift) */
 double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store);
-/* dst[k] = src[k] + bias[k] - shift */
-void rnn_k_bias_sub(float *dst, const float *src, const float *bias, float shift, int n);
+/* dst[k] = ((src[k] + bias[k]) - mx) - logsum: log_softmax in PyTorch's order (the shift by the
+ * maximum first, so that huge logits keep their differences) */
+void rnn_k_log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n);
 /* a[k] *= s */
 void rnn_k_scale(float *a, float s, size_t n);
 /* dst[k] = src[k] - shift */
@@ -60,7 +61,7 @@ void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, i
     float P##add_bias_max(float *row, const float *bias, int n);                                    \
     float P##bias_max(const float *row, const float *bias, int n);                                  \
     double P##exp_sum(float *row, const float *bias, float shift, int n, int store_exp);            \
-    void P##bias_sub(float *dst, const float *src, const float *bias, float shift, int n);          \
+    void P##log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n); \
     void P##scale(float *a, float s, size_t n);                                                     \
     void P##sub(float *dst, const float *src, float shift, int n);                                  \
     double P##sumsq(const float *a, size_t n);                                                      \

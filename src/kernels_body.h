@@ -152,11 +152,11 @@ double KNAME(exp_sum)(float *row, const float *bias, float shift, int n, int sto
     return store_exp ? sum16(row, bias, shift, (size_t)n, T_EXP, 1) : sum16(row, bias, shift, (size_t)n, T_EXP, 0);
 }
 
-void KNAME(bias_sub)(float *dst, const float *src, const float *bias, float shift, int n)
+void KNAME(log_softmax)(float *dst, const float *src, const float *bias, float mx, float logsum, int n)
 {
     int k = 0;
-    for (; k + W <= n; k += W) store(dst + k, load(src + k) + load(bias + k) - splat(shift));
-    for (; k < n; k++) dst[k] = src[k] + bias[k] - shift;
+    for (; k + W <= n; k += W) store(dst + k, load(src + k) + load(bias + k) - splat(mx) - splat(logsum));
+    for (; k < n; k++) dst[k] = src[k] + bias[k] - mx - logsum;
 }
 
 void KNAME(scale)(float *a, float s, size_t n)

@@ -38,11 +38,12 @@ static void one_row(const rows_job *j, int r, float *dbias)
     float vy = y != RNN_IGNORE ? row[y] + bias[y] : 0.0f;
     /* with a gradient to form, keep exp(v - max) in the row: the gradient is a rescaling */
     double s = rnn_k_exp_sum_bias(row, bias, mx, V, j->want_grad);
-    float lse = mx + (float)log(s);
-    j->row_nll[r] = y != RNN_IGNORE ? (double)lse - (double)vy : 0.0;
+    /* NLL = (max - v_y) + log(s), in double: for huge logits max + log(s) would round to max */
+    double logs = log(s);
+    j->row_nll[r] = y != RNN_IGNORE ? ((double)mx - (double)vy) + logs : 0.0;
     if (j->logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
         float *dst = j->logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
-        rnn_k_bias_sub(dst, row, bias, lse, V); /* (never together with want_grad) */
+        rnn_k_log_softmax(dst, row, bias, mx, (float)logs, V); /* (never together with want_grad) */
     }
     if (j->want_grad) {
         if (y == RNN_IGNORE) {

@@ -1594,6 +1594,34 @@ END_TEST
 
 /* log-probs: normalised, [batch][steps][V] layout, the loss is the mean of -logprob[target] over
  * kept positions; streams are independent */
+/* Huge logits (a decoder bias of 1e30, reached by the fuzzer through wild SGD steps): log_softmax
+ * shifts by the maximum before subtracting log(sum), as PyTorch does, so the log-probabilities stay
+ * normalised (max + log(sum) would round to max and give every word probability 1). */
+START_TEST(test_logprobs_huge_logits)
+{
+    rnn_config cfg = tiny_cfg(RNN_CELL_LSTM, 1, 0.0f);
+    rnn_model *m = make_model(&cfg);
+    rnn_param p;
+    OK(rnn_param_find(m, "decoder.bias", &p));
+    for (size_t k = 0; k < p.size; k++) p.data[k] = 1e30f;
+    OK(rnn_reset_state(m, 1));
+    int32_t tok[2] = {1, 2}, tgt[2] = {2, 3};
+    float *lp = malloc(sizeof(float) * 2 * (size_t)cfg.vocab_size);
+    double loss = 0;
+    OK(rnn_evaluate(m, tok, tgt, 1, 2, &loss, lp));
+    double want = log((double)cfg.vocab_size); /* every word equally likely: the weights vanish */
+    ck_assert_double_eq_tol(loss, want, 1e-5);
+    for (int r = 0; r < 2; r++) {
+        double sum = 0;
+        for (int k = 0; k < cfg.vocab_size; k++) sum += exp((double)lp[r * cfg.vocab_size + k]);
+        ck_assert_double_eq_tol(sum, 1.0, 1e-5);
+        ck_assert_double_eq_tol(lp[r * cfg.vocab_size + 3], -want, 1e-5);
+    }
+    free(lp);
+    rnn_model_free(m);
+}
+END_TEST
+
 START_TEST(test_logprobs)
 {
     for (int cell = 0; cell < NCELLS; cell++) {
@@ -2277,6 +2305,7 @@ int main(void)
     tc = tcase_create("semantics");
     tcase_add_test(tc, test_eval_equals_forward);
     tcase_add_test(tc, test_logprobs);
+    tcase_add_test(tc, test_logprobs_huge_logits);
     tcase_add_test(tc, test_state_carry);
     tcase_add_test(tc, test_reset_zeros);
     tcase_add_test(tc, test_all_ignored);

@@ -160,7 +160,7 @@ START_TEST(test_wide_build_same_bits)
                     ck_assert(memcmp(&s4, &s16, sizeof s4) == 0);
                     SAME(r4, r16, n);
                 }
-            rnn_k4_bias_sub(o4, x, b, 0.75f, n), rnn_k16_bias_sub(o16, x, b, 0.75f, n);
+            rnn_k4_log_softmax(o4, x, b, 0.75f, 1.5f, n), rnn_k16_log_softmax(o16, x, b, 0.75f, 1.5f, n);
             SAME(o4, o16, n);
             rnn_k4_sub(o4, x, 0.75f, n), rnn_k16_sub(o16, x, 0.75f, n);
             SAME(o4, o16, n);
