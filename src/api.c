@@ -381,10 +381,7 @@ int rnn_set_threads(rnn_model *m, int threads)
     if (!m) return RNN_ERR_INVALID;
     if (threads < 1 || threads > RNN_MAX_THREADS)
         return rnn__fail(m, RNN_ERR_INVALID, "threads must be in [1, %d] (got %d)", RNN_MAX_THREADS, threads);
-    if (threads == m->threads || (threads == 1 && !m->train.pool)) {
-        m->threads = threads;
-        return RNN_OK;
-    }
+    if (threads == m->threads) return RNN_OK; /* (1 thread: no pool) */
     rnn_pool *p;
     if (rnn__pool_create(&p, threads, &m->al) != RNN_OK)
         return rnn__fail(m, RNN_ERR_NOMEM, "cannot start %d threads", threads);

@@ -53,7 +53,6 @@ typedef void (*rnn_job)(void *arg, int part, int nparts);
 /* n <= 1 gives *out = NULL, which every pool call accepts as "run on the caller alone" */
 int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al);
 void rnn__pool_free(rnn_pool *p, const rnn_allocator *al);
-int rnn__pool_size(const rnn_pool *p);
 /* runs fn(arg, i, n) for every i in [0, n), part 0 on the caller; returns when all are done */
 void rnn__pool_run(rnn_pool *p, rnn_job fn, void *arg);
 /* [*begin, *end) = part `part` of [0, n) cut into `parts` pieces at multiples of align */

@@ -165,33 +165,31 @@ static void select_top(const float *w, int V, int k, int32_t *out)
  * whose running sum exceeds u. The sums go by blocks of DRAW_BLOCK (rnn_k_sum, vectorised): the
  * block holding u is found from the block sums, then scanned one weight at a time. */
 #define DRAW_BLOCK 1024
+static double block_sum(const float *w, int V, int b)
+{
+    return rnn_k_sum(w + b, (size_t)(V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK));
+}
+
 static int32_t draw_all(const float *w, int V, rnn_rng *rng)
 {
     double total = 0;
-    for (int b = 0; b < V; b += DRAW_BLOCK) total += rnn_k_sum(w + b, (size_t)(V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK));
+    for (int b = 0; b < V; b += DRAW_BLOCK) total += block_sum(w, V, b);
     double u = rnn_rng_double(rng) * total, acc = 0;
-    int last = -1; /* the last weight > 0 before u's block: rounding can leave u at the very end */
     for (int b = 0; b < V; b += DRAW_BLOCK) {
-        int n = V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK;
-        double bs = rnn_k_sum(w + b, (size_t)n);
-        if (!(acc + bs > u)) {
-            acc += bs;
-            for (int k = b + n - 1; k >= b && bs > 0; k--)
-                if (w[k] > 0.0f) {
-                    last = k;
-                    break;
-                }
-            continue;
-        }
-        double run = acc; /* u falls in this block */
-        for (int k = b; k < b + n; k++) {
-            if (w[k] <= 0.0f) continue;
-            run += w[k], last = k;
-            if (u < run) return k;
+        double bs = block_sum(w, V, b);
+        if (acc + bs > u) { /* u falls in this block */
+            double run = acc;
+            for (int k = b; k < V && k < b + DRAW_BLOCK; k++) {
+                run += w[k];
+                if (w[k] > 0.0f && u < run) return k;
+            }
         }
         acc += bs;
     }
-    return last >= 0 ? last : 0;
+    /* rounding left u at the very end: the last weight > 0 */
+    int k = V - 1;
+    while (k > 0 && !(w[k] > 0.0f)) k--;
+    return k;
 }
 
 /* Draws from weights w (unnormalised) restricted by top-k and top-p; order is V ids of scratch. */

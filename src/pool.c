@@ -121,8 +121,6 @@ int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al)
     return RNN_OK;
 }
 
-int rnn__pool_size(const rnn_pool *p) { return p ? p->n : 1; }
-
 void rnn__pool_run(rnn_pool *p, rnn_job fn, void *arg)
 {
     if (!p || p->pid != getpid()) { /* no pool, or a forked child's copy of one: the caller alone */

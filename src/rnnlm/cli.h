@@ -60,7 +60,6 @@ int cli_batching_mode(const char *s);
 int cli_load_model(const char *path, rnn_model **out);
 /* A corpus_vocab holding the model's words with the same ids. */
 int cli_model_vocab(const rnn_model *m, corpus_vocab **out);
-/* Sets the BLAS thread count (OpenBLAS only; a no-op otherwise). n <= 0 leaves it alone. */
 /* --threads N: librnn's threads N (0: one per online CPU), OpenBLAS's 1 */
 int cli_set_threads(rnn_model *m, int n);
 
