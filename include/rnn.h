@@ -1,54 +1,102 @@
 /*
- * rnn.h -- librnn, word-level recurrent language models in C.
+ * rnn.h -- librnn 1.0, word-level recurrent language models in C.
  *
- * The only public header of librnn. The model is PyTorch's word_language_model:
+ * The only public header of librnn. The model is the one of PyTorch's word_language_model example:
  *
  *     tokens -> Embedding(V, E) -> dropout -> L-layer RNN (RNN_TANH, RNN_RELU, LSTM or GRU,
  *     hidden size H, dropout between layers) -> dropout -> Linear(H, V) -> log_softmax -> NLL
  *
  * with equations, parameter names, shapes and order exactly as torch.nn.RNN / LSTM / GRU.
  *
- * A training step, the seed's loop written against this API:
+ * A training step, that example's loop written against this API:
  *
- *     rnn_config cfg;  rnn_config_init(&cfg);  cfg.vocab_size = V;
- *     rnn_model *m;    if (rnn_model_create(&m, &cfg, NULL) != RNN_OK) ...;
- *     rnn_reset_state(m, batch);                     // hidden = zeros(L, batch, H)
+ *     rnn_config cfg;  rnn_config_init(&cfg, sizeof cfg);  cfg.vocab_size = V;
+ *     rnn_model *m;    if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK) ...;
+ *     rnn_model_reset_hidden(m, batch);              // hidden = zeros(L, batch, H)
  *     for each chunk (tokens[batch][steps], targets[batch][steps]):
  *         double loss;
- *         rnn_forward(m, tokens, targets, batch, steps, &loss);  // state carried, detached
+ *         rnn_forward(m, tokens, targets, batch, steps, 0, &loss);  // state carried, detached
  *         rnn_zero_grad(m);
  *         rnn_backward(m);                           // BPTT through this chunk only
  *         rnn_clip_grad_norm(m, 0.25f, NULL);
  *         rnn_sgd_step(m, lr);                       // p -= lr * grad
  *     rnn_model_free(m);
  *
- * Conventions
+ * Names
+ * - Functions are rnn_<object>_<verb> (rnn_model_create, rnn_state_feed, rnn_vocab_find); a getter
+ *   is rnn_<object>_get_<what>(handle, &out). The steps of the training loop on a model's own
+ *   hidden state keep PyTorch's verbs without an object: rnn_forward, rnn_backward, rnn_zero_grad,
+ *   rnn_clip_grad_norm, rnn_sgd_step, rnn_evaluate, rnn_sample.
+ * - Types are rnn_<object>; macros and constants RNN_<NAME>. Names with a double underscore
+ *   (rnn__*) are internal: the library exports none.
+ *
+ * Status codes
  * - Every call that can fail returns an int status: RNN_OK (0) or one of the RNN_ERR_* codes below
- *   (values are fixed forever). rnn_strerror() names a code; rnn_errmsg() gives the detail of the
- *   last failure on a handle. A failed call leaves the model as it was.
+ *   (values are fixed forever; new codes may be added). rnn_status_string() names a code;
+ *   rnn_model_errmsg() / rnn_state_errmsg() give the detail of the last failure on a handle and
+ *   rnn_model_errcode() / rnn_state_errcode() its code. A failed call leaves the handle as it was.
+ * - What a code means, in every call: RNN_ERR_INVALID a bad argument (NULL pointer, size out of
+ *   range, unknown enum value or flag); RNN_ERR_RANGE a number outside its range (a token id, an
+ *   index); RNN_ERR_NOTFOUND a name or word that is not there; RNN_ERR_SIZE an output buffer that
+ *   is too small (the size needed is returned).
+ *
+ * Structs that grow (rnn_config, rnn_sampling, rnn_param, rnn_allocator)
+ * - Each begins with `size_t struct_size`, the size of the struct as the caller compiled it. Set it
+ *   with the struct's *_init call (which also fills in the defaults) or with `x.struct_size =
+ *   sizeof x`. librnn reads and writes only that many bytes, so a program built against this
+ *   header keeps working with any later librnn 1.x:
+ *   - a struct shorter than the library's (an older program): the fields it does not have take
+ *     their defaults; a struct_size that does not end at a field boundary is RNN_ERR_INVALID;
+ *   - a struct longer than the library's (a newer program on an older library): accepted when
+ *     every byte the library does not know is zero (the default of every field added later),
+ *     otherwise RNN_ERR_INVALID, naming the first unknown field's offset;
+ *   - structs the library fills (rnn_param, rnn_model_get_config): fields the caller's struct has
+ *     but the library does not know are set to zero.
+ *   Fields are only ever added at the end, and a field added in 1.x has 0 as its default.
+ *
+ * Determinism and memory
  * - The library never exits, aborts or prints, and has no mutable global state. All randomness
- *   (initialisation, dropout, sampling) comes from a generator inside the handle, seeded by
- *   rnn_config.seed or rnn_set_seed(): the same seed, inputs, thread count (rnn_set_threads) and
- *   BLAS thread count give bit-identical results.
- * - Token arrays are int32_t laid out [batch][steps] (row b holds the steps of stream b).
- *   Targets use the same layout; a target of RNN_IGNORE (-1) is left out of the loss.
- * - Memory: parameters live in one contiguous block, gradients in another; activations in one
- *   workspace arena per model, sized from (config, batch, steps). Memory is allocated only by
- *   rnn_model_create, rnn_reset_state and rnn_reserve, and by the first call that uses a larger
- *   (batch, steps) than any before; in the steady state forward, backward, clip, sgd_step, evaluate
- *   and sample allocate nothing. All allocation goes through the rnn_allocator given at creation.
+ *   (initialisation, dropout, sampling) comes from generators inside the handles, seeded by
+ *   rnn_config.seed, rnn_model_set_seed() or rnn_state_create(): the same seed, inputs, thread
+ *   count (rnn_model_set_threads) and BLAS thread count give bit-identical results.
+ * - Token arrays are int32_t laid out [batch][steps]: row b holds the steps of stream b and starts
+ *   `stride` entries after row b - 1 (stride >= steps; 0 means steps, a dense array), so a column
+ *   slice of a [batch][n] array is passed without a copy. Targets use the same layout and stride;
+ *   a target of RNN_IGNORE (-1) is left out of the loss.
+ * - Parameters live in one contiguous block, gradients in another; activations in one workspace
+ *   arena per model and per state, sized from (config, batch, steps). These calls allocate:
+ *   rnn_model_create, rnn_model_load, rnn_model_load_mem, rnn_model_reset_hidden (a batch larger
+ *   than any before), rnn_model_reserve, rnn_model_set_threads, rnn_vocab_set, rnn_state_create,
+ *   rnn_state_clone, and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed /
+ *   rnn_state_score when a chunk is larger than any before on that handle (the workspace grows
+ *   once; rnn_model_reserve avoids it). No other call allocates: in the steady state the training
+ *   loop and generation allocate nothing. rnn_model_save allocates nothing through the hooks (the
+ *   C library's stdio buffers a file). Every allocation goes through the rnn_allocator given at
+ *   creation or load.
  *
  * Thread safety
  * - Distinct handles may be used from different threads at the same time without locking.
  * - One handle must not be used by two threads at once, not even for the read-only calls, unless
- *   the caller serialises access: every computing call writes the handle's workspace and state.
- * - rnn_strerror(), rnn_version_number() and rnn_version_string() may be called from any thread.
+ *   the caller serialises access: every computing call writes the handle's workspace and state,
+ *   and every failing call its message. rnn_state handles are the exception that lets a model
+ *   serve many threads (see "Inference states").
+ * - rnn_status_string, rnn_version_*, rnn_limit_get, rnn_cell_* and the *_init calls may be
+ *   called from any thread.
  * - The matrix products go through CBLAS; the BLAS library's own thread count (for OpenBLAS,
  *   OPENBLAS_NUM_THREADS or openblas_set_num_threads()) is the process's to set, not librnn's.
- * - librnn runs on the calling thread unless rnn_set_threads() asks for more: then the model (and
- *   each rnn_state created after) owns that many - 1 worker threads, which split the large
- *   products, the output layer and the passes over the parameters with the caller. Set the BLAS to
- *   one thread then (OpenBLAS: OPENBLAS_NUM_THREADS=1), or the two thread pools compete.
+ * - librnn runs on the calling thread unless rnn_model_set_threads() asks for more.
+ *
+ * Stability
+ * - Everything declared outside the RNN_EXPERT_API section is stable for all of 1.x: no call,
+ *   type, constant or field is removed or changes meaning before 2.0. A call that 1.x will retire
+ *   is marked RNN_DEPRECATED("use ...") for at least one minor release first.
+ * - The RNN_EXPERT_API section (declared only when that macro is defined before this header is
+ *   included) holds calls that expose the implementation, for tests, converters and drivers such
+ *   as data-parallel training: they are exported by every 1.x library, but a minor release may
+ *   change them (each change is listed in the release notes).
+ *
+ * Portability: GCC or Clang (GNU C vector extensions), a POSIX system (threads, files), and a
+ * CBLAS (OpenBLAS or the reference BLAS).
  */
 #ifndef RNN_H
 #define RNN_H
@@ -62,18 +110,18 @@ extern "C" {
 
 /* ---- Version ------------------------------------------------------------------------------ */
 /* The Makefile reads RNN_VERSION_MAJOR for the soname (librnn.so.MAJOR). */
-#define RNN_VERSION_MAJOR 0
-#define RNN_VERSION_MINOR 1
+#define RNN_VERSION_MAJOR 1
+#define RNN_VERSION_MINOR 0
 #define RNN_VERSION_PATCH 0
 #define RNN_VERSION_NUMBER (RNN_VERSION_MAJOR * 10000 + RNN_VERSION_MINOR * 100 + RNN_VERSION_PATCH)
-#define RNN_VERSION_STRING "0.1.0"
+#define RNN_VERSION_STRING "1.0.0"
 
-#if defined(_WIN32) && defined(RNN_BUILDING_DLL)
-#define RNN_API __declspec(dllexport)
-#elif defined(__GNUC__) && __GNUC__ >= 4
+#if defined(__GNUC__) && __GNUC__ >= 4
 #define RNN_API __attribute__((visibility("default")))
+#define RNN_DEPRECATED(msg) __attribute__((deprecated(msg)))
 #else
 #define RNN_API
+#define RNN_DEPRECATED(msg)
 #endif
 
 /* RNN_VERSION_NUMBER of the library actually linked; compare with the header's to detect skew. */
@@ -84,56 +132,83 @@ RNN_API const char *rnn_version_string(void);
 /* ---- Status codes (never renumbered) -------------------------------------------------------- */
 enum {
     RNN_OK = 0,
-    RNN_ERR_INVALID = 1,   /* a bad argument: NULL pointer, size <= 0, bad config value */
-    RNN_ERR_RANGE = 2,     /* a token id outside [0, vocab_size) (targets: or RNN_IGNORE) */
+    RNN_ERR_INVALID = 1,   /* a bad argument: NULL pointer, size out of range, bad config value,
+                              unknown enum value or flag */
+    RNN_ERR_RANGE = 2,     /* a number outside its range: a token id outside [0, vocab_size)
+                              (targets: or RNN_IGNORE), an index past the end */
     RNN_ERR_STATE = 3,     /* call out of order, or a batch size that does not match the state */
     RNN_ERR_NOMEM = 4,     /* the allocator returned NULL, or a size overflowed */
     RNN_ERR_IO = 5,        /* reading or writing a file failed */
-    RNN_ERR_FORMAT = 6,    /* a malformed or unsupported file */
+    RNN_ERR_FORMAT = 6,    /* a malformed or unsupported file, or text that is not UTF-8 */
     RNN_ERR_NUMERIC = 7,   /* a non-finite value where a finite one is required */
-    RNN_ERR_NOTFOUND = 8   /* no such parameter name or index */
+    RNN_ERR_NOTFOUND = 8,  /* no such name or word */
+    RNN_ERR_SIZE = 9       /* an output buffer too small; the size needed was returned */
 };
 
-/* A static, human-readable name for a status code ("unknown error" for codes not listed). */
-RNN_API const char *rnn_strerror(int status);
+/* A static, human-readable name for a status code ("unknown status" for codes not listed). */
+RNN_API const char *rnn_status_string(int status);
 
-/* ---- Configuration ---------------------------------------------------------------------------- */
+/* ---- Limits --------------------------------------------------------------------------------- */
 enum {
-    RNN_CELL_TANH = 0,   /* h' = tanh(W_ih x + b_ih + W_hh h + b_hh)                          */
-    RNN_CELL_RELU = 1,   /* h' = relu(W_ih x + b_ih + W_hh h + b_hh)                          */
-    RNN_CELL_LSTM = 2,   /* gates i, f, g, o (PyTorch order); c' = f*c + i*g; h' = o*tanh(c')  */
-    RNN_CELL_GRU = 3     /* gates r, z, n; n = tanh(W_in x + b_in + r*(W_hn h + b_hn));
+    RNN_LIMIT_DIM = 0,        /* largest vocab_size, emb_size and hidden_size */
+    RNN_LIMIT_LAYERS = 1,     /* largest num_layers */
+    RNN_LIMIT_THREADS = 2,    /* largest rnn_model_set_threads */
+    RNN_LIMIT_CHUNK = 3,      /* largest batch * steps of one call */
+    RNN_LIMIT_WORD_BYTES = 4, /* longest vocabulary word, in bytes */
+    RNN_LIMIT_APP_DATA = 5    /* largest application data saved with a model, in bytes */
+};
+/* *value receives the limit. RNN_ERR_INVALID for an unknown limit or a NULL value. */
+RNN_API int rnn_limit_get(int limit, int64_t *value);
+
+/* ---- Cells ---------------------------------------------------------------------------------- */
+enum {
+    RNN_CELL_TANH = 0,   /* "RNN_TANH": h' = tanh(W_ih x + b_ih + W_hh h + b_hh)              */
+    RNN_CELL_RELU = 1,   /* "RNN_RELU": h' = relu(W_ih x + b_ih + W_hh h + b_hh)              */
+    RNN_CELL_LSTM = 2,   /* "LSTM": gates i, f, g, o (PyTorch order); c' = f*c + i*g;
+                            h' = o*tanh(c')                                                  */
+    RNN_CELL_GRU = 3     /* "GRU": gates r, z, n; n = tanh(W_in x + b_in + r*(W_hn h + b_hn));
                             h' = (1 - z)*n + z*h                                              */
 };
+/* The number of cell types (ids are 0 .. RNN_CELL_COUNT - 1). */
+#define RNN_CELL_COUNT 4
+/* *name receives the cell's name as the PyTorch example's --model flag spells it (static
+ * storage). RNN_ERR_INVALID for an unknown id or a NULL name. */
+RNN_API int rnn_cell_name(int cell, const char **name);
+/* *cell receives the id of the cell called `name` (exact match: "RNN_TANH", "RNN_RELU", "LSTM",
+ * "GRU"). RNN_ERR_NOTFOUND for any other name, RNN_ERR_INVALID for NULL arguments. */
+RNN_API int rnn_cell_find(const char *name, int *cell);
 
+/* ---- Configuration ---------------------------------------------------------------------------- */
 #define RNN_IGNORE (-1) /* a target that is left out of the loss and its gradient */
 
-/*
- * Model hyperparameters. Initialise with rnn_config_init() (the PyTorch example's defaults), then
- * set at least vocab_size. This struct only ever grows at the end.
- */
+/* Model hyperparameters: a struct that grows (see the top of this header). */
 typedef struct rnn_config {
+    size_t struct_size; /* sizeof(rnn_config) as the caller compiled it */
     int cell;          /* RNN_CELL_*; default RNN_CELL_LSTM */
-    int vocab_size;    /* V > 0; default 0 (must be set) */
-    int emb_size;      /* E > 0; default 200 */
-    int hidden_size;   /* H > 0; default 200 */
-    int num_layers;    /* L >= 1; default 2 */
+    int vocab_size;    /* V in [1, RNN_LIMIT_DIM]; default 0 (must be set) */
+    int emb_size;      /* E in [1, RNN_LIMIT_DIM]; default 200 */
+    int hidden_size;   /* H in [1, RNN_LIMIT_DIM]; default 200 */
+    int num_layers;    /* L in [1, RNN_LIMIT_LAYERS]; default 2 */
     float dropout;     /* 0 <= p < 1, applied after the embedding, between layers and before the
                           decoder (inverted: kept units are scaled by 1/(1-p)); default 0.2 */
     int tied;          /* nonzero: decoder.weight is encoder.weight (requires E == H); default 0 */
     uint64_t seed;     /* seeds initialisation, dropout and sampling; default 1111 */
 } rnn_config;
 
-/* Fills *cfg with the defaults above. A NULL cfg is ignored. */
-RNN_API void rnn_config_init(rnn_config *cfg);
+/* Fills cfg (`size` bytes: sizeof *cfg) with the PyTorch example's defaults above and sets
+ * struct_size = size. RNN_ERR_INVALID for a NULL cfg or a size that is not a field boundary. */
+RNN_API int rnn_config_init(rnn_config *cfg, size_t size);
 
 /* ---- Allocation hooks ------------------------------------------------------------------------- */
 /*
- * Every byte librnn allocates for a handle goes through these hooks (NULL hooks: malloc/free).
- * alloc must return memory aligned for float and double (malloc's guarantee) or NULL;
- * free receives only pointers that alloc returned (never NULL). The struct is copied.
+ * Every byte librnn allocates for a model and its states goes through these hooks (a NULL
+ * rnn_allocator: malloc/free). alloc must return memory aligned for float and double (malloc's
+ * guarantee) or NULL; free receives only pointers that alloc returned (never NULL). States call
+ * the hooks from the threads they run on, so the hooks must then be thread-safe (malloc is). The
+ * struct is copied. A struct that grows (see the top of this header): set struct_size.
  */
 typedef struct rnn_allocator {
+    size_t struct_size;
     void *(*alloc)(void *user, size_t size);
     void (*free)(void *user, void *ptr);
     void *user;
@@ -145,86 +220,105 @@ typedef struct rnn_model rnn_model;
 /*
  * Creates a model with freshly initialised weights, as the PyTorch example does: encoder and
  * decoder weights U(-0.1, 0.1), decoder bias 0, every recurrent weight and bias
- * U(-1/sqrt(H), 1/sqrt(H)); gradients zero; no hidden state yet (call rnn_reset_state).
- *   out    receives the handle (set to NULL on failure)
- *   cfg    the hyperparameters (copied)
- *   alloc  allocation hooks, or NULL for malloc/free (copied)
+ * U(-1/sqrt(H), 1/sqrt(H)); gradients zero; no hidden state yet (call rnn_model_reset_hidden).
+ *   out     receives the handle (set to NULL on failure)
+ *   cfg     the hyperparameters (copied)
+ *   alloc   allocation hooks, or NULL for malloc/free (copied)
+ *   errbuf  optional buffer (errlen bytes) for the reason of a failure, since no handle exists,
+ *           e.g. "tied weights need emb_size == hidden_size (got 200 and 100)"
  * Returns RNN_OK, RNN_ERR_INVALID (NULL out/cfg, a value out of range, tied with E != H, hooks
  * with only one of alloc/free set) or RNN_ERR_NOMEM.
  */
-RNN_API int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alloc);
+RNN_API int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alloc,
+                             char *errbuf, size_t errlen);
 
-/* Frees the handle and everything it owns. rnn_model_free(NULL) does nothing. */
+/* Frees the handle and everything it owns. rnn_model_free(NULL) does nothing. Every rnn_state
+ * of the model must be freed first. */
 RNN_API void rnn_model_free(rnn_model *m);
 
-/* Copies the handle's configuration to *out. RNN_ERR_INVALID on NULL arguments. */
-RNN_API int rnn_model_config(const rnn_model *m, rnn_config *out);
+/* Copies the model's configuration into *out (out->struct_size set by the caller, e.g. by
+ * rnn_config_init). RNN_ERR_INVALID on NULL arguments or a bad struct_size. */
+RNN_API int rnn_model_get_config(const rnn_model *m, rnn_config *out);
 
 /*
  * The detail of the last failed call on this handle, e.g. "token 40000 at [2][7] is outside
  * [0, 33278)"; "" when none failed yet. Valid until the next call on the handle. Never NULL
  * (for a NULL handle, a static string).
  */
-RNN_API const char *rnn_errmsg(const rnn_model *m);
+RNN_API const char *rnn_model_errmsg(const rnn_model *m);
+/* The status of the last failed call on this handle (RNN_OK when none failed yet;
+ * RNN_ERR_INVALID for a NULL handle). */
+RNN_API int rnn_model_errcode(const rnn_model *m);
 
-/* ---- Hidden state ----------------------------------------------------------------------------- */
+/* Reseeds the model's generator (dropout masks and rnn_sample), as if created with this seed. */
+RNN_API int rnn_model_set_seed(rnn_model *m, uint64_t seed);
+
 /*
- * Sets the hidden state to zeros for `batch` streams (the example's init_hidden(batch)) and drops
- * any pending backward. Allocates when batch exceeds every earlier batch.
+ * The number of threads librnn's computing calls use on this model (1, the default: the caller's
+ * alone). threads - 1 workers are started here (every signal blocked in them) and stopped by the
+ * next call or by rnn_model_free; they sleep between calls. They split the large products, the
+ * output layer and the passes over the parameters with the caller; set the BLAS to one thread
+ * then (OpenBLAS: OPENBLAS_NUM_THREADS=1), or the two thread pools compete. rnn_state_create
+ * gives each new state its own workers, as many as the model's setting then (so this call must
+ * not overlap rnn_state_create on the same model). The row and parameter sums are cut into fixed
+ * chunks, so they do not depend on the thread count; the products are cut into one CBLAS call per
+ * thread, whose last bits may. After fork() the child's copies of the handles have no workers and
+ * run every call on the calling thread (same results). RNN_ERR_INVALID outside
+ * [1, RNN_LIMIT_THREADS]; RNN_ERR_NOMEM when threads cannot be started (the setting stays).
+ */
+RNN_API int rnn_model_set_threads(rnn_model *m, int threads);
+RNN_API int rnn_model_get_threads(const rnn_model *m, int *threads);
+
+/* ---- The model's hidden state (used by the training loop's calls) ---------------------------- */
+/*
+ * Sets the model's hidden state to zeros for `batch` streams (the example's init_hidden(batch))
+ * and drops any pending backward. Allocates when batch exceeds every earlier batch.
  * Returns RNN_OK, RNN_ERR_INVALID (batch <= 0) or RNN_ERR_NOMEM.
  */
-RNN_API int rnn_reset_state(rnn_model *m, int batch);
+RNN_API int rnn_model_reset_hidden(rnn_model *m, int batch);
+
+/* *batch receives the batch size of the hidden state (0 before rnn_model_reset_hidden). */
+RNN_API int rnn_model_get_batch(const rnn_model *m, int *batch);
+
+/*
+ * Copies the hidden state out of / into the model. h is float[L][batch][H]; c (LSTM's cell state,
+ * same shape) may be NULL (rnn_model_set_hidden then sets it to zeros) and is ignored for the other
+ * cells. batch must equal the state's batch (RNN_ERR_STATE otherwise). rnn_model_set_hidden drops
+ * any pending backward.
+ */
+RNN_API int rnn_model_get_hidden(const rnn_model *m, int batch, float *h, float *c);
+RNN_API int rnn_model_set_hidden(rnn_model *m, int batch, const float *h, const float *c);
 
 /*
  * Sizes the workspace for chunks of up to batch x steps now, so that later calls never allocate.
  * Optional: the first call that needs a larger workspace grows it. Growing drops a pending
  * backward (the activations it needed are gone). Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_NOMEM.
  */
-RNN_API int rnn_reserve(rnn_model *m, int batch, int steps);
-
-/* *batch receives the batch size of the current hidden state (0 before rnn_reset_state). */
-RNN_API int rnn_state_batch(const rnn_model *m, int *batch);
-
-/*
- * Copies the hidden state out of / into the handle. h is float[L][batch][H]; c (LSTM's cell state,
- * same shape) may be NULL (rnn_set_state then sets
- * it to zeros) and is ignored for the other cells. batch must equal the state's batch
- * (RNN_ERR_STATE otherwise). rnn_set_state drops any pending backward.
- */
-RNN_API int rnn_get_state(const rnn_model *m, int batch, float *h, float *c);
-RNN_API int rnn_set_state(rnn_model *m, int batch, const float *h, const float *c);
-
-/*
- * After rnn_backward: the gradient of that chunk's loss with respect to the hidden state that
- * entered the chunk (float[L][batch][H]; dc for LSTM's cell state, may be NULL). Training does not
- * use it (the entering state is a constant: the seed's hidden.detach()); it is there for tests and
- * for callers that chain chunks themselves. RNN_ERR_STATE when no rnn_backward ran since the
- * last rnn_reset_state / rnn_set_state.
- */
-RNN_API int rnn_get_state_grad(const rnn_model *m, int batch, float *dh, float *dc);
+RNN_API int rnn_model_reserve(rnn_model *m, int batch, int steps);
 
 /* ---- Training ----------------------------------------------------------------------------------- */
 /*
  * Runs the model in training mode (dropout active) over one chunk and returns the mean negative
  * log-likelihood of the targets: sum over kept positions of -log p(target) / (number kept), 0 when
  * every target is RNN_IGNORE. The hidden state entering the chunk is the state left by the previous
- * chunk (or rnn_reset_state); the state after the last step is kept for the next call. Activations
- * are kept for rnn_backward.
- *   tokens   int32_t[batch][steps], each in [0, V)
- *   targets  int32_t[batch][steps], each in [0, V) or RNN_IGNORE
- *   batch    must equal the state's batch (see rnn_reset_state)
+ * chunk (or rnn_model_reset_hidden); the state after the last step is kept for the next call
+ * (detached: backward stops at the chunk's start). Activations are kept for rnn_backward.
+ *   tokens   int32_t[batch][stride], steps used per row, each in [0, V)
+ *   targets  the same layout, each in [0, V) or RNN_IGNORE
+ *   batch    must equal the hidden state's batch (see rnn_model_reset_hidden)
+ *   stride   entries between the starts of two rows (>= steps), or 0 for steps
  *   loss     receives the mean NLL (may be NULL)
  * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_RANGE, RNN_ERR_STATE (no state or another batch size),
  * or RNN_ERR_NOMEM (growing the workspace).
  */
 RNN_API int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch,
-                        int steps, double *loss);
+                        int steps, int stride, double *loss);
 
 /*
  * Back-propagates the last rnn_forward's loss through that chunk only (truncated BPTT) and ADDS the
  * gradients to the gradient block, as PyTorch's loss.backward() does (call rnn_zero_grad first).
  * Can be called once per rnn_forward; RNN_ERR_STATE otherwise (also after rnn_sgd_step,
- * rnn_evaluate, rnn_sample, rnn_reset_state or rnn_set_state).
+ * rnn_evaluate, rnn_sample, rnn_model_reset_hidden or rnn_model_set_hidden).
  */
 RNN_API int rnn_backward(rnn_model *m);
 
@@ -241,10 +335,10 @@ RNN_API int rnn_zero_grad(rnn_model *m);
  */
 RNN_API int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm);
 
-/* The plain SGD update of the seed: for every parameter p -= lr * grad. lr must be finite. */
+/* The example's plain SGD update: for every parameter p -= lr * grad. lr must be finite. */
 RNN_API int rnn_sgd_step(rnn_model *m, float lr);
 
-/* ---- Evaluation and generation ---------------------------------------------------------------- */
+/* ---- Evaluation and generation on the model's hidden state ------------------------------------ */
 /*
  * rnn_forward in evaluation mode (no dropout, nothing kept for backward, no gradient): the mean NLL
  * of the targets, and the hidden state carried as in rnn_forward. When logprobs is not NULL it
@@ -253,66 +347,54 @@ RNN_API int rnn_sgd_step(rnn_model *m, float lr);
  * backward. Otherwise the same arguments and returns as rnn_forward.
  */
 RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch,
-                         int steps, double *loss, float *logprobs);
+                         int steps, int stride, double *loss, float *logprobs);
 
-/*
- * The seed's generation step: feeds tokens[b] to stream b (advancing the state by one step), and
- * draws next[b] from softmax(log_probs / temperature) with the handle's generator.
- * temperature 0 means greedy (the most probable token, the lowest id on ties); it must be finite
- * and >= 0. batch must equal the state's batch. Drops any pending backward.
- */
-RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float temperature,
-                       int32_t *next);
-
-/* Reseeds the handle's generator (dropout masks and sampling), as if created with this seed. */
-RNN_API int rnn_set_seed(rnn_model *m, uint64_t seed);
-
-/*
- * The number of threads librnn's computing calls use on this model (1, the default: the caller's
- * alone). threads - 1 workers are started here (every signal blocked in them) and stopped by the
- * next call or by rnn_model_free; they sleep between calls. rnn_state_create gives each new state
- * its own workers, as many as the model's setting then. The row and parameter sums are cut into
- * fixed chunks, so they do not depend on the thread count; the products are cut into one CBLAS
- * call per thread, whose last bits may. After fork() the child's copies of the handles have no
- * workers and run every call on the calling thread (same results). RNN_ERR_INVALID outside
- * [1, RNN_MAX_THREADS]; RNN_ERR_NOMEM when threads cannot be started (the previous setting stays).
- */
-#define RNN_MAX_THREADS 256
-RNN_API int rnn_set_threads(rnn_model *m, int threads);
-RNN_API int rnn_get_threads(const rnn_model *m, int *threads);
-
-/* ---- Inference states: one model, many streams ------------------------------------------------ */
-/*
- * An rnn_state is a hidden state for `batch` independent streams, with its own workspace and one
- * generator per stream, over a model it only reads. Any number of states may use one model, each
- * from its own thread, at the same time, as long as nothing modifies the model meanwhile (no
- * rnn_forward/backward/sgd_step/zero_grad/clip/evaluate/sample/reset_state/set_state/set_seed/
- * vocab_set/set_app_data/param writes on it, and it is not freed). A state itself must not be used
- * by two threads at once. States allocate through the model's hooks, which must then be
- * thread-safe (malloc is). The state calls below never allocate after rnn_state_create, except
- * rnn_state_feed/score with more steps than any before (the workspace grows once).
- * Stream b's generator is seeded with seed + b, so stream b of a batched state produces what a
- * one-stream state created with seed + b produces.
- */
-typedef struct rnn_state rnn_state;
-
-/* Sampling parameters, applied in this order: temperature, top-k, top-p. Grows only at the end. */
+/* Sampling parameters, applied in this order: temperature, top-k, top-p. A struct that grows. */
 typedef struct rnn_sampling {
+    size_t struct_size; /* sizeof(rnn_sampling) as the caller compiled it */
     float temperature; /* >= 0, finite; 0 = greedy (the most probable token, lowest id on ties) */
     int top_k;         /* keep the k most probable tokens; 0 = all */
     float top_p;       /* keep the smallest set of most probable tokens whose probability
                           reaches top_p (nucleus sampling); in (0, 1], 1 = all */
 } rnn_sampling;
 
-/* Fills *s with temperature 1, top_k 0, top_p 1 (the seed's plain multinomial draw). */
-RNN_API void rnn_sampling_init(rnn_sampling *s);
+/* Fills s (`size` bytes: sizeof *s) with temperature 1, top_k 0, top_p 1 (the example's plain
+ * multinomial draw) and sets struct_size = size. RNN_ERR_INVALID as rnn_config_init. */
+RNN_API int rnn_sampling_init(rnn_sampling *s, size_t size);
 
-/* A zero state for `batch` streams over m. RNN_ERR_INVALID, RNN_ERR_NOMEM. *out NULL on failure. */
+/*
+ * The example's generation step on the model's hidden state: feeds tokens[b] to stream b
+ * (advancing the state by one step), then draws next[b] from the next-token distribution with the
+ * model's generator, through the sampler chain of rnn_sampling (NULL: the defaults). batch must
+ * equal the state's batch. Drops any pending backward.
+ */
+RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_sampling *sampling,
+                       int32_t *next);
+
+/* ---- Inference states: one model, many streams ------------------------------------------------ */
+/*
+ * An rnn_state is a hidden state for `batch` independent streams, with its own workspace and one
+ * generator per stream, over a model it only reads. Any number of states may use one model, each
+ * from its own thread, at the same time, as long as nothing modifies the model meanwhile (no
+ * training-loop call, rnn_model_reset_hidden / set_hidden / set_seed / set_threads, rnn_vocab_set,
+ * parameter writes, or free). A state itself must not be used by two threads at once. The state
+ * calls below never allocate after rnn_state_create, except rnn_state_feed / score with more
+ * steps than any before (the workspace grows once). Stream b's generator is seeded with seed + b,
+ * so stream b of a batched state produces what a one-stream state created with seed + b produces.
+ * A stream's results do not depend on the other streams of its state.
+ */
+typedef struct rnn_state rnn_state;
+
+/* A zero state for `batch` streams over m: RNN_OK, RNN_ERR_INVALID (NULL out or m, batch <= 0)
+ * or RNN_ERR_NOMEM (*out NULL; the model's message is not written, as states may be created from
+ * several threads at once). */
 RNN_API int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t seed);
 /* Frees a state (NULL is fine). The model must outlive its states. */
 RNN_API void rnn_state_free(rnn_state *st);
 /* The detail of the last failure on this state ("" if none); never NULL. */
 RNN_API const char *rnn_state_errmsg(const rnn_state *st);
+/* The status of the last failure on this state (RNN_OK if none; RNN_ERR_INVALID for NULL). */
+RNN_API int rnn_state_errcode(const rnn_state *st);
 /* Zeros the hidden state and reseeds every stream's generator with the creation seed. */
 RNN_API int rnn_state_reset(rnn_state *st);
 /* Copies src's hidden state, generators and creation seed (what rnn_state_reset reseeds with)
@@ -322,17 +404,17 @@ RNN_API int rnn_state_copy(rnn_state *dst, const rnn_state *src);
 /* A new state equal to src (rnn_state_create + rnn_state_copy). */
 RNN_API int rnn_state_clone(rnn_state **out, const rnn_state *src);
 /* *batch receives the number of streams. */
-RNN_API int rnn_state_batch_size(const rnn_state *st, int *batch);
+RNN_API int rnn_state_get_batch(const rnn_state *st, int *batch);
 /* Copy the hidden state out of / into the state: h (and c for LSTM, may be NULL) float[L][batch][H]. */
-RNN_API int rnn_state_get(const rnn_state *st, float *h, float *c);
-RNN_API int rnn_state_set(rnn_state *st, const float *h, const float *c);
+RNN_API int rnn_state_get_hidden(const rnn_state *st, float *h, float *c);
+RNN_API int rnn_state_set_hidden(rnn_state *st, const float *h, const float *c);
 
 /*
- * Feeds tokens int32_t[batch][steps] through the model (no dropout), advancing every stream by
- * `steps` tokens in one pass: the input products of all steps are one GEMM per layer. Use it to
- * prime a state with a prompt.
+ * Feeds tokens int32_t[batch][stride] (steps used per row; stride 0 = steps) through the model (no
+ * dropout), advancing every stream by `steps` tokens in one pass: the input products of all steps
+ * are one GEMM per layer. Use it to prime a state with a prompt.
  */
-RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps);
+RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps, int stride);
 
 /*
  * Scores continuations: logprob[b] = sum over t of log p(tokens[b][t] | the stream's past and
@@ -340,25 +422,28 @@ RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps);
  * predicted from the state as it is (a zero state gives the model's distribution after a zero
  * hidden state). Fork with rnn_state_copy first to score several candidates from one point.
  */
-RNN_API int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, double *logprob);
+RNN_API int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride,
+                            double *logprob);
 
 /* logprobs float[batch][V] receives the next-token log-probabilities of every stream. */
-RNN_API int rnn_state_logprobs(rnn_state *st, float *logprobs);
+RNN_API int rnn_state_get_logprobs(rnn_state *st, float *logprobs);
 
 /* Draws next[b] for every stream from the next-token distribution (sampling NULL: the defaults).
  * Does not advance the state: feed the tokens you keep. */
-RNN_API int rnn_state_next(rnn_state *st, const rnn_sampling *sampling, int32_t *next);
+RNN_API int rnn_state_draw(rnn_state *st, const rnn_sampling *sampling, int32_t *next);
 
 /* Generates `count` (>= 0; 0 does nothing) tokens per stream into out int32_t[batch][count]:
  * draw, feed, repeat; all streams advance together (one GEMM per layer and step). */
 RNN_API int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out);
 
-/* ---- Parameters by name (for tests, converters and FFI) --------------------------------------- */
+/* ---- Parameters by name (for converters and FFI) ---------------------------------------------- */
 /*
- * One parameter tensor: a view into the handle's parameter and gradient blocks. The pointers stay
- * valid until rnn_model_free. Writing through data changes the model. Grows only at the end.
+ * One parameter tensor: a view into the model's parameter and gradient blocks. The pointers stay
+ * valid until rnn_model_free. Writing through data changes the model. A struct the library fills:
+ * set struct_size (sizeof(rnn_param)) before the call.
  */
 typedef struct rnn_param {
+    size_t struct_size; /* sizeof(rnn_param) as the caller compiled it */
     const char *name;  /* PyTorch's state_dict key: "encoder.weight", "rnn.weight_ih_l0",
                           "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", ...,
                           "decoder.weight" (untied models only), "decoder.bias" */
@@ -369,74 +454,127 @@ typedef struct rnn_param {
     size_t size;       /* rows * cols */
 } rnn_param;
 
-/* The number of parameter tensors (PyTorch's len(list(model.parameters()))). */
-RNN_API int rnn_param_count(const rnn_model *m, int *count);
-
-/* The index-th tensor in PyTorch's model.parameters() order. RNN_ERR_NOTFOUND past the end. */
+/* *count receives the number of parameter tensors (PyTorch's len(list(model.parameters()))). */
+RNN_API int rnn_param_get_count(const rnn_model *m, int *count);
+/* The index-th tensor in PyTorch's model.parameters() order. RNN_ERR_RANGE past the end. */
 RNN_API int rnn_param_get(const rnn_model *m, int index, rnn_param *out);
-
-/* The tensor called `name`. For a tied model "decoder.weight" finds the shared encoder.weight. */
+/* The tensor called `name`; RNN_ERR_NOTFOUND when there is none. For a tied model
+ * "decoder.weight" finds the shared encoder.weight. */
 RNN_API int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out);
 
-/* The whole parameter block and gradient block, `count` floats each, in parameters() order. */
-RNN_API int rnn_param_block(const rnn_model *m, float **data, float **grad, size_t *count);
-
-/* ---- Vocabulary --------------------------------------------------------------------------------- */
+/* ---- Vocabulary and text ---------------------------------------------------------------------- */
 /*
  * A model may carry its vocabulary (id -> word), saved and loaded with it. rnn_vocab_set copies
- * `count` NUL-terminated words; count must equal vocab_size, words must be non-empty, unique is not
- * checked. RNN_ERR_INVALID / RNN_ERR_NOMEM; on failure the old vocabulary stays.
+ * `count` NUL-terminated words; count must equal vocab_size; every word must be non-empty, at most
+ * RNN_LIMIT_WORD_BYTES bytes, without whitespace (as rnn_vocab_encode splits) and unique.
+ * RNN_ERR_INVALID / RNN_ERR_NOMEM; on failure the old vocabulary stays.
  */
 RNN_API int rnn_vocab_set(rnn_model *m, const char *const *words, int count);
 /* *count receives the number of words held: vocab_size, or 0 when the model has none. */
-RNN_API int rnn_vocab_size(const rnn_model *m, int *count);
+RNN_API int rnn_vocab_get_size(const rnn_model *m, int *count);
 /* *word receives word `id` (valid until the vocabulary changes or the model is freed);
  * RNN_ERR_RANGE when id is outside [0, count). */
-RNN_API int rnn_vocab_word(const rnn_model *m, int id, const char **word);
+RNN_API int rnn_vocab_get_word(const rnn_model *m, int id, const char **word);
+/* *id receives the id of `word` (NUL-terminated). RNN_ERR_NOTFOUND when the vocabulary does not
+ * hold it (or the model has no vocabulary). */
+RNN_API int rnn_vocab_find(const rnn_model *m, const char *word, int32_t *id);
 
-/* ---- Model files (see docs/FORMAT.md) -------------------------------------------------------- */
+/* rnn_vocab_encode flags */
+#define RNN_ENCODE_EOS 1u      /* append "<eos>" (the example's data.py does, once per line) */
+#define RNN_ENCODE_UNK_MAP 2u  /* an unknown word becomes "<unk>" (an error if the vocabulary has
+                                  no "<unk>") */
+#define RNN_ENCODE_UNK_SKIP 4u /* an unknown word is left out */
+
 /*
- * Saves the configuration, the vocabulary (if any) and every parameter to `path`: little-endian,
- * versioned, every section checksummed (CRC-32C). Atomic: the file is written to a temporary file
- * in the same folder (`path.tmp.<pid>.<n>`), flushed, fsync'ed and renamed over `path`, so an
- * interrupted save leaves any previous file intact; a temporary file left by a killed process is
- * removed by the next save of the same path. Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_IO (with the reason in
- * rnn_errmsg).
+ * Turns one line of text into token ids exactly as the PyTorch example's data.py and rnnlm do:
+ * words are what Python's str.split() returns (split at ASCII \t \n \v \f \r space \x1c-\x1f and
+ * Unicode U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000; no empty
+ * words), looked up in the model's vocabulary, then "<eos>" with RNN_ENCODE_EOS.
+ *   text, len  the line: strict UTF-8 (as Python's "utf8" codec), no NUL byte; len bytes
+ *   flags      RNN_ENCODE_* (at most one of UNK_MAP and UNK_SKIP); without either, an unknown word
+ *              fails with RNN_ERR_NOTFOUND naming it
+ *   ids, cap   receive the ids (ids may be NULL when cap is 0)
+ *   count      receives the number of ids the line gives (also on RNN_ERR_SIZE)
+ *   unknown    receives the number of unknown words (may be NULL)
+ * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_STATE (no vocabulary), RNN_ERR_FORMAT (not UTF-8, a NUL,
+ * or a word longer than RNN_LIMIT_WORD_BYTES), RNN_ERR_NOTFOUND or RNN_ERR_SIZE (count > cap:
+ * nothing is written; call again with cap >= count, or with ids NULL and cap 0 to measure).
  */
-RNN_API int rnn_model_save(const rnn_model *m, const char *path);
+RNN_API int rnn_vocab_encode(const rnn_model *m, const char *text, size_t len, unsigned flags,
+                             int32_t *ids, size_t cap, size_t *count, size_t *unknown);
 
-/* rnn_model_save_ex flags */
+/* ---- Model files and memory images (docs/FORMAT.md) ------------------------------------------ */
+/* save flags */
 #define RNN_SAVE_STATE 1u /* also save the hidden state and the generator's state (exact resume) */
+/* load flags */
+#define RNN_LOAD_NO_STATE 1u /* do not restore a saved hidden state and generator */
 
 /*
- * rnn_model_save with flags (0 or RNN_SAVE_STATE). With RNN_SAVE_STATE the file also holds the
- * hidden state (its batch size, h, and c for LSTM) and the state of the handle's generator, and
- * rnn_model_load restores both, so training or sampling continues bit for bit.
+ * Saves the configuration, the vocabulary (if any), every parameter and app_data to `path`:
+ * little-endian, versioned, every section checksummed (CRC-32C). Atomic: the file is written to a
+ * temporary file in the same folder (`path.tmp.<pid>.<n>`), flushed, fsync'ed and renamed over
+ * `path`, so an interrupted save leaves any previous file intact; a temporary file left by a
+ * killed process is removed by the next save of the same path.
+ *   flags     0 or RNN_SAVE_STATE: the file also holds the hidden state (its batch size, h, and c
+ *             for LSTM) and the state of the model's generator, and loading restores both, so
+ *             training or sampling continues bit for bit
+ *   app_data  an opaque byte string (at most RNN_LIMIT_APP_DATA bytes; NULL when app_len is 0)
+ *             carried in the file, e.g. a training loop's counters; rnn_model_get_app_data
+ *             returns it after loading
+ * Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_IO (with the reason in rnn_model_errmsg).
  */
-RNN_API int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags);
+RNN_API int rnn_model_save(const rnn_model *m, const char *path, unsigned flags, const void *app_data,
+                           size_t app_len);
 
 /*
- * Application data: an opaque byte string (at most 16 MiB) that the handle keeps and every saved
- * file carries, e.g. a training loop's counters for an exact resume. rnn_set_app_data copies it
- * (len 0 clears it); rnn_get_app_data gives a view valid until the next set or the model's free
- * (*data NULL and *len 0 when there is none).
+ * The same bytes as rnn_model_save into memory. buf NULL: *len receives the size needed and the
+ * call returns RNN_OK. Otherwise cap bytes at buf; *len receives the bytes written, or the size
+ * needed with RNN_ERR_SIZE when cap is too small (nothing written).
  */
-RNN_API int rnn_set_app_data(rnn_model *m, const void *data, size_t len);
-RNN_API int rnn_get_app_data(const rnn_model *m, const void **data, size_t *len);
+RNN_API int rnn_model_save_mem(const rnn_model *m, void *buf, size_t cap, size_t *len, unsigned flags,
+                               const void *app_data, size_t app_len);
 
 /*
  * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
  * count and shape is checked against the file's size and for overflow before anything is
  * allocated or read, and every checksum is verified. Sections this version does not know are
  * skipped. Gradients are zero. The hidden state and the generator are restored when the file was
- * saved with RNN_SAVE_STATE; otherwise there is no hidden state (call rnn_reset_state) and the
- * generator is seeded from the configuration's seed. Application data is restored when present.
+ * saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is no hidden
+ * state (call rnn_model_reset_hidden) and the generator is seeded from the configuration's seed.
  *   out     receives the handle (NULL on failure)
+ *   alloc   allocation hooks, or NULL for malloc/free (copied)
+ *   flags   0 or RNN_LOAD_NO_STATE
  *   errbuf  optional buffer (errlen bytes) for the reason of a failure, since no handle exists
  * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_IO, RNN_ERR_FORMAT or RNN_ERR_NOMEM.
  */
-RNN_API int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc, char *errbuf,
-                           size_t errlen);
+RNN_API int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc, unsigned flags,
+                           char *errbuf, size_t errlen);
+
+/* rnn_model_load from the len bytes at data (e.g. written by rnn_model_save_mem); the bytes are
+ * not kept after the call. */
+RNN_API int rnn_model_load_mem(rnn_model **out, const void *data, size_t len, const rnn_allocator *alloc,
+                               unsigned flags, char *errbuf, size_t errlen);
+
+/* The application data of the file the model was loaded from: a view valid until the model is
+ * freed (*data NULL and *len 0 when there is none, e.g. for a created model). */
+RNN_API int rnn_model_get_app_data(const rnn_model *m, const void **data, size_t *len);
+
+/* ---- Expert calls (define RNN_EXPERT_API before including rnn.h) ------------------------------ */
+/* These expose the implementation; a 1.x minor release may change them (see "Stability"). */
+#ifdef RNN_EXPERT_API
+/*
+ * After rnn_backward: the gradient of that chunk's loss with respect to the hidden state that
+ * entered the chunk (float[L][batch][H]; dc for LSTM's cell state, may be NULL). Training does not
+ * use it (the entering state is a constant, the example's hidden.detach()); it is there for tests
+ * and for callers that chain chunks themselves. RNN_ERR_STATE when no rnn_backward ran since the
+ * last rnn_model_reset_hidden / rnn_model_set_hidden.
+ */
+RNN_API int rnn_model_get_hidden_grad(const rnn_model *m, int batch, float *dh, float *dc);
+
+/* The whole parameter block and gradient block, `count` floats each, in parameters() order (each
+ * rnn_param is a view into them): for data-parallel drivers that reduce all gradients at once. */
+RNN_API int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count);
+#endif
 
 #ifdef __cplusplus
 }

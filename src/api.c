@@ -72,20 +72,20 @@ void rnn_config_init(rnn_config *cfg)
 
 #define RNN_MAX_DIM (1 << 24)
 
-static const rnn_cell *cell_table(int cell)
+static const rnn__cell *cell_table(int cell)
 {
     switch (cell) {
-    case RNN_CELL_TANH: return &rnn_cell_tanh;
-    case RNN_CELL_RELU: return &rnn_cell_relu;
-    case RNN_CELL_LSTM: return &rnn_cell_lstm;
-    case RNN_CELL_GRU: return &rnn_cell_gru;
+    case RNN_CELL_TANH: return &rnn__cell_tanh;
+    case RNN_CELL_RELU: return &rnn__cell_relu;
+    case RNN_CELL_LSTM: return &rnn__cell_lstm;
+    case RNN_CELL_GRU: return &rnn__cell_gru;
     default: return NULL;
     }
 }
 
 static void add_tensor(rnn_model *m, size_t *off, const char *name, int rows, int cols)
 {
-    rnn_tensor *t = &m->tensors[m->ntensors++];
+    rnn__tensor *t = &m->tensors[m->ntensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->offset = *off, t->rows = rows, t->cols = cols;
     *off += (size_t)rows * cols;
@@ -96,7 +96,7 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     if (!out) return RNN_ERR_INVALID;
     *out = NULL;
     if (!cfg) return RNN_ERR_INVALID;
-    const rnn_cell *cell = cell_table(cfg->cell);
+    const rnn__cell *cell = cell_table(cfg->cell);
     int V = cfg->vocab_size, E = cfg->emb_size, H = cfg->hidden_size, L = cfg->num_layers;
     if (!cell || V <= 0 || E <= 0 || H <= 0 || L <= 0 || V > RNN_MAX_DIM || E > RNN_MAX_DIM ||
         H > RNN_MAX_DIM || L > 1024 || !(cfg->dropout >= 0.0f && cfg->dropout < 1.0f) ||
@@ -119,8 +119,8 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
 
     /* the parameter table, in PyTorch's parameters() order */
     int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
-    m->tensors = rnn__alloc(m, sizeof(rnn_tensor) * (size_t)nt);
-    m->layers = rnn__alloc(m, sizeof(rnn_layer_params) * (size_t)L);
+    m->tensors = rnn__alloc(m, sizeof(rnn__tensor) * (size_t)nt);
+    m->layers = rnn__alloc(m, sizeof(rnn__layer_params) * (size_t)L);
     if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, m->err) != RNN_OK) goto nomem;
 
     size_t off = 0;
@@ -128,7 +128,7 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     m->enc = off;
     add_tensor(m, &off, "encoder.weight", V, E);
     for (int l = 0; l < L; l++) {
-        rnn_layer_params *lp = &m->layers[l];
+        rnn__layer_params *lp = &m->layers[l];
         int in = l == 0 ? E : H, GH = m->G * H;
         lp->in = in;
         snprintf(name, sizeof name, "rnn.weight_ih_l%d", l);
@@ -153,16 +153,16 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     memset(m->grads, 0, bytes);
 
     /* initialisation as the PyTorch example (init_weights) and nn.RNN/LSTM/GRU's reset_parameters */
-    rnn_rng init;
-    rnn_rng_seed(&init, cfg->seed ^ 0x6A09E667F3BCC908ull);
+    rnn__rng init;
+    rnn__rng_seed(&init, cfg->seed ^ 0x6A09E667F3BCC908ull);
     float k = 1.0f / sqrtf((float)H);
     for (int i = 0; i < m->ntensors; i++) {
-        const rnn_tensor *t = &m->tensors[i];
+        const rnn__tensor *t = &m->tensors[i];
         float *p = m->params + t->offset;
         size_t n = (size_t)t->rows * t->cols;
         float a = strncmp(t->name, "rnn.", 4) == 0 ? k : 0.1f;
         if (strcmp(t->name, "decoder.bias") == 0) a = 0.0f;
-        for (size_t j = 0; j < n; j++) p[j] = a == 0.0f ? 0.0f : -a + 2.0f * a * rnn_rng_float(&init);
+        for (size_t j = 0; j < n; j++) p[j] = a == 0.0f ? 0.0f : -a + 2.0f * a * rnn__rng_float(&init);
     }
     *out = m;
     return RNN_OK;
@@ -218,7 +218,7 @@ int rnn_state_batch(const rnn_model *m, int *batch)
     return RNN_OK;
 }
 
-static int check_state_batch(const rnn_ctx *x, int batch)
+static int check_state_batch(const rnn__ctx *x, int batch)
 {
     if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_reset_state first");
     if (batch != x->batch)
@@ -226,9 +226,9 @@ static int check_state_batch(const rnn_ctx *x, int batch)
     return RNN_OK;
 }
 
-static size_t state_floats(const rnn_ctx *x) { return (size_t)x->m->cfg.num_layers * x->batch * x->m->cfg.hidden_size; }
+static size_t state_floats(const rnn__ctx *x) { return (size_t)x->m->cfg.num_layers * x->batch * x->m->cfg.hidden_size; }
 
-static int ctx_get_state(const rnn_ctx *x, int batch, float *h, float *c)
+static int ctx_get_state(const rnn__ctx *x, int batch, float *h, float *c)
 {
     if (!h) return rnn__failf(x->err, RNN_ERR_INVALID, "h is NULL");
     int rc = check_state_batch(x, batch);
@@ -238,7 +238,7 @@ static int ctx_get_state(const rnn_ctx *x, int batch, float *h, float *c)
     return RNN_OK;
 }
 
-static int ctx_set_state(rnn_ctx *x, int batch, const float *h, const float *c)
+static int ctx_set_state(rnn__ctx *x, int batch, const float *h, const float *c)
 {
     if (!h) return rnn__failf(x->err, RNN_ERR_INVALID, "h is NULL");
     int rc = check_state_batch(x, batch);
@@ -266,7 +266,7 @@ int rnn_set_state(rnn_model *m, int batch, const float *h, const float *c)
 int rnn_get_state_grad(const rnn_model *m, int batch, float *dh, float *dc)
 {
     if (!m) return RNN_ERR_INVALID;
-    const rnn_ctx *x = &m->train;
+    const rnn__ctx *x = &m->train;
     if (!dh) return rnn__failf(x->err, RNN_ERR_INVALID, "dh is NULL");
     int rc = check_state_batch(x, batch);
     if (rc) return rc;
@@ -329,9 +329,9 @@ static void block_part(void *arg, int part, int parts)
         float *g = j->m->grads + b;
         switch (j->op) {
         case BLK_ZERO: memset(g, 0, (e - b) * sizeof(float)); break;
-        case BLK_SUMSQ: j->part[c] = rnn_k_sumsq(g, e - b); break;
-        case BLK_SCALE: rnn_k_scale(g, j->a, e - b); break;
-        default: rnn_k_axpy(j->m->params + b, j->a, g, e - b); break;
+        case BLK_SUMSQ: j->part[c] = rnn__k_sumsq(g, e - b); break;
+        case BLK_SCALE: rnn__k_scale(g, j->a, e - b); break;
+        default: rnn__k_axpy(j->m->params + b, j->a, g, e - b); break;
         }
     }
 }
@@ -382,7 +382,7 @@ int rnn_set_threads(rnn_model *m, int threads)
     if (threads < 1 || threads > RNN_MAX_THREADS)
         return rnn__fail(m, RNN_ERR_INVALID, "threads must be in [1, %d] (got %d)", RNN_MAX_THREADS, threads);
     if (threads == m->threads) return RNN_OK; /* (1 thread: no pool) */
-    rnn_pool *p;
+    rnn__pool *p;
     if (rnn__pool_create(&p, threads, &m->al) != RNN_OK)
         return rnn__fail(m, RNN_ERR_NOMEM, "cannot start %d threads", threads);
     rnn__pool_free(m->train.pool, &m->al);
@@ -399,7 +399,7 @@ int rnn_get_threads(const rnn_model *m, int *threads)
     return RNN_OK;
 }
 
-static int check_sampler(char *err, const rnn_sampler *s)
+static int check_sampler(char *err, const rnn__sampler *s)
 {
     if (!(s->temperature >= 0.0f) || isinf(s->temperature))
         return rnn__failf(err, RNN_ERR_INVALID, "temperature must be finite and >= 0 (got %g)", (double)s->temperature);
@@ -413,7 +413,7 @@ int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float temperature
 {
     if (!m) return RNN_ERR_INVALID;
     if (!next) return rnn__fail(m, RNN_ERR_INVALID, "next is NULL");
-    rnn_sampler s = {temperature, 0, 1.0f};
+    rnn__sampler s = {temperature, 0, 1.0f};
     int rc = check_sampler(m->err, &s);
     if (!rc) rc = rnn__check_tokens(&m->train, tokens, NULL, batch, 1);
     if (rc) return rc;
@@ -424,7 +424,7 @@ int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float temperature
 int rnn_set_seed(rnn_model *m, uint64_t seed)
 {
     if (!m) return RNN_ERR_INVALID;
-    rnn_rng_seed(&m->train.rng, seed);
+    rnn__rng_seed(&m->train.rng, seed);
     return RNN_OK;
 }
 
@@ -491,7 +491,7 @@ int rnn_state_copy(rnn_state *dst, const rnn_state *src)
     size_t n = state_floats(&src->ctx);
     memcpy(dst->ctx.h, src->ctx.h, n * sizeof(float));
     if (src->ctx.c) memcpy(dst->ctx.c, src->ctx.c, n * sizeof(float));
-    memcpy(dst->ctx.row_rng, src->ctx.row_rng, sizeof(rnn_rng) * (size_t)src->ctx.batch);
+    memcpy(dst->ctx.row_rng, src->ctx.row_rng, sizeof(rnn__rng) * (size_t)src->ctx.batch);
     dst->ctx.row_seed = src->ctx.row_seed;
     return RNN_OK;
 }
@@ -552,7 +552,7 @@ int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, double *log
     return RNN_OK;
 }
 
-static int sampler_of(char *err, const rnn_sampling *in, rnn_sampler *s)
+static int sampler_of(char *err, const rnn_sampling *in, rnn__sampler *s)
 {
     if (in) s->temperature = in->temperature, s->top_k = in->top_k, s->top_p = in->top_p;
     else s->temperature = 1.0f, s->top_k = 0, s->top_p = 1.0f;
@@ -563,7 +563,7 @@ int rnn_state_next(rnn_state *st, const rnn_sampling *sampling, int32_t *next)
 {
     if (!st) return RNN_ERR_INVALID;
     if (!next) return rnn__failf(st->err, RNN_ERR_INVALID, "next is NULL");
-    rnn_sampler s;
+    rnn__sampler s;
     int rc = sampler_of(st->err, sampling, &s);
     if (rc) return rc;
     rnn__draw(st->ctx.m, &st->ctx, &s, next);
@@ -574,7 +574,7 @@ int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, i
 {
     if (!st) return RNN_ERR_INVALID;
     if (!out || count < 0) return rnn__failf(st->err, RNN_ERR_INVALID, "out is NULL or count %d < 0", count);
-    rnn_sampler s;
+    rnn__sampler s;
     int rc = sampler_of(st->err, sampling, &s);
     if (rc) return rc;
     int B = st->ctx.batch;
@@ -604,7 +604,7 @@ int rnn_param_count(const rnn_model *m, int *count)
     return RNN_OK;
 }
 
-static void fill_param(const rnn_model *m, const rnn_tensor *t, rnn_param *out)
+static void fill_param(const rnn_model *m, const rnn__tensor *t, rnn_param *out)
 {
     out->name = t->name;
     out->data = m->params + t->offset;

@@ -33,8 +33,8 @@ static void rowwise_nt(int M, int N, int K, const float *A, int lda, const float
                        int ldc)
 {
     int i = 0;
-    for (; i + 4 <= M; i += 4) rnn_k_dots4(C + (size_t)i * ldc, ldc, A + (size_t)i * lda, lda, B, ldb, N, K, beta);
-    for (; i < M; i++) rnn_k_dots(C + (size_t)i * ldc, A + (size_t)i * lda, B, ldb, N, K, beta);
+    for (; i + 4 <= M; i += 4) rnn__k_dots4(C + (size_t)i * ldc, ldc, A + (size_t)i * lda, lda, B, ldb, N, K, beta);
+    for (; i < M; i++) rnn__k_dots(C + (size_t)i * ldc, A + (size_t)i * lda, B, ldb, N, K, beta);
 }
 
 static void gemm_part(void *arg, int part, int parts)
@@ -56,12 +56,12 @@ static void gemm_part(void *arg, int part, int parts)
     }
 }
 
-static int parallel(rnn_pool *pool, int M, int N, int K)
+static int parallel(rnn__pool *pool, int M, int N, int K)
 {
     return pool && M > 0 && N > 0 && K > 0 && (double)M * N * K >= PAR_MIN_MACS;
 }
 
-void rnn_gemm(rnn_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+void rnn__gemm(rnn__pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc)
 {
     if (!parallel(pool, M, N, K)) {
@@ -72,7 +72,7 @@ void rnn_gemm(rnn_pool *pool, int trans_a, int trans_b, int M, int N, int K, flo
     rnn__pool_run(pool, gemm_part, &j);
 }
 
-void rnn_gemm_nt(rnn_pool *pool, int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void rnn__gemm_nt(rnn__pool *pool, int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                  float beta, float *C, int ldc)
 {
     if (!parallel(pool, M, N, K)) {

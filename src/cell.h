@@ -12,10 +12,10 @@
 #include <math.h>
 #include <stddef.h>
 
-typedef struct rnn_layer {
+typedef struct rnn__layer {
     int B, T, in, H;
-    int rowwise;         /* forward products through rnn_gemm_nt's row-wise path (inference states) */
-    struct rnn_pool *pool; /* threads for the all-steps products (NULL: the caller alone) */
+    int rowwise;         /* forward products through rnn__gemm_nt's row-wise path (inference states) */
+    struct rnn__pool *pool; /* threads for the all-steps products (NULL: the caller alone) */
     const float *w_ih, *w_hh, *b_ih, *b_hh;
     float *dw_ih, *dw_hh, *db_ih, *db_hh; /* backward adds into these */
     const float *x;      /* (T,B,in) input */
@@ -28,25 +28,25 @@ typedef struct rnn_layer {
     float *dx;           /* (T,B,in) d(loss)/d(x) (backward overwrites) */
     float *dh0, *dc0;    /* (B,H) d(loss)/d(h0), d(loss)/d(c0) (backward overwrites) */
     float *scratch;      /* scratch_size() floats for backward */
-} rnn_layer;
+} rnn__layer;
 
-typedef struct rnn_cell {
+typedef struct rnn__cell {
     const char *name;
     int gates;
     size_t (*cache_size)(int B, int T, int H);
     size_t (*scratch_size)(int B, int T, int H);
-    void (*forward)(const rnn_layer *l);
-    void (*backward)(const rnn_layer *l);
-} rnn_cell;
+    void (*forward)(const rnn__layer *l);
+    void (*backward)(const rnn__layer *l);
+} rnn__cell;
 
-extern const rnn_cell rnn_cell_tanh, rnn_cell_relu, rnn_cell_lstm, rnn_cell_gru;
+extern const rnn__cell rnn__cell_tanh, rnn__cell_relu, rnn__cell_lstm, rnn__cell_gru;
 
 /* layer.c -- shared by the cells.
  * gates(T*B, G*H) = x w_ih^T + b_ih for all steps at once. */
-void rnn_layer_input_gemm(const rnn_layer *l, int G, float *gates);
+void rnn__layer_input_gemm(const rnn__layer *l, int G, float *gates);
 /* After the time loop: dw_ih += dgx^T x, db_ih += colsum(dgx), dx = dgx w_ih,
  * dw_hh += dgh^T [h0; y_1..y_{T-1}], db_hh += colsum(dgh). dgx, dgh are (T*B, G*H). */
-void rnn_layer_weight_grads(const rnn_layer *l, int G, const float *dgx, const float *dgh);
+void rnn__layer_weight_grads(const rnn__layer *l, int G, const float *dgx, const float *dgh);
 
 
 #endif

@@ -17,28 +17,28 @@ static size_t gru_cache_size(int B, int T, int H) { return (size_t)T * B * H * 4
 /* backward: dGx and dGh (T,B,3H) each, two (B,H) recurrent buffers */
 static size_t gru_scratch_size(int B, int T, int H) { return (size_t)T * B * H * 6 + (size_t)B * H * 2; }
 
-static void gru_forward(const rnn_layer *l)
+static void gru_forward(const rnn__layer *l)
 {
     int B = l->B, T = l->T, H = l->H;
     size_t BH = (size_t)B * H, H3 = (size_t)3 * H;
     float *gates = l->cache, *hn = gates + (size_t)T * BH * 3, *gh = hn + (size_t)T * BH;
-    rnn_layer_input_gemm(l, 3, gates);
+    rnn__layer_input_gemm(l, 3, gates);
     const float *br = l->b_hh, *bz = br + H, *bn = bz + H;
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
-        rnn_gemm_nt(NULL, l->rowwise, B, 3 * H, H, hp, H, l->w_hh, H, 0.0f, gh, 3 * H);
+        rnn__gemm_nt(NULL, l->rowwise, B, 3 * H, H, hp, H, l->w_hh, H, 0.0f, gh, 3 * H);
         for (int b = 0; b < B; b++) {
             float *gr = gates + t * BH * 3 + b * H3, *gz = gr + H, *gn = gz + H;
             const float *hr = gh + b * H3, *hz = hr + H, *hnn = hz + H;
             size_t o = t * BH + (size_t)b * H;
             for (int j = 0; j < H; j++) gr[j] += hr[j], gz[j] += hz[j], hn[o + j] = hnn[j] + bn[j];
-            rnn_k_sigmoid_bias(gr, br, H);
-            rnn_k_sigmoid_bias(gz, bz, H);
+            rnn__k_sigmoid_bias(gr, br, H);
+            rnn__k_sigmoid_bias(gz, bz, H);
             for (int j = 0; j < H; j++) {
                 float rh = gr[j] * hn[o + j];
                 gn[j] += rh;
             }
-            rnn_k_tanh(gn, gn, H);
+            rnn__k_tanh(gn, gn, H);
             const float *hpb = hp + (size_t)b * H;
             for (int j = 0; j < H; j++) {
                 float zn = (1.0f - gz[j]) * gn[j], zh = gz[j] * hpb[j];
@@ -49,7 +49,7 @@ static void gru_forward(const rnn_layer *l)
     memcpy(l->hT, l->y + (T - 1) * BH, BH * sizeof(float));
 }
 
-static void gru_backward(const rnn_layer *l)
+static void gru_backward(const rnn__layer *l)
 {
     int B = l->B, T = l->T, H = l->H;
     size_t BH = (size_t)B * H, H3 = (size_t)3 * H;
@@ -78,12 +78,12 @@ static void gru_backward(const rnn_layer *l)
             }
         }
         /* dh (B,H) = dht * z + dGh_t (B,3H) * W_hh (3H,H) */
-        rnn_gemm(NULL, 0, 0, B, H, 3 * H, 1.0f, dgh + t * BH * 3, 3 * H, l->w_hh, H, 1.0f, dnext, H);
+        rnn__gemm(NULL, 0, 0, B, H, 3 * H, 1.0f, dgh + t * BH * 3, 3 * H, l->w_hh, H, 1.0f, dnext, H);
         float *swap = dh;
         dh = dnext, dnext = swap;
     }
     memcpy(l->dh0, dh, BH * sizeof(float));
-    rnn_layer_weight_grads(l, 3, dgx, dgh);
+    rnn__layer_weight_grads(l, 3, dgx, dgh);
 }
 
-const rnn_cell rnn_cell_gru = {"GRU", 3, gru_cache_size, gru_scratch_size, gru_forward, gru_backward};
+const rnn__cell rnn__cell_gru = {"GRU", 3, gru_cache_size, gru_scratch_size, gru_forward, gru_backward};

@@ -15,31 +15,31 @@ static size_t lstm_cache_size(int B, int T, int H) { return (size_t)T * B * H * 
 /* backward: dG (T,B,4H), dh and dc (B,H) */
 static size_t lstm_scratch_size(int B, int T, int H) { return (size_t)T * B * H * 4 + (size_t)B * H * 2; }
 
-static void lstm_forward(const rnn_layer *l)
+static void lstm_forward(const rnn__layer *l)
 {
     int B = l->B, T = l->T, H = l->H;
     size_t BH = (size_t)B * H, H4 = (size_t)4 * H;
     float *gates = l->cache, *cs = gates + (size_t)T * BH * 4, *tcs = cs + (size_t)T * BH;
-    rnn_layer_input_gemm(l, 4, gates);
+    rnn__layer_input_gemm(l, 4, gates);
     const float *bi = l->b_hh, *bf = bi + H, *bg = bf + H, *bo = bg + H;
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         const float *cp = t ? cs + (t - 1) * BH : l->c0;
         float *gt = gates + t * BH * 4;
-        rnn_gemm_nt(NULL, l->rowwise, B, 4 * H, H, hp, H, l->w_hh, H, 1.0f, gt, 4 * H);
+        rnn__gemm_nt(NULL, l->rowwise, B, 4 * H, H, hp, H, l->w_hh, H, 1.0f, gt, 4 * H);
         for (int b = 0; b < B; b++) {
             float *gi = gt + b * H4, *gf = gi + H, *gg = gf + H, *go = gg + H;
             size_t o = t * BH + (size_t)b * H;
-            rnn_k_sigmoid_bias(gi, bi, H);
-            rnn_k_sigmoid_bias(gf, bf, H);
-            rnn_k_tanh_bias(gg, bg, H);
-            rnn_k_sigmoid_bias(go, bo, H);
+            rnn__k_sigmoid_bias(gi, bi, H);
+            rnn__k_sigmoid_bias(gf, bf, H);
+            rnn__k_tanh_bias(gg, bg, H);
+            rnn__k_sigmoid_bias(go, bo, H);
             const float *cpb = cp + (size_t)b * H;
             for (int j = 0; j < H; j++) {
                 float fc = gf[j] * cpb[j], ig = gi[j] * gg[j];
                 cs[o + j] = fc + ig;
             }
-            rnn_k_tanh(tcs + o, cs + o, H);
+            rnn__k_tanh(tcs + o, cs + o, H);
             for (int j = 0; j < H; j++) l->y[o + j] = go[j] * tcs[o + j];
         }
     }
@@ -47,7 +47,7 @@ static void lstm_forward(const rnn_layer *l)
     memcpy(l->cT, cs + (T - 1) * BH, BH * sizeof(float));
 }
 
-static void lstm_backward(const rnn_layer *l)
+static void lstm_backward(const rnn__layer *l)
 {
     int B = l->B, T = l->T, H = l->H;
     size_t BH = (size_t)B * H, H4 = (size_t)4 * H;
@@ -72,11 +72,11 @@ static void lstm_backward(const rnn_layer *l)
             }
         }
         /* dh (B,H) = dG_t (B,4H) * W_hh (4H,H) */
-        rnn_gemm(NULL, 0, 0, B, H, 4 * H, 1.0f, dg + t * BH * 4, 4 * H, l->w_hh, H, 0.0f, dh, H);
+        rnn__gemm(NULL, 0, 0, B, H, 4 * H, 1.0f, dg + t * BH * 4, 4 * H, l->w_hh, H, 0.0f, dh, H);
     }
     memcpy(l->dh0, dh, BH * sizeof(float));
     memcpy(l->dc0, dc, BH * sizeof(float));
-    rnn_layer_weight_grads(l, 4, dg, dg);
+    rnn__layer_weight_grads(l, 4, dg, dg);
 }
 
-const rnn_cell rnn_cell_lstm = {"LSTM", 4, lstm_cache_size, lstm_scratch_size, lstm_forward, lstm_backward};
+const rnn__cell rnn__cell_lstm = {"LSTM", 4, lstm_cache_size, lstm_scratch_size, lstm_forward, lstm_backward};

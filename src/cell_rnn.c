@@ -8,24 +8,24 @@
 
 #include <string.h>
 
-static size_t rnn_cache_size(int B, int T, int H) { (void)B, (void)T, (void)H; return 0; }
+static size_t rnn__cache_size(int B, int T, int H) { (void)B, (void)T, (void)H; return 0; }
 
 /* backward: dG (T*B, H) and the recurrent gradient (B, H) */
-static size_t rnn_scratch_size(int B, int T, int H) { return (size_t)T * B * H + (size_t)B * H; }
+static size_t rnn__scratch_size(int B, int T, int H) { return (size_t)T * B * H + (size_t)B * H; }
 
-static void forward(const rnn_layer *l, int relu)
+static void forward(const rnn__layer *l, int relu)
 {
     int B = l->B, T = l->T, H = l->H;
     size_t BH = (size_t)B * H;
-    rnn_layer_input_gemm(l, 1, l->y); /* y_t = x_t W_ih^T + b_ih, all steps */
+    rnn__layer_input_gemm(l, 1, l->y); /* y_t = x_t W_ih^T + b_ih, all steps */
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         float *yt = l->y + t * BH;
-        rnn_gemm_nt(NULL, l->rowwise, B, H, H, hp, H, l->w_hh, H, 1.0f, yt, H);
+        rnn__gemm_nt(NULL, l->rowwise, B, H, H, hp, H, l->w_hh, H, 1.0f, yt, H);
         for (int b = 0; b < B; b++) {
             float *row = yt + (size_t)b * H;
             if (!relu) {
-                rnn_k_tanh_bias(row, l->b_hh, H);
+                rnn__k_tanh_bias(row, l->b_hh, H);
                 continue;
             }
             for (int j = 0; j < H; j++) {
@@ -37,7 +37,7 @@ static void forward(const rnn_layer *l, int relu)
     memcpy(l->hT, l->y + (T - 1) * BH, BH * sizeof(float));
 }
 
-static void backward(const rnn_layer *l, int relu)
+static void backward(const rnn__layer *l, int relu)
 {
     int B = l->B, T = l->T, H = l->H;
     size_t BH = (size_t)B * H;
@@ -52,16 +52,16 @@ static void backward(const rnn_layer *l, int relu)
             dgt[i] = relu ? (y > 0.0f ? d : 0.0f) : d * (1.0f - y * y);
         }
         /* dh (B,H) = dg_t (B,H) * W_hh (H,H) */
-        rnn_gemm(NULL, 0, 0, B, H, H, 1.0f, dgt, H, l->w_hh, H, 0.0f, dh, H);
+        rnn__gemm(NULL, 0, 0, B, H, H, 1.0f, dgt, H, l->w_hh, H, 0.0f, dh, H);
     }
     memcpy(l->dh0, dh, BH * sizeof(float));
-    rnn_layer_weight_grads(l, 1, dg, dg);
+    rnn__layer_weight_grads(l, 1, dg, dg);
 }
 
-static void tanh_forward(const rnn_layer *l) { forward(l, 0); }
-static void tanh_backward(const rnn_layer *l) { backward(l, 0); }
-static void relu_forward(const rnn_layer *l) { forward(l, 1); }
-static void relu_backward(const rnn_layer *l) { backward(l, 1); }
+static void tanh_forward(const rnn__layer *l) { forward(l, 0); }
+static void tanh_backward(const rnn__layer *l) { backward(l, 0); }
+static void relu_forward(const rnn__layer *l) { forward(l, 1); }
+static void relu_backward(const rnn__layer *l) { backward(l, 1); }
 
-const rnn_cell rnn_cell_tanh = {"RNN_TANH", 1, rnn_cache_size, rnn_scratch_size, tanh_forward, tanh_backward};
-const rnn_cell rnn_cell_relu = {"RNN_RELU", 1, rnn_cache_size, rnn_scratch_size, relu_forward, relu_backward};
+const rnn__cell rnn__cell_tanh = {"RNN_TANH", 1, rnn__cache_size, rnn__scratch_size, tanh_forward, tanh_backward};
+const rnn__cell rnn__cell_relu = {"RNN_RELU", 1, rnn__cache_size, rnn__scratch_size, relu_forward, relu_backward};

@@ -27,34 +27,34 @@
 #define RNN_ROW_CHUNKS 8
 
 /* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------------------------------- */
-typedef struct rnn_rng {
+typedef struct rnn__rng {
     uint64_t s[4];
-} rnn_rng;
-void rnn_rng_seed(rnn_rng *r, uint64_t seed);
-uint64_t rnn_rng_next(rnn_rng *r);
-float rnn_rng_float(rnn_rng *r);   /* uniform in [0, 1), 24 random bits */
-double rnn_rng_double(rnn_rng *r); /* uniform in [0, 1), 53 random bits */
+} rnn__rng;
+void rnn__rng_seed(rnn__rng *r, uint64_t seed);
+uint64_t rnn__rng_next(rnn__rng *r);
+float rnn__rng_float(rnn__rng *r);   /* uniform in [0, 1), 24 random bits */
+double rnn__rng_double(rnn__rng *r); /* uniform in [0, 1), 53 random bits */
 
 /* ---- workspace.c: a bump allocator over one block -------------------------------------------- */
-/* With base == NULL the arena only measures: rnn_arena_take returns NULL and counts bytes. */
-typedef struct rnn_arena {
+/* With base == NULL the arena only measures: rnn__arena_take returns NULL and counts bytes. */
+typedef struct rnn__arena {
     char *base;
     size_t cap;  /* bytes available at base */
     size_t used; /* bytes handed out (each piece rounded up to 64) */
-} rnn_arena;
-void *rnn_arena_take(rnn_arena *a, size_t bytes);
-#define RNN_TAKE_F(a, n) ((float *)rnn_arena_take((a), (size_t)(n) * sizeof(float)))
-#define RNN_TAKE_I(a, n) ((int32_t *)rnn_arena_take((a), (size_t)(n) * sizeof(int32_t)))
+} rnn__arena;
+void *rnn__arena_take(rnn__arena *a, size_t bytes);
+#define RNN_TAKE_F(a, n) ((float *)rnn__arena_take((a), (size_t)(n) * sizeof(float)))
+#define RNN_TAKE_I(a, n) ((int32_t *)rnn__arena_take((a), (size_t)(n) * sizeof(int32_t)))
 
 /* ---- pool.c: n threads (the caller and n - 1 workers) running one job at a time ---------------- */
-typedef struct rnn_pool rnn_pool;
+typedef struct rnn__pool rnn__pool;
 /* one part of a job: part in [0, nparts), nparts == the pool's size */
-typedef void (*rnn_job)(void *arg, int part, int nparts);
+typedef void (*rnn__job)(void *arg, int part, int nparts);
 /* n <= 1 gives *out = NULL, which every pool call accepts as "run on the caller alone" */
-int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al);
-void rnn__pool_free(rnn_pool *p, const rnn_allocator *al);
+int rnn__pool_create(rnn__pool **out, int n, const rnn_allocator *al);
+void rnn__pool_free(rnn__pool *p, const rnn_allocator *al);
 /* runs fn(arg, i, n) for every i in [0, n), part 0 on the caller; returns when all are done */
-void rnn__pool_run(rnn_pool *p, rnn_job fn, void *arg);
+void rnn__pool_run(rnn__pool *p, rnn__job fn, void *arg);
 /* [*begin, *end) = part `part` of [0, n) cut into `parts` pieces at multiples of align */
 static inline void rnn__split(size_t n, int part, int parts, size_t align, size_t *begin, size_t *end)
 {
@@ -68,29 +68,29 @@ static inline void rnn__split(size_t n, int part, int parts, size_t align, size_
 /* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; the one product call.
  * With a pool (may be NULL) a large product is cut along the larger of M and N into one block per
  * thread, each a CBLAS call of its own (the BLAS should then run single-threaded). */
-void rnn_gemm(rnn_pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+void rnn__gemm(rnn__pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 /* C[M][N] = A (M,K) * B^T (B is (N,K)) + beta * C: the forward products. rowwise: every output
  * element is one dot product in a fixed order, the same whatever M (inference states use it so that
  * a stream's results do not depend on the batch around it; no packing, fast for small M);
  * otherwise CBLAS. A pool splits N (row-wise: every output element is still the same dot). */
-void rnn_gemm_nt(rnn_pool *pool, int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+void rnn__gemm_nt(rnn__pool *pool, int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
                  float *C, int ldc);
 
 /* ---- the handle ------------------------------------------------------------------------------ */
-typedef struct rnn_tensor {
+typedef struct rnn__tensor {
     char name[RNN_NAME_MAX];
     size_t offset; /* in floats, into params / grads */
     int rows, cols;
-} rnn_tensor;
+} rnn__tensor;
 
-typedef struct rnn_layer_params {
+typedef struct rnn__layer_params {
     int in;                             /* E for layer 0, H above */
     size_t w_ih, w_hh, b_ih, b_hh;      /* offsets into params / grads */
-} rnn_layer_params;
+} rnn__layer_params;
 
 /* Pointers into the workspace for one (batch, steps) run; see model.c's layout(). */
-typedef struct rnn_buffers {
+typedef struct rnn__buffers {
     int32_t *tok, *tgt;  /* (T,B) time-major copies of the inputs */
     float *x0, *m0;      /* (T,B,E) embedded input after dropout, its mask (NULL without dropout) */
     float **y;           /* [L] (T,B,H) layer outputs */
@@ -106,14 +106,14 @@ typedef struct rnn_buffers {
     float *dbias;        /* (RNN_ROW_CHUNKS, V) the decoder bias gradient of the last training forward:
                             row chunk c's column sums in dbias + c*V, summed while each row was
                             still in cache; backward adds the chunks in order */
-} rnn_buffers;
+} rnn__buffers;
 
 /*
  * An execution context: a hidden state, a workspace and a generator over one model. The model owns
  * one for training (rnn_forward/backward/evaluate/sample); each rnn_state is one more, so any
  * number of them can run over a model that they only read.
  */
-typedef struct rnn_ctx {
+typedef struct rnn__ctx {
     const rnn_model *m;
     rnn_allocator al;      /* the model's hooks */
     char *err;             /* where failures are described (RNN_ERR_LEN bytes) */
@@ -123,42 +123,42 @@ typedef struct rnn_ctx {
     float *h, *c, *dh0, *dc0;
     int have_dstate;       /* dh0/dc0 hold the last backward's result */
     int per_stream;        /* an rnn_state: per-stream generators, and row-wise forward products
-                              (rnn_gemm_nt) so that a stream's results do not depend on the batch */
-    rnn_rng *row_rng;      /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
+                              (rnn__gemm_nt) so that a stream's results do not depend on the batch */
+    rnn__rng *row_rng;      /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
     uint64_t row_seed;     /* stream b's generator is seeded with row_seed + b */
 
     /* workspace */
     void *ws_raw;          /* as returned by the allocator */
-    rnn_arena ws;
+    rnn__arena ws;
     int ws_batch, ws_steps;
     void *lists;           /* the [L] pointer arrays of buf and measure_buf */
-    rnn_buffers buf;       /* the current run's buffers */
-    rnn_buffers measure_buf; /* layout() target while measuring a new size */
+    rnn__buffers buf;       /* the current run's buffers */
+    rnn__buffers measure_buf; /* layout() target while measuring a new size */
 
     /* the last training forward, for backward */
     int pending;           /* backward is allowed */
     int fw_batch, fw_steps, fw_dropped;
 
-    rnn_rng rng;           /* dropout, and sampling through rnn_sample */
-    rnn_pool *pool;        /* librnn's threads for this context (NULL: the caller's alone) */
-} rnn_ctx;
+    rnn__rng rng;           /* dropout, and sampling through rnn_sample */
+    rnn__pool *pool;        /* librnn's threads for this context (NULL: the caller's alone) */
+} rnn__ctx;
 
 #define RNN_ERR_LEN 256
 
 struct rnn_model {
     rnn_config cfg;
     rnn_allocator al;
-    const rnn_cell *cell;
+    const rnn__cell *cell;
     int G;                 /* gates per unit: 1, 4 or 3 */
 
     size_t nparams;        /* floats in the parameter block (and the gradient block) */
     float *params, *grads;
     int ntensors;
-    rnn_tensor *tensors;   /* PyTorch's parameters() order */
-    rnn_layer_params *layers;
+    rnn__tensor *tensors;   /* PyTorch's parameters() order */
+    rnn__layer_params *layers;
     size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied */
 
-    rnn_ctx train;         /* the model's own context */
+    rnn__ctx train;         /* the model's own context */
     int threads;           /* rnn_set_threads; states take it when they are created */
 
     /* vocabulary: vocab_count NUL-terminated words packed in vocab_blob */
@@ -174,7 +174,7 @@ struct rnn_model {
 };
 
 struct rnn_state {
-    rnn_ctx ctx;
+    rnn__ctx ctx;
     int32_t *gen;          /* [batch] the tokens drawn by the current generation step */
     char err[RNN_ERR_LEN];
 };
@@ -192,34 +192,34 @@ void *rnn__default_alloc(void *user, size_t size);
 void rnn__default_free(void *user, void *p);
 
 /* model.c: contexts */
-int rnn__ctx_init(rnn_ctx *x, const rnn_model *m, char *err);
-void rnn__ctx_free(rnn_ctx *x);
-int rnn__ctx_reset(rnn_ctx *x, int batch);    /* zero state for batch streams (may allocate) */
-int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps);
+int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, char *err);
+void rnn__ctx_free(rnn__ctx *x);
+int rnn__ctx_reset(rnn__ctx *x, int batch);    /* zero state for batch streams (may allocate) */
+int rnn__ensure_workspace(rnn__ctx *x, int batch, int steps);
 /* Checks a chunk against x (sizes, state batch, token and target ids), then sizes the workspace for
  * it: the one step before every pass, so a failure leaves everything as it was. */
-int rnn__check_tokens(rnn_ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps);
+int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps);
 
 /* model.c: passes */
 enum { RNN_MODE_TRAIN, RNN_MODE_EVAL, RNN_MODE_SAMPLE, RNN_MODE_SCORE };
-typedef struct rnn_sampler {
+typedef struct rnn__sampler {
     float temperature;     /* 0: greedy */
     int top_k;             /* 0: off */
     float top_p;           /* >= 1: off */
-} rnn_sampler;
+} rnn__sampler;
 /* Runs the model over tokens (batch, steps) from x's state and leaves the final state in x.
  *   TRAIN: dropout; keeps activations for rnn__run_backward; *loss = mean NLL of targets
  *   EVAL:  *loss = mean NLL; logprobs (may be NULL) [b][t][V]
  *   SAMPLE (steps 1): then draws next[b] with sampler *s
  *   SCORE: row_logp[b] = sum_t log p(tokens[b][t] | state, tokens[b][<t]) (targets unused) */
-void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, const int32_t *targets,
+void rnn__run_forward(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
                       int batch, int steps, int mode, double *loss, float *logprobs,
-                      const rnn_sampler *s, int32_t *next, double *row_logp);
-void rnn__run_backward(rnn_model *m, rnn_ctx *x);
+                      const rnn__sampler *s, int32_t *next, double *row_logp);
+void rnn__run_backward(rnn_model *m, rnn__ctx *x);
 /* Draws next[b] for every stream from the distribution after x's current state. */
-void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *next);
+void rnn__draw(const rnn_model *m, rnn__ctx *x, const rnn__sampler *s, int32_t *next);
 /* logprobs[b][V] = log_softmax of the distribution after x's current state. */
-void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs);
+void rnn__dist(const rnn_model *m, rnn__ctx *x, float *logprobs);
 
 /* output.c */
 /* The decoder and log-softmax over the N = B*T rows `in` (time-major) in x->buf.logits, on x's
@@ -227,11 +227,11 @@ void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs);
  * target is RNN_IGNORE or tgt is NULL); returns their sum and *count the targets kept.
  * want_grad: the logits become d(mean NLL)/d(logits) and x->buf.dbias receives each row chunk's
  * column sums. logprobs (may be NULL): [b][t][V] log-probabilities. */
-double rnn__output_forward(const rnn_model *m, rnn_ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
+double rnn__output_forward(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
                            int T, int want_grad, double *count, float *logprobs);
 /* After a want_grad forward over N rows of `in`: the decoder's gradients, dx (N,H) = d/d(in) */
-void rnn__output_backward(rnn_model *m, rnn_ctx *x, const float *in, int N, float *dx);
-void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,
-                        const rnn_sampler *s, int32_t *next);
+void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
+void rnn__output_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, float *logits,
+                        const rnn__sampler *s, int32_t *next);
 
 #endif

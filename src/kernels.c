@@ -9,47 +9,47 @@
 typedef float vf __attribute__((vector_size(16)));
 typedef int32_t vi __attribute__((vector_size(16)));
 #define W 4
-#define KNAME(name) rnn_k4_##name
+#define KNAME(name) rnn__k4_##name
 #include "kernels_body.h"
 
-float rnn_expf(float x) { return expf1(x); }
-float rnn_tanhf(float x) { return tanhf1(x); }
-float rnn_sigmoid(float x) { return sigmoid1(x); }
+float rnn__expf(float x) { return expf1(x); }
+float rnn__tanhf(float x) { return tanhf1(x); }
+float rnn__sigmoid(float x) { return sigmoid1(x); }
 
 /* The 16-lane build (kernels_avx512.c), taken when the CPU and the OS support AVX-512F. Both
  * builds give the same bits (kernels_body.h), so this choice never changes a result. */
 #if RNN_HAVE_K16
-int rnn_k_wide(void) { return __builtin_cpu_supports("avx512f"); }
-#define PICK(name, ...) (rnn_k_wide() ? rnn_k16_##name(__VA_ARGS__) : rnn_k4_##name(__VA_ARGS__))
+int rnn__k_wide(void) { return __builtin_cpu_supports("avx512f"); }
+#define PICK(name, ...) (rnn__k_wide() ? rnn__k16_##name(__VA_ARGS__) : rnn__k4_##name(__VA_ARGS__))
 #else
-int rnn_k_wide(void) { return 0; }
-#define PICK(name, ...) rnn_k4_##name(__VA_ARGS__)
+int rnn__k_wide(void) { return 0; }
+#define PICK(name, ...) rnn__k4_##name(__VA_ARGS__)
 #endif
 
-float rnn_k_add_bias_max(float *row, const float *bias, int n) { return PICK(add_bias_max, row, bias, n); }
-float rnn_k_bias_max(const float *row, const float *bias, int n) { return PICK(bias_max, row, bias, n); }
-double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
+float rnn__k_add_bias_max(float *row, const float *bias, int n) { return PICK(add_bias_max, row, bias, n); }
+float rnn__k_bias_max(const float *row, const float *bias, int n) { return PICK(bias_max, row, bias, n); }
+double rnn__k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
 {
     return PICK(exp_sum, row, bias, shift, n, store_exp);
 }
-double rnn_k_exp_sum(float *row, float shift, int n, int store_exp)
+double rnn__k_exp_sum(float *row, float shift, int n, int store_exp)
 {
     return PICK(exp_sum, row, NULL, shift, n, store_exp);
 }
-void rnn_k_log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n)
+void rnn__k_log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n)
 {
     PICK(log_softmax, dst, src, bias, mx, logsum, n);
 }
-void rnn_k_scale(float *a, float s, size_t n) { PICK(scale, a, s, n); }
-void rnn_k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, dst, src, shift, n); }
-double rnn_k_sumsq(const float *a, size_t n) { return PICK(sumsq, a, n); }
-double rnn_k_sum(const float *a, size_t n) { return PICK(sum, a, n); }
-void rnn_k_axpy(float *p, float alpha, const float *g, size_t n) { PICK(axpy, p, alpha, g, n); }
-void rnn_k_add(float *acc, const float *a, size_t n) { PICK(add, acc, a, n); }
-void rnn_k_mul(float *a, const float *m, size_t n) { PICK(mul, a, m, n); }
-void rnn_k_sigmoid_bias(float *x, const float *b, int n) { PICK(sigmoid_bias, x, b, n); }
-void rnn_k_tanh_bias(float *x, const float *b, int n) { PICK(tanh_bias, x, b, n); }
-void rnn_k_tanh(float *y, const float *x, int n) { PICK(tanh, y, x, n); }
+void rnn__k_scale(float *a, float s, size_t n) { PICK(scale, a, s, n); }
+void rnn__k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, dst, src, shift, n); }
+double rnn__k_sumsq(const float *a, size_t n) { return PICK(sumsq, a, n); }
+double rnn__k_sum(const float *a, size_t n) { return PICK(sum, a, n); }
+void rnn__k_axpy(float *p, float alpha, const float *g, size_t n) { PICK(axpy, p, alpha, g, n); }
+void rnn__k_add(float *acc, const float *a, size_t n) { PICK(add, acc, a, n); }
+void rnn__k_mul(float *a, const float *m, size_t n) { PICK(mul, a, m, n); }
+void rnn__k_sigmoid_bias(float *x, const float *b, int n) { PICK(sigmoid_bias, x, b, n); }
+void rnn__k_tanh_bias(float *x, const float *b, int n) { PICK(tanh_bias, x, b, n); }
+void rnn__k_tanh(float *y, const float *x, int n) { PICK(tanh, y, x, n); }
 
 /* ---- row-wise dot products (4 lanes in every build: their order is part of a state's results) ---- */
 static inline float hsum(vf v)
@@ -58,7 +58,7 @@ static inline float hsum(vf v)
     return a + b;
 }
 
-void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta)
+void rnn__k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta)
 {
     int j = 0;
     for (; j + 4 <= N; j += 4) { /* four rows of B at once: independent accumulators */
@@ -89,7 +89,7 @@ void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int 
     }
 }
 
-void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta)
+void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta)
 {
     const float *a0 = a, *a1 = a + lda, *a2 = a1 + lda, *a3 = a2 + lda;
     for (int j = 0; j < N; j++) {

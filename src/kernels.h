@@ -17,46 +17,46 @@
 #define RNN_HAVE_K16 0
 #endif
 /* 1 when the 16-lane build runs on this machine */
-int rnn_k_wide(void);
+int rnn__k_wide(void);
 
 /* row[k] += bias[k]; returns max_k row[k] (-inf for n == 0; NaN propagates) */
-float rnn_k_add_bias_max(float *row, const float *bias, int n);
+float rnn__k_add_bias_max(float *row, const float *bias, int n);
 /* returns max_k (row[k] + bias[k]) without writing (-inf for n == 0; NaN lanes are skipped) */
-float rnn_k_bias_max(const float *row, const float *bias, int n);
+float rnn__k_bias_max(const float *row, const float *bias, int n);
 /* returns sum_k exp(row[k] - shift), 16 partial sums flushed to double every 1024 elements;
  * when store, row[k] = exp(row[k] - shift) */
-double rnn_k_exp_sum(float *row, float shift, int n, int store);
+double rnn__k_exp_sum(float *row, float shift, int n, int store);
 /* the same for exp(row[k] + bias[k] - shift) */
-double rnn_k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store);
+double rnn__k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store);
 /* dst[k] = ((src[k] + bias[k]) - mx) - logsum: log_softmax in PyTorch's order (the shift by the
  * maximum first, so that huge logits keep their differences) */
-void rnn_k_log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n);
+void rnn__k_log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n);
 /* a[k] *= s */
-void rnn_k_scale(float *a, float s, size_t n);
+void rnn__k_scale(float *a, float s, size_t n);
 /* dst[k] = src[k] - shift */
-void rnn_k_sub(float *dst, const float *src, float shift, int n);
-/* sum of squares / sum, summed as rnn_k_exp_sum's */
-double rnn_k_sumsq(const float *a, size_t n);
-double rnn_k_sum(const float *a, size_t n);
+void rnn__k_sub(float *dst, const float *src, float shift, int n);
+/* sum of squares / sum, summed as rnn__k_exp_sum's */
+double rnn__k_sumsq(const float *a, size_t n);
+double rnn__k_sum(const float *a, size_t n);
 /* p[k] += alpha * g[k] (multiply, then add: no fused multiply-add) */
-void rnn_k_axpy(float *p, float alpha, const float *g, size_t n);
+void rnn__k_axpy(float *p, float alpha, const float *g, size_t n);
 /* acc[k] += a[k] */
-void rnn_k_add(float *acc, const float *a, size_t n);
+void rnn__k_add(float *acc, const float *a, size_t n);
 /* a[k] *= m[k] */
-void rnn_k_mul(float *a, const float *m, size_t n);
+void rnn__k_mul(float *a, const float *m, size_t n);
 /* x[k] = sigmoid(x[k] + b[k]) / tanh(x[k] + b[k]) */
-void rnn_k_sigmoid_bias(float *x, const float *b, int n);
-void rnn_k_tanh_bias(float *x, const float *b, int n);
+void rnn__k_sigmoid_bias(float *x, const float *b, int n);
+void rnn__k_tanh_bias(float *x, const float *b, int n);
 /* y[k] = tanh(x[k]) */
-void rnn_k_tanh(float *y, const float *x, int n);
+void rnn__k_tanh(float *y, const float *x, int n);
 /* out[j] = dot(a, B_j) + beta * out[j] for the N rows B_j = B + j*ldb, each of length K; every dot in
  * the same fixed order (4 lanes, then lanes 0+1+2+3, then the scalar tail) */
-void rnn_k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta);
-/* rnn_k_dots for 4 rows a_r = a + r*lda into out_r = out + r*ldo at once (each B row is loaded once
- * for the 4): every output bit-identical to rnn_k_dots' */
-void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta);
-/* The two builds behind the rnn_k_* calls above (the tests compare them; rnn_k16_* only where
- * RNN_HAVE_K16 and only to be called when rnn_k_wide()). */
+void rnn__k_dots(float *out, const float *a, const float *B, int ldb, int N, int K, float beta);
+/* rnn__k_dots for 4 rows a_r = a + r*lda into out_r = out + r*ldo at once (each B row is loaded once
+ * for the 4): every output bit-identical to rnn__k_dots' */
+void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta);
+/* The two builds behind the rnn__k_* calls above (the tests compare them; rnn__k16_* only where
+ * RNN_HAVE_K16 and only to be called when rnn__k_wide()). */
 #define RNN_K_BUILD(P)                                                                              \
     float P##add_bias_max(float *row, const float *bias, int n);                                    \
     float P##bias_max(const float *row, const float *bias, int n);                                  \
@@ -72,13 +72,13 @@ void rnn_k_dots4(float *out, int ldo, const float *a, int lda, const float *B, i
     void P##sigmoid_bias(float *x, const float *b, int n);                                          \
     void P##tanh_bias(float *x, const float *b, int n);                                             \
     void P##tanh(float *y, const float *x, int n);
-RNN_K_BUILD(rnn_k4_)
+RNN_K_BUILD(rnn__k4_)
 #if RNN_HAVE_K16
-RNN_K_BUILD(rnn_k16_)
+RNN_K_BUILD(rnn__k16_)
 #endif
 /* the scalar versions, bit-identical to one lane of the vector code */
-float rnn_expf(float x);
-float rnn_tanhf(float x);
-float rnn_sigmoid(float x);
+float rnn__expf(float x);
+float rnn__tanhf(float x);
+float rnn__sigmoid(float x);
 
 #endif

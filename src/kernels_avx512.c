@@ -17,7 +17,7 @@
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
 #define W 16
-#define KNAME(name) rnn_k16_##name
+#define KNAME(name) rnn__k16_##name
 #include "kernels_body.h"
 
 #if defined(__clang__)
@@ -26,5 +26,5 @@ typedef int32_t vi __attribute__((vector_size(64)));
 #pragma GCC pop_options
 #endif
 #else
-typedef int rnn_kernels_avx512_empty; /* ISO C: a translation unit is not empty */
+typedef int rnn__kernels_avx512_empty; /* ISO C: a translation unit is not empty */
 #endif

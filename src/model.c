@@ -3,7 +3,7 @@
  *
  *   tokens -> embedding -> dropout -> layer 0 -> dropout -> ... -> layer L-1 -> dropout -> output
  *
- * A context (rnn_ctx) holds a hidden state, a workspace and generators; the model has one for
+ * A context (rnn__ctx) holds a hidden state, a workspace and generators; the model has one for
  * training and every rnn_state is another, so passes only read the model. All activations are
  * time-major (row t*B + b). The workspace is laid out by layout(), which is run once with a NULL
  * base to measure and then to hand out pointers: sizes and pointers can never disagree.
@@ -15,13 +15,13 @@
 #include <string.h>
 
 /* ---- contexts ------------------------------------------------------------------------------------ */
-static void *ctx_alloc(rnn_ctx *x, size_t bytes) { return bytes ? x->al.alloc(x->al.user, bytes) : NULL; }
-static void ctx_free(rnn_ctx *x, void *p)
+static void *ctx_alloc(rnn__ctx *x, size_t bytes) { return bytes ? x->al.alloc(x->al.user, bytes) : NULL; }
+static void ctx_free(rnn__ctx *x, void *p)
 {
     if (p) x->al.free(x->al.user, p);
 }
 
-int rnn__ctx_init(rnn_ctx *x, const rnn_model *m, char *err)
+int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, char *err)
 {
     memset(x, 0, sizeof *x);
     x->m = m, x->al = m->al, x->err = err;
@@ -32,11 +32,11 @@ int rnn__ctx_init(rnn_ctx *x, const rnn_model *m, char *err)
     x->buf.y = lists, x->buf.cache = lists + L, x->buf.xd = lists + 2 * L, x->buf.md = lists + 3 * L;
     x->measure_buf.y = lists + 4 * L, x->measure_buf.cache = lists + 5 * L;
     x->measure_buf.xd = lists + 6 * L, x->measure_buf.md = lists + 7 * L;
-    rnn_rng_seed(&x->rng, m->cfg.seed);
+    rnn__rng_seed(&x->rng, m->cfg.seed);
     return RNN_OK;
 }
 
-void rnn__ctx_free(rnn_ctx *x)
+void rnn__ctx_free(rnn__ctx *x)
 {
     ctx_free(x, x->lists);
     ctx_free(x, x->h);
@@ -56,7 +56,7 @@ static size_t mul3(size_t a, size_t b, size_t c)
     return (a && c > SIZE_MAX / a) ? 0 : a * c;
 }
 
-int rnn__ctx_reset(rnn_ctx *x, int batch)
+int rnn__ctx_reset(rnn__ctx *x, int batch)
 {
     const rnn_model *m = x->m;
     size_t LBH = mul3((size_t)m->cfg.num_layers, (size_t)batch, (size_t)m->cfg.hidden_size);
@@ -64,7 +64,7 @@ int rnn__ctx_reset(rnn_ctx *x, int batch)
         return rnn__failf(x->err, RNN_ERR_NOMEM, "state size overflows for batch %d", batch);
     if (batch > x->batch_cap) {
         float *blk = ctx_alloc(x, LBH * 4 * sizeof(float));
-        rnn_rng *rr = x->per_stream ? ctx_alloc(x, sizeof(rnn_rng) * (size_t)batch) : NULL;
+        rnn__rng *rr = x->per_stream ? ctx_alloc(x, sizeof(rnn__rng) * (size_t)batch) : NULL;
         if (!blk || (x->per_stream && !rr)) {
             ctx_free(x, blk);
             ctx_free(x, rr);
@@ -84,14 +84,14 @@ int rnn__ctx_reset(rnn_ctx *x, int batch)
     memset(x->h, 0, cap * 4 * sizeof(float));
     if (m->cfg.cell != RNN_CELL_LSTM) x->c = x->dc0 = NULL;
     if (x->per_stream)
-        for (int b = 0; b < batch; b++) rnn_rng_seed(&x->row_rng[b], x->row_seed + (uint64_t)b);
+        for (int b = 0; b < batch; b++) rnn__rng_seed(&x->row_rng[b], x->row_seed + (uint64_t)b);
     x->batch = batch;
     x->pending = 0;
     x->have_dstate = 0;
     return RNN_OK;
 }
 
-int rnn__check_tokens(rnn_ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps)
+int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps)
 {
     if (!tokens) return rnn__failf(x->err, RNN_ERR_INVALID, "tokens is NULL");
     if (batch <= 0 || steps <= 0)
@@ -119,7 +119,7 @@ int rnn__check_tokens(rnn_ctx *x, const int32_t *tokens, const int32_t *targets,
 
 /* ---- the workspace ------------------------------------------------------------------------------- */
 /* Lays out every buffer of a (B, T) run; returns the bytes used. */
-static size_t layout(const rnn_model *m, int B, int T, rnn_arena *a, rnn_buffers *buf)
+static size_t layout(const rnn_model *m, int B, int T, rnn__arena *a, rnn__buffers *buf)
 {
     int E = m->cfg.emb_size, H = m->cfg.hidden_size, V = m->cfg.vocab_size, L = m->cfg.num_layers;
     int drop = m->cfg.dropout > 0.0f, D = E > H ? E : H;
@@ -141,16 +141,16 @@ static size_t layout(const rnn_model *m, int B, int T, rnn_arena *a, rnn_buffers
     buf->d2 = RNN_TAKE_F(a, N * D);
     buf->scratch = RNN_TAKE_F(a, m->cell->scratch_size(B, T, H));
     buf->order = RNN_TAKE_I(a, V);
-    buf->row_nll = (double *)rnn_arena_take(a, N * sizeof(double));
+    buf->row_nll = (double *)rnn__arena_take(a, N * sizeof(double));
     buf->dbias = RNN_TAKE_F(a, (size_t)RNN_ROW_CHUNKS * V);
     return a->used;
 }
 
-int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps)
+int rnn__ensure_workspace(rnn__ctx *x, int batch, int steps)
 {
     if (x->ws_raw && batch <= x->ws_batch && steps <= x->ws_steps) return RNN_OK;
     int B = batch > x->ws_batch ? batch : x->ws_batch, T = steps > x->ws_steps ? steps : x->ws_steps;
-    rnn_arena measure = {0};
+    rnn__arena measure = {0};
     size_t bytes = layout(x->m, B, T, &measure, &x->measure_buf); /* never touches x->buf */
     if (bytes > SIZE_MAX - 64) return rnn__failf(x->err, RNN_ERR_NOMEM, "workspace size overflows");
     void *raw = ctx_alloc(x, bytes + 64);
@@ -169,10 +169,10 @@ int rnn__ensure_workspace(rnn_ctx *x, int batch, int steps)
 /* ---- passes -------------------------------------------------------------------------------------- */
 /* Layer l's views for a (B, T) run; drop: the run applied dropout, so a layer's input is the
  * previous layer's dropped output */
-static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, int drop, rnn_layer *ly)
+static void make_layer(const rnn_model *m, rnn__ctx *x, int l, int B, int T, int drop, rnn__layer *ly)
 {
-    const rnn_buffers *b = &x->buf;
-    const rnn_layer_params *lp = &m->layers[l];
+    const rnn__buffers *b = &x->buf;
+    const rnn__layer_params *lp = &m->layers[l];
     int H = m->cfg.hidden_size;
     size_t BH = (size_t)B * H;
     memset(ly, 0, sizeof *ly);
@@ -196,24 +196,24 @@ static void make_layer(const rnn_model *m, rnn_ctx *x, int l, int B, int T, int 
 }
 
 /* Inverted dropout: out = in * mask, mask_i = 0 with probability p, else 1 / (1 - p). */
-static void dropout(rnn_rng *rng, float p, const float *in, float *mask, float *out, size_t n)
+static void dropout(rnn__rng *rng, float p, const float *in, float *mask, float *out, size_t n)
 {
     float scale = 1.0f / (1.0f - p);
     for (size_t i = 0; i < n; i++) {
-        mask[i] = rnn_rng_float(rng) < p ? 0.0f : scale;
+        mask[i] = rnn__rng_float(rng) < p ? 0.0f : scale;
         out[i] = in[i] * mask[i];
     }
 }
 
 
-void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, const int32_t *targets,
-                      int B, int T, int mode, double *loss, float *logprobs, const rnn_sampler *s,
+void rnn__run_forward(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
+                      int B, int T, int mode, double *loss, float *logprobs, const rnn__sampler *s,
                       int32_t *next, double *row_logp)
 {
     int E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
     size_t N = (size_t)B * T, LBH = (size_t)L * B * H, BH = (size_t)B * H;
     int drop = mode == RNN_MODE_TRAIN && m->cfg.dropout > 0.0f;
-    rnn_buffers *buf = &x->buf;
+    rnn__buffers *buf = &x->buf;
     x->ws.used = 0;
     layout(m, B, T, &x->ws, buf);
 
@@ -230,7 +230,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
     if (buf->c0) memcpy(buf->c0, x->c, LBH * sizeof(float));
     const float *out = NULL;
     for (int l = 0; l < L; l++) {
-        rnn_layer ly;
+        rnn__layer ly;
         make_layer(m, x, l, B, T, drop, &ly);
         m->cell->forward(&ly);
         out = buf->y[l];
@@ -272,7 +272,7 @@ void rnn__run_forward(const rnn_model *m, rnn_ctx *x, const int32_t *tokens, con
     x->fw_batch = B, x->fw_steps = T;
 }
 
-void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *next)
+void rnn__draw(const rnn_model *m, rnn__ctx *x, const rnn__sampler *s, int32_t *next)
 {
     int L = m->cfg.num_layers, B = x->batch;
     x->ws.used = 0;
@@ -280,7 +280,7 @@ void rnn__draw(const rnn_model *m, rnn_ctx *x, const rnn_sampler *s, int32_t *ne
     rnn__output_sample(m, x, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, B, x->buf.logits, s, next);
 }
 
-void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
+void rnn__dist(const rnn_model *m, rnn__ctx *x, float *logprobs)
 {
     int L = m->cfg.num_layers, B = x->batch;
     x->ws.used = 0;
@@ -289,18 +289,18 @@ void rnn__dist(const rnn_model *m, rnn_ctx *x, float *logprobs)
                         logprobs);
 }
 
-void rnn__run_backward(rnn_model *m, rnn_ctx *x)
+void rnn__run_backward(rnn_model *m, rnn__ctx *x)
 {
     int B = x->fw_batch, T = x->fw_steps, E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
     size_t N = (size_t)B * T;
     int drop = x->fw_dropped;
-    rnn_buffers *buf = &x->buf;
+    rnn__buffers *buf = &x->buf;
     const float *out = drop ? buf->xd[L - 1] : buf->y[L - 1];
     float *d1 = buf->d1, *d2 = buf->d2;
     rnn__output_backward(m, x, out, (int)N, d1);
     for (int l = L - 1; l >= 0; l--) {
-        if (drop) rnn_k_mul(d1, buf->md[l], N * H); /* the dropout after layer l */
-        rnn_layer ly;
+        if (drop) rnn__k_mul(d1, buf->md[l], N * H); /* the dropout after layer l */
+        rnn__layer ly;
         make_layer(m, x, l, B, T, drop, &ly);
         ly.dy = d1;
         ly.dx = d2;
@@ -308,10 +308,10 @@ void rnn__run_backward(rnn_model *m, rnn_ctx *x)
         float *t = d1;
         d1 = d2, d2 = t;
     }
-    if (drop) rnn_k_mul(d1, buf->m0, N * E);
+    if (drop) rnn__k_mul(d1, buf->m0, N * E);
     float *denc = m->grads + m->enc;
     for (size_t r = 0; r < N; r++) {
-        rnn_k_add(denc + (size_t)buf->tok[r] * E, d1 + r * E, (size_t)E);
+        rnn__k_add(denc + (size_t)buf->tok[r] * E, d1 + r * E, (size_t)E);
     }
     x->pending = 0;
     x->have_dstate = 1;

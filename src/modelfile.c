@@ -239,7 +239,7 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags)
     section_begin(w, TAG_PARM, len);
     w_u32(w, (uint32_t)m->ntensors);
     for (int i = 0; i < m->ntensors; i++) {
-        const rnn_tensor *t = &m->tensors[i];
+        const rnn__tensor *t = &m->tensors[i];
         size_t n = strlen(t->name);
         w_u32(w, (uint32_t)n);
         w_bytes(w, t->name, n);
@@ -503,7 +503,7 @@ static int parse_params(loader *ld, rnn_model *m, cursor *c)
     if (n != (uint32_t)m->ntensors)
         return lfail(ld, RNN_ERR_FORMAT, "PARM holds %u tensors; this configuration has %d", n, m->ntensors);
     for (int i = 0; i < m->ntensors; i++) {
-        const rnn_tensor *t = &m->tensors[i];
+        const rnn__tensor *t = &m->tensors[i];
         uint32_t len, rows, cols;
         const unsigned char *name, *data;
         if (!c_u32(c, &len) || !c_take(c, len, &name) || !c_u32(c, &rows) || !c_u32(c, &cols))

@@ -10,10 +10,10 @@
 #include <string.h>
 
 /* logits (N,V) = x (N,H) * W_dec^T (H,V), without the bias (added in the row passes) */
-static void decoder_gemm(const rnn_model *m, rnn_pool *pool, int rowwise, const float *x, int N, float *logits)
+static void decoder_gemm(const rnn_model *m, rnn__pool *pool, int rowwise, const float *x, int N, float *logits)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    rnn_gemm_nt(pool, rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
+    rnn__gemm_nt(pool, rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
 }
 
 /* the row passes of one forward, shared by its threads */
@@ -33,17 +33,17 @@ static void one_row(const rows_job *j, int r, float *dbias)
     const float *bias = j->m->params + j->m->dec_b;
     float *row = j->logits + (size_t)r * V;
     /* v = logits + bias is never stored: two reading passes (max, then exp and sum) */
-    float mx = rnn_k_bias_max(row, bias, V);
+    float mx = rnn__k_bias_max(row, bias, V);
     int y = j->tgt ? j->tgt[r] : RNN_IGNORE;
     float vy = y != RNN_IGNORE ? row[y] + bias[y] : 0.0f;
     /* with a gradient to form, keep exp(v - max) in the row: the gradient is a rescaling */
-    double s = rnn_k_exp_sum_bias(row, bias, mx, V, j->want_grad);
+    double s = rnn__k_exp_sum_bias(row, bias, mx, V, j->want_grad);
     /* NLL = (max - v_y) + log(s), in double: for huge logits max + log(s) would round to max */
     double logs = log(s);
     j->row_nll[r] = y != RNN_IGNORE ? ((double)mx - (double)vy) + logs : 0.0;
     if (j->logprobs) { /* user layout [b][t][V]; row r is (t = r / B, b = r % B) */
         float *dst = j->logprobs + ((size_t)(r % B) * T + (size_t)(r / B)) * V;
-        rnn_k_log_softmax(dst, row, bias, mx, (float)logs, V); /* (never together with want_grad) */
+        rnn__k_log_softmax(dst, row, bias, mx, (float)logs, V); /* (never together with want_grad) */
     }
     if (j->want_grad) {
         if (y == RNN_IGNORE) {
@@ -51,9 +51,9 @@ static void one_row(const rows_job *j, int r, float *dbias)
             return;
         }
         /* d(mean NLL)/d(logit_k) = (softmax_k - [k == y]) / kept, softmax_k = e_k / s */
-        rnn_k_scale(row, (float)(j->inv / s), (size_t)V);
+        rnn__k_scale(row, (float)(j->inv / s), (size_t)V);
         row[y] -= j->inv;
-        rnn_k_add(dbias, row, (size_t)V); /* the row is still in cache: no later pass over it */
+        rnn__k_add(dbias, row, (size_t)V); /* the row is still in cache: no later pass over it */
     }
 }
 
@@ -72,7 +72,7 @@ static void rows_part(void *arg, int part, int parts)
     }
 }
 
-double rnn__output_forward(const rnn_model *m, rnn_ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
+double rnn__output_forward(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
                            int T, int want_grad, double *count, float *logprobs)
 {
     int N = B * T;
@@ -100,19 +100,19 @@ static void dbias_part(void *arg, int part, int parts)
     const dbias_job *j = arg;
     size_t v0, v1;
     rnn__split((size_t)j->V, part, parts, 16, &v0, &v1);
-    for (int c = 0; c < RNN_ROW_CHUNKS; c++) rnn_k_add(j->db + v0, j->chunks + (size_t)c * j->V + v0, v1 - v0);
+    for (int c = 0; c < RNN_ROW_CHUNKS; c++) rnn__k_add(j->db + v0, j->chunks + (size_t)c * j->V + v0, v1 - v0);
 }
 
-void rnn__output_backward(rnn_model *m, rnn_ctx *x, const float *in, int N, float *dx)
+void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
     const float *dlogits = x->buf.logits;
     /* dW_dec (V,H) += dlogits^T (V,N) * in (N,H) */
-    rnn_gemm(x->pool, 1, 0, V, H, N, 1.0f, dlogits, V, in, H, 1.0f, m->grads + m->dec_w, H);
+    rnn__gemm(x->pool, 1, 0, V, H, N, 1.0f, dlogits, V, in, H, 1.0f, m->grads + m->dec_w, H);
     dbias_job dj = {m->grads + m->dec_b, x->buf.dbias, V};
     rnn__pool_run(x->pool, dbias_part, &dj);
     /* dx (N,H) = dlogits (N,V) * W_dec (V,H) */
-    rnn_gemm(x->pool, 0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
+    rnn__gemm(x->pool, 0, 0, N, H, V, 1.0f, dlogits, V, m->params + m->dec_w, H, 0.0f, dx, H);
 }
 
 /* ---- sampling ------------------------------------------------------------------------------------ */
@@ -162,19 +162,19 @@ static void select_top(const float *w, int V, int k, int32_t *out)
 }
 
 /* Draws k with probability w[k] / sum(w) (w >= 0, not all 0): u = uniform * total, then the first k
- * whose running sum exceeds u. The sums go by blocks of DRAW_BLOCK (rnn_k_sum, vectorised): the
+ * whose running sum exceeds u. The sums go by blocks of DRAW_BLOCK (rnn__k_sum, vectorised): the
  * block holding u is found from the block sums, then scanned one weight at a time. */
 #define DRAW_BLOCK 1024
 static double block_sum(const float *w, int V, int b)
 {
-    return rnn_k_sum(w + b, (size_t)(V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK));
+    return rnn__k_sum(w + b, (size_t)(V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK));
 }
 
-static int32_t draw_all(const float *w, int V, rnn_rng *rng)
+static int32_t draw_all(const float *w, int V, rnn__rng *rng)
 {
     double total = 0;
     for (int b = 0; b < V; b += DRAW_BLOCK) total += block_sum(w, V, b);
-    double u = rnn_rng_double(rng) * total, acc = 0;
+    double u = rnn__rng_double(rng) * total, acc = 0;
     for (int b = 0; b < V; b += DRAW_BLOCK) {
         double bs = block_sum(w, V, b);
         if (acc + bs > u) { /* u falls in this block */
@@ -193,7 +193,7 @@ static int32_t draw_all(const float *w, int V, rnn_rng *rng)
 }
 
 /* Draws from weights w (unnormalised) restricted by top-k and top-p; order is V ids of scratch. */
-static int32_t draw_row(float *w, int V, const rnn_sampler *s, int32_t *order, rnn_rng *rng)
+static int32_t draw_row(float *w, int V, const rnn__sampler *s, int32_t *order, rnn__rng *rng)
 {
     int filtered = (s->top_k > 0 && s->top_k < V) || s->top_p < 1.0f;
     if (!filtered) return draw_all(w, V, rng);
@@ -225,7 +225,7 @@ static int32_t draw_row(float *w, int V, const rnn_sampler *s, int32_t *order, r
     }
     double sum = 0;
     for (int i = 0; i < keep; i++) sum += w[order[i]];
-    double u = rnn_rng_double(rng) * sum, acc = 0;
+    double u = rnn__rng_double(rng) * sum, acc = 0;
     for (int i = 0; i < keep; i++) {
         acc += w[order[i]];
         if (u < acc) return order[i];
@@ -233,15 +233,15 @@ static int32_t draw_row(float *w, int V, const rnn_sampler *s, int32_t *order, r
     return order[0];
 }
 
-void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N, float *logits,
-                        const rnn_sampler *s, int32_t *next)
+void rnn__output_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, float *logits,
+                        const rnn__sampler *s, int32_t *next)
 {
     int V = m->cfg.vocab_size;
     const float *bias = m->params + m->dec_b;
     decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
-        float mx = rnn_k_add_bias_max(row, bias, V);
+        float mx = rnn__k_add_bias_max(row, bias, V);
         int arg = 0;
         while (arg < V - 1 && !(row[arg] == mx)) arg++; /* the first maximum: lowest id on ties */
         float inv_t = s->temperature > 0.0f ? 1.0f / s->temperature : INFINITY;
@@ -250,9 +250,9 @@ void rnn__output_sample(const rnn_model *m, rnn_ctx *ctx, const float *x, int N,
             continue;
         }
         /* weights = exp(log_softmax / temperature) up to a constant: the seed's multinomial draw */
-        rnn_k_sub(row, row, mx, V);
-        rnn_k_scale(row, inv_t, (size_t)V);
-        rnn_k_exp_sum(row, 0.0f, V, 1);
+        rnn__k_sub(row, row, mx, V);
+        rnn__k_scale(row, inv_t, (size_t)V);
+        rnn__k_exp_sum(row, 0.0f, V, 1);
         next[r] = draw_row(row, V, s, ctx->buf.order, ctx->per_stream ? &ctx->row_rng[r] : &ctx->rng);
     }
 }

@@ -19,16 +19,16 @@
 
 #define SPIN 20000 /* polls of the job counter before a worker sleeps (some tens of microseconds) */
 
-typedef struct rnn_worker {
-    struct rnn_pool *pool;
+typedef struct rnn__worker {
+    struct rnn__pool *pool;
     int id;
     pthread_t tid;
-} rnn_worker;
+} rnn__worker;
 
-struct rnn_pool {
+struct rnn__pool {
     int n;                   /* threads, the caller included */
     int started;             /* workers actually created */
-    rnn_worker *w;           /* [n - 1] */
+    rnn__worker *w;           /* [n - 1] */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     atomic_uint gen;         /* job counter: a worker runs a job when it changes */
@@ -36,14 +36,14 @@ struct rnn_pool {
     int sleepers;            /* workers waiting on go (under mu) */
     int quit;
     pid_t pid;               /* the process the workers run in */
-    rnn_job fn;
+    rnn__job fn;
     void *arg;
 };
 
 static void *worker_main(void *a)
 {
-    rnn_worker *w = a;
-    rnn_pool *p = w->pool;
+    rnn__worker *w = a;
+    rnn__pool *p = w->pool;
     unsigned seen = 0;
     for (;;) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
@@ -68,7 +68,7 @@ static void *worker_main(void *a)
     }
 }
 
-void rnn__pool_free(rnn_pool *p, const rnn_allocator *al)
+void rnn__pool_free(rnn__pool *p, const rnn_allocator *al)
 {
     if (!p) return;
     if (p->pid != getpid()) { /* a forked child: the workers (and any lock holder) are not here */
@@ -88,18 +88,18 @@ void rnn__pool_free(rnn_pool *p, const rnn_allocator *al)
     al->free(al->user, p);
 }
 
-int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al)
+int rnn__pool_create(rnn__pool **out, int n, const rnn_allocator *al)
 {
     *out = NULL;
     if (n <= 1) return RNN_OK; /* no pool: jobs run as one part on the caller */
-    rnn_pool *p = al->alloc(al->user, sizeof *p);
+    rnn__pool *p = al->alloc(al->user, sizeof *p);
     if (!p) return RNN_ERR_NOMEM;
     memset(p, 0, sizeof *p);
     p->n = n;
     p->pid = getpid();
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
-    p->w = al->alloc(al->user, sizeof(rnn_worker) * (size_t)(n - 1));
+    p->w = al->alloc(al->user, sizeof(rnn__worker) * (size_t)(n - 1));
     int ok = p->w != NULL;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
@@ -121,7 +121,7 @@ int rnn__pool_create(rnn_pool **out, int n, const rnn_allocator *al)
     return RNN_OK;
 }
 
-void rnn__pool_run(rnn_pool *p, rnn_job fn, void *arg)
+void rnn__pool_run(rnn__pool *p, rnn__job fn, void *arg)
 {
     if (!p || p->pid != getpid()) { /* no pool, or a forked child's copy of one: the caller alone */
         int n = p ? p->n : 1;

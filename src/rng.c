@@ -9,7 +9,7 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-void rnn_rng_seed(rnn_rng *r, uint64_t seed)
+void rnn__rng_seed(rnn__rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
@@ -17,7 +17,7 @@ void rnn_rng_seed(rnn_rng *r, uint64_t seed)
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t rnn_rng_next(rnn_rng *r)
+uint64_t rnn__rng_next(rnn__rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -31,6 +31,6 @@ uint64_t rnn_rng_next(rnn_rng *r)
     return result;
 }
 
-float rnn_rng_float(rnn_rng *r) { return (float)(rnn_rng_next(r) >> 40) * 0x1.0p-24f; }
+float rnn__rng_float(rnn__rng *r) { return (float)(rnn__rng_next(r) >> 40) * 0x1.0p-24f; }
 
-double rnn_rng_double(rnn_rng *r) { return (double)(rnn_rng_next(r) >> 11) * 0x1.0p-53; }
+double rnn__rng_double(rnn__rng *r) { return (double)(rnn__rng_next(r) >> 11) * 0x1.0p-53; }

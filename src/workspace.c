@@ -3,7 +3,7 @@
 
 #define RNN_ALIGN 64
 
-void *rnn_arena_take(rnn_arena *a, size_t bytes)
+void *rnn__arena_take(rnn__arena *a, size_t bytes)
 {
     size_t size = (bytes + RNN_ALIGN - 1) & ~(size_t)(RNN_ALIGN - 1);
     void *p = a->base ? a->base + a->used : NULL;

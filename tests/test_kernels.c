@@ -19,15 +19,15 @@ START_TEST(test_exp_accuracy)
 {
     double worst = 0;
     for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
-        double e = ulp_err(rnn_expf(x), exp((double)x));
+        double e = ulp_err(rnn__expf(x), exp((double)x));
         if (e > worst) worst = e;
     }
-    printf("kernels: rnn_expf worst relative error %.2f ulp on [-87, 88]\n", worst);
+    printf("kernels: rnn__expf worst relative error %.2f ulp on [-87, 88]\n", worst);
     ck_assert_double_lt(worst, 4.0);
-    ck_assert_float_eq(rnn_expf(-200.0f), 0.0f);
-    ck_assert(isinf(rnn_expf(200.0f)));
-    ck_assert_float_eq(rnn_expf(0.0f), 1.0f);
-    ck_assert(isnan(rnn_expf(NAN)));
+    ck_assert_float_eq(rnn__expf(-200.0f), 0.0f);
+    ck_assert(isinf(rnn__expf(200.0f)));
+    ck_assert_float_eq(rnn__expf(0.0f), 1.0f);
+    ck_assert(isnan(rnn__expf(NAN)));
 }
 END_TEST
 
@@ -36,15 +36,15 @@ START_TEST(test_tanh_sigmoid_accuracy)
     double wt = 0, ws = 0;
     for (float x = -20.0f; x <= 20.0f; x += 0.00731f) {
         double t = tanh((double)x), s = 1.0 / (1.0 + exp(-(double)x));
-        double et = fabs(rnn_tanhf(x) - t), es = fabs(rnn_sigmoid(x) - s) / s;
+        double et = fabs(rnn__tanhf(x) - t), es = fabs(rnn__sigmoid(x) - s) / s;
         if (et > wt) wt = et;
         if (es > ws) ws = es;
     }
     printf("kernels: tanh worst abs error %.2e, sigmoid worst rel error %.2e\n", wt, ws);
     ck_assert_double_lt(wt, 4e-7);
     ck_assert_double_lt(ws, 4e-7);
-    ck_assert_float_eq(rnn_tanhf(1e-20f), 1e-20f); /* tiny inputs keep their value */
-    ck_assert_float_eq(rnn_tanhf(-30.0f), -1.0f);
+    ck_assert_float_eq(rnn__tanhf(1e-20f), 1e-20f); /* tiny inputs keep their value */
+    ck_assert_float_eq(rnn__tanhf(-30.0f), -1.0f);
 }
 END_TEST
 
@@ -57,11 +57,11 @@ START_TEST(test_tails_match_bodies)
     for (int n = 0; n <= 9; n++)
         for (int off = 0; off < 4; off++) {
             memcpy(b, a, sizeof a);
-            rnn_k_tanh_bias(b + off, bias + off, n);
-            for (int k = 0; k < n; k++) ck_assert_float_eq(b[off + k], rnn_tanhf(a[off + k] + bias[off + k]));
+            rnn__k_tanh_bias(b + off, bias + off, n);
+            for (int k = 0; k < n; k++) ck_assert_float_eq(b[off + k], rnn__tanhf(a[off + k] + bias[off + k]));
             memcpy(b, a, sizeof a);
-            rnn_k_sigmoid_bias(b + off, bias + off, n);
-            for (int k = 0; k < n; k++) ck_assert_float_eq(b[off + k], rnn_sigmoid(a[off + k] + bias[off + k]));
+            rnn__k_sigmoid_bias(b + off, bias + off, n);
+            for (int k = 0; k < n; k++) ck_assert_float_eq(b[off + k], rnn__sigmoid(a[off + k] + bias[off + k]));
         }
 }
 END_TEST
@@ -80,17 +80,17 @@ START_TEST(test_reductions)
         mx = v > mx ? v : mx;
     }
     for (int i = 0; i < N; i++) es += exp((double)(a[i] + bias[i]) - mx);
-    ck_assert_double_eq_tol(rnn_k_sumsq(a, N), ss, ss * 1e-6);
-    ck_assert_double_eq_tol(rnn_k_sum(a, N), sa, sabs * 1e-6);
+    ck_assert_double_eq_tol(rnn__k_sumsq(a, N), ss, ss * 1e-6);
+    ck_assert_double_eq_tol(rnn__k_sum(a, N), sa, sabs * 1e-6);
     memcpy(row, a, sizeof a);
-    ck_assert_float_eq(rnn_k_add_bias_max(row, bias, N), mx);
-    double got = rnn_k_exp_sum(row, mx, N, 1);
+    ck_assert_float_eq(rnn__k_add_bias_max(row, bias, N), mx);
+    double got = rnn__k_exp_sum(row, mx, N, 1);
     ck_assert_double_eq_tol(got, es, es * 1e-6);
     ck_assert_float_eq_tol(row[17], (float)exp((double)(a[17] + bias[17]) - mx), 1e-6f);
     float p[N], g[N];
     memcpy(p, a, sizeof p);
     memcpy(g, bias, sizeof g);
-    rnn_k_axpy(p, -0.5f, g, N);
+    rnn__k_axpy(p, -0.5f, g, N);
     for (int i = 0; i < N; i++) {
         float t = -0.5f * g[i];
         ck_assert_float_eq(p[i], a[i] + t);
@@ -110,8 +110,8 @@ START_TEST(test_dots4_matches_dots)
     for (int i = 0; i < 4 * N; i++) init[i] = (float)tu_uniform(&s);
     memcpy(o1, init, sizeof o1);
     memcpy(o4, init, sizeof o4);
-    for (int r = 0; r < 4; r++) rnn_k_dots(o1 + r * N, a + r * K, b, K, N, K, 0.5f);
-    rnn_k_dots4(o4, N, a, K, b, K, N, K, 0.5f);
+    for (int r = 0; r < 4; r++) rnn__k_dots(o1 + r * N, a + r * K, b, K, N, K, 0.5f);
+    rnn__k_dots4(o4, N, a, K, b, K, N, K, 0.5f);
     ck_assert_int_eq(memcmp(o1, o4, sizeof o1), 0);
     for (int r = 0; r < 4; r++)
         for (int j = 0; j < N; j++) {
@@ -132,7 +132,7 @@ static void fill(float *a, int n, uint64_t *s, float scale)
 #define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(float) * (size_t)(n)) == 0, "n = %d: %s", n, #a)
 START_TEST(test_wide_build_same_bits)
 {
-    if (!rnn_k_wide()) {
+    if (!rnn__k_wide()) {
         printf("kernels: this CPU has no AVX-512F; the 16-lane build is not run here\n");
         return;
     }
