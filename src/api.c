@@ -12,77 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- version, errors, allocation -------------------------------------------------------------- */
-unsigned rnn_version_number(void) { return RNN_VERSION_NUMBER; }
-const char *rnn_version_string(void) { return RNN_VERSION_STRING; }
+/* ---- errors ------------------------------------------------------------------------------------ */
+const char *rnn_model_errmsg(const rnn_model *m) { return m ? m->err.msg : "no model handle (NULL)"; }
+int rnn_model_errcode(const rnn_model *m) { return m ? m->err.code : RNN_ERR_INVALID; }
+const char *rnn_state_errmsg(const rnn_state *st) { return st ? st->err.msg : "no state handle (NULL)"; }
+int rnn_state_errcode(const rnn_state *st) { return st ? st->err.code : RNN_ERR_INVALID; }
 
-const char *rnn_strerror(int status)
-{
-    switch (status) {
-    case RNN_OK: return "success";
-    case RNN_ERR_INVALID: return "invalid argument";
-    case RNN_ERR_RANGE: return "token id out of range";
-    case RNN_ERR_STATE: return "call out of order or batch size mismatch";
-    case RNN_ERR_NOMEM: return "out of memory";
-    case RNN_ERR_IO: return "input/output error";
-    case RNN_ERR_FORMAT: return "malformed or unsupported file";
-    case RNN_ERR_NUMERIC: return "non-finite value";
-    case RNN_ERR_NOTFOUND: return "not found";
-    default: return "unknown error";
-    }
-}
-
-const char *rnn_errmsg(const rnn_model *m) { return m ? m->err : "no model handle (NULL)"; }
-
-int rnn__failf(char *err, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, RNN_ERR_LEN, fmt, ap);
-    va_end(ap);
-    return status;
-}
-
-void *rnn__default_alloc(void *user, size_t size) { (void)user; return malloc(size); }
-void rnn__default_free(void *user, void *p) { (void)user; free(p); }
-
-void *rnn__alloc(rnn_model *m, size_t bytes) { return bytes ? m->al.alloc(m->al.user, bytes) : NULL; }
-void rnn__free(rnn_model *m, void *p)
-{
-    if (p) m->al.free(m->al.user, p);
-}
-
-/* a * b, or 0 when it would overflow SIZE_MAX */
-static size_t mul_size(size_t a, size_t b) { return (a && b > SIZE_MAX / a) ? 0 : a * b; }
-
-/* ---- configuration and creation ------------------------------------------------------------- */
-void rnn_config_init(rnn_config *cfg)
-{
-    if (!cfg) return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->cell = RNN_CELL_LSTM;
-    cfg->vocab_size = 0;
-    cfg->emb_size = 200;
-    cfg->hidden_size = 200;
-    cfg->num_layers = 2;
-    cfg->dropout = 0.2f;
-    cfg->tied = 0;
-    cfg->seed = 1111;
-}
-
-#define RNN_MAX_DIM (1 << 24)
-
-static const rnn__cell *cell_table(int cell)
-{
-    switch (cell) {
-    case RNN_CELL_TANH: return &rnn__cell_tanh;
-    case RNN_CELL_RELU: return &rnn__cell_relu;
-    case RNN_CELL_LSTM: return &rnn__cell_lstm;
-    case RNN_CELL_GRU: return &rnn__cell_gru;
-    default: return NULL;
-    }
-}
-
+/* ---- creation ------------------------------------------------------------------------------------ */
 static void add_tensor(rnn_model *m, size_t *off, const char *name, int rows, int cols)
 {
     rnn__tensor *t = &m->tensors[m->ntensors++];
@@ -91,23 +27,30 @@ static void add_tensor(rnn_model *m, size_t *off, const char *name, int rows, in
     *off += (size_t)rows * cols;
 }
 
-int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alloc)
+int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alloc, char *errbuf,
+                     size_t errlen)
 {
-    if (!out) return RNN_ERR_INVALID;
+    if (errbuf && errlen) errbuf[0] = 0;
+    if (!out) return rnn__bufail(errbuf, errlen, RNN_ERR_INVALID, "out is NULL");
     *out = NULL;
-    if (!cfg) return RNN_ERR_INVALID;
-    const rnn__cell *cell = cell_table(cfg->cell);
+    if (!cfg) return rnn__bufail(errbuf, errlen, RNN_ERR_INVALID, "cfg is NULL");
+    rnn_config c;
+    rnn_allocator al;
+    rnn__config_defaults(&c);
+    int rc = rnn__struct_read(&rnn__config_layout, &c, cfg, errbuf, errlen);
+    if (!rc) rc = rnn__config_check(&c, errbuf, errlen);
+    if (!rc) rc = rnn__allocator_init(&al, alloc, errbuf, errlen);
+    if (!rc) rc = rnn__model_new(out, &c, &al);
+    if (rc == RNN_ERR_NOMEM) rnn__bufail(errbuf, errlen, rc, "cannot allocate the model");
+    return rc;
+}
+
+int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alp)
+{
+    rnn_allocator al = *alp;
+    const rnn__cell *cell = rnn__cell_get(cfg->cell);
     int V = cfg->vocab_size, E = cfg->emb_size, H = cfg->hidden_size, L = cfg->num_layers;
-    if (!cell || V <= 0 || E <= 0 || H <= 0 || L <= 0 || V > RNN_MAX_DIM || E > RNN_MAX_DIM ||
-        H > RNN_MAX_DIM || L > 1024 || !(cfg->dropout >= 0.0f && cfg->dropout < 1.0f) ||
-        (cfg->tied && E != H))
-        return RNN_ERR_INVALID;
-    rnn_allocator al = {rnn__default_alloc, rnn__default_free, NULL};
-    if (alloc) {
-        if (!alloc->alloc != !alloc->free) return RNN_ERR_INVALID;
-        if (alloc->alloc) al = *alloc;
-    }
-    rnn_model *m = al.alloc(al.user, sizeof *m);
+    rnn_model *m = rnn__alloc(&al, sizeof *m);
     if (!m) return RNN_ERR_NOMEM;
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
@@ -119,9 +62,9 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
 
     /* the parameter table, in PyTorch's parameters() order */
     int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
-    m->tensors = rnn__alloc(m, sizeof(rnn__tensor) * (size_t)nt);
-    m->layers = rnn__alloc(m, sizeof(rnn__layer_params) * (size_t)L);
-    if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, m->err) != RNN_OK) goto nomem;
+    m->tensors = rnn__alloc(&m->al, sizeof(rnn__tensor) * (size_t)nt);
+    m->layers = rnn__alloc(&m->al, sizeof(rnn__layer_params) * (size_t)L);
+    if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, &m->err) != RNN_OK) goto nomem;
 
     size_t off = 0;
     char name[RNN_NAME_MAX];
@@ -145,10 +88,10 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     m->dec_b = off;
     add_tensor(m, &off, "decoder.bias", 1, V);
     m->nparams = off;
-    size_t bytes = mul_size(off, sizeof(float));
+    size_t bytes = rnn__mul_size(off, sizeof(float));
     if (!bytes) goto nomem;
-    m->params = rnn__alloc(m, bytes);
-    m->grads = rnn__alloc(m, bytes);
+    m->params = rnn__alloc(&m->al, bytes);
+    m->grads = rnn__alloc(&m->al, bytes);
     if (!m->params || !m->grads) goto nomem;
     memset(m->grads, 0, bytes);
 
@@ -174,43 +117,43 @@ nomem:
 void rnn_model_free(rnn_model *m)
 {
     if (!m) return;
-    rnn__free(m, m->tensors);
-    rnn__free(m, m->layers);
+    rnn__free(&m->al, m->tensors);
+    rnn__free(&m->al, m->layers);
     rnn__ctx_free(&m->train);
-    rnn__free(m, m->params);
-    rnn__free(m, m->grads);
-    rnn__free(m, m->vocab_blob);
-    rnn__free(m, m->vocab_off);
-    rnn__free(m, m->app);
+    rnn__free(&m->al, m->params);
+    rnn__free(&m->al, m->grads);
+    rnn__vocab_clear(m);
+    rnn__free(&m->al, m->app);
     rnn_allocator al = m->al;
-    al.free(al.user, m);
+    rnn__free(&al, m);
 }
 
-int rnn_model_config(const rnn_model *m, rnn_config *out)
+int rnn_model_get_config(const rnn_model *m, rnn_config *out)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!out) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "out is NULL");
-    *out = m->cfg;
-    return RNN_OK;
+    char msg[RNN_ERR_LEN];
+    int rc = rnn__struct_write(&rnn__config_layout, out, &m->cfg, msg, sizeof msg);
+    return rc ? rnn__fail((rnn_model *)m, rc, "%s", msg) : RNN_OK;
 }
 
 /* ---- state ------------------------------------------------------------------------------------ */
-int rnn_reset_state(rnn_model *m, int batch)
+int rnn_model_reset_hidden(rnn_model *m, int batch)
 {
     if (!m) return RNN_ERR_INVALID;
     if (batch <= 0) return rnn__fail(m, RNN_ERR_INVALID, "batch must be > 0 (got %d)", batch);
     return rnn__ctx_reset(&m->train, batch);
 }
 
-int rnn_reserve(rnn_model *m, int batch, int steps)
+int rnn_model_reserve(rnn_model *m, int batch, int steps)
 {
     if (!m) return RNN_ERR_INVALID;
-    if (batch <= 0 || steps <= 0 || (long long)batch * steps > INT_MAX / 8)
+    if (batch <= 0 || steps <= 0 || (long long)batch * steps > RNN__MAX_CHUNK)
         return rnn__fail(m, RNN_ERR_INVALID, "bad shape batch %d x steps %d", batch, steps);
     return rnn__ensure_workspace(&m->train, batch, steps);
 }
 
-int rnn_state_batch(const rnn_model *m, int *batch)
+int rnn_model_get_batch(const rnn_model *m, int *batch)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!batch) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "batch is NULL");
@@ -220,7 +163,7 @@ int rnn_state_batch(const rnn_model *m, int *batch)
 
 static int check_state_batch(const rnn__ctx *x, int batch)
 {
-    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_reset_state first");
+    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_model_reset_hidden first");
     if (batch != x->batch)
         return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
     return RNN_OK;
@@ -253,17 +196,17 @@ static int ctx_set_state(rnn__ctx *x, int batch, const float *h, const float *c)
     return RNN_OK;
 }
 
-int rnn_get_state(const rnn_model *m, int batch, float *h, float *c)
+int rnn_model_get_hidden(const rnn_model *m, int batch, float *h, float *c)
 {
     return m ? ctx_get_state(&m->train, batch, h, c) : RNN_ERR_INVALID;
 }
 
-int rnn_set_state(rnn_model *m, int batch, const float *h, const float *c)
+int rnn_model_set_hidden(rnn_model *m, int batch, const float *h, const float *c)
 {
     return m ? ctx_set_state(&m->train, batch, h, c) : RNN_ERR_INVALID;
 }
 
-int rnn_get_state_grad(const rnn_model *m, int batch, float *dh, float *dc)
+int rnn_model_get_hidden_grad(const rnn_model *m, int batch, float *dh, float *dc)
 {
     if (!m) return RNN_ERR_INVALID;
     const rnn__ctx *x = &m->train;
@@ -277,24 +220,28 @@ int rnn_get_state_grad(const rnn_model *m, int batch, float *dh, float *dc)
 }
 
 /* ---- forward / backward / update ------------------------------------------------------------ */
-int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch, int steps,
+int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch, int steps, int stride,
                 double *loss)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!targets) return rnn__fail(m, RNN_ERR_INVALID, "targets is NULL");
-    int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps);
+    int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps, &stride);
     if (rc) return rc;
-    rnn__run_forward(m, &m->train, tokens, targets, batch, steps, RNN_MODE_TRAIN, loss, NULL, NULL, NULL, NULL);
+    const float *top = rnn__run_layers(m, &m->train, tokens, targets, batch, steps, stride, 1);
+    double l = rnn__head_loss(m, &m->train, top, batch, steps, 1, NULL);
+    if (loss) *loss = l;
     return RNN_OK;
 }
 
-int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch, int steps,
+int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch, int steps, int stride,
                  double *loss, float *logprobs)
 {
     if (!m) return RNN_ERR_INVALID;
-    int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps);
+    int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps, &stride);
     if (rc) return rc;
-    rnn__run_forward(m, &m->train, tokens, targets, batch, steps, RNN_MODE_EVAL, loss, logprobs, NULL, NULL, NULL);
+    const float *top = rnn__run_layers(m, &m->train, tokens, targets, batch, steps, stride, 0);
+    double l = targets || logprobs ? rnn__head_loss(m, &m->train, top, batch, steps, 0, logprobs) : 0.0;
+    if (loss) *loss = l;
     return RNN_OK;
 }
 
@@ -376,11 +323,11 @@ int rnn_sgd_step(rnn_model *m, float lr)
     return RNN_OK;
 }
 
-int rnn_set_threads(rnn_model *m, int threads)
+int rnn_model_set_threads(rnn_model *m, int threads)
 {
     if (!m) return RNN_ERR_INVALID;
-    if (threads < 1 || threads > RNN_MAX_THREADS)
-        return rnn__fail(m, RNN_ERR_INVALID, "threads must be in [1, %d] (got %d)", RNN_MAX_THREADS, threads);
+    if (threads < 1 || threads > RNN__MAX_THREADS)
+        return rnn__fail(m, RNN_ERR_INVALID, "threads must be in [1, %d] (got %d)", RNN__MAX_THREADS, threads);
     if (threads == m->threads) return RNN_OK; /* (1 thread: no pool) */
     rnn__pool *p;
     if (rnn__pool_create(&p, threads, &m->al) != RNN_OK)
@@ -391,7 +338,7 @@ int rnn_set_threads(rnn_model *m, int threads)
     return RNN_OK;
 }
 
-int rnn_get_threads(const rnn_model *m, int *threads)
+int rnn_model_get_threads(const rnn_model *m, int *threads)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!threads) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "threads is NULL");
@@ -399,29 +346,21 @@ int rnn_get_threads(const rnn_model *m, int *threads)
     return RNN_OK;
 }
 
-static int check_sampler(char *err, const rnn__sampler *s)
-{
-    if (!(s->temperature >= 0.0f) || isinf(s->temperature))
-        return rnn__failf(err, RNN_ERR_INVALID, "temperature must be finite and >= 0 (got %g)", (double)s->temperature);
-    if (s->top_k < 0) return rnn__failf(err, RNN_ERR_INVALID, "top_k must be >= 0 (got %d)", s->top_k);
-    if (!(s->top_p > 0.0f && s->top_p <= 1.0f))
-        return rnn__failf(err, RNN_ERR_INVALID, "top_p must be in (0, 1] (got %g)", (double)s->top_p);
-    return RNN_OK;
-}
-
-int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, float temperature, int32_t *next)
+int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_sampling *sampling, int32_t *next)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!next) return rnn__fail(m, RNN_ERR_INVALID, "next is NULL");
-    rnn__sampler s = {temperature, 0, 1.0f};
-    int rc = check_sampler(m->err, &s);
-    if (!rc) rc = rnn__check_tokens(&m->train, tokens, NULL, batch, 1);
+    rnn_sampling s;
+    int stride = 1;
+    int rc = rnn__sampling_read(&m->err, sampling, &s);
+    if (!rc) rc = rnn__check_tokens(&m->train, tokens, NULL, batch, 1, &stride);
     if (rc) return rc;
-    rnn__run_forward(m, &m->train, tokens, NULL, batch, 1, RNN_MODE_SAMPLE, NULL, NULL, &s, next, NULL);
+    const float *top = rnn__run_layers(m, &m->train, tokens, NULL, batch, 1, 1, 0);
+    rnn__head_sample(m, &m->train, top, batch, &s, next);
     return RNN_OK;
 }
 
-int rnn_set_seed(rnn_model *m, uint64_t seed)
+int rnn_model_set_seed(rnn_model *m, uint64_t seed)
 {
     if (!m) return RNN_ERR_INVALID;
     rnn__rng_seed(&m->train.rng, seed);
@@ -429,31 +368,22 @@ int rnn_set_seed(rnn_model *m, uint64_t seed)
 }
 
 /* ---- inference states ---------------------------------------------------------------------------- */
-void rnn_sampling_init(rnn_sampling *s)
-{
-    if (!s) return;
-    memset(s, 0, sizeof *s);
-    s->temperature = 1.0f;
-    s->top_k = 0;
-    s->top_p = 1.0f;
-}
-
 int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t seed)
 {
     if (!out) return RNN_ERR_INVALID;
     *out = NULL;
     if (!m || batch <= 0) return RNN_ERR_INVALID;
-    rnn_state *st = m->al.alloc(m->al.user, sizeof *st);
+    rnn_state *st = rnn__alloc(&m->al, sizeof *st);
     if (!st) return RNN_ERR_NOMEM;
     memset(st, 0, sizeof *st);
-    int rc = rnn__ctx_init(&st->ctx, m, st->err);
+    int rc = rnn__ctx_init(&st->ctx, m, &st->err);
     if (!rc) {
         st->ctx.per_stream = 1, st->ctx.row_seed = seed;
-        st->gen = m->al.alloc(m->al.user, sizeof(int32_t) * (size_t)batch);
+        st->gen = rnn__alloc(&m->al, sizeof(int32_t) * (size_t)batch);
         rc = st->gen ? RNN_OK : RNN_ERR_NOMEM;
         if (!rc) rc = rnn__ctx_reset(&st->ctx, batch); /* allocates the state and the generators */
         if (!rc && rnn__pool_create(&st->ctx.pool, m->threads, &m->al) != RNN_OK)
-            rc = rnn__failf(st->err, RNN_ERR_NOMEM, "cannot start %d threads", m->threads);
+            rc = rnn__failf(&st->err, RNN_ERR_NOMEM, "cannot start %d threads", m->threads);
         if (!rc) rc = rnn__ensure_workspace(&st->ctx, batch, 1);
     }
     if (rc) {
@@ -468,12 +398,10 @@ void rnn_state_free(rnn_state *st)
 {
     if (!st) return;
     rnn_allocator al = st->ctx.al;
-    if (st->gen) al.free(al.user, st->gen);
+    rnn__free(&al, st->gen);
     rnn__ctx_free(&st->ctx);
-    al.free(al.user, st);
+    rnn__free(&al, st);
 }
-
-const char *rnn_state_errmsg(const rnn_state *st) { return st ? st->err : "no state handle (NULL)"; }
 
 int rnn_state_reset(rnn_state *st)
 {
@@ -485,7 +413,7 @@ int rnn_state_copy(rnn_state *dst, const rnn_state *src)
 {
     if (!dst || !src) return RNN_ERR_INVALID;
     if (dst->ctx.m != src->ctx.m || dst->ctx.batch != src->ctx.batch)
-        return rnn__failf(dst->err, RNN_ERR_STATE, "states differ in model or batch (%d vs %d)", dst->ctx.batch,
+        return rnn__failf(&dst->err, RNN_ERR_STATE, "states differ in model or batch (%d vs %d)", dst->ctx.batch,
                           src->ctx.batch);
     if (dst == src) return RNN_OK;
     size_t n = state_floats(&src->ctx);
@@ -513,90 +441,90 @@ int rnn_state_clone(rnn_state **out, const rnn_state *src)
     return RNN_OK;
 }
 
-int rnn_state_batch_size(const rnn_state *st, int *batch)
+int rnn_state_get_batch(const rnn_state *st, int *batch)
 {
     if (!st) return RNN_ERR_INVALID;
-    if (!batch) return rnn__failf(((rnn_state *)st)->err, RNN_ERR_INVALID, "batch is NULL");
+    if (!batch) return rnn__failf(&((rnn_state *)st)->err, RNN_ERR_INVALID, "batch is NULL");
     *batch = st->ctx.batch;
     return RNN_OK;
 }
 
-int rnn_state_get(const rnn_state *st, float *h, float *c)
+int rnn_state_get_hidden(const rnn_state *st, float *h, float *c)
 {
     return st ? ctx_get_state(&st->ctx, st->ctx.batch, h, c) : RNN_ERR_INVALID;
 }
 
-int rnn_state_set(rnn_state *st, const float *h, const float *c)
+int rnn_state_set_hidden(rnn_state *st, const float *h, const float *c)
 {
     return st ? ctx_set_state(&st->ctx, st->ctx.batch, h, c) : RNN_ERR_INVALID;
 }
 
-int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps)
+int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps, int stride)
 {
     if (!st) return RNN_ERR_INVALID;
-    int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps);
+    int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps, &stride);
     if (rc) return rc;
-    rnn__run_forward(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, RNN_MODE_EVAL, NULL, NULL, NULL, NULL,
-                     NULL);
+    rnn__run_layers(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, stride, 0);
     return RNN_OK;
 }
 
-int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, double *logprob)
+int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride, double *logprob)
 {
     if (!st) return RNN_ERR_INVALID;
-    if (!logprob) return rnn__failf(st->err, RNN_ERR_INVALID, "logprob is NULL");
-    int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps);
+    if (!logprob) return rnn__failf(&st->err, RNN_ERR_INVALID, "logprob is NULL");
+    int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps, &stride);
     if (rc) return rc;
-    rnn__run_forward(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, RNN_MODE_SCORE, NULL, NULL, NULL, NULL,
-                     logprob);
+    const float *top = rnn__run_layers(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, stride, 0);
+    rnn__head_score(st->ctx.m, &st->ctx, top, st->ctx.batch, steps, logprob);
     return RNN_OK;
 }
 
-static int sampler_of(char *err, const rnn_sampling *in, rnn__sampler *s)
+/* the next-token distribution's heads run on the state's top layer, in a (batch, 1) workspace */
+static void draw(rnn_state *st, const rnn_sampling *s, int32_t *next)
 {
-    if (in) s->temperature = in->temperature, s->top_k = in->top_k, s->top_p = in->top_p;
-    else s->temperature = 1.0f, s->top_k = 0, s->top_p = 1.0f;
-    return check_sampler(err, s);
+    rnn__ws_begin(&st->ctx, st->ctx.batch, 1);
+    rnn__head_sample(st->ctx.m, &st->ctx, rnn__ctx_top(&st->ctx), st->ctx.batch, s, next);
 }
 
-int rnn_state_next(rnn_state *st, const rnn_sampling *sampling, int32_t *next)
+int rnn_state_draw(rnn_state *st, const rnn_sampling *sampling, int32_t *next)
 {
     if (!st) return RNN_ERR_INVALID;
-    if (!next) return rnn__failf(st->err, RNN_ERR_INVALID, "next is NULL");
-    rnn__sampler s;
-    int rc = sampler_of(st->err, sampling, &s);
+    if (!next) return rnn__failf(&st->err, RNN_ERR_INVALID, "next is NULL");
+    rnn_sampling s;
+    int rc = rnn__sampling_read(&st->err, sampling, &s);
     if (rc) return rc;
-    rnn__draw(st->ctx.m, &st->ctx, &s, next);
+    draw(st, &s, next);
     return RNN_OK;
 }
 
 int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out)
 {
     if (!st) return RNN_ERR_INVALID;
-    if (!out || count < 0) return rnn__failf(st->err, RNN_ERR_INVALID, "out is NULL or count %d < 0", count);
-    rnn__sampler s;
-    int rc = sampler_of(st->err, sampling, &s);
+    if (!out || count < 0) return rnn__failf(&st->err, RNN_ERR_INVALID, "out is NULL or count %d < 0", count);
+    rnn_sampling s;
+    int rc = rnn__sampling_read(&st->err, sampling, &s);
     if (rc) return rc;
     int B = st->ctx.batch;
     for (int i = 0; i < count; i++) {
         /* draw every stream's token i, then feed them as one step: one GEMM per layer for all */
-        rnn__draw(st->ctx.m, &st->ctx, &s, st->gen);
+        draw(st, &s, st->gen);
         for (int b = 0; b < B; b++) out[(size_t)b * count + i] = st->gen[b];
-        rnn__run_forward(st->ctx.m, &st->ctx, st->gen, NULL, B, 1, RNN_MODE_EVAL, NULL, NULL, NULL, NULL, NULL);
+        rnn__run_layers(st->ctx.m, &st->ctx, st->gen, NULL, B, 1, 1, 0);
     }
     return RNN_OK;
 }
 
-int rnn_state_logprobs(rnn_state *st, float *logprobs)
+int rnn_state_get_logprobs(rnn_state *st, float *logprobs)
 {
     if (!st) return RNN_ERR_INVALID;
-    if (!logprobs) return rnn__failf(st->err, RNN_ERR_INVALID, "logprobs is NULL");
-    rnn__dist(st->ctx.m, &st->ctx, logprobs);
+    if (!logprobs) return rnn__failf(&st->err, RNN_ERR_INVALID, "logprobs is NULL");
+    rnn__ws_begin(&st->ctx, st->ctx.batch, 1);
+    rnn__head_logprobs(st->ctx.m, &st->ctx, rnn__ctx_top(&st->ctx), st->ctx.batch, logprobs);
     return RNN_OK;
 }
 
 /* ---- parameters by name ----------------------------------------------------------------------- */
-int rnn_param_count(const rnn_model *m, int *count)
+int rnn_param_get_count(const rnn_model *m, int *count)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!count) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "count is NULL");
@@ -604,13 +532,18 @@ int rnn_param_count(const rnn_model *m, int *count)
     return RNN_OK;
 }
 
-static void fill_param(const rnn_model *m, const rnn__tensor *t, rnn_param *out)
+static int fill_param(const rnn_model *m, const rnn__tensor *t, rnn_param *out)
 {
-    out->name = t->name;
-    out->data = m->params + t->offset;
-    out->grad = m->grads + t->offset;
-    out->rows = t->rows, out->cols = t->cols;
-    out->size = (size_t)t->rows * t->cols;
+    rnn_param p;
+    p.struct_size = sizeof p;
+    p.name = t->name;
+    p.data = m->params + t->offset;
+    p.grad = m->grads + t->offset;
+    p.rows = t->rows, p.cols = t->cols;
+    p.size = (size_t)t->rows * t->cols;
+    char msg[RNN_ERR_LEN];
+    int rc = rnn__struct_write(&rnn__param_layout, out, &p, msg, sizeof msg);
+    return rc ? rnn__fail((rnn_model *)m, rc, "%s", msg) : RNN_OK;
 }
 
 int rnn_param_get(const rnn_model *m, int index, rnn_param *out)
@@ -618,9 +551,8 @@ int rnn_param_get(const rnn_model *m, int index, rnn_param *out)
     if (!m) return RNN_ERR_INVALID;
     if (!out) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "out is NULL");
     if (index < 0 || index >= m->ntensors)
-        return rnn__fail((rnn_model *)m, RNN_ERR_NOTFOUND, "parameter index %d outside [0, %d)", index, m->ntensors);
-    fill_param(m, &m->tensors[index], out);
-    return RNN_OK;
+        return rnn__fail((rnn_model *)m, RNN_ERR_RANGE, "parameter index %d outside [0, %d)", index, m->ntensors);
+    return fill_param(m, &m->tensors[index], out);
 }
 
 int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
@@ -629,14 +561,11 @@ int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
     if (!name || !out) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "%s is NULL", name ? "out" : "name");
     const char *want = (m->cfg.tied && strcmp(name, "decoder.weight") == 0) ? "encoder.weight" : name;
     for (int i = 0; i < m->ntensors; i++)
-        if (strcmp(m->tensors[i].name, want) == 0) {
-            fill_param(m, &m->tensors[i], out);
-            return RNN_OK;
-        }
+        if (strcmp(m->tensors[i].name, want) == 0) return fill_param(m, &m->tensors[i], out);
     return rnn__fail((rnn_model *)m, RNN_ERR_NOTFOUND, "no parameter named \"%.64s\"", name);
 }
 
-int rnn_param_block(const rnn_model *m, float **data, float **grad, size_t *count)
+int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count)
 {
     if (!m) return RNN_ERR_INVALID;
     if (data) *data = m->params;

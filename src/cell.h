@@ -9,6 +9,8 @@
 #ifndef RNN_CELL_H
 #define RNN_CELL_H
 
+#include "base.h"
+
 #include <math.h>
 #include <stddef.h>
 
@@ -40,6 +42,10 @@ typedef struct rnn__cell {
 } rnn__cell;
 
 extern const rnn__cell rnn__cell_tanh, rnn__cell_relu, rnn__cell_lstm, rnn__cell_gru;
+/* The cell table, indexed by RNN_CELL_* id (base.c; a static_assert ties it to RNN_CELL_COUNT). */
+extern const rnn__cell *const rnn__cells[RNN_CELL_COUNT];
+/* The cell with this id, or NULL for an unknown id. */
+const rnn__cell *rnn__cell_get(int id);
 
 /* layer.c -- shared by the cells.
  * gates(T*B, G*H) = x w_ih^T + b_ih for all steps at once. */

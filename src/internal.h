@@ -1,21 +1,24 @@
 /*
  * internal.h -- the model handle and the helpers shared by the library's modules. Never installed.
  *
- * Module map:
- *   api.c        public entry points: argument checks, errors, version, parameters, state
- *   model.c      forward / backward over the whole model: embedding, dropout, layers, decoder
- *   output.c     the fused output layer: logits, log-softmax, NLL and its gradient in one buffer
+ * Module map (docs/DESIGN.md has the whole table):
+ *   base.c       version, status strings, limits, cell names, errors, allocation, struct_size rules,
+ *                the configuration's defaults and checks (base.h)
+ *   api.c        the public entry points of models, states and parameters: argument checks only
+ *   model.c      contexts, and the layers forward / backward: embedding, dropout, cells
+ *   output.c     the output layer and its heads: loss, log-probabilities, scoring, the sampler chain
  *   layer.c      what every cell shares: the all-steps input GEMM and the weight-gradient GEMMs
- *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each)
- *   modelfile.c  the vocabulary and the model file (docs/FORMAT.md)
- *   workspace.c  the per-handle arena; rng.c the handle's generator; blas.c the one GEMM call
+ *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each; cell.h)
+ *   vocab.c      the vocabulary: words, the word -> id index, the tokenizer (rnn_vocab_encode)
+ *   modelfile.c  the model file and memory image (docs/FORMAT.md)
+ *   workspace.c  the per-context arena and its layout; rng.c the generator; blas.c the one GEMM call
  *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx512.c, 16)
- *   pool.c       librnn's own worker threads (rnn_set_threads), one pool per context
+ *   pool.c       librnn's own worker threads (rnn_model_set_threads), one pool per context
  */
 #ifndef RNN_INTERNAL_H
 #define RNN_INTERNAL_H
 
-#include "rnn.h"
+#include "base.h"
 #include "cell.h"
 
 #include <stddef.h>
@@ -89,7 +92,7 @@ typedef struct rnn__layer_params {
     size_t w_ih, w_hh, b_ih, b_hh;      /* offsets into params / grads */
 } rnn__layer_params;
 
-/* Pointers into the workspace for one (batch, steps) run; see model.c's layout(). */
+/* Pointers into the workspace for one (batch, steps) run; see workspace.c's layout(). */
 typedef struct rnn__buffers {
     int32_t *tok, *tgt;  /* (T,B) time-major copies of the inputs */
     float *x0, *m0;      /* (T,B,E) embedded input after dropout, its mask (NULL without dropout) */
@@ -116,7 +119,7 @@ typedef struct rnn__buffers {
 typedef struct rnn__ctx {
     const rnn_model *m;
     rnn_allocator al;      /* the model's hooks */
-    char *err;             /* where failures are described (RNN_ERR_LEN bytes) */
+    rnn__err *err;         /* where failures are recorded (the owning handle's) */
 
     /* hidden state, (L, batch, H) each; blocks sized for batch_cap */
     int batch, batch_cap;
@@ -124,26 +127,24 @@ typedef struct rnn__ctx {
     int have_dstate;       /* dh0/dc0 hold the last backward's result */
     int per_stream;        /* an rnn_state: per-stream generators, and row-wise forward products
                               (rnn__gemm_nt) so that a stream's results do not depend on the batch */
-    rnn__rng *row_rng;      /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
+    rnn__rng *row_rng;     /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
     uint64_t row_seed;     /* stream b's generator is seeded with row_seed + b */
 
-    /* workspace */
+    /* workspace (workspace.c) */
     void *ws_raw;          /* as returned by the allocator */
     rnn__arena ws;
     int ws_batch, ws_steps;
     void *lists;           /* the [L] pointer arrays of buf and measure_buf */
-    rnn__buffers buf;       /* the current run's buffers */
+    rnn__buffers buf;      /* the current run's buffers */
     rnn__buffers measure_buf; /* layout() target while measuring a new size */
 
     /* the last training forward, for backward */
     int pending;           /* backward is allowed */
     int fw_batch, fw_steps, fw_dropped;
 
-    rnn__rng rng;           /* dropout, and sampling through rnn_sample */
-    rnn__pool *pool;        /* librnn's threads for this context (NULL: the caller's alone) */
+    rnn__rng rng;          /* dropout, and sampling through rnn_sample */
+    rnn__pool *pool;       /* librnn's threads for this context (NULL: the caller's alone) */
 } rnn__ctx;
-
-#define RNN_ERR_LEN 256
 
 struct rnn_model {
     rnn_config cfg;
@@ -154,84 +155,82 @@ struct rnn_model {
     size_t nparams;        /* floats in the parameter block (and the gradient block) */
     float *params, *grads;
     int ntensors;
-    rnn__tensor *tensors;   /* PyTorch's parameters() order */
+    rnn__tensor *tensors;  /* PyTorch's parameters() order */
     rnn__layer_params *layers;
     size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied */
 
-    rnn__ctx train;         /* the model's own context */
-    int threads;           /* rnn_set_threads; states take it when they are created */
+    rnn__ctx train;        /* the model's own context */
+    int threads;           /* rnn_model_set_threads; states take it when they are created */
 
-    /* vocabulary: vocab_count NUL-terminated words packed in vocab_blob */
+    /* vocabulary (vocab.c): vocab_count NUL-terminated words packed in vocab_blob, and an
+     * open-addressing index of vocab_slots (a power of two) ids, -1 for empty */
     int vocab_count;
     char *vocab_blob;
     size_t *vocab_off;
+    int32_t *vocab_index;
+    size_t vocab_slots;
 
-    /* application data (rnn_set_app_data) */
+    /* application data of the file the model was loaded from */
     unsigned char *app;
     size_t app_len;
 
-    char err[RNN_ERR_LEN];
+    rnn__err err;
 };
 
 struct rnn_state {
     rnn__ctx ctx;
     int32_t *gen;          /* [batch] the tokens drawn by the current generation step */
-    char err[RNN_ERR_LEN];
+    rnn__err err;
 };
 
-/* api.c */
-int rnn__failf(char *err, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-#define rnn__fail(m, ...) rnn__failf((m)->err, __VA_ARGS__)
-void *rnn__alloc(rnn_model *m, size_t bytes);
-void rnn__free(rnn_model *m, void *p);
-void *rnn__default_alloc(void *user, size_t size);
-void rnn__default_free(void *user, void *p);
+#define rnn__fail(m, ...) rnn__failf(&(m)->err, __VA_ARGS__)
+
+/* api.c: a model with this configuration's shapes and freshly initialised weights (the loader
+ * uses it too); the configuration must have passed rnn__config_check */
+int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *al);
 
 /* model.c: contexts */
-int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, char *err);
+int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err);
 void rnn__ctx_free(rnn__ctx *x);
 int rnn__ctx_reset(rnn__ctx *x, int batch);    /* zero state for batch streams (may allocate) */
-int rnn__ensure_workspace(rnn__ctx *x, int batch, int steps);
-/* Checks a chunk against x (sizes, state batch, token and target ids), then sizes the workspace for
- * it: the one step before every pass, so a failure leaves everything as it was. */
-int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps);
+/* Checks a chunk against x (sizes, stride, state batch, token and target ids), then sizes the
+ * workspace for it: the one step before every pass, so a failure leaves everything as it was.
+ * *stride: 0 becomes steps. */
+int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps, int *stride);
 
-/* model.c: passes */
-enum { RNN_MODE_TRAIN, RNN_MODE_EVAL, RNN_MODE_SAMPLE, RNN_MODE_SCORE };
-typedef struct rnn__sampler {
-    float temperature;     /* 0: greedy */
-    int top_k;             /* 0: off */
-    float top_p;           /* >= 1: off */
-} rnn__sampler;
-/* Runs the model over tokens (batch, steps) from x's state and leaves the final state in x.
- *   TRAIN: dropout; keeps activations for rnn__run_backward; *loss = mean NLL of targets
- *   EVAL:  *loss = mean NLL; logprobs (may be NULL) [b][t][V]
- *   SAMPLE (steps 1): then draws next[b] with sampler *s
- *   SCORE: row_logp[b] = sum_t log p(tokens[b][t] | state, tokens[b][<t]) (targets unused) */
-void rnn__run_forward(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
-                      int batch, int steps, int mode, double *loss, float *logprobs,
-                      const rnn__sampler *s, int32_t *next, double *row_logp);
+/* workspace.c: sizing and laying out a context's workspace */
+int rnn__ensure_workspace(rnn__ctx *x, int batch, int steps); /* grows it for (batch, steps) */
+void rnn__ws_begin(rnn__ctx *x, int B, int T);                /* lays out x->buf for a (B, T) run */
+
+/* model.c: the layers. Runs embedding, dropout (train only) and the L layers over tokens
+ * (B rows of T, row stride `stride`) from x's state, leaves the final state in x and returns the
+ * top output (T,B,H) as the output layer takes it (after the output dropout when training).
+ * targets (may be NULL) are copied time-major to x->buf.tgt for the heads. */
+const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
+                             int B, int T, int stride, int train);
+/* After a training forward's loss head: back-propagates through the output layer and the layers */
 void rnn__run_backward(rnn_model *m, rnn__ctx *x);
-/* Draws next[b] for every stream from the distribution after x's current state. */
-void rnn__draw(const rnn_model *m, rnn__ctx *x, const rnn__sampler *s, int32_t *next);
-/* logprobs[b][V] = log_softmax of the distribution after x's current state. */
-void rnn__dist(const rnn_model *m, rnn__ctx *x, float *logprobs);
+/* The top layer's hidden state of x, (B,H): the input of the next-token distribution */
+const float *rnn__ctx_top(const rnn__ctx *x);
 
-/* output.c */
-/* The decoder and log-softmax over the N = B*T rows `in` (time-major) in x->buf.logits, on x's
- * pool; rowwise picks the row-wise products. Every row's NLL goes to x->buf.row_nll (0 where the
- * target is RNN_IGNORE or tgt is NULL); returns their sum and *count the targets kept.
- * want_grad: the logits become d(mean NLL)/d(logits) and x->buf.dbias receives each row chunk's
- * column sums. logprobs (may be NULL): [b][t][V] log-probabilities. */
-double rnn__output_forward(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
-                           int T, int want_grad, double *count, float *logprobs);
-/* After a want_grad forward over N rows of `in`: the decoder's gradients, dx (N,H) = d/d(in) */
+/* output.c: the heads over the top output `in` of N = B*T time-major rows */
+/* Loss head: the mean NLL of x->buf.tgt (0 when none is kept); train: keeps what backward needs.
+ * logprobs (may be NULL): [b][t][V] log-probabilities. */
+double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs);
+/* Scoring head after rnn__run_layers over tokens: row_logp[b] = sum_t log p(tokens[b][t] | ...) */
+void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, double *row_logp);
+/* Sampling head: next[b] drawn from the distribution after the (B,H) rows `in` */
+void rnn__head_sample(const rnn_model *m, rnn__ctx *x, const float *in, int B, const rnn_sampling *s, int32_t *next);
+/* Log-probabilities head: logprobs[b][V] after the (B,H) rows `in` */
+void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B, float *logprobs);
+/* After a training loss head over N rows of `in`: the decoder's gradients, dx (N,H) = d/d(in) */
 void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
-void rnn__output_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, float *logits,
-                        const rnn__sampler *s, int32_t *next);
+/* The caller's sampling parameters (NULL: the defaults) read and checked into *s */
+int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s);
+
+/* vocab.c */
+void rnn__vocab_clear(rnn_model *m);
+/* rnn_vocab_set's work; the loader reports a failure as a malformed file */
+int rnn__vocab_set(rnn_model *m, const char *const *words, int count, char *err, size_t errlen);
 
 #endif

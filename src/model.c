@@ -15,18 +15,13 @@
 #include <string.h>
 
 /* ---- contexts ------------------------------------------------------------------------------------ */
-static void *ctx_alloc(rnn__ctx *x, size_t bytes) { return bytes ? x->al.alloc(x->al.user, bytes) : NULL; }
-static void ctx_free(rnn__ctx *x, void *p)
-{
-    if (p) x->al.free(x->al.user, p);
-}
 
-int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, char *err)
+int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err)
 {
     memset(x, 0, sizeof *x);
     x->m = m, x->al = m->al, x->err = err;
     int L = m->cfg.num_layers;
-    float **lists = ctx_alloc(x, sizeof(float *) * (size_t)L * 8);
+    float **lists = rnn__alloc(&x->al, sizeof(float *) * (size_t)L * 8);
     if (!lists) return RNN_ERR_NOMEM;
     x->lists = lists;
     x->buf.y = lists, x->buf.cache = lists + L, x->buf.xd = lists + 2 * L, x->buf.md = lists + 3 * L;
@@ -38,10 +33,10 @@ int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, char *err)
 
 void rnn__ctx_free(rnn__ctx *x)
 {
-    ctx_free(x, x->lists);
-    ctx_free(x, x->h);
-    ctx_free(x, x->row_rng);
-    ctx_free(x, x->ws_raw);
+    rnn__free(&x->al, x->lists);
+    rnn__free(&x->al, x->h);
+    rnn__free(&x->al, x->row_rng);
+    rnn__free(&x->al, x->ws_raw);
     rnn__pool_free(x->pool, &x->al);
     x->pool = NULL;
     x->lists = x->h = x->ws_raw = NULL;
@@ -63,17 +58,17 @@ int rnn__ctx_reset(rnn__ctx *x, int batch)
     if (!LBH || LBH > SIZE_MAX / (4 * sizeof(float)))
         return rnn__failf(x->err, RNN_ERR_NOMEM, "state size overflows for batch %d", batch);
     if (batch > x->batch_cap) {
-        float *blk = ctx_alloc(x, LBH * 4 * sizeof(float));
-        rnn__rng *rr = x->per_stream ? ctx_alloc(x, sizeof(rnn__rng) * (size_t)batch) : NULL;
+        float *blk = rnn__alloc(&x->al, LBH * 4 * sizeof(float));
+        rnn__rng *rr = x->per_stream ? rnn__alloc(&x->al, sizeof(rnn__rng) * (size_t)batch) : NULL;
         if (!blk || (x->per_stream && !rr)) {
-            ctx_free(x, blk);
-            ctx_free(x, rr);
+            rnn__free(&x->al, blk);
+            rnn__free(&x->al, rr);
             return rnn__failf(x->err, RNN_ERR_NOMEM, "cannot allocate the state for batch %d", batch);
         }
-        ctx_free(x, x->h);
+        rnn__free(&x->al, x->h);
         x->h = blk;
         if (rr) {
-            ctx_free(x, x->row_rng);
+            rnn__free(&x->al, x->row_rng);
             x->row_rng = rr;
         }
         x->batch_cap = batch;
@@ -91,79 +86,35 @@ int rnn__ctx_reset(rnn__ctx *x, int batch)
     return RNN_OK;
 }
 
-int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps)
+int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps, int *stride)
 {
     if (!tokens) return rnn__failf(x->err, RNN_ERR_INVALID, "tokens is NULL");
     if (batch <= 0 || steps <= 0)
         return rnn__failf(x->err, RNN_ERR_INVALID, "batch and steps must be > 0 (got %d x %d)", batch, steps);
-    if ((long long)batch * steps > INT_MAX / 8)
-        return rnn__failf(x->err, RNN_ERR_INVALID, "chunk batch %d x steps %d is too large", batch, steps);
-    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_reset_state first");
+    if ((long long)batch * steps > RNN__MAX_CHUNK)
+        return rnn__failf(x->err, RNN_ERR_INVALID, "chunk batch %d x steps %d is larger than %d (RNN_LIMIT_CHUNK)",
+                          batch, steps, RNN__MAX_CHUNK);
+    if (*stride == 0) *stride = steps;
+    if (*stride < steps)
+        return rnn__failf(x->err, RNN_ERR_INVALID, "stride %d is smaller than steps %d (0 means steps)", *stride, steps);
+    size_t S = (size_t)*stride;
+    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_model_reset_hidden first");
     if (batch != x->batch)
         return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
     int V = x->m->cfg.vocab_size;
     for (int b = 0; b < batch; b++)
         for (int t = 0; t < steps; t++) {
-            int32_t tok = tokens[(size_t)b * steps + t];
+            int32_t tok = tokens[(size_t)b * S + t];
             if (tok < 0 || tok >= V)
                 return rnn__failf(x->err, RNN_ERR_RANGE, "token %ld at [%d][%d] is outside [0, %d)", (long)tok, b, t, V);
             if (targets) {
-                int32_t y = targets[(size_t)b * steps + t];
+                int32_t y = targets[(size_t)b * S + t];
                 if ((y < 0 || y >= V) && y != RNN_IGNORE)
                     return rnn__failf(x->err, RNN_ERR_RANGE,
                                       "target %ld at [%d][%d] is outside [0, %d) and not RNN_IGNORE", (long)y, b, t, V);
             }
         }
     return rnn__ensure_workspace(x, batch, steps);
-}
-
-/* ---- the workspace ------------------------------------------------------------------------------- */
-/* Lays out every buffer of a (B, T) run; returns the bytes used. */
-static size_t layout(const rnn_model *m, int B, int T, rnn__arena *a, rnn__buffers *buf)
-{
-    int E = m->cfg.emb_size, H = m->cfg.hidden_size, V = m->cfg.vocab_size, L = m->cfg.num_layers;
-    int drop = m->cfg.dropout > 0.0f, D = E > H ? E : H;
-    size_t N = (size_t)B * T;
-    buf->tok = RNN_TAKE_I(a, N);
-    buf->tgt = RNN_TAKE_I(a, N);
-    buf->x0 = RNN_TAKE_F(a, N * E);
-    buf->m0 = drop ? RNN_TAKE_F(a, N * E) : NULL;
-    for (int l = 0; l < L; l++) {
-        buf->y[l] = RNN_TAKE_F(a, N * H);
-        buf->cache[l] = RNN_TAKE_F(a, m->cell->cache_size(B, T, H));
-        buf->xd[l] = drop ? RNN_TAKE_F(a, N * H) : buf->y[l];
-        buf->md[l] = drop ? RNN_TAKE_F(a, N * H) : NULL;
-    }
-    buf->logits = RNN_TAKE_F(a, N * V);
-    buf->h0 = RNN_TAKE_F(a, (size_t)L * B * H);
-    buf->c0 = m->cfg.cell == RNN_CELL_LSTM ? RNN_TAKE_F(a, (size_t)L * B * H) : NULL;
-    buf->d1 = RNN_TAKE_F(a, N * D);
-    buf->d2 = RNN_TAKE_F(a, N * D);
-    buf->scratch = RNN_TAKE_F(a, m->cell->scratch_size(B, T, H));
-    buf->order = RNN_TAKE_I(a, V);
-    buf->row_nll = (double *)rnn__arena_take(a, N * sizeof(double));
-    buf->dbias = RNN_TAKE_F(a, (size_t)RNN_ROW_CHUNKS * V);
-    return a->used;
-}
-
-int rnn__ensure_workspace(rnn__ctx *x, int batch, int steps)
-{
-    if (x->ws_raw && batch <= x->ws_batch && steps <= x->ws_steps) return RNN_OK;
-    int B = batch > x->ws_batch ? batch : x->ws_batch, T = steps > x->ws_steps ? steps : x->ws_steps;
-    rnn__arena measure = {0};
-    size_t bytes = layout(x->m, B, T, &measure, &x->measure_buf); /* never touches x->buf */
-    if (bytes > SIZE_MAX - 64) return rnn__failf(x->err, RNN_ERR_NOMEM, "workspace size overflows");
-    void *raw = ctx_alloc(x, bytes + 64);
-    if (!raw)
-        return rnn__failf(x->err, RNN_ERR_NOMEM, "cannot allocate a %zu-byte workspace for batch %d x steps %d",
-                          bytes, B, T);
-    ctx_free(x, x->ws_raw);
-    x->ws_raw = raw;
-    x->ws.base = (char *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    x->ws.cap = bytes;
-    x->ws_batch = B, x->ws_steps = T;
-    x->pending = 0;
-    return RNN_OK;
 }
 
 /* ---- passes -------------------------------------------------------------------------------------- */
@@ -206,21 +157,19 @@ static void dropout(rnn__rng *rng, float p, const float *in, float *mask, float 
 }
 
 
-void rnn__run_forward(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
-                      int B, int T, int mode, double *loss, float *logprobs, const rnn__sampler *s,
-                      int32_t *next, double *row_logp)
+const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
+                             int B, int T, int stride, int train)
 {
     int E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
-    size_t N = (size_t)B * T, LBH = (size_t)L * B * H, BH = (size_t)B * H;
-    int drop = mode == RNN_MODE_TRAIN && m->cfg.dropout > 0.0f;
+    size_t N = (size_t)B * T, LBH = (size_t)L * B * H, S = (size_t)stride;
+    int drop = train && m->cfg.dropout > 0.0f;
     rnn__buffers *buf = &x->buf;
-    x->ws.used = 0;
-    layout(m, B, T, &x->ws, buf);
+    rnn__ws_begin(x, B, T);
 
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
-            buf->tok[(size_t)t * B + b] = tokens[(size_t)b * T + t];
-            buf->tgt[(size_t)t * B + b] = targets ? targets[(size_t)b * T + t] : RNN_IGNORE;
+            buf->tok[(size_t)t * B + b] = tokens[(size_t)b * S + t];
+            buf->tgt[(size_t)t * B + b] = targets ? targets[(size_t)b * S + t] : RNN_IGNORE;
         }
     const float *enc = m->params + m->enc;
     for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
@@ -241,52 +190,13 @@ void rnn__run_forward(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, co
     }
     x->fw_dropped = drop;
     x->pending = 0;
-    if (mode == RNN_MODE_SAMPLE) {
-        rnn__output_sample(m, x, out, B, buf->logits, s, next);
-        return;
-    }
-    if (mode == RNN_MODE_SCORE) {
-        /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}]; the
-         * decoder runs as one CBLAS product over all B*T rows (row-wise would stream W_dec per row) */
-        float *in = buf->d1;
-        memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
-        memcpy(in + BH, out, (N * H - BH) * sizeof(float));
-        double *row_nll = buf->row_nll;
-        rnn__output_forward(m, x, 0, in, buf->tok, B, T, 0, NULL, NULL);
-        for (int b = 0; b < B; b++) {
-            double sum = 0;
-            for (int t = 0; t < T; t++) sum -= row_nll[(size_t)t * B + b];
-            row_logp[b] = sum;
-        }
-        return;
-    }
-    if (mode == RNN_MODE_EVAL && !targets && !logprobs) { /* feeding only: no output layer at all */
-        if (loss) *loss = 0.0;
-        return;
-    }
-    double count = 0;
-    double nll = rnn__output_forward(m, x, x->per_stream, out, buf->tgt, B, T, mode == RNN_MODE_TRAIN, &count,
-                                     logprobs);
-    if (loss) *loss = count > 0 ? nll / count : 0.0;
-    x->pending = mode == RNN_MODE_TRAIN;
-    x->fw_batch = B, x->fw_steps = T;
+    return out;
 }
 
-void rnn__draw(const rnn_model *m, rnn__ctx *x, const rnn__sampler *s, int32_t *next)
+const float *rnn__ctx_top(const rnn__ctx *x)
 {
-    int L = m->cfg.num_layers, B = x->batch;
-    x->ws.used = 0;
-    layout(m, B, 1, &x->ws, &x->buf);
-    rnn__output_sample(m, x, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, B, x->buf.logits, s, next);
-}
-
-void rnn__dist(const rnn_model *m, rnn__ctx *x, float *logprobs)
-{
-    int L = m->cfg.num_layers, B = x->batch;
-    x->ws.used = 0;
-    layout(m, B, 1, &x->ws, &x->buf);
-    rnn__output_forward(m, x, x->per_stream, x->h + (size_t)(L - 1) * B * m->cfg.hidden_size, NULL, B, 1, 0, NULL,
-                        logprobs);
+    const rnn_model *m = x->m;
+    return x->h + (size_t)(m->cfg.num_layers - 1) * x->batch * m->cfg.hidden_size;
 }
 
 void rnn__run_backward(rnn_model *m, rnn__ctx *x)

@@ -1,5 +1,5 @@
 /*
- * modelfile.c -- the model's vocabulary, and the model file (specified in docs/FORMAT.md):
+ * modelfile.c -- the model file and its memory image (specified in docs/FORMAT.md):
  *
  *   magic "RNNMODEL" | u32 format version | u32 0
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
@@ -31,82 +31,13 @@
 #define TAG_STAT TAG('S', 'T', 'A', 'T')
 #define TAG_APPL TAG('A', 'P', 'P', 'L')
 #define TAG_END TAG('E', 'N', 'D', ' ')
-#define APP_MAX ((size_t)16 << 20)
 
 /* ---- application data ---------------------------------------------------------------------------- */
-int rnn_set_app_data(rnn_model *m, const void *data, size_t len)
-{
-    if (!m) return RNN_ERR_INVALID;
-    if (len && !data) return rnn__fail(m, RNN_ERR_INVALID, "data is NULL");
-    if (len > APP_MAX) return rnn__fail(m, RNN_ERR_INVALID, "application data of %zu bytes exceeds 16 MiB", len);
-    unsigned char *copy = NULL;
-    if (len) {
-        copy = rnn__alloc(m, len);
-        if (!copy) return rnn__fail(m, RNN_ERR_NOMEM, "cannot allocate %zu bytes of application data", len);
-        memcpy(copy, data, len);
-    }
-    rnn__free(m, m->app);
-    m->app = copy, m->app_len = len;
-    return RNN_OK;
-}
-
-int rnn_get_app_data(const rnn_model *m, const void **data, size_t *len)
+int rnn_model_get_app_data(const rnn_model *m, const void **data, size_t *len)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!data || !len) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "%s is NULL", data ? "len" : "data");
     *data = m->app, *len = m->app_len;
-    return RNN_OK;
-}
-
-/* ---- vocabulary --------------------------------------------------------------------------------- */
-int rnn_vocab_set(rnn_model *m, const char *const *words, int count)
-{
-    if (!m) return RNN_ERR_INVALID;
-    if (!words || count != m->cfg.vocab_size)
-        return rnn__fail(m, RNN_ERR_INVALID, "the vocabulary needs exactly vocab_size = %d words (got %d)",
-                         m->cfg.vocab_size, count);
-    size_t bytes = 0;
-    for (int i = 0; i < count; i++) {
-        if (!words[i] || !words[i][0]) return rnn__fail(m, RNN_ERR_INVALID, "word %d is NULL or empty", i);
-        size_t len = strlen(words[i]);
-        if (len > (1u << 20) || bytes > SIZE_MAX / 2) return rnn__fail(m, RNN_ERR_INVALID, "word %d is too long", i);
-        bytes += len + 1;
-    }
-    char *blob = rnn__alloc(m, bytes);
-    size_t *off = rnn__alloc(m, sizeof(size_t) * (size_t)count);
-    if (!blob || !off) {
-        rnn__free(m, blob);
-        rnn__free(m, off);
-        return rnn__fail(m, RNN_ERR_NOMEM, "cannot allocate the vocabulary (%zu bytes)", bytes);
-    }
-    size_t at = 0;
-    for (int i = 0; i < count; i++) {
-        size_t len = strlen(words[i]) + 1;
-        off[i] = at;
-        memcpy(blob + at, words[i], len);
-        at += len;
-    }
-    rnn__free(m, m->vocab_blob);
-    rnn__free(m, m->vocab_off);
-    m->vocab_blob = blob, m->vocab_off = off, m->vocab_count = count;
-    return RNN_OK;
-}
-
-int rnn_vocab_size(const rnn_model *m, int *count)
-{
-    if (!m) return RNN_ERR_INVALID;
-    if (!count) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "count is NULL");
-    *count = m->vocab_count;
-    return RNN_OK;
-}
-
-int rnn_vocab_word(const rnn_model *m, int id, const char **word)
-{
-    if (!m) return RNN_ERR_INVALID;
-    if (!word) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "word is NULL");
-    if (id < 0 || id >= m->vocab_count)
-        return rnn__fail((rnn_model *)m, RNN_ERR_RANGE, "word id %d outside the vocabulary [0, %d)", id, m->vocab_count);
-    *word = m->vocab_blob + m->vocab_off[id];
     return RNN_OK;
 }
 
@@ -156,8 +87,12 @@ static float u2f(uint32_t u)
 }
 
 /* ---- writing ------------------------------------------------------------------------------------- */
+/* Writes to a file (f), into memory (buf, cap), or only counts (neither): pos is always the bytes
+ * the model takes so far. */
 typedef struct writer {
     FILE *f;
+    unsigned char *buf;
+    size_t cap, pos;
     crc_table ct;
     uint32_t crc; /* of the current section's tag, length and payload so far */
     int failed;
@@ -166,7 +101,12 @@ typedef struct writer {
 
 static void w_raw(writer *w, const void *p, size_t n)
 {
-    if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = 1, w->err = errno ? errno : EIO;
+    if (w->f) {
+        if (!w->failed && n && fwrite(p, 1, n, w->f) != n) w->failed = 1, w->err = errno ? errno : EIO;
+    } else if (w->buf && n && w->pos <= w->cap && n <= w->cap - w->pos) {
+        memcpy(w->buf + w->pos, p, n);
+    }
+    w->pos += n;
 }
 static void w_bytes(writer *w, const void *p, size_t n)
 {
@@ -204,7 +144,7 @@ static void w_floats(writer *w, const float *p, size_t total)
     }
 }
 
-static void write_model(writer *w, const rnn_model *m, unsigned flags)
+static void write_model(writer *w, const rnn_model *m, unsigned flags, const void *app, size_t app_len)
 {
     const rnn_config *c = &m->cfg;
     unsigned char hdr[16];
@@ -261,9 +201,9 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags)
         }
         section_end(w);
     }
-    if (m->app_len) {
-        section_begin(w, TAG_APPL, m->app_len);
-        w_bytes(w, m->app, m->app_len);
+    if (app_len) {
+        section_begin(w, TAG_APPL, app_len);
+        w_bytes(w, app, app_len);
         section_end(w);
     }
     section_begin(w, TAG_END, 0);
@@ -330,12 +270,44 @@ static int open_temp(const char *path, char *tmp, size_t tmpsz)
     return -1;
 }
 
-int rnn_model_save(const rnn_model *m, const char *path) { return rnn_model_save_ex(m, path, 0); }
+/* the arguments every save checks */
+static int save_args(const rnn_model *m, unsigned flags, const void *app, size_t app_len)
+{
+    rnn_model *mm = (rnn_model *)m; /* only the message is written */
+    if (flags & ~RNN_SAVE_STATE) return rnn__fail(mm, RNN_ERR_INVALID, "unknown save flags 0x%x", flags);
+    if (app_len && !app) return rnn__fail(mm, RNN_ERR_INVALID, "app_data is NULL but app_len is %zu", app_len);
+    if (app_len > RNN__MAX_APP)
+        return rnn__fail(mm, RNN_ERR_INVALID, "application data of %zu bytes exceeds %zu (RNN_LIMIT_APP_DATA)", app_len,
+                         RNN__MAX_APP);
+    return RNN_OK;
+}
 
-int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
+int rnn_model_save_mem(const rnn_model *m, void *buf, size_t cap, size_t *len, unsigned flags, const void *app_data,
+                       size_t app_len)
 {
     if (!m) return RNN_ERR_INVALID;
-    if (flags & ~RNN_SAVE_STATE) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "unknown flags 0x%x", flags);
+    if (!len) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "len is NULL");
+    int rc = save_args(m, flags, app_data, app_len);
+    if (rc) return rc;
+    writer w = {0};
+    crc_init(&w.ct);
+    write_model(&w, m, flags, app_data, app_len); /* counting */
+    *len = w.pos;
+    if (!buf) return RNN_OK;
+    if (w.pos > cap)
+        return rnn__fail((rnn_model *)m, RNN_ERR_SIZE, "the model takes %zu bytes; the buffer holds %zu", w.pos, cap);
+    writer wm = {0};
+    crc_init(&wm.ct);
+    wm.buf = buf, wm.cap = cap;
+    write_model(&wm, m, flags, app_data, app_len);
+    return RNN_OK;
+}
+
+int rnn_model_save(const rnn_model *m, const char *path, unsigned flags, const void *app_data, size_t app_len)
+{
+    if (!m) return RNN_ERR_INVALID;
+    int rc = save_args(m, flags, app_data, app_len);
+    if (rc) return rc;
     rnn_model *mm = (rnn_model *)m; /* only the message is written */
     if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
     size_t plen = strlen(path);
@@ -354,7 +326,7 @@ int rnn_model_save_ex(const rnn_model *m, const char *path, unsigned flags)
         unlink(tmp);
         return rnn__fail(mm, RNN_ERR_IO, "cannot open %.200s: %s", tmp, strerror(e));
     }
-    write_model(&w, m, flags);
+    write_model(&w, m, flags, app_data, app_len);
     int e = 0;
     errno = 0;
     if (w.failed) e = w.err;
@@ -395,11 +367,26 @@ static int c_u32(cursor *c, uint32_t *v)
     return 1;
 }
 
+/* Where the bytes come from: a file (f) or memory (data); size is known before reading. */
 typedef struct loader {
     char *err;
     size_t errlen;
-    rnn_allocator al; /* for the temporary section buffers */
+    rnn_allocator al; /* the model's hooks, also for the temporary section buffers */
+    unsigned flags;   /* RNN_LOAD_* */
+    FILE *f;
+    const unsigned char *data;
+    uint64_t size, at; /* total bytes, and the next byte to read (memory) */
 } loader;
+
+/* reads n bytes; 0 when they are not there */
+static int l_read(loader *ld, void *dst, size_t n)
+{
+    if (ld->f) return fread(dst, 1, n, ld->f) == n;
+    if (n > ld->size - ld->at) return 0;
+    memcpy(dst, ld->data + ld->at, n);
+    ld->at += n;
+    return 1;
+}
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
@@ -420,7 +407,7 @@ static int parse_conf(loader *ld, cursor *c, rnn_config *cfg)
     uint32_t v[9];
     for (int i = 0; i < 9; i++)
         if (!c_u32(c, &v[i])) return lfail(ld, RNN_ERR_FORMAT, "CONF section is truncated");
-    rnn_config_init(cfg);
+    rnn__config_defaults(cfg);
     for (int i = 0; i < 6; i++)
         if (v[i] > INT_MAX) return lfail(ld, RNN_ERR_FORMAT, "CONF field %d is out of range (%u)", i, v[i]);
     cfg->cell = (int)v[0], cfg->vocab_size = (int)v[1], cfg->emb_size = (int)v[2];
@@ -438,30 +425,31 @@ static int parse_vocab(loader *ld, rnn_model *m, cursor *c)
         return lfail(ld, RNN_ERR_FORMAT, "VOCB holds %u words but vocab_size is %d", n, m->cfg.vocab_size);
     /* every word takes at least 5 bytes: a lie about n is caught before allocating */
     if ((uint64_t)n * 5 > c->left) return lfail(ld, RNN_ERR_FORMAT, "VOCB word count %u exceeds the section", n);
-    size_t blob_bytes = c->left; /* words + NULs fit in the section's own size */
-    char *blob = rnn__alloc(m, blob_bytes);
-    size_t *off = rnn__alloc(m, sizeof(size_t) * n);
-    if (!blob || !off) {
-        rnn__free(m, blob);
-        rnn__free(m, off);
-        return lfail(ld, RNN_ERR_NOMEM, "cannot allocate the vocabulary");
-    }
-    size_t at = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    /* the words, NUL-terminated, fit in the section's own size; then rnn__vocab_set checks them */
+    char *blob = rnn__alloc(&m->al, c->left);
+    const char **words = rnn__alloc(&m->al, sizeof(char *) * n);
+    int rc = RNN_OK;
+    if (!blob || !words) rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate the vocabulary");
+    for (uint32_t i = 0, at = 0; !rc && i < n; i++) {
         uint32_t len;
         const unsigned char *w;
         if (!c_u32(c, &len) || !c_take(c, len, &w) || len == 0 || memchr(w, 0, len)) {
-            rnn__free(m, blob);
-            rnn__free(m, off);
-            return lfail(ld, RNN_ERR_FORMAT, "VOCB word %u is truncated, empty or contains a NUL byte", i);
+            rc = lfail(ld, RNN_ERR_FORMAT, "VOCB word %u is truncated, empty or contains a NUL byte", i);
+            break;
         }
-        off[i] = at;
         memcpy(blob + at, w, len);
         blob[at + len] = 0;
+        words[i] = blob + at;
         at += len + 1;
     }
-    m->vocab_blob = blob, m->vocab_off = off, m->vocab_count = (int)n;
-    return RNN_OK;
+    if (!rc) {
+        char msg[RNN_ERR_LEN];
+        rc = rnn__vocab_set(m, words, (int)n, msg, sizeof msg);
+        if (rc) lfail(ld, rc == RNN_ERR_NOMEM ? rc : (rc = RNN_ERR_FORMAT), "VOCB: %s", msg);
+    }
+    rnn__free(&m->al, blob);
+    rnn__free(&m->al, words);
+    return rc;
 }
 
 static int parse_state(loader *ld, rnn_model *m, cursor *c)
@@ -482,7 +470,7 @@ static int parse_state(loader *ld, rnn_model *m, cursor *c)
         return lfail(ld, RNN_ERR_FORMAT, "STAT holds %zu bytes of state, which does not fit batch %u", c->left, batch);
     size_t n = (size_t)m->cfg.num_layers * batch * (size_t)m->cfg.hidden_size;
     if (batch) {
-        int rc = rnn_reset_state(m, (int)batch);
+        int rc = rnn_model_reset_hidden(m, (int)batch);
         if (rc) return lfail(ld, rc, "cannot allocate the hidden state for batch %u", batch);
         const unsigned char *p = NULL;
         c_take(c, 4 * n, &p);
@@ -522,28 +510,24 @@ static int parse_params(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
-/* 1 when the parameters cfg describes cannot fit in `left` bytes (4 per float); invalid
- * configurations are left to rnn_model_create to reject */
+/* 1 when the parameters of a valid configuration cannot fit in `left` bytes (4 per float) */
 static int conf_too_big(const rnn_config *cfg, uint64_t left)
 {
-    if (cfg->vocab_size <= 0 || cfg->emb_size <= 0 || cfg->hidden_size <= 0 || cfg->num_layers <= 0 ||
-        cfg->num_layers > 1024 || cfg->cell < 0 || cfg->cell > 3)
-        return 0;
     uint64_t V = (uint64_t)cfg->vocab_size, E = (uint64_t)cfg->emb_size, H = (uint64_t)cfg->hidden_size;
-    uint64_t G = cfg->cell == RNN_CELL_LSTM ? 4 : cfg->cell == RNN_CELL_GRU ? 3 : 1;
-    if (V > (1u << 24) || E > (1u << 24) || H > (1u << 24)) return 0;
+    uint64_t G = (uint64_t)rnn__cell_get(cfg->cell)->gates;
     /* each term < 2^53, at most ~2050 of them: no overflow */
     uint64_t n = V * E + V + (cfg->tied ? 0 : V * H);
     for (uint64_t l = 0; l < (uint64_t)cfg->num_layers; l++) n += G * H * ((l ? H : E) + H + 2);
     return n > left / 4;
 }
 
-static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *alloc, rnn_model **out)
+static int load(loader *ld, rnn_model **out)
 {
+    uint64_t fsize = ld->size;
     crc_table ct;
     crc_init(&ct);
     unsigned char hdr[16];
-    if (fsize < 16 || fread(hdr, 1, 16, f) != 16) return lfail(ld, RNN_ERR_FORMAT, "file too short for the header");
+    if (fsize < 16 || !l_read(ld, hdr, 16)) return lfail(ld, RNN_ERR_FORMAT, "file too short for the header");
     if (memcmp(hdr, MAGIC, 8) != 0) return lfail(ld, RNN_ERR_FORMAT, "not a librnn model file (bad magic)");
     uint32_t version = get32(hdr + 8);
     if (version != FORMAT_VERSION)
@@ -558,7 +542,7 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
      * checked against the bytes that remain in the file */
     while (!ended) {
         unsigned char sh[12];
-        if (fsize - pos < 12 || fread(sh, 1, 12, f) != 12) {
+        if (fsize - pos < 12 || !l_read(ld, sh, 12)) {
             rc = lfail(ld, RNN_ERR_FORMAT, "truncated: no END section");
             break;
         }
@@ -570,14 +554,18 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
                        (unsigned long long)len, (unsigned long long)(fsize - pos));
             break;
         }
-        payload = ld->al.alloc(ld->al.user, len ? (size_t)len : 1);
+        if (tag == TAG_APPL && len > RNN__MAX_APP) { /* a limit known from the header: before allocating */
+            rc = lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over RNN_LIMIT_APP_DATA)", (unsigned long long)len);
+            break;
+        }
+        payload = rnn__alloc(&ld->al, len ? (size_t)len : 1);
         if (!payload) {
             rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate %llu bytes for section '%.4s'", (unsigned long long)len,
                        (const char *)sh);
             break;
         }
         unsigned char cb[4];
-        if (fread(payload, 1, (size_t)len, f) != len || fread(cb, 1, 4, f) != 4) {
+        if (!l_read(ld, payload, (size_t)len) || !l_read(ld, cb, 4)) {
             rc = lfail(ld, RNN_ERR_IO, "read error in section '%.4s'", (const char *)sh);
             break;
         }
@@ -591,29 +579,30 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
             rnn_config cfg;
             if (have_conf) rc = lfail(ld, RNN_ERR_FORMAT, "two CONF sections");
             if (!rc) rc = parse_conf(ld, &c, &cfg);
+            char msg[RNN_ERR_LEN];
+            if (!rc && rnn__config_check(&cfg, msg, sizeof msg))
+                rc = lfail(ld, RNN_ERR_FORMAT, "CONF holds an invalid configuration: %s", msg);
             if (!rc && conf_too_big(&cfg, fsize - pos)) /* before allocating anything for it */
                 rc = lfail(ld, RNN_ERR_FORMAT, "CONF describes a model larger than the file (V %d, E %d, H %d, L %d)",
                            cfg.vocab_size, cfg.emb_size, cfg.hidden_size, cfg.num_layers);
             if (!rc) {
-                rc = rnn_model_create(&m, &cfg, alloc);
-                if (rc == RNN_ERR_INVALID)
-                    lfail(ld, rc = RNN_ERR_FORMAT, "CONF holds an invalid configuration (cell %d, V %d, E %d, H %d, L %d, "
-                          "dropout %g, tied %d)", cfg.cell, cfg.vocab_size, cfg.emb_size, cfg.hidden_size,
-                          cfg.num_layers, (double)cfg.dropout, cfg.tied);
-                else if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_strerror(rc));
+                rc = rnn__model_new(&m, &cfg, &ld->al);
+                if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_status_string(rc));
             }
             have_conf = 1;
         } else if (tag == TAG_STAT || tag == TAG_APPL) {
             if (!have_parm) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before PARM", (const char *)sh);
             else if (tag == TAG_STAT) {
-                rc = have_stat ? lfail(ld, RNN_ERR_FORMAT, "two STAT sections") : parse_state(ld, m, &c);
+                rc = have_stat ? lfail(ld, RNN_ERR_FORMAT, "two STAT sections")
+                     : (ld->flags & RNN_LOAD_NO_STATE) ? RNN_OK : parse_state(ld, m, &c);
                 have_stat = 1;
             } else if (m->app_len) rc = lfail(ld, RNN_ERR_FORMAT, "two APPL sections");
-            else if (len > APP_MAX) rc = lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over 16 MiB)", (unsigned long long)len);
-            else {
-                rc = rnn_set_app_data(m, payload, (size_t)len);
-                if (rc) lfail(ld, rc, "cannot allocate the application data");
-                c.left = 0;
+            else if (len > RNN__MAX_APP)
+                rc = lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over RNN_LIMIT_APP_DATA)", (unsigned long long)len);
+            else if (len) {
+                m->app = rnn__alloc(&m->al, (size_t)len);
+                if (!m->app) rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate the application data");
+                else memcpy(m->app, payload, (size_t)len), m->app_len = (size_t)len;
             }
         } else if (tag == TAG_VOCB || tag == TAG_PARM) {
             if (!m) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
@@ -627,11 +616,11 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
         } else if (tag == TAG_END) {
             ended = 1;
         } /* else: a section from a newer writer; skipped */
-        ld->al.free(ld->al.user, payload);
+        rnn__free(&ld->al, payload);
         payload = NULL;
         if (rc) break;
     }
-    if (payload) ld->al.free(ld->al.user, payload);
+    rnn__free(&ld->al, payload);
     if (!rc && (!have_conf || !have_parm))
         rc = lfail(ld, RNN_ERR_FORMAT, "missing %s section", have_conf ? "PARM" : "CONF");
     if (rc) {
@@ -642,14 +631,35 @@ static int load_file(loader *ld, FILE *f, uint64_t fsize, const rnn_allocator *a
     return RNN_OK;
 }
 
-int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc, char *errbuf, size_t errlen)
+/* the arguments every load checks; fills ld */
+static int load_args(loader *ld, rnn_model **out, const rnn_allocator *alloc, unsigned flags, char *errbuf, size_t errlen)
 {
-    loader ld = {errbuf, errlen, {rnn__default_alloc, rnn__default_free, NULL}};
+    memset(ld, 0, sizeof *ld);
+    ld->err = errbuf, ld->errlen = errlen, ld->flags = flags;
     if (errbuf && errlen) errbuf[0] = 0;
-    if (!out) return lfail(&ld, RNN_ERR_INVALID, "out is NULL");
+    if (!out) return lfail(ld, RNN_ERR_INVALID, "out is NULL");
     *out = NULL;
-    if (alloc && !alloc->alloc != !alloc->free) return lfail(&ld, RNN_ERR_INVALID, "allocator with only one hook");
-    if (alloc && alloc->alloc) ld.al = *alloc;
+    if (flags & ~RNN_LOAD_NO_STATE) return lfail(ld, RNN_ERR_INVALID, "unknown load flags 0x%x", flags);
+    return rnn__allocator_init(&ld->al, alloc, errbuf, errlen);
+}
+
+int rnn_model_load_mem(rnn_model **out, const void *data, size_t len, const rnn_allocator *alloc, unsigned flags,
+                       char *errbuf, size_t errlen)
+{
+    loader ld;
+    int rc = load_args(&ld, out, alloc, flags, errbuf, errlen);
+    if (rc) return rc;
+    if (!data && len) return lfail(&ld, RNN_ERR_INVALID, "data is NULL");
+    ld.data = data, ld.size = len;
+    return load(&ld, out);
+}
+
+int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc, unsigned flags, char *errbuf,
+                   size_t errlen)
+{
+    loader ld;
+    int rc = load_args(&ld, out, alloc, flags, errbuf, errlen);
+    if (rc) return rc;
     if (!path) return lfail(&ld, RNN_ERR_INVALID, "path is NULL");
     /* O_NONBLOCK: a FIFO must not block the open; only regular files are read */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -660,12 +670,13 @@ int rnn_model_load(rnn_model **out, const char *path, const rnn_allocator *alloc
         return lfail(&ld, RNN_ERR_IO, "%.200s is not a regular file", path);
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
+    ld.f = fdopen(fd, "rb");
+    if (!ld.f) {
         close(fd);
         return lfail(&ld, RNN_ERR_IO, "cannot read %.200s: %s", path, strerror(errno));
     }
-    int rc = load_file(&ld, f, (uint64_t)st.st_size, alloc, out);
-    fclose(f);
+    ld.size = (uint64_t)st.st_size;
+    rc = load(&ld, out);
+    fclose(ld.f);
     return rc;
 }

@@ -72,8 +72,13 @@ static void rows_part(void *arg, int part, int parts)
     }
 }
 
-double rnn__output_forward(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
-                           int T, int want_grad, double *count, float *logprobs)
+/* The decoder and log-softmax over the N = B*T time-major rows `in` in x->buf.logits, on x's pool;
+ * rowwise picks the row-wise products. Every row's NLL goes to x->buf.row_nll (0 where the target
+ * is RNN_IGNORE or tgt is NULL); returns their sum and *count the targets kept. want_grad: the
+ * logits become d(mean NLL)/d(logits) and x->buf.dbias receives each row chunk's column sums.
+ * logprobs (may be NULL): [b][t][V] log-probabilities. */
+static double output_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
+                          int T, int want_grad, double *count, float *logprobs)
 {
     int N = B * T;
     rows_job j = {m, x->buf.logits, x->buf.dbias, logprobs, tgt, x->buf.row_nll, B, T, want_grad, 0.0f};
@@ -86,6 +91,37 @@ double rnn__output_forward(const rnn_model *m, rnn__ctx *x, int rowwise, const f
     for (int r = 0; r < N; r++) nll += j.row_nll[r];
     if (count) *count = kept;
     return nll;
+}
+
+double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs)
+{
+    double count = 0;
+    double nll = output_rows(m, x, x->per_stream, in, x->buf.tgt, B, T, train, &count, logprobs);
+    if (train) x->pending = 1, x->fw_batch = B, x->fw_steps = T;
+    return count > 0 ? nll / count : 0.0;
+}
+
+void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B, float *logprobs)
+{
+    output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, NULL, logprobs);
+}
+
+void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, double *row_logp)
+{
+    /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}]; the
+     * decoder runs as one CBLAS product over all B*T rows (row-wise would stream W_dec per row) */
+    int H = m->cfg.hidden_size, L = m->cfg.num_layers;
+    size_t BH = (size_t)B * H, N = (size_t)B * T;
+    rnn__buffers *buf = &x->buf;
+    float *in = buf->d1;
+    memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
+    memcpy(in + BH, top, (N * H - BH) * sizeof(float));
+    output_rows(m, x, 0, in, buf->tok, B, T, 0, NULL, NULL);
+    for (int b = 0; b < B; b++) {
+        double sum = 0;
+        for (int t = 0; t < T; t++) sum -= buf->row_nll[(size_t)t * B + b];
+        row_logp[b] = sum;
+    }
 }
 
 /* db += the RNN_ROW_CHUNKS chunk sums, in chunk order, each thread over its share of V */
@@ -193,7 +229,7 @@ static int32_t draw_all(const float *w, int V, rnn__rng *rng)
 }
 
 /* Draws from weights w (unnormalised) restricted by top-k and top-p; order is V ids of scratch. */
-static int32_t draw_row(float *w, int V, const rnn__sampler *s, int32_t *order, rnn__rng *rng)
+static int32_t draw_row(float *w, int V, const rnn_sampling *s, int32_t *order, rnn__rng *rng)
 {
     int filtered = (s->top_k > 0 && s->top_k < V) || s->top_p < 1.0f;
     if (!filtered) return draw_all(w, V, rng);
@@ -233,10 +269,10 @@ static int32_t draw_row(float *w, int V, const rnn__sampler *s, int32_t *order, 
     return order[0];
 }
 
-void rnn__output_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, float *logits,
-                        const rnn__sampler *s, int32_t *next)
+void rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, const rnn_sampling *s, int32_t *next)
 {
     int V = m->cfg.vocab_size;
+    float *logits = ctx->buf.logits;
     const float *bias = m->params + m->dec_b;
     decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
     for (int r = 0; r < N; r++) {
@@ -249,10 +285,43 @@ void rnn__output_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N
             next[r] = arg;
             continue;
         }
-        /* weights = exp(log_softmax / temperature) up to a constant: the seed's multinomial draw */
+        /* weights = exp(log_softmax / temperature) up to a constant: generate.py's multinomial draw */
         rnn__k_sub(row, row, mx, V);
         rnn__k_scale(row, inv_t, (size_t)V);
         rnn__k_exp_sum(row, 0.0f, V, 1);
         next[r] = draw_row(row, V, s, ctx->buf.order, ctx->per_stream ? &ctx->row_rng[r] : &ctx->rng);
     }
+}
+
+/* ---- sampling parameters ------------------------------------------------------------------------- */
+static void sampling_defaults(rnn_sampling *s)
+{
+    memset(s, 0, sizeof *s);
+    s->struct_size = sizeof *s;
+    s->temperature = 1.0f;
+    s->top_k = 0;
+    s->top_p = 1.0f;
+}
+
+int rnn_sampling_init(rnn_sampling *s, size_t size)
+{
+    rnn_sampling d;
+    sampling_defaults(&d);
+    return rnn__struct_init(&rnn__sampling_layout, s, size, &d);
+}
+
+int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s)
+{
+    sampling_defaults(s);
+    if (in) {
+        char msg[RNN_ERR_LEN] = "";
+        int rc = rnn__struct_read(&rnn__sampling_layout, s, in, msg, sizeof msg);
+        if (rc) return rnn__failf(err, rc, "%s", msg);
+    }
+    if (!(s->temperature >= 0.0f) || isinf(s->temperature))
+        return rnn__failf(err, RNN_ERR_INVALID, "temperature must be finite and >= 0 (got %g)", (double)s->temperature);
+    if (s->top_k < 0) return rnn__failf(err, RNN_ERR_INVALID, "top_k must be >= 0 (got %d)", s->top_k);
+    if (!(s->top_p > 0.0f && s->top_p <= 1.0f))
+        return rnn__failf(err, RNN_ERR_INVALID, "top_p must be in (0, 1] (got %g)", (double)s->top_p);
+    return RNN_OK;
 }

@@ -62,6 +62,16 @@ int cli_load_model(const char *path, rnn_model **out);
 int cli_model_vocab(const rnn_model *m, corpus_vocab **out);
 /* --threads N: librnn's threads N (0: one per online CPU), OpenBLAS's 1 */
 int cli_set_threads(rnn_model *m, int n);
+/* The largest --threads: librnn's RNN_LIMIT_THREADS. */
+int cli_max_threads(void);
+
+/*
+ * Chunk k of b for rnn_forward / rnn_evaluate: a view into b->data (*tok, *tgt, *stride) when the
+ * batching allows one (main.py's), otherwise copied into tok_buf / tgt_buf (b->batch * b->bptt
+ * entries each; *stride 0). *steps receives the chunk's steps. Returns RNN_OK or an RNN_ERR_* code.
+ */
+int cli_chunk(const corpus_batches *b, size_t k, int32_t *tok_buf, int32_t *tgt_buf,
+              const int32_t **tok, const int32_t **tgt, int *steps, int *stride);
 
 /*
  * main.py's evaluate(): a fresh state for b->batch streams, every chunk through rnn_evaluate,

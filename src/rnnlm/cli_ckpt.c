@@ -1,9 +1,10 @@
 /*
  * cli_ckpt.c -- the application data of an `rnnlm train` checkpoint (SAVE.ckpt).
  *
- * A checkpoint is a model file written with rnn_model_save_ex(m, path, RNN_SAVE_STATE): the
- * weights, the vocabulary, the hidden state and the dropout generator; its APPL section
- * (rnn_set_app_data) holds the blob below: the run's flags and where the loop stands.
+ * A checkpoint is a model file written with rnn_model_save(m, path, RNN_SAVE_STATE, blob, len):
+ * the weights, the vocabulary, the hidden state and the dropout generator; its APPL section (the
+ * application data, rnn_model_get_app_data after loading) holds the blob below: the run's flags
+ * and where the loop stands.
  *
  * Format, version 1: UTF-8/ASCII text, lines ending in "\n", no other whitespace:
  *

@@ -42,7 +42,7 @@ static int parse_eval(int argc, char **argv, eval_args *a, int *help)
         {"batch_size", CLI_INT, &a->batch_size, 1, INT32_MAX, 0, 0, 0},
         {"bptt", CLI_INT, &a->bptt, 1, INT32_MAX, 0, 0, 0},
         {"batching", CLI_STR, &a->batching, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, cli_max_threads(), 0, 0, 0},
         {"json", CLI_FLAG, &a->json, 0, 0, 0, 0, 0},
     };
     int rc = cli_parse("eval", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);

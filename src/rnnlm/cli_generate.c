@@ -1,7 +1,6 @@
 /*
  * cli_generate.c -- `rnnlm generate`: PyTorch's generate.py with a saved model.
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +54,7 @@ static int parse_generate(int argc, char **argv, gen_args *a, int *help)
         {"prompt", CLI_STR, &a->prompt, 0, 0, 0, 0, 0},
         {"top-k", CLI_INT, &a->top_k, 0, INT32_MAX, 0, 0, 0},
         {"top-p", CLI_REAL, &a->top_p, 0, 1, 1, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, cli_max_threads(), 0, 0, 0},
     };
     int rc = cli_parse("generate", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
     if (rc != CLI_OK || *help) return rc;
@@ -72,53 +71,39 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* The id of one prompt word: itself, else <unk>, else an error. */
-static int prompt_word_id(const corpus_vocab *v, const char *w, size_t len, int32_t *id)
-{
-    *id = vocab_lookup(v, w, len);
-    if (*id < 0) *id = vocab_lookup(v, CORPUS_UNK, strlen(CORPUS_UNK));
-    if (*id < 0)
-        return cli_error(CLI_RUNTIME,
-                         "prompt word '%.*s' is not in the model's vocabulary (which has no %s)",
-                         (int)(len > 80 ? 80 : len), w, CORPUS_UNK);
-    return CLI_OK;
-}
-
 /*
- * The prompt's word ids (*ids, *n; malloc'd). Words are split at ASCII whitespace, as
- * str.split() does.
+ * The prompt's token ids (*ids, *n; malloc'd): its words as Python's str.split() gives them
+ * (rnn_vocab_encode, the tokenizer of rnnlm's corpora), words missing from the vocabulary mapped
+ * to <unk> when the model has it, otherwise an error naming the word.
  */
 static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int *n)
 {
-    corpus_vocab *v = NULL;
-    int rc = cli_model_vocab(m, &v), count = 0, cap = 0;
+    int32_t unk = -1;
+    unsigned flags = rnn_vocab_find(m, CORPUS_UNK, &unk) == RNN_OK ? RNN_ENCODE_UNK_MAP : 0u;
+    size_t len = strlen(prompt), count = 0;
     int32_t *out = NULL;
-    const char *p = prompt;
-    while (rc == CLI_OK) {
-        while (*p && isspace((unsigned char)*p)) p++;
-        if (!*p) break;
-        size_t len = 0;
-        while (p[len] && !isspace((unsigned char)p[len])) len++;
-        if (count == cap) {
-            int32_t *grown = realloc(out, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *out);
-            if (!grown) {
-                rc = cli_error(CLI_RUNTIME, "out of memory");
-                break;
-            }
-            out = grown;
-        }
-        rc = prompt_word_id(v, p, len, &out[count]);
-        count++;
-        p += len;
+    *ids = NULL, *n = 0;
+    int lrc = rnn_vocab_encode(m, prompt, len, flags, NULL, 0, &count, NULL);
+    if (lrc == RNN_ERR_SIZE || (lrc == RNN_OK && count > 0)) {
+        if (count > INT32_MAX) return cli_error(CLI_USAGE, "--prompt has too many words");
+        out = malloc(count * sizeof *out);
+        if (!out) return cli_error(CLI_RUNTIME, "out of memory");
+        lrc = rnn_vocab_encode(m, prompt, len, flags, out, count, &count, NULL);
     }
-    vocab_free(v);
-    if (rc == CLI_OK && count == 0) rc = cli_error(CLI_USAGE, "--prompt has no words");
-    if (rc != CLI_OK) {
+    if (lrc != RNN_OK) {
+        const char *why = rnn_model_errmsg(m);
         free(out);
-        out = NULL, count = 0;
+        if (lrc == RNN_ERR_NOTFOUND)
+            return cli_error(CLI_RUNTIME, "--prompt: %s (the model's vocabulary has no %s)",
+                             *why ? why : "a word is not in the model's vocabulary", CORPUS_UNK);
+        return cli_error(CLI_RUNTIME, "--prompt: %s%s%s", rnn_status_string(lrc), *why ? ": " : "", why);
     }
-    *ids = out, *n = count;
-    return rc;
+    if (count == 0) {
+        free(out);
+        return cli_error(CLI_USAGE, "--prompt has no words");
+    }
+    *ids = out, *n = (int)count;
+    return CLI_OK;
 }
 
 /* generate.py's loop: draw a word, write it, feed it; words to out (joined by spaces, <eos> as a
@@ -126,15 +111,15 @@ static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int
 static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FILE *out, FILE *log)
 {
     rnn_sampling s;
-    rnn_sampling_init(&s);
+    rnn_sampling_init(&s, sizeof s);
     s.temperature = (float)a->temperature, s.top_k = a->top_k, s.top_p = (float)a->top_p;
     for (int i = 0; i < a->words; i++) {
         int32_t next;
         const char *word = NULL;
-        if (rnn_state_next(st, &s, &next) != RNN_OK || rnn_state_feed(st, &next, 1) != RNN_OK)
+        if (rnn_state_draw(st, &s, &next) != RNN_OK || rnn_state_feed(st, &next, 1, 0) != RNN_OK)
             return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
-        if (rnn_vocab_word(m, next, &word) != RNN_OK)
-            return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_errmsg(m));
+        if (rnn_vocab_get_word(m, next, &word) != RNN_OK)
+            return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_model_errmsg(m));
         /* the seed's ' '.join(words).replace('<eos>', '\n') */
         if (i > 0) fputc(' ', out);
         fputs(strcmp(word, CORPUS_EOS) == 0 ? "\n" : word, out);
@@ -153,14 +138,14 @@ static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FI
 static int run_generate(const gen_args *a, const rnn_model *m)
 {
     int words = 0, n = 1;
-    rnn_vocab_size(m, &words);
+    rnn_vocab_get_size(m, &words);
     int32_t first = (int32_t)(splitmix64((uint64_t)a->seed) % (uint64_t)words), *ids = &first;
     int rc = a->prompt ? prompt_ids(m, a->prompt, &ids, &n) : CLI_OK;
     if (rc != CLI_OK) return rc;
     rnn_state *st = NULL;
     int lrc = rnn_state_create(&st, m, 1, (uint64_t)a->seed);
-    if (lrc != RNN_OK) rc = cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_strerror(lrc));
-    if (rc == CLI_OK && rnn_state_feed(st, ids, n) != RNN_OK)
+    if (lrc != RNN_OK) rc = cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_status_string(lrc));
+    if (rc == CLI_OK && rnn_state_feed(st, ids, n, 0) != RNN_OK)
         rc = cli_error(CLI_RUNTIME, "cannot feed the prompt: %s", rnn_state_errmsg(st));
     if (ids != &first) free(ids);
     cli_outfile o;

@@ -43,7 +43,7 @@ static int parse_score(int argc, char **argv, score_args *a, int *help)
     cli_opt opts[] = {
         {"checkpoint", CLI_STR, &a->checkpoint, 0, 0, 0, 0, 0},
         {"data", CLI_STR, &a->data, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, cli_max_threads(), 0, 0, 0},
         {"json", CLI_FLAG, &a->json, 0, 0, 0, 0, 0},
     };
     int rc = cli_parse("score", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
@@ -172,7 +172,7 @@ static int score_lines(const score_args *a, const rnn_model *m, const char *text
 {
     rnn_state *st = NULL;
     int lrc = rnn_state_create(&st, m, 1, 0);
-    if (lrc != RNN_OK) return cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_strerror(lrc));
+    if (lrc != RNN_OK) return cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_status_string(lrc));
     char *words = malloc(n + 1);
     int rc = words ? CLI_OK : cli_error(CLI_RUNTIME, "out of memory");
     double total = 0.0;
@@ -189,7 +189,7 @@ static int score_lines(const score_args *a, const rnn_model *m, const char *text
             break;
         }
         double lp = 0.0;
-        if (rnn_state_score(st, ids + used, (int)ntok, &lp) != RNN_OK) {
+        if (rnn_state_score(st, ids + used, (int)ntok, 0, &lp) != RNN_OK) {
             rc = cli_error(CLI_RUNTIME, "scoring failed: %s", rnn_state_errmsg(st));
             break;
         }

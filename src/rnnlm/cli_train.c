@@ -9,6 +9,7 @@
  * over all epochs), after every epoch's validation (before that epoch's SAVE), and on Ctrl-C.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
+#define RNN_EXPERT_API    /* rnn_param_get_block: --init copies, and checkpoints hash, every weight */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -100,20 +101,10 @@ static void train_defaults(train_args *a)
     a->seed = 1111;
 }
 
-static int cell_of(const char *name)
-{
-    static const char *const names[] = {"RNN_TANH", "RNN_RELU", "LSTM", "GRU"};
-    static const int cells[] = {RNN_CELL_TANH, RNN_CELL_RELU, RNN_CELL_LSTM, RNN_CELL_GRU};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0) return cells[i];
-    return -1;
-}
-
 static int check_train_args(train_args *a)
 {
     if (!a->data) return cli_error(CLI_USAGE, "train: --data DIR is required");
-    a->cell = cell_of(a->model);
-    if (a->cell < 0)
+    if (rnn_cell_find(a->model, &a->cell) != RNN_OK)
         return cli_error(CLI_USAGE, "--model must be LSTM, GRU, RNN_TANH or RNN_RELU, got '%s'",
                          a->model);
     a->mode = cli_batching_mode(a->batching);
@@ -154,7 +145,7 @@ static int parse_train(int argc, char **argv, train_args *a, train_given *g, int
         {"log-interval", CLI_INT, &a->log_interval, 1, INT32_MAX, 0, 0, 0},
         {"save", CLI_STR, &a->save, 0, 0, 0, 0, 0},
         {"dry-run", CLI_FLAG, &a->dry_run, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, RNN_MAX_THREADS, 0, 0, 0},
+        {"threads", CLI_INT, &a->threads, 1, cli_max_threads(), 0, 0, 0},
         {"metrics", CLI_STR, &a->metrics, 0, 0, 0, 0, 0},
         {"init", CLI_STR, &a->init, 0, 0, 0, 0, 0},
         {"max-batches", CLI_INT, &a->max_batches, 1, INT32_MAX, 0, 0, 0},
@@ -224,16 +215,17 @@ static int set_model_vocab(rnn_model *m, const corpus_vocab *v)
     for (int32_t i = 0; i < n; i++) words[i] = vocab_word(v, i);
     int rc = rnn_vocab_set(m, words, (int)n);
     free(words);
-    if (rc != RNN_OK) return cli_error(CLI_RUNTIME, "cannot set the vocabulary: %s", rnn_errmsg(m));
+    if (rc != RNN_OK) return cli_error(CLI_RUNTIME, "cannot set the vocabulary: %s", rnn_model_errmsg(m));
     return CLI_OK;
 }
 
 static int create_model(trainer *t, const rnn_config *cfg)
 {
-    int rc = rnn_model_create(&t->m, cfg, NULL);
-    if (rc != RNN_OK)
+    char err[256] = "";
+    int rc = rnn_model_create(&t->m, cfg, NULL, err, sizeof err);
+    if (rc != RNN_OK) /* no handle: the reason is in err */
         return cli_error(rc == RNN_ERR_INVALID ? CLI_USAGE : CLI_RUNTIME, "cannot create the model: %s",
-                         rnn_strerror(rc));
+                         err[0] ? err : rnn_status_string(rc));
     return set_model_vocab(t->m, t->c.vocab);
 }
 
@@ -245,7 +237,7 @@ static int setup_new(trainer *t)
     if (corpus_load_dir(&t->c, a->data, err, sizeof err) != RNN_OK)
         return cli_error(CLI_RUNTIME, "%s", err);
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = a->cell, cfg.vocab_size = (int)vocab_size(t->c.vocab);
     cfg.emb_size = a->emsize, cfg.hidden_size = a->nhid, cfg.num_layers = a->nlayers;
     cfg.dropout = (float)a->dropout, cfg.tied = a->tied, cfg.seed = (uint64_t)a->seed;
@@ -263,17 +255,19 @@ static int setup_init(trainer *t)
     if (rc == CLI_OK) rc = load_corpus_with(&t->c, a->data, v);
     else vocab_free(v);
     rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    if (rc == CLI_OK && rnn_model_get_config(init, &cfg) != RNN_OK)
+        rc = cli_error(CLI_RUNTIME, "%s: %s", a->init, rnn_model_errmsg(init));
     if (rc == CLI_OK) {
-        rnn_model_config(init, &cfg);
         cfg.dropout = (float)a->dropout, cfg.seed = (uint64_t)a->seed;
         rc = create_model(t, &cfg);
     }
     if (rc == CLI_OK) {
-        float *src, *dst;
-        size_t ns, nd;
-        rnn_param_block(init, &src, NULL, &ns);
-        rnn_param_block(t->m, &dst, NULL, &nd);
-        if (ns != nd) rc = cli_error(CLI_RUNTIME, "%s: parameter count mismatch", a->init);
+        float *src = NULL, *dst = NULL;
+        size_t ns = 0, nd = 0;
+        rnn_param_get_block(init, &src, NULL, &ns);
+        rnn_param_get_block(t->m, &dst, NULL, &nd);
+        if (ns != nd || !src || !dst) rc = cli_error(CLI_RUNTIME, "%s: parameter count mismatch", a->init);
         else memcpy(dst, src, ns * sizeof *dst);
     }
     rnn_model_free(init);
@@ -363,7 +357,7 @@ static uint64_t params_hash(const rnn_model *m)
 {
     float *data = NULL;
     size_t n = 0;
-    if (rnn_param_block(m, &data, NULL, &n) != RNN_OK) return 0;
+    if (rnn_param_get_block(m, &data, NULL, &n) != RNN_OK) return 0;
     return hash_words(CKPT_HASH_INIT, data, n);
 }
 
@@ -437,8 +431,7 @@ static void teardown(trainer *t)
 /* ---- Checkpoints -------------------------------------------------------------------------------- */
 /*
  * Writes SAVE.ckpt: the model with its hidden state and generator (RNN_SAVE_STATE) and, as its
- * application data, the flags and t->pos (cli_ckpt.c). The application data is set only for this
- * save, so that the --save files never carry it.
+ * application data, the flags and t->pos (cli_ckpt.c). The --save files carry no application data.
  */
 static int write_checkpoint(trainer *t)
 {
@@ -448,12 +441,10 @@ static int write_checkpoint(trainer *t)
     size_t len = 0;
     char *blob = ckpt_encode(&st, &t->pos, &len);
     if (!blob) return cli_error(CLI_RUNTIME, "out of memory");
-    int rc = rnn_set_app_data(t->m, blob, len);
-    if (rc == RNN_OK) rc = rnn_model_save_ex(t->m, t->ckpt, RNN_SAVE_STATE);
-    const char *why = rc == RNN_OK ? "" : rnn_errmsg(t->m);
+    int rc = rnn_model_save(t->m, t->ckpt, RNN_SAVE_STATE, blob, len);
+    const char *why = rc == RNN_OK ? "" : rnn_model_errmsg(t->m);
     int status = rc == RNN_OK ? CLI_OK
                               : cli_error(CLI_RUNTIME, "cannot write the checkpoint %s: %s", t->ckpt, why);
-    rnn_set_app_data(t->m, NULL, 0);
     free(blob);
     return status;
 }
@@ -489,11 +480,10 @@ static int load_checkpoint(const train_args *a, const train_given *g, rnn_model 
     const void *data = NULL;
     size_t len = 0;
     char err[256];
-    rnn_get_app_data(*m, &data, &len);
+    rnn_model_get_app_data(*m, &data, &len); /* ckpt_decode copies it; --save files never carry it */
     if (ckpt_decode(data, len, ra, pos, store, err, sizeof err) != 0)
         return cli_error(CLI_RUNTIME, "%s is not a checkpoint of rnnlm train (--checkpoint-every): %s",
                          path, err);
-    rnn_set_app_data(*m, NULL, 0); /* the --save files written from here on must not carry it */
     apply_overrides(ra, a, g);
     *save_buf = malloc(strlen(path) + 1);
     if (!*save_buf) return cli_error(CLI_RUNTIME, "out of memory");
@@ -508,7 +498,7 @@ static int load_checkpoint(const train_args *a, const train_given *g, rnn_model 
     if (bad) return cli_error(CLI_RUNTIME, "%s: the training state holds impossible values", path);
     if (check_train_args(ra) != CLI_OK) return CLI_RUNTIME;
     int batch = 0;
-    rnn_state_batch(*m, &batch);
+    rnn_model_get_batch(*m, &batch);
     if (pos->batch > 0 && pos->batch < pos->nbatches && batch != ra->batch_size)
         return cli_error(CLI_RUNTIME, "%s holds no hidden state for batch size %d", path,
                          ra->batch_size);
@@ -528,13 +518,13 @@ static int check_best(trainer *t)
     if (!p->saved) return CLI_OK; /* no validation yet: SAVE is written at the end of epoch 1 */
     rnn_model *best = NULL;
     char err[256];
-    int same = rnn_model_load(&best, save, NULL, err, sizeof err) == RNN_OK &&
+    int same = rnn_model_load(&best, save, NULL, 0, err, sizeof err) == RNN_OK &&
                params_hash(best) == p->best_hash;
     rnn_model_free(best);
     if (same) return CLI_OK;
     if (params_hash(t->m) == p->best_hash) {
-        if (rnn_model_save(t->m, save) != RNN_OK)
-            return cli_error(CLI_RUNTIME, "cannot save %s: %s", save, rnn_errmsg(t->m));
+        if (rnn_model_save(t->m, save, 0, NULL, 0) != RNN_OK)
+            return cli_error(CLI_RUNTIME, "cannot save %s: %s", save, rnn_model_errmsg(t->m));
         printf("| resume: wrote the best model %s again from the checkpoint\n", save);
         return CLI_OK;
     }
@@ -657,10 +647,11 @@ static void on_sigint(int sig)
 static int train_step(trainer *t, int epoch, size_t k)
 {
     rnn_model *m = t->m;
-    int steps = 0, b = t->a->batch_size;
+    int steps = 0, stride = 0, b = t->a->batch_size;
+    const int32_t *tok = NULL, *tgt = NULL;
     double loss = 0.0, norm = 0.0;
-    int rc = corpus_batches_get(&t->train, k, t->tok, t->tgt, &steps);
-    if (rc == RNN_OK) rc = rnn_forward(m, t->tok, t->tgt, b, steps, &loss);
+    int rc = cli_chunk(&t->train, k, t->tok, t->tgt, &tok, &tgt, &steps, &stride);
+    if (rc == RNN_OK) rc = rnn_forward(m, tok, tgt, b, steps, stride, &loss);
     if (rc == RNN_OK && !isfinite(loss))
         return cli_error(CLI_RUNTIME, "training diverged at epoch %d, batch %zu: the loss is not finite "
                                       "(try a lower --lr)", epoch, k);
@@ -673,7 +664,7 @@ static int train_step(trainer *t, int epoch, size_t k)
     if (rc == RNN_OK) rc = rnn_sgd_step(m, (float)t->pos.lr);
     if (rc != RNN_OK)
         return cli_error(CLI_RUNTIME, "training failed at epoch %d, batch %zu: %s (%s)", epoch, k,
-                         rnn_strerror(rc), rnn_errmsg(m));
+                         rnn_status_string(rc), rnn_model_errmsg(m));
     t->pos.iv_loss += loss, t->pos.iv_n++, t->pos.batch = k + 1, t->pos.step++;
     t->iv_here++;
     t->iv_tokens += (double)b * steps, t->ep_tokens += (double)b * steps;
@@ -687,8 +678,8 @@ static int train_epoch(trainer *t)
     train_pos *p = &t->pos;
     int epoch = p->epoch, every = t->a->checkpoint_every;
     if (p->batch == 0) { /* a resumed epoch goes on with the checkpoint's hidden state */
-        if (rnn_reset_state(t->m, t->a->batch_size) != RNN_OK)
-            return cli_error(CLI_RUNTIME, "%s", rnn_errmsg(t->m));
+        if (rnn_model_reset_hidden(t->m, t->a->batch_size) != RNN_OK)
+            return cli_error(CLI_RUNTIME, "%s", rnn_model_errmsg(t->m));
         p->iv_loss = 0.0, p->iv_n = 0;
     }
     t->iv_tokens = t->ep_tokens = 0.0, t->iv_here = 0;
@@ -750,8 +741,8 @@ static int end_epoch(trainer *t, double start)
     else p->lr /= 4.0;
     p->epoch++, p->batch = 0;
     if (t->a->checkpoint_every > 0 && (rc = write_checkpoint(t)) != CLI_OK) return rc;
-    if (improved && rnn_model_save(t->m, t->a->save) != RNN_OK)
-        return cli_error(CLI_RUNTIME, "cannot save %s: %s", t->a->save, rnn_errmsg(t->m));
+    if (improved && rnn_model_save(t->m, t->a->save, 0, NULL, 0) != RNN_OK)
+        return cli_error(CLI_RUNTIME, "cannot save %s: %s", t->a->save, rnn_model_errmsg(t->m));
     return CLI_OK;
 }
 

@@ -44,8 +44,8 @@ typedef struct train_pos {
 uint64_t ckpt_hash(uint64_t h, const void *p, size_t n);
 
 /*
- * The checkpoint's application data (rnn_set_app_data) for a and p: a malloc'd text blob, *len
- * bytes (see cli_ckpt.c for the format). NULL when out of memory.
+ * The checkpoint's application data (rnn_model_save's app_data) for a and p: a malloc'd text
+ * blob, *len bytes (see cli_ckpt.c for the format). NULL when out of memory.
  */
 char *ckpt_encode(const train_args *a, const train_pos *p, size_t *len);
 

@@ -1,0 +1,237 @@
+/*
+ * base.c -- version, status strings, limits, cell names, errors, allocation, the struct_size
+ * rules and the configuration's defaults and checks: what the other modules share.
+ */
+#include "base.h"
+#include "cell.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- version, status, limits ----------------------------------------------------------------- */
+unsigned rnn_version_number(void) { return RNN_VERSION_NUMBER; }
+const char *rnn_version_string(void) { return RNN_VERSION_STRING; }
+
+const char *rnn_status_string(int status)
+{
+    switch (status) {
+    case RNN_OK: return "success";
+    case RNN_ERR_INVALID: return "invalid argument";
+    case RNN_ERR_RANGE: return "value out of range";
+    case RNN_ERR_STATE: return "call out of order or batch size mismatch";
+    case RNN_ERR_NOMEM: return "out of memory";
+    case RNN_ERR_IO: return "input/output error";
+    case RNN_ERR_FORMAT: return "malformed or unsupported data";
+    case RNN_ERR_NUMERIC: return "non-finite value";
+    case RNN_ERR_NOTFOUND: return "not found";
+    case RNN_ERR_SIZE: return "output buffer too small";
+    default: return "unknown status";
+    }
+}
+
+int rnn_limit_get(int limit, int64_t *value)
+{
+    if (!value) return RNN_ERR_INVALID;
+    switch (limit) {
+    case RNN_LIMIT_DIM: *value = RNN__MAX_DIM; return RNN_OK;
+    case RNN_LIMIT_LAYERS: *value = RNN__MAX_LAYERS; return RNN_OK;
+    case RNN_LIMIT_THREADS: *value = RNN__MAX_THREADS; return RNN_OK;
+    case RNN_LIMIT_CHUNK: *value = RNN__MAX_CHUNK; return RNN_OK;
+    case RNN_LIMIT_WORD_BYTES: *value = (int64_t)RNN__MAX_WORD; return RNN_OK;
+    case RNN_LIMIT_APP_DATA: *value = (int64_t)RNN__MAX_APP; return RNN_OK;
+    default: return RNN_ERR_INVALID;
+    }
+}
+
+const rnn__cell *const rnn__cells[RNN_CELL_COUNT] = {&rnn__cell_tanh, &rnn__cell_relu, &rnn__cell_lstm, &rnn__cell_gru};
+_Static_assert(RNN_CELL_TANH == 0 && RNN_CELL_RELU == 1 && RNN_CELL_LSTM == 2 && RNN_CELL_GRU == 3 && RNN_CELL_COUNT == 4,
+               "rnn__cells is indexed by the RNN_CELL_* ids");
+
+const rnn__cell *rnn__cell_get(int id) { return id >= 0 && id < RNN_CELL_COUNT ? rnn__cells[id] : NULL; }
+
+int rnn_cell_name(int cell, const char **name)
+{
+    const rnn__cell *c = rnn__cell_get(cell);
+    if (!c || !name) return RNN_ERR_INVALID;
+    *name = c->name;
+    return RNN_OK;
+}
+
+int rnn_cell_find(const char *name, int *cell)
+{
+    if (!name || !cell) return RNN_ERR_INVALID;
+    for (int i = 0; i < RNN_CELL_COUNT; i++)
+        if (strcmp(rnn__cells[i]->name, name) == 0) {
+            *cell = i;
+            return RNN_OK;
+        }
+    return RNN_ERR_NOTFOUND;
+}
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+int rnn__failf(rnn__err *e, int status, const char *fmt, ...)
+{
+    if (!e) return status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    e->code = status;
+    return status;
+}
+
+int rnn__bufail(char *buf, size_t len, int status, const char *fmt, ...)
+{
+    if (!buf || !len) return status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* ---- allocation ------------------------------------------------------------------------------ */
+static void *default_alloc(void *user, size_t size) { (void)user; return malloc(size); }
+static void default_free(void *user, void *p) { (void)user; free(p); }
+
+int rnn__allocator_init(rnn_allocator *out, const rnn_allocator *in, char *errbuf, size_t errlen)
+{
+    rnn_allocator al = {sizeof al, default_alloc, default_free, NULL};
+    if (in) {
+        rnn_allocator got = {sizeof got, NULL, NULL, NULL};
+        int rc = rnn__struct_read(&rnn__allocator_layout, &got, in, errbuf, errlen);
+        if (rc) return rc;
+        if (!got.alloc != !got.free)
+            return rnn__bufail(errbuf, errlen, RNN_ERR_INVALID, "rnn_allocator: set both alloc and free, or neither");
+        if (got.alloc) al = got;
+    }
+    *out = al;
+    return RNN_OK;
+}
+
+void *rnn__alloc(const rnn_allocator *al, size_t bytes) { return bytes ? al->alloc(al->user, bytes) : NULL; }
+
+void rnn__free(const rnn_allocator *al, void *p)
+{
+    if (p) al->free(al->user, p);
+}
+
+size_t rnn__mul_size(size_t a, size_t b) { return (a && b > SIZE_MAX / a) ? 0 : a * b; }
+
+/* ---- structs that grow ----------------------------------------------------------------------- */
+static const rnn__field config_fields[] = {
+    RNN__FIELD(rnn_config, struct_size), RNN__FIELD(rnn_config, cell),        RNN__FIELD(rnn_config, vocab_size),
+    RNN__FIELD(rnn_config, emb_size),    RNN__FIELD(rnn_config, hidden_size), RNN__FIELD(rnn_config, num_layers),
+    RNN__FIELD(rnn_config, dropout),     RNN__FIELD(rnn_config, tied),        RNN__FIELD(rnn_config, seed)};
+static const rnn__field sampling_fields[] = {RNN__FIELD(rnn_sampling, struct_size), RNN__FIELD(rnn_sampling, temperature),
+                                             RNN__FIELD(rnn_sampling, top_k), RNN__FIELD(rnn_sampling, top_p)};
+static const rnn__field param_fields[] = {RNN__FIELD(rnn_param, struct_size), RNN__FIELD(rnn_param, name),
+                                          RNN__FIELD(rnn_param, data),        RNN__FIELD(rnn_param, grad),
+                                          RNN__FIELD(rnn_param, rows),        RNN__FIELD(rnn_param, cols),
+                                          RNN__FIELD(rnn_param, size)};
+static const rnn__field allocator_fields[] = {RNN__FIELD(rnn_allocator, struct_size), RNN__FIELD(rnn_allocator, alloc),
+                                              RNN__FIELD(rnn_allocator, free), RNN__FIELD(rnn_allocator, user)};
+#define LAYOUT(T, f) {#T, sizeof(T), f, (int)(sizeof f / sizeof f[0])}
+const rnn__layout rnn__config_layout = LAYOUT(rnn_config, config_fields);
+const rnn__layout rnn__sampling_layout = LAYOUT(rnn_sampling, sampling_fields);
+const rnn__layout rnn__param_layout = LAYOUT(rnn_param, param_fields);
+const rnn__layout rnn__allocator_layout = LAYOUT(rnn_allocator, allocator_fields);
+
+/* A caller's struct_size is valid when it holds at least struct_size itself and ends at no
+ * field's inside (a field is either wholly in the caller's struct or wholly past it). */
+static int check_size(const rnn__layout *L, size_t s, char *err, size_t errlen)
+{
+    if (s < sizeof(size_t))
+        return rnn__bufail(err, errlen, RNN_ERR_INVALID, "%s.struct_size %zu is too small (set it to sizeof(%s))",
+                           L->name, s, L->name);
+    for (int i = 0; i < L->nfields; i++)
+        if (L->fields[i].off < s && s < L->fields[i].off + L->fields[i].size)
+            return rnn__bufail(err, errlen, RNN_ERR_INVALID, "%s.struct_size %zu ends inside a field (set it to sizeof(%s))",
+                               L->name, s, L->name);
+    return RNN_OK;
+}
+
+int rnn__struct_read(const rnn__layout *L, void *lib, const void *in, char *err, size_t errlen)
+{
+    size_t s;
+    memcpy(&s, in, sizeof s);
+    int rc = check_size(L, s, err, errlen);
+    if (rc) return rc;
+    for (size_t i = L->size; i < s; i++)
+        if (((const unsigned char *)in)[i])
+            return rnn__bufail(err, errlen, RNN_ERR_INVALID,
+                               "%s has a field at offset %zu that librnn %s does not know, set to a non-default value",
+                               L->name, i, RNN_VERSION_STRING);
+    for (int i = 1; i < L->nfields; i++) {
+        const rnn__field *f = &L->fields[i];
+        if (f->off + f->size <= s) memcpy((char *)lib + f->off, (const char *)in + f->off, f->size);
+    }
+    size_t own = L->size;
+    memcpy(lib, &own, sizeof own);
+    return RNN_OK;
+}
+
+int rnn__struct_write(const rnn__layout *L, void *out, const void *lib, char *err, size_t errlen)
+{
+    size_t s;
+    memcpy(&s, out, sizeof s);
+    int rc = check_size(L, s, err, errlen);
+    if (rc) return rc;
+    for (int i = 1; i < L->nfields; i++) {
+        const rnn__field *f = &L->fields[i];
+        if (f->off + f->size <= s) memcpy((char *)out + f->off, (const char *)lib + f->off, f->size);
+    }
+    if (s > L->size) memset((char *)out + L->size, 0, s - L->size);
+    return RNN_OK;
+}
+
+int rnn__struct_init(const rnn__layout *L, void *out, size_t size, const void *lib)
+{
+    if (!out || check_size(L, size, NULL, 0)) return RNN_ERR_INVALID;
+    memset(out, 0, size);
+    memcpy(out, &size, sizeof size);
+    return rnn__struct_write(L, out, lib, NULL, 0);
+}
+
+/* ---- configuration --------------------------------------------------------------------------- */
+void rnn__config_defaults(rnn_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->cell = RNN_CELL_LSTM;
+    cfg->vocab_size = 0;
+    cfg->emb_size = 200;
+    cfg->hidden_size = 200;
+    cfg->num_layers = 2;
+    cfg->dropout = 0.2f;
+    cfg->tied = 0;
+    cfg->seed = 1111;
+}
+
+int rnn_config_init(rnn_config *cfg, size_t size)
+{
+    rnn_config d;
+    rnn__config_defaults(&d);
+    return rnn__struct_init(&rnn__config_layout, cfg, size, &d);
+}
+
+static int dim_bad(int v) { return v < 1 || v > RNN__MAX_DIM; }
+
+int rnn__config_check(const rnn_config *c, char *err, size_t errlen)
+{
+#define BAD(...) return rnn__bufail(err, errlen, RNN_ERR_INVALID, __VA_ARGS__)
+    if (!rnn__cell_get(c->cell)) BAD("cell %d is not an RNN_CELL_* id (0..%d)", c->cell, RNN_CELL_COUNT - 1);
+    if (dim_bad(c->vocab_size)) BAD("vocab_size %d is outside [1, %d]", c->vocab_size, RNN__MAX_DIM);
+    if (dim_bad(c->emb_size)) BAD("emb_size %d is outside [1, %d]", c->emb_size, RNN__MAX_DIM);
+    if (dim_bad(c->hidden_size)) BAD("hidden_size %d is outside [1, %d]", c->hidden_size, RNN__MAX_DIM);
+    if (c->num_layers < 1 || c->num_layers > RNN__MAX_LAYERS)
+        BAD("num_layers %d is outside [1, %d]", c->num_layers, RNN__MAX_LAYERS);
+    if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) BAD("dropout %g is outside [0, 1)", (double)c->dropout);
+    if (c->tied && c->emb_size != c->hidden_size)
+        BAD("tied weights need emb_size == hidden_size (got %d and %d)", c->emb_size, c->hidden_size);
+    return RNN_OK;
+#undef BAD
+}
