@@ -1,8 +1,9 @@
 /*
- * api.c -- the public entry points. Each checks every argument before it touches the handle, so
- * a failing call leaves the model as it was and records why in the handle's message.
+ * api.c -- the public entry points of models, states and parameters. Each checks every argument
+ * before it touches the handle, so a failing call leaves the handle as it was and records why in
+ * its message; the work is done by the modules (params.c, model.c, output.c, workspace.c).
  */
-#include "internal.h"
+#include "model.h"
 #include "kernels.h"
 
 #include <limits.h>
@@ -19,14 +20,6 @@ const char *rnn_state_errmsg(const rnn_state *st) { return st ? st->err.msg : "n
 int rnn_state_errcode(const rnn_state *st) { return st ? st->err.code : RNN_ERR_INVALID; }
 
 /* ---- creation ------------------------------------------------------------------------------------ */
-static void add_tensor(rnn_model *m, size_t *off, const char *name, int rows, int cols)
-{
-    rnn__tensor *t = &m->tensors[m->ntensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->offset = *off, t->rows = rows, t->cols = cols;
-    *off += (size_t)rows * cols;
-}
-
 int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alloc, char *errbuf,
                      size_t errlen)
 {
@@ -43,75 +36,6 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     if (!rc) rc = rnn__model_new(out, &c, &al);
     if (rc == RNN_ERR_NOMEM) rnn__bufail(errbuf, errlen, rc, "cannot allocate the model");
     return rc;
-}
-
-int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alp)
-{
-    rnn_allocator al = *alp;
-    const rnn__cell *cell = rnn__cell_get(cfg->cell);
-    int V = cfg->vocab_size, E = cfg->emb_size, H = cfg->hidden_size, L = cfg->num_layers;
-    rnn_model *m = rnn__alloc(&al, sizeof *m);
-    if (!m) return RNN_ERR_NOMEM;
-    memset(m, 0, sizeof *m);
-    m->cfg = *cfg;
-    m->cfg.tied = cfg->tied != 0;
-    m->al = al;
-    m->cell = cell;
-    m->G = cell->gates;
-    m->threads = 1;
-
-    /* the parameter table, in PyTorch's parameters() order */
-    int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
-    m->tensors = rnn__alloc(&m->al, sizeof(rnn__tensor) * (size_t)nt);
-    m->layers = rnn__alloc(&m->al, sizeof(rnn__layer_params) * (size_t)L);
-    if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, &m->err) != RNN_OK) goto nomem;
-
-    size_t off = 0;
-    char name[RNN_NAME_MAX];
-    m->enc = off;
-    add_tensor(m, &off, "encoder.weight", V, E);
-    for (int l = 0; l < L; l++) {
-        rnn__layer_params *lp = &m->layers[l];
-        int in = l == 0 ? E : H, GH = m->G * H;
-        lp->in = in;
-        snprintf(name, sizeof name, "rnn.weight_ih_l%d", l);
-        lp->w_ih = off, add_tensor(m, &off, name, GH, in);
-        snprintf(name, sizeof name, "rnn.weight_hh_l%d", l);
-        lp->w_hh = off, add_tensor(m, &off, name, GH, H);
-        snprintf(name, sizeof name, "rnn.bias_ih_l%d", l);
-        lp->b_ih = off, add_tensor(m, &off, name, 1, GH);
-        snprintf(name, sizeof name, "rnn.bias_hh_l%d", l);
-        lp->b_hh = off, add_tensor(m, &off, name, 1, GH);
-    }
-    m->dec_w = m->enc;
-    if (!m->cfg.tied) m->dec_w = off, add_tensor(m, &off, "decoder.weight", V, H);
-    m->dec_b = off;
-    add_tensor(m, &off, "decoder.bias", 1, V);
-    m->nparams = off;
-    size_t bytes = rnn__mul_size(off, sizeof(float));
-    if (!bytes) goto nomem;
-    m->params = rnn__alloc(&m->al, bytes);
-    m->grads = rnn__alloc(&m->al, bytes);
-    if (!m->params || !m->grads) goto nomem;
-    memset(m->grads, 0, bytes);
-
-    /* initialisation as the PyTorch example (init_weights) and nn.RNN/LSTM/GRU's reset_parameters */
-    rnn__rng init;
-    rnn__rng_seed(&init, cfg->seed ^ 0x6A09E667F3BCC908ull);
-    float k = 1.0f / sqrtf((float)H);
-    for (int i = 0; i < m->ntensors; i++) {
-        const rnn__tensor *t = &m->tensors[i];
-        float *p = m->params + t->offset;
-        size_t n = (size_t)t->rows * t->cols;
-        float a = strncmp(t->name, "rnn.", 4) == 0 ? k : 0.1f;
-        if (strcmp(t->name, "decoder.bias") == 0) a = 0.0f;
-        for (size_t j = 0; j < n; j++) p[j] = a == 0.0f ? 0.0f : -a + 2.0f * a * rnn__rng_float(&init);
-    }
-    *out = m;
-    return RNN_OK;
-nomem:
-    rnn_model_free(m);
-    return RNN_ERR_NOMEM;
 }
 
 void rnn_model_free(rnn_model *m)
@@ -254,50 +178,10 @@ int rnn_backward(rnn_model *m)
     return RNN_OK;
 }
 
-/* Whole-block passes over the parameters and gradients, cut into RNN_BLOCK_CHUNKS fixed chunks
- * (multiples of 1024 floats) that the pool's threads share: the norm's sum is the same whatever the
- * number of threads. */
-#define RNN_BLOCK_CHUNKS 64
-enum { BLK_ZERO, BLK_SUMSQ, BLK_SCALE, BLK_AXPY };
-typedef struct block_job {
-    rnn_model *m;
-    int op;
-    float a;
-    double part[RNN_BLOCK_CHUNKS];
-} block_job;
-
-static void block_part(void *arg, int part, int parts)
-{
-    block_job *j = arg;
-    size_t n = j->m->nparams;
-    for (int c = part; c < RNN_BLOCK_CHUNKS; c += parts) {
-        size_t b, e;
-        rnn__split(n, c, RNN_BLOCK_CHUNKS, 1024, &b, &e);
-        float *g = j->m->grads + b;
-        switch (j->op) {
-        case BLK_ZERO: memset(g, 0, (e - b) * sizeof(float)); break;
-        case BLK_SUMSQ: j->part[c] = rnn__k_sumsq(g, e - b); break;
-        case BLK_SCALE: rnn__k_scale(g, j->a, e - b); break;
-        default: rnn__k_axpy(j->m->params + b, j->a, g, e - b); break;
-        }
-    }
-}
-
-static double block_pass(rnn_model *m, int op, float a)
-{
-    block_job j;
-    j.m = m, j.op = op, j.a = a;
-    rnn__pool_run(m->train.pool, block_part, &j);
-    double total = 0;
-    if (op == BLK_SUMSQ)
-        for (int c = 0; c < RNN_BLOCK_CHUNKS; c++) total += j.part[c];
-    return total;
-}
-
 int rnn_zero_grad(rnn_model *m)
 {
     if (!m) return RNN_ERR_INVALID;
-    block_pass(m, BLK_ZERO, 0.0f);
+    rnn__params_pass(m, RNN__ZERO, 0.0f);
     return RNN_OK;
 }
 
@@ -306,11 +190,11 @@ int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm)
     if (!m) return RNN_ERR_INVALID;
     if (!(max_norm > 0.0f) || isinf(max_norm))
         return rnn__fail(m, RNN_ERR_INVALID, "max_norm must be finite and > 0 (got %g)", (double)max_norm);
-    float total = (float)sqrt(block_pass(m, BLK_SUMSQ, 0.0f));
+    float total = (float)sqrt(rnn__params_pass(m, RNN__SUMSQ, 0.0f));
     if (total_norm) *total_norm = total;
     if (!isfinite(total)) return rnn__fail(m, RNN_ERR_NUMERIC, "gradient norm is not finite (%g)", (double)total);
     float coef = max_norm / (total + 1e-6f);
-    if (coef < 1.0f) block_pass(m, BLK_SCALE, coef);
+    if (coef < 1.0f) rnn__params_pass(m, RNN__SCALE, coef);
     return RNN_OK;
 }
 
@@ -318,7 +202,7 @@ int rnn_sgd_step(rnn_model *m, float lr)
 {
     if (!m) return RNN_ERR_INVALID;
     if (!isfinite(lr)) return rnn__fail(m, RNN_ERR_INVALID, "lr must be finite (got %g)", (double)lr);
-    block_pass(m, BLK_AXPY, -lr);
+    rnn__params_pass(m, RNN__AXPY, -lr);
     m->train.pending = 0;
     return RNN_OK;
 }

@@ -1,5 +1,5 @@
 /* blas.c -- every matrix product of the library goes through this one CBLAS call. */
-#include "internal.h"
+#include "blas.h"
 #include "kernels.h"
 
 #include <cblas.h>

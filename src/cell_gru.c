@@ -7,7 +7,8 @@
  * Cache: the activated gates r, z, n (T,B,3H), W_hn h + b_hn (T,B,H), and one step's
  * W_hh h product (B,3H) used during forward.
  */
-#include "internal.h"
+#include "blas.h"
+#include "cell.h"
 #include "kernels.h"
 
 #include <string.h>

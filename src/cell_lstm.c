@@ -5,7 +5,8 @@
  *     c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
  * Cache: the activated gates (T,B,4H), c_t (T,B,H) and tanh(c_t) (T,B,H).
  */
-#include "internal.h"
+#include "blas.h"
+#include "cell.h"
 #include "kernels.h"
 
 #include <string.h>

@@ -3,7 +3,8 @@
  *     h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
  * Nothing is cached beyond the outputs y: act'(pre) is recovered from y (1 - y^2, or y > 0).
  */
-#include "internal.h"
+#include "blas.h"
+#include "cell.h"
 #include "kernels.h"
 
 #include <string.h>

@@ -1,5 +1,6 @@
 /* layer.c -- the parts of a recurrent layer that every cell shares: all-steps GEMMs. */
-#include "internal.h"
+#include "blas.h"
+#include "cell.h"
 #include "kernels.h"
 
 #include <string.h>

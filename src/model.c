@@ -8,7 +8,7 @@
  * time-major (row t*B + b). The workspace is laid out by layout(), which is run once with a NULL
  * base to measure and then to hand out pointers: sizes and pointers can never disagree.
  */
-#include "internal.h"
+#include "model.h"
 #include "kernels.h"
 
 #include <limits.h>

@@ -8,7 +8,7 @@
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
-#include "internal.h"
+#include "model.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * gradient with respect to the logits, all in one (rows, V) buffer: the logits are overwritten by
  * their gradient, so no second V-wide buffer per token exists.
  */
-#include "internal.h"
+#include "model.h"
 #include "kernels.h"
 
 #include <math.h>

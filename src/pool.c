@@ -9,7 +9,7 @@
  * A pool remembers the process that made it: after fork() the child's copy has no workers, so
  * there every job runs all its parts on the caller.
  */
-#include "internal.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /* rng.c -- the handle's random generator: xoshiro256** (Blackman & Vigna), seeded by splitmix64. */
-#include "internal.h"
+#include "rng.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

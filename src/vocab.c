@@ -3,7 +3,7 @@
  * over FNV-1a hashes), and the tokenizer of PyTorch's word_language_model (data.py:
  * line.split() + ['<eos>']) for one line of text.
  */
-#include "internal.h"
+#include "model.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * layout() says where every buffer of a (batch, steps) run lies; it runs once with a NULL base to
  * measure and then to hand out pointers, so sizes and pointers can never disagree.
  */
-#include "internal.h"
+#include "model.h"
 
 #include <string.h>
 

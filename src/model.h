@@ -1,5 +1,6 @@
 /*
- * internal.h -- the model handle and the helpers shared by the library's modules. Never installed.
+ * model.h -- the model and state handles, their execution contexts, and the passes over them.
+ * Never installed.
  *
  * Module map (docs/DESIGN.md has the whole table):
  *   base.c       version, status strings, limits, cell names, errors, allocation, struct_size rules,
@@ -15,11 +16,15 @@
  *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx512.c, 16)
  *   pool.c       librnn's own worker threads (rnn_model_set_threads), one pool per context
  */
-#ifndef RNN_INTERNAL_H
-#define RNN_INTERNAL_H
+#ifndef RNN_MODEL_H
+#define RNN_MODEL_H
 
 #include "base.h"
+#include "blas.h"
 #include "cell.h"
+#include "pool.h"
+#include "rng.h"
+#include "workspace.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,57 +33,6 @@
 /* The output layer's rows are cut into this many fixed chunks (each with its own bias-gradient
  * sums), whatever the thread count, so that sums do not depend on how many threads ran them. */
 #define RNN_ROW_CHUNKS 8
-
-/* ---- rng.c: xoshiro256** seeded through splitmix64 -------------------------------------------- */
-typedef struct rnn__rng {
-    uint64_t s[4];
-} rnn__rng;
-void rnn__rng_seed(rnn__rng *r, uint64_t seed);
-uint64_t rnn__rng_next(rnn__rng *r);
-float rnn__rng_float(rnn__rng *r);   /* uniform in [0, 1), 24 random bits */
-double rnn__rng_double(rnn__rng *r); /* uniform in [0, 1), 53 random bits */
-
-/* ---- workspace.c: a bump allocator over one block -------------------------------------------- */
-/* With base == NULL the arena only measures: rnn__arena_take returns NULL and counts bytes. */
-typedef struct rnn__arena {
-    char *base;
-    size_t cap;  /* bytes available at base */
-    size_t used; /* bytes handed out (each piece rounded up to 64) */
-} rnn__arena;
-void *rnn__arena_take(rnn__arena *a, size_t bytes);
-#define RNN_TAKE_F(a, n) ((float *)rnn__arena_take((a), (size_t)(n) * sizeof(float)))
-#define RNN_TAKE_I(a, n) ((int32_t *)rnn__arena_take((a), (size_t)(n) * sizeof(int32_t)))
-
-/* ---- pool.c: n threads (the caller and n - 1 workers) running one job at a time ---------------- */
-typedef struct rnn__pool rnn__pool;
-/* one part of a job: part in [0, nparts), nparts == the pool's size */
-typedef void (*rnn__job)(void *arg, int part, int nparts);
-/* n <= 1 gives *out = NULL, which every pool call accepts as "run on the caller alone" */
-int rnn__pool_create(rnn__pool **out, int n, const rnn_allocator *al);
-void rnn__pool_free(rnn__pool *p, const rnn_allocator *al);
-/* runs fn(arg, i, n) for every i in [0, n), part 0 on the caller; returns when all are done */
-void rnn__pool_run(rnn__pool *p, rnn__job fn, void *arg);
-/* [*begin, *end) = part `part` of [0, n) cut into `parts` pieces at multiples of align */
-static inline void rnn__split(size_t n, int part, int parts, size_t align, size_t *begin, size_t *end)
-{
-    size_t units = (n + align - 1) / align, b = units * (size_t)part / (size_t)parts,
-           e = units * (size_t)(part + 1) / (size_t)parts;
-    *begin = b * align < n ? b * align : n;
-    *end = e * align < n ? e * align : n;
-}
-
-/* ---- blas.c ---------------------------------------------------------------------------------- */
-/* Row-major C[M][N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T; the one product call.
- * With a pool (may be NULL) a large product is cut along the larger of M and N into one block per
- * thread, each a CBLAS call of its own (the BLAS should then run single-threaded). */
-void rnn__gemm(rnn__pool *pool, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc);
-/* C[M][N] = A (M,K) * B^T (B is (N,K)) + beta * C: the forward products. rowwise: every output
- * element is one dot product in a fixed order, the same whatever M (inference states use it so that
- * a stream's results do not depend on the batch around it; no packing, fast for small M);
- * otherwise CBLAS. A pool splits N (row-wise: every output element is still the same dot). */
-void rnn__gemm_nt(rnn__pool *pool, int rowwise, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
-                 float *C, int ldc);
 
 /* ---- the handle ------------------------------------------------------------------------------ */
 typedef struct rnn__tensor {
@@ -185,9 +139,14 @@ struct rnn_state {
 
 #define rnn__fail(m, ...) rnn__failf(&(m)->err, __VA_ARGS__)
 
-/* api.c: a model with this configuration's shapes and freshly initialised weights (the loader
- * uses it too); the configuration must have passed rnn__config_check */
+/* params.c: a model with this configuration's shapes and freshly initialised weights (creation
+ * and the loader); the configuration must have passed rnn__config_check */
 int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *al);
+/* params.c: one pass over the whole gradient block (and parameters, for AXPY): zero it, return its
+ * squared norm, scale it by a, or params += a * grads; cut into fixed chunks on the training pool,
+ * so the norm does not depend on the thread count */
+enum { RNN__ZERO, RNN__SUMSQ, RNN__SCALE, RNN__AXPY };
+double rnn__params_pass(rnn_model *m, int op, float a);
 
 /* model.c: contexts */
 int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err);

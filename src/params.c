@@ -1,0 +1,128 @@
+/*
+ * params.c -- the parameter and gradient blocks: the table of tensors in PyTorch's parameters()
+ * order, their initialisation, and the whole-block passes (zero_grad, the clipping norm and scale,
+ * the SGD update).
+ */
+#include "model.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void add_tensor(rnn_model *m, size_t *off, const char *name, int rows, int cols)
+{
+    rnn__tensor *t = &m->tensors[m->ntensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->offset = *off, t->rows = rows, t->cols = cols;
+    *off += (size_t)rows * cols;
+}
+
+int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alp)
+{
+    rnn_allocator al = *alp;
+    const rnn__cell *cell = rnn__cell_get(cfg->cell);
+    int V = cfg->vocab_size, E = cfg->emb_size, H = cfg->hidden_size, L = cfg->num_layers;
+    rnn_model *m = rnn__alloc(&al, sizeof *m);
+    if (!m) return RNN_ERR_NOMEM;
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->cfg.tied = cfg->tied != 0;
+    m->al = al;
+    m->cell = cell;
+    m->G = cell->gates;
+    m->threads = 1;
+
+    /* the parameter table, in PyTorch's parameters() order */
+    int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
+    m->tensors = rnn__alloc(&m->al, sizeof(rnn__tensor) * (size_t)nt);
+    m->layers = rnn__alloc(&m->al, sizeof(rnn__layer_params) * (size_t)L);
+    if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, &m->err) != RNN_OK) goto nomem;
+
+    size_t off = 0;
+    char name[RNN_NAME_MAX];
+    m->enc = off;
+    add_tensor(m, &off, "encoder.weight", V, E);
+    for (int l = 0; l < L; l++) {
+        rnn__layer_params *lp = &m->layers[l];
+        int in = l == 0 ? E : H, GH = m->G * H;
+        lp->in = in;
+        snprintf(name, sizeof name, "rnn.weight_ih_l%d", l);
+        lp->w_ih = off, add_tensor(m, &off, name, GH, in);
+        snprintf(name, sizeof name, "rnn.weight_hh_l%d", l);
+        lp->w_hh = off, add_tensor(m, &off, name, GH, H);
+        snprintf(name, sizeof name, "rnn.bias_ih_l%d", l);
+        lp->b_ih = off, add_tensor(m, &off, name, 1, GH);
+        snprintf(name, sizeof name, "rnn.bias_hh_l%d", l);
+        lp->b_hh = off, add_tensor(m, &off, name, 1, GH);
+    }
+    m->dec_w = m->enc;
+    if (!m->cfg.tied) m->dec_w = off, add_tensor(m, &off, "decoder.weight", V, H);
+    m->dec_b = off;
+    add_tensor(m, &off, "decoder.bias", 1, V);
+    m->nparams = off;
+    size_t bytes = rnn__mul_size(off, sizeof(float));
+    if (!bytes) goto nomem;
+    m->params = rnn__alloc(&m->al, bytes);
+    m->grads = rnn__alloc(&m->al, bytes);
+    if (!m->params || !m->grads) goto nomem;
+    memset(m->grads, 0, bytes);
+
+    /* initialisation as the PyTorch example (init_weights) and nn.RNN/LSTM/GRU's reset_parameters */
+    rnn__rng init;
+    rnn__rng_seed(&init, cfg->seed ^ 0x6A09E667F3BCC908ull);
+    float k = 1.0f / sqrtf((float)H);
+    for (int i = 0; i < m->ntensors; i++) {
+        const rnn__tensor *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        size_t n = (size_t)t->rows * t->cols;
+        float a = strncmp(t->name, "rnn.", 4) == 0 ? k : 0.1f;
+        if (strcmp(t->name, "decoder.bias") == 0) a = 0.0f;
+        for (size_t j = 0; j < n; j++) p[j] = a == 0.0f ? 0.0f : -a + 2.0f * a * rnn__rng_float(&init);
+    }
+    *out = m;
+    return RNN_OK;
+nomem:
+    rnn_model_free(m);
+    return RNN_ERR_NOMEM;
+}
+
+/* Whole-block passes over the parameters and gradients, cut into RNN_BLOCK_CHUNKS fixed chunks
+ * (multiples of 1024 floats) that the pool's threads share: the norm's sum is the same whatever the
+ * number of threads. */
+#define RNN_BLOCK_CHUNKS 64
+typedef struct block_job {
+    rnn_model *m;
+    int op;
+    float a;
+    double part[RNN_BLOCK_CHUNKS];
+} block_job;
+
+static void block_part(void *arg, int part, int parts)
+{
+    block_job *j = arg;
+    size_t n = j->m->nparams;
+    for (int c = part; c < RNN_BLOCK_CHUNKS; c += parts) {
+        size_t b, e;
+        rnn__split(n, c, RNN_BLOCK_CHUNKS, 1024, &b, &e);
+        float *g = j->m->grads + b;
+        switch (j->op) {
+        case RNN__ZERO: memset(g, 0, (e - b) * sizeof(float)); break;
+        case RNN__SUMSQ: j->part[c] = rnn__k_sumsq(g, e - b); break;
+        case RNN__SCALE: rnn__k_scale(g, j->a, e - b); break;
+        default: rnn__k_axpy(j->m->params + b, j->a, g, e - b); break;
+        }
+    }
+}
+
+double rnn__params_pass(rnn_model *m, int op, float a)
+{
+    block_job j;
+    j.m = m, j.op = op, j.a = a;
+    rnn__pool_run(m->train.pool, block_part, &j);
+    double total = 0;
+    if (op == RNN__SUMSQ)
+        for (int c = 0; c < RNN_BLOCK_CHUNKS; c++) total += j.part[c];
+    return total;
+}
+
