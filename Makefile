@@ -3,7 +3,7 @@
 #   make check           the Check test suites (+ PyTorch golden data when python3-torch is present)
 #   make install PREFIX=/usr/local
 #   make BLAS=ref        link the reference CBLAS (Debian libblas-dev) instead of OpenBLAS
-#   make CC=clang        any C11 compiler
+#   make CC=clang        GCC or Clang (the kernels use GNU C vector extensions)
 .SUFFIXES:
 
 CC      ?= cc
