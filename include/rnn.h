@@ -479,6 +479,16 @@ RNN_API int rnn_vocab_get_word(const rnn_model *m, int id, const char **word);
  * hold it (or the model has no vocabulary). */
 RNN_API int rnn_vocab_find(const rnn_model *m, const char *word, int32_t *id);
 
+/*
+ * Finds the next word of text[0..len) at or after byte *pos, splitting as Python's str.split()
+ * does (the whitespace listed at rnn_vocab_encode): on RNN_OK *pos is the word's first byte and
+ * *word_len its length in bytes; continue from *pos + *word_len. RNN_ERR_NOTFOUND when only
+ * whitespace is left (*pos = len). RNN_ERR_FORMAT for a NUL byte or text that is not strict UTF-8,
+ * with *pos at the offending byte. RNN_ERR_INVALID for NULL arguments or *pos > len. For building
+ * a vocabulary the way rnnlm and data.py do; needs no model.
+ */
+RNN_API int rnn_text_next_word(const char *text, size_t len, size_t *pos, size_t *word_len);
+
 /* rnn_vocab_encode flags */
 #define RNN_ENCODE_EOS 1u      /* append "<eos>" (the example's data.py does, once per line) */
 #define RNN_ENCODE_UNK_MAP 2u  /* an unknown word becomes "<unk>" (an error if the vocabulary has

@@ -47,6 +47,26 @@ static int is_space(uint32_t c)
            (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+int rnn_text_next_word(const char *text, size_t len, size_t *pos, size_t *word_len)
+{
+    if ((!text && len) || !pos || !word_len || *pos > len) return RNN_ERR_INVALID;
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = *pos, start = len;
+    for (int in_word = 0; i < len;) {
+        uint32_t cp;
+        size_t k = p[i] ? utf8_decode(p + i, len - i, &cp) : 0;
+        if (!k) return *pos = i, RNN_ERR_FORMAT;
+        if (is_space(cp) == in_word) {
+            if (in_word) break;   /* the word ends here */
+            in_word = 1, start = i; /* it begins here */
+        }
+        i += k;
+    }
+    *pos = start < len ? start : len;
+    *word_len = start < len ? i - start : 0;
+    return start < len ? RNN_OK : RNN_ERR_NOTFOUND;
+}
+
 /* ---- the index ----------------------------------------------------------------------------------- */
 static int32_t index_find(const rnn_model *m, const char *w, size_t n)
 {
@@ -202,30 +222,16 @@ int rnn_vocab_encode(const rnn_model *m, const char *text, size_t len, unsigned 
         if (eos < 0) return rnn__fail(mm, RNN_ERR_NOTFOUND, "RNN_ENCODE_EOS: the vocabulary has no \"" EOS "\"");
     }
     /* two passes: validate and count, then write (so nothing is written on failure) */
-    const unsigned char *p = (const unsigned char *)text;
     for (int pass = 0; pass < 2; pass++) {
-        size_t n = 0, unknowns = 0, i = 0;
-        while (i < len) {
-            /* skip whitespace, then take the word up to the next whitespace */
-            uint32_t cp = 0;
-            size_t k = 0, start = i;
-            while (i < len) {
-                if (p[i] == 0) return rnn__fail(mm, RNN_ERR_FORMAT, "a NUL byte at offset %zu", i);
-                k = utf8_decode(p + i, len - i, &cp);
-                if (!k) return rnn__fail(mm, RNN_ERR_FORMAT, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", i, p[i]);
-                if (!is_space(cp)) break;
-                i += k;
-            }
-            if (i >= len) break;
-            start = i;
-            while (i < len) {
-                if (p[i] == 0) return rnn__fail(mm, RNN_ERR_FORMAT, "a NUL byte at offset %zu", i);
-                k = utf8_decode(p + i, len - i, &cp);
-                if (!k) return rnn__fail(mm, RNN_ERR_FORMAT, "invalid UTF-8 at byte offset %zu (byte 0x%02X)", i, p[i]);
-                if (is_space(cp)) break;
-                i += k;
-            }
-            size_t wl = i - start;
+        size_t n = 0, unknowns = 0, i = 0, wl = 0;
+        for (;; i += wl) {
+            int rc = rnn_text_next_word(text, len, &i, &wl);
+            if (rc == RNN_ERR_NOTFOUND) break;
+            if (rc)
+                return rnn__fail(mm, rc, i < len && text[i] == 0 ? "a NUL byte at offset %zu"
+                                                                 : "invalid UTF-8 at byte offset %zu (byte 0x%02X)",
+                                 i, (unsigned char)text[i]);
+            size_t start = i;
             if (wl > RNN__MAX_WORD)
                 return rnn__fail(mm, RNN_ERR_FORMAT, "the word at byte offset %zu is %zu bytes, over the limit of %zu",
                                  start, wl, RNN__MAX_WORD);
