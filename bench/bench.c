@@ -11,7 +11,7 @@
  *       training loop), evaluation tokens/s (rnn_evaluate, batch 10, bptt 35, on valid.txt),
  *       generation tokens/s (batch-1 rnn_state, one token at a time, sampling at temperature 1),
  *       and the allocations made inside each timed loop (a counting rnn_allocator; must be 0).
- *       Threads: --lib-threads N calls rnn_set_threads(N) (default 1); the environment's
+ *       Threads: --lib-threads N calls rnn_model_set_threads(N) (default 1); the environment's
  *       OPENBLAS_NUM_THREADS is the BLAS's (reported as blas_threads; --threads is only the label).
  *       --max-seconds S: evaluation and generation each stop after S seconds (at least 3 chunks /
  *       20 tokens); the JSON gives the chunks and tokens actually timed.
@@ -61,7 +61,7 @@ static void die(const char *what, const char *detail)
 #define CHECK(call, m)                                                                           \
     do {                                                                                         \
         int rc_ = (call);                                                                        \
-        if (rc_ != RNN_OK) die(#call, (m) ? rnn_errmsg(m) : rnn_strerror(rc_));                  \
+        if (rc_ != RNN_OK) die(#call, (m) ? rnn_model_errmsg(m) : rnn_status_string(rc_));       \
     } while (0)
 
 /* ---- a counting allocator ------------------------------------------------------------------- */
@@ -94,12 +94,9 @@ static double peak_rss_mb(void)
 
 static int cell_of(const char *s)
 {
-    if (!strcmp(s, "LSTM")) return RNN_CELL_LSTM;
-    if (!strcmp(s, "GRU")) return RNN_CELL_GRU;
-    if (!strcmp(s, "RNN_TANH")) return RNN_CELL_TANH;
-    if (!strcmp(s, "RNN_RELU")) return RNN_CELL_RELU;
-    die("unknown cell", s);
-    return -1;
+    int cell = -1;
+    if (rnn_cell_find(s, &cell) != RNN_OK) die("unknown cell", s);
+    return cell;
 }
 
 static int blas_threads(void)
@@ -139,13 +136,15 @@ static int cmd_run(int argc, char **argv)
     const int V = vocab_size(c.vocab);
 
     rnn_config cfg;
-    rnn_config_init(&cfg); /* LSTM/E 200/H 200/L 2/dropout 0.2/untied/seed 1111 */
+    rnn_config_init(&cfg, sizeof cfg); /* LSTM/E 200/H 200/L 2/dropout 0.2/untied/seed 1111 */
     cfg.cell = cell_of(cellname);
     cfg.vocab_size = V;
-    rnn_allocator al = {count_alloc, count_free, NULL};
+    rnn_allocator al = {sizeof al, count_alloc, count_free, NULL};
     rnn_model *m;
-    CHECK(rnn_model_create(&m, &cfg, &al), NULL);
-    CHECK(rnn_set_threads(m, lib_threads), m);
+    char cerr[256] = "";
+    int crc = rnn_model_create(&m, &cfg, &al, cerr, sizeof cerr);
+    if (crc != RNN_OK) die("rnn_model_create", cerr[0] ? cerr : rnn_status_string(crc));
+    CHECK(rnn_model_set_threads(m, lib_threads), m);
 
     /* training: main.py's train(), batch 20, bptt 35 */
     const int B = 20, T = 35, EB = 10;
@@ -154,14 +153,14 @@ static int cmd_run(int argc, char **argv)
     if ((size_t)(warm + nb) > tb.num_chunks) die("train", "too many batches");
     int32_t *tok = malloc(sizeof(int32_t) * B * T), *tgt = malloc(sizeof(int32_t) * B * T);
     if (!tok || !tgt) die("malloc", "out of memory");
-    CHECK(rnn_reset_state(m, B), m);
+    CHECK(rnn_model_reset_hidden(m, B), m);
     double loss = 0, t0 = 0, c0 = 0, tokens = 0;
     long a0 = 0;
     for (int k = 0; k < warm + nb; k++) {
         int steps;
         corpus_batches_get(&tb, (size_t)k, tok, tgt, &steps);
         if (k == warm) { t0 = now(); c0 = cpu_now(); a0 = n_alloc; }
-        CHECK(rnn_forward(m, tok, tgt, B, steps, &loss), m);
+        CHECK(rnn_forward(m, tok, tgt, B, steps, 0, &loss), m);
         CHECK(rnn_zero_grad(m), m);
         CHECK(rnn_backward(m), m);
         CHECK(rnn_clip_grad_norm(m, 0.25f, NULL), m);
@@ -177,7 +176,7 @@ static int cmd_run(int argc, char **argv)
     if (corpus_batches_init(&vb, c.valid, c.n_valid, EB, T, CORPUS_BATCH_MAIN, err, sizeof err)) die("batches", err);
     int ewarm = 2;
     if ((size_t)(ewarm + neval) > vb.num_chunks) die("eval", "too many chunks");
-    CHECK(rnn_reset_state(m, EB), m);
+    CHECK(rnn_model_reset_hidden(m, EB), m);
     double eval_s = 0, etokens = 0, eloss = 0;
     long allocs_eval = 0;
     int echunks = 0;
@@ -185,7 +184,7 @@ static int cmd_run(int argc, char **argv)
         int steps;
         corpus_batches_get(&vb, (size_t)k, tok, tgt, &steps);
         if (k == ewarm) { t0 = now(); a0 = n_alloc; }
-        CHECK(rnn_evaluate(m, tok, tgt, EB, steps, &eloss, NULL), m);
+        CHECK(rnn_evaluate(m, tok, tgt, EB, steps, 0, &eloss, NULL), m);
         if (k >= ewarm) {
             etokens += (double)EB * steps;
             echunks++;
@@ -200,7 +199,7 @@ static int cmd_run(int argc, char **argv)
     CHECK(rnn_state_create(&st, m, 1, 1111), m);
     int32_t start = (int32_t)(V / 2), *out = malloc(sizeof(int32_t) * (size_t)(ngen + 20));
     if (!out) die("malloc", "out of memory");
-    if (rnn_state_feed(st, &start, 1) || rnn_state_generate(st, NULL, 20, out))
+    if (rnn_state_feed(st, &start, 1, 0) || rnn_state_generate(st, NULL, 20, out))
         die("generate", rnn_state_errmsg(st)); /* warm-up */
     t0 = now();
     a0 = n_alloc;
@@ -221,7 +220,7 @@ static int cmd_run(int argc, char **argv)
     int32_t starts[GB], *out8 = malloc(sizeof(int32_t) * GB * 10);
     if (!out8) die("malloc", "out of memory");
     for (int b = 0; b < GB; b++) starts[b] = (int32_t)((V / 2 + 97 * b) % V);
-    if (rnn_state_feed(st8, starts, 1) || rnn_state_generate(st8, NULL, 5, out8))
+    if (rnn_state_feed(st8, starts, 1, 0) || rnn_state_generate(st8, NULL, 5, out8))
         die("generate", rnn_state_errmsg(st8)); /* warm-up */
     t0 = now();
     a0 = n_alloc;

@@ -4,9 +4,11 @@
  *   cc score.c $(pkg-config --cflags --libs rnn) -o score
  *   ./score MODEL.rnn TEXT.txt [--reset]
  *
- * Each line is tokenized as data.py does (whitespace-separated words, then "<eos>"); words missing
- * from the model's vocabulary become "<unk>" when it has one (otherwise an error). Every token of
- * the line, its "<eos>" included, is scored with rnn_state_score (natural log).
+ * Each line is tokenized exactly as data.py and `rnnlm score` do, by rnn_vocab_encode: lines end
+ * at "\n", "\r\n" or "\r"; words are what Python's str.split() returns, then "<eos>"; words missing
+ * from the model's vocabulary become "<unk>" when it has one (otherwise an error naming the word);
+ * the text must be UTF-8. Every token of the line, its "<eos>" included, is scored with
+ * rnn_state_score (natural log).
  *
  * State: by default the hidden state is CARRIED from line to line, so the text is scored as one
  * continuous stream, as the model saw its training data; before the first line the state is
@@ -24,18 +26,62 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct entry { const char *word; int32_t id; } entry;
+typedef struct scorer {
+    rnn_model *m;
+    rnn_state *st;
+    const char *path;
+    unsigned flags;  /* rnn_vocab_encode's: RNN_ENCODE_EOS, and RNN_ENCODE_UNK_MAP with <unk> */
+    int32_t eos;
+    int reset;
+    int32_t *tok;    /* the current line's tokens */
+    size_t tokcap;
+    long lineno;
+    size_t total_tokens;
+    double total;
+} scorer;
 
-static int cmp_entry(const void *a, const void *b)
+/* Tokenizes and scores one line (text[0..len), no line terminator); prints its result. */
+static int score_line(scorer *s, const char *text, size_t len)
 {
-    return strcmp(((const entry *)a)->word, ((const entry *)b)->word);
-}
-/* The id of w in the sorted table, or -1. */
-static int32_t lookup(const entry *tab, int n, const char *w)
-{
-    entry key = {w, 0};
-    const entry *e = bsearch(&key, tab, (size_t)n, sizeof *tab, cmp_entry);
-    return e ? e->id : -1;
+    size_t ntok = 0;
+    s->lineno++;
+    int rc = rnn_vocab_encode(s->m, text, len, s->flags, s->tok, s->tokcap, &ntok, NULL);
+    if ((rc == RNN_OK || rc == RNN_ERR_SIZE) && ntok > s->tokcap) {
+        /* a longer line than any before (RNN_ERR_SIZE, or RNN_OK when s->tok is still NULL: a
+           measurement): grow, then encode again */
+        int32_t *t = realloc(s->tok, sizeof(int32_t) * ntok);
+        if (!t) {
+            fprintf(stderr, "score: out of memory\n");
+            return RNN_ERR_NOMEM;
+        }
+        s->tok = t, s->tokcap = ntok;
+        rc = rnn_vocab_encode(s->m, text, len, s->flags, s->tok, s->tokcap, &ntok, NULL);
+    }
+    if (rc == RNN_ERR_NOTFOUND) { /* the message names the word */
+        fprintf(stderr, "score: %s:%ld: %s (the vocabulary has no <unk>)\n", s->path, s->lineno,
+                rnn_model_errmsg(s->m));
+        return rc;
+    }
+    if (rc != RNN_OK) { /* text that is not UTF-8, a NUL byte, an overlong word */
+        fprintf(stderr, "score: %s:%ld: %s (%s)\n", s->path, s->lineno, rnn_status_string(rc),
+                rnn_model_errmsg(s->m));
+        return rc;
+    }
+    double lp = 0.0;
+    if (s->reset) {
+        rc = rnn_state_reset(s->st); /* zeros; then the same <eos> context as the first line */
+        if (rc == RNN_OK) rc = rnn_state_feed(s->st, &s->eos, 1, 0);
+    }
+    if (rc == RNN_OK) rc = rnn_state_score(s->st, s->tok, (int)ntok, 0, &lp); /* scores, then advances */
+    if (rc != RNN_OK) {
+        fprintf(stderr, "score: %s:%ld: %s (%s)\n", s->path, s->lineno, rnn_status_string(rc),
+                rnn_state_errmsg(s->st));
+        return rc;
+    }
+    printf("%ld\t%zu\t%.6f\t%.4f\n", s->lineno, ntok, lp, exp(-lp / (double)ntok));
+    s->total += lp;
+    s->total_tokens += ntok;
+    return RNN_OK;
 }
 
 int main(int argc, char **argv)
@@ -46,98 +92,70 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[256];
-    rnn_model *m = NULL;
-    int rc = rnn_model_load(&m, argv[1], NULL, err, sizeof err);
+    scorer s = {0};
+    s.path = argv[2], s.reset = reset;
+    int rc = rnn_model_load(&s.m, argv[1], NULL, 0, err, sizeof err);
     if (rc != RNN_OK) {
-        fprintf(stderr, "score: rnn_model_load: %s (%s)\n", rnn_strerror(rc), err);
+        fprintf(stderr, "score: rnn_model_load: %s (%s)\n", rnn_status_string(rc), err);
         return 1;
     }
-    FILE *f = fopen(argv[2], "r");
     int n = 0;
-    rnn_vocab_size(m, &n);
-    entry *tab = malloc(sizeof(entry) * (size_t)(n ? n : 1));
-    if (!f || !tab || n == 0) {
-        fprintf(stderr, "score: %s\n", !f ? "cannot open the text" : !tab ? "out of memory" : "the model has no vocabulary");
+    int32_t unk = -1;
+    rnn_vocab_get_size(s.m, &n);
+    FILE *f = fopen(argv[2], "rb"); /* line ends are handled below, as Python's universal newlines */
+    if (!f || n == 0) {
+        fprintf(stderr, "score: %s\n", !f ? "cannot open the text" : "the model has no vocabulary");
         goto fail;
     }
-    for (int i = 0; i < n; i++) {
-        tab[i].id = i;
-        rnn_vocab_word(m, i, &tab[i].word); /* cannot fail for i in [0, n) */
-    }
-    qsort(tab, (size_t)n, sizeof *tab, cmp_entry);
-    int32_t eos = lookup(tab, n, "<eos>"), unk = lookup(tab, n, "<unk>");
-    if (eos < 0) {
+    if (rnn_vocab_find(s.m, "<eos>", &s.eos) != RNN_OK) {
         fprintf(stderr, "score: the model's vocabulary has no <eos>\n");
         goto fail;
     }
+    s.flags = RNN_ENCODE_EOS;
+    if (rnn_vocab_find(s.m, "<unk>", &unk) == RNN_OK) s.flags |= RNN_ENCODE_UNK_MAP;
 
-    rnn_state *st = NULL;
-    rc = rnn_state_create(&st, m, 1, 0); /* one stream; the seed only matters for sampling */
+    rc = rnn_state_create(&s.st, s.m, 1, 0); /* one stream; the seed only matters for sampling */
     if (rc != RNN_OK) {
-        fprintf(stderr, "score: rnn_state_create: %s\n", rnn_strerror(rc));
+        fprintf(stderr, "score: rnn_state_create: %s\n", rnn_status_string(rc));
         goto fail;
     }
-    char *line = NULL;
-    size_t cap = 0, ntok = 0, tokcap = 0, total_tokens = 0;
-    int32_t *tok = NULL;
-    double total = 0.0;
-    long lineno = 0;
-    rc = rnn_state_feed(st, &eos, 1);
-    while (rc == RNN_OK && getline(&line, &cap, f) >= 0) {
-        lineno++;
-        ntok = 0;
-        for (char *w = strtok(line, " \t\r\n\v\f");; w = strtok(NULL, " \t\r\n\v\f")) {
-            int32_t id = w ? lookup(tab, n, w) : eos;
-            if (id < 0) id = unk;
-            if (id < 0) {
-                fprintf(stderr, "score: %s:%ld: '%s' is not in the vocabulary (which has no <unk>)\n", argv[2],
-                        lineno, w);
-                rc = RNN_ERR_NOTFOUND;
-                break;
-            }
-            if (ntok == tokcap) {
-                int32_t *t = realloc(tok, sizeof(int32_t) * (tokcap = tokcap ? 2 * tokcap : 256));
-                if (!t) {
-                    rc = RNN_ERR_NOMEM;
-                    fprintf(stderr, "score: out of memory\n");
-                    break;
-                }
-                tok = t;
-            }
-            tok[ntok++] = id;
-            if (!w) break;
-        }
-        double lp = 0.0;
-        if (rc == RNN_OK && reset) {
-            rc = rnn_state_reset(st); /* zeros; then the same <eos> context as the first line */
-            if (rc == RNN_OK) rc = rnn_state_feed(st, &eos, 1);
-        }
-        if (rc == RNN_OK) rc = rnn_state_score(st, tok, (int)ntok, &lp); /* scores, then advances */
-        if (rc == RNN_OK) {
-            printf("%ld\t%zu\t%.6f\t%.4f\n", lineno, ntok, lp, exp(-lp / (double)ntok));
-            total += lp;
-            total_tokens += ntok;
+    rc = rnn_state_feed(s.st, &s.eos, 1, 0);
+    if (rc != RNN_OK) fprintf(stderr, "score: %s (%s)\n", rnn_status_string(rc), rnn_state_errmsg(s.st));
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    /* getline splits at "\n"; a "\r" inside (a lone "\r", or the "\r" of "\r\n") ends a line too */
+    while (rc == RNN_OK && (got = getline(&buf, &cap, f)) >= 0) {
+        size_t len = (size_t)got, pos = 0;
+        if (len > 0 && buf[len - 1] == '\n') len--;
+        for (;;) {
+            const char *cr = memchr(buf + pos, '\r', len - pos);
+            size_t end = cr ? (size_t)(cr - buf) : len;
+            if (!cr && pos > 0 && pos == len) break; /* the "\r" ended the line: nothing after it */
+            rc = score_line(&s, buf + pos, end - pos);
+            if (rc != RNN_OK || !cr) break;
+            pos = end + 1;
         }
     }
-    if (rc != RNN_OK && rc != RNN_ERR_NOTFOUND && rc != RNN_ERR_NOMEM) /* a librnn call failed */
-        fprintf(stderr, "score: %s:%ld: %s (%s)\n", argv[2], lineno, rnn_strerror(rc), rnn_state_errmsg(st));
-    if (rc == RNN_OK && total_tokens == 0) {
+    free(buf);
+    if (rc == RNN_OK && ferror(f)) {
+        fprintf(stderr, "score: cannot read %s\n", argv[2]);
+        rc = RNN_ERR_IO;
+    }
+    if (rc == RNN_OK && s.total_tokens == 0) {
         fprintf(stderr, "score: %s is empty\n", argv[2]);
         rc = RNN_ERR_INVALID;
     }
     if (rc == RNN_OK)
-        printf("total: lines %ld tokens %zu logprob %.6f ppl %.4f\n", lineno, total_tokens, total,
-               exp(-total / (double)total_tokens));
-    free(line);
-    free(tok);
-    rnn_state_free(st);
-    free(tab);
+        printf("total: lines %ld tokens %zu logprob %.6f ppl %.4f\n", s.lineno, s.total_tokens, s.total,
+               exp(-s.total / (double)s.total_tokens));
+    free(s.tok);
+    rnn_state_free(s.st);
     fclose(f);
-    rnn_model_free(m);
+    rnn_model_free(s.m);
     return rc != RNN_OK;
 fail:
-    free(tab);
     if (f) fclose(f);
-    rnn_model_free(m);
+    rnn_model_free(s.m);
     return 1;
 }

@@ -4,12 +4,14 @@
  *   cc train.c $(pkg-config --cflags --libs rnn) -o train
  *   ./train TRAIN.txt VALID.txt OUT.rnn [epochs]
  *
- * Words are whitespace-separated, every line ends with "<eos>" (data.py). The vocabulary is built
- * over TRAIN then VALID. main.py's defaults: LSTM, emsize = nhid = 200, 2 layers, dropout 0.2,
- * lr 20, clip 0.25, batch 20, bptt 35, eval batch 10. After every epoch the model is evaluated on
- * VALID; it is saved (with its vocabulary) when the validation loss improves, else lr /= 4.
+ * Words are whitespace-separated (Python's str.split(), by rnn_text_next_word), every line ends
+ * with "<eos>" (data.py). The vocabulary is built over TRAIN then VALID. main.py's defaults: LSTM,
+ * emsize = nhid = 200, 2 layers, dropout 0.2, lr 20, clip 0.25, batch 20, bptt 35, eval batch 10.
+ * After every epoch the model is evaluated on VALID; it is saved (with its vocabulary) when the
+ * validation loss improves, else lr /= 4.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <math.h>
 #include <rnn.h>
 #include <stdio.h>
@@ -64,50 +66,81 @@ static void push(ids *d, int32_t id)
     if (d->n == d->cap) d->v = xrealloc(d->v, sizeof(int32_t) * (d->cap = d->cap ? 2 * d->cap : 4096));
     d->v[d->n++] = id;
 }
-/* data.py's tokenize: line.split() + ['<eos>'] for every line. */
+/* The words of one line (text[0..n), no line terminator), split as Python's str.split() does
+   (rnn_text_next_word), added to v and out, then "<eos>". */
+static void tokenize_line(const char *path, const char *text, size_t n, vocab *v, ids *out, char **word,
+                          size_t *wcap)
+{
+    size_t pos = 0, len = 0;
+    int rc;
+    while ((rc = rnn_text_next_word(text, n, &pos, &len)) == RNN_OK) {
+        if (len + 1 > *wcap) *word = xrealloc(*word, *wcap = len + 1);
+        memcpy(*word, text + pos, len);
+        (*word)[len] = '\0';
+        push(out, vocab_add(v, *word));
+        pos += len;
+    }
+    if (rc != RNN_ERR_NOTFOUND) die(path, "not UTF-8 text (or a NUL byte)"); /* RNN_ERR_FORMAT */
+    push(out, vocab_add(v, "<eos>"));
+}
+/* data.py's tokenize: line.split() + ['<eos>'] for every line; lines end at "\n", "\r\n" or "\r"
+   (Python's universal newlines). */
 static void tokenize(const char *path, vocab *v, ids *out)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f) die(path, "cannot open");
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        for (char *w = strtok(line, " \t\r\n\v\f"); w; w = strtok(NULL, " \t\r\n\v\f")) push(out, vocab_add(v, w));
-        push(out, vocab_add(v, "<eos>"));
+    char *line = NULL, *word = NULL;
+    size_t cap = 0, wcap = 0;
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        size_t len = (size_t)got, start = 0;
+        if (len > 0 && line[len - 1] == '\n') len--;
+        for (;;) { /* a "\r" inside ends a line too */
+            const char *cr = memchr(line + start, '\r', len - start);
+            size_t end = cr ? (size_t)(cr - line) : len;
+            if (!cr && start > 0 && start == len) break; /* "\r\n": the line already ended */
+            tokenize_line(path, line + start, end - start, v, out, &word, &wcap);
+            if (!cr) break;
+            start = end + 1;
+        }
     }
     free(line);
+    free(word);
     fclose(f);
 }
 
-/* main.py's batchify + get_batch: stream b is data[b*nbatch, (b+1)*nbatch); chunk at row i. */
-static int get_batch(const ids *d, int bsz, size_t i, int32_t *tok, int32_t *tgt)
+/*
+ * main.py's batchify + get_batch without a copy: batchify makes stream b the row
+ * data[b*nbatch, (b+1)*nbatch) of a [bsz][nbatch] array, and the chunk at column i is the
+ * column slice tokens = &data[i], targets = &data[i + 1], rows nbatch apart: librnn's stride.
+ */
+static int chunk_steps(size_t nbatch, size_t i)
 {
-    size_t nbatch = d->n / (size_t)bsz;
-    int steps = (int)(nbatch - 1 - i < BPTT ? nbatch - 1 - i : BPTT);
-    for (int b = 0; b < bsz; b++)
-        for (int s = 0; s < steps; s++) {
-            tok[b * steps + s] = d->v[(size_t)b * nbatch + i + (size_t)s];
-            tgt[b * steps + s] = d->v[(size_t)b * nbatch + i + (size_t)s + 1];
-        }
-    return steps;
+    return (int)(nbatch - 1 - i < BPTT ? nbatch - 1 - i : BPTT);
+}
+static int stride_of(size_t nbatch)
+{
+    if (nbatch > INT_MAX) die("corpus", "too large for one stride");
+    return (int)nbatch;
 }
 static void check(rnn_model *m, int rc, const char *call)
 {
     if (rc != RNN_OK) {
-        fprintf(stderr, "train: %s: %s (%s)\n", call, rnn_strerror(rc), rnn_errmsg(m));
+        fprintf(stderr, "train: %s: %s (%s)\n", call, rnn_status_string(rc), rnn_model_errmsg(m));
         rnn_model_free(m);
         exit(1);
     }
 }
 /* main.py's evaluate(): sum of steps * mean loss over chunks, / (len(data_source) - 1). */
-static double evaluate(rnn_model *m, const ids *d, int32_t *tok, int32_t *tgt)
+static double evaluate(rnn_model *m, const ids *d)
 {
     size_t nbatch = d->n / EVAL_BATCH;
+    int stride = stride_of(nbatch);
     double total = 0.0, loss;
-    check(m, rnn_reset_state(m, EVAL_BATCH), "rnn_reset_state");
+    check(m, rnn_model_reset_hidden(m, EVAL_BATCH), "rnn_model_reset_hidden");
     for (size_t i = 0; i + 1 < nbatch; i += BPTT) {
-        int steps = get_batch(d, EVAL_BATCH, i, tok, tgt);
-        check(m, rnn_evaluate(m, tok, tgt, EVAL_BATCH, steps, &loss, NULL), "rnn_evaluate");
+        int steps = chunk_steps(nbatch, i);
+        check(m, rnn_evaluate(m, d->v + i, d->v + i + 1, EVAL_BATCH, steps, stride, &loss, NULL), "rnn_evaluate");
         total += steps * loss;
     }
     return total / (double)(nbatch - 1);
@@ -128,43 +161,45 @@ int main(int argc, char **argv)
     printf("vocabulary %d words, train %zu tokens, valid %zu tokens\n", v.n, train.n, valid.n);
 
     rnn_config cfg;
-    rnn_config_init(&cfg); /* main.py's defaults: LSTM 200/200, 2 layers, dropout 0.2, seed 1111 */
+    rnn_config_init(&cfg, sizeof cfg); /* main.py's defaults: LSTM 200/200, 2 layers, dropout 0.2, seed 1111 */
     cfg.vocab_size = v.n;
     rnn_model *m = NULL;
-    int rc = rnn_model_create(&m, &cfg, NULL);
-    if (rc != RNN_OK) die("rnn_model_create", rnn_strerror(rc)); /* no handle: no rnn_errmsg */
+    char err[256] = "";
+    int rc = rnn_model_create(&m, &cfg, NULL, err, sizeof err);
+    if (rc != RNN_OK) die("rnn_model_create", err[0] ? err : rnn_status_string(rc)); /* no handle: the reason is in err */
     check(m, rnn_vocab_set(m, (const char *const *)v.words, v.n), "rnn_vocab_set");
 
-    int32_t *tok = xrealloc(NULL, sizeof(int32_t) * BATCH * BPTT), *tgt = xrealloc(NULL, sizeof(int32_t) * BATCH * BPTT);
     float lr = 20.0f;
     double best = INFINITY;
     for (int epoch = 1; epoch <= epochs; epoch++) {
         size_t nbatch = train.n / BATCH, chunks = 0;
+        int stride = stride_of(nbatch);
         double sum = 0.0, loss = 0.0, norm = 0.0;
-        check(m, rnn_reset_state(m, BATCH), "rnn_reset_state"); /* model.init_hidden(batch_size) */
+        check(m, rnn_model_reset_hidden(m, BATCH), "rnn_model_reset_hidden"); /* model.init_hidden(batch_size) */
         for (size_t i = 0; i + 1 < nbatch; i += BPTT, chunks++) {
-            int steps = get_batch(&train, BATCH, i, tok, tgt);
-            check(m, rnn_forward(m, tok, tgt, BATCH, steps, &loss), "rnn_forward"); /* hidden detached */
+            int steps = chunk_steps(nbatch, i);
+            check(m, rnn_forward(m, train.v + i, train.v + i + 1, BATCH, steps, stride, &loss),
+                  "rnn_forward"); /* hidden detached */
             check(m, rnn_zero_grad(m), "rnn_zero_grad");
             check(m, rnn_backward(m), "rnn_backward");
             check(m, rnn_clip_grad_norm(m, 0.25f, &norm), "rnn_clip_grad_norm");
             check(m, rnn_sgd_step(m, lr), "rnn_sgd_step");
             sum += loss;
         }
-        double val = evaluate(m, &valid, tok, tgt);
+        double val = evaluate(m, &valid);
         printf("| epoch %3d | lr %6.3f | train loss %6.3f | valid loss %6.3f | valid ppl %9.3f\n", epoch,
                (double)lr, sum / (double)chunks, val, exp(val));
         fflush(stdout);
         if (val < best) {
             best = val;
-            check(m, rnn_model_save(m, argv[3]), "rnn_model_save"); /* atomic, vocabulary included */
+            check(m, rnn_model_save(m, argv[3], 0, NULL, 0), "rnn_model_save"); /* atomic, vocabulary included */
         } else {
             lr /= 4.0f;
         }
     }
     printf("best valid ppl %.3f saved to %s\n", exp(best), argv[3]);
     for (int i = 0; i < v.n; i++) free(v.words[i]);
-    free(v.words), free(v.slot), free(train.v), free(valid.v), free(tok), free(tgt);
+    free(v.words), free(v.slot), free(train.v), free(valid.v);
     rnn_model_free(m);
     return 0;
 }

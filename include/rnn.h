@@ -49,7 +49,8 @@
  *     their defaults; a struct_size that does not end at a field boundary is RNN_ERR_INVALID;
  *   - a struct longer than the library's (a newer program on an older library): accepted when
  *     every byte the library does not know is zero (the default of every field added later),
- *     otherwise RNN_ERR_INVALID, naming the first unknown field's offset;
+ *     otherwise RNN_ERR_INVALID, naming the first unknown field's offset; a struct_size over 4096
+ *     is RNN_ERR_INVALID (an uninitialised struct, most likely);
  *   - structs the library fills (rnn_param, rnn_model_get_config): fields the caller's struct has
  *     but the library does not know are set to zero.
  *   Fields are only ever added at the end, and a field added in 1.x has 0 as its default.
@@ -507,8 +508,9 @@ RNN_API int rnn_text_next_word(const char *text, size_t len, size_t *pos, size_t
  *   count      receives the number of ids the line gives (also on RNN_ERR_SIZE)
  *   unknown    receives the number of unknown words (may be NULL)
  * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_STATE (no vocabulary), RNN_ERR_FORMAT (not UTF-8, a NUL,
- * or a word longer than RNN_LIMIT_WORD_BYTES), RNN_ERR_NOTFOUND or RNN_ERR_SIZE (count > cap:
- * nothing is written; call again with cap >= count, or with ids NULL and cap 0 to measure).
+ * or a word longer than RNN_LIMIT_WORD_BYTES), RNN_ERR_NOTFOUND, or RNN_ERR_SIZE when ids is not
+ * NULL and count > cap (nothing is written; call again with cap >= count). With ids NULL and cap 0
+ * the call only measures: RNN_OK and *count.
  */
 RNN_API int rnn_vocab_encode(const rnn_model *m, const char *text, size_t len, unsigned flags,
                              int32_t *ids, size_t cap, size_t *count, size_t *unknown);

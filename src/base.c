@@ -147,6 +147,9 @@ static int check_size(const rnn__layout *L, size_t s, char *err, size_t errlen)
     if (s < sizeof(size_t))
         return rnn__bufail(err, errlen, RNN_ERR_INVALID, "%s.struct_size %zu is too small (set it to sizeof(%s))",
                            L->name, s, L->name);
+    if (s > RNN__MAX_STRUCT) /* (far past any struct of 1.x: most likely an uninitialised one) */
+        return rnn__bufail(err, errlen, RNN_ERR_INVALID, "%s.struct_size %zu is not a struct's size (was it initialised?)",
+                           L->name, s);
     for (int i = 0; i < L->nfields; i++)
         if (L->fields[i].off < s && s < L->fields[i].off + L->fields[i].size)
             return rnn__bufail(err, errlen, RNN_ERR_INVALID, "%s.struct_size %zu ends inside a field (set it to sizeof(%s))",

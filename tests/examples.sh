@@ -1,7 +1,7 @@
 #!/bin/sh
-# tests/examples.sh -- builds examples/{train,generate,score}.c against an INSTALLED librnn
-# (make install PREFIX=<tmp>, then nothing but pkg-config's flags) and runs
-# them end to end on a tiny generated corpus.
+# tests/examples.sh -- builds examples/{train,generate,score}.c and the C program of README.md's
+# "Using the library" against an INSTALLED librnn (make install PREFIX=<tmp>, then nothing but
+# pkg-config's flags) and runs them end to end on a tiny generated corpus.
 #   sh tests/examples.sh            (make check runs it from the repository root; MAKE may name make)
 # Prints "N passed, M failed" last; exits non-zero when anything failed.
 set -eu
@@ -46,6 +46,22 @@ for e in train generate score; do
         cat "$W/cc.log"; bad "compile examples/$e.c"
     fi
 done
+# README.md's program: the first ```c block of the section "Using the library"
+awk '/^## Using the library/ { s = 1; next } s && /^## / { exit } s && /^```c$/ { c = 1; next }
+     c && /^```$/ { exit } c { print }' README.md >"$W/readme.c"
+if [ ! -s "$W/readme.c" ]; then
+    bad "README.md: no \`\`\`c block in the section 'Using the library'"
+elif ${CC:-cc} -std=c11 -Wall -Wextra -Werror "$W/readme.c" $FLAGS -o "$W/readme" 2>"$W/cc.log"; then
+    ok "cc -Wall -Wextra -Werror README.md's program (Using the library)"
+    run "$W/readme"
+    if [ "$rc" -eq 0 ] && grep -Eq '^loss [0-9.]+, next tokens [0-9] [0-9]$' "$W/out"; then
+        ok "README.md's program runs: $(cat "$W/out")"
+    else
+        cat "$W/out" "$W/err"; bad "README.md's program (status $rc)"
+    fi
+else
+    cat "$W/cc.log"; bad "compile README.md's program"
+fi
 [ "$fail" -eq 0 ] || finish
 if ldd "$W/train" | grep -q "$P/lib/librnn.so"; then ok "train links the installed librnn.so"; else bad "train does not use $P/lib/librnn.so"; fi
 
@@ -78,13 +94,19 @@ if [ -n "${RNNLM:-}" ] && [ -x "$RNNLM" ]; then # the model file is what rnnlm r
         bad "rnnlm eval: status $rc, ppl '$cli' vs train's '$ppl'"
     fi
 fi
+# words split as str.split() (rnn_text_next_word): Unicode spaces separate words too
+head -n 300 "$W/train.txt" | sed "s/ /$(printf '\302\240')/; s/ /$(printf '\343\200\200')/; s/ /	/" >"$W/utrain.txt"
+run "$W/train" "$W/utrain.txt" "$W/valid.txt" "$W/u.rnn" 1
+nv=$(sed -n 's/^vocabulary \([0-9]*\) words.*/\1/p' "$W/out")
+[ "$rc" -eq 0 ] && [ "$nv" = "$V" ] && ok "train splits words at U+00A0, U+3000 and tabs: $nv words" ||
+    { cat "$W/err"; bad "train on Unicode spaces: status $rc, vocabulary '$nv', expected $V"; }
 run "$W/train" "$W/train.txt"
 [ "$rc" -eq 2 ] && grep -q '^usage: train' "$W/err" && ok "train without arguments: usage, status 2" || bad "train usage (status $rc)"
 run "$W/train" "$W/nope.txt" "$W/valid.txt" "$W/x.rnn" 1
 [ "$rc" -ne 0 ] && grep -q 'nope.txt' "$W/err" && ok "train on a missing file fails naming it" || bad "train missing file (status $rc)"
 run "$W/train" "$W/train.txt" "$W/valid.txt" "$W/no/such/dir/x.rnn" 1
 if [ "$rc" -ne 0 ] && grep -q 'rnn_model_save: input/output error (' "$W/err"; then
-    ok "train to an unwritable path: rnn_strerror and rnn_errmsg, non-zero"
+    ok "train to an unwritable path: rnn_status_string and rnn_model_errmsg, non-zero"
 else
     cat "$W/err"; bad "train unwritable save path (status $rc)"
 fi
@@ -123,16 +145,30 @@ gen "$W/g0" 0 1.0 1
 [ "$rc" -eq 0 ] && [ ! -s "$W/g0" ] && ok "generate 0 words prints nothing" || bad "generate 0 (status $rc)"
 run "$W/generate" "$W/m.rnn" 10 -1
 if [ "$rc" -ne 0 ] && grep -q 'invalid argument (temperature' "$W/err"; then
-    ok "negative temperature: rnn_strerror and rnn_state_errmsg, non-zero"
+    ok "negative temperature: rnn_status_string and rnn_state_errmsg, non-zero"
 else
     cat "$W/err"; bad "negative temperature (status $rc)"
 fi
+# a prompt (rnn_vocab_encode: str.split()'s words, here split at U+3000 and a tab)
+run "$W/generate" "$W/m.rnn" 30 0 1 "the big$(printf '\343\200\200')cat	sees"
+cp "$W/out" "$W/pr1"
+run "$W/generate" "$W/m.rnn" 30 0 1 "the big cat sees"
+if [ "$rc" -eq 0 ] && [ -s "$W/out" ] && cmp -s "$W/out" "$W/pr1"; then
+    ok "generate with a prompt; Unicode and ASCII spaces split it alike"
+else
+    cat "$W/err"; bad "generate with a prompt (status $rc)"
+fi
+run "$W/generate" "$W/m.rnn" 30 0 1
+cmp -s "$W/pr1" "$W/out" && bad "the prompt did not change the greedy text" || ok "the prompt conditions the text"
+run "$W/generate" "$W/m.rnn" 10 1.0 1 "the zebra"
+[ "$rc" -ne 0 ] && grep -q 'zebra' "$W/err" && ok "generate: an unknown prompt word without <unk> is an error naming it" ||
+    { cat "$W/err"; bad "generate unknown prompt word (status $rc)"; }
 run "$W/generate" "$W/missing.rnn"
 [ "$rc" -ne 0 ] && grep -q 'rnn_model_load: input/output error (cannot open' "$W/err" &&
     ok "generate on a missing model: the load error and its reason" || bad "generate missing model (status $rc)"
 head -c 100 "$W/m.rnn" >"$W/trunc.rnn"
 run "$W/generate" "$W/trunc.rnn"
-[ "$rc" -ne 0 ] && grep -q 'rnn_model_load: malformed or unsupported file (' "$W/err" &&
+[ "$rc" -ne 0 ] && grep -q 'rnn_model_load: malformed or unsupported [a-z]* (' "$W/err" &&
     ok "generate on a truncated model: RNN_ERR_FORMAT with the reason" || { cat "$W/err"; bad "truncated model (status $rc)"; }
 
 # 5. score: one line per input line and a total; token counts; sums; perplexity
@@ -163,8 +199,29 @@ run "$W/score" "$W/m.rnn" "$W/valid.txt"
 cmp -s "$W/out" "$W/score.carried" && ok "score is deterministic" || bad "score differs between runs"
 printf 'the cat sees a zebra\n' >"$W/unknown.txt"
 run "$W/score" "$W/m.rnn" "$W/unknown.txt"
-[ "$rc" -ne 0 ] && grep -q "'zebra' is not in the vocabulary" "$W/err" && ok "score: an unknown word without <unk> is an error" ||
+[ "$rc" -ne 0 ] && grep -q "zebra.* is not in the vocabulary" "$W/err" && ok "score: an unknown word without <unk> is an error" ||
     bad "score unknown word (status $rc)"
+# the tokenizer is rnnlm's (rnn_vocab_encode): str.split()'s spaces, "\r\n" and a lone "\r" end lines
+printf 'the\342\200\200cat\343\200\200sees\302\240a\034dog\rthe red\tbird\r\na fish  today\n' >"$W/uni.txt"
+run "$W/score" "$W/m.rnn" "$W/uni.txt"
+if [ "$rc" -eq 0 ] && [ "$(cut -f2 "$W/out" | head -n 3 | tr '\n' ' ')" = "6 4 4 " ] &&
+    grep -q '^total: lines 3 tokens 14 ' "$W/out"; then
+    ok "score splits words and lines as str.split() and universal newlines do"
+else
+    cat "$W/out" "$W/err"; bad "score on Unicode spaces and CR line ends (status $rc)"
+fi
+if [ -n "${RNNLM:-}" ] && [ -x "$RNNLM" ]; then
+    "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/uni.txt" >"$W/cli.out" 2>&1 || :
+    if [ "$(head -n 3 "$W/cli.out" | cut -f2 | tr '\n' ' ')" = "$(head -n 3 "$W/out" | cut -f2 | tr '\n' ' ')" ]; then
+        ok "score and rnnlm score give the same tokens per line"
+    else
+        cat "$W/cli.out"; bad "score and rnnlm score tokenize differently"
+    fi
+fi
+printf 'the cat \377 sees\n' >"$W/badutf8.txt"
+run "$W/score" "$W/m.rnn" "$W/badutf8.txt"
+[ "$rc" -ne 0 ] && grep -q 'badutf8.txt:1:' "$W/err" && ok "score: text that is not UTF-8 is an error naming the line" ||
+    { cat "$W/err"; bad "score invalid UTF-8 (status $rc)"; }
 run "$W/score" "$W/m.rnn" "$W/valid.txt" --bogus
 [ "$rc" -eq 2 ] && ok "score with a bad flag: usage, status 2" || bad "score bad flag (status $rc)"
 run "$W/score" "$W/trunc.rnn" "$W/valid.txt"

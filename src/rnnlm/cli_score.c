@@ -54,41 +54,18 @@ static int parse_score(int argc, char **argv, score_args *a, int *help)
 }
 
 /* ---- Lines and words, as corpus_tokenize_file splits them ---------------------------------------- */
-/*
- * The length of the whitespace character at s[0..n) (str.split()'s: ASCII \t \n \v \f \r space,
- * \x1c-\x1f and the Unicode spaces of corpus.h), or 0 for any other character. The text was
- * validated as UTF-8 by corpus_tokenize_file before.
- */
-static size_t space_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80) return (c >= 0x09 && c <= 0x0d) || c == ' ' || (c >= 0x1c && c <= 0x1f);
-    if (c == 0xc2 && n >= 2) return (s[1] == 0x85 || s[1] == 0xa0) ? 2 : 0;
-    if (n < 3) return 0;
-    uint32_t cp = 0;
-    if (c >= 0xe0 && c < 0xf0) cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[1] & 0x3f) << 6 | (s[2] & 0x3fu);
-    if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
-        cp == 0x202f || cp == 0x205f || cp == 0x3000)
-        return 3;
-    return 0;
-}
-
-/* The words of line[0..n) (no line terminator inside) joined by single spaces into out (which has
-   room for n + 1 bytes); *words receives their number. */
+/* The words of line[0..n) (no line terminator inside; split as str.split() does, by
+   rnn_text_next_word) joined by single spaces into out (which has room for n + 1 bytes); *words
+   receives their number. The text was validated as UTF-8 by corpus_tokenize_file before. */
 static void join_words(const char *line, size_t n, char *out, size_t *words)
 {
-    const unsigned char *s = (const unsigned char *)line;
-    size_t i = 0, o = 0;
+    size_t pos = 0, len = 0, o = 0;
     *words = 0;
-    while (i < n) {
-        size_t sp = space_len(s + i, n - i);
-        if (sp) {
-            i += sp;
-            continue;
-        }
+    while (rnn_text_next_word(line, n, &pos, &len) == RNN_OK) {
         if (*words) out[o++] = ' ';
+        memcpy(out + o, line + pos, len);
+        o += len, pos += len;
         ++*words;
-        while (i < n && !space_len(s + i, n - i)) out[o++] = (char)s[i++];
     }
     out[o] = 0;
 }
