@@ -8,12 +8,11 @@
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
+#include "atomic.h"
 #include "model.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,66 +209,6 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     section_end(w);
 }
 
-/* The folder of path into dir ("." without a slash, "/" for a file at the root); returns the file
- * name part of path. */
-static const char *split_dir(const char *path, char *dir, size_t dirsz)
-{
-    snprintf(dir, dirsz, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) {
-        snprintf(dir, dirsz, ".");
-        return path;
-    }
-    const char *base = path + (slash - dir) + 1;
-    if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-    return base;
-}
-
-/* Removes base.tmp.<pid>.<n> files in dir left by saves of the same path whose process is gone
- * (killed mid-save): only names of exactly that form, and only when no process <pid> exists. */
-static void remove_stale_temps(const char *dir, const char *base)
-{
-    size_t blen = strlen(base);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *n = e->d_name;
-        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0) continue;
-        char *end;
-        errno = 0;
-        long pid = strtol(n + blen + 5, &end, 10);
-        if (errno || pid <= 0 || *end != '.' || !end[1]) continue;
-        char *end2;
-        strtoul(end + 1, &end2, 10);
-        if (*end2 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        char full[8192];
-        snprintf(full, sizeof full, "%s/%s", dir, n);
-        unlink(full);
-    }
-    closedir(d);
-}
-
-/* Creates path.tmp.<pid>.<n> exclusively, mode 0666 less the umask (or the mode of the file it
- * will replace), so the saved file gets the permissions a plain fopen would give it. */
-static int open_temp(const char *path, char *tmp, size_t tmpsz)
-{
-    struct stat st;
-    int have_old = stat(path, &st) == 0 && S_ISREG(st.st_mode);
-    uintptr_t salt = (uintptr_t)tmp;
-    for (unsigned n = 0; n < 100; n++) {
-        snprintf(tmp, tmpsz, "%s.tmp.%ld.%u", path, (long)getpid(), (unsigned)(salt % 100000u) + n);
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0) {
-            if (have_old) (void)fchmod(fd, st.st_mode & 07777);
-            return fd;
-        }
-        if (errno != EEXIST) return -1;
-    }
-    return -1;
-}
-
 /* the arguments every save checks */
 static int save_args(const rnn_model *m, unsigned flags, const void *app, size_t app_len)
 {
@@ -310,40 +249,16 @@ int rnn_model_save(const rnn_model *m, const char *path, unsigned flags, const v
     if (rc) return rc;
     rnn_model *mm = (rnn_model *)m; /* only the message is written */
     if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
-    size_t plen = strlen(path);
-    if (plen > 4000) return rnn__fail(mm, RNN_ERR_INVALID, "path too long");
-    char tmp[4096 + 64], dir[4096];
-    const char *base = split_dir(path, dir, sizeof dir);
-    remove_stale_temps(dir, base);
-    int fd = open_temp(path, tmp, sizeof tmp);
-    if (fd < 0) return rnn__fail(mm, RNN_ERR_IO, "cannot create a temporary file beside %.200s: %s", path, strerror(errno));
+    rnn__atomic af;
+    char msg[RNN_ERR_LEN];
+    if (rnn__atomic_open(&af, path, msg, sizeof msg)) return rnn__fail(mm, RNN_ERR_IO, "%s", msg);
     writer w = {0};
     crc_init(&w.ct);
-    w.f = fdopen(fd, "wb");
-    if (!w.f) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return rnn__fail(mm, RNN_ERR_IO, "cannot open %.200s: %s", tmp, strerror(e));
-    }
+    w.f = af.f;
     write_model(&w, m, flags, app_data, app_len);
-    int e = 0;
-    errno = 0;
-    if (w.failed) e = w.err;
-    else if (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) e = errno ? errno : EIO;
-    if (fclose(w.f) != 0 && !e) e = errno ? errno : EIO;
-    if (!e && rename(tmp, path) != 0) e = errno;
-    if (e) {
-        unlink(tmp);
-        return rnn__fail(mm, RNN_ERR_IO, "cannot write %.200s: %s", path, strerror(e));
-    }
-    /* make the rename itself durable */
-    int dfd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return RNN_OK;
+    rc = rnn__atomic_close(&af, !w.failed, msg, sizeof msg);
+    if (w.failed) return rnn__fail(mm, RNN_ERR_IO, "cannot write %.200s: %s", path, strerror(w.err));
+    return rc ? rnn__fail(mm, RNN_ERR_IO, "%s", msg) : RNN_OK;
 }
 
 /* ---- reading ------------------------------------------------------------------------------------- */
