@@ -72,8 +72,8 @@ void rnn__pool_free(rnn__pool *p, const rnn_allocator *al)
 {
     if (!p) return;
     if (p->pid != getpid()) { /* a forked child: the workers (and any lock holder) are not here */
-        if (p->w) al->free(al->user, p->w);
-        al->free(al->user, p);
+        rnn__free(al, p->w);
+        rnn__free(al, p);
         return;
     }
     pthread_mutex_lock(&p->mu);
@@ -84,22 +84,22 @@ void rnn__pool_free(rnn__pool *p, const rnn_allocator *al)
     pthread_cond_destroy(&p->go);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
-    if (p->w) al->free(al->user, p->w);
-    al->free(al->user, p);
+    rnn__free(al, p->w);
+    rnn__free(al, p);
 }
 
 int rnn__pool_create(rnn__pool **out, int n, const rnn_allocator *al)
 {
     *out = NULL;
     if (n <= 1) return RNN_OK; /* no pool: jobs run as one part on the caller */
-    rnn__pool *p = al->alloc(al->user, sizeof *p);
+    rnn__pool *p = rnn__alloc(al, sizeof *p);
     if (!p) return RNN_ERR_NOMEM;
     memset(p, 0, sizeof *p);
     p->n = n;
     p->pid = getpid();
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
-    p->w = al->alloc(al->user, sizeof(rnn__worker) * (size_t)(n - 1));
+    p->w = rnn__alloc(al, sizeof(rnn__worker) * (size_t)(n - 1));
     int ok = p->w != NULL;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
