@@ -466,8 +466,9 @@ RNN_API int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
 /* ---- Vocabulary and text ---------------------------------------------------------------------- */
 /*
  * A model may carry its vocabulary (id -> word), saved and loaded with it. rnn_vocab_set copies
- * `count` NUL-terminated words; count must equal vocab_size; every word must be non-empty, at most
- * RNN_LIMIT_WORD_BYTES bytes, without whitespace (as rnn_vocab_encode splits) and unique.
+ * `count` NUL-terminated words; count must equal vocab_size; every word must be non-empty, strict
+ * UTF-8, at most RNN_LIMIT_WORD_BYTES bytes, without whitespace (as rnn_vocab_encode splits) and
+ * unique.
  * RNN_ERR_INVALID / RNN_ERR_NOMEM; on failure the old vocabulary stays.
  */
 RNN_API int rnn_vocab_set(rnn_model *m, const char *const *words, int count);

@@ -145,11 +145,12 @@ int rnn__vocab_set(rnn_model *m, const char *const *words, int count, char *err,
         size_t s = (size_t)fnv1a(words[i], len) & mask;
         for (; index[s] >= 0; s = (s + 1) & mask)
             if (strcmp(blob + off[index[s]], words[i]) == 0) {
+                int first = (int)index[s];
                 rnn__free(&m->al, blob);
                 rnn__free(&m->al, off);
                 rnn__free(&m->al, index);
                 return rnn__bufail(err, errlen, RNN_ERR_INVALID, "word %d (\"%.40s\") is also word %d", i, words[i],
-                                   (int)index[s]);
+                                   first);
             }
         index[s] = i;
     }

@@ -6,10 +6,11 @@
  *   score      rnn_state_score == step-by-step logprobs + feed(1) == rnn_evaluate's log-probs; the
  *              hidden states agree; a zero state predicts log_softmax(decoder.bias)
  *   feed       one feed of n steps == n feeds of one step
+ *   stride     feed / score over a column slice of a [batch][n] array == the same tokens dense
  *   beam       a beam search over a pool of forked states; every hypothesis rescored from scratch
  *   batch      stream b of a batch-4 state with seed S generates what a one-stream state with seed
  *              S + b generates (plain, top-k, top-p, all three)
- *   fork       rnn_state_next does not advance, rnn_state_reset replays, copy/clone carry the
+ *   fork       rnn_state_draw does not advance, rnn_state_reset replays, copy/clone carry the
  *              generators, copy across batch/model is RNN_ERR_STATE, greedy == top_k 1 == argmax
  *   sampling   a model whose distribution is p at every state (decoder.weight 0, decoder.bias
  *              log p): greedy, top-k with ties, top-p boundaries, top-k then top-p, temperature
@@ -23,13 +24,21 @@
  */
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define RNN_EXPERT_API /* rnn_param_get_block, rnn_model_get_hidden_grad */
 #include "rnn.h"
+
+/* The 1.0 structs that grow carry their size. */
+#define SMP_SIZE sizeof(rnn_sampling)
+#define PARAM_INIT {.struct_size = sizeof(rnn_param)}
+/* rnn_sample's sampling at temperature t (top_k 0, top_p 1: the plain draw of 0.1's rnn_sample) */
+#define SMP(t) (&(rnn_sampling){SMP_SIZE, (t), 0, 1.0f})
 
 enum { V = 37, E = 9, H = 12, L = 2, NCELLS = 4, MAXB = 8 };
 static const char *const CELL_NAME[NCELLS] = {"RNN_TANH", "RNN_RELU", "LSTM", "GRU"};
@@ -38,7 +47,7 @@ static int VERBOSE;
 #define OK(call)                                                                                   \
     do {                                                                                           \
         int rc_ = (call);                                                                          \
-        ck_assert_msg(rc_ == RNN_OK, "%s -> %d (%s)", #call, rc_, rnn_strerror(rc_));             \
+        ck_assert_msg(rc_ == RNN_OK, "%s -> %d (%s)", #call, rc_, rnn_status_string(rc_));             \
     } while (0)
 
 #define NOTE(...)                                                                                  \
@@ -53,10 +62,10 @@ static int VERBOSE;
 static void randomize(rnn_model *m, uint64_t seed)
 {
     int n;
-    OK(rnn_param_count(m, &n));
+    OK(rnn_param_get_count(m, &n));
     uint64_t s = seed;
     for (int i = 0; i < n; i++) {
-        rnn_param p;
+        rnn_param p = PARAM_INIT;
         OK(rnn_param_get(m, i, &p));
         /* recurrent tensors smaller, so that RELU stays bounded over hundreds of steps */
         float sc = strncmp(p.name, "rnn.", 4) == 0 ? 0.35f : 0.9f;
@@ -67,7 +76,7 @@ static void randomize(rnn_model *m, uint64_t seed)
 static rnn_config small_cfg(int cell, int vocab, int emb, int hid, uint64_t seed)
 {
     rnn_config c;
-    rnn_config_init(&c);
+    rnn_config_init(&c, sizeof c);
     c.cell = cell;
     c.vocab_size = vocab;
     c.emb_size = emb;
@@ -82,7 +91,7 @@ static rnn_model *make_model_al(int cell, uint64_t seed, const rnn_allocator *al
 {
     rnn_config c = small_cfg(cell, V, E, H, seed);
     rnn_model *m = NULL;
-    int rc = rnn_model_create(&m, &c, al);
+    int rc = rnn_model_create(&m, &c, al, NULL, 0);
     ck_assert_msg(rc == RNN_OK, "rnn_model_create: %d", rc);
     randomize(m, seed * 7919u + 13u);
     return m;
@@ -121,10 +130,10 @@ typedef struct {
 static void take(const rnn_state *st, hs *s)
 {
     int b;
-    OK(rnn_state_batch_size(st, &b));
+    OK(rnn_state_get_batch(st, &b));
     memset(s, 0, sizeof *s);
     s->n = (size_t)L * b * H;
-    OK(rnn_state_get(st, s->h, s->c));
+    OK(rnn_state_get_hidden(st, s->h, s->c));
 }
 
 static int hs_bitequal(const hs *a, const hs *b)
@@ -163,24 +172,24 @@ START_TEST(test_score_consistency)
     fill_tokens(w, SB * SN, V, 200 + cell);
 
     rnn_state *s1 = make_state(m, SB, 77);
-    OK(rnn_state_feed(s1, pre, SP));
+    OK(rnn_state_feed(s1, pre, SP, 0));
     rnn_state *s2 = clone_of(s1);
     rnn_state *s3 = clone_of(s1);
 
     double sc[SB];
-    OK(rnn_state_score(s1, w, SN, sc));
+    OK(rnn_state_score(s1, w, SN, 0, sc));
 
     /* step by step: the distribution of the state as it is, then feed the token */
     double acc[SB] = {0};
     float lp[SB * V];
     for (int t = 0; t < SN; t++) {
         int32_t col[SB];
-        OK(rnn_state_logprobs(s2, lp));
+        OK(rnn_state_get_logprobs(s2, lp));
         for (int b = 0; b < SB; b++) {
             col[b] = w[b * SN + t];
             acc[b] += lp[b * V + col[b]];
         }
-        OK(rnn_state_feed(s2, col, 1));
+        OK(rnn_state_feed(s2, col, 1, 0));
     }
     for (int b = 0; b < SB; b++) {
         ck_assert_msg(isfinite(sc[b]) && sc[b] < 0, "%s: score[%d] = %g", CELL_NAME[cell], b, sc[b]);
@@ -197,7 +206,7 @@ START_TEST(test_score_consistency)
          hs_bitequal(&a, &c) ? "yes" : "no", e);
 
     /* score leaves the state where rnn_state_feed of the same tokens leaves it */
-    OK(rnn_state_feed(s3, w, SN));
+    OK(rnn_state_feed(s3, w, SN, 0));
     hs f;
     take(s3, &f);
     ck_assert_msg(hs_bitequal(&a, &f), "%s: state after score(n) != state after feed(n) (rel %g)", CELL_NAME[cell],
@@ -206,11 +215,11 @@ START_TEST(test_score_consistency)
     /* scoring is deterministic (no dropout draws): a second clone scores bit-identically */
     rnn_state *s4 = make_state(m, SB, 5);
     rnn_state *s5 = make_state(m, SB, 6);
-    OK(rnn_state_feed(s4, pre, SP));
-    OK(rnn_state_feed(s5, pre, SP));
+    OK(rnn_state_feed(s4, pre, SP, 0));
+    OK(rnn_state_feed(s5, pre, SP, 0));
     double sc4[SB], sc5[SB];
-    OK(rnn_state_score(s4, w, SN, sc4));
-    OK(rnn_state_score(s5, w, SN, sc5));
+    OK(rnn_state_score(s4, w, SN, 0, sc4));
+    OK(rnn_state_score(s5, w, SN, 0, sc5));
     ck_assert(memcmp(sc4, sc, sizeof sc) == 0 && memcmp(sc5, sc, sizeof sc) == 0);
 
     /* rnn_evaluate over seq = pre ++ w: inputs seq[0..ST-2], targets seq[1..ST-1], the targets that
@@ -226,8 +235,8 @@ START_TEST(test_score_consistency)
     }
     static float elp[SB * (ST - 1) * V];
     double loss = -1;
-    OK(rnn_reset_state(m, SB));
-    OK(rnn_evaluate(m, tok, tgt, SB, ST - 1, &loss, elp));
+    OK(rnn_model_reset_hidden(m, SB));
+    OK(rnn_evaluate(m, tok, tgt, SB, ST - 1, 0, &loss, elp));
     double total = 0;
     for (int b = 0; b < SB; b++) {
         double ev = 0;
@@ -241,11 +250,11 @@ START_TEST(test_score_consistency)
     /* and the model's state after the last token equals the state's */
     int32_t last[SB];
     for (int b = 0; b < SB; b++) last[b] = seq[b * ST + ST - 1];
-    OK(rnn_evaluate(m, last, NULL, SB, 1, NULL, NULL));
+    OK(rnn_evaluate(m, last, NULL, SB, 1, 0, NULL, NULL));
     hs mm;
     memset(&mm, 0, sizeof mm);
     mm.n = (size_t)L * SB * H;
-    OK(rnn_get_state(m, SB, mm.h, mm.c));
+    OK(rnn_model_get_hidden(m, SB, mm.h, mm.c));
     e = hs_relerr(&a, &mm);
     ck_assert_msg(e <= 1e-6, "%s: state vs model hidden state after the same tokens: rel %g", CELL_NAME[cell], e);
     NOTE("score/%s: state vs rnn_evaluate hidden state bit-identical: %s", CELL_NAME[cell],
@@ -253,20 +262,20 @@ START_TEST(test_score_consistency)
 
     /* a zero state predicts log_softmax(decoder.bias) */
     rnn_state *z = make_state(m, SB, 1);
-    rnn_param db;
+    rnn_param db = PARAM_INIT;
     OK(rnn_param_find(m, "decoder.bias", &db));
     double mx = -INFINITY, s = 0;
     for (int k = 0; k < V; k++) mx = fmax(mx, db.data[k]);
     for (int k = 0; k < V; k++) s += exp(db.data[k] - mx);
     double lse = mx + log(s);
-    OK(rnn_state_logprobs(z, lp));
+    OK(rnn_state_get_logprobs(z, lp));
     for (int b = 0; b < SB; b++)
         for (int k = 0; k < V; k++)
             ck_assert_msg(fabs(lp[b * V + k] - (db.data[k] - lse)) <= 1e-5, "%s: zero-state logprob[%d][%d] %g vs %g",
                           CELL_NAME[cell], b, k, lp[b * V + k], db.data[k] - lse);
     double z1[SB];
     int32_t first[SB] = {0, 5, V - 1};
-    OK(rnn_state_score(z, first, 1, z1));
+    OK(rnn_state_score(z, first, 1, 0, z1));
     for (int b = 0; b < SB; b++)
         ck_assert_msg(lp_diff(z1[b], db.data[first[b]] - lse) <= 1e-5, "%s: zero-state score %g vs %g",
                       CELL_NAME[cell], z1[b], db.data[first[b]] - lse);
@@ -290,11 +299,11 @@ START_TEST(test_feed_one_pass)
     int32_t tok[B * N];
     fill_tokens(tok, B * N, V, 300 + cell);
     rnn_state *a = make_state(m, B, 1), *b = make_state(m, B, 1);
-    OK(rnn_state_feed(a, tok, N));
+    OK(rnn_state_feed(a, tok, N, 0));
     for (int t = 0; t < N; t++) {
         int32_t col[B];
         for (int r = 0; r < B; r++) col[r] = tok[r * N + t];
-        OK(rnn_state_feed(b, col, 1));
+        OK(rnn_state_feed(b, col, 1, 0));
     }
     hs x, y;
     take(a, &x);
@@ -302,8 +311,8 @@ START_TEST(test_feed_one_pass)
     double e = hs_relerr(&x, &y);
     ck_assert_msg(e <= 1e-6, "%s: feed(%d) vs %d x feed(1): rel err %g", CELL_NAME[cell], N, N, e);
     float la[B * V], lb[B * V];
-    OK(rnn_state_logprobs(a, la));
-    OK(rnn_state_logprobs(b, lb));
+    OK(rnn_state_get_logprobs(a, la));
+    OK(rnn_state_get_logprobs(b, lb));
     ck_assert_msg(tu_rel_err(la, lb, B * V) <= 1e-5, "%s: logprobs after feed(%d) vs feed(1)s", CELL_NAME[cell], N);
     /* splitting the chunk anywhere gives the same as well */
     rnn_state *c = make_state(m, B, 1);
@@ -312,8 +321,8 @@ START_TEST(test_feed_one_pass)
         memcpy(part1 + r * 5, tok + r * N, 5 * sizeof(int32_t));
         memcpy(part2 + r * (N - 5), tok + r * N + 5, (N - 5) * sizeof(int32_t));
     }
-    OK(rnn_state_feed(c, part1, 5));
-    OK(rnn_state_feed(c, part2, N - 5));
+    OK(rnn_state_feed(c, part1, 5, 0));
+    OK(rnn_state_feed(c, part2, N - 5, 0));
     hs z;
     take(c, &z);
     ck_assert_msg(hs_relerr(&z, &x) <= 1e-6, "%s: feed(5)+feed(%d) vs feed(%d)", CELL_NAME[cell], N - 5, N);
@@ -322,6 +331,70 @@ START_TEST(test_feed_one_pass)
     rnn_state_free(a);
     rnn_state_free(b);
     rnn_state_free(c);
+    rnn_model_free(m);
+}
+END_TEST
+
+/* ---- strides: a column slice of a [batch][n] array == the same tokens copied densely ----------- */
+START_TEST(test_stride_feed_score)
+{
+    int cell = _i;
+    enum { B = 3, N = 5, W = 2 * N + 3, OFF = 4 };
+    rnn_model *m = make_model(cell, 131 + cell);
+    int32_t dense[B * N], dense2[B * N], wide[B * W], wide2[B * W];
+    fill_tokens(dense, B * N, V, 1300 + cell);
+    fill_tokens(dense2, B * N, V, 1400 + cell);
+    /* junk outside the slice: out of range, so reading it would fail */
+    for (int i = 0; i < B * W; i++) wide[i] = wide2[i] = (i % 2) ? V + 100 + i : -5 - i;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < N; t++) {
+            wide[b * W + OFF + t] = dense[b * N + t];
+            wide2[b * W + OFF + t] = dense2[b * N + t];
+        }
+    rnn_state *st[3];
+    double sc[3][B];
+    float lp[3][B * V];
+    hs h[3];
+    int32_t gen[3][B * 8];
+    for (int k = 0; k < 3; k++) { /* stride 0, stride N (dense, explicit), stride W (a slice) */
+        const int stride = k == 0 ? 0 : k == 1 ? N : W;
+        const int32_t *x = k < 2 ? dense : wide + OFF, *x2 = k < 2 ? dense2 : wide2 + OFF;
+        st[k] = make_state(m, B, 9);
+        OK(rnn_state_feed(st[k], x, N, stride));
+        OK(rnn_state_score(st[k], x2, N, stride, sc[k]));
+        OK(rnn_state_get_logprobs(st[k], lp[k]));
+        take(st[k], &h[k]);
+        OK(rnn_state_generate(st[k], NULL, 8, gen[k]));
+    }
+    for (int k = 1; k < 3; k++) {
+        const int stride = k == 1 ? N : W;
+        ck_assert_msg(memcmp(sc[k], sc[0], sizeof sc[0]) == 0, "%s: score with stride %d differs from dense",
+                      CELL_NAME[cell], stride);
+        ck_assert_msg(memcmp(lp[k], lp[0], sizeof lp[0]) == 0, "%s: logprobs after stride %d differ from dense",
+                      CELL_NAME[cell], stride);
+        ck_assert_msg(hs_bitequal(&h[k], &h[0]), "%s: hidden state after stride %d differs from dense",
+                      CELL_NAME[cell], stride);
+        ck_assert(memcmp(gen[k], gen[0], sizeof gen[0]) == 0);
+    }
+    /* stride == steps is valid (also one step, stride 1); stride in (0, steps) or negative is not,
+     * and the state stays as it was */
+    OK(rnn_state_feed(st[0], dense, 1, 1));
+    double one[B];
+    OK(rnn_state_score(st[0], dense, 1, 1, one));
+    hs before, after;
+    take(st[0], &before);
+    for (int s = 1; s < N; s++) {
+        int rc = rnn_state_feed(st[0], dense, N, s);
+        ck_assert_msg(rc == RNN_ERR_INVALID, "%s: feed with stride %d < steps %d: got %d", CELL_NAME[cell], s, N, rc);
+        ck_assert_int_eq(rnn_state_errcode(st[0]), RNN_ERR_INVALID);
+        rc = rnn_state_score(st[0], dense, N, s, one);
+        ck_assert_msg(rc == RNN_ERR_INVALID, "%s: score with stride %d < steps %d: got %d", CELL_NAME[cell], s, N, rc);
+    }
+    ck_assert_int_eq(rnn_state_feed(st[0], dense, N, -N), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_score(st[0], dense, N, -1, one), RNN_ERR_INVALID);
+    take(st[0], &after);
+    ck_assert_msg(hs_bitequal(&before, &after), "%s: a refused stride changed the state", CELL_NAME[cell]);
+    for (int k = 0; k < 3; k++) rnn_state_free(st[k]);
     rnn_model_free(m);
 }
 END_TEST
@@ -350,7 +423,7 @@ START_TEST(test_beam_search)
     int32_t prompt[BPROMPT];
     fill_tokens(prompt, BPROMPT, V, 400 + cell);
     rnn_state *base = make_state(m, 1, 5);
-    OK(rnn_state_feed(base, prompt, BPROMPT));
+    OK(rnn_state_feed(base, prompt, BPROMPT, 0));
 
     rnn_state *cur[BEAM], *nxt[BEAM];
     for (int i = 0; i < BEAM; i++) {
@@ -365,7 +438,7 @@ START_TEST(test_beam_search)
         cand cs[BEAM * BEXP];
         int nc = 0;
         for (int h = 0; h < nh; h++) {
-            OK(rnn_state_logprobs(cur[h], lp));
+            OK(rnn_state_get_logprobs(cur[h], lp));
             int used[V] = {0};
             for (int k = 0; k < BEXP; k++) { /* top BEXP tokens, lower id first on ties */
                 int best = -1;
@@ -379,7 +452,7 @@ START_TEST(test_beam_search)
         int keep = nc < BEAM ? nc : BEAM;
         for (int i = 0; i < keep; i++) {
             OK(rnn_state_copy(nxt[i], cur[cs[i].parent]));
-            OK(rnn_state_feed(nxt[i], &cs[i].tok, 1));
+            OK(rnn_state_feed(nxt[i], &cs[i].tok, 1, 0));
             memcpy(nwords[i], words[cs[i].parent], sizeof words[0]);
             nwords[i][step] = cs[i].tok;
             nscore[i] = cs[i].score;
@@ -395,9 +468,9 @@ START_TEST(test_beam_search)
     ck_assert_int_eq(nh, BEAM);
     for (int i = 0; i < nh; i++) {
         rnn_state *fresh = make_state(m, 1, 999);
-        OK(rnn_state_feed(fresh, prompt, BPROMPT));
+        OK(rnn_state_feed(fresh, prompt, BPROMPT, 0));
         double s;
-        OK(rnn_state_score(fresh, words[i], BSTEPS, &s));
+        OK(rnn_state_score(fresh, words[i], BSTEPS, 0, &s));
         ck_assert_msg(lp_diff(score[i], s) <= 1e-5, "%s: hypothesis %d [%d %d %d %d]: beam score %.9g, rescored %.9g",
                       CELL_NAME[cell], i, words[i][0], words[i][1], words[i][2], words[i][3], score[i], s);
         hs a, b;
@@ -422,7 +495,7 @@ END_TEST
 
 /* ---- batched generation == one-stream states seeded seed + b ------------------------------------ */
 enum { GB = 4, GP = 5, GN = 60, NSAMP = 4 };
-static const rnn_sampling SAMPLINGS[NSAMP] = {{1.0f, 0, 1.0f}, {1.0f, 5, 1.0f}, {1.0f, 0, 0.9f}, {0.8f, 8, 0.95f}};
+static const rnn_sampling SAMPLINGS[NSAMP] = {{SMP_SIZE, 1.0f, 0, 1.0f}, {SMP_SIZE, 1.0f, 5, 1.0f}, {SMP_SIZE, 1.0f, 0, 0.9f}, {SMP_SIZE, 0.8f, 8, 0.95f}};
 
 START_TEST(test_batched_generation)
 {
@@ -433,9 +506,9 @@ START_TEST(test_batched_generation)
     int32_t pre[GB * GP], out4[GB * GN], out1[GN];
     fill_tokens(pre, GB * GP, V, 500 + _i);
     rnn_state *s4 = make_state(m, GB, S);
-    OK(rnn_state_feed(s4, pre, GP));
+    OK(rnn_state_feed(s4, pre, GP, 0));
     float lp4[GB * V], lp1[V];
-    OK(rnn_state_logprobs(s4, lp4));
+    OK(rnn_state_get_logprobs(s4, lp4));
     OK(rnn_state_generate(s4, smp, GN, out4));
     hs h4;
     take(s4, &h4);
@@ -443,8 +516,8 @@ START_TEST(test_batched_generation)
     double lp_err = 0, h_err = 0;
     for (int b = 0; b < GB; b++) {
         rnn_state *s1 = make_state(m, 1, S + (uint64_t)b);
-        OK(rnn_state_feed(s1, pre + b * GP, GP));
-        OK(rnn_state_logprobs(s1, lp1));
+        OK(rnn_state_feed(s1, pre + b * GP, GP, 0));
+        OK(rnn_state_get_logprobs(s1, lp1));
         lp_bits &= memcmp(lp1, lp4 + b * V, sizeof lp1) == 0;
         lp_err = fmax(lp_err, tu_rel_err(lp1, lp4 + b * V, V));
         OK(rnn_state_generate(s1, smp, GN, out1));
@@ -477,7 +550,7 @@ START_TEST(test_batched_generation)
 }
 END_TEST
 
-/* ---- next / reset / copy / clone ---------------------------------------------------------------- */
+/* ---- draw / reset / copy / clone ---------------------------------------------------------------- */
 START_TEST(test_fork_reset)
 {
     int cell = _i;
@@ -487,60 +560,62 @@ START_TEST(test_fork_reset)
     fill_tokens(pre, B * P, V, 600 + cell);
     fill_tokens(other, B * 3, V, 700 + cell);
     rnn_sampling smp;
-    rnn_sampling_init(&smp);
+    memset(&smp, 0x5A, sizeof smp);
+    OK(rnn_sampling_init(&smp, sizeof smp));
+    ck_assert(smp.struct_size == sizeof smp);
     ck_assert(smp.temperature == 1.0f && smp.top_k == 0 && smp.top_p == 1.0f);
 
-    /* rnn_state_next does not advance the state */
+    /* rnn_state_draw does not advance the state */
     rnn_state *st = make_state(m, B, 42);
     ck_assert_str_eq(rnn_state_errmsg(st), "");
-    OK(rnn_state_feed(st, pre, P));
+    OK(rnn_state_feed(st, pre, P, 0));
     hs h0, h1;
     float lp0[B * V], lp1[B * V];
     take(st, &h0);
-    OK(rnn_state_logprobs(st, lp0));
+    OK(rnn_state_get_logprobs(st, lp0));
     int32_t nx[B];
     for (int i = 0; i < 5; i++) {
-        OK(rnn_state_next(st, NULL, nx));
-        OK(rnn_state_next(st, &smp, nx));
+        OK(rnn_state_draw(st, NULL, nx));
+        OK(rnn_state_draw(st, &smp, nx));
         for (int b = 0; b < B; b++) ck_assert(nx[b] >= 0 && nx[b] < V);
     }
     take(st, &h1);
-    OK(rnn_state_logprobs(st, lp1));
-    ck_assert_msg(hs_bitequal(&h0, &h1), "%s: rnn_state_next changed the hidden state", CELL_NAME[cell]);
-    ck_assert_msg(memcmp(lp0, lp1, sizeof lp0) == 0, "%s: logprobs changed across rnn_state_next", CELL_NAME[cell]);
+    OK(rnn_state_get_logprobs(st, lp1));
+    ck_assert_msg(hs_bitequal(&h0, &h1), "%s: rnn_state_draw changed the hidden state", CELL_NAME[cell]);
+    ck_assert_msg(memcmp(lp0, lp1, sizeof lp0) == 0, "%s: logprobs changed across rnn_state_draw", CELL_NAME[cell]);
 
     /* reset replays: zero state, creation seed */
     rnn_state *r = make_state(m, B, 42);
     int32_t g1[B * N], g2[B * N], g3[B * N];
-    OK(rnn_state_feed(r, pre, P));
+    OK(rnn_state_feed(r, pre, P, 0));
     OK(rnn_state_generate(r, &smp, N, g1));
-    OK(rnn_state_next(r, NULL, nx));
+    OK(rnn_state_draw(r, NULL, nx));
     OK(rnn_state_reset(r));
     hs z;
     take(r, &z);
     for (size_t i = 0; i < z.n; i++) ck_assert(z.h[i] == 0.0f && z.c[i] == 0.0f);
-    OK(rnn_state_feed(r, pre, P));
+    OK(rnn_state_feed(r, pre, P, 0));
     OK(rnn_state_generate(r, &smp, N, g2));
     ck_assert_msg(memcmp(g1, g2, sizeof g1) == 0, "%s: generation after rnn_state_reset differs", CELL_NAME[cell]);
-    /* st (same seed, some next calls already drawn) resets to the same */
+    /* st (same seed, some draw calls already made) resets to the same */
     OK(rnn_state_reset(st));
-    OK(rnn_state_feed(st, pre, P));
+    OK(rnn_state_feed(st, pre, P, 0));
     OK(rnn_state_generate(st, &smp, N, g3));
     ck_assert(memcmp(g1, g3, sizeof g1) == 0);
     /* a different seed gives a different generation (the seed matters) */
     rnn_state *d = make_state(m, B, 43);
-    OK(rnn_state_feed(d, pre, P));
+    OK(rnn_state_feed(d, pre, P, 0));
     OK(rnn_state_generate(d, &smp, N, g3));
     ck_assert_msg(memcmp(g1, g3, sizeof g1) != 0, "%s: seeds 42 and 43 generate the same", CELL_NAME[cell]);
 
     /* copy and clone carry the generators: every fork continues identically */
     rnn_state *A = make_state(m, B, 7);
-    OK(rnn_state_feed(A, pre, P));
+    OK(rnn_state_feed(A, pre, P, 0));
     OK(rnn_state_generate(A, &smp, 5, g1)); /* advance state and generators */
     rnn_state *Bc = clone_of(A);
     rnn_state *C = make_state(m, B, 12345);
-    OK(rnn_state_feed(C, other, 3));
-    OK(rnn_state_next(C, NULL, nx));
+    OK(rnn_state_feed(C, other, 3, 0));
+    OK(rnn_state_draw(C, NULL, nx));
     OK(rnn_state_copy(C, A));
     hs ha, hb, hc;
     take(A, &ha);
@@ -548,9 +623,9 @@ START_TEST(test_fork_reset)
     take(C, &hc);
     ck_assert(hs_bitequal(&ha, &hb) && hs_bitequal(&ha, &hc));
     int32_t na[B], nb[B], nc[B];
-    OK(rnn_state_next(A, &smp, na));
-    OK(rnn_state_next(Bc, &smp, nb));
-    OK(rnn_state_next(C, &smp, nc));
+    OK(rnn_state_draw(A, &smp, na));
+    OK(rnn_state_draw(Bc, &smp, nb));
+    OK(rnn_state_draw(C, &smp, nc));
     ck_assert(memcmp(na, nb, sizeof na) == 0 && memcmp(na, nc, sizeof na) == 0);
     OK(rnn_state_generate(A, &smp, N, g1));
     OK(rnn_state_generate(Bc, &smp, N, g2));
@@ -564,7 +639,7 @@ START_TEST(test_fork_reset)
     rnn_state *D = make_state(m, 3, 7);
     rnn_model *m2 = make_model(cell, 51 + cell); /* same config, same weights: still another model */
     rnn_state *F = make_state(m2, B, 7);
-    OK(rnn_state_feed(F, pre, P));
+    OK(rnn_state_feed(F, pre, P, 0));
     hs dA0, dD0, dF0, x;
     take(A, &dA0);
     take(D, &dD0);
@@ -589,29 +664,29 @@ START_TEST(test_fork_reset)
 
     /* greedy == top_k 1 == argmax of logprobs (lowest id on ties), whatever the temperature */
     rnn_state *G1 = make_state(m, B, 1), *G2 = make_state(m, B, 2), *G3 = make_state(m, B, 3);
-    OK(rnn_state_feed(G1, pre, P));
-    OK(rnn_state_feed(G2, pre, P));
-    OK(rnn_state_feed(G3, pre, P));
-    rnn_sampling greedy = {0.0f, 0, 1.0f}, k1 = {1.0f, 1, 1.0f}, k1hot = {3.0f, 1, 0.5f};
+    OK(rnn_state_feed(G1, pre, P, 0));
+    OK(rnn_state_feed(G2, pre, P, 0));
+    OK(rnn_state_feed(G3, pre, P, 0));
+    rnn_sampling greedy = {SMP_SIZE, 0.0f, 0, 1.0f}, k1 = {SMP_SIZE, 1.0f, 1, 1.0f}, k1hot = {SMP_SIZE, 3.0f, 1, 0.5f};
     for (int t = 0; t < 15; t++) {
         int32_t a1[B], a2[B], a3[B];
         float lp[B * V];
-        OK(rnn_state_logprobs(G1, lp));
-        OK(rnn_state_next(G1, &greedy, a1));
-        OK(rnn_state_next(G2, &k1, a2));
-        OK(rnn_state_next(G3, &k1hot, a3));
+        OK(rnn_state_get_logprobs(G1, lp));
+        OK(rnn_state_draw(G1, &greedy, a1));
+        OK(rnn_state_draw(G2, &k1, a2));
+        OK(rnn_state_draw(G3, &k1hot, a3));
         for (int b = 0; b < B; b++) {
             ck_assert_int_eq(a1[b], argmax_row(lp + b * V, V));
             ck_assert_int_eq(a2[b], a1[b]);
             ck_assert_int_eq(a3[b], a1[b]);
         }
-        OK(rnn_state_feed(G1, a1, 1));
-        OK(rnn_state_feed(G2, a1, 1));
-        OK(rnn_state_feed(G3, a1, 1));
+        OK(rnn_state_feed(G1, a1, 1, 0));
+        OK(rnn_state_feed(G2, a1, 1, 0));
+        OK(rnn_state_feed(G3, a1, 1, 0));
     }
     rnn_state *G4 = make_state(m, B, 9), *G5 = make_state(m, B, 10);
-    OK(rnn_state_feed(G4, pre, P));
-    OK(rnn_state_feed(G5, pre, P));
+    OK(rnn_state_feed(G4, pre, P, 0));
+    OK(rnn_state_feed(G5, pre, P, 0));
     OK(rnn_state_generate(G4, &greedy, N, g1));
     OK(rnn_state_generate(G5, &k1, N, g2));
     ck_assert(memcmp(g1, g2, sizeof g1) == 0);
@@ -630,9 +705,9 @@ static rnn_model *make_dist_model(const double *p, int nv)
 {
     rnn_config c = small_cfg(RNN_CELL_LSTM, nv, 4, 5, 99);
     rnn_model *m = NULL;
-    OK(rnn_model_create(&m, &c, NULL));
+    OK(rnn_model_create(&m, &c, NULL, NULL, 0));
     randomize(m, 1234);
-    rnn_param w, b;
+    rnn_param w = PARAM_INIT, b = PARAM_INIT;
     OK(rnn_param_find(m, "decoder.weight", &w));
     OK(rnn_param_find(m, "decoder.bias", &b));
     memset(w.data, 0, w.size * sizeof(float));
@@ -646,7 +721,7 @@ static rnn_state *dist_state(const rnn_model *m, int nv, uint64_t seed)
     rnn_state *st = make_state(m, DB, seed);
     int32_t pre[DB * 3];
     fill_tokens(pre, DB * 3, nv, seed);
-    OK(rnn_state_feed(st, pre, 3));
+    OK(rnn_state_feed(st, pre, 3, 0));
     return st;
 }
 
@@ -661,8 +736,8 @@ static void check_draws(const rnn_model *m, int nv, const rnn_sampling *smp, con
     int32_t nx[DB];
     long bad = 0;
     for (int i = 0; i < DCALLS; i++) {
-        int rc = rnn_state_next(st, smp, nx);
-        if (rc != RNN_OK) ck_assert_msg(0, "%s: rnn_state_next -> %d", what, rc);
+        int rc = rnn_state_draw(st, smp, nx);
+        if (rc != RNN_OK) ck_assert_msg(0, "%s: rnn_state_draw -> %d", what, rc);
         for (int b = 0; b < DB; b++) {
             if (nx[b] >= 0 && nx[b] < nv) cnt[nx[b]]++;
             else bad++;
@@ -689,7 +764,7 @@ static void check_always(const rnn_model *m, int nv, const rnn_sampling *smp, in
     long bad = 0;
     int32_t got = want;
     for (int i = 0; i < 200; i++) {
-        OK(rnn_state_next(st, smp, nx));
+        OK(rnn_state_draw(st, smp, nx));
         for (int b = 0; b < DB; b++)
             if (nx[b] != want) bad++, got = nx[b];
     }
@@ -708,21 +783,21 @@ START_TEST(test_sampling_greedy_topk)
     /* the state's distribution is p, whatever the state */
     rnn_state *st = dist_state(m, 7, 1);
     float lp[DB * 7];
-    OK(rnn_state_logprobs(st, lp));
+    OK(rnn_state_get_logprobs(st, lp));
     for (int b = 0; b < DB; b++)
         for (int k = 0; k < 7; k++) ck_assert(fabs(lp[b * 7 + k] - log(p[k])) <= 1e-5);
     rnn_state_free(st);
 
-    rnn_sampling g0 = {0.0f, 0, 1.0f}, k1 = {1.0f, 1, 1.0f}, k1t = {2.5f, 1, 1.0f}, k1p = {1.0f, 1, 0.3f};
+    rnn_sampling g0 = {SMP_SIZE, 0.0f, 0, 1.0f}, k1 = {SMP_SIZE, 1.0f, 1, 1.0f}, k1t = {SMP_SIZE, 2.5f, 1, 1.0f}, k1p = {SMP_SIZE, 1.0f, 1, 0.3f};
     check_always(m, 7, &g0, 6, "greedy");
     check_always(m, 7, &k1, 6, "top_k 1");
     check_always(m, 7, &k1t, 6, "top_k 1, temperature 2.5");
     check_always(m, 7, &k1p, 6, "top_k 1, top_p 0.3");
-    rnn_sampling pp = {1.0f, 0, 0.2f}; /* 0.25 alone reaches 0.2 */
+    rnn_sampling pp = {SMP_SIZE, 1.0f, 0, 0.2f}; /* 0.25 alone reaches 0.2 */
     check_always(m, 7, &pp, 6, "top_p 0.2");
 
     double q[7];
-    rnn_sampling s = {1.0f, 0, 1.0f};
+    rnn_sampling s = {SMP_SIZE, 1.0f, 0, 1.0f};
     check_draws(m, 7, &s, p, "plain");
     /* top-2: 6 and, of the tied 1 and 3, the lower id 1 */
     s.top_k = 2;
@@ -763,7 +838,7 @@ START_TEST(test_sampling_top_p)
     /* p = [0.5, 0.3, 0.15, 0.05] stored out of order so that the sort matters */
     static const double p[4] = {0.15, 0.5, 0.05, 0.3};
     rnn_model *m = make_dist_model(p, 4);
-    rnn_sampling s = {1.0f, 0, 1.0f};
+    rnn_sampling s = {SMP_SIZE, 1.0f, 0, 1.0f};
     struct {
         float top_p;
         double q[4];
@@ -793,7 +868,7 @@ START_TEST(test_sampling_top_p)
         long cnt[4] = {0};
         int32_t nx[DB];
         for (int i = 0; i < DCALLS; i++) {
-            OK(rnn_state_next(st, &s, nx));
+            OK(rnn_state_draw(st, &s, nx));
             for (int b = 0; b < DB; b++) cnt[nx[b]]++;
         }
         rnn_state_free(st);
@@ -862,21 +937,24 @@ START_TEST(test_sampling_bad_values)
     int32_t pre[B * 4];
     fill_tokens(pre, B * 4, V, 61);
     rnn_state *st = make_state(m, B, 8), *twin;
-    OK(rnn_state_feed(st, pre, 4));
+    OK(rnn_state_feed(st, pre, 4, 0));
     twin = clone_of(st);
     hs h0, h1;
     take(st, &h0);
     const rnn_sampling bad[] = {
-        {1.0f, -1, 1.0f},      {1.0f, -1000, 0.5f},    {1.0f, 0, 0.0f},     {1.0f, 0, -0.0f},
-        {1.0f, 0, -0.5f},      {1.0f, 0, 1.0001f},     {1.0f, 0, 0x1.000002p0f}, {1.0f, 0, NAN},
-        {1.0f, 0, INFINITY},   {1.0f, 0, -INFINITY},   {-1.0f, 0, 1.0f},    {-1e-30f, 0, 1.0f},
-        {NAN, 0, 1.0f},        {INFINITY, 0, 1.0f},    {-INFINITY, 0, 1.0f}, {1.0f, 5, 2.0f},
+        {SMP_SIZE, 1.0f, -1, 1.0f},      {SMP_SIZE, 1.0f, -1000, 0.5f},    {SMP_SIZE, 1.0f, 0, 0.0f},     {SMP_SIZE, 1.0f, 0, -0.0f},
+        {SMP_SIZE, 1.0f, 0, -0.5f},      {SMP_SIZE, 1.0f, 0, 1.0001f},     {SMP_SIZE, 1.0f, 0, 0x1.000002p0f}, {SMP_SIZE, 1.0f, 0, NAN},
+        {SMP_SIZE, 1.0f, 0, INFINITY},   {SMP_SIZE, 1.0f, 0, -INFINITY},   {SMP_SIZE, -1.0f, 0, 1.0f},    {SMP_SIZE, -1e-30f, 0, 1.0f},
+        {SMP_SIZE, NAN, 0, 1.0f},        {SMP_SIZE, INFINITY, 0, 1.0f},    {SMP_SIZE, -INFINITY, 0, 1.0f}, {SMP_SIZE, 1.0f, 5, 2.0f},
+        /* 1.0: struct_size below its own size, or cutting a field */
+        {0, 1.0f, 0, 1.0f},              {3, 1.0f, 0, 1.0f},               {sizeof(size_t) - 1, 1.0f, 0, 1.0f},
+        {offsetof(rnn_sampling, temperature) + 2, 1.0f, 0, 1.0f},          {offsetof(rnn_sampling, top_p) + 1, 1.0f, 0, 1.0f},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int32_t nx[B] = {-7, -7, -7}, out[B * 3];
         for (int k = 0; k < B * 3; k++) out[k] = -7;
-        int rc = rnn_state_next(st, &bad[i], nx);
-        ck_assert_msg(rc == RNN_ERR_INVALID, "next with {T %g, k %d, p %g}: %d, expected RNN_ERR_INVALID",
+        int rc = rnn_state_draw(st, &bad[i], nx);
+        ck_assert_msg(rc == RNN_ERR_INVALID, "draw with {T %g, k %d, p %g}: %d, expected RNN_ERR_INVALID",
                       bad[i].temperature, bad[i].top_k, bad[i].top_p, rc);
         ck_assert_msg(strlen(rnn_state_errmsg(st)) > 0, "empty errmsg for bad sampling %zu", i);
         rc = rnn_state_generate(st, &bad[i], 3, out);
@@ -893,12 +971,12 @@ START_TEST(test_sampling_bad_values)
     OK(rnn_state_generate(twin, NULL, 20, g2));
     ck_assert(memcmp(g1, g2, sizeof g1) == 0);
     /* borderline good values */
-    const rnn_sampling good[] = {{0.0f, 0, 1.0f}, {-0.0f, 0, 1.0f}, {1e-30f, 0, 1.0f}, {1e30f, 0, 1.0f},
-                                 {1.0f, 0, 1e-30f}, {1.0f, V + 5, 1.0f}, {1.0f, 0x7fffffff, 1.0f}};
+    const rnn_sampling good[] = {{SMP_SIZE, 0.0f, 0, 1.0f}, {SMP_SIZE, -0.0f, 0, 1.0f}, {SMP_SIZE, 1e-30f, 0, 1.0f}, {SMP_SIZE, 1e30f, 0, 1.0f},
+                                 {SMP_SIZE, 1.0f, 0, 1e-30f}, {SMP_SIZE, 1.0f, V + 5, 1.0f}, {SMP_SIZE, 1.0f, 0x7fffffff, 1.0f}};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int32_t nx[B];
-        int rc = rnn_state_next(st, &good[i], nx);
-        ck_assert_msg(rc == RNN_OK, "next with {T %g, k %d, p %g}: %d", good[i].temperature, good[i].top_k,
+        int rc = rnn_state_draw(st, &good[i], nx);
+        ck_assert_msg(rc == RNN_OK, "draw with {T %g, k %d, p %g}: %d", good[i].temperature, good[i].top_k,
                       good[i].top_p, rc);
         for (int b = 0; b < B; b++) ck_assert(nx[b] >= 0 && nx[b] < V);
     }
@@ -928,10 +1006,10 @@ static void *run_job(void *arg)
     if (j->bar) pthread_barrier_wait(j->bar);
     rnn_state *st = NULL;
     j->rc = rnn_state_create(&st, j->m, TB, j->seed);
-    if (!j->rc) j->rc = rnn_state_feed(st, j->pre, TP);
+    if (!j->rc) j->rc = rnn_state_feed(st, j->pre, TP, 0);
     if (!j->rc) j->rc = rnn_state_generate(st, &j->smp, TN, j->out);
-    if (!j->rc) j->rc = rnn_state_score(st, j->pre, TP, j->score);
-    if (!j->rc) j->rc = rnn_state_get(st, j->h, j->c);
+    if (!j->rc) j->rc = rnn_state_score(st, j->pre, TP, 0, j->score);
+    if (!j->rc) j->rc = rnn_state_get_hidden(st, j->h, j->c);
     rnn_state_free(st);
     return NULL;
 }
@@ -945,10 +1023,10 @@ START_TEST(test_threads)
     for (int i = 0; i < NTHR; i++) {
         seq[i].m = m;
         seq[i].seed = 900 + 17 * (uint64_t)i;
-        rnn_sampling_init(&seq[i].smp);
+        OK(rnn_sampling_init(&seq[i].smp, sizeof seq[i].smp));
         if (i == 1) seq[i].smp.top_k = 10;
         if (i == 2) seq[i].smp.top_p = 0.9f, seq[i].smp.temperature = 0.7f;
-        if (i == 3) seq[i].smp = (rnn_sampling){1.3f, 12, 0.95f};
+        if (i == 3) seq[i].smp = (rnn_sampling){SMP_SIZE, 1.3f, 12, 0.95f};
         fill_tokens(seq[i].pre, TB * TP, V, 800 + i);
         par[i] = seq[i];
         run_job(&seq[i]);
@@ -1007,7 +1085,7 @@ START_TEST(test_alloc)
 {
     int cell = _i;
     counter cnt = {0, 0, 0};
-    rnn_allocator al = {c_alloc, c_free, &cnt};
+    rnn_allocator al = {sizeof(rnn_allocator), c_alloc, c_free, &cnt};
     rnn_model *m = make_model_al(cell, 81 + cell, &al);
     long long base_live = cnt.live;
     long base_allocs = cnt.allocs, base_frees = cnt.frees;
@@ -1015,7 +1093,7 @@ START_TEST(test_alloc)
     int32_t big[B * BIG], small[B * 2];
     fill_tokens(big, B * BIG, V, 81);
     fill_tokens(small, B * 2, V, 82);
-    rnn_sampling smp = {0.9f, 7, 0.9f};
+    rnn_sampling smp = {SMP_SIZE, 0.9f, 7, 0.9f};
     rnn_state *a = NULL, *b = NULL;
     OK(rnn_state_create(&a, m, B, 1));
     OK(rnn_state_create(&b, m, B, 2));
@@ -1027,49 +1105,49 @@ START_TEST(test_alloc)
     int32_t nx[B], out[B * 30];
     double sc[B];
     hs h;
-    OK(rnn_state_logprobs(a, lp));
-    OK(rnn_state_next(a, &smp, nx));
-    OK(rnn_state_next(a, NULL, nx));
+    OK(rnn_state_get_logprobs(a, lp));
+    OK(rnn_state_draw(a, &smp, nx));
+    OK(rnn_state_draw(a, NULL, nx));
     OK(rnn_state_generate(a, &smp, 30, out));
-    OK(rnn_state_feed(a, nx, 1));
-    OK(rnn_state_score(a, nx, 1, sc));
+    OK(rnn_state_feed(a, nx, 1, 0));
+    OK(rnn_state_score(a, nx, 1, 0, sc));
     OK(rnn_state_copy(b, a));
     OK(rnn_state_reset(b));
     take(a, &h);
-    OK(rnn_state_set(b, h.h, h.c));
+    OK(rnn_state_set_hidden(b, h.h, h.c));
     int bs;
-    OK(rnn_state_batch_size(a, &bs));
-    ck_assert_int_eq(rnn_state_feed(a, NULL, 1), RNN_ERR_INVALID);
+    OK(rnn_state_get_batch(a, &bs));
+    ck_assert_int_eq(rnn_state_feed(a, NULL, 1, 0), RNN_ERR_INVALID);
     ck_assert_msg(cnt.allocs == n0, "%s: %ld allocations after rnn_state_create without growth", CELL_NAME[cell],
                   cnt.allocs - n0);
 
     /* grow once (feed of the largest steps), then nothing allocates, score included */
-    OK(rnn_state_feed(a, big, BIG));
-    OK(rnn_state_feed(b, big, BIG));
+    OK(rnn_state_feed(a, big, BIG, 0));
+    OK(rnn_state_feed(b, big, BIG, 0));
     long n1 = cnt.allocs;
     for (int rep = 0; rep < 3; rep++) {
-        OK(rnn_state_feed(a, big, BIG));
-        OK(rnn_state_feed(a, small, 2));
-        OK(rnn_state_score(a, big, BIG, sc));
-        OK(rnn_state_score(b, small, 2, sc));
-        OK(rnn_state_score(b, big, BIG, sc));
-        OK(rnn_state_next(a, &smp, nx));
+        OK(rnn_state_feed(a, big, BIG, 0));
+        OK(rnn_state_feed(a, small, 2, 0));
+        OK(rnn_state_score(a, big, BIG, 0, sc));
+        OK(rnn_state_score(b, small, 2, 0, sc));
+        OK(rnn_state_score(b, big, BIG, 0, sc));
+        OK(rnn_state_draw(a, &smp, nx));
         OK(rnn_state_generate(b, &smp, 30, out));
         OK(rnn_state_generate(a, NULL, 30, out));
         OK(rnn_state_copy(b, a));
-        OK(rnn_state_logprobs(b, lp));
+        OK(rnn_state_get_logprobs(b, lp));
         OK(rnn_state_reset(a));
-        ck_assert_int_eq(rnn_state_feed(a, (int32_t[B * 2]){0, 1, 2, V, 3, 4}, 2), RNN_ERR_RANGE);
+        ck_assert_int_eq(rnn_state_feed(a, (int32_t[B * 2]){0, 1, 2, V, 3, 4}, 2, 0), RNN_ERR_RANGE);
     }
-    ck_assert_msg(cnt.allocs == n1, "%s: %ld allocations in the steady state (feed/score/next/generate/copy/logprobs)",
+    ck_assert_msg(cnt.allocs == n1, "%s: %ld allocations in the steady state (feed/score/draw/generate/copy/logprobs)",
                   CELL_NAME[cell], cnt.allocs - n1);
 
     /* clone allocates, free releases everything */
     rnn_state *c = NULL;
     OK(rnn_state_clone(&c, a));
     long n2 = cnt.allocs;
-    OK(rnn_state_score(c, big, BIG, sc)); /* the clone got the source's workspace size */
-    OK(rnn_state_feed(c, big, BIG));
+    OK(rnn_state_score(c, big, BIG, 0, sc)); /* the clone got the source's workspace size */
+    OK(rnn_state_feed(c, big, BIG, 0));
     ck_assert_msg(cnt.allocs == n2, "%s: a clone allocated on a feed no larger than its source's", CELL_NAME[cell]);
     rnn_state_free(c);
     rnn_state_free(a);
@@ -1080,17 +1158,17 @@ START_TEST(test_alloc)
 
     /* a score of more steps than any feed before: it may grow once, then not again */
     OK(rnn_state_create(&a, m, B, 1));
-    OK(rnn_state_score(a, big, BIG, sc));
+    OK(rnn_state_score(a, big, BIG, 0, sc));
     long n3 = cnt.allocs;
-    OK(rnn_state_score(a, big, BIG, sc));
-    OK(rnn_state_feed(a, big, BIG));
+    OK(rnn_state_score(a, big, BIG, 0, sc));
+    OK(rnn_state_feed(a, big, BIG, 0));
     ck_assert(cnt.allocs == n3);
     rnn_state_free(a);
     /* and a feed before a score of the same steps suffices for the score */
     OK(rnn_state_create(&a, m, B, 1));
-    OK(rnn_state_feed(a, big, BIG));
+    OK(rnn_state_feed(a, big, BIG, 0));
     long n4 = cnt.allocs;
-    OK(rnn_state_score(a, big, BIG, sc));
+    OK(rnn_state_score(a, big, BIG, 0, sc));
     ck_assert_msg(cnt.allocs == n4, "%s: rnn_state_score(%d) allocated after rnn_state_feed(%d)", CELL_NAME[cell],
                   BIG, BIG);
     rnn_state_free(a);
@@ -1113,7 +1191,7 @@ static void *f_alloc(void *user, size_t size)
 START_TEST(test_alloc_fail)
 {
     counter cnt = {0, 0, 0};
-    rnn_allocator al = {f_alloc, c_free, &cnt};
+    rnn_allocator al = {sizeof(rnn_allocator), f_alloc, c_free, &cnt};
     fail_at = -1;
     rnn_model *m = make_model_al(RNN_CELL_LSTM, 91, &al);
     long long base = cnt.live;
@@ -1137,18 +1215,18 @@ START_TEST(test_alloc_fail)
     rnn_state *st = make_state(m, 3, 1);
     int32_t pre[3 * 2] = {1, 2, 3, 4, 5, 6}, big[3 * 20];
     fill_tokens(big, 3 * 20, V, 1);
-    OK(rnn_state_feed(st, pre, 2));
+    OK(rnn_state_feed(st, pre, 2, 0));
     hs h0, h1;
     take(st, &h0);
     fail_at = 0;
-    int rc = rnn_state_feed(st, big, 20);
+    int rc = rnn_state_feed(st, big, 20, 0);
     fail_at = -1;
     if (rc != RNN_OK) { /* (the library may have reserved enough; then there is nothing to test) */
         ck_assert_int_eq(rc, RNN_ERR_NOMEM);
         ck_assert(strlen(rnn_state_errmsg(st)) > 0);
         take(st, &h1);
         ck_assert(hs_bitequal(&h0, &h1));
-        OK(rnn_state_feed(st, big, 20));
+        OK(rnn_state_feed(st, big, 20, 0));
     }
     rnn_state_free(st);
     rnn_model_free(m);
@@ -1184,25 +1262,25 @@ START_TEST(test_args)
     out = (rnn_state *)m;
     ck_assert_int_eq(rnn_state_clone(&out, NULL), RNN_ERR_INVALID);
     ck_assert_ptr_null(out);
-    ck_assert_int_eq(rnn_state_batch_size(NULL, &bs), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_state_get(NULL, hbuf, cbuf), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_state_set(NULL, hbuf, cbuf), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_state_feed(NULL, tok, 1), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_state_score(NULL, tok, 1, sc), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_state_logprobs(NULL, lp), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_state_next(NULL, NULL, nx), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_get_batch(NULL, &bs), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_get_hidden(NULL, hbuf, cbuf), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_set_hidden(NULL, hbuf, cbuf), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_feed(NULL, tok, 1, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_score(NULL, tok, 1, 0, sc), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_get_logprobs(NULL, lp), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_state_draw(NULL, NULL, nx), RNN_ERR_INVALID);
     ck_assert_int_eq(rnn_state_generate(NULL, NULL, 3, nx), RNN_ERR_INVALID);
     rnn_state_free(NULL);
     ck_assert_ptr_nonnull(rnn_state_errmsg(NULL));
-    rnn_sampling_init(NULL);
+    ck_assert_int_eq(rnn_sampling_init(NULL, sizeof(rnn_sampling)), RNN_ERR_INVALID);
 
     /* bad arguments on a live state: documented code, message, and nothing changes */
     st = make_state(m, B, 3);
-    OK(rnn_state_feed(st, tok, 3));
+    OK(rnn_state_feed(st, tok, 3, 0));
     rnn_state *twin = clone_of(st);
     hs h0, h1;
     take(st, &h0);
-    OK(rnn_state_batch_size(st, &bs));
+    OK(rnn_state_get_batch(st, &bs));
     ck_assert_int_eq(bs, B);
     int32_t bad_hi[B * 3] = {1, 2, 3, 4, V, 6}, bad_neg[B * 3] = {1, RNN_IGNORE, 3, 4, 5, 6}, huge[B] = {0, INT32_MAX};
     struct {
@@ -1212,23 +1290,29 @@ START_TEST(test_args)
         {"copy(st, NULL)", rnn_state_copy(st, NULL), RNN_ERR_INVALID},
         {"copy(NULL, st)", rnn_state_copy(NULL, st), RNN_ERR_INVALID},
         {"clone(NULL, st)", rnn_state_clone(NULL, st), RNN_ERR_INVALID},
-        {"batch_size(st, NULL)", rnn_state_batch_size(st, NULL), RNN_ERR_INVALID},
-        {"get(st, NULL, c)", rnn_state_get(st, NULL, cbuf), RNN_ERR_INVALID},
-        {"set(st, NULL, c)", rnn_state_set(st, NULL, cbuf), RNN_ERR_INVALID},
-        {"feed(st, NULL, 1)", rnn_state_feed(st, NULL, 1), RNN_ERR_INVALID},
-        {"feed(st, tok, 0)", rnn_state_feed(st, tok, 0), RNN_ERR_INVALID},
-        {"feed(st, tok, -1)", rnn_state_feed(st, tok, -1), RNN_ERR_INVALID},
-        {"feed(st, tok=V, 3)", rnn_state_feed(st, bad_hi, 3), RNN_ERR_RANGE},
-        {"feed(st, tok=-1, 3)", rnn_state_feed(st, bad_neg, 3), RNN_ERR_RANGE},
-        {"feed(st, tok=INT32_MAX, 1)", rnn_state_feed(st, huge, 1), RNN_ERR_RANGE},
-        {"score(st, tok, 1, NULL)", rnn_state_score(st, tok, 1, NULL), RNN_ERR_INVALID},
-        {"score(st, NULL, 1, sc)", rnn_state_score(st, NULL, 1, sc), RNN_ERR_INVALID},
-        {"score(st, tok, 0, sc)", rnn_state_score(st, tok, 0, sc), RNN_ERR_INVALID},
-        {"score(st, tok, -2, sc)", rnn_state_score(st, tok, -2, sc), RNN_ERR_INVALID},
-        {"score(st, tok=V, 3, sc)", rnn_state_score(st, bad_hi, 3, sc), RNN_ERR_RANGE},
-        {"score(st, tok=-1, 3, sc)", rnn_state_score(st, bad_neg, 3, sc), RNN_ERR_RANGE},
-        {"logprobs(st, NULL)", rnn_state_logprobs(st, NULL), RNN_ERR_INVALID},
-        {"next(st, NULL, NULL)", rnn_state_next(st, NULL, NULL), RNN_ERR_INVALID},
+        {"get_batch(st, NULL)", rnn_state_get_batch(st, NULL), RNN_ERR_INVALID},
+        {"get_hidden(st, NULL, c)", rnn_state_get_hidden(st, NULL, cbuf), RNN_ERR_INVALID},
+        {"set_hidden(st, NULL, c)", rnn_state_set_hidden(st, NULL, cbuf), RNN_ERR_INVALID},
+        {"feed(st, NULL, 1)", rnn_state_feed(st, NULL, 1, 0), RNN_ERR_INVALID},
+        {"feed(st, tok, 0)", rnn_state_feed(st, tok, 0, 0), RNN_ERR_INVALID},
+        {"feed(st, tok, -1)", rnn_state_feed(st, tok, -1, 0), RNN_ERR_INVALID},
+        {"feed(st, tok=V, 3)", rnn_state_feed(st, bad_hi, 3, 0), RNN_ERR_RANGE},
+        {"feed(st, tok=-1, 3)", rnn_state_feed(st, bad_neg, 3, 0), RNN_ERR_RANGE},
+        {"feed(st, tok=INT32_MAX, 1)", rnn_state_feed(st, huge, 1, 0), RNN_ERR_RANGE},
+        {"feed(st, tok, 3, stride 1)", rnn_state_feed(st, tok, 3, 1), RNN_ERR_INVALID},
+        {"feed(st, tok, 3, stride 2)", rnn_state_feed(st, tok, 3, 2), RNN_ERR_INVALID},
+        {"feed(st, tok, 3, stride -1)", rnn_state_feed(st, tok, 3, -1), RNN_ERR_INVALID},
+        {"feed(st, tok, 1, stride INT_MIN)", rnn_state_feed(st, tok, 1, INT_MIN), RNN_ERR_INVALID},
+        {"score(st, tok, 1, NULL)", rnn_state_score(st, tok, 1, 0, NULL), RNN_ERR_INVALID},
+        {"score(st, NULL, 1, sc)", rnn_state_score(st, NULL, 1, 0, sc), RNN_ERR_INVALID},
+        {"score(st, tok, 0, sc)", rnn_state_score(st, tok, 0, 0, sc), RNN_ERR_INVALID},
+        {"score(st, tok, -2, sc)", rnn_state_score(st, tok, -2, 0, sc), RNN_ERR_INVALID},
+        {"score(st, tok=V, 3, sc)", rnn_state_score(st, bad_hi, 3, 0, sc), RNN_ERR_RANGE},
+        {"score(st, tok=-1, 3, sc)", rnn_state_score(st, bad_neg, 3, 0, sc), RNN_ERR_RANGE},
+        {"score(st, tok, 3, stride 2, sc)", rnn_state_score(st, tok, 3, 2, sc), RNN_ERR_INVALID},
+        {"score(st, tok, 2, stride -2, sc)", rnn_state_score(st, tok, 2, -2, sc), RNN_ERR_INVALID},
+        {"get_logprobs(st, NULL)", rnn_state_get_logprobs(st, NULL), RNN_ERR_INVALID},
+        {"draw(st, NULL, NULL)", rnn_state_draw(st, NULL, NULL), RNN_ERR_INVALID},
         {"generate(st, NULL, 3, NULL)", rnn_state_generate(st, NULL, 3, NULL), RNN_ERR_INVALID},
         {"generate(st, NULL, -1, out)", rnn_state_generate(st, NULL, -1, nx), RNN_ERR_INVALID},
     };
@@ -1245,19 +1329,19 @@ START_TEST(test_args)
         ck_assert_int_ne((call), RNN_OK);                                                          \
         msg = rnn_state_errmsg(st);                                                                \
         ck_assert_msg(msg && strlen(msg) > 0, "%s: empty rnn_state_errmsg after %s", CELL_NAME[cell], #call); \
-        OK(rnn_state_logprobs(twin, lp)); /* (another handle: st's message must not depend on it) */ \
+        OK(rnn_state_get_logprobs(twin, lp)); /* (another handle: st's message must not depend on it) */ \
     } while (0)
-    MSG(rnn_state_feed(st, bad_hi, 3));
-    MSG(rnn_state_feed(st, tok, 0));
-    MSG(rnn_state_feed(st, NULL, 1));
-    MSG(rnn_state_score(st, tok, 1, NULL));
-    MSG(rnn_state_score(st, bad_neg, 3, sc));
-    MSG(rnn_state_logprobs(st, NULL));
-    MSG(rnn_state_next(st, NULL, NULL));
+    MSG(rnn_state_feed(st, bad_hi, 3, 0));
+    MSG(rnn_state_feed(st, tok, 0, 0));
+    MSG(rnn_state_feed(st, NULL, 1, 0));
+    MSG(rnn_state_score(st, tok, 1, 0, NULL));
+    MSG(rnn_state_score(st, bad_neg, 3, 0, sc));
+    MSG(rnn_state_get_logprobs(st, NULL));
+    MSG(rnn_state_draw(st, NULL, NULL));
     MSG(rnn_state_generate(st, NULL, 3, NULL));
-    MSG(rnn_state_get(st, NULL, NULL));
-    MSG(rnn_state_set(st, NULL, NULL));
-    MSG(rnn_state_batch_size(st, NULL));
+    MSG(rnn_state_get_hidden(st, NULL, NULL));
+    MSG(rnn_state_set_hidden(st, NULL, NULL));
+    MSG(rnn_state_get_batch(st, NULL));
 #undef MSG
     take(st, &h1);
     ck_assert(hs_bitequal(&h0, &h1));
@@ -1270,15 +1354,15 @@ START_TEST(test_args)
     /* get/set round trip; set with c NULL zeros LSTM's cell state */
     take(st, &h0);
     OK(rnn_state_reset(twin));
-    OK(rnn_state_set(twin, h0.h, h0.c));
+    OK(rnn_state_set_hidden(twin, h0.h, h0.c));
     take(twin, &h1);
     ck_assert(hs_bitequal(&h0, &h1));
-    OK(rnn_state_set(twin, h0.h, NULL));
+    OK(rnn_state_set_hidden(twin, h0.h, NULL));
     take(twin, &h1);
     ck_assert(memcmp(h1.h, h0.h, h0.n * sizeof(float)) == 0);
     for (size_t i = 0; i < h1.n; i++) ck_assert(h1.c[i] == 0.0f);
     /* get with c NULL is fine */
-    OK(rnn_state_get(st, hbuf, NULL));
+    OK(rnn_state_get_hidden(st, hbuf, NULL));
     ck_assert(memcmp(hbuf, h0.h, h0.n * sizeof(float)) == 0);
     /* generate of 0 tokens is a no-op or an error, never a change */
     int rc0 = rnn_state_generate(st, NULL, 0, nx);
@@ -1300,13 +1384,13 @@ START_TEST(test_model_readonly)
     rnn_model *m = make_model(cell, 111 + cell), *twin = make_model(cell, 111 + cell);
     int32_t tok[B * 5];
     fill_tokens(tok, B * 5, V, 111);
-    OK(rnn_reset_state(m, B));
-    OK(rnn_reset_state(twin, B));
-    OK(rnn_evaluate(m, tok, NULL, B, 5, NULL, NULL));
-    OK(rnn_evaluate(twin, tok, NULL, B, 5, NULL, NULL));
+    OK(rnn_model_reset_hidden(m, B));
+    OK(rnn_model_reset_hidden(twin, B));
+    OK(rnn_evaluate(m, tok, NULL, B, 5, 0, NULL, NULL));
+    OK(rnn_evaluate(twin, tok, NULL, B, 5, 0, NULL, NULL));
     float *p, *g;
     size_t n;
-    OK(rnn_param_block(m, &p, &g, &n));
+    OK(rnn_param_get_block(m, &p, &g, &n));
     float *p0 = malloc(n * sizeof(float)), *g0 = malloc(n * sizeof(float));
     memcpy(p0, p, n * sizeof(float));
     memcpy(g0, g, n * sizeof(float));
@@ -1315,28 +1399,28 @@ START_TEST(test_model_readonly)
     double sc[3];
     float lp[3 * V];
     fill_tokens(t3, 3 * 5, V, 112);
-    OK(rnn_state_feed(st, t3, 5));
-    OK(rnn_state_score(st, t3, 5, sc));
-    OK(rnn_state_generate(st, &(rnn_sampling){0.9f, 5, 0.9f}, 40, out));
-    OK(rnn_state_logprobs(st, lp));
+    OK(rnn_state_feed(st, t3, 5, 0));
+    OK(rnn_state_score(st, t3, 5, 0, sc));
+    OK(rnn_state_generate(st, &(rnn_sampling){SMP_SIZE, 0.9f, 5, 0.9f}, 40, out));
+    OK(rnn_state_get_logprobs(st, lp));
     OK(rnn_state_reset(st));
     ck_assert(memcmp(p, p0, n * sizeof(float)) == 0);
     ck_assert(memcmp(g, g0, n * sizeof(float)) == 0);
     int mb;
-    OK(rnn_state_batch(m, &mb));
+    OK(rnn_model_get_batch(m, &mb));
     ck_assert_int_eq(mb, B);
     /* the model's hidden state and generator are untouched: it keeps agreeing with its twin */
     int32_t a[B], b[B];
     for (int i = 0; i < 10; i++) {
-        OK(rnn_sample(m, tok, B, 1.0f, a));
-        OK(rnn_sample(twin, tok, B, 1.0f, b));
+        OK(rnn_sample(m, tok, B, SMP(1.0f), a));
+        OK(rnn_sample(twin, tok, B, SMP(1.0f), b));
         ck_assert(a[0] == b[0] && a[1] == b[1]);
     }
     float hm[L * B * H], ht[L * B * H];
-    OK(rnn_get_state(m, B, hm, NULL));
-    OK(rnn_get_state(twin, B, ht, NULL));
+    OK(rnn_model_get_hidden(m, B, hm, NULL));
+    OK(rnn_model_get_hidden(twin, B, ht, NULL));
     ck_assert(memcmp(hm, ht, sizeof hm) == 0);
-    ck_assert_str_eq(rnn_errmsg(m), "");
+    ck_assert_str_eq(rnn_model_errmsg(m), "");
     rnn_state_free(st);
     free(p0);
     free(g0);
@@ -1357,6 +1441,10 @@ int main(void)
 
     tc = tcase_create("feed");
     tcase_add_loop_test(tc, test_feed_one_pass, 0, NCELLS);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("stride");
+    tcase_add_loop_test(tc, test_stride_feed_score, 0, NCELLS);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("beam");
