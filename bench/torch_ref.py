@@ -278,7 +278,7 @@ def cmd_report(argv):
             meta.get('eval_chunks'), meta.get('gen_tokens')))
         head.append('')
     head.append('Medians of the runs; tokens/s higher is better, RSS lower is better. ours/PyTorch > 1 '
-                'means librnn is faster (for RSS: uses more memory). Threads: ours rnn_set_threads(threads) with '
+                'means librnn is faster (for RSS: uses more memory). Threads: ours rnn_model_set_threads(threads) with '
                 'OPENBLAS_NUM_THREADS=1; '
                 'PyTorch torch.set_num_threads(threads) with OB = OPENBLAS_NUM_THREADS 1 or threads, the best '
                 'median shown (the other setting\'s median in parentheses; RSS: the setting that won training).')

@@ -5,8 +5,12 @@
 # ./bin/rnnlm), PYTHON (default /usr/bin/python3, which must have numpy; without it: SKIP).
 # Trains a tiny model from Python, checks that `rnnlm eval` gives the binding's main.py
 # evaluate() perplexity to 1e-5, numpy parameter views alias the library's memory, errors raise
-# RnnError with the message, and State generation is deterministic. When the default `python3`
-# has no numpy, the binding's pure-Python (memoryview/list) path is checked with it too.
+# RnnError with the message, and State generation is deterministic; then the 1.0 calls: find
+# (rnn_vocab_find), encode (rnn_vocab_encode, against hand-computed ids and data.py's split),
+# to_bytes / from_bytes (memory images: identical log-probabilities, app data, saved state),
+# rnn_sampling in Model.sample, cells by rnn_cell_find, strided numpy slices, and finding
+# librnn.so.1. When the default `python3` has no numpy, the binding's pure-Python
+# (memoryview/list) path is checked with it too.
 # Prints "N passed, M failed" last; exits non-zero when anything failed.
 set -eu
 
@@ -233,11 +237,12 @@ t.close()
 m.app_data = b"epoch=2"
 check(m.app_data == b"epoch=2", "app_data round-trip")
 
-# ---- 6. errors raise RnnError with rnn_strerror and rnn_errmsg -----------------------------------------
+# ---- 6. errors raise RnnError with rnn_status_string and rnn_model_errmsg --------------------------------
 m.reset_state(1)
 e = raises(lambda: m.forward([[0, V]], [[1, 2]]), rnn.ERR_RANGE, "token %d at [0][1] is outside [0, %d)" % (V, V),
            "forward with token V")
-check(e is not None and e.errmsg and e.strerror == "token id out of range", "RnnError carries strerror and errmsg")
+check(e is not None and e.errmsg and e.strerror == rnn.status_string(rnn.ERR_RANGE) != rnn.status_string(rnn.ERR_INVALID)
+      and e.function == "rnn_forward", "RnnError carries rnn_status_string (%r), errmsg and the function" % e.strerror)
 raises(lambda: m.forward([[0, 1]], [[1, -2]]), rnn.ERR_RANGE, "not RNN_IGNORE", "forward with target -2")
 raises(lambda: m.forward([[0, 1], [1, 2]], [[1, 2], [2, 3]]), rnn.ERR_STATE, "does not match", "forward with batch 2 != 1")
 m.reset_state(1)
@@ -289,10 +294,197 @@ check(s.shape == (1,) and abs(s[0] - (first + second)) < 1e-4, "score() == sum o
 e = raises(lambda: st.feed([[V]]), rnn.ERR_RANGE, "outside [0, %d)" % V, "State.feed with token V")
 raises(lambda: st.next(temperature=-1), rnn.ERR_INVALID, "temperature", "State.next(temperature=-1)")
 raises(lambda: rnn.State(m2, 2, 0).copy_from(st), rnn.ERR_STATE, "differ", "copy_from across batch sizes")
+
+# ---- 8. the 1.0 calls: vocabulary look-up and tokenizer, memory images, cells, strides, lookup ----
+check(m2.find("the") == index["the"] and m2.find(b"cat") == index["cat"] and m2.word_id("<eos>") == EOS,
+      "find(word) (rnn_vocab_find) gives the data.py id")
+raises(lambda: m2.find("zebra"), rnn.ERR_NOTFOUND, '"zebra" is not in the vocabulary', "find('zebra')")
+raises(lambda: m2.find("the big"), rnn.ERR_NOTFOUND, "", "find('the big')")
+try:
+    m2.word_id("zebra")
+    check(False, "word_id('zebra') raises KeyError")
+except KeyError:
+    check(True, "word_id('zebra') raises KeyError")
+NBSP = "\u00a0"
+line = "the" + NBSP + "big cat  sees\ta" + NBSP + NBSP + "dog today\u3000"
+want = [index["the"], index["big"], index["cat"], index["sees"], index["a"], index["dog"], index["today"], EOS]
+got = m2.encode(line)
+check(got == want and isinstance(got, list), "encode(%r) == %r (U+00A0, U+3000, tab, double space separate)" % (line, want))
+check(m2.encode(line.encode("utf-8"), eos=False) == want[:-1], "encode(bytes, eos=False): no <eos>")
+check(m2.encode("") == [EOS] and m2.encode(" \t" + NBSP, eos=False) == [], "encode of an empty / blank line")
+check(m2.encode("the " * 999 + "cat") == [index["the"]] * 999 + [index["cat"], EOS], "encode of a 1000-word line")
+with open(os.path.join(W, "valid.txt"), encoding="utf8") as f:
+    lines = f.read().splitlines()
+check(all(m2.encode(l) == [index[w] for w in l.split() + ["<eos>"]] for l in lines),
+      "encode == data.py's tokenize on every line of valid.txt (%d lines)" % len(lines))
+raises(lambda: m2.encode("the zebra cat"), rnn.ERR_NOTFOUND, "zebra", "encode with an unknown word (unk='error')")
+check(m2.encode("the zebra cat", unk="skip") == [index["the"], index["cat"], EOS], "encode(unk='skip') leaves zebra out")
+try:
+    m2.encode("the zebra", unk="map")  # this vocabulary has no <unk>
+    check(False, "encode(unk='map') without <unk> in the vocabulary raises")
+except rnn.RnnError as e:
+    check(True, "encode(unk='map') without <unk> in the vocabulary raises %r" % str(e))
+raises(lambda: m2.encode(b"the \xff cat"), rnn.ERR_FORMAT, "", "encode of invalid UTF-8")
+try:
+    m2.encode("the", unk="drop")
+    check(False, "encode(unk='drop') raises ValueError")
+except ValueError:
+    check(True, "encode(unk='drop') raises ValueError")
+u = rnn.Model(vocab=["<unk>", "x", "<eos>"], emb_size=4, hidden_size=4, num_layers=1)
+check(u.encode("x y" + NBSP + "x", unk="map") == [1, 0, 1, 2] and u.encode("x y", unk="skip", eos=False) == [1],
+      "encode(unk='map') maps an unknown word to <unk>")
+raises(lambda: setattr(u, "vocab", ["<unk>", "x", "x"]), rnn.ERR_INVALID, "", "vocab with a repeated word")
+raises(lambda: setattr(u, "vocab", ["<unk>", "x y", "z"]), rnn.ERR_INVALID, "", "vocab with a space in a word")
+u.close()
+
+check(rnn.split(line) == line.split() == ["the", "big", "cat", "sees", "a", "dog", "today"] and
+      rnn.split(line.encode("utf-8")) == [w.encode("utf-8") for w in line.split()],
+      "split() (rnn_text_next_word) == str.split(), for str and bytes")
+check(all(rnn.split(l) == l.split() for l in lines) and rnn.split("") == [] and rnn.split(" \u2028 ") == [],
+      "split() == str.split() on every line of valid.txt and on blank lines")
+raises(lambda: rnn.split(b"a \xc3"), rnn.ERR_FORMAT, "byte offset 2", "split of invalid UTF-8")
+raises(lambda: rnn.split("a\0b"), rnn.ERR_FORMAT, "", "split of a NUL")
+
+# tools/rnnfile.py (files without librnn) agrees with the library: cell ids, refused vocabularies
+sys.path.insert(0, os.path.join(os.getcwd(), "tools"))
+import rnnfile  # noqa: E402
+check(rnnfile.CELLS == [rnn.cell_name(i) for i in range(rnn.CELL_COUNT)] and
+      rnnfile.MAX_WORD_BYTES == rnn.limit(rnn.LIMIT_WORD_BYTES) and rnnfile.MAX_DIM == rnn.limit(rnn.LIMIT_DIM)
+      and rnnfile.MAX_LAYERS == rnn.limit(rnn.LIMIT_LAYERS),
+      "tools/rnnfile.py: CELLS are rnn_cell_name's, limits are rnn_limit_get's")
+f = rnnfile.read(path)
+check(f.vocab == [w.encode() for w in words] and f.cell == m2.config["cell"], "rnnfile.read of a saved model")
+for bad_vocab, why in ((words[:-1] + [words[0]], "a repeated word"), (words[:-1] + ["x" + NBSP + "y"], "a word with U+00A0"),
+                       (words[:-1] + [b"\xff"], "a word that is not UTF-8")):
+    f.vocab = [w if isinstance(w, bytes) else w.encode() for w in bad_vocab]
+    real = rnnfile.check_vocab
+    rnnfile.check_vocab = lambda v: None  # write it anyway
+    try:
+        rnnfile.write(os.path.join(W, "badvocab.rnn"), f)
+    finally:
+        rnnfile.check_vocab = real
+    try:
+        rnnfile.read(os.path.join(W, "badvocab.rnn"))
+        tool = "accepted"
+    except rnnfile.FormatError as e:
+        tool = "refused (%s)" % e
+    try:
+        rnn.Model.load(os.path.join(W, "badvocab.rnn"))
+        lib = "accepted"
+    except rnn.RnnError as e:
+        lib = "refused (%s)" % e
+    try:
+        rnnfile.encode(f)
+        enc = "written"
+    except rnnfile.FormatError:
+        enc = "refused"
+    check(tool.startswith("refused") and lib.startswith("refused") and enc == "refused",
+          "a vocabulary with %s: rnnfile.read %s, Model.load %s, rnnfile.encode %s" % (why, tool, lib, enc))
+
+# memory images
+data = m2.to_bytes()
+m3 = rnn.Model.from_bytes(data)
+m2.reset_state(5); m3.reset_state(5)
+src = batchify(valid, 5)
+la, lpa = m2.evaluate(src[:, :20], src[:, 1:21], logprobs=True)
+lb, lpb = m3.evaluate(src[:, :20], src[:, 1:21], logprobs=True)
+check(isinstance(data, bytes) and la == lb and np.array_equal(lpa, lpb),
+      "from_bytes(to_bytes()): identical log-probabilities (%d bytes, loss %.6f)" % (len(data), la))
+check(m3.vocab == words and m3.config == m2.config and m3.app_data == b"", "from_bytes: vocabulary, config, no app data")
+m2.save(os.path.join(W, "again.rnn"))
+check(open(os.path.join(W, "again.rnn"), "rb").read() == data, "to_bytes() is what save() writes, byte for byte")
+img = m2.to_bytes(app_data=b"step=7\0x")
+check(rnn.Model.from_bytes(bytearray(img)).app_data == b"step=7\0x", "to_bytes(app_data=...) -> from_bytes().app_data")
+m3.app_data = b"epoch=3"
+m3.save(os.path.join(W, "app.rnn"))
+check(rnn.Model.load(os.path.join(W, "app.rnn")).app_data == b"epoch=3" and
+      rnn.Model.from_bytes(m3.to_bytes()).app_data == b"epoch=3", "app_data assigned, then save/to_bytes: loaded back")
+raises(lambda: rnn.Model.from_bytes(data[:100]), rnn.ERR_FORMAT, "", "from_bytes(truncated)")
+raises(lambda: rnn.Model.from_bytes(b""), rnn.ERR_FORMAT, "", "from_bytes(b'')")
+m3.set_seed(4)
+m3.sample([EOS] * 5)
+full = m3.to_bytes(state=True)
+m4 = rnn.Model.from_bytes(full)
+h3, c3 = m3.get_state()
+h4, c4 = m4.get_state()
+check(m4.state_batch == 5 and np.array_equal(h3, h4) and np.array_equal(c3, c4)
+      and np.array_equal(m3.sample([EOS] * 5), m4.sample([EOS] * 5)),
+      "to_bytes(state=True) -> from_bytes: hidden state and generator restored (same samples)")
+check(rnn.Model.from_bytes(full, state=False).state_batch == 0, "from_bytes(state=False): no hidden state")
+m3.save(os.path.join(W, "state.rnn"), state=True)
+check(rnn.Model.load(os.path.join(W, "state.rnn")).state_batch == 5 and
+      rnn.Model.load(os.path.join(W, "state.rnn"), state=False).state_batch == 0, "load(state=True / False)")
+
+# model sampling with an rnn_sampling
+m3.reset_state(2)
+g0 = m3.sample([EOS, index["the"]], temperature=0)
+m3.reset_state(2)
+lp3 = m3.evaluate([[EOS], [index["the"]]], logprobs=True)[1]
+m3.reset_state(2)
+g1 = m3.sample([EOS, index["the"]], top_k=1)
+check(list(g0) == list(g1) == [int(np.argmax(lp3[0, 0])), int(np.argmax(lp3[1, 0]))],
+      "Model.sample: temperature=0 and top_k=1 both give the argmax")
+raises(lambda: m3.sample([EOS, EOS], top_p=0), rnn.ERR_INVALID, "", "Model.sample(top_p=0)")
+
+# cells through rnn_cell_name / rnn_cell_find
+check([rnn.cell_name(i) for i in range(rnn.CELL_COUNT)] == ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
+      and rnn.cell_find("GRU") == rnn.CELL_GRU, "cell_name / cell_find")
+raises(lambda: rnn.cell_find("gru"), rnn.ERR_NOTFOUND, "", "cell_find('gru') (exact names)")
+check([rnn.Model(vocab_size=3, cell=c, emb_size=2, hidden_size=2, num_layers=1).config["cell"]
+       for c in ("tanh", "RNN_RELU", "lstm", "Gru", rnn.CELL_TANH)] == ["RNN_TANH", "RNN_RELU", "LSTM", "GRU", "RNN_TANH"],
+      "Model(cell=...) by name in any case, RNN_ optional, or by id")
+try:
+    rnn.Model(vocab_size=3, cell="transformer")
+    check(False, "Model(cell='transformer') raises ValueError")
+except ValueError as e:
+    check("RNN_TANH, RNN_RELU, LSTM, GRU" in str(e), "Model(cell='transformer') raises ValueError: %s" % e)
+check(rnn.limit(rnn.LIMIT_THREADS) == 256 and rnn.limit(rnn.LIMIT_APP_DATA) > 0, "limit(LIMIT_THREADS) == 256")
+
+# numpy column slices go without a copy, with their row stride
+src = batchify(train, 5)
+xs, ys = src[:, 7:42], src[:, 8:43]
+check(rnn._tokens(xs)[3] == src.shape[1] and rnn._tokens(xs)[4] is xs and rnn._tokens(np.ascontiguousarray(xs))[3] == 0,
+      "a column slice is passed as it is, stride %d" % src.shape[1])
+m3.set_seed(3); m3.reset_state(5)
+m3.zero_grad()
+l_slice = m3.forward(xs, ys)
+m3.backward()
+g_slice = m3.params()["decoder.bias"].grad.copy()
+m3.zero_grad(); m3.set_seed(3); m3.reset_state(5)
+l_copy = m3.forward(xs.copy(), ys.copy())
+m3.backward()
+check(l_slice == l_copy and np.array_equal(g_slice, m3.params()["decoder.bias"].grad),
+      "forward/backward on strided slices == on dense copies (loss %.6f)" % l_slice)
+m3.zero_grad(); m3.set_seed(3); m3.reset_state(5)
+check(m3.forward(xs, ys.copy()) == l_copy, "tokens strided, targets dense: the same loss")
+m3.reset_state(5)
+e1 = m3.evaluate(src[:, 0:30], src[:, 1:31])
+m3.reset_state(5)
+check(e1 == m3.evaluate(src[:, 0:30].copy(), src[:, 1:31].copy()), "evaluate on strided slices == on copies")
+s1, s2 = rnn.State(m3, 5, 1), rnn.State(m3, 5, 1)
+check(np.array_equal(s1.score(src[:, 3:20]), s2.score(src[:, 3:20].copy())) and
+      np.array_equal(s1.logprobs(), s2.logprobs()), "State.score on a strided slice == on a copy")
+s1.feed(src[:, 20:25]); s2.feed(src[:, 20:25].copy())
+check(np.array_equal(s1.get()[0], s2.get()[0]), "State.feed on a strided slice == on a copy")
+
+# the library lookup
+env = dict(os.environ)
+env.pop("RNN_LIBRARY", None)
+env["LD_LIBRARY_PATH"] = os.path.dirname(os.environ["RNN_LIBRARY"])
+out = subprocess.run([sys.executable, "-c", "import rnn; print(rnn.library, rnn.version())"], env=env,
+                     capture_output=True, text=True)
+check(out.returncode == 0 and out.stdout.split() == ["librnn.so.1", rnn.version()],
+      "without RNN_LIBRARY: librnn.so.1 found by the loader (%s)" % (out.stdout.strip() or out.stderr.strip()[-200:]))
+env["RNN_LIBRARY"] = os.path.join(W, "nope.so")
+out = subprocess.run([sys.executable, "-c", "import rnn"], env=env, capture_output=True, text=True)
+check(out.returncode != 0 and "ImportError" in out.stderr and "nope.so" in out.stderr, "RNN_LIBRARY naming no library: ImportError")
+check(os.path.basename(rnn.library) in ("librnn.so", "librnn.so.1") and rnn.version().startswith("1."),
+      "loaded %s, version %s" % (rnn.library, rnn.version()))
+
 np.save(os.path.join(W, "gen.npy"), gen(5, n=30))
 with open(os.path.join(W, "dump.json"), "w") as f:  # for the no-numpy run
     json.dump({"gen": gen(5, n=30)[0].tolist(), "bias": m2.params()["decoder.bias"].data[0].tolist(),
-               "EOS": EOS, "V": V}, f)
+               "EOS": EOS, "V": V, "words": words}, f)
 m.close()
 m.close()
 check(repr(m) == "<rnn.Model closed>", "close() is idempotent")
@@ -327,6 +519,12 @@ try:
     ok = False
 except rnn.RnnError as e:
     ok &= e.code == rnn.ERR_RANGE and "outside" in e.errmsg
+ok &= m.encode(d["words"][0] + "\u00a0" + d["words"][1]) == [0, 1, d["EOS"]]  # a list without numpy too
+ok &= m.find(d["words"][1]) == 1
+m2 = rnn.Model.from_bytes(m.to_bytes())
+ok &= m2.params()["decoder.bias"].data[0, 0] == 42.0
+st, st2 = rnn.State(m, 1, 5), rnn.State(m2, 1, 5)
+ok &= st.generate(10) == st2.generate(10)  # from_bytes(to_bytes()) generates the same
 print("plain python: generation and views match the numpy run" if ok else "plain python: MISMATCH")
 sys.exit(0 if ok else 1)
 EOF

@@ -21,10 +21,13 @@ import numpy as np
 
 MAGIC = b'RNNMODEL'
 VERSION = 1
+# CONF's cell field: the RNN_CELL_* ids of rnn.h, named as rnn_cell_name() names them (this module
+# reads and writes files without librnn; tests/python_binding.sh checks the two agree).
 CELLS = ['RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU']
 GATES = {'RNN_TANH': 1, 'RNN_RELU': 1, 'LSTM': 4, 'GRU': 3}
-MAX_DIM = 1 << 24
-MAX_LAYERS = 1024
+MAX_DIM = 1 << 24          # rnn_limit_get(RNN_LIMIT_DIM)
+MAX_LAYERS = 1024          # rnn_limit_get(RNN_LIMIT_LAYERS)
+MAX_WORD_BYTES = 1 << 20   # rnn_limit_get(RNN_LIMIT_WORD_BYTES)
 U32_MAX_FIELD = (1 << 31) - 1
 
 
@@ -166,14 +169,33 @@ def check_config(cell, V, E, H, L, tied, dropout, seed):
 
 
 def check_word(w, i):
+    """Raises FormatError unless librnn 1.x's rnn_vocab_set (and so its loader) accepts word i:
+    non-empty, no NUL, at most MAX_WORD_BYTES bytes, strict UTF-8 (Python's codec), and no
+    whitespace as Python's str.split() (and rnn_vocab_encode) splits."""
     if not isinstance(w, (bytes, bytearray)):
         raise FormatError('word %d is not a byte string' % i)
     if len(w) == 0:
         raise FormatError('word %d is empty' % i)
     if b'\0' in w:
         raise FormatError('word %d (%r) contains a NUL byte' % (i, bytes(w)))
-    if len(w) > 0xFFFFFFFF:
-        raise FormatError('word %d is too long' % i)
+    if len(w) > MAX_WORD_BYTES:
+        raise FormatError('word %d is %d bytes, over the limit of %d' % (i, len(w), MAX_WORD_BYTES))
+    try:
+        s = bytes(w).decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise FormatError('word %d (%r) is not valid UTF-8 (%s)' % (i, bytes(w)[:40], e.reason))
+    if s.split() != [s]:
+        raise FormatError('word %d (%r) contains whitespace (words are what str.split() gives)' % (i, s[:40]))
+
+
+def check_vocab(words):
+    """check_word of every word, and no word twice (rnn_vocab_set refuses duplicates)."""
+    seen = {}
+    for i, w in enumerate(words):
+        check_word(w, i)
+        j = seen.setdefault(bytes(w), i)
+        if j != i:
+            raise FormatError('word %d (%r) is also word %d' % (i, bytes(w)[:40], j))
 
 
 # ---- writing ------------------------------------------------------------------------------------
@@ -192,9 +214,9 @@ def encode(m):
     if m.vocab is not None:
         if len(m.vocab) != m.V:
             raise FormatError('the vocabulary has %d words but V = %d' % (len(m.vocab), m.V))
+        check_vocab(m.vocab)
         parts = [struct.pack('<I', len(m.vocab))]
-        for i, w in enumerate(m.vocab):
-            check_word(w, i)
+        for w in m.vocab:
             parts += [struct.pack('<I', len(w)), bytes(w)]
         out.append(_section(b'VOCB', b''.join(parts)))
     want = expected_shapes(m.cell, m.V, m.E, m.H, m.L, m.tied)
@@ -358,10 +380,13 @@ def _decode_vocab(p, V):
             raise FormatError('VOCB word %d: length %d exceeds the payload' % (i, ln))
         w = bytes(p[pos:pos + ln])
         pos += ln
-        check_word(w, i)
         words.append(w)
     if pos != len(p):
         raise FormatError('VOCB has %d bytes left over' % (len(p) - pos))
+    try:
+        check_vocab(words)
+    except FormatError as e:
+        raise FormatError('VOCB: %s' % e)
     return words
 
 

@@ -1,15 +1,17 @@
-"""rnn -- a pure-ctypes Python binding for librnn (word-level RNN language models).
+"""rnn -- a pure-ctypes Python binding for librnn 1.x (word-level RNN language models).
 
-No compiled extension: this one file loads ``librnn.so`` with :mod:`ctypes` and wraps every
-call of ``include/rnn.h``. numpy is optional; with it, token and state arrays come back as
-numpy arrays and :meth:`Model.params` gives zero-copy views of the library's parameter and
-gradient memory.
+No compiled extension: this one file loads ``librnn.so.1`` with :mod:`ctypes` and wraps the calls
+of ``include/rnn.h``. numpy is optional; with it, token and state arrays come back as numpy arrays
+and :meth:`Model.params` gives zero-copy views of the library's parameter and gradient memory.
 
-Finding the library (first hit wins):
+Finding the library:
 
-1. the ``RNN_LIBRARY`` environment variable (a path to ``librnn.so``),
-2. ``ctypes.util.find_library("rnn")`` (an installed library on the loader's path),
-3. ``../../lib/librnn.so`` relative to this file (a build tree: ``bindings/python/rnn.py``).
+1. the ``RNN_LIBRARY`` environment variable (a path to ``librnn.so`` or ``librnn.so.1``): only
+   that file is tried;
+2. otherwise the first of these that loads and is a librnn 1.x: ``librnn.so.1`` through the
+   dynamic loader's search (``LD_LIBRARY_PATH``, the ldconfig cache, the system folders),
+   ``ctypes.util.find_library("rnn")``, then ``../../lib/librnn.so.1`` and ``../../lib/librnn.so``
+   relative to this file (a build tree: ``bindings/python/rnn.py``).
 
 Quick tour::
 
@@ -23,7 +25,7 @@ Quick tour::
 
     m = rnn.Model.load("tiny.rnn")
     st = rnn.State(m, batch=1, seed=7)          # an inference state over the (read-only) model
-    st.feed([[m.word_id("<eos>")]])
+    st.feed([m.encode("the cat", eos=False)])   # rnn_vocab_encode: data.py's tokenizer
     ids = st.generate(20, temperature=0.8)      # [1][20]
     vocab = m.vocab                             # list of str (one C call per word: fetch once)
     print(" ".join(vocab[i] for i in ids[0]))
@@ -31,11 +33,13 @@ Quick tour::
 Conventions (those of the C library):
 
 * Tokens are int32 arrays laid out ``[batch][steps]``. Accepted: nested lists, numpy arrays of
-  any integer dtype (converted to a C-contiguous int32 copy when they are not one already), or a
-  flat 1-D sequence, which means ONE stream (batch 1) of ``len`` steps.
+  any integer dtype, or a flat 1-D sequence, which means ONE stream (batch 1) of ``len`` steps.
+  A 2-D int32 numpy array whose rows are contiguous (e.g. a column slice ``a[:, i:j]`` of a
+  C-contiguous array) is passed without a copy, with its row stride; anything else is converted
+  to a dense int32 copy.
 * Every failing call raises :class:`RnnError` carrying the status ``code`` (``RNN_ERR_*``),
-  ``rnn_strerror(code)`` and the handle's ``rnn_errmsg`` detail. A failed call leaves the model
-  unchanged.
+  ``rnn_status_string(code)`` and the handle's ``rnn_model_errmsg`` / ``rnn_state_errmsg``
+  detail. A failed call leaves the model unchanged.
 * Thread safety is the library's: one handle must not be used by two threads at once; distinct
   handles, and distinct :class:`State` objects over one unmodified model, may be. ctypes
   releases the GIL during each C call, so such threads do run in parallel.
@@ -43,6 +47,7 @@ Conventions (those of the C library):
   keep the Model alive too. :meth:`Model.close` frees the C handle at once; any view or state
   used after that reads freed memory, so only call it when nothing refers to the model any more
   (or rely on garbage collection, which is safe).
+* Memory: the binding passes no rnn_allocator (NULL: the library uses malloc/free).
 """
 
 import ctypes
@@ -55,148 +60,211 @@ except ImportError:  # pragma: no cover - exercised by the no-numpy smoke test
     _np = None
 
 __all__ = [
-    "RnnError", "Model", "State", "Param", "library", "version",
-    "CELL_TANH", "CELL_RELU", "CELL_LSTM", "CELL_GRU", "IGNORE",
+    "RnnError", "Model", "State", "Param", "library", "version", "status_string", "limit",
+    "cell_name", "cell_find", "split",
+    "CELL_TANH", "CELL_RELU", "CELL_LSTM", "CELL_GRU", "CELL_COUNT", "IGNORE",
     "OK", "ERR_INVALID", "ERR_RANGE", "ERR_STATE", "ERR_NOMEM", "ERR_IO", "ERR_FORMAT",
-    "ERR_NUMERIC", "ERR_NOTFOUND",
+    "ERR_NUMERIC", "ERR_NOTFOUND", "ERR_SIZE",
+    "LIMIT_DIM", "LIMIT_LAYERS", "LIMIT_THREADS", "LIMIT_CHUNK", "LIMIT_WORD_BYTES", "LIMIT_APP_DATA",
 ]
 
 # ---- constants (values fixed forever by rnn.h) -------------------------------------------------
-OK, ERR_INVALID, ERR_RANGE, ERR_STATE, ERR_NOMEM, ERR_IO, ERR_FORMAT, ERR_NUMERIC, ERR_NOTFOUND = range(9)
+(OK, ERR_INVALID, ERR_RANGE, ERR_STATE, ERR_NOMEM, ERR_IO, ERR_FORMAT, ERR_NUMERIC, ERR_NOTFOUND,
+ ERR_SIZE) = range(10)
 CELL_TANH, CELL_RELU, CELL_LSTM, CELL_GRU = range(4)
+CELL_COUNT = 4  #: RNN_CELL_COUNT
+LIMIT_DIM, LIMIT_LAYERS, LIMIT_THREADS, LIMIT_CHUNK, LIMIT_WORD_BYTES, LIMIT_APP_DATA = range(6)
 IGNORE = -1  #: a target left out of the loss (RNN_IGNORE)
-SAVE_STATE = 1  #: rnn_model_save_ex flag
-_CELL_NAMES = {"RNN_TANH": CELL_TANH, "TANH": CELL_TANH, "RNN_RELU": CELL_RELU, "RELU": CELL_RELU,
-               "LSTM": CELL_LSTM, "GRU": CELL_GRU}
-_CELL_BY_ID = {CELL_TANH: "RNN_TANH", CELL_RELU: "RNN_RELU", CELL_LSTM: "LSTM", CELL_GRU: "GRU"}
-_HEADER_MAJOR = 0  # RNN_VERSION_MAJOR this binding was written for
+SAVE_STATE = 1  #: RNN_SAVE_STATE (rnn_model_save / rnn_model_save_mem flag)
+LOAD_NO_STATE = 1  #: RNN_LOAD_NO_STATE (rnn_model_load / rnn_model_load_mem flag)
+ENCODE_EOS, ENCODE_UNK_MAP, ENCODE_UNK_SKIP = 1, 2, 4  #: RNN_ENCODE_* (rnn_vocab_encode flags)
+_HEADER_MAJOR = 1  # RNN_VERSION_MAJOR this binding was written for
+_SONAME = "librnn.so.%d" % _HEADER_MAJOR
 
 _c_int, _c_float, _c_double, _c_size = ctypes.c_int, ctypes.c_float, ctypes.c_double, ctypes.c_size_t
 _P_i32, _P_f32, _P_f64 = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(_c_float), ctypes.POINTER(_c_double)
 
 
-# ---- structs (layouts of rnn.h; they only grow at the end) --------------------------------------
+# ---- structs (layouts of rnn.h; each begins with struct_size and only grows at the end) ----------
 class _Config(ctypes.Structure):
-    _fields_ = [("cell", _c_int), ("vocab_size", _c_int), ("emb_size", _c_int),
-                ("hidden_size", _c_int), ("num_layers", _c_int), ("dropout", _c_float),
-                ("tied", _c_int), ("seed", ctypes.c_uint64)]
+    _fields_ = [("struct_size", _c_size), ("cell", _c_int), ("vocab_size", _c_int),
+                ("emb_size", _c_int), ("hidden_size", _c_int), ("num_layers", _c_int),
+                ("dropout", _c_float), ("tied", _c_int), ("seed", ctypes.c_uint64)]
 
 
 class _Sampling(ctypes.Structure):
-    _fields_ = [("temperature", _c_float), ("top_k", _c_int), ("top_p", _c_float)]
+    _fields_ = [("struct_size", _c_size), ("temperature", _c_float), ("top_k", _c_int),
+                ("top_p", _c_float)]
 
 
 class _Param(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_char_p), ("data", _P_f32), ("grad", _P_f32),
-                ("rows", _c_int), ("cols", _c_int), ("size", _c_size)]
+    _fields_ = [("struct_size", _c_size), ("name", ctypes.c_char_p), ("data", _P_f32),
+                ("grad", _P_f32), ("rows", _c_int), ("cols", _c_int), ("size", _c_size)]
+
+
+_ALLOC_FN = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, _c_size)
+_FREE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+
+
+class _Allocator(ctypes.Structure):  # declared for the signatures; the binding passes NULL
+    _fields_ = [("struct_size", _c_size), ("alloc", _ALLOC_FN), ("free", _FREE_FN),
+                ("user", ctypes.c_void_p)]
+
+
+def _sized(struct_type):
+    """A zeroed struct with struct_size = sizeof (the layout this binding was written for)."""
+    s = struct_type()
+    s.struct_size = ctypes.sizeof(struct_type)
+    return s
 
 
 # ---- loading the library -------------------------------------------------------------------------
-def _find_library():
+def _candidates():
     env = os.environ.get("RNN_LIBRARY")
     if env:
-        return env
+        return [env]
+    out = [_SONAME]
     found = ctypes.util.find_library("rnn")
-    if found:
-        return found
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib", "librnn.so")
+    if found and found not in out:
+        out.append(found)
+    tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib")
+    out += [os.path.join(tree, _SONAME), os.path.join(tree, "librnn.so")]
+    return out
 
 
-def _load():
-    path = _find_library()
-    try:
-        lib = ctypes.CDLL(path)
-    except OSError as e:
-        raise ImportError("rnn: cannot load librnn from %r (%s); set RNN_LIBRARY to the path of "
-                          "librnn.so" % (path, e)) from None
+def _bind(lib):
     M, S = ctypes.c_void_p, ctypes.c_void_p  # rnn_model *, rnn_state * (opaque)
+    PI, PS, PV = ctypes.POINTER(_c_int), ctypes.POINTER(_c_size), ctypes.POINTER(ctypes.c_void_p)
+    PA, PCfg, PSmp, PPar = (ctypes.POINTER(_Allocator), ctypes.POINTER(_Config),
+                            ctypes.POINTER(_Sampling), ctypes.POINTER(_Param))
     sigs = {
         # name: (restype, argtypes)
         "rnn_version_number": (ctypes.c_uint, []),
         "rnn_version_string": (ctypes.c_char_p, []),
-        "rnn_strerror": (ctypes.c_char_p, [_c_int]),
-        "rnn_config_init": (None, [ctypes.POINTER(_Config)]),
-        "rnn_model_create": (_c_int, [ctypes.POINTER(M), ctypes.POINTER(_Config), ctypes.c_void_p]),
+        "rnn_status_string": (ctypes.c_char_p, [_c_int]),
+        "rnn_limit_get": (_c_int, [_c_int, ctypes.POINTER(ctypes.c_int64)]),
+        "rnn_cell_name": (_c_int, [_c_int, ctypes.POINTER(ctypes.c_char_p)]),
+        "rnn_cell_find": (_c_int, [ctypes.c_char_p, PI]),
+        "rnn_config_init": (_c_int, [PCfg, _c_size]),
+        "rnn_model_create": (_c_int, [ctypes.POINTER(M), PCfg, PA, ctypes.c_char_p, _c_size]),
         "rnn_model_free": (None, [M]),
-        "rnn_model_config": (_c_int, [M, ctypes.POINTER(_Config)]),
-        "rnn_errmsg": (ctypes.c_char_p, [M]),
-        "rnn_reset_state": (_c_int, [M, _c_int]),
-        "rnn_reserve": (_c_int, [M, _c_int, _c_int]),
-        "rnn_state_batch": (_c_int, [M, ctypes.POINTER(_c_int)]),
-        "rnn_get_state": (_c_int, [M, _c_int, _P_f32, _P_f32]),
-        "rnn_set_state": (_c_int, [M, _c_int, _P_f32, _P_f32]),
-        "rnn_get_state_grad": (_c_int, [M, _c_int, _P_f32, _P_f32]),
-        "rnn_forward": (_c_int, [M, _P_i32, _P_i32, _c_int, _c_int, _P_f64]),
+        "rnn_model_get_config": (_c_int, [M, PCfg]),
+        "rnn_model_errmsg": (ctypes.c_char_p, [M]),
+        "rnn_model_errcode": (_c_int, [M]),
+        "rnn_model_set_seed": (_c_int, [M, ctypes.c_uint64]),
+        "rnn_model_set_threads": (_c_int, [M, _c_int]),
+        "rnn_model_get_threads": (_c_int, [M, PI]),
+        "rnn_model_reset_hidden": (_c_int, [M, _c_int]),
+        "rnn_model_get_batch": (_c_int, [M, PI]),
+        "rnn_model_get_hidden": (_c_int, [M, _c_int, _P_f32, _P_f32]),
+        "rnn_model_set_hidden": (_c_int, [M, _c_int, _P_f32, _P_f32]),
+        "rnn_model_reserve": (_c_int, [M, _c_int, _c_int]),
+        "rnn_forward": (_c_int, [M, _P_i32, _P_i32, _c_int, _c_int, _c_int, _P_f64]),
         "rnn_backward": (_c_int, [M]),
         "rnn_zero_grad": (_c_int, [M]),
         "rnn_clip_grad_norm": (_c_int, [M, _c_float, _P_f64]),
         "rnn_sgd_step": (_c_int, [M, _c_float]),
-        "rnn_evaluate": (_c_int, [M, _P_i32, _P_i32, _c_int, _c_int, _P_f64, _P_f32]),
-        "rnn_sample": (_c_int, [M, _P_i32, _c_int, _c_float, _P_i32]),
-        "rnn_set_seed": (_c_int, [M, ctypes.c_uint64]),
-        "rnn_set_threads": (_c_int, [M, _c_int]),
-        "rnn_get_threads": (_c_int, [M, ctypes.POINTER(_c_int)]),
-        "rnn_sampling_init": (None, [ctypes.POINTER(_Sampling)]),
+        "rnn_evaluate": (_c_int, [M, _P_i32, _P_i32, _c_int, _c_int, _c_int, _P_f64, _P_f32]),
+        "rnn_sampling_init": (_c_int, [PSmp, _c_size]),
+        "rnn_sample": (_c_int, [M, _P_i32, _c_int, PSmp, _P_i32]),
         "rnn_state_create": (_c_int, [ctypes.POINTER(S), M, _c_int, ctypes.c_uint64]),
         "rnn_state_free": (None, [S]),
         "rnn_state_errmsg": (ctypes.c_char_p, [S]),
+        "rnn_state_errcode": (_c_int, [S]),
         "rnn_state_reset": (_c_int, [S]),
         "rnn_state_copy": (_c_int, [S, S]),
         "rnn_state_clone": (_c_int, [ctypes.POINTER(S), S]),
-        "rnn_state_batch_size": (_c_int, [S, ctypes.POINTER(_c_int)]),
-        "rnn_state_get": (_c_int, [S, _P_f32, _P_f32]),
-        "rnn_state_set": (_c_int, [S, _P_f32, _P_f32]),
-        "rnn_state_feed": (_c_int, [S, _P_i32, _c_int]),
-        "rnn_state_score": (_c_int, [S, _P_i32, _c_int, _P_f64]),
-        "rnn_state_logprobs": (_c_int, [S, _P_f32]),
-        "rnn_state_next": (_c_int, [S, ctypes.POINTER(_Sampling), _P_i32]),
-        "rnn_state_generate": (_c_int, [S, ctypes.POINTER(_Sampling), _c_int, _P_i32]),
-        "rnn_param_count": (_c_int, [M, ctypes.POINTER(_c_int)]),
-        "rnn_param_get": (_c_int, [M, _c_int, ctypes.POINTER(_Param)]),
-        "rnn_param_find": (_c_int, [M, ctypes.c_char_p, ctypes.POINTER(_Param)]),
-        "rnn_param_block": (_c_int, [M, ctypes.POINTER(_P_f32), ctypes.POINTER(_P_f32),
-                                     ctypes.POINTER(_c_size)]),
+        "rnn_state_get_batch": (_c_int, [S, PI]),
+        "rnn_state_get_hidden": (_c_int, [S, _P_f32, _P_f32]),
+        "rnn_state_set_hidden": (_c_int, [S, _P_f32, _P_f32]),
+        "rnn_state_feed": (_c_int, [S, _P_i32, _c_int, _c_int]),
+        "rnn_state_score": (_c_int, [S, _P_i32, _c_int, _c_int, _P_f64]),
+        "rnn_state_get_logprobs": (_c_int, [S, _P_f32]),
+        "rnn_state_draw": (_c_int, [S, PSmp, _P_i32]),
+        "rnn_state_generate": (_c_int, [S, PSmp, _c_int, _P_i32]),
+        "rnn_param_get_count": (_c_int, [M, PI]),
+        "rnn_param_get": (_c_int, [M, _c_int, PPar]),
+        "rnn_param_find": (_c_int, [M, ctypes.c_char_p, PPar]),
         "rnn_vocab_set": (_c_int, [M, ctypes.POINTER(ctypes.c_char_p), _c_int]),
-        "rnn_vocab_size": (_c_int, [M, ctypes.POINTER(_c_int)]),
-        "rnn_vocab_word": (_c_int, [M, _c_int, ctypes.POINTER(ctypes.c_char_p)]),
-        "rnn_model_save": (_c_int, [M, ctypes.c_char_p]),
-        "rnn_model_save_ex": (_c_int, [M, ctypes.c_char_p, ctypes.c_uint]),
-        "rnn_set_app_data": (_c_int, [M, ctypes.c_void_p, _c_size]),
-        "rnn_get_app_data": (_c_int, [M, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_c_size)]),
-        "rnn_model_load": (_c_int, [ctypes.POINTER(M), ctypes.c_char_p, ctypes.c_void_p,
+        "rnn_vocab_get_size": (_c_int, [M, PI]),
+        "rnn_vocab_get_word": (_c_int, [M, _c_int, ctypes.POINTER(ctypes.c_char_p)]),
+        "rnn_vocab_find": (_c_int, [M, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int32)]),
+        "rnn_text_next_word": (_c_int, [ctypes.c_char_p, _c_size, PS, PS]),
+        "rnn_vocab_encode": (_c_int, [M, ctypes.c_char_p, _c_size, ctypes.c_uint, _P_i32, _c_size,
+                                      PS, PS]),
+        "rnn_model_save": (_c_int, [M, ctypes.c_char_p, ctypes.c_uint, ctypes.c_void_p, _c_size]),
+        "rnn_model_save_mem": (_c_int, [M, ctypes.c_void_p, _c_size, PS, ctypes.c_uint,
+                                        ctypes.c_void_p, _c_size]),
+        "rnn_model_load": (_c_int, [ctypes.POINTER(M), ctypes.c_char_p, PA, ctypes.c_uint,
                                     ctypes.c_char_p, _c_size]),
+        "rnn_model_load_mem": (_c_int, [ctypes.POINTER(M), ctypes.c_void_p, _c_size, PA, ctypes.c_uint,
+                                        ctypes.c_char_p, _c_size]),
+        "rnn_model_get_app_data": (_c_int, [M, PV, PS]),
+        # the RNN_EXPERT_API section: exported by every 1.x library, may change in a minor release
+        "rnn_model_get_hidden_grad": (_c_int, [M, _c_int, _P_f32, _P_f32]),
+        "rnn_param_get_block": (_c_int, [M, ctypes.POINTER(_P_f32), ctypes.POINTER(_P_f32), PS]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
-    major = lib.rnn_version_number() // 10000
-    if major != _HEADER_MAJOR:
-        raise ImportError("rnn: %s is librnn %s, this binding expects major version %d"
-                          % (path, lib.rnn_version_string().decode(), _HEADER_MAJOR))
-    return lib, path
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+            continue
+        try:
+            lib.rnn_version_number.restype = ctypes.c_uint
+            lib.rnn_version_string.restype = ctypes.c_char_p
+            major = lib.rnn_version_number() // 10000
+        except AttributeError:
+            tried.append("%s (not librnn: no rnn_version_number)" % path)
+            continue
+        if major != _HEADER_MAJOR:
+            tried.append("%s (librnn %s; this binding needs major version %d)"
+                         % (path, lib.rnn_version_string().decode(), _HEADER_MAJOR))
+            continue
+        try:
+            _bind(lib)
+        except AttributeError as e:
+            tried.append("%s (librnn %s lacks a call: %s)" % (path, lib.rnn_version_string().decode(), e))
+            continue
+        return lib, path
+    raise ImportError("rnn: cannot load librnn %d.x; tried %s. Set RNN_LIBRARY to the path of "
+                      "librnn.so.%d" % (_HEADER_MAJOR, "; ".join(tried), _HEADER_MAJOR))
 
 
 _lib, library = _load()  #: library: the path (or name) librnn was loaded from
 
 
 def version():
-    """The linked library's version string (rnn_version_string), e.g. ``"0.1.0"``."""
+    """The linked library's version string (rnn_version_string), e.g. ``"1.0.0"``."""
     return _lib.rnn_version_string().decode()
+
+
+def status_string(code):
+    """The library's name for a status code (rnn_status_string)."""
+    return _lib.rnn_status_string(int(code)).decode()
 
 
 # ---- errors ---------------------------------------------------------------------------------------
 class RnnError(Exception):
     """A librnn call failed.
 
-    Attributes: ``code`` (the RNN_ERR_* status), ``strerror`` (rnn_strerror(code)), ``errmsg``
-    (the handle's detail, rnn_errmsg / rnn_state_errmsg, or the load error buffer; may be empty)
-    and ``function`` (the C function that failed).
+    Attributes: ``code`` (the RNN_ERR_* status), ``strerror`` (rnn_status_string(code)),
+    ``errmsg`` (the detail: rnn_model_errmsg / rnn_state_errmsg, or the error buffer of
+    rnn_model_create / rnn_model_load / rnn_model_load_mem; may be empty) and ``function`` (the C
+    function that failed, or the Python attribute for a check the binding makes itself).
     """
 
     def __init__(self, code, function, errmsg=""):
         self.code = code
         self.function = function
-        self.strerror = _lib.rnn_strerror(code).decode()
+        self.strerror = status_string(code)
         self.errmsg = errmsg or ""
         msg = "%s: %s" % (function, self.strerror)
         if self.errmsg:
@@ -209,24 +277,93 @@ def _dec(b):
 
 
 def _enc(s):
-    return s if isinstance(s, bytes) else str(s).encode("utf-8", "surrogateescape")
+    return bytes(s) if isinstance(s, (bytes, bytearray)) else str(s).encode("utf-8", "surrogateescape")
+
+
+def limit(which):
+    """A limit of the linked library (rnn_limit_get): ``rnn.limit(rnn.LIMIT_THREADS)``, ..."""
+    v = ctypes.c_int64()
+    rc = _lib.rnn_limit_get(int(which), ctypes.byref(v))
+    if rc != OK:
+        raise RnnError(rc, "rnn_limit_get", "unknown limit %r" % (which,))
+    return v.value
+
+
+def cell_name(cell):
+    """The name of cell id `cell` (rnn_cell_name): "RNN_TANH", "RNN_RELU", "LSTM" or "GRU"."""
+    name = ctypes.c_char_p()
+    rc = _lib.rnn_cell_name(int(cell), ctypes.byref(name))
+    if rc != OK:
+        raise RnnError(rc, "rnn_cell_name", "no cell %r" % (cell,))
+    return _dec(name.value)
+
+
+def cell_find(name):
+    """The id (CELL_*) of the cell called `name`, exactly as spelled (rnn_cell_find);
+    RnnError(ERR_NOTFOUND) for any other name."""
+    c = _c_int()
+    rc = _lib.rnn_cell_find(_enc(name), ctypes.byref(c))
+    if rc != OK:
+        raise RnnError(rc, "rnn_cell_find", "no cell named %r" % (name,))
+    return c.value
+
+
+def split(text):
+    """The words of one line as Python's str.split() gives them, found with rnn_text_next_word
+    (the splitting rnn_vocab_encode and rnnlm use; for building a vocabulary). ``text``: str (a
+    list of str comes back) or UTF-8 bytes (a list of bytes). RnnError(ERR_FORMAT) for a NUL
+    or text that is not strict UTF-8."""
+    b = _enc(text)
+    pos, n = _c_size(0), _c_size()
+    words = []
+    while True:
+        rc = _lib.rnn_text_next_word(b, len(b), ctypes.byref(pos), ctypes.byref(n))
+        if rc == ERR_NOTFOUND:
+            return words
+        if rc != OK:
+            raise RnnError(rc, "rnn_text_next_word", "at byte offset %d" % pos.value)
+        w = b[pos.value:pos.value + n.value]
+        words.append(w if isinstance(text, (bytes, bytearray)) else w.decode("utf-8"))
+        pos.value += n.value
+
+
+def _cell_id(val):
+    """Model(cell=...): a CELL_* int, or a name as rnn_cell_find spells it, in any case, with
+    "RNN_" optional for TANH / RELU (as 0.1's binding accepted)."""
+    if not isinstance(val, str):
+        return int(val)
+    c = _c_int()
+    for cand in (val, val.upper(), "RNN_" + val.upper()):
+        if _lib.rnn_cell_find(_enc(cand), ctypes.byref(c)) == OK:
+            return c.value
+    raise ValueError("cell must be one of %s; got %r"
+                     % (", ".join(cell_name(i) for i in range(CELL_COUNT)), val))
 
 
 # ---- array helpers ----------------------------------------------------------------------------------
 def _tokens(x, what="tokens"):
-    """(pointer, batch, steps, keepalive) for a [batch][steps] token array (1-D: one stream)."""
+    """(pointer, batch, steps, stride, keepalive) for a [batch][steps] token array (1-D: one
+    stream). stride is the C calls' row stride in entries (0: dense). A 2-D int32 numpy array
+    with contiguous rows is passed as it is (no copy), its row stride given; anything else is
+    copied into a dense int32 buffer."""
     if _np is not None and not isinstance(x, (list, tuple)):
         a = _np.asarray(x)
         if a.dtype.kind not in "iu" and a.size:
             raise TypeError("%s must be integers, got dtype %s" % (what, a.dtype))
-        if a.size and (a.min() < -2 ** 31 or a.max() >= 2 ** 31):
-            raise OverflowError("%s outside the int32 range" % what)
-        a = _np.ascontiguousarray(a, dtype=_np.int32)
         if a.ndim == 1:
             a = a.reshape(1, -1)
         if a.ndim != 2:
             raise ValueError("%s must be [batch][steps] (2-D) or one stream (1-D)" % what)
-        return a.ctypes.data_as(_P_i32), a.shape[0], a.shape[1], a
+        b, s = a.shape
+        if (a.dtype == _np.dtype(_np.int32) and b >= 1 and s >= 1 and a.strides[1] == 4
+                and a.ctypes.data % 4 == 0
+                and (b == 1 or (a.strides[0] % 4 == 0 and s <= a.strides[0] // 4 < 2 ** 31))):
+            stride = a.strides[0] // 4 if b > 1 else 0
+            return a.ctypes.data_as(_P_i32), b, s, (0 if stride == s else stride), a
+        if a.size and a.dtype != _np.dtype(_np.int32) and (a.min() < -2 ** 31 or a.max() >= 2 ** 31):
+            raise OverflowError("%s outside the int32 range" % what)
+        a = _np.ascontiguousarray(a, dtype=_np.int32)
+        return a.ctypes.data_as(_P_i32), b, s, 0, a
     rows = list(x)
     if not rows or not isinstance(rows[0], (list, tuple)) and not hasattr(rows[0], "__len__"):
         rows = [rows]  # a flat sequence: one stream
@@ -235,7 +372,22 @@ def _tokens(x, what="tokens"):
         raise ValueError("%s rows differ in length" % what)
     flat = [int(t) for r in rows for t in r]
     buf = (ctypes.c_int32 * len(flat))(*flat) if flat else (ctypes.c_int32 * 1)()
-    return ctypes.cast(buf, _P_i32), len(rows), steps, buf
+    return ctypes.cast(buf, _P_i32), len(rows), steps, 0, buf
+
+
+def _token_pair(tokens, targets):
+    """_tokens of both, with one stride (the C calls take one for both): (pt, py, b, s, stride,
+    keepalive)."""
+    pt, b, s, st, kt = _tokens(tokens)
+    py, by, sy, sty, ky = _tokens(targets, "targets")
+    if (by, sy) != (b, s):
+        raise ValueError("targets are %dx%d, tokens %dx%d" % (by, sy, b, s))
+    if st != sty:  # different row strides: pass dense copies of both
+        def dense(k):
+            return _np.ascontiguousarray(k, dtype=_np.int32).reshape(-1)[:b * s].reshape(b, s)
+        pt, b, s, st, kt = _tokens(dense(kt))
+        py, by, sy, sty, ky = _tokens(dense(ky), "targets")
+    return pt, py, b, s, st, (kt, ky)
 
 
 def _f32_buffer(n, shape):
@@ -347,48 +499,69 @@ class Model(_Closing):
 
     ``Model(vocab_size=V, **config)`` creates a freshly initialised model (rnn_model_create).
     Keyword arguments are the rnn_config fields, defaulting to rnn_config_init's (PyTorch
-    example's) values: ``cell`` (``"LSTM"`` default, ``"GRU"``, ``"RNN_TANH"``, ``"RNN_RELU"`` or a
-    CELL_* int), ``vocab_size``, ``emb_size`` (200), ``hidden_size`` (200), ``num_layers`` (2),
-    ``dropout`` (0.2), ``tied`` (False), ``seed`` (1111). ``vocab=[words]`` may be given instead of
-    (or with) ``vocab_size``: it sets the size and the vocabulary.
-    ``Model.load(path)`` reads a model file.
+    example's) values: ``cell`` (``"LSTM"`` default, ``"GRU"``, ``"RNN_TANH"``, ``"RNN_RELU"`` --
+    looked up with rnn_cell_find, in any case, "RNN_" optional -- or a CELL_* int),
+    ``vocab_size``, ``emb_size`` (200), ``hidden_size`` (200), ``num_layers`` (2), ``dropout``
+    (0.2), ``tied`` (False), ``seed`` (1111). ``vocab=[words]`` may be given instead of (or with)
+    ``vocab_size``: it sets the size and the vocabulary.
+    ``Model.load(path)`` reads a model file, ``Model.from_bytes(data)`` a memory image.
     """
 
     def __init__(self, vocab=None, **config):
         self._h = None
+        self._app = None
         cfg = _Config()
-        _lib.rnn_config_init(ctypes.byref(cfg))
+        _lib.rnn_config_init(ctypes.byref(cfg), ctypes.sizeof(cfg))
         if vocab is not None:
             vocab = list(vocab)
             config.setdefault("vocab_size", len(vocab))
+        fields = [f for f, _ in _Config._fields_ if f != "struct_size"]
         for key, val in config.items():
-            if key == "cell" and isinstance(val, str):
-                if val.upper() not in _CELL_NAMES:
-                    raise ValueError("cell must be one of RNN_TANH, RNN_RELU, LSTM, GRU; got %r" % val)
-                val = _CELL_NAMES[val.upper()]
-            if key not in dict(_Config._fields_):
+            if key not in fields:
                 raise TypeError("unknown config field %r" % key)
+            if key == "cell":
+                val = _cell_id(val)
             setattr(cfg, key, int(val) if key != "dropout" else float(val))
         h = ctypes.c_void_p()
-        rc = _lib.rnn_model_create(ctypes.byref(h), ctypes.byref(cfg), None)
+        err = ctypes.create_string_buffer(512)
+        rc = _lib.rnn_model_create(ctypes.byref(h), ctypes.byref(cfg), None, err, len(err))
         if rc != OK:
-            raise RnnError(rc, "rnn_model_create", "bad configuration %s" % _config_dict(cfg)
-                           if rc == ERR_INVALID else "")
+            raise RnnError(rc, "rnn_model_create", _dec(err.value))
         self._h = h
         if vocab is not None:
             self.vocab = vocab
 
     @classmethod
-    def load(cls, path):
-        """Creates a model from a file written by :meth:`save` (rnn_model_load)."""
+    def _wrap(cls, h):
+        self = cls.__new__(cls)
+        self._h, self._app = h, None
+        return self
+
+    @classmethod
+    def load(cls, path, state=True):
+        """Creates a model from a file written by :meth:`save` (rnn_model_load). A hidden state
+        and generator saved with ``save(state=True)`` are restored unless ``state=False``
+        (RNN_LOAD_NO_STATE)."""
         h = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
-        rc = _lib.rnn_model_load(ctypes.byref(h), os.fsencode(path), None, err, len(err))
+        rc = _lib.rnn_model_load(ctypes.byref(h), os.fsencode(path), None, 0 if state else LOAD_NO_STATE,
+                                 err, len(err))
         if rc != OK:
             raise RnnError(rc, "rnn_model_load", _dec(err.value))
-        self = cls.__new__(cls)
-        self._h = h
-        return self
+        return cls._wrap(h)
+
+    @classmethod
+    def from_bytes(cls, data, state=True):
+        """Creates a model from the bytes of a model file, e.g. from :meth:`to_bytes`
+        (rnn_model_load_mem; the bytes are not kept). ``state`` as in :meth:`load`."""
+        data = bytes(data)
+        h = ctypes.c_void_p()
+        err = ctypes.create_string_buffer(512)
+        rc = _lib.rnn_model_load_mem(ctypes.byref(h), data, len(data), None, 0 if state else LOAD_NO_STATE,
+                                     err, len(err))
+        if rc != OK:
+            raise RnnError(rc, "rnn_model_load_mem", _dec(err.value))
+        return cls._wrap(h)
 
     # -- lifetime
     def close(self):
@@ -406,21 +579,45 @@ class Model(_Closing):
 
     def _check(self, rc, fn):
         if rc != OK:
-            raise RnnError(rc, fn, _dec(_lib.rnn_errmsg(self._h)))
+            raise RnnError(rc, fn, _dec(_lib.rnn_model_errmsg(self._h)))
 
-    # -- files
-    def save(self, path, state=False):
-        """Saves config, vocabulary and parameters atomically (rnn_model_save). ``state=True``:
-        rnn_model_save_ex(RNN_SAVE_STATE), also the hidden state and the generator."""
-        self._check(_lib.rnn_model_save_ex(self._handle, os.fsencode(path), SAVE_STATE if state else 0),
-                    "rnn_model_save_ex" if state else "rnn_model_save")
+    # -- files and memory images
+    def _app_arg(self, app_data):
+        app = self.app_data if app_data is None else bytes(app_data)
+        return (app or None), len(app)
+
+    def save(self, path, state=False, app_data=None):
+        """Saves config, vocabulary, parameters and application data atomically (rnn_model_save).
+        ``state=True`` (RNN_SAVE_STATE): also the hidden state and the generator. ``app_data``:
+        the bytes to carry (None: :attr:`app_data`)."""
+        app, n = self._app_arg(app_data)
+        self._check(_lib.rnn_model_save(self._handle, os.fsencode(path), SAVE_STATE if state else 0, app, n),
+                    "rnn_model_save")
+
+    def to_bytes(self, state=False, app_data=None):
+        """The bytes :meth:`save` would write, as a bytes object (rnn_model_save_mem).
+        ``state`` and ``app_data`` as in :meth:`save`; :meth:`from_bytes` reads them back."""
+        app, n = self._app_arg(app_data)
+        flags = SAVE_STATE if state else 0
+        need = _c_size()
+        self._check(_lib.rnn_model_save_mem(self._handle, None, 0, ctypes.byref(need), flags, app, n),
+                    "rnn_model_save_mem")
+        while True:
+            buf = ctypes.create_string_buffer(max(need.value, 1))
+            got = _c_size()
+            rc = _lib.rnn_model_save_mem(self._handle, buf, need.value, ctypes.byref(got), flags, app, n)
+            if rc == ERR_SIZE and got.value > need.value:  # cannot happen on an unchanged model
+                need = got
+                continue
+            self._check(rc, "rnn_model_save_mem")
+            return buf.raw[:got.value]
 
     # -- configuration
     @property
     def config(self):
-        """The rnn_config as a dict (cell as its name)."""
-        cfg = _Config()
-        self._check(_lib.rnn_model_config(self._handle, ctypes.byref(cfg)), "rnn_model_config")
+        """The rnn_config as a dict (cell as its name; rnn_model_get_config)."""
+        cfg = _sized(_Config)
+        self._check(_lib.rnn_model_get_config(self._handle, ctypes.byref(cfg)), "rnn_model_get_config")
         return _config_dict(cfg)
 
     @property
@@ -429,18 +626,19 @@ class Model(_Closing):
 
     # -- hidden state of the training API
     def reset_state(self, batch):
-        """Zero hidden state for `batch` streams (init_hidden); drops a pending backward."""
-        self._check(_lib.rnn_reset_state(self._handle, int(batch)), "rnn_reset_state")
+        """Zero hidden state for `batch` streams (init_hidden; rnn_model_reset_hidden); drops a
+        pending backward."""
+        self._check(_lib.rnn_model_reset_hidden(self._handle, int(batch)), "rnn_model_reset_hidden")
 
     def reserve(self, batch, steps):
-        """Sizes the workspace for chunks up to batch x steps now (rnn_reserve)."""
-        self._check(_lib.rnn_reserve(self._handle, int(batch), int(steps)), "rnn_reserve")
+        """Sizes the workspace for chunks up to batch x steps now (rnn_model_reserve)."""
+        self._check(_lib.rnn_model_reserve(self._handle, int(batch), int(steps)), "rnn_model_reserve")
 
     @property
     def state_batch(self):
-        """The batch size of the current hidden state (0 before reset_state)."""
+        """The batch size of the current hidden state (0 before reset_state; rnn_model_get_batch)."""
         b = _c_int()
-        self._check(_lib.rnn_state_batch(self._handle, ctypes.byref(b)), "rnn_state_batch")
+        self._check(_lib.rnn_model_get_batch(self._handle, ctypes.byref(b)), "rnn_model_get_batch")
         return b.value
 
     def _state_shape(self):
@@ -457,31 +655,29 @@ class Model(_Closing):
         return _result(h, shape), (_result(c, shape) if lstm else None)
 
     def get_state(self):
-        """(h, c) float32 [L][batch][H] (c is None unless LSTM) -- rnn_get_state."""
-        return self._get2(_lib.rnn_get_state, "rnn_get_state")
+        """(h, c) float32 [L][batch][H] (c is None unless LSTM) -- rnn_model_get_hidden."""
+        return self._get2(_lib.rnn_model_get_hidden, "rnn_model_get_hidden")
 
     def set_state(self, h, c=None):
-        """Sets the hidden state (same batch as now); c None: zeros (LSTM) -- rnn_set_state."""
+        """Sets the hidden state (same batch as now); c None: zeros (LSTM) -- rnn_model_set_hidden."""
         shape = self._state_shape()
         n = shape[0] * shape[1] * shape[2]
         ph, kh = _f32_input(h, n, "h")
         pc, kc = _f32_input(c, n, "c") if c is not None else (None, None)
-        self._check(_lib.rnn_set_state(self._handle, shape[1], ph, pc), "rnn_set_state")
+        self._check(_lib.rnn_model_set_hidden(self._handle, shape[1], ph, pc), "rnn_model_set_hidden")
 
     def get_state_grad(self):
-        """(dh, dc) after backward: the gradient w.r.t. the chunk's entering state."""
-        return self._get2(_lib.rnn_get_state_grad, "rnn_get_state_grad")
+        """(dh, dc) after backward: the gradient w.r.t. the chunk's entering state
+        (rnn_model_get_hidden_grad, an RNN_EXPERT_API call)."""
+        return self._get2(_lib.rnn_model_get_hidden_grad, "rnn_model_get_hidden_grad")
 
     # -- training
     def forward(self, tokens, targets):
         """Training-mode forward over one chunk; returns the mean NLL (rnn_forward).
         targets may hold IGNORE (-1)."""
-        pt, b, s, kt = _tokens(tokens)
-        py, by, sy, ky = _tokens(targets, "targets")
-        if (by, sy) != (b, s):
-            raise ValueError("targets are %dx%d, tokens %dx%d" % (by, sy, b, s))
+        pt, py, b, s, stride, keep = _token_pair(tokens, targets)
         loss = _c_double()
-        self._check(_lib.rnn_forward(self._handle, pt, py, b, s, ctypes.byref(loss)), "rnn_forward")
+        self._check(_lib.rnn_forward(self._handle, pt, py, b, s, stride, ctypes.byref(loss)), "rnn_forward")
         return loss.value
 
     def backward(self):
@@ -507,54 +703,57 @@ class Model(_Closing):
         """Evaluation-mode forward (no dropout, no gradient), the state carried (rnn_evaluate).
         Returns the mean NLL (0 when targets is None: the chunk only advances the state), or
         (loss, logprobs) with logprobs float32 [batch][steps][V] when logprobs=True."""
-        pt, b, s, kt = _tokens(tokens)
-        py = ky = None
         if targets is not None:
-            py, by, sy, ky = _tokens(targets, "targets")
-            if (by, sy) != (b, s):
-                raise ValueError("targets are %dx%d, tokens %dx%d" % (by, sy, b, s))
+            pt, py, b, s, stride, keep = _token_pair(tokens, targets)
+        else:
+            pt, b, s, stride, keep = _tokens(tokens)
+            py = None
         loss = _c_double()
         plp = lp = None
         if logprobs:
             shape = (b, s, self.vocab_size)
             plp, lp = _f32_buffer(b * s * shape[2], shape)
-        self._check(_lib.rnn_evaluate(self._handle, pt, py, b, s, ctypes.byref(loss), plp), "rnn_evaluate")
+        self._check(_lib.rnn_evaluate(self._handle, pt, py, b, s, stride, ctypes.byref(loss), plp),
+                    "rnn_evaluate")
         return (loss.value, _result(lp, shape)) if logprobs else loss.value
 
-    def sample(self, tokens, temperature=1.0):
-        """Feeds tokens[b] to stream b (one step) and draws next[b] (rnn_sample); returns next
+    def sample(self, tokens, temperature=1.0, top_k=0, top_p=1.0):
+        """Feeds tokens[b] to stream b (one step) and draws next[b] with the model's generator
+        (rnn_sample; temperature, then top-k, then top-p as in :meth:`State.next`); returns next
         (int32 array or list, one per stream). tokens: one id per stream (a flat sequence)."""
         if _np is not None and not isinstance(tokens, (list, tuple)):
             column = _np.asarray(tokens).reshape(-1, 1)
         else:
             column = [[int(t)] for t in tokens]
-        pt, b, s, kt = _tokens(column)
+        pt, b, s, stride, kt = _tokens(column)
+        smp = _sampling(temperature, top_k, top_p)
         pn, nxt = _i32_out((b,))
-        self._check(_lib.rnn_sample(self._handle, pt, b, float(temperature), pn), "rnn_sample")
+        self._check(_lib.rnn_sample(self._handle, pt, b, ctypes.byref(smp), pn), "rnn_sample")
         return nxt if _np is not None else list(nxt)[:b]
 
     def set_seed(self, seed):
-        """Reseeds the handle's generator (dropout and rnn_sample)."""
-        self._check(_lib.rnn_set_seed(self._handle, int(seed)), "rnn_set_seed")
+        """Reseeds the handle's generator (dropout and rnn_sample; rnn_model_set_seed)."""
+        self._check(_lib.rnn_model_set_seed(self._handle, int(seed)), "rnn_model_set_seed")
 
     @property
     def threads(self):
-        """librnn's threads for this model (rnn_set_threads; set OPENBLAS_NUM_THREADS=1 with > 1)."""
+        """librnn's threads for this model (rnn_model_set_threads; set OPENBLAS_NUM_THREADS=1 with
+        > 1; at most ``rnn.limit(rnn.LIMIT_THREADS)``)."""
         n = _c_int()
-        self._check(_lib.rnn_get_threads(self._handle, ctypes.byref(n)), "rnn_get_threads")
+        self._check(_lib.rnn_model_get_threads(self._handle, ctypes.byref(n)), "rnn_model_get_threads")
         return n.value
 
     @threads.setter
     def threads(self, n):
-        self._check(_lib.rnn_set_threads(self._handle, int(n)), "rnn_set_threads")
+        self._check(_lib.rnn_model_set_threads(self._handle, int(n)), "rnn_model_set_threads")
 
-    # -- vocabulary
+    # -- vocabulary and text
     @property
     def vocab(self):
         """The vocabulary as a list of str (id order); [] when the model has none. Assign a list of
-        vocab_size non-empty strings to set it (rnn_vocab_set)."""
+        vocab_size distinct, non-empty strings without whitespace to set it (rnn_vocab_set)."""
         n = _c_int()
-        self._check(_lib.rnn_vocab_size(self._handle, ctypes.byref(n)), "rnn_vocab_size")
+        self._check(_lib.rnn_vocab_get_size(self._handle, ctypes.byref(n)), "rnn_vocab_get_size")
         return [self.vocab_word(i) for i in range(n.value)]
 
     @vocab.setter
@@ -564,30 +763,71 @@ class Model(_Closing):
         self._check(_lib.rnn_vocab_set(self._handle, arr, len(enc)), "rnn_vocab_set")
 
     def vocab_word(self, i):
-        """Word `i` (rnn_vocab_word); RnnError(ERR_RANGE) outside the vocabulary."""
+        """Word `i` (rnn_vocab_get_word); RnnError(ERR_RANGE) outside the vocabulary."""
         w = ctypes.c_char_p()
-        self._check(_lib.rnn_vocab_word(self._handle, int(i), ctypes.byref(w)), "rnn_vocab_word")
+        self._check(_lib.rnn_vocab_get_word(self._handle, int(i), ctypes.byref(w)), "rnn_vocab_get_word")
         return _dec(w.value)
 
+    def find(self, word):
+        """The id of `word` (rnn_vocab_find); RnnError(ERR_NOTFOUND) when the vocabulary does not
+        hold it (or the model has none)."""
+        i = ctypes.c_int32()
+        self._check(_lib.rnn_vocab_find(self._handle, _enc(word), ctypes.byref(i)), "rnn_vocab_find")
+        return i.value
+
     def word_id(self, word):
-        """The id of `word` (a linear scan; build a dict from .vocab for many look-ups)."""
+        """The id of `word` (rnn_vocab_find); KeyError when it is not in the vocabulary."""
         try:
-            return self.vocab.index(word)
-        except ValueError:
-            raise KeyError(word) from None
+            return self.find(word)
+        except RnnError as e:
+            if e.code == ERR_NOTFOUND:
+                raise KeyError(word) from None
+            raise
+
+    _UNK = {"error": 0, "map": ENCODE_UNK_MAP, "skip": ENCODE_UNK_SKIP}
+
+    def encode(self, text, eos=True, unk="error"):
+        """One line of text as a list of token ids, as the PyTorch example's data.py tokenizes
+        (rnn_vocab_encode): the words of str.split() (Unicode whitespace included), then "<eos>"
+        when ``eos``. ``text``: str (encoded as UTF-8) or UTF-8 bytes. An unknown word raises
+        RnnError(ERR_NOTFOUND) with ``unk="error"``, becomes "<unk>" with ``unk="map"`` or is
+        left out with ``unk="skip"``."""
+        if unk not in self._UNK:
+            raise ValueError("unk must be 'error', 'map' or 'skip', got %r" % (unk,))
+        flags = (ENCODE_EOS if eos else 0) | self._UNK[unk]
+        b = _enc(text)
+        cap = (len(b) + 1) // 2 + 1  # words are >= 1 byte with >= 1 byte between them, + <eos>
+        while True:
+            buf = (ctypes.c_int32 * cap)()
+            n = _c_size()
+            rc = _lib.rnn_vocab_encode(self._handle, b, len(b), flags, buf, cap, ctypes.byref(n), None)
+            if rc == ERR_SIZE and n.value > cap:
+                cap = n.value
+                continue
+            self._check(rc, "rnn_vocab_encode")
+            return list(buf[:n.value])
 
     # -- application data
     @property
     def app_data(self):
-        """The application data saved with the model, as bytes (b"" when none)."""
+        """The application data as bytes: what was last assigned to this attribute, else the data
+        of the file the model was loaded from (rnn_model_get_app_data); b"" when none. It is
+        written by :meth:`save` and :meth:`to_bytes` (their ``app_data`` argument overrides it)."""
+        if self._app is not None:
+            return self._app
         p, n = ctypes.c_void_p(), _c_size()
-        self._check(_lib.rnn_get_app_data(self._handle, ctypes.byref(p), ctypes.byref(n)), "rnn_get_app_data")
+        self._check(_lib.rnn_model_get_app_data(self._handle, ctypes.byref(p), ctypes.byref(n)),
+                    "rnn_model_get_app_data")
         return ctypes.string_at(p, n.value) if n.value else b""
 
     @app_data.setter
     def app_data(self, data):
         data = bytes(data or b"")
-        self._check(_lib.rnn_set_app_data(self._handle, data, len(data)), "rnn_set_app_data")
+        most = limit(LIMIT_APP_DATA)
+        if len(data) > most:
+            raise RnnError(ERR_INVALID, "Model.app_data",
+                           "%d bytes of application data; RNN_LIMIT_APP_DATA is %d" % (len(data), most))
+        self._app = data
 
     # -- parameters
     def _param(self, p):
@@ -599,10 +839,10 @@ class Model(_Closing):
         "decoder.weight": it is encoder.weight). Param.data / .grad are zero-copy numpy views
         (rows x cols float32) of the library's memory, or memoryviews without numpy."""
         n = _c_int()
-        self._check(_lib.rnn_param_count(self._handle, ctypes.byref(n)), "rnn_param_count")
+        self._check(_lib.rnn_param_get_count(self._handle, ctypes.byref(n)), "rnn_param_get_count")
         out = {}
         for i in range(n.value):
-            p = _Param()
+            p = _sized(_Param)
             self._check(_lib.rnn_param_get(self._handle, i, ctypes.byref(p)), "rnn_param_get")
             out[_dec(p.name)] = self._param(p)
         return out
@@ -610,16 +850,17 @@ class Model(_Closing):
     def param(self, name):
         """One Param by state_dict name (rnn_param_find; "decoder.weight" of a tied model gives
         the shared encoder.weight). RnnError(ERR_NOTFOUND) for an unknown name."""
-        p = _Param()
+        p = _sized(_Param)
         self._check(_lib.rnn_param_find(self._handle, _enc(name), ctypes.byref(p)), "rnn_param_find")
         return self._param(p)
 
     def param_block(self):
         """(data, grad): the whole parameter and gradient blocks, in parameters() order, as flat
-        zero-copy views (numpy float32 arrays, or 1-D memoryviews without numpy)."""
+        zero-copy views (numpy float32 arrays, or 1-D memoryviews without numpy);
+        rnn_param_get_block, an RNN_EXPERT_API call."""
         d, g, n = _P_f32(), _P_f32(), _c_size()
-        self._check(_lib.rnn_param_block(self._handle, ctypes.byref(d), ctypes.byref(g), ctypes.byref(n)),
-                    "rnn_param_block")
+        self._check(_lib.rnn_param_get_block(self._handle, ctypes.byref(d), ctypes.byref(g), ctypes.byref(n)),
+                    "rnn_param_get_block")
         views = [_view(p, 1, n.value, self) for p in (d, g)]
         return tuple(v.reshape(-1) if _np is not None else v.cast("B").cast("f") for v in views)
 
@@ -633,9 +874,21 @@ class Model(_Closing):
 
 
 def _config_dict(cfg):
-    return {"cell": _CELL_BY_ID.get(cfg.cell, cfg.cell), "vocab_size": cfg.vocab_size,
+    name = ctypes.c_char_p()
+    cell = _dec(name.value) if _lib.rnn_cell_name(cfg.cell, ctypes.byref(name)) == OK else cfg.cell
+    return {"cell": cell, "vocab_size": cfg.vocab_size,
             "emb_size": cfg.emb_size, "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers,
             "dropout": float("%.7g" % cfg.dropout), "tied": bool(cfg.tied), "seed": cfg.seed}
+
+
+def _sampling(temperature, top_k, top_p):
+    """An rnn_sampling (rnn_sampling_init, then the three fields)."""
+    s = _Sampling()
+    rc = _lib.rnn_sampling_init(ctypes.byref(s), ctypes.sizeof(s))
+    if rc != OK:
+        raise RnnError(rc, "rnn_sampling_init")
+    s.temperature, s.top_k, s.top_p = float(temperature), int(top_k), float(top_p)
+    return s
 
 
 # ---- inference states ------------------------------------------------------------------------------------
@@ -679,15 +932,16 @@ class State(_Closing):
 
     @property
     def batch(self):
+        """The number of streams (rnn_state_get_batch)."""
         b = _c_int()
-        self._check(_lib.rnn_state_batch_size(self._handle, ctypes.byref(b)), "rnn_state_batch_size")
+        self._check(_lib.rnn_state_get_batch(self._handle, ctypes.byref(b)), "rnn_state_get_batch")
         return b.value
 
     def _tok(self, tokens):
-        pt, b, s, keep = _tokens(tokens)
+        pt, b, s, stride, keep = _tokens(tokens)
         if b != self.batch:
             raise ValueError("tokens have %d rows, the state has %d streams" % (b, self.batch))
-        return pt, s, keep
+        return pt, s, stride, keep
 
     def reset(self):
         """Zero hidden state; every generator reseeded with the creation seed."""
@@ -715,32 +969,33 @@ class State(_Closing):
         return (c["num_layers"], self.batch, c["hidden_size"])
 
     def get(self):
-        """(h, c) float32 [L][batch][H]; c is None unless the model is an LSTM."""
+        """(h, c) float32 [L][batch][H]; c is None unless the model is an LSTM
+        (rnn_state_get_hidden)."""
         shape = self._shape()
         n = shape[0] * shape[1] * shape[2]
         ph, h = _f32_buffer(n, shape)
         pc, c = _f32_buffer(n, shape)
         lstm = self.model.config["cell"] == "LSTM"
-        self._check(_lib.rnn_state_get(self._handle, ph, pc if lstm else None), "rnn_state_get")
+        self._check(_lib.rnn_state_get_hidden(self._handle, ph, pc if lstm else None), "rnn_state_get_hidden")
         return _result(h, shape), (_result(c, shape) if lstm else None)
 
     def set(self, h, c=None):
-        """Sets the hidden state; c None: zeros (LSTM)."""
+        """Sets the hidden state; c None: zeros (LSTM) (rnn_state_set_hidden)."""
         shape = self._shape()
         n = shape[0] * shape[1] * shape[2]
         ph, kh = _f32_input(h, n, "h")
         pc, kc = _f32_input(c, n, "c") if c is not None else (None, None)
-        self._check(_lib.rnn_state_set(self._handle, ph, pc), "rnn_state_set")
+        self._check(_lib.rnn_state_set_hidden(self._handle, ph, pc), "rnn_state_set_hidden")
 
     def feed(self, tokens):
         """Advances every stream over tokens [batch][steps] (no dropout): prime with a prompt."""
-        pt, s, keep = self._tok(tokens)
-        self._check(_lib.rnn_state_feed(self._handle, pt, s), "rnn_state_feed")
+        pt, s, stride, keep = self._tok(tokens)
+        self._check(_lib.rnn_state_feed(self._handle, pt, s, stride), "rnn_state_feed")
 
     def score(self, tokens):
         """Per-stream sum of log p(token) over tokens [batch][steps], then advances the state past
         them (rnn_state_score). Returns float64 [batch] (array or list)."""
-        pt, s, keep = self._tok(tokens)
+        pt, s, stride, keep = self._tok(tokens)
         b = self.batch
         if _np is not None:
             out = _np.zeros(b, dtype=_np.float64)
@@ -748,35 +1003,31 @@ class State(_Closing):
         else:
             out = (_c_double * b)()
             po = ctypes.cast(out, _P_f64)
-        self._check(_lib.rnn_state_score(self._handle, pt, s, po), "rnn_state_score")
+        self._check(_lib.rnn_state_score(self._handle, pt, s, stride, po), "rnn_state_score")
         return out if _np is not None else list(out)
 
     def logprobs(self):
-        """The next-token log-probabilities of every stream, float32 [batch][V]."""
+        """The next-token log-probabilities of every stream, float32 [batch][V]
+        (rnn_state_get_logprobs)."""
         shape = (self.batch, self.model.vocab_size)
         p, lp = _f32_buffer(shape[0] * shape[1], shape)
-        self._check(_lib.rnn_state_logprobs(self._handle, p), "rnn_state_logprobs")
+        self._check(_lib.rnn_state_get_logprobs(self._handle, p), "rnn_state_get_logprobs")
         return _result(lp, shape)
 
-    @staticmethod
-    def _sampling(temperature, top_k, top_p):
-        s = _Sampling()
-        _lib.rnn_sampling_init(ctypes.byref(s))
-        s.temperature, s.top_k, s.top_p = float(temperature), int(top_k), float(top_p)
-        return s
+    _sampling = staticmethod(_sampling)
 
     def next(self, temperature=1.0, top_k=0, top_p=1.0):
         """Draws one token per stream (temperature, then top-k, then top-p) WITHOUT advancing:
-        feed the ones you keep. Returns int32 [batch]."""
-        s = self._sampling(temperature, top_k, top_p)
+        feed the ones you keep (rnn_state_draw). Returns int32 [batch]."""
+        s = _sampling(temperature, top_k, top_p)
         b = self.batch
         pn, nxt = _i32_out((b,))
-        self._check(_lib.rnn_state_next(self._handle, ctypes.byref(s), pn), "rnn_state_next")
+        self._check(_lib.rnn_state_draw(self._handle, ctypes.byref(s), pn), "rnn_state_draw")
         return nxt if _np is not None else list(nxt)[:b]
 
     def generate(self, count, temperature=1.0, top_k=0, top_p=1.0):
         """Draws and feeds `count` tokens per stream; returns int32 [batch][count]."""
-        s = self._sampling(temperature, top_k, top_p)
+        s = _sampling(temperature, top_k, top_p)
         b = self.batch
         po, out = _i32_out((b, int(count)))
         self._check(_lib.rnn_state_generate(self._handle, ctypes.byref(s), int(count), po), "rnn_state_generate")
