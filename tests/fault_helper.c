@@ -5,9 +5,9 @@
  *                                              every weight +-3e38 (huge: finite weights whose
  *                                              products overflow)
  *   fault_helper poison IN OUT word:W         a copy of IN with the embedding row of word W NaN
- *   fault_helper save IN OUT                  load IN, rnn_model_save it to OUT; prints the
- *                                              library's message; exit 0 saved, 3 RNN_ERR_IO,
- *                                              4 another error
+ *   fault_helper save IN OUT                  load IN, rnn_model_save it (with its application
+ *                                              data) to OUT; prints the library's message;
+ *                                              exit 0 saved, 3 RNN_ERR_IO, 4 another error
  *   fault_helper load FILE                    exit 0 when FILE loads, else prints why, exit 1
  *   fault_helper killtest PATH N              N times: a child process saves a ~3 MB model over
  *                                              PATH and is SIGKILLed at a random moment; PATH must
@@ -25,17 +25,29 @@
 #include <time.h>
 #include <unistd.h>
 
+#define RNN_EXPERT_API /* rnn_param_get_block */
 #include "rnn.h"
 
 static rnn_model *load_or_die(const char *path)
 {
     rnn_model *m = NULL;
     char err[512];
-    if (rnn_model_load(&m, path, NULL, err, sizeof err) != RNN_OK) {
+    if (rnn_model_load(&m, path, NULL, 0, err, sizeof err) != RNN_OK) {
         fprintf(stderr, "fault_helper: cannot load %s: %s\n", path, err);
         exit(1);
     }
     return m;
+}
+
+/* rnn_model_save of a loaded model, carrying the application data of the file it came from (an
+ * rnnlm checkpoint keeps its training counters there), as 0.1's rnn_model_save did. */
+static int save_as_loaded(const rnn_model *m, const char *out)
+{
+    const void *app = NULL;
+    size_t app_len = 0;
+    int rc = rnn_model_get_app_data(m, &app, &app_len);
+    if (rc != RNN_OK) return rc;
+    return rnn_model_save(m, out, 0, app, app_len);
 }
 
 static int cmd_poison(const char *in, const char *out, const char *mode)
@@ -44,25 +56,25 @@ static int cmd_poison(const char *in, const char *out, const char *mode)
     if (strcmp(mode, "huge") == 0) {
         float *d, *g;
         size_t n;
-        rnn_param_block(m, &d, &g, &n);
+        rnn_param_get_block(m, &d, &g, &n);
         for (size_t i = 0; i < n; i++) d[i] = d[i] < 0 ? -3e38f : 3e38f;
     } else if (strncmp(mode, "word:", 5) == 0) {
         int nv = 0, id = -1;
-        rnn_vocab_size(m, &nv);
+        rnn_vocab_get_size(m, &nv);
         for (int i = 0; i < nv; i++) {
             const char *w;
-            if (rnn_vocab_word(m, i, &w) == RNN_OK && strcmp(w, mode + 5) == 0) id = i;
+            if (rnn_vocab_get_word(m, i, &w) == RNN_OK && strcmp(w, mode + 5) == 0) id = i;
         }
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         if (id < 0 || rnn_param_find(m, "encoder.weight", &p) != RNN_OK) return 1;
         for (int j = 0; j < p.cols; j++) p.data[(size_t)id * p.cols + j] = NAN;
     } else {
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         if (rnn_param_find(m, "decoder.bias", &p) != RNN_OK) return 1;
         p.data[0] = strcmp(mode, "inf") == 0 ? INFINITY : NAN;
     }
-    if (rnn_model_save(m, out) != RNN_OK) {
-        fprintf(stderr, "fault_helper: %s\n", rnn_errmsg(m));
+    if (save_as_loaded(m, out) != RNN_OK) {
+        fprintf(stderr, "fault_helper: %s\n", rnn_model_errmsg(m));
         return 1;
     }
     rnn_model_free(m);
@@ -72,8 +84,8 @@ static int cmd_poison(const char *in, const char *out, const char *mode)
 static int cmd_save(const char *in, const char *out)
 {
     rnn_model *m = load_or_die(in);
-    int rc = rnn_model_save(m, out);
-    if (rc != RNN_OK) printf("%s: %s\n", rnn_strerror(rc), rnn_errmsg(m));
+    int rc = save_as_loaded(m, out);
+    if (rc != RNN_OK) printf("%s: %s\n", rnn_status_string(rc), rnn_model_errmsg(m));
     rnn_model_free(m);
     return rc == RNN_OK ? 0 : rc == RNN_ERR_IO ? 3 : 4;
 }
@@ -81,11 +93,11 @@ static int cmd_save(const char *in, const char *out)
 static rnn_model *big_model(uint64_t seed)
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.vocab_size = 1000, cfg.emb_size = 200, cfg.hidden_size = 200, cfg.num_layers = 1;
     cfg.seed = seed;
     rnn_model *m = NULL;
-    if (rnn_model_create(&m, &cfg, NULL) != RNN_OK) exit(1);
+    if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK) exit(1);
     return m;
 }
 
@@ -93,8 +105,8 @@ static int same_params(const rnn_model *a, const rnn_model *b)
 {
     float *da, *db, *g;
     size_t na, nb;
-    rnn_param_block(a, &da, &g, &na);
-    rnn_param_block(b, &db, &g, &nb);
+    rnn_param_get_block(a, &da, &g, &na);
+    rnn_param_get_block(b, &db, &g, &nb);
     return na == nb && memcmp(da, db, na * sizeof *da) == 0;
 }
 
@@ -133,13 +145,13 @@ static int sweep_temps(const char *path)
 static int cmd_killtest(const char *path, int n)
 {
     rnn_model *old = big_model(1000);
-    if (rnn_model_save(old, path) != RNN_OK) {
-        fprintf(stderr, "fault_helper: %s\n", rnn_errmsg(old));
+    if (rnn_model_save(old, path, 0, NULL, 0) != RNN_OK) {
+        fprintf(stderr, "fault_helper: %s\n", rnn_model_errmsg(old));
         return 1;
     }
     /* calibrate: how long does a save take? */
     double t0 = now_s();
-    if (rnn_model_save(old, path) != RNN_OK) return 1;
+    if (rnn_model_save(old, path, 0, NULL, 0) != RNN_OK) return 1;
     double save_s = now_s() - t0;
     long window_us = (long)(save_s * 1.5e6) + 1000;
     srand((unsigned)getpid());
@@ -149,7 +161,7 @@ static int cmd_killtest(const char *path, int n)
         fflush(NULL);
         pid_t pid = fork();
         if (pid < 0) return 1;
-        if (pid == 0) _exit(rnn_model_save(neu, path) == RNN_OK ? 0 : 7);
+        if (pid == 0) _exit(rnn_model_save(neu, path, 0, NULL, 0) == RNN_OK ? 0 : 7);
         struct timespec ts = {0, (long)(rand() % window_us) * 1000L};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
@@ -163,7 +175,7 @@ static int cmd_killtest(const char *path, int n)
         }
         rnn_model *got = NULL;
         char err[512];
-        if (rnn_model_load(&got, path, NULL, err, sizeof err) != RNN_OK) {
+        if (rnn_model_load(&got, path, NULL, 0, err, sizeof err) != RNN_OK) {
             fprintf(stderr, "fault_helper: kill %d: %s does not load: %s\n", i, path, err);
             return 1;
         }

@@ -1,5 +1,6 @@
 /* test_corpus.c -- the rnnlm corpus pipeline: tokenizer edge cases, dictionary order, unknown
-   words, both batching modes against hand-computed layouts, and WikiText-2 when present. */
+   words, both batching modes against hand-computed layouts, rnn_vocab_encode line by line against
+   the corpus reader, and WikiText-2 when present. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -541,6 +542,108 @@ START_TEST(test_batch_seed)
 }
 END_TEST
 
+/* ---- rnn_vocab_encode against the corpus pipeline --------------------------------------------- */
+
+/* Encodes every line of a file with rnn_vocab_encode and checks the ids against what
+   corpus_tokenize_file gave for the whole file. */
+typedef struct enc_check {
+    rnn_model *m;
+    unsigned flags;
+    const int32_t *want;
+    size_t n, at;
+    size_t unknown;
+} enc_check;
+
+static int enc_line(void *user, const char *line, size_t len, unsigned long long lineno)
+{
+    enc_check *c = user;
+    size_t count = 0, unknown = 0;
+    int rc = rnn_vocab_encode(c->m, line, len, c->flags, NULL, 0, &count, &unknown);
+    /* measuring (ids NULL, cap 0): RNN_ERR_SIZE or RNN_OK, the header leaves it open; the count is given */
+    ck_assert_msg((rc == RNN_ERR_SIZE || rc == RNN_OK) && count >= 1, "line %llu: measuring gives %d, count %zu (%s)",
+                  lineno, rc, count, rnn_model_errmsg(c->m));
+    int32_t *ids = malloc(count * sizeof *ids);
+    ck_assert_ptr_nonnull(ids);
+    size_t count2 = 0;
+    rc = rnn_vocab_encode(c->m, line, len, c->flags, ids, count, &count2, &unknown);
+    ck_assert_msg(rc == RNN_OK && count2 == count, "line %llu: %d (%s)", lineno, rc, rnn_model_errmsg(c->m));
+    ck_assert_msg(c->at + count <= c->n, "line %llu: more ids than the corpus reader gave", lineno);
+    for (size_t i = 0; i < count; i++)
+        ck_assert_msg(ids[i] == c->want[c->at + i], "line %llu, token %zu: rnn_vocab_encode %d, corpus %d", lineno, i,
+                      ids[i], c->want[c->at + i]);
+    c->at += count;
+    c->unknown += unknown;
+    free(ids);
+    return RNN_OK;
+}
+
+/* A model (as small as can be) carrying the corpus vocabulary. */
+static rnn_model *model_with_vocab(const corpus_vocab *v)
+{
+    int V = vocab_size(v);
+    rnn_config cfg;
+    ck_assert_int_eq(rnn_config_init(&cfg, sizeof cfg), RNN_OK);
+    cfg.vocab_size = V, cfg.emb_size = 1, cfg.hidden_size = 1, cfg.num_layers = 1;
+    rnn_model *m = NULL;
+    char err[256];
+    ck_assert_msg(rnn_model_create(&m, &cfg, NULL, err, sizeof err) == RNN_OK, "%s", err);
+    const char **words = malloc(sizeof *words * (size_t)V);
+    ck_assert_ptr_nonnull(words);
+    for (int i = 0; i < V; i++) words[i] = vocab_word(v, i);
+    ck_assert_msg(rnn_vocab_set(m, words, V) == RNN_OK, "%s", rnn_model_errmsg(m));
+    free(words);
+    return m;
+}
+
+static void encode_file_like_corpus(rnn_model *m, const char *path, unsigned flags, const int32_t *want, size_t n,
+                                    size_t *unknown)
+{
+    enc_check c = {m, flags, want, n, 0, 0};
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char err[CORPUS_ERR_SIZE];
+    int rc = corpus_read_lines(f, path, enc_line, &c, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc == RNN_OK, "%s", err);
+    ck_assert_uint_eq(c.at, n);
+    if (unknown) *unknown = c.unknown;
+}
+
+/* rnn_vocab_encode(line, RNN_ENCODE_EOS) of every line gives what data.py (the corpus reader)
+   gives for the file: Unicode whitespace, CR LF and CR, blank and whitespace-only lines, no final
+   newline; and with RNN_ENCODE_UNK_MAP what it gives with a fixed vocabulary holding "<unk>". */
+START_TEST(test_encode_matches_corpus)
+{
+    const char text[] = "the cat\tsat\n\n   \n  \xc2\xa0 na\xc3\xafve\xe2\x86\x92\xe5\xad\x97\xf0\x9f\x98\x80 x\x1cy\r\n"
+                        "a\xe2\x80\x83" "b\rc d\xe2\x80\x8b" "e \xe3\x80\x80the\x0b\x0c" "cat\xc2\x85<eos> <unk>\n"
+                        "last line without newline";
+    char *path = write_temp(text, sizeof text - 1);
+    corpus_vocab *v;
+    ck_assert_int_eq(vocab_create(&v), RNN_OK);
+    int32_t *ids;
+    size_t n;
+    char err[CORPUS_ERR_SIZE];
+    ck_assert_int_eq(corpus_tokenize_file(v, path, 1, &ids, &n, err, sizeof err), RNN_OK);
+    rnn_model *m = model_with_vocab(v);
+    size_t unknown = 99;
+    encode_file_like_corpus(m, path, RNN_ENCODE_EOS, ids, n, &unknown);
+    ck_assert_uint_eq(unknown, 0);
+    free(ids);
+
+    /* a fixed vocabulary: unknown words become <unk> in both */
+    const char other[] = "the zebra sat\n\xe2\x80\x83 quokka cat\r\nna\xc3\xafve\xe2\x86\x92\xe5\xad\x97\xf0\x9f\x98\x80 on mat\n";
+    char *path2 = write_temp(other, sizeof other - 1);
+    ck_assert_int_eq(corpus_tokenize_file(v, path2, 0, &ids, &n, err, sizeof err), RNN_OK);
+    encode_file_like_corpus(m, path2, RNN_ENCODE_EOS | RNN_ENCODE_UNK_MAP, ids, n, &unknown);
+    ck_assert_uint_eq(unknown, 4); /* zebra, quokka, on, mat */
+    free(ids);
+    rnn_model_free(m);
+    vocab_free(v);
+    remove_temp(path);
+    remove_temp(path2);
+}
+END_TEST
+
 /* ---- WikiText-2 ----------------------------------------------------------------------------- */
 
 START_TEST(test_wikitext2)
@@ -582,6 +685,12 @@ START_TEST(test_wikitext2)
     for (size_t k = 0; k < b.num_chunks; k++) sum += (size_t)corpus_batches_steps(&b, k);
     ck_assert_uint_eq(sum, 21763);
     ck_assert_uint_eq(corpus_batches_eval_denominator(&b), 21763);
+
+    /* rnn_vocab_encode(line, RNN_ENCODE_EOS) of every line of valid.txt gives the corpus ids */
+    rnn_model *m = model_with_vocab(c.vocab);
+    snprintf(probe, sizeof probe, "%s/valid.txt", dir);
+    encode_file_like_corpus(m, probe, RNN_ENCODE_EOS, c.valid, c.n_valid, NULL);
+    rnn_model_free(m);
     corpus_free(&c);
 }
 END_TEST
@@ -601,6 +710,7 @@ static Suite *corpus_suite(void)
     tcase_add_test(tc, test_tok_missing_and_empty);
     tcase_add_test(tc, test_dir_order);
     tcase_add_test(tc, test_unknown_words);
+    tcase_add_test(tc, test_encode_matches_corpus);
     tcase_add_test(tc, test_batch_main);
     tcase_add_test(tc, test_batch_seed);
     tcase_add_test(tc, test_wikitext2);

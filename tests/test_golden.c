@@ -6,7 +6,7 @@
  * state into a fresh model and compares, with the tensor-relative error tu_rel_err <= 1e-4:
  *   - rnn_evaluate's log-probs, loss and final state;
  *   - rnn_forward + rnn_backward: loss, every parameter gradient, the final state (h, c) and the
- *     gradient w.r.t. the entering state (rnn_get_state_grad);
+ *     gradient w.r.t. the entering state (rnn_model_get_hidden_grad);
  *   - 5 steps of the example's training loop (forward, zero_grad, backward, clip_grad_norm, SGD):
  *     each loss, each total norm, the final weights and the total weight change.
  * Without data (RNN_GOLDEN_DIR unset, or no .bin files there) every test passes, saying why.
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#define RNN_EXPERT_API /* rnn_model_get_hidden_grad */
 #include "rnn.h"
 
 #define TOL 1e-4
@@ -206,10 +207,10 @@ static int load_weights(golden_case *gc, rnn_model *m, const gfile *g)
     for (int i = 0; i < g->count; i++) {
         const garray *a = &g->a[i];
         if (strncmp(a->name, "init/", 5) != 0) continue;
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         int rc = rnn_param_find(m, a->name + 5, &p);
         if (rc != RNN_OK) {
-            gc_fail(gc, "rnn_param_find(\"%s\") -> %s", a->name + 5, rnn_strerror(rc));
+            gc_fail(gc, "rnn_param_find(\"%s\") -> %s", a->name + 5, rnn_status_string(rc));
             return -1;
         }
         if (a->dtype != G_F32 || a->n != p.size) {
@@ -226,7 +227,7 @@ static int load_weights(golden_case *gc, rnn_model *m, const gfile *g)
     do {                                                                                      \
         int rc_ = (expr);                                                                     \
         if (rc_ != RNN_OK) {                                                                  \
-            gc_fail(&gc, "%s -> %s (%s)", #expr, rnn_strerror(rc_), rnn_errmsg(m));             \
+            gc_fail(&gc, "%s -> %s (%s)", #expr, rnn_status_string(rc_), rnn_model_errmsg(m));   \
             goto done;                                                                        \
         }                                                                                     \
     } while (0)
@@ -291,7 +292,7 @@ static void run_case(int i)
     const float *c0d = c0 ? c0->data : NULL;
 
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = cell;
     cfg.vocab_size = V;
     cfg.emb_size = E;
@@ -299,14 +300,19 @@ static void run_case(int i)
     cfg.num_layers = L;
     cfg.tied = tied;
     cfg.dropout = 0.0f;
-    CALL(rnn_model_create(&m, &cfg, NULL));
+    char cerr[256] = "";
+    int crc = rnn_model_create(&m, &cfg, NULL, cerr, sizeof cerr);
+    if (crc != RNN_OK) {
+        gc_fail(&gc, "rnn_model_create -> %s (%s)", rnn_status_string(crc), cerr);
+        goto done;
+    }
 
     /* Parameters: the same names, shapes and order as PyTorch's model.parameters(). */
     int nparam = 0, ninit = 0;
-    CALL(rnn_param_count(m, &nparam));
+    CALL(rnn_param_get_count(m, &nparam));
     for (int k = 0; k < g.count; k++) {
         if (strncmp(g.a[k].name, "init/", 5) != 0) continue;
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         if (rnn_param_get(m, ninit, &p) != RNN_OK) {
             gc_fail(&gc, "rnn_param_get(%d) failed; PyTorch has %s there", ninit, g.a[k].name + 5);
         } else if (strcmp(p.name, g.a[k].name + 5) != 0) {
@@ -320,10 +326,10 @@ static void run_case(int i)
         ninit++;
     }
     if (nparam != ninit)
-        gc_fail(&gc, "rnn_param_count %d, PyTorch has %d parameters", nparam, ninit);
+        gc_fail(&gc, "rnn_param_get_count %d, PyTorch has %d parameters", nparam, ninit);
     if (gc.nfail) goto done;
     if (tied) {
-        rnn_param enc, dec;
+        rnn_param enc = {.struct_size = sizeof enc}, dec = {.struct_size = sizeof dec};
         CALL(rnn_param_find(m, "encoder.weight", &enc));
         CALL(rnn_param_find(m, "decoder.weight", &dec));
         if (enc.data != dec.data) gc_fail(&gc, "tied decoder.weight is not encoder.weight");
@@ -341,44 +347,44 @@ static void run_case(int i)
     double loss;
 
     /* (a) evaluation: log-probs, loss, final state. */
-    CALL(rnn_reset_state(m, B));
-    CALL(rnn_set_state(m, B, h0->data, c0d));
-    CALL(rnn_evaluate(m, tok->data, tgt->data, B, T, &loss, buf));
+    CALL(rnn_model_reset_hidden(m, B));
+    CALL(rnn_model_set_hidden(m, B, h0->data, c0d));
+    CALL(rnn_evaluate(m, tok->data, tgt->data, B, T, 0, &loss, buf));
     cmp_tensor(&gc, "evaluate logprobs", buf, gfile_get(&g, "logprobs", G_F32), nlp);
     cmp_scalar(&gc, "evaluate loss", loss, *(const float *)loss_a->data);
-    CALL(rnn_get_state(m, B, buf, lstm ? buf2 : NULL));
+    CALL(rnn_model_get_hidden(m, B, buf, lstm ? buf2 : NULL));
     cmp_tensor(&gc, "evaluate h1", buf, gfile_get(&g, "h1", G_F32), nstate);
     if (lstm) cmp_tensor(&gc, "evaluate c1", buf2, gfile_get(&g, "c1", G_F32), nstate);
 
     /* (a) training forward + backward: loss, gradients, final state, state gradient. */
-    CALL(rnn_set_state(m, B, h0->data, c0d));
-    CALL(rnn_forward(m, tok->data, tgt->data, B, T, &loss));
+    CALL(rnn_model_set_hidden(m, B, h0->data, c0d));
+    CALL(rnn_forward(m, tok->data, tgt->data, B, T, 0, &loss));
     CALL(rnn_zero_grad(m));
     CALL(rnn_backward(m));
     cmp_scalar(&gc, "forward loss", loss, *(const float *)loss_a->data);
     for (int k = 0; k < nparam; k++) {
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         CALL(rnn_param_get(m, k, &p));
         snprintf(what, sizeof what, "grad/%s", p.name);
         cmp_tensor(&gc, what, p.grad, gfile_get(&g, what, G_F32), p.size);
     }
-    CALL(rnn_get_state(m, B, buf, lstm ? buf2 : NULL));
+    CALL(rnn_model_get_hidden(m, B, buf, lstm ? buf2 : NULL));
     cmp_tensor(&gc, "h1", buf, gfile_get(&g, "h1", G_F32), nstate);
     if (lstm) cmp_tensor(&gc, "c1", buf2, gfile_get(&g, "c1", G_F32), nstate);
-    CALL(rnn_get_state_grad(m, B, buf, lstm ? buf2 : NULL));
+    CALL(rnn_model_get_hidden_grad(m, B, buf, lstm ? buf2 : NULL));
     cmp_tensor(&gc, "dh0", buf, gfile_get(&g, "dh0", G_F32), nstate);
     if (lstm) cmp_tensor(&gc, "dc0", buf2, gfile_get(&g, "dc0", G_F32), nstate);
 
     /* (b) the example's training loop from the same weights and state. */
     gc.phase = 1;
     if (load_weights(&gc, m, &g) != nparam) goto done;
-    CALL(rnn_reset_state(m, B));
-    CALL(rnn_set_state(m, B, h0->data, c0d));
+    CALL(rnn_model_reset_hidden(m, B));
+    CALL(rnn_model_set_hidden(m, B, h0->data, c0d));
     for (int s = 0; s < S; s++) {
         const int32_t *x = (const int32_t *)tr_tok->data + (size_t)s * B * T;
         const int32_t *y = (const int32_t *)tr_tgt->data + (size_t)s * B * T;
         double norm;
-        CALL(rnn_forward(m, x, y, B, T, &loss));
+        CALL(rnn_forward(m, x, y, B, T, 0, &loss));
         CALL(rnn_zero_grad(m));
         CALL(rnn_backward(m));
         CALL(rnn_clip_grad_norm(m, clip, &norm));
@@ -389,7 +395,7 @@ static void run_case(int i)
         cmp_scalar(&gc, what, norm, ((const float *)tr_norm->data)[s]);
     }
     for (int k = 0; k < nparam; k++) {
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         CALL(rnn_param_get(m, k, &p));
         snprintf(what, sizeof what, "final/%s", p.name);
         cmp_tensor(&gc, what, p.data, ref = gfile_get(&g, what, G_F32), p.size);

@@ -9,6 +9,7 @@
  */
 #include "testutil.h"
 
+#define RNN_EXPERT_API /* rnn_model_get_hidden_grad, rnn_param_get_block */
 #include <rnn.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,9 +31,9 @@ typedef struct {
 static double loss_at(fixture *f)
 {
     double loss = 0;
-    ck_assert_int_eq(rnn_set_state(f->m, B, f->h1, f->lstm ? f->c1 : NULL), RNN_OK);
-    ck_assert_int_eq(rnn_set_seed(f->m, 77), RNN_OK);
-    ck_assert_int_eq(rnn_forward(f->m, f->tok, f->tgt, B, T, &loss), RNN_OK);
+    ck_assert_int_eq(rnn_model_set_hidden(f->m, B, f->h1, f->lstm ? f->c1 : NULL), RNN_OK);
+    ck_assert_int_eq(rnn_model_set_seed(f->m, 77), RNN_OK);
+    ck_assert_int_eq(rnn_forward(f->m, f->tok, f->tgt, B, T, 0, &loss), RNN_OK);
     return loss;
 }
 
@@ -69,17 +70,17 @@ static void run_case(int cell, int L, int tied, float dropout)
 {
     fixture f = {0};
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = cell, cfg.vocab_size = V, cfg.num_layers = L, cfg.tied = tied, cfg.dropout = dropout;
     cfg.hidden_size = 6, cfg.emb_size = tied ? 6 : 5, cfg.seed = 1000 + cell * 10 + L;
     f.L = L, f.H = cfg.hidden_size, f.lstm = cell == RNN_CELL_LSTM, f.relu = cell == RNN_CELL_RELU, f.dropout = dropout;
-    ck_assert_int_eq(rnn_model_create(&f.m, &cfg, NULL), RNN_OK);
+    ck_assert_int_eq(rnn_model_create(&f.m, &cfg, NULL, NULL, 0), RNN_OK);
 
     /* larger weights than the default initialisation, so every path carries signal */
     uint64_t s = 42 + (uint64_t)cell * 7 + (uint64_t)L;
     float *p, *g;
     size_t n;
-    rnn_param_block(f.m, &p, &g, &n);
+    rnn_param_get_block(f.m, &p, &g, &n);
     for (size_t i = 0; i < n; i++) p[i] = (float)(tu_uniform(&s) - 0.5);
 
     f.nstate = (size_t)L * B * f.H;
@@ -94,26 +95,26 @@ static void run_case(int cell, int L, int tied, float dropout)
         f.tok[i] = (int32_t)(tu_next(&s) % V), f.tgt[i] = (int32_t)(tu_next(&s) % V);
     }
     f.tgt[3] = RNN_IGNORE; /* ignored targets stay out of the loss and the gradient */
-    ck_assert_int_eq(rnn_reset_state(f.m, B), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(f.m, B), RNN_OK);
     for (size_t i = 0; i < f.nstate; i++) f.h1[i] = (float)(tu_uniform(&s) - 0.5), f.c1[i] = (float)(tu_uniform(&s) - 0.5);
-    ck_assert_int_eq(rnn_set_state(f.m, B, f.h1, f.c1), RNN_OK);
+    ck_assert_int_eq(rnn_model_set_hidden(f.m, B, f.h1, f.c1), RNN_OK);
     double l1;
-    ck_assert_int_eq(rnn_forward(f.m, tok1, tgt1, B, T, &l1), RNN_OK);
-    ck_assert_int_eq(rnn_get_state(f.m, B, f.h1, f.c1), RNN_OK);
+    ck_assert_int_eq(rnn_forward(f.m, tok1, tgt1, B, T, 0, &l1), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_hidden(f.m, B, f.h1, f.c1), RNN_OK);
 
     /* analytic gradient of chunk 2 */
     loss_at(&f);
     ck_assert_int_eq(rnn_zero_grad(f.m), RNN_OK);
     ck_assert_int_eq(rnn_backward(f.m), RNN_OK);
-    ck_assert_int_eq(rnn_get_state_grad(f.m, B, dh, dc), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_hidden_grad(f.m, B, dh, dc), RNN_OK);
     float *an = malloc(n * sizeof(float));
     memcpy(an, g, n * sizeof(float));
 
     double worst = 0;
     int count;
-    rnn_param_count(f.m, &count);
+    rnn_param_get_count(f.m, &count);
     for (int k = 0; k < count; k++) {
-        rnn_param prm;
+        rnn_param prm = {.struct_size = sizeof prm};
         ck_assert_int_eq(rnn_param_get(f.m, k, &prm), RNN_OK);
         size_t base = (size_t)(prm.data - p);
         /* every entry of small tensors, a spread of entries of large ones */
@@ -150,31 +151,31 @@ END_TEST
 START_TEST(test_detach)
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = RNN_CELL_LSTM, cfg.vocab_size = V, cfg.emb_size = 5, cfg.hidden_size = 6, cfg.dropout = 0;
     rnn_model *a, *b;
-    ck_assert_int_eq(rnn_model_create(&a, &cfg, NULL), RNN_OK);
-    ck_assert_int_eq(rnn_model_create(&b, &cfg, NULL), RNN_OK);
+    ck_assert_int_eq(rnn_model_create(&a, &cfg, NULL, NULL, 0), RNN_OK);
+    ck_assert_int_eq(rnn_model_create(&b, &cfg, NULL, NULL, 0), RNN_OK);
     int32_t t1[B * T], t2[B * T];
     uint64_t s = 5;
     for (int i = 0; i < B * T; i++) t1[i] = (int32_t)(tu_next(&s) % V), t2[i] = (int32_t)(tu_next(&s) % V);
-    rnn_reset_state(a, B);
-    rnn_reset_state(b, B);
+    rnn_model_reset_hidden(a, B);
+    rnn_model_reset_hidden(b, B);
     double l;
     /* a: chunk 1 then chunk 2 with backward; b: chunk 2 from a's state, set directly */
-    ck_assert_int_eq(rnn_forward(a, t1, t2, B, T, &l), RNN_OK);
+    ck_assert_int_eq(rnn_forward(a, t1, t2, B, T, 0, &l), RNN_OK);
     float h[2 * 6 * B], c[2 * 6 * B];
-    rnn_get_state(a, B, h, c);
-    rnn_set_state(b, B, h, c);
+    rnn_model_get_hidden(a, B, h, c);
+    rnn_model_set_hidden(b, B, h, c);
     rnn_zero_grad(a);
-    ck_assert_int_eq(rnn_forward(a, t2, t1, B, T, &l), RNN_OK);
+    ck_assert_int_eq(rnn_forward(a, t2, t1, B, T, 0, &l), RNN_OK);
     ck_assert_int_eq(rnn_backward(a), RNN_OK);
-    ck_assert_int_eq(rnn_forward(b, t2, t1, B, T, &l), RNN_OK);
+    ck_assert_int_eq(rnn_forward(b, t2, t1, B, T, 0, &l), RNN_OK);
     ck_assert_int_eq(rnn_backward(b), RNN_OK);
-    float *ga, *gb;
+    float *pa, *pb, *ga, *gb;
     size_t n;
-    rnn_param_block(a, NULL, &ga, &n);
-    rnn_param_block(b, NULL, &gb, &n);
+    ck_assert_int_eq(rnn_param_get_block(a, &pa, &ga, &n), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_block(b, &pb, &gb, &n), RNN_OK);
     ck_assert_int_eq(memcmp(ga, gb, n * sizeof(float)), 0);
     rnn_model_free(a);
     rnn_model_free(b);

@@ -147,38 +147,38 @@ START_TEST(test_wide_build_same_bits)
             fill(x, n, &s, scale), fill(b, n, &s, scale);
             if (rep == 2 && n > 5) x[n / 2] = NAN, x[1] = -0.0f, x[2] = 0.0f, b[3] = -INFINITY;
             memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
-            float m4 = rnn_k4_add_bias_max(r4, b, n), m16 = rnn_k16_add_bias_max(r16, b, n);
+            float m4 = rnn__k4_add_bias_max(r4, b, n), m16 = rnn__k16_add_bias_max(r16, b, n);
             ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
             SAME(r4, r16, n);
-            m4 = rnn_k4_bias_max(x, b, n), m16 = rnn_k16_bias_max(x, b, n);
+            m4 = rnn__k4_bias_max(x, b, n), m16 = rnn__k16_bias_max(x, b, n);
             ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
             for (int store = 0; store < 2; store++)
                 for (int withb = 0; withb < 2; withb++) {
                     memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
-                    double s4 = rnn_k4_exp_sum(r4, withb ? b : NULL, 1.5f, n, store);
-                    double s16 = rnn_k16_exp_sum(r16, withb ? b : NULL, 1.5f, n, store);
+                    double s4 = rnn__k4_exp_sum(r4, withb ? b : NULL, 1.5f, n, store);
+                    double s16 = rnn__k16_exp_sum(r16, withb ? b : NULL, 1.5f, n, store);
                     ck_assert(memcmp(&s4, &s16, sizeof s4) == 0);
                     SAME(r4, r16, n);
                 }
-            rnn_k4_log_softmax(o4, x, b, 0.75f, 1.5f, n), rnn_k16_log_softmax(o16, x, b, 0.75f, 1.5f, n);
+            rnn__k4_log_softmax(o4, x, b, 0.75f, 1.5f, n), rnn__k16_log_softmax(o16, x, b, 0.75f, 1.5f, n);
             SAME(o4, o16, n);
-            rnn_k4_sub(o4, x, 0.75f, n), rnn_k16_sub(o16, x, 0.75f, n);
+            rnn__k4_sub(o4, x, 0.75f, n), rnn__k16_sub(o16, x, 0.75f, n);
             SAME(o4, o16, n);
-            double q4 = rnn_k4_sumsq(x, (size_t)n), q16 = rnn_k16_sumsq(x, (size_t)n);
+            double q4 = rnn__k4_sumsq(x, (size_t)n), q16 = rnn__k16_sumsq(x, (size_t)n);
             ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
-            q4 = rnn_k4_sum(x, (size_t)n), q16 = rnn_k16_sum(x, (size_t)n);
+            q4 = rnn__k4_sum(x, (size_t)n), q16 = rnn__k16_sum(x, (size_t)n);
             ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
 #define ONE(call4, call16)                                                                       \
     memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);                         \
     call4, call16;                                                                                \
     SAME(r4, r16, n)
-            ONE(rnn_k4_scale(r4, 0.3f, (size_t)n), rnn_k16_scale(r16, 0.3f, (size_t)n));
-            ONE(rnn_k4_axpy(r4, -0.7f, b, (size_t)n), rnn_k16_axpy(r16, -0.7f, b, (size_t)n));
-            ONE(rnn_k4_add(r4, b, (size_t)n), rnn_k16_add(r16, b, (size_t)n));
-            ONE(rnn_k4_mul(r4, b, (size_t)n), rnn_k16_mul(r16, b, (size_t)n));
-            ONE(rnn_k4_sigmoid_bias(r4, b, n), rnn_k16_sigmoid_bias(r16, b, n));
-            ONE(rnn_k4_tanh_bias(r4, b, n), rnn_k16_tanh_bias(r16, b, n));
-            rnn_k4_tanh(o4, x, n), rnn_k16_tanh(o16, x, n);
+            ONE(rnn__k4_scale(r4, 0.3f, (size_t)n), rnn__k16_scale(r16, 0.3f, (size_t)n));
+            ONE(rnn__k4_axpy(r4, -0.7f, b, (size_t)n), rnn__k16_axpy(r16, -0.7f, b, (size_t)n));
+            ONE(rnn__k4_add(r4, b, (size_t)n), rnn__k16_add(r16, b, (size_t)n));
+            ONE(rnn__k4_mul(r4, b, (size_t)n), rnn__k16_mul(r16, b, (size_t)n));
+            ONE(rnn__k4_sigmoid_bias(r4, b, n), rnn__k16_sigmoid_bias(r16, b, n));
+            ONE(rnn__k4_tanh_bias(r4, b, n), rnn__k16_tanh_bias(r16, b, n));
+            rnn__k4_tanh(o4, x, n), rnn__k16_tanh(o16, x, n);
             SAME(o4, o16, n);
         }
     }

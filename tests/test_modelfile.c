@@ -1,7 +1,11 @@
 /* test_modelfile.c -- the model file (docs/FORMAT.md): round trips for every cell, tied and untied,
    1-3 layers; the byte layout against the specification (with the test's own CRC-32C); untrusted
    input (every truncation, every single-byte flip, lying lengths, counts, configurations, names and
-   shapes) with a counting allocator; unknown sections; the atomic save; argument errors. */
+   shapes, duplicate or whitespace vocabulary words) with a counting allocator, each loaded both from
+   a file and from memory (rnn_model_load_mem must agree); unknown sections; the atomic save;
+   memory images (rnn_model_save_mem: size query, RNN_ERR_SIZE, the file's bytes; rnn_model_load_mem:
+   the same model, exact resume with RNN_SAVE_STATE, RNN_LOAD_NO_STATE); application data; load
+   flags; argument errors. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -11,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define RNN_EXPERT_API /* rnn_param_get_block */
 #include "rnn.h"
 
 /* ---- CRC-32C, written independently of the library (bitwise, reflected 0x82F63B78) ------------ */
@@ -67,7 +72,7 @@ static rnn_allocator counting(counter *c, size_t cap)
 {
     memset(c, 0, sizeof *c);
     c->cap = cap;
-    rnn_allocator a = {c_alloc, c_free, c};
+    rnn_allocator a = {sizeof a, c_alloc, c_free, c};
     return a;
 }
 
@@ -151,6 +156,14 @@ static void write_all(const char *path, const void *b, size_t len)
 }
 
 /* ---- models ------------------------------------------------------------------------------------- */
+static rnn_config get_cfg(const rnn_model *m)
+{
+    rnn_config c;
+    ck_assert_int_eq(rnn_config_init(&c, sizeof c), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_config(m, &c), RNN_OK);
+    return c;
+}
+
 static const char UTF8_WORD[] = "na\xc3\xafve\xe2\x86\x92\xe5\xad\x97\xf0\x9f\x98\x80"; /* naïve→字😀 */
 enum { LONG_WORD_LEN = 3000 };
 
@@ -159,7 +172,7 @@ static void randomize(rnn_model *m, uint64_t seed)
 {
     float *p, *g;
     size_t n;
-    ck_assert_int_eq(rnn_param_block(m, &p, &g, &n), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_block(m, &p, &g, &n), RNN_OK);
     uint64_t s = seed;
     for (size_t i = 0; i < n; i++) p[i] = (float)(tu_uniform(&s) * 2.0 - 1.0), g[i] = 1.0f;
 }
@@ -192,13 +205,15 @@ static void set_vocab(rnn_model *m, int V)
 static rnn_model *make_model(int cell, int tied, int L, int V, int E, int H, int vocab, uint64_t seed)
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = cell, cfg.tied = tied, cfg.num_layers = L;
     cfg.vocab_size = V, cfg.emb_size = E, cfg.hidden_size = H;
     cfg.dropout = 0.375f;
     cfg.seed = 0xDEADBEEFCAFEF00Dull ^ seed;
     rnn_model *m = NULL;
-    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL), RNN_OK);
+    char err[256] = "";
+    int rc = rnn_model_create(&m, &cfg, NULL, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "create: %s (%s)", rnn_status_string(rc), err);
     randomize(m, seed * 7919 + 13);
     if (vocab) set_vocab(m, V);
     return m;
@@ -212,9 +227,7 @@ static rnn_model *small_model(int cell, int tied, int vocab)
 
 static void assert_same_model(rnn_model *a, rnn_model *b, int same_vocab)
 {
-    rnn_config ca, cb;
-    ck_assert_int_eq(rnn_model_config(a, &ca), RNN_OK);
-    ck_assert_int_eq(rnn_model_config(b, &cb), RNN_OK);
+    rnn_config ca = get_cfg(a), cb = get_cfg(b);
     ck_assert_int_eq(ca.cell, cb.cell);
     ck_assert_int_eq(ca.vocab_size, cb.vocab_size);
     ck_assert_int_eq(ca.emb_size, cb.emb_size);
@@ -227,29 +240,29 @@ static void assert_same_model(rnn_model *a, rnn_model *b, int same_vocab)
 
     if (same_vocab) {
         int na, nb;
-        ck_assert_int_eq(rnn_vocab_size(a, &na), RNN_OK);
-        ck_assert_int_eq(rnn_vocab_size(b, &nb), RNN_OK);
+        ck_assert_int_eq(rnn_vocab_get_size(a, &na), RNN_OK);
+        ck_assert_int_eq(rnn_vocab_get_size(b, &nb), RNN_OK);
         ck_assert_int_eq(na, nb);
         for (int i = 0; i < na; i++) {
             const char *wa, *wb;
-            ck_assert_int_eq(rnn_vocab_word(a, i, &wa), RNN_OK);
-            ck_assert_int_eq(rnn_vocab_word(b, i, &wb), RNN_OK);
+            ck_assert_int_eq(rnn_vocab_get_word(a, i, &wa), RNN_OK);
+            ck_assert_int_eq(rnn_vocab_get_word(b, i, &wb), RNN_OK);
             ck_assert_msg(strcmp(wa, wb) == 0, "word %d: \"%.40s\" != \"%.40s\"", i, wa, wb);
         }
     }
 
     float *pa, *pb, *ga, *gb;
     size_t na, nb;
-    ck_assert_int_eq(rnn_param_block(a, &pa, &ga, &na), RNN_OK);
-    ck_assert_int_eq(rnn_param_block(b, &pb, &gb, &nb), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_block(a, &pa, &ga, &na), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_block(b, &pb, &gb, &nb), RNN_OK);
     ck_assert_uint_eq(na, nb);
     ck_assert_msg(memcmp(pa, pb, na * sizeof(float)) == 0, "parameter blocks differ");
     int ta, tb;
-    ck_assert_int_eq(rnn_param_count(a, &ta), RNN_OK);
-    ck_assert_int_eq(rnn_param_count(b, &tb), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_count(a, &ta), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_count(b, &tb), RNN_OK);
     ck_assert_int_eq(ta, tb);
     for (int i = 0; i < ta; i++) {
-        rnn_param x, y;
+        rnn_param x = {.struct_size = sizeof x}, y = {.struct_size = sizeof y};
         ck_assert_int_eq(rnn_param_get(a, i, &x), RNN_OK);
         ck_assert_int_eq(rnn_param_get(b, i, &y), RNN_OK);
         ck_assert_str_eq(x.name, y.name);
@@ -258,28 +271,57 @@ static void assert_same_model(rnn_model *a, rnn_model *b, int same_vocab)
     }
 }
 
+/* The same application data (bytes and length; NULL exactly when there is none). */
+static void assert_same_app_data(const rnn_model *a, const rnn_model *b)
+{
+    const void *da = "x", *db = "y";
+    size_t la = 99, lb = 98;
+    ck_assert_int_eq(rnn_model_get_app_data(a, &da, &la), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_app_data(b, &db, &lb), RNN_OK);
+    ck_assert_uint_eq(la, lb);
+    ck_assert_msg((da == NULL) == (la == 0) && (db == NULL) == (lb == 0), "app data %p/%zu, %p/%zu", da, la, db, lb);
+    if (la) ck_assert_msg(memcmp(da, db, la) == 0, "app data differs");
+}
+
+/* The same hidden state (batch, h, and c for LSTM), bit for bit. */
+static void assert_same_hidden(const rnn_model *a, const rnn_model *b)
+{
+    int ba = -1, bb = -2;
+    ck_assert_int_eq(rnn_model_get_batch(a, &ba), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_batch(b, &bb), RNN_OK);
+    ck_assert_int_eq(ba, bb);
+    if (ba == 0) return;
+    rnn_config c = get_cfg(a);
+    size_t n = (size_t)c.num_layers * (size_t)ba * (size_t)c.hidden_size;
+    float *h = calloc(4 * n, sizeof(float));
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(rnn_model_get_hidden(a, ba, h, h + n), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_hidden(b, ba, h + 2 * n, h + 3 * n), RNN_OK);
+    ck_assert_msg(memcmp(h, h + 2 * n, 2 * n * sizeof(float)) == 0, "hidden states differ");
+    free(h);
+}
+
 /* Mean NLL in evaluation mode on a fixed 2 x 6 chunk, and the log-probabilities. */
 static double eval_loss(rnn_model *m, float *logprobs)
 {
-    rnn_config c;
-    ck_assert_int_eq(rnn_model_config(m, &c), RNN_OK);
+    rnn_config c = get_cfg(m);
     int32_t tok[12], tgt[12];
     uint64_t s = 4242;
     for (int i = 0; i < 12; i++) tok[i] = (int32_t)(tu_next(&s) % (uint64_t)c.vocab_size);
     for (int i = 0; i < 12; i++) tgt[i] = (int32_t)(tu_next(&s) % (uint64_t)c.vocab_size);
     tgt[5] = RNN_IGNORE;
     double loss = -1;
-    ck_assert_int_eq(rnn_reset_state(m, 2), RNN_OK);
-    ck_assert_int_eq(rnn_evaluate(m, tok, tgt, 2, 6, &loss, logprobs), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(m, 2), RNN_OK);
+    ck_assert_int_eq(rnn_evaluate(m, tok, tgt, 2, 6, 0, &loss, logprobs), RNN_OK);
     double loss2 = -1; /* a second chunk, with the carried state */
-    ck_assert_int_eq(rnn_evaluate(m, tgt[5] == RNN_IGNORE ? tok : tgt, tok, 2, 6, &loss2, NULL), RNN_OK);
+    ck_assert_int_eq(rnn_evaluate(m, tgt[5] == RNN_IGNORE ? tok : tgt, tok, 2, 6, 0, &loss2, NULL), RNN_OK);
     return loss + 1000.0 * loss2;
 }
 
 static int save_ok(rnn_model *m, const char *path)
 {
-    int rc = rnn_model_save(m, path);
-    ck_assert_msg(rc == RNN_OK, "save %s: %s (%s)", path, rnn_strerror(rc), rnn_errmsg(m));
+    int rc = rnn_model_save(m, path, 0, NULL, 0);
+    ck_assert_msg(rc == RNN_OK, "save %s: %s (%s)", path, rnn_status_string(rc), rnn_model_errmsg(m));
     return rc;
 }
 
@@ -287,8 +329,8 @@ static rnn_model *load_ok(const char *path, const rnn_allocator *al)
 {
     rnn_model *m = NULL;
     char err[256] = "x";
-    int rc = rnn_model_load(&m, path, al, err, sizeof err);
-    ck_assert_msg(rc == RNN_OK, "load %s: %s (%s)", path, rnn_strerror(rc), err);
+    int rc = rnn_model_load(&m, path, al, 0, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "load %s: %s (%s)", path, rnn_status_string(rc), err);
     ck_assert_ptr_nonnull(m);
     ck_assert_str_eq(err, "");
     return m;
@@ -382,17 +424,23 @@ static void remove_sect(mfile *f, int at)
     f->n--;
 }
 
-/* Loads `len` bytes (written to dir/in.rnn) through a counting allocator that refuses requests over
-   64 MiB. Checks what every load must do: *out NULL and a message on failure, no message on
-   success, nothing leaked. A loaded model (r.m) must be released with unload(). */
+/* Loads `len` bytes twice: written to dir/in.rnn with rnn_model_load, and from memory with
+   rnn_model_load_mem, each through a counting allocator that refuses requests over 64 MiB. Checks
+   what every load must do: *out NULL and a message on failure, no message on success, nothing
+   leaked; and that a memory image fails (or loads) exactly like the file: the same status (a file
+   may also fail to be read, RNN_ERR_IO, where memory gives RNN_ERR_FORMAT) and on success the same
+   model. The result is the file's; a loaded model (r.m) must be released with unload(). */
 typedef struct load_result {
     int rc;
     char err[256];
-    size_t max_req; /* the largest single allocation requested */
+    size_t max_req; /* the largest single allocation requested, by either load */
     rnn_model *m;   /* only on success */
+    int rc_mem;     /* the status of rnn_model_load_mem */
+    char err_mem[256];
 } load_result;
 
-static counter g_load; /* the allocator of the models load_bytes returns */
+static counter g_load;     /* the allocator of the models load_bytes returns */
+static counter g_load_mem; /* the allocator of the memory loads */
 
 static load_result load_bytes(const char *dir, const void *b, size_t len)
 {
@@ -403,7 +451,7 @@ static load_result load_bytes(const char *dir, const void *b, size_t len)
     rnn_allocator al = counting(&g_load, (size_t)64 << 20);
     r.m = (rnn_model *)&r; /* a non-NULL value that must be overwritten */
     memset(r.err, 'x', sizeof r.err);
-    r.rc = rnn_model_load(&r.m, path, &al, r.err, sizeof r.err);
+    r.rc = rnn_model_load(&r.m, path, &al, 0, r.err, sizeof r.err);
     r.max_req = g_load.max_req;
     ck_assert_msg(memchr(r.err, 0, sizeof r.err) != NULL, "errbuf not terminated");
     if (r.rc == RNN_OK) {
@@ -417,6 +465,35 @@ static load_result load_bytes(const char *dir, const void *b, size_t len)
     }
     unlink(path);
     free(path);
+
+    /* the same bytes from memory (a private copy, overwritten after the call: not kept) */
+    unsigned char *copy = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(copy);
+    if (len) memcpy(copy, b, len);
+    rnn_allocator alm = counting(&g_load_mem, (size_t)64 << 20);
+    rnn_model *mm = (rnn_model *)&r;
+    memset(r.err_mem, 'x', sizeof r.err_mem);
+    r.rc_mem = rnn_model_load_mem(&mm, copy, len, &alm, 0, r.err_mem, sizeof r.err_mem);
+    memset(copy, 0xA5, len);
+    free(copy);
+    if (g_load_mem.max_req > r.max_req) r.max_req = g_load_mem.max_req;
+    ck_assert_msg(memchr(r.err_mem, 0, sizeof r.err_mem) != NULL, "load_mem: errbuf not terminated");
+    ck_assert_msg(r.rc_mem == r.rc || (r.rc == RNN_ERR_IO && r.rc_mem == RNN_ERR_FORMAT),
+                  "%zu bytes: rnn_model_load gives %s (%s) but rnn_model_load_mem %s (%s)", len,
+                  rnn_status_string(r.rc), r.err, rnn_status_string(r.rc_mem), r.err_mem);
+    if (r.rc_mem == RNN_OK) {
+        ck_assert_ptr_nonnull(mm);
+        ck_assert_str_eq(r.err_mem, "");
+        assert_same_model(r.m, mm, 1);
+        assert_same_app_data(r.m, mm);
+        assert_same_hidden(r.m, mm);
+        rnn_model_free(mm);
+    } else {
+        ck_assert_ptr_null(mm);
+        ck_assert_msg(r.err_mem[0] != 0, "load_mem: rc %d without a message", r.rc_mem);
+    }
+    ck_assert_msg(g_load_mem.live == 0, "load_mem rc %d (%s): %ld allocations leaked", r.rc_mem, r.err_mem,
+                  g_load_mem.live);
     return r;
 }
 
@@ -449,7 +526,7 @@ static void expect_format(const char *dir, const mfile *f, const char *needle, c
     load_result r = load_bytes(dir, b, len);
     free(b);
     unload(&r);
-    ck_assert_msg(r.rc == RNN_ERR_FORMAT, "%s: got %s (%s), want RNN_ERR_FORMAT", what, rnn_strerror(r.rc), r.err);
+    ck_assert_msg(r.rc == RNN_ERR_FORMAT, "%s: got %s (%s), want RNN_ERR_FORMAT", what, rnn_status_string(r.rc), r.err);
     if (needle) ck_assert_msg(strstr(r.err, needle) != NULL, "%s: message \"%s\" lacks \"%s\"", what, r.err, needle);
     ck_assert_msg(r.max_req <= len + 4096, "%s: an allocation of %zu bytes for a %zu-byte file", what, r.max_req, len);
 }
@@ -488,26 +565,26 @@ START_TEST(test_roundtrip_all)
                 float *gb;
                 float *pb;
                 size_t n;
-                ck_assert_int_eq(rnn_param_block(b, &pb, &gb, &n), RNN_OK);
+                ck_assert_int_eq(rnn_param_get_block(b, &pb, &gb, &n), RNN_OK);
                 for (size_t i = 0; i < n; i++) ck_assert_msg(gb[i] == 0.0f, "gradient %zu not zero after load", i);
                 int nv;
-                ck_assert_int_eq(rnn_vocab_size(b, &nv), RNN_OK);
+                ck_assert_int_eq(rnn_vocab_get_size(b, &nv), RNN_OK);
                 ck_assert_int_eq(nv, V);
                 const char *w;
-                ck_assert_int_eq(rnn_vocab_word(b, 1, &w), RNN_OK);
+                ck_assert_int_eq(rnn_vocab_get_word(b, 1, &w), RNN_OK);
                 ck_assert_str_eq(w, UTF8_WORD);
-                ck_assert_int_eq(rnn_vocab_word(b, 2, &w), RNN_OK);
+                ck_assert_int_eq(rnn_vocab_get_word(b, 2, &w), RNN_OK);
                 ck_assert_uint_eq(strlen(w), LONG_WORD_LEN);
-                ck_assert_int_eq(rnn_vocab_word(b, V - 1, &w), RNN_OK);
+                ck_assert_int_eq(rnn_vocab_get_word(b, V - 1, &w), RNN_OK);
                 char last[16];
                 snprintf(last, sizeof last, "w%d", V - 1);
                 ck_assert_str_eq(w, last);
 
                 /* tied models store no decoder.weight, but it is found (shared) after loading */
-                rnn_param p;
+                rnn_param p = {.struct_size = sizeof p};
                 ck_assert_int_eq(rnn_param_find(b, "decoder.weight", &p), RNN_OK);
                 if (tied) {
-                    rnn_param e;
+                    rnn_param e = {.struct_size = sizeof e};
                     ck_assert_int_eq(rnn_param_find(b, "encoder.weight", &e), RNN_OK);
                     ck_assert_ptr_eq(p.data, e.data);
                 }
@@ -562,8 +639,7 @@ START_TEST(test_layout_matches_spec)
         /* END's CRC-32C covers its tag and zero length */
         ck_assert_uint_eq(get32(raw + rawlen - 4), crc32c(raw + rawlen - 16, 12));
 
-        rnn_config c;
-        rnn_model_config(m, &c);
+        rnn_config c = get_cfg(m);
         const unsigned char *p = f.s[0].data;
         ck_assert_uint_eq(f.s[0].len, 36);
         ck_assert_uint_eq(get32(p + 0), (uint32_t)c.cell);
@@ -582,7 +658,7 @@ START_TEST(test_layout_matches_spec)
         size_t at = 4;
         for (int i = 0; i < 7; i++) {
             const char *w;
-            rnn_vocab_word(m, i, &w);
+            rnn_vocab_get_word(m, i, &w);
             ck_assert_uint_eq(get32(p + at), strlen(w));
             ck_assert(memcmp(p + at + 4, w, strlen(w)) == 0);
             at += 4 + strlen(w);
@@ -591,13 +667,13 @@ START_TEST(test_layout_matches_spec)
 
         p = f.s[2].data;
         int nt;
-        rnn_param_count(m, &nt);
+        rnn_param_get_count(m, &nt);
         ck_assert_int_eq(nt, 1 + 4 * 2 + (tied ? 0 : 1) + 1);
         ck_assert_uint_eq(get32(p), (uint32_t)nt);
         at = 4;
         for (int i = 0; i < nt; i++) {
-            rnn_param t;
-            rnn_param_get(m, i, &t);
+            rnn_param t = {.struct_size = sizeof t};
+            ck_assert_int_eq(rnn_param_get(m, i, &t), RNN_OK);
             size_t nl = get32(p + at);
             ck_assert_uint_eq(nl, strlen(t.name));
             ck_assert(memcmp(p + at + 4, t.name, nl) == 0);
@@ -615,7 +691,7 @@ START_TEST(test_layout_matches_spec)
         }
         ck_assert_uint_eq(at, f.s[2].len);
         /* PyTorch's names, in parameters() order */
-        rnn_param t;
+        rnn_param t = {.struct_size = sizeof t};
         rnn_param_get(m, 0, &t);
         ck_assert_str_eq(t.name, "encoder.weight");
         rnn_param_get(m, 1, &t);
@@ -641,10 +717,10 @@ START_TEST(test_roundtrip_no_vocab)
     rnn_model *b = load_ok(path, NULL);
     assert_same_model(a, b, 1);
     int n = -1;
-    ck_assert_int_eq(rnn_vocab_size(b, &n), RNN_OK);
+    ck_assert_int_eq(rnn_vocab_get_size(b, &n), RNN_OK);
     ck_assert_int_eq(n, 0);
     const char *w;
-    ck_assert_int_eq(rnn_vocab_word(b, 0, &w), RNN_ERR_RANGE);
+    ck_assert_int_eq(rnn_vocab_get_word(b, 0, &w), RNN_ERR_RANGE);
     double la = eval_loss(a, NULL), lb = eval_loss(b, NULL);
     ck_assert(memcmp(&la, &lb, sizeof la) == 0);
     /* and no VOCB section in the file */
@@ -676,7 +752,7 @@ START_TEST(test_truncated_every_length)
             load_result r = load_bytes(dir, raw, n);
             unload(&r);
             ck_assert_msg(r.rc == RNN_ERR_FORMAT || r.rc == RNN_ERR_IO, "truncated to %zu of %zu: %s", n, len,
-                          rnn_strerror(r.rc));
+                          rnn_status_string(r.rc));
             ck_assert_msg(r.max_req <= len + 4096, "truncated to %zu: an allocation of %zu bytes", n, r.max_req);
         }
         load_result r = load_bytes(dir, raw, len);
@@ -721,7 +797,7 @@ START_TEST(test_flip_every_byte)
             assert_same_model(m, r.m, reserved);
             if (vtag) {
                 int nv;
-                rnn_vocab_size(r.m, &nv);
+                rnn_vocab_get_size(r.m, &nv);
                 ck_assert_int_eq(nv, 0);
             }
             accepted++;
@@ -730,7 +806,7 @@ START_TEST(test_flip_every_byte)
                    reserved ? "identical model" : "no vocabulary");
             unload(&r);
         } else {
-            ck_assert_msg(r.rc == RNN_ERR_FORMAT, "byte %zu: %s (%s)", i, rnn_strerror(r.rc), r.err);
+            ck_assert_msg(r.rc == RNN_ERR_FORMAT, "byte %zu: %s (%s)", i, rnn_status_string(r.rc), r.err);
         }
     }
     ck_assert_int_le(accepted, 8);
@@ -776,7 +852,7 @@ static void lie_length(const char *dir, const mfile *f, int sect, uint64_t claim
     load_result r = load_bytes(dir, b, len);
     unload(&r);
     ck_assert_msg(r.rc == RNN_ERR_FORMAT, "section %d claiming %llu bytes: %s (%s)", sect, (unsigned long long)claim,
-                  rnn_strerror(r.rc), r.err);
+                  rnn_status_string(r.rc), r.err);
     ck_assert_msg(r.max_req <= 2 * len + 4096, "section %d claiming %llu bytes: an allocation of %zu bytes", sect,
                   (unsigned long long)claim, r.max_req);
     free(b);
@@ -850,8 +926,7 @@ START_TEST(test_bad_conf)
         {6, 0x7FC00000u, "dropout NaN"},
         {6, 0x7F800000u, "dropout inf"},
     };
-    rnn_config cfg;
-    rnn_model_config(m, &cfg);
+    rnn_config cfg = get_cfg(m);
     ck_assert_int_ne(cfg.emb_size, 3); /* "tied with E != H" needs E != H: small_model has E = H */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(f.s[c].data, keep, 36);
@@ -1113,17 +1188,17 @@ START_TEST(test_save_missing_folder)
     char *dir = make_tmpdir();
     char *path = join(dir, "no/such/folder/model.rnn");
     rnn_model *m = small_model(RNN_CELL_LSTM, 0, 1);
-    ck_assert_int_eq(rnn_model_save(m, path), RNN_ERR_IO);
-    ck_assert_msg(strstr(rnn_errmsg(m), path) != NULL, "message \"%s\" does not name %s", rnn_errmsg(m), path);
+    ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_ERR_IO);
+    ck_assert_msg(strstr(rnn_model_errmsg(m), path) != NULL, "message \"%s\" does not name %s", rnn_model_errmsg(m), path);
     char names[512];
     ck_assert_int_eq(list_dir(dir, names, sizeof names), 0);
     /* the failed save changed nothing: the model still saves and evaluates */
     free(path);
     path = join(dir, "ok.rnn");
     save_ok(m, path);
-    ck_assert_int_eq(rnn_model_save(NULL, path), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_model_save(m, NULL), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_model_save(m, ""), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_save(NULL, path, 0, NULL, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_save(m, NULL, 0, NULL, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_save(m, "", 0, NULL, 0), RNN_ERR_INVALID);
     rnn_model_free(m);
     free(path);
     remove_tmpdir(dir);
@@ -1150,8 +1225,8 @@ START_TEST(test_save_no_leftovers)
     /* a save that fails at the rename (the target is a folder) removes its temporary file */
     char *sub = join(dir, "sub");
     ck_assert_int_eq(mkdir(sub, 0700), 0);
-    ck_assert_int_eq(rnn_model_save(a, sub), RNN_ERR_IO);
-    ck_assert_msg(strstr(rnn_errmsg(a), sub) != NULL, "%s", rnn_errmsg(a));
+    ck_assert_int_eq(rnn_model_save(a, sub, 0, NULL, 0), RNN_ERR_IO);
+    ck_assert_msg(strstr(rnn_model_errmsg(a), sub) != NULL, "%s", rnn_model_errmsg(a));
     ck_assert_int_eq(list_dir(dir, names, sizeof names), 2);
     ck_assert_msg(strstr(names, "tmp") == NULL, "leftover: %s", names);
     rmdir(sub);
@@ -1192,8 +1267,8 @@ START_TEST(test_save_readonly_folder_keeps_old_file)
         unlink(probe);
         printf("test_save_readonly_folder_keeps_old_file: skipped (a 0555 folder is writable here: root?)\n");
     } else {
-        ck_assert_int_eq(rnn_model_save(b, path), RNN_ERR_IO);
-        ck_assert_msg(strstr(rnn_errmsg(b), path) != NULL, "%s", rnn_errmsg(b));
+        ck_assert_int_eq(rnn_model_save(b, path, 0, NULL, 0), RNN_ERR_IO);
+        ck_assert_msg(strstr(rnn_model_errmsg(b), path) != NULL, "%s", rnn_model_errmsg(b));
         size_t l1;
         unsigned char *after = read_all(path, &l1);
         ck_assert_uint_eq(l0, l1);
@@ -1225,24 +1300,24 @@ START_TEST(test_load_arguments)
     rnn_model *m = (rnn_model *)err;
 
     err[0] = 'x';
-    ck_assert_int_eq(rnn_model_load(NULL, path, NULL, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_load(NULL, path, NULL, 0, err, sizeof err), RNN_ERR_INVALID);
     ck_assert_msg(err[0] != 0 && err[0] != 'x', "no message for a NULL out");
-    ck_assert_int_eq(rnn_model_load(NULL, path, NULL, NULL, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_load(NULL, path, NULL, 0, NULL, 0), RNN_ERR_INVALID);
 
-    ck_assert_int_eq(rnn_model_load(&m, NULL, NULL, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_load(&m, NULL, NULL, 0, err, sizeof err), RNN_ERR_INVALID);
     ck_assert_ptr_null(m);
     ck_assert_msg(err[0] != 0, "no message for a NULL path");
 
     char *missing = join(dir, "missing.rnn");
     m = (rnn_model *)err;
-    ck_assert_int_eq(rnn_model_load(&m, missing, NULL, err, sizeof err), RNN_ERR_IO);
+    ck_assert_int_eq(rnn_model_load(&m, missing, NULL, 0, err, sizeof err), RNN_ERR_IO);
     ck_assert_ptr_null(m);
     ck_assert_msg(strstr(err, missing) != NULL, "message \"%s\" does not name %s", err, missing);
     free(missing);
 
     m = (rnn_model *)err;
-    int rc = rnn_model_load(&m, dir, NULL, err, sizeof err);
-    ck_assert_msg(rc == RNN_ERR_IO || rc == RNN_ERR_FORMAT, "a folder: %s", rnn_strerror(rc));
+    int rc = rnn_model_load(&m, dir, NULL, 0, err, sizeof err);
+    ck_assert_msg(rc == RNN_ERR_IO || rc == RNN_ERR_FORMAT, "a folder: %s", rnn_status_string(rc));
     ck_assert_ptr_null(m);
     ck_assert_msg(strstr(err, dir) != NULL, "message \"%s\" does not name %s", err, dir);
 
@@ -1251,13 +1326,13 @@ START_TEST(test_load_arguments)
     rnn_allocator half = counting(&c, 1u << 30);
     half.free = NULL;
     m = (rnn_model *)err;
-    ck_assert_int_eq(rnn_model_load(&m, path, &half, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_load(&m, path, &half, 0, err, sizeof err), RNN_ERR_INVALID);
     ck_assert_int_eq(c.total, 0);
 
     /* an allocator that always fails: RNN_ERR_NOMEM, nothing leaked */
     rnn_allocator none = counting(&c, 0);
     m = (rnn_model *)err;
-    rc = rnn_model_load(&m, path, &none, err, sizeof err);
+    rc = rnn_model_load(&m, path, &none, 0, err, sizeof err);
     ck_assert_int_eq(rc, RNN_ERR_NOMEM);
     ck_assert_ptr_null(m);
     ck_assert_int_eq(c.live, 0);
@@ -1269,8 +1344,8 @@ START_TEST(test_load_arguments)
     for (size_t cap = 0; cap < all.max_req; cap = cap * 2 + 1) {
         rnn_allocator cl = counting(&c, cap);
         m = (rnn_model *)err;
-        rc = rnn_model_load(&m, path, &cl, err, sizeof err);
-        ck_assert_msg(rc == RNN_ERR_NOMEM, "cap %zu: %s (%s)", cap, rnn_strerror(rc), err);
+        rc = rnn_model_load(&m, path, &cl, 0, err, sizeof err);
+        ck_assert_msg(rc == RNN_ERR_NOMEM, "cap %zu: %s (%s)", cap, rnn_status_string(rc), err);
         ck_assert_ptr_null(m);
         ck_assert_msg(c.live == 0, "cap %zu: %ld leaked", cap, c.live);
     }
@@ -1279,18 +1354,18 @@ START_TEST(test_load_arguments)
     char small[9];
     memset(small, '#', sizeof small);
     m = (rnn_model *)err;
-    ck_assert_int_eq(rnn_model_load(&m, NULL, NULL, small, 8), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_load(&m, NULL, NULL, 0, small, 8), RNN_ERR_INVALID);
     ck_assert_int_eq(small[7], 0);
     ck_assert_int_eq(small[8], '#');
     memset(small, '#', sizeof small);
-    ck_assert_int_eq(rnn_model_load(&m, NULL, NULL, small, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_load(&m, NULL, NULL, 0, small, 0), RNN_ERR_INVALID);
     ck_assert_int_eq(small[0], '#');
 
     /* an empty file */
     char *empty = join(dir, "empty.rnn");
     write_all(empty, "", 0);
     m = (rnn_model *)err;
-    ck_assert_int_eq(rnn_model_load(&m, empty, NULL, err, sizeof err), RNN_ERR_FORMAT);
+    ck_assert_int_eq(rnn_model_load(&m, empty, NULL, 0, err, sizeof err), RNN_ERR_FORMAT);
     ck_assert_ptr_null(m);
     free(empty);
 
@@ -1306,12 +1381,12 @@ START_TEST(test_save_file_mode)
     char *dir = make_tmpdir(), *path = join(dir, "m.rnn");
     rnn_model *m = small_model(RNN_CELL_GRU, 0, 1);
     mode_t old = umask(022);
-    ck_assert_int_eq(rnn_model_save(m, path), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_OK);
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0644);
     ck_assert_int_eq(chmod(path, 0640), 0);
-    ck_assert_int_eq(rnn_model_save(m, path), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_OK);
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0640);
     umask(old);
@@ -1328,7 +1403,7 @@ START_TEST(test_load_fifo)
     ck_assert_int_eq(mkfifo(path, 0600), 0);
     rnn_model *m = (rnn_model *)1;
     char err[256];
-    ck_assert_int_eq(rnn_model_load(&m, path, NULL, err, sizeof err), RNN_ERR_IO);
+    ck_assert_int_eq(rnn_model_load(&m, path, NULL, 0, err, sizeof err), RNN_ERR_IO);
     ck_assert_ptr_null(m);
     ck_assert_ptr_nonnull(strstr(err, "regular file"));
     unlink(path);
@@ -1341,7 +1416,7 @@ END_TEST
 static double train_step(rnn_model *m, const int32_t *t, const int32_t *g)
 {
     double l = 0;
-    ck_assert_int_eq(rnn_forward(m, t, g, 2, 5, &l), RNN_OK);
+    ck_assert_int_eq(rnn_forward(m, t, g, 2, 5, 0, &l), RNN_OK);
     ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
     ck_assert_int_eq(rnn_backward(m), RNN_OK);
     ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, NULL), RNN_OK);
@@ -1356,39 +1431,42 @@ START_TEST(test_exact_resume_state)
     int cell = _i;
     char *dir = make_tmpdir(), *path = join(dir, "r.rnn"), *plain = join(dir, "p.rnn");
     rnn_model *a = make_model(cell, 0, 2, 20, 6, 8, 1, 5);
-    rnn_config cfg;
-    rnn_model_config(a, &cfg);
+    rnn_config cfg = get_cfg(a);
     ck_assert_float_gt(cfg.dropout, 0.0f);
     int32_t t[10], g[10];
     for (int i = 0; i < 10; i++) t[i] = (int32_t)(i * 3 % 20), g[i] = (int32_t)(i * 7 % 20);
-    ck_assert_int_eq(rnn_reset_state(a, 2), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(a, 2), RNN_OK);
     for (int k = 0; k < 3; k++) train_step(a, t, g);
-    ck_assert_int_eq(rnn_set_app_data(a, "epoch=3\0x", 9), RNN_OK);
-    ck_assert_int_eq(rnn_model_save_ex(a, path, RNN_SAVE_STATE), RNN_OK);
-    ck_assert_int_eq(rnn_model_save(a, plain), RNN_OK);
-    ck_assert_int_eq(rnn_model_save_ex(a, plain, 2), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_save(a, path, RNN_SAVE_STATE, "epoch=3\0x", 9), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(a, plain, 0, NULL, 0), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(a, plain, 2, NULL, 0), RNN_ERR_INVALID); /* not a save flag */
     rnn_model *b = load_ok(path, NULL), *p = load_ok(plain, NULL);
     int batch = -1;
-    ck_assert_int_eq(rnn_state_batch(b, &batch), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_batch(b, &batch), RNN_OK);
     ck_assert_int_eq(batch, 2);
-    ck_assert_int_eq(rnn_state_batch(p, &batch), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_batch(p, &batch), RNN_OK);
     ck_assert_int_eq(batch, 0); /* a plain save carries no state */
     const void *d;
     size_t dl;
-    ck_assert_int_eq(rnn_get_app_data(b, &d, &dl), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_app_data(b, &d, &dl), RNN_OK);
     ck_assert_uint_eq(dl, 9);
     ck_assert_int_eq(memcmp(d, "epoch=3\0x", 9), 0);
     for (int k = 0; k < 3; k++) {
         double la = train_step(a, t, g), lb = train_step(b, t, g);
         ck_assert_msg(la == lb, "step %d: loss %.9g vs resumed %.9g", k, la, lb);
     }
-    float *pa, *pb;
+    float *pa, *pb, *ga, *gb;
     size_t n;
-    rnn_param_block(a, &pa, NULL, &n);
-    rnn_param_block(b, &pb, NULL, &n);
+    rnn_param_get_block(a, &pa, &ga, &n);
+    rnn_param_get_block(b, &pb, &gb, &n);
     ck_assert_int_eq(memcmp(pa, pb, n * sizeof(float)), 0);
-    ck_assert_int_eq(rnn_set_app_data(a, NULL, 0), RNN_OK);
-    ck_assert_int_eq(rnn_get_app_data(a, &d, &dl), RNN_OK);
+    /* app data belongs to the file: a created model has none, saving gave it none, and a file
+       saved without any holds none */
+    ck_assert_int_eq(rnn_model_get_app_data(a, &d, &dl), RNN_OK);
+    ck_assert_ptr_null(d);
+    ck_assert_uint_eq(dl, 0);
+    d = "x", dl = 5;
+    ck_assert_int_eq(rnn_model_get_app_data(p, &d, &dl), RNN_OK);
     ck_assert_ptr_null(d);
     ck_assert_uint_eq(dl, 0);
     rnn_model_free(a), rnn_model_free(b), rnn_model_free(p);
@@ -1402,9 +1480,8 @@ START_TEST(test_bad_state)
 {
     char *dir = make_tmpdir(), *path = join(dir, "s.rnn");
     rnn_model *a = small_model(RNN_CELL_LSTM, 0, 1);
-    ck_assert_int_eq(rnn_reset_state(a, 3), RNN_OK);
-    ck_assert_int_eq(rnn_set_app_data(a, "xy", 2), RNN_OK);
-    ck_assert_int_eq(rnn_model_save_ex(a, path, RNN_SAVE_STATE), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(a, 3), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(a, path, RNN_SAVE_STATE, "xy", 2), RNN_OK);
     size_t len;
     unsigned char *raw = read_all(path, &len);
     mfile f;
@@ -1453,13 +1530,693 @@ START_TEST(test_stale_temps_removed)
     write_all(live, "x", 1);
     write_all(other, "x", 1);
     rnn_model *m = small_model(RNN_CELL_TANH, 0, 0);
-    ck_assert_int_eq(rnn_model_save(m, path), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_OK);
     ck_assert_int_ne(access(stale, F_OK), 0);
     ck_assert_int_eq(access(live, F_OK), 0); /* pid 1 exists */
     ck_assert_int_eq(access(other, F_OK), 0);
     unlink(live), unlink(other);
     rnn_model_free(m);
     free(path), free(stale), free(live), free(other);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* ---- tests: memory images (rnn_model_save_mem / rnn_model_load_mem) --------------------------------- */
+
+/* The bytes rnn_model_save writes to dir/f.rnn for these arguments. */
+static unsigned char *file_bytes(rnn_model *m, const char *dir, unsigned flags, const void *app, size_t app_len,
+                                 size_t *len)
+{
+    char *path = join(dir, "f.rnn");
+    int rc = rnn_model_save(m, path, flags, app, app_len);
+    ck_assert_msg(rc == RNN_OK, "save: %s (%s)", rnn_status_string(rc), rnn_model_errmsg(m));
+    unsigned char *b = read_all(path, len);
+    unlink(path);
+    free(path);
+    return b;
+}
+
+/* rnn_model_save_mem into a buffer of exactly the size its query gives. */
+static unsigned char *mem_image(rnn_model *m, unsigned flags, const void *app, size_t app_len, size_t *len)
+{
+    size_t need = 0;
+    int rc = rnn_model_save_mem(m, NULL, 0, &need, flags, app, app_len);
+    ck_assert_msg(rc == RNN_OK, "save_mem size query: %s (%s)", rnn_status_string(rc), rnn_model_errmsg(m));
+    ck_assert_uint_gt(need, 16);
+    unsigned char *b = malloc(need);
+    ck_assert_ptr_nonnull(b);
+    size_t got = 0;
+    rc = rnn_model_save_mem(m, b, need, &got, flags, app, app_len);
+    ck_assert_msg(rc == RNN_OK, "save_mem: %s (%s)", rnn_status_string(rc), rnn_model_errmsg(m));
+    ck_assert_uint_eq(got, need);
+    *len = need;
+    return b;
+}
+
+static rnn_model *load_mem_ok(const void *b, size_t len, const rnn_allocator *al, unsigned flags)
+{
+    rnn_model *m = NULL;
+    char err[256] = "x";
+    int rc = rnn_model_load_mem(&m, b, len, al, flags, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "load_mem of %zu bytes: %s (%s)", len, rnn_status_string(rc), err);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_str_eq(err, "");
+    return m;
+}
+
+static void assert_app_data(const rnn_model *m, const void *want, size_t want_len)
+{
+    const void *d = "x";
+    size_t dl = 12345;
+    ck_assert_int_eq(rnn_model_get_app_data(m, &d, &dl), RNN_OK);
+    ck_assert_uint_eq(dl, want_len);
+    if (want_len == 0) ck_assert_ptr_null(d);
+    else ck_assert_msg(d != NULL && memcmp(d, want, want_len) == 0, "app data differs from what was saved");
+}
+
+/* A model with a hidden state for batch 2 (after a chunk, so not zeros) and a vocabulary. */
+static rnn_model *model_with_state(int cell, int tied, uint64_t seed)
+{
+    rnn_model *m = make_model(cell, tied, 2, 9, tied ? 5 : 4, 5, 1, seed);
+    int32_t t[6] = {1, 2, 3, 4, 5, 6};
+    ck_assert_int_eq(rnn_model_reset_hidden(m, 2), RNN_OK);
+    ck_assert_int_eq(rnn_evaluate(m, t, NULL, 2, 3, 0, NULL, NULL), RNN_OK);
+    return m;
+}
+
+static const char APP[] = "epoch=7\0\xff\x01tail"; /* binary, with a NUL */
+#define APP_LEN (sizeof APP - 1)
+
+/* buf NULL: the size, RNN_OK; a buffer too small: RNN_ERR_SIZE with the size, nothing written; the
+ * sizes follow docs/FORMAT.md (STAT: 16 + 40 + 4·L·B·H·(1 + has_c); APPL: 16 + app_len). */
+START_TEST(test_save_mem_size_query)
+{
+    char *dir = make_tmpdir();
+    rnn_model *m = model_with_state(RNN_CELL_LSTM, 0, 4);
+    rnn_config c = get_cfg(m);
+    size_t base = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned flags = k & 1 ? RNN_SAVE_STATE : 0;
+        const void *app = k & 2 ? APP : NULL;
+        size_t app_len = k & 2 ? APP_LEN : 0;
+        size_t need = 12345, need2 = 54321;
+        ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &need, flags, app, app_len), RNN_OK);
+        ck_assert_int_eq(rnn_model_save_mem(m, NULL, (size_t)1 << 20, &need2, flags, app, app_len), RNN_OK);
+        ck_assert_uint_eq(need, need2); /* buf NULL is a query, whatever cap says */
+        size_t flen;
+        unsigned char *fb = file_bytes(m, dir, flags, app, app_len, &flen);
+        ck_assert_uint_eq(need, flen);
+        if (k == 0) base = need;
+        size_t want = base + (flags ? 16 + 40 + 4u * (size_t)c.num_layers * 2 * (size_t)c.hidden_size * 2 : 0) +
+                      (app_len ? 16 + app_len : 0);
+        ck_assert_msg(need == want, "flags %u, app %zu bytes: %zu bytes, FORMAT.md gives %zu", flags, app_len, need,
+                      want);
+
+        enum { SLACK = 64 };
+        unsigned char *buf = malloc(need + SLACK);
+        ck_assert_ptr_nonnull(buf);
+        const size_t caps[] = {0, 1, 15, 16, need / 2, need - 4, need - 1};
+        for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++) {
+            memset(buf, 0xEE, need + SLACK);
+            size_t len = 777;
+            int rc = rnn_model_save_mem(m, buf, caps[i], &len, flags, app, app_len);
+            ck_assert_msg(rc == RNN_ERR_SIZE, "cap %zu of %zu: %s", caps[i], need, rnn_status_string(rc));
+            ck_assert_uint_eq(len, need);
+            ck_assert_int_eq(rnn_model_errcode(m), RNN_ERR_SIZE);
+            ck_assert_msg(rnn_model_errmsg(m)[0] != 0, "RNN_ERR_SIZE without a message");
+            for (size_t j = 0; j < need + SLACK; j++)
+                ck_assert_msg(buf[j] == 0xEE, "cap %zu: byte %zu written by a call that returned RNN_ERR_SIZE", caps[i], j);
+        }
+        for (int extra = 0; extra <= SLACK; extra += SLACK) { /* cap == need, and more than needed */
+            memset(buf, 0xEE, need + SLACK);
+            size_t len = 777;
+            ck_assert_int_eq(rnn_model_save_mem(m, buf, need + (size_t)extra, &len, flags, app, app_len), RNN_OK);
+            ck_assert_uint_eq(len, need);
+            ck_assert_msg(memcmp(buf, fb, need) == 0, "flags %u app %zu: the memory image differs from the file", flags,
+                          app_len);
+            for (size_t j = need; j < need + SLACK; j++) ck_assert_msg(buf[j] == 0xEE, "byte %zu past the image written", j);
+        }
+        free(buf);
+        free(fb);
+    }
+
+    /* argument errors leave the handle as it was and say why */
+    size_t len = 5;
+    unsigned char small[8];
+    ck_assert_int_eq(rnn_model_save_mem(NULL, NULL, 0, &len, 0, NULL, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, NULL, 0, NULL, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_save_mem(m, small, sizeof small, NULL, 0, NULL, 0), RNN_ERR_INVALID);
+    const unsigned bad_flags[] = {2u, 4u, 0x80000000u, RNN_SAVE_STATE | 2u};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &len, bad_flags[i], NULL, 0), RNN_ERR_INVALID);
+        ck_assert_int_eq(rnn_model_errcode(m), RNN_ERR_INVALID);
+        ck_assert_msg(rnn_model_errmsg(m)[0] != 0, "no message");
+        char *path = join(dir, "flags.rnn");
+        ck_assert_int_eq(rnn_model_save(m, path, bad_flags[i], NULL, 0), RNN_ERR_INVALID);
+        ck_assert_int_ne(access(path, F_OK), 0);
+        free(path);
+    }
+    ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &len, 0, NULL, 3), RNN_ERR_INVALID); /* app_len without data */
+    int64_t lim = 0;
+    ck_assert_int_eq(rnn_limit_get(RNN_LIMIT_APP_DATA, &lim), RNN_OK);
+    ck_assert_int_ge(lim, 1);
+    unsigned char *big = calloc((size_t)lim + 1, 1);
+    ck_assert_ptr_nonnull(big);
+    size_t at_lim = 0;
+    ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &at_lim, 0, big, (size_t)lim), RNN_OK);
+    ck_assert_uint_eq(at_lim, base + 16 + (size_t)lim);
+    ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &len, 0, big, (size_t)lim + 1), RNN_ERR_INVALID);
+    char *path = join(dir, "big.rnn");
+    ck_assert_int_eq(rnn_model_save(m, path, 0, big, (size_t)lim + 1), RNN_ERR_INVALID);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    free(path);
+    free(big);
+    /* the model is unchanged by the failures: it still saves the same bytes */
+    size_t l1, l2;
+    unsigned char *b1 = mem_image(m, RNN_SAVE_STATE, APP, APP_LEN, &l1), *b2 = file_bytes(m, dir, RNN_SAVE_STATE, APP, APP_LEN, &l2);
+    ck_assert_uint_eq(l1, l2);
+    ck_assert_int_eq(memcmp(b1, b2, l1), 0);
+    free(b1), free(b2);
+    rnn_model_free(m);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* The memory image is byte for byte the file, for every cell, tied and untied, with and without
+ * vocabulary, state and application data. */
+START_TEST(test_save_mem_same_bytes_as_file)
+{
+    static const int cells[] = {RNN_CELL_TANH, RNN_CELL_RELU, RNN_CELL_LSTM, RNN_CELL_GRU};
+    char *dir = make_tmpdir();
+    for (int ci = 0; ci < 4; ci++)
+        for (int tied = 0; tied <= 1; tied++)
+            for (int vocab = 0; vocab <= 1; vocab++) {
+                rnn_model *m = make_model(cells[ci], tied, 1 + ci % 3, 12, tied ? 6 : 4, 6, vocab, (uint64_t)ci * 5 + 1);
+                for (int k = 0; k < 8; k++) {
+                    if (k == 4) { /* the second half with a hidden state */
+                        int32_t t[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+                        ck_assert_int_eq(rnn_model_reset_hidden(m, 3), RNN_OK);
+                        ck_assert_int_eq(rnn_evaluate(m, t, NULL, 3, 3, 0, NULL, NULL), RNN_OK);
+                    }
+                    unsigned flags = k & 1 ? RNN_SAVE_STATE : 0;
+                    size_t app_len = k & 2 ? APP_LEN : 0;
+                    size_t lm, lf;
+                    unsigned char *bm = mem_image(m, flags, app_len ? APP : NULL, app_len, &lm);
+                    unsigned char *bf = file_bytes(m, dir, flags, app_len ? APP : NULL, app_len, &lf);
+                    ck_assert_msg(lm == lf && memcmp(bm, bf, lf) == 0,
+                                  "cell %d tied %d vocab %d flags %u app %zu state %d: memory image (%zu bytes) != file (%zu)",
+                                  cells[ci], tied, vocab, flags, app_len, k >= 4, lm, lf);
+                    mfile f;
+                    parse_file(bm, lm, &f); /* framing and checksums as the specification says */
+                    ck_assert_int_eq(find_sect(&f, "STAT") >= 0, flags != 0);
+                    ck_assert_int_eq(find_sect(&f, "APPL") >= 0, app_len != 0);
+                    ck_assert_int_eq(find_sect(&f, "VOCB") >= 0, vocab);
+                    free_file(&f);
+                    free(bm), free(bf);
+                }
+                rnn_model_free(m);
+            }
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* rnn_model_load_mem of an image: the same configuration, parameters, vocabulary and application
+ * data; zero gradients; the bytes are not kept (the source is overwritten and freed at once); every
+ * allocation through the caller's hooks and freed with the model. */
+START_TEST(test_load_mem_roundtrip)
+{
+    static const int cells[] = {RNN_CELL_TANH, RNN_CELL_RELU, RNN_CELL_LSTM, RNN_CELL_GRU};
+    char *dir = make_tmpdir();
+    int k = 0;
+    for (int ci = 0; ci < 4; ci++)
+        for (int tied = 0; tied <= 1; tied++, k++) {
+            int V = 17 + k;
+            rnn_model *a = make_model(cells[ci], tied, 1 + k % 3, V, tied ? 8 : 5, 8, 1, (uint64_t)k + 40);
+            float *lpa = malloc(sizeof(float) * 12 * (size_t)V), *lpb = malloc(sizeof(float) * 12 * (size_t)V);
+            ck_assert(lpa && lpb);
+            size_t len;
+            unsigned char *img = mem_image(a, 0, APP, APP_LEN, &len);
+            counter c;
+            rnn_allocator al = counting(&c, (size_t)1 << 30);
+            rnn_model *b = load_mem_ok(img, len, &al, 0);
+            memset(img, 0, len);
+            free(img);
+            assert_same_model(a, b, 1);
+            assert_app_data(b, APP, APP_LEN);
+            assert_app_data(a, NULL, 0); /* the saved model itself has none */
+            rnn_config ca = get_cfg(a), cb = get_cfg(b);
+            ck_assert_int_eq(ca.tied, cb.tied);
+            float *pb, *gb;
+            size_t n;
+            ck_assert_int_eq(rnn_param_get_block(b, &pb, &gb, &n), RNN_OK);
+            for (size_t i = 0; i < n; i++) ck_assert_msg(gb[i] == 0.0f, "gradient %zu not zero after load_mem", i);
+            int nb = -1;
+            ck_assert_int_eq(rnn_model_get_batch(b, &nb), RNN_OK);
+            ck_assert_int_eq(nb, 0); /* saved without RNN_SAVE_STATE */
+            const char *w;
+            ck_assert_int_eq(rnn_vocab_get_word(b, 1, &w), RNN_OK);
+            ck_assert_str_eq(w, UTF8_WORD);
+            int32_t id = -1;
+            ck_assert_int_eq(rnn_vocab_find(b, UTF8_WORD, &id), RNN_OK);
+            ck_assert_int_eq(id, 1);
+            double la = eval_loss(a, lpa), lb = eval_loss(b, lpb);
+            ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "loss %.17g != %.17g", la, lb);
+            ck_assert_msg(memcmp(lpa, lpb, sizeof(float) * 12 * (size_t)V) == 0, "log-probabilities differ");
+            /* saving the loaded model (with its application data) gives the same bytes again */
+            const void *app;
+            size_t app_len;
+            ck_assert_int_eq(rnn_model_get_app_data(b, &app, &app_len), RNN_OK);
+            size_t l1, l2;
+            unsigned char *b1 = mem_image(a, 0, APP, APP_LEN, &l1), *b2 = mem_image(b, 0, app, app_len, &l2);
+            ck_assert_uint_eq(l1, l2);
+            ck_assert_msg(memcmp(b1, b2, l1) == 0, "re-saved image differs");
+            free(b1), free(b2);
+            ck_assert_int_gt(c.total, 0);
+            rnn_model_free(b);
+            ck_assert_msg(c.live == 0, "%ld allocations of the loaded model not freed", c.live);
+            /* and with the default allocator */
+            img = mem_image(a, 0, NULL, 0, &len);
+            b = load_mem_ok(img, len, NULL, 0);
+            free(img);
+            assert_same_model(a, b, 1);
+            assert_app_data(b, NULL, 0);
+            rnn_model_free(b);
+            rnn_model_free(a);
+            free(lpa), free(lpb);
+        }
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* RNN_SAVE_STATE through memory: hidden state and generator come back bit for bit (training with
+ * dropout and rnn_sample continue as in the model that never stopped); RNN_LOAD_NO_STATE skips both
+ * (no hidden state, the generator seeded from the configuration: like a file saved without state),
+ * from memory and from a file. */
+START_TEST(test_load_mem_state_resume)
+{
+    int cell = _i;
+    char *dir = make_tmpdir();
+    rnn_model *a = make_model(cell, 0, 2, 20, 6, 8, 1, 5 + (uint64_t)cell);
+    ck_assert_float_gt(get_cfg(a).dropout, 0.0f);
+    int32_t t[10], g[10];
+    for (int i = 0; i < 10; i++) t[i] = (int32_t)(i * 3 % 20), g[i] = (int32_t)(i * 7 % 20);
+    ck_assert_int_eq(rnn_model_reset_hidden(a, 2), RNN_OK);
+    for (int k = 0; k < 3; k++) train_step(a, t, g);
+    size_t len, plen;
+    unsigned char *img = mem_image(a, RNN_SAVE_STATE, APP, APP_LEN, &len);
+    unsigned char *plain = mem_image(a, 0, NULL, 0, &plen);
+    char *path = join(dir, "s.rnn");
+    ck_assert_int_eq(rnn_model_save(a, path, RNN_SAVE_STATE, APP, APP_LEN), RNN_OK);
+
+    rnn_model *b = load_mem_ok(img, len, NULL, 0);
+    assert_same_hidden(a, b);
+    int batch = -1;
+    ck_assert_int_eq(rnn_model_get_batch(b, &batch), RNN_OK);
+    ck_assert_int_eq(batch, 2);
+    assert_app_data(b, APP, APP_LEN);
+    rnn_model *n1 = load_mem_ok(img, len, NULL, RNN_LOAD_NO_STATE); /* skips the state */
+    rnn_model *n2 = NULL;
+    char err[256];
+    ck_assert_int_eq(rnn_model_load(&n2, path, NULL, RNN_LOAD_NO_STATE, err, sizeof err), RNN_OK);
+    rnn_model *p = load_mem_ok(plain, plen, NULL, 0); /* never had one */
+    rnn_model *ns[3] = {n1, n2, p};
+    for (int i = 0; i < 3; i++) {
+        batch = -1;
+        ck_assert_int_eq(rnn_model_get_batch(ns[i], &batch), RNN_OK);
+        ck_assert_msg(batch == 0, "model %d: batch %d, want no hidden state", i, batch);
+        float h[2 * 2 * 8];
+        ck_assert_int_eq(rnn_model_get_hidden(ns[i], 2, h, NULL), RNN_ERR_STATE);
+        assert_same_model(a, ns[i], 1);
+    }
+    assert_app_data(n1, APP, APP_LEN); /* application data is not state: still restored */
+    assert_app_data(n2, APP, APP_LEN);
+
+    /* the resumed model continues exactly: training with dropout, then sampling */
+    for (int k = 0; k < 3; k++) {
+        double la = train_step(a, t, g), lb = train_step(b, t, g);
+        ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "cell %d step %d: loss %.17g vs resumed %.17g", cell, k, la, lb);
+    }
+    float *pa, *pb, *ga, *gb;
+    size_t n;
+    rnn_param_get_block(a, &pa, &ga, &n);
+    rnn_param_get_block(b, &pb, &gb, &n);
+    ck_assert_int_eq(memcmp(pa, pb, n * sizeof(float)), 0);
+    assert_same_hidden(a, b);
+    rnn_sampling smp;
+    ck_assert_int_eq(rnn_sampling_init(&smp, sizeof smp), RNN_OK);
+    int32_t xa[2] = {3, 4}, xb[2] = {3, 4};
+    for (int k = 0; k < 12; k++) {
+        int32_t na[2], nb[2];
+        ck_assert_int_eq(rnn_sample(a, xa, 2, &smp, na), RNN_OK);
+        ck_assert_int_eq(rnn_sample(b, xb, 2, &smp, nb), RNN_OK);
+        ck_assert_msg(na[0] == nb[0] && na[1] == nb[1], "sample %d: %d %d vs resumed %d %d", k, na[0], na[1], nb[0],
+                      nb[1]);
+        memcpy(xa, na, sizeof xa), memcpy(xb, nb, sizeof xb);
+    }
+
+    /* without the state, every one of them behaves like the model loaded from a file saved without
+       it: zero state after reset_hidden, the generator as the configuration's seed leaves it */
+    double ref[3];
+    ck_assert_int_eq(rnn_model_reset_hidden(p, 2), RNN_OK);
+    for (int k = 0; k < 3; k++) ref[k] = train_step(p, t, g);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(rnn_model_reset_hidden(ns[i], 2), RNN_OK);
+        for (int k = 0; k < 3; k++) {
+            double l = train_step(ns[i], t, g);
+            ck_assert_msg(memcmp(&l, &ref[k], sizeof l) == 0, "RNN_LOAD_NO_STATE (%s) step %d: loss %.17g, plain file %.17g",
+                          i ? "file" : "memory", k, l, ref[k]);
+        }
+    }
+    rnn_model_free(a), rnn_model_free(b), rnn_model_free(n1), rnn_model_free(n2), rnn_model_free(p);
+    free(img), free(plain);
+    unlink(path);
+    free(path);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* Load flags other than RNN_LOAD_NO_STATE, and the other argument errors of rnn_model_load_mem. */
+START_TEST(test_load_mem_arguments)
+{
+    char *dir = make_tmpdir();
+    char *path = join(dir, "m.rnn");
+    rnn_model *a = small_model(RNN_CELL_LSTM, 0, 1);
+    save_ok(a, path);
+    size_t len;
+    unsigned char *img = mem_image(a, 0, NULL, 0, &len);
+    char err[256];
+    rnn_model *m;
+
+    const unsigned bad_flags[] = {2u, 4u, 0x80000000u, RNN_LOAD_NO_STATE | 2u, ~0u};
+    for (int i = 0; i < 5; i++) {
+        counter c;
+        rnn_allocator al = counting(&c, (size_t)1 << 30);
+        m = (rnn_model *)err, err[0] = 0;
+        ck_assert_int_eq(rnn_model_load(&m, path, &al, bad_flags[i], err, sizeof err), RNN_ERR_INVALID);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(err[0] != 0, "load with flags %#x: no message", bad_flags[i]);
+        m = (rnn_model *)err, err[0] = 0;
+        ck_assert_int_eq(rnn_model_load_mem(&m, img, len, &al, bad_flags[i], err, sizeof err), RNN_ERR_INVALID);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(err[0] != 0, "load_mem with flags %#x: no message", bad_flags[i]);
+        ck_assert_int_eq(c.live, 0);
+    }
+
+    err[0] = 'x';
+    ck_assert_int_eq(rnn_model_load_mem(NULL, img, len, NULL, 0, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_msg(err[0] != 0 && err[0] != 'x', "no message for a NULL out");
+    ck_assert_int_eq(rnn_model_load_mem(NULL, img, len, NULL, 0, NULL, 0), RNN_ERR_INVALID);
+    m = (rnn_model *)err;
+    ck_assert_int_eq(rnn_model_load_mem(&m, NULL, len, NULL, 0, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_ptr_null(m);
+    /* no bytes at all, and fewer than a header: not a model */
+    m = (rnn_model *)err;
+    ck_assert_int_eq(rnn_model_load_mem(&m, img, 0, NULL, 0, err, sizeof err), RNN_ERR_FORMAT);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(rnn_model_load_mem(&m, img, 15, NULL, 0, err, sizeof err), RNN_ERR_FORMAT);
+    ck_assert_ptr_null(m);
+
+    /* an allocator with only one hook */
+    counter c;
+    rnn_allocator half = counting(&c, 1u << 30);
+    half.free = NULL;
+    m = (rnn_model *)err;
+    ck_assert_int_eq(rnn_model_load_mem(&m, img, len, &half, 0, err, sizeof err), RNN_ERR_INVALID);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(c.total, 0);
+    /* an allocator that fails at each successive allocation of a valid load: NOMEM, nothing leaked */
+    counter all;
+    rnn_allocator al = counting(&all, (size_t)1 << 30);
+    rnn_model *ok = load_mem_ok(img, len, &al, 0);
+    rnn_model_free(ok);
+    for (size_t cap = 0; cap < all.max_req; cap = cap * 2 + 1) {
+        rnn_allocator cl = counting(&c, cap);
+        m = (rnn_model *)err;
+        int rc = rnn_model_load_mem(&m, img, len, &cl, 0, err, sizeof err);
+        ck_assert_msg(rc == RNN_ERR_NOMEM, "cap %zu: %s (%s)", cap, rnn_status_string(rc), err);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(c.live == 0, "cap %zu: %ld leaked", cap, c.live);
+    }
+    /* a short errbuf is truncated and terminated; errlen 0 writes nothing */
+    char small[9];
+    memset(small, '#', sizeof small);
+    m = (rnn_model *)err;
+    ck_assert_int_eq(rnn_model_load_mem(&m, NULL, len, NULL, 0, small, 8), RNN_ERR_INVALID);
+    ck_assert_int_eq(small[7], 0);
+    ck_assert_int_eq(small[8], '#');
+    memset(small, '#', sizeof small);
+    ck_assert_int_eq(rnn_model_load_mem(&m, NULL, len, NULL, 0, small, 0), RNN_ERR_INVALID);
+    ck_assert_int_eq(small[0], '#');
+
+    free(img);
+    rnn_model_free(a);
+    unlink(path);
+    free(path);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* A memory image with state and application data, truncated at every length or with any byte of
+ * its STAT, APPL or END sections flipped, fails like the file does (load_bytes loads both); bytes
+ * after END are not read by either. */
+START_TEST(test_load_mem_truncated_or_corrupt)
+{
+    char *dir = make_tmpdir();
+    rnn_model *m = model_with_state(RNN_CELL_LSTM, 0, 9);
+    size_t len;
+    unsigned char *img = mem_image(m, RNN_SAVE_STATE, APP, APP_LEN, &len);
+    for (size_t n = 0; n < len; n++) {
+        load_result r = load_bytes(dir, img, n);
+        unload(&r);
+        ck_assert_msg(r.rc_mem == RNN_ERR_FORMAT, "image truncated to %zu of %zu: load_mem gives %s (%s)", n, len,
+                      rnn_status_string(r.rc_mem), r.err_mem);
+        ck_assert_msg(r.rc == RNN_ERR_FORMAT || r.rc == RNN_ERR_IO, "file truncated to %zu: %s", n, rnn_status_string(r.rc));
+    }
+    mfile f;
+    parse_file(img, len, &f);
+    int st = find_sect(&f, "STAT");
+    ck_assert_int_ge(st, 0);
+    size_t from = 16;
+    for (int i = 0; i < st; i++) from += 16 + f.s[i].len;
+    for (size_t i = from; i < len; i++) { /* STAT, APPL, END: tag, length, payload, CRC */
+        img[i] ^= 0x20;
+        load_result r = load_bytes(dir, img, len);
+        img[i] ^= 0x20;
+        if (r.rc == RNN_OK) { /* only a renamed tag may pass: an unknown section is skipped */
+            size_t pos = 16;
+            int at_tag = 0;
+            for (int s = 0; s < f.n; s++) {
+                if (i >= pos && i < pos + 4) at_tag = 1;
+                pos += 16 + f.s[s].len;
+            }
+            ck_assert_msg(at_tag, "byte %zu of %zu flipped, yet the image loads", i, len);
+        }
+        unload(&r);
+        ck_assert_msg(r.rc == RNN_OK || r.rc_mem == RNN_ERR_FORMAT, "byte %zu: %s", i, rnn_status_string(r.rc_mem));
+    }
+    free_file(&f);
+    /* trailing bytes after END are ignored by both */
+    unsigned char *longer = malloc(len + 7);
+    ck_assert_ptr_nonnull(longer);
+    memcpy(longer, img, len);
+    memcpy(longer + len, "garbage", 7);
+    load_result r = load_bytes(dir, longer, len + 7);
+    ck_assert_msg(r.rc == RNN_OK && r.rc_mem == RNN_OK, "bytes after END: %s (%s) / %s (%s)", rnn_status_string(r.rc),
+                  r.err, rnn_status_string(r.rc_mem), r.err_mem);
+    assert_same_model(m, r.m, 1);
+    assert_same_hidden(m, r.m);
+    assert_app_data(r.m, APP, APP_LEN);
+    unload(&r);
+    free(longer);
+    free(img);
+    rnn_model_free(m);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* Application data belongs to the file: what is passed at save is what rnn_model_get_app_data
+ * returns after loading (from a file or from memory), verbatim in the APPL section; a created
+ * model has none, nor does a file saved without any (also when the saved model was loaded with
+ * some: it is not carried over implicitly). */
+START_TEST(test_app_data_roundtrip)
+{
+    char *dir = make_tmpdir(), *path = join(dir, "a.rnn"), *path2 = join(dir, "b.rnn");
+    rnn_model *a = small_model(RNN_CELL_GRU, 1, 1);
+    assert_app_data(a, NULL, 0);
+    const void *d;
+    size_t dl;
+    ck_assert_int_eq(rnn_model_get_app_data(NULL, &d, &dl), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_get_app_data(a, NULL, &dl), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_get_app_data(a, &d, NULL), RNN_ERR_INVALID);
+
+    ck_assert_int_eq(rnn_model_save(a, path, 0, APP, APP_LEN), RNN_OK);
+    assert_app_data(a, NULL, 0); /* saving does not attach it to the handle */
+    rnn_model *b = load_ok(path, NULL);
+    assert_app_data(b, APP, APP_LEN);
+    size_t len;
+    unsigned char *raw = read_all(path, &len);
+    mfile f;
+    parse_file(raw, len, &f);
+    int ap = find_sect(&f, "APPL"), pa = find_sect(&f, "PARM");
+    ck_assert_int_gt(ap, pa); /* after PARM */
+    ck_assert_int_eq(ap, f.n - 2); /* before END */
+    ck_assert_uint_eq(f.s[ap].len, APP_LEN);
+    ck_assert_int_eq(memcmp(f.s[ap].data, APP, APP_LEN), 0);
+    free_file(&f);
+    rnn_model *c = load_mem_ok(raw, len, NULL, 0);
+    free(raw);
+    assert_app_data(c, APP, APP_LEN);
+
+    /* saved again without app data: none in the file, none after loading */
+    ck_assert_int_eq(rnn_model_save(b, path2, 0, NULL, 0), RNN_OK);
+    raw = read_all(path2, &len);
+    parse_file(raw, len, &f);
+    ck_assert_int_eq(find_sect(&f, "APPL"), -1);
+    free_file(&f);
+    free(raw);
+    rnn_model *e = load_ok(path2, NULL);
+    assert_app_data(e, NULL, 0);
+    assert_app_data(b, APP, APP_LEN); /* the loaded model keeps its file's data */
+
+    /* other data replaces it in the next file; one byte is enough */
+    ck_assert_int_eq(rnn_model_save(b, path2, RNN_SAVE_STATE, "Z", 1), RNN_OK);
+    rnn_model *g = load_ok(path2, NULL);
+    assert_app_data(g, "Z", 1);
+
+    rnn_model_free(a), rnn_model_free(b), rnn_model_free(c), rnn_model_free(e), rnn_model_free(g);
+    unlink(path), unlink(path2);
+    free(path), free(path2);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* ---- tests: the vocabulary's words must be unique and free of whitespace --------------------------- */
+
+/* Replaces the VOCB payload of f with these words (the section's CRC is recomputed by build_file). */
+static void set_vocb(mfile *f, char **words, int n)
+{
+    int v = find_sect(f, "VOCB");
+    ck_assert_int_ge(v, 0);
+    size_t len = 4;
+    for (int i = 0; i < n; i++) len += 4 + strlen(words[i]);
+    unsigned char *p = malloc(len);
+    ck_assert_ptr_nonnull(p);
+    put32(p, (uint32_t)n);
+    size_t at = 4;
+    for (int i = 0; i < n; i++) {
+        size_t wl = strlen(words[i]);
+        put32(p + at, (uint32_t)wl);
+        memcpy(p + at + 4, words[i], wl);
+        at += 4 + wl;
+    }
+    free(f->s[v].data);
+    f->s[v].data = p;
+    f->s[v].len = len;
+}
+
+/* A file whose vocabulary holds a word twice is refused (RNN_ERR_FORMAT, from a file and from
+ * memory), as is a word with whitespace in it (str.split() would never give it); near misses load. */
+START_TEST(test_vocab_duplicates_refused)
+{
+    enum { V = 30 };
+    char *dir = make_tmpdir();
+    rnn_model *m = make_model(RNN_CELL_LSTM, 0, 1, V, 4, 8, 1, 8);
+    mfile f;
+    file_of(m, dir, &f, NULL, NULL);
+    char *words[V];
+    for (int i = 0; i < V; i++) {
+        const char *w;
+        ck_assert_int_eq(rnn_vocab_get_word(m, i, &w), RNN_OK);
+        words[i] = strdup(w);
+        ck_assert_ptr_nonnull(words[i]);
+    }
+
+    /* the test's own writer reproduces the library's section exactly: the control loads */
+    set_vocb(&f, words, V);
+    size_t len;
+    unsigned char *b = build_file(&f, &len);
+    load_result r = load_bytes(dir, b, len);
+    free(b);
+    ck_assert_msg(r.rc == RNN_OK, "the rebuilt file: %s (%s)", rnn_status_string(r.rc), r.err);
+    assert_same_model(m, r.m, 1);
+    for (int i = 0; i < V; i++) {
+        int32_t id = -1;
+        ck_assert_int_eq(rnn_vocab_find(r.m, words[i], &id), RNN_OK);
+        ck_assert_int_eq(id, i);
+    }
+    unload(&r);
+
+    struct {
+        int at;
+        const char *word; /* NULL: a copy of word `from` */
+        int from;
+        int ok;           /* 1: a near miss that must load */
+        const char *what;
+    } cases[] = {
+        {4, NULL, 3, 0, "word 4 = word 3 (adjacent)"},
+        {V - 1, NULL, 0, 0, "the last word = the first"},
+        {0, NULL, V - 1, 0, "the first word = the last"},
+        {7, NULL, 1, 0, "a second copy of the UTF-8 word"},
+        {5, NULL, 2, 0, "a second copy of the 3000-byte word"},
+        {6, "w 6", 0, 0, "a word with a space"},
+        {6, "w\t6", 0, 0, "a word with a tab"},
+        {6, "\nw6", 0, 0, "a word starting with a newline"},
+        {6, "w6\x0b", 0, 0, "a word ending with a vertical tab"},
+        {6, "w\x1f" "6", 0, 0, "a word with U+001F"},
+        {6, "w\xc2\xa0" "6", 0, 0, "a word with U+00A0"},
+        {6, "w\xc2\x85" "6", 0, 0, "a word with U+0085"},
+        {6, "w\xe3\x80\x80" "6", 0, 0, "a word with U+3000"},
+        {6, "w\xe2\x80\xa8" "6", 0, 0, "a word with U+2028"},
+        {4, "W3", 0, 1, "word 4 = \"W3\" (case differs from word 3)"},
+        {4, "w3x", 0, 1, "word 4 = \"w3x\" (word 3 is a prefix)"},
+        {4, "w", 0, 1, "word 4 = \"w\" (a prefix of word 3)"},
+        {10, "w1", 0, 1, "word 10 = \"w1\" (no word 1 of that spelling)"},
+        {6, "w\xe2\x80\x8b" "6", 0, 1, "a word with U+200B (not whitespace for str.split)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *keep = words[cases[i].at];
+        words[cases[i].at] = (char *)(cases[i].word ? cases[i].word : words[cases[i].from]);
+        set_vocb(&f, words, V);
+        if (!cases[i].ok) {
+            expect_format(dir, &f, NULL, cases[i].what);
+        } else {
+            b = build_file(&f, &len);
+            r = load_bytes(dir, b, len);
+            free(b);
+            ck_assert_msg(r.rc == RNN_OK, "%s: %s (%s)", cases[i].what, rnn_status_string(r.rc), r.err);
+            const char *w;
+            ck_assert_int_eq(rnn_vocab_get_word(r.m, cases[i].at, &w), RNN_OK);
+            ck_assert_str_eq(w, cases[i].word);
+            int32_t id = -1;
+            ck_assert_int_eq(rnn_vocab_find(r.m, cases[i].word, &id), RNN_OK);
+            ck_assert_int_eq(id, cases[i].at);
+            unload(&r);
+        }
+        words[cases[i].at] = keep;
+    }
+    /* a duplicate in a file with state and application data, from memory too */
+    free_file(&f);
+    rnn_model_free(m);
+    m = model_with_state(RNN_CELL_GRU, 1, 3);
+    size_t ilen;
+    unsigned char *img = mem_image(m, RNN_SAVE_STATE, APP, APP_LEN, &ilen);
+    parse_file(img, ilen, &f);
+    free(img);
+    int vs;
+    ck_assert_int_eq(rnn_vocab_get_size(m, &vs), RNN_OK);
+    ck_assert_int_eq(vs, 9);
+    char *w9[9];
+    for (int i = 0; i < 9; i++) {
+        const char *w;
+        rnn_vocab_get_word(m, i, &w);
+        w9[i] = (char *)w;
+    }
+    w9[8] = w9[0];
+    set_vocb(&f, w9, 9);
+    expect_format(dir, &f, NULL, "a duplicate word in a file with state and application data");
+    free_file(&f);
+    for (int i = 0; i < V; i++) free(words[i]);
+    rnn_model_free(m);
     remove_tmpdir(dir);
 }
 END_TEST
@@ -1491,6 +2248,14 @@ static Suite *modelfile_suite(void)
     tcase_add_loop_test(tc, test_exact_resume_state, 0, 4);
     tcase_add_test(tc, test_bad_state);
     tcase_add_test(tc, test_stale_temps_removed);
+    tcase_add_test(tc, test_save_mem_size_query);
+    tcase_add_test(tc, test_save_mem_same_bytes_as_file);
+    tcase_add_test(tc, test_load_mem_roundtrip);
+    tcase_add_loop_test(tc, test_load_mem_state_resume, 0, 4);
+    tcase_add_test(tc, test_load_mem_arguments);
+    tcase_add_test(tc, test_load_mem_truncated_or_corrupt);
+    tcase_add_test(tc, test_app_data_roundtrip);
+    tcase_add_test(tc, test_vocab_duplicates_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,7 @@
 /*
  * test_threads.c -- one loaded model shared read-only by several threads, each with its own
  * rnn_state, gives exactly what a single thread gives; distinct model handles train in parallel
- * with the results of a sequential run; librnn's own threads (rnn_set_threads) give what one
+ * with the results of a sequential run; librnn's own threads (rnn_model_set_threads) give what one
  * thread gives. `make tsan` runs this suite under ThreadSanitizer.
  */
 #include <math.h>
@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <signal.h>
 
+#define RNN_EXPERT_API /* rnn_param_get_block */
 #include "rnn.h"
 #include "testutil.h"
 
@@ -38,19 +39,19 @@ static int g_V;
 static void load_shared_model(int cell)
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = cell, cfg.vocab_size = 50, cfg.emb_size = 24, cfg.hidden_size = 32, cfg.num_layers = 2;
     cfg.dropout = 0.1f, cfg.seed = 99;
     rnn_model *m = NULL;
-    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL), RNN_OK);
+    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL, NULL, 0), RNN_OK);
     /* a few training steps, so that the weights are not just the initialisation */
     int32_t tok[4 * 10], tgt[4 * 10];
     uint64_t s = 5;
-    ck_assert_int_eq(rnn_reset_state(m, 4), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(m, 4), RNN_OK);
     for (int step = 0; step < 5; step++) {
         for (int i = 0; i < 40; i++) tok[i] = (int32_t)(tu_next(&s) % 50), tgt[i] = (int32_t)(tu_next(&s) % 50);
         double loss;
-        ck_assert_int_eq(rnn_forward(m, tok, tgt, 4, 10, &loss), RNN_OK);
+        ck_assert_int_eq(rnn_forward(m, tok, tgt, 4, 10, 0, &loss), RNN_OK);
         ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
         ck_assert_int_eq(rnn_backward(m), RNN_OK);
         ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, NULL), RNN_OK);
@@ -60,10 +61,10 @@ static void load_shared_model(int cell)
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
-    ck_assert_int_eq(rnn_model_save(m, path), RNN_OK);
+    ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_OK);
     rnn_model_free(m);
     char err[256];
-    ck_assert_msg(rnn_model_load(&g_model, path, NULL, err, sizeof err) == RNN_OK, "%s", err);
+    ck_assert_msg(rnn_model_load(&g_model, path, NULL, 0, err, sizeof err) == RNN_OK, "%s", err);
     unlink(path);
     g_V = 50;
 }
@@ -74,16 +75,16 @@ static int run_seed(int seed, int32_t *text, int32_t *clone_text, double *score,
 {
     rnn_state *st = NULL, *cl = NULL, *b3 = NULL;
     rnn_sampling sp;
-    rnn_sampling_init(&sp);
+    rnn_sampling_init(&sp, sizeof sp);
     sp.temperature = 0.9f, sp.top_k = 20, sp.top_p = 0.95f;
     int rc = rnn_state_create(&st, g_model, 1, (uint64_t)seed);
-    if (!rc) rc = rnn_state_feed(st, g_prompt, NPROMPT);
+    if (!rc) rc = rnn_state_feed(st, g_prompt, NPROMPT, 0);
     if (!rc) rc = rnn_state_generate(st, &sp, NGEN / 2, text);
     if (!rc) rc = rnn_state_clone(&cl, st);
     if (!rc) rc = rnn_state_generate(st, &sp, NGEN - NGEN / 2, text + NGEN / 2);
     if (!rc) rc = rnn_state_generate(cl, NULL, NGEN, clone_text);
     if (!rc) rc = rnn_state_reset(st);
-    if (!rc) rc = rnn_state_score(st, text, NGEN, score);
+    if (!rc) rc = rnn_state_score(st, text, NGEN, 0, score);
     if (!rc) rc = rnn_state_create(&b3, g_model, 3, (uint64_t)seed);
     int32_t out[3 * NGEN];
     if (!rc) rc = rnn_state_generate(b3, NULL, NGEN, out);
@@ -176,19 +177,19 @@ static void *train_worker(void *arg)
 {
     train_job *j = arg;
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = j->cell, cfg.vocab_size = 40, cfg.emb_size = 16, cfg.hidden_size = 16, cfg.num_layers = 2;
     cfg.dropout = 0.3f, cfg.seed = 7;
     rnn_model *m = NULL;
-    j->rc = rnn_model_create(&m, &cfg, NULL);
+    j->rc = rnn_model_create(&m, &cfg, NULL, NULL, 0);
     if (j->rc) return NULL;
     int32_t tok[3 * 8], tgt[3 * 8];
     uint64_t s = 11;
-    j->rc = rnn_reset_state(m, 3);
+    j->rc = rnn_model_reset_hidden(m, 3);
     for (int step = 0; step < TRAIN_STEPS && !j->rc; step++) {
         for (int i = 0; i < 24; i++) tok[i] = (int32_t)(tu_next(&s) % 40), tgt[i] = (int32_t)(tu_next(&s) % 40);
         double loss = 0;
-        j->rc = rnn_forward(m, tok, tgt, 3, 8, &loss);
+        j->rc = rnn_forward(m, tok, tgt, 3, 8, 0, &loss);
         if (!j->rc) j->rc = rnn_zero_grad(m);
         if (!j->rc) j->rc = rnn_backward(m);
         if (!j->rc) j->rc = rnn_clip_grad_norm(m, 0.25f, NULL);
@@ -196,7 +197,7 @@ static void *train_worker(void *arg)
         j->loss += loss;
     }
     float *d, *g;
-    rnn_param_block(m, &d, &g, &j->n);
+    rnn_param_get_block(m, &d, &g, &j->n);
     j->params = malloc(j->n * sizeof *d);
     memcpy(j->params, d, j->n * sizeof *d);
     rnn_model_free(m);
@@ -233,7 +234,19 @@ static void *strerror_worker(void *arg)
 {
     int *bad = arg;
     for (int i = 0; i < 2000; i++) {
-        if (!rnn_strerror(i % 10) || !rnn_version_string() || rnn_version_number() != RNN_VERSION_NUMBER) (*bad)++;
+        if (!rnn_status_string(i % 10) || !rnn_version_string() || rnn_version_number() != RNN_VERSION_NUMBER) (*bad)++;
+        int64_t lim = 0;
+        if (rnn_limit_get(i % 6, &lim) != RNN_OK || lim <= 0) (*bad)++;
+        const char *name = NULL;
+        int cell = -1;
+        if (rnn_cell_name(i % RNN_CELL_COUNT, &name) != RNN_OK || rnn_cell_find(name, &cell) != RNN_OK ||
+            cell != i % RNN_CELL_COUNT)
+            (*bad)++;
+        rnn_config cfg;
+        rnn_sampling smp;
+        if (rnn_config_init(&cfg, sizeof cfg) != RNN_OK || cfg.hidden_size != 200 ||
+            rnn_sampling_init(&smp, sizeof smp) != RNN_OK || smp.temperature != 1.0f)
+            (*bad)++;
     }
     return NULL;
 }
@@ -250,32 +263,37 @@ START_TEST(test_static_calls_any_thread)
 }
 END_TEST
 
-/* ---- librnn's own threads (rnn_set_threads) ----------------------------------------------------- */
+/* ---- librnn's own threads (rnn_model_set_threads) ----------------------------------------------------- */
 START_TEST(test_set_threads_args)
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.vocab_size = 30, cfg.emb_size = 8, cfg.hidden_size = 8;
     rnn_model *m = NULL;
-    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL), RNN_OK);
+    ck_assert_int_eq(rnn_model_create(&m, &cfg, NULL, NULL, 0), RNN_OK);
     int n = 0;
-    ck_assert_int_eq(rnn_get_threads(m, &n), RNN_OK);
+    ck_assert_int_eq(rnn_model_get_threads(m, &n), RNN_OK);
     ck_assert_int_eq(n, 1);
-    ck_assert_int_eq(rnn_set_threads(NULL, 2), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_get_threads(NULL, &n), RNN_ERR_INVALID);
-    ck_assert_int_eq(rnn_get_threads(m, NULL), RNN_ERR_INVALID);
-    const int bad[] = {0, -1, RNN_MAX_THREADS + 1, -2147483647 - 1};
+    ck_assert_int_eq(rnn_model_set_threads(NULL, 2), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_get_threads(NULL, &n), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_model_get_threads(m, NULL), RNN_ERR_INVALID);
+    int64_t max_threads = 0;
+    ck_assert_int_eq(rnn_limit_get(RNN_LIMIT_THREADS, &max_threads), RNN_OK);
+    char want[64];
+    snprintf(want, sizeof want, "threads must be in [1, %lld]", (long long)max_threads);
+    const int bad[] = {0, -1, (int)max_threads + 1, -2147483647 - 1};
     for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(rnn_set_threads(m, bad[i]), RNN_ERR_INVALID);
-        ck_assert_ptr_nonnull(strstr(rnn_errmsg(m), "threads must be in [1, 256]"));
-        ck_assert_int_eq(rnn_get_threads(m, &n), RNN_OK);
+        ck_assert_int_eq(rnn_model_set_threads(m, bad[i]), RNN_ERR_INVALID);
+        ck_assert_int_eq(rnn_model_errcode(m), RNN_ERR_INVALID);
+        ck_assert_msg(strstr(rnn_model_errmsg(m), want) != NULL, "message \"%s\" lacks \"%s\"", rnn_model_errmsg(m), want);
+        ck_assert_int_eq(rnn_model_get_threads(m, &n), RNN_OK);
         ck_assert_int_eq(n, 1); /* unchanged */
     }
     /* start, restart with another count, stop, start again; free with workers running */
     const int seq[] = {3, 2, 2, 1, 1, 4};
     for (int i = 0; i < 6; i++) {
-        ck_assert_int_eq(rnn_set_threads(m, seq[i]), RNN_OK);
-        ck_assert_int_eq(rnn_get_threads(m, &n), RNN_OK);
+        ck_assert_int_eq(rnn_model_set_threads(m, seq[i]), RNN_OK);
+        ck_assert_int_eq(rnn_model_get_threads(m, &n), RNN_OK);
         ck_assert_int_eq(n, seq[i]);
     }
     rnn_model_free(m);
@@ -286,12 +304,12 @@ END_TEST
 static rnn_model *threaded_model(int cell, int threads, const rnn_allocator *al)
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = cell, cfg.vocab_size = 1500, cfg.emb_size = 48, cfg.hidden_size = 64, cfg.num_layers = 2;
     cfg.dropout = 0.2f, cfg.seed = 21;
     rnn_model *m = NULL;
-    ck_assert_int_eq(rnn_model_create(&m, &cfg, al), RNN_OK);
-    ck_assert_int_eq(rnn_set_threads(m, threads), RNN_OK);
+    ck_assert_int_eq(rnn_model_create(&m, &cfg, al, NULL, 0), RNN_OK);
+    ck_assert_int_eq(rnn_model_set_threads(m, threads), RNN_OK);
     return m;
 }
 
@@ -310,13 +328,13 @@ static void train_run(int cell, int threads, run_out *o, const rnn_allocator *al
     rnn_model *m = threaded_model(cell, threads, al);
     int32_t tok[TB * TT], tgt[TB * TT];
     uint64_t s = 77;
-    ck_assert_int_eq(rnn_reset_state(m, TB), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(m, TB), RNN_OK);
     long before = 0;
     for (int step = 0; step < 4; step++) {
         if (step == 1 && counter) before = *counter; /* the first step sizes the workspace */
         for (int i = 0; i < TB * TT; i++) tok[i] = (int32_t)(tu_next(&s) % 1500), tgt[i] = (int32_t)(tu_next(&s) % 1500);
         tgt[5] = RNN_IGNORE;
-        ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, &o->loss[step]), RNN_OK);
+        ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, 0, &o->loss[step]), RNN_OK);
         ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
         ck_assert_int_eq(rnn_backward(m), RNN_OK);
         ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, &o->norm[step]), RNN_OK);
@@ -324,9 +342,9 @@ static void train_run(int cell, int threads, run_out *o, const rnn_allocator *al
     }
     if (counter) *allocs_in_loop = *counter - before;
     o->logp = malloc(sizeof(float) * TB * 4 * 1500);
-    ck_assert_int_eq(rnn_evaluate(m, tok, tgt, TB, 4, &o->eval, o->logp), RNN_OK);
+    ck_assert_int_eq(rnn_evaluate(m, tok, tgt, TB, 4, 0, &o->eval, o->logp), RNN_OK);
     float *d, *g;
-    rnn_param_block(m, &d, &g, &o->n);
+    rnn_param_get_block(m, &d, &g, &o->n);
     o->params = malloc(o->n * sizeof *d);
     memcpy(o->params, d, o->n * sizeof *d);
     rnn_model_free(m);
@@ -355,7 +373,7 @@ START_TEST(test_threads_train_match)
     train_run(cell, 1, &ref, NULL, NULL, NULL);
     for (int threads = 2; threads <= 3; threads++) {
         run_out o;
-        rnn_allocator al = {count_alloc, count_free, NULL};
+        rnn_allocator al = {sizeof al, count_alloc, count_free, NULL};
         long allocs = -1;
         train_run(cell, threads, &o, &al, &allocs, &g_count);
         ck_assert_int_eq(allocs, 0);
@@ -388,19 +406,19 @@ START_TEST(test_threads_state_bitwise)
         ck_assert_int_eq(rnn_state_create(&st, m, 4, 123), RNN_OK);
         int32_t p4[4 * 5];
         for (int b = 0; b < 4; b++) memcpy(p4 + b * 5, prompt, sizeof prompt);
-        ck_assert_int_eq(rnn_state_feed(st, p4, 5), RNN_OK);
+        ck_assert_int_eq(rnn_state_feed(st, p4, 5, 0), RNN_OK);
         lp[v] = malloc(sizeof(float) * 4 * 1500);
-        ck_assert_int_eq(rnn_state_logprobs(st, lp[v]), RNN_OK);
+        ck_assert_int_eq(rnn_state_get_logprobs(st, lp[v]), RNN_OK);
         rnn_sampling smp;
-        rnn_sampling_init(&smp);
+        rnn_sampling_init(&smp, sizeof smp);
         smp.top_p = 0.9f;
         int32_t out[40 * 4];
         ck_assert_int_eq(rnn_state_generate(st, &smp, 40, out), RNN_OK);
         for (int b = 0; b < 4; b++)
             for (int t = 0; t < 40; t++) text[v][b][t] = out[b * 40 + t];
         h[v] = malloc(sizeof(float) * 2 * 4 * 64 * 2);
-        ck_assert_int_eq(rnn_state_get(st, h[v], cell == RNN_CELL_LSTM ? h[v] + 2 * 4 * 64 : NULL), RNN_OK);
-        ck_assert_int_eq(rnn_state_score(st, p4, 5, score[v]), RNN_OK);
+        ck_assert_int_eq(rnn_state_get_hidden(st, h[v], cell == RNN_CELL_LSTM ? h[v] + 2 * 4 * 64 : NULL), RNN_OK);
+        ck_assert_int_eq(rnn_state_score(st, p4, 5, 0, score[v]), RNN_OK);
         rnn_state_free(st);
         rnn_model_free(m);
     }
@@ -423,24 +441,24 @@ START_TEST(test_threads_fork_child)
     uint64_t s = 3;
     for (int i = 0; i < TB * TT; i++) tok[i] = (int32_t)(tu_next(&s) % 1500), tgt[i] = (int32_t)(tu_next(&s) % 1500);
     double ref = 0, loss = 0;
-    ck_assert_int_eq(rnn_reset_state(m, TB), RNN_OK);
-    ck_assert_int_eq(rnn_set_seed(m, 8), RNN_OK);
-    ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, &ref), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(m, TB), RNN_OK);
+    ck_assert_int_eq(rnn_model_set_seed(m, 8), RNN_OK);
+    ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, 0, &ref), RNN_OK);
     rnn_sampling smp;
-    rnn_sampling_init(&smp);
+    rnn_sampling_init(&smp, sizeof smp);
     ck_assert_int_eq(rnn_state_generate(st, &smp, 10, gen_ref), RNN_OK);
     ck_assert_int_eq(rnn_state_reset(st), RNN_OK);
-    ck_assert_int_eq(rnn_reset_state(m, TB), RNN_OK);
-    ck_assert_int_eq(rnn_set_seed(m, 8), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(m, TB), RNN_OK);
+    ck_assert_int_eq(rnn_model_set_seed(m, 8), RNN_OK);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int32_t gen[2 * 10];
-        int ok = rnn_forward(m, tok, tgt, TB, TT, &loss) == RNN_OK && memcmp(&loss, &ref, sizeof loss) == 0 &&
+        int ok = rnn_forward(m, tok, tgt, TB, TT, 0, &loss) == RNN_OK && memcmp(&loss, &ref, sizeof loss) == 0 &&
                  rnn_zero_grad(m) == RNN_OK && rnn_backward(m) == RNN_OK && rnn_clip_grad_norm(m, 0.25f, NULL) == RNN_OK &&
                  rnn_sgd_step(m, 1.0f) == RNN_OK && rnn_state_generate(st, &smp, 10, gen) == RNN_OK &&
-                 memcmp(gen, gen_ref, sizeof gen) == 0 && rnn_set_threads(m, 1) == RNN_OK;
+                 memcmp(gen, gen_ref, sizeof gen) == 0 && rnn_model_set_threads(m, 1) == RNN_OK;
         rnn_state_free(st);
         rnn_model_free(m);
         _exit(ok ? 0 : 1);
@@ -455,7 +473,7 @@ START_TEST(test_threads_fork_child)
     }
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the forked child failed (status %d)", status);
     /* the parent's workers are unaffected */
-    ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, &loss), RNN_OK);
+    ck_assert_int_eq(rnn_forward(m, tok, tgt, TB, TT, 0, &loss), RNN_OK);
     ck_assert(memcmp(&loss, &ref, sizeof loss) == 0);
     rnn_state_free(st);
     rnn_model_free(m);

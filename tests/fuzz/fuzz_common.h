@@ -65,4 +65,36 @@ static inline uint32_t fz_crc32c(uint32_t crc, const uint8_t *p, size_t n)
     }
     return ~crc;
 }
+
+/* Not instrumented for coverage: the reference code of the oracles should not steer the fuzzer. */
+#define FZ_NO_COV __attribute__((no_sanitize("coverage"), noinline))
+
+/* Decodes one strict UTF-8 scalar (Python's "utf8" codec: no overlongs, no surrogates, at most
+ * U+10FFFF) at p[0..n); returns its length, or 0 if invalid. */
+FZ_NO_COV static inline size_t fz_utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
+{
+    uint8_t c = p[0];
+    if (c < 0x80) return *cp = c, 1;
+    size_t len;
+    uint32_t v, min;
+    if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
+    else return 0;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (p[i] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    return *cp = v, len;
+}
+
+/* The code points Python's str.split() splits at (str.isspace()). */
+FZ_NO_COV static inline int fz_is_space(uint32_t c)
+{
+    return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+           c == 0x205F || c == 0x3000;
+}
 #endif

@@ -27,37 +27,8 @@ typedef struct ref_tok {
     size_t start, len; /* byte range in the text; len 0 = <eos> */
 } ref_tok;
 
-#define NO_COV __attribute__((no_sanitize("coverage"), noinline))
-
-/* Decodes one strict UTF-8 scalar at p[0..n); returns its length or 0 if invalid. */
-NO_COV static size_t utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
-{
-    uint8_t c = p[0];
-    if (c < 0x80) return *cp = c, 1;
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, v = c & 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, v = c & 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, v = c & 0x07, min = 0x10000;
-    else return 0;
-    if (n < len) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (p[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    return *cp = v, len;
-}
-
-NO_COV static int is_space(uint32_t c)
-{
-    return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
-
 /* 1 = valid text (tokens in *out, *nout), 0 = the reader must refuse it. */
-NO_COV static int ref_tokenize(const uint8_t *t, size_t n, ref_tok **out, size_t *nout)
+FZ_NO_COV static int ref_tokenize(const uint8_t *t, size_t n, ref_tok **out, size_t *nout)
 {
     if (n == 0) return 0;
     ref_tok *v = malloc(sizeof *v * (n + 2));
@@ -65,12 +36,12 @@ NO_COV static int ref_tokenize(const uint8_t *t, size_t n, ref_tok **out, size_t
     int inword = 0, pending_line = 0; /* pending_line: the current line has begun (not yet ended) */
     while (i < n) {
         uint32_t cp;
-        size_t l = utf8_decode(t + i, n - i, &cp);
+        size_t l = fz_utf8_decode(t + i, n - i, &cp);
         if (l == 0 || cp == 0) {
             free(v);
             return 0;
         }
-        if (is_space(cp)) {
+        if (fz_is_space(cp)) {
             if (inword) v[k].start = wstart, v[k].len = i - wstart, k++, inword = 0;
             if (cp == '\n' || cp == '\r') {
                 v[k].start = i, v[k].len = 0, k++; /* <eos> */

@@ -1,15 +1,23 @@
 /*
- * fuzz_modelfile.c -- libFuzzer target for the model-file loader (rnn_model_load).
+ * fuzz_modelfile.c -- libFuzzer target for the model-file loaders (rnn_model_load and
+ * rnn_model_load_mem).
  *
  * Input: byte 0 is a control byte, the rest is the file.
  *   bit 0     recompute every section's CRC-32C before loading, so that the fuzzer reaches the
  *             section parsers instead of stopping at "checksum mismatch"
- *   bits 1-4  k: when nonzero, the k-th allocation of the load fails (the NOMEM paths)
- * The file is written to a memfd and loaded by its /proc/self/fd path.
- * Invariants: the status is a documented one; on failure *out is NULL, errbuf holds a message and
- * nothing leaks (the counting allocator and LeakSanitizer); on success the model is usable (every
- * parameter and vocabulary word reachable, a state can score and generate in range) and
- * save -> load -> save is a fixed point (the same bytes, the same parameter bits).
+ *   bits 1-4  k: when nonzero, the k-th allocation of each load fails (the NOMEM paths)
+ *   bit 5     load with RNN_LOAD_NO_STATE
+ *   bits 6-7  both set: load with an unknown flag as well (both loaders must refuse it)
+ * The file is written to a memfd and loaded by its /proc/self/fd path, and the same bytes are
+ * loaded from memory with rnn_model_load_mem.
+ * Invariants: the status is a documented one; both loaders agree on it (when no allocation
+ * failure is injected; with one, whenever neither reports RNN_ERR_NOMEM); on failure *out is NULL,
+ * errbuf holds a message and nothing leaks (the counting allocator and LeakSanitizer); on success
+ * both give the same model (configuration, parameter bits, vocabulary, application data, hidden
+ * state), which is usable (every parameter and vocabulary word reachable, every word found by
+ * rnn_vocab_find under its own id, no word with whitespace, a state can score and generate in
+ * range), and save -> load -> save is a fixed point (the same bytes, the same parameter bits),
+ * with rnn_model_save_mem giving the bytes rnn_model_save writes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -17,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#define RNN_EXPERT_API /* rnn_param_get_block */
 #include "rnn.h"
 
 static fz_file g_file;
@@ -70,21 +79,39 @@ static uint8_t *read_all(const char *path, size_t *n)
     return p;
 }
 
+/* A word must not contain what rnn_vocab_encode splits at (the loader refuses such files). */
+static int has_space(const char *w)
+{
+    const uint8_t *p = (const uint8_t *)w;
+    size_t n = strlen(w);
+    for (size_t i = 0; i < n; i++) /* ASCII bytes never occur inside a UTF-8 sequence */
+        if (p[i] < 0x80 && fz_is_space(p[i])) return 1;
+    for (size_t i = 0; i < n;) { /* the Unicode spaces, where the word is valid UTF-8 */
+        uint32_t cp;
+        size_t l = fz_utf8_decode(p + i, n - i, &cp);
+        if (l == 0) return 0;
+        if (fz_is_space(cp)) return 1;
+        i += l;
+    }
+    return 0;
+}
+
 static void exercise(rnn_model *m)
 {
     rnn_config cfg;
-    FZ_ASSERT(rnn_model_config(m, &cfg) == RNN_OK, "config");
+    rnn_config_init(&cfg, sizeof cfg);
+    FZ_ASSERT(rnn_model_get_config(m, &cfg) == RNN_OK, "config");
     FZ_ASSERT(cfg.vocab_size >= 1 && cfg.emb_size >= 1 && cfg.hidden_size >= 1 && cfg.num_layers >= 1 &&
                   cfg.cell >= 0 && cfg.cell <= 3 && cfg.dropout >= 0 && cfg.dropout < 1 &&
                   (!cfg.tied || cfg.emb_size == cfg.hidden_size),
               "loaded an invalid configuration");
     int np = 0;
-    FZ_ASSERT(rnn_param_count(m, &np) == RNN_OK && np == 4 * cfg.num_layers + 3 - !!cfg.tied, "param count %d", np);
+    FZ_ASSERT(rnn_param_get_count(m, &np) == RNN_OK && np == 4 * cfg.num_layers + 3 - !!cfg.tied, "param count %d", np);
     size_t total = 0, block = 0;
     float *data, *grad;
-    FZ_ASSERT(rnn_param_block(m, &data, &grad, &block) == RNN_OK, "param block");
+    FZ_ASSERT(rnn_param_get_block(m, &data, &grad, &block) == RNN_OK, "param block");
     for (int i = 0; i < np; i++) {
-        rnn_param p;
+        rnn_param p = {.struct_size = sizeof p};
         FZ_ASSERT(rnn_param_get(m, i, &p) == RNN_OK && p.size == (size_t)p.rows * p.cols, "param %d", i);
         volatile float sink = p.data[0] + p.data[p.size - 1] + p.grad[p.size - 1];
         (void)sink;
@@ -92,17 +119,29 @@ static void exercise(rnn_model *m)
         total += p.size;
     }
     FZ_ASSERT(total == block, "tensor sizes %zu != block %zu", total, block);
+    rnn_param past = {.struct_size = sizeof past};
+    FZ_ASSERT(rnn_param_get(m, np, &past) == RNN_ERR_RANGE, "param_get past the end");
     int nv = -1;
-    FZ_ASSERT(rnn_vocab_size(m, &nv) == RNN_OK && (nv == 0 || nv == cfg.vocab_size), "vocab size %d", nv);
+    FZ_ASSERT(rnn_vocab_get_size(m, &nv) == RNN_OK && (nv == 0 || nv == cfg.vocab_size), "vocab size %d", nv);
     for (int i = 0; i < nv; i++) {
         const char *w = NULL;
-        FZ_ASSERT(rnn_vocab_word(m, i, &w) == RNN_OK && w && w[0], "vocab word %d", i);
+        FZ_ASSERT(rnn_vocab_get_word(m, i, &w) == RNN_OK && w && w[0], "vocab word %d", i);
+        FZ_ASSERT(!has_space(w), "loaded vocabulary word %d (\"%s\") holds whitespace", i, w);
+        int32_t id = -1;
+        int rc = rnn_vocab_find(m, w, &id);
+        FZ_ASSERT(rc == RNN_OK && id == i, "vocab_find(word %d) = %d, id %d (a duplicate word was loaded?)", i, rc,
+                  (int)id);
+    }
+    if (nv == 0) {
+        int32_t id = 5;
+        FZ_ASSERT(rnn_vocab_find(m, "the", &id) == RNN_ERR_NOTFOUND, "vocab_find without a vocabulary");
     }
     const void *app;
     size_t app_len;
-    FZ_ASSERT(rnn_get_app_data(m, &app, &app_len) == RNN_OK, "app data");
+    FZ_ASSERT(rnn_model_get_app_data(m, &app, &app_len) == RNN_OK, "app data");
+    FZ_ASSERT((app == NULL) == (app_len == 0), "app data %p with length %zu", app, app_len);
     int sb = -1;
-    FZ_ASSERT(rnn_state_batch(m, &sb) == RNN_OK && sb >= 0, "state batch");
+    FZ_ASSERT(rnn_model_get_batch(m, &sb) == RNN_OK && sb >= 0, "state batch");
 
     /* inference over the loaded weights (whatever values they hold) */
     rnn_state *st = NULL;
@@ -111,13 +150,59 @@ static void exercise(rnn_model *m)
     if (st) {
         int32_t tok[2] = {0, cfg.vocab_size - 1}, out[3];
         double lp;
-        FZ_ASSERT(rnn_state_score(st, tok, 2, &lp) == RNN_OK, "score: %s", rnn_state_errmsg(st));
+        FZ_ASSERT(rnn_state_score(st, tok, 2, 0, &lp) == RNN_OK, "score: %s", rnn_state_errmsg(st));
         FZ_ASSERT(!(lp > 0), "log-probability %g > 0", lp);
         rnn_sampling s;
-        rnn_sampling_init(&s);
+        rnn_sampling_init(&s, sizeof s);
         FZ_ASSERT(rnn_state_generate(st, &s, 3, out) == RNN_OK, "generate: %s", rnn_state_errmsg(st));
         for (int i = 0; i < 3; i++) FZ_ASSERT(out[i] >= 0 && out[i] < cfg.vocab_size, "generated token %d", out[i]);
         rnn_state_free(st);
+    }
+}
+
+/* The two loads of one input give the same model. */
+static void assert_same(rnn_model *a, rnn_model *b)
+{
+    rnn_config ca, cb;
+    rnn_config_init(&ca, sizeof ca);
+    rnn_config_init(&cb, sizeof cb);
+    FZ_ASSERT(rnn_model_get_config(a, &ca) == RNN_OK && rnn_model_get_config(b, &cb) == RNN_OK, "config");
+    FZ_ASSERT(ca.cell == cb.cell && ca.vocab_size == cb.vocab_size && ca.emb_size == cb.emb_size &&
+                  ca.hidden_size == cb.hidden_size && ca.num_layers == cb.num_layers && ca.tied == cb.tied &&
+                  memcmp(&ca.dropout, &cb.dropout, sizeof ca.dropout) == 0 && ca.seed == cb.seed,
+              "file and memory loads give different configurations");
+    float *d1, *d2, *g;
+    size_t n1, n2;
+    rnn_param_get_block(a, &d1, &g, &n1);
+    rnn_param_get_block(b, &d2, &g, &n2);
+    FZ_ASSERT(n1 == n2 && memcmp(d1, d2, n1 * sizeof(float)) == 0, "file and memory loads give different parameters");
+    int va = -1, vb = -1;
+    rnn_vocab_get_size(a, &va);
+    rnn_vocab_get_size(b, &vb);
+    FZ_ASSERT(va == vb, "vocabulary sizes %d and %d", va, vb);
+    for (int i = 0; i < va; i++) {
+        const char *wa = NULL, *wb = NULL;
+        rnn_vocab_get_word(a, i, &wa);
+        rnn_vocab_get_word(b, i, &wb);
+        FZ_ASSERT(wa && wb && strcmp(wa, wb) == 0, "vocabulary word %d differs", i);
+    }
+    const void *pa, *pb;
+    size_t la, lb;
+    rnn_model_get_app_data(a, &pa, &la);
+    rnn_model_get_app_data(b, &pb, &lb);
+    FZ_ASSERT(la == lb && (!la || memcmp(pa, pb, la) == 0), "application data differs");
+    int ba = -1, bb = -1;
+    rnn_model_get_batch(a, &ba);
+    rnn_model_get_batch(b, &bb);
+    FZ_ASSERT(ba == bb, "hidden state batch %d and %d", ba, bb);
+    if (ba > 0) {
+        size_t n = (size_t)ca.num_layers * (size_t)ba * (size_t)ca.hidden_size;
+        float *h = calloc(4 * n, sizeof(float));
+        FZ_ASSERT(h, "calloc");
+        FZ_ASSERT(rnn_model_get_hidden(a, ba, h, h + n) == RNN_OK && rnn_model_get_hidden(b, ba, h + 2 * n, h + 3 * n) == RNN_OK,
+                  "get_hidden");
+        FZ_ASSERT(memcmp(h, h + 2 * n, 2 * n * sizeof(float)) == 0, "file and memory loads give different hidden states");
+        free(h);
     }
 }
 
@@ -126,19 +211,35 @@ static void roundtrip(rnn_model *m)
     char p1[96], p2[96];
     snprintf(p1, sizeof p1, "%s/a.bin", g_dir);
     snprintf(p2, sizeof p2, "%s/b.bin", g_dir);
-    FZ_ASSERT(rnn_model_save_ex(m, p1, RNN_SAVE_STATE) == RNN_OK, "save: %s", rnn_errmsg(m));
+    const void *app;
+    size_t app_len;
+    rnn_model_get_app_data(m, &app, &app_len);
+    FZ_ASSERT(rnn_model_save(m, p1, RNN_SAVE_STATE, app, app_len) == RNN_OK, "save: %s", rnn_model_errmsg(m));
     rnn_model *m2 = NULL;
     char err[256];
-    FZ_ASSERT(rnn_model_load(&m2, p1, NULL, err, sizeof err) == RNN_OK, "reload of a saved file: %s", err);
+    FZ_ASSERT(rnn_model_load(&m2, p1, NULL, 0, err, sizeof err) == RNN_OK, "reload of a saved file: %s", err);
     float *d1, *d2, *g;
     size_t n1, n2;
-    rnn_param_block(m, &d1, &g, &n1);
-    rnn_param_block(m2, &d2, &g, &n2);
+    rnn_param_get_block(m, &d1, &g, &n1);
+    rnn_param_get_block(m2, &d2, &g, &n2);
     FZ_ASSERT(n1 == n2 && memcmp(d1, d2, n1 * sizeof(float)) == 0, "parameters differ after save/load");
-    FZ_ASSERT(rnn_model_save_ex(m2, p2, RNN_SAVE_STATE) == RNN_OK, "save 2: %s", rnn_errmsg(m2));
+    const void *app2;
+    size_t app2_len;
+    rnn_model_get_app_data(m2, &app2, &app2_len);
+    FZ_ASSERT(app2_len == app_len && (!app_len || memcmp(app, app2, app_len) == 0), "app data differs after save/load");
+    FZ_ASSERT(rnn_model_save(m2, p2, RNN_SAVE_STATE, app2, app2_len) == RNN_OK, "save 2: %s", rnn_model_errmsg(m2));
     size_t s1, s2;
     uint8_t *b1 = read_all(p1, &s1), *b2 = read_all(p2, &s2);
     FZ_ASSERT(s1 == s2 && memcmp(b1, b2, s1) == 0, "save(load(save(x))) differs from save(x)");
+    /* the memory image is the file's bytes */
+    size_t need = 0, got = 0;
+    FZ_ASSERT(rnn_model_save_mem(m2, NULL, 0, &need, RNN_SAVE_STATE, app2, app2_len) == RNN_OK && need == s1,
+              "save_mem size %zu, file %zu", need, s1);
+    uint8_t *mem = malloc(need);
+    FZ_ASSERT(mem && rnn_model_save_mem(m2, mem, need, &got, RNN_SAVE_STATE, app2, app2_len) == RNN_OK && got == need,
+              "save_mem: %s", rnn_model_errmsg(m2));
+    FZ_ASSERT(memcmp(mem, b1, s1) == 0, "save_mem differs from save");
+    free(mem);
     free(b1);
     free(b2);
     rnn_model_free(m2);
@@ -155,6 +256,33 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* One load's invariants; returns its status. */
+static int check_load(int rc, rnn_model *m, const char *err, size_t errlen, const counting *cnt, unsigned flags,
+                      const char *which)
+{
+    FZ_ASSERT(memchr(err, 0, errlen), "%s: errbuf not NUL-terminated", which);
+    if (rc != RNN_OK) {
+        if (flags & ~RNN_LOAD_NO_STATE) FZ_ASSERT(rc == RNN_ERR_INVALID, "%s with an unknown flag: status %d (%s)", which, rc, err);
+        FZ_ASSERT(rc == RNN_ERR_FORMAT || rc == RNN_ERR_NOMEM || rc == RNN_ERR_IO || rc == RNN_ERR_INVALID,
+                  "%s: status %d (%s)", which, rc, err);
+        FZ_ASSERT(rc != RNN_ERR_INVALID || (flags & ~RNN_LOAD_NO_STATE), "%s: RNN_ERR_INVALID for valid arguments (%s)",
+                  which, err);
+        FZ_ASSERT(m == NULL, "%s: *out not NULL on failure", which);
+        FZ_ASSERT(err[0], "%s: no message for status %d", which, rc);
+        FZ_ASSERT(cnt->live == 0, "%s: %ld allocations leaked by a failed load (%s)", which, cnt->live, err);
+        FZ_ASSERT(rc != RNN_ERR_NOMEM || cnt->fail_at, "%s: NOMEM without a failing allocator: %s", which, err);
+        return rc;
+    }
+    FZ_ASSERT(!(flags & ~RNN_LOAD_NO_STATE), "%s: an unknown flag accepted", which);
+    FZ_ASSERT(m != NULL && err[0] == 0, "%s: success with a message: %s", which, err);
+    if (flags & RNN_LOAD_NO_STATE) {
+        int b = -1;
+        FZ_ASSERT(rnn_model_get_batch(m, &b) == RNN_OK && b == 0, "%s: RNN_LOAD_NO_STATE gave a hidden state (batch %d)",
+                  which, b);
+    }
+    return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -165,28 +293,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (n) memcpy(f, data + 1, n);
     if (ctl & 1) fix_crcs(f, n);
     fz_file_write(&g_file, "model", f, n, NULL, 0);
-    free(f);
+    unsigned flags = (ctl & 32) ? RNN_LOAD_NO_STATE : 0;
+    if ((ctl & 0xC0) == 0xC0) flags |= 2u; /* not a load flag */
 
+    /* from the file */
     counting cnt = {0, 0, (long)((ctl >> 1) & 15)};
-    rnn_allocator al = {c_alloc, c_free, &cnt};
+    rnn_allocator al = {sizeof al, c_alloc, c_free, &cnt};
     rnn_model *m = (rnn_model *)&cnt; /* must be overwritten */
     char err[256];
     memset(err, 'x', sizeof err);
-    int rc = rnn_model_load(&m, g_file.path, &al, err, sizeof err);
-    FZ_ASSERT(memchr(err, 0, sizeof err), "errbuf not NUL-terminated");
-    if (rc != RNN_OK) {
-        FZ_ASSERT(rc == RNN_ERR_FORMAT || rc == RNN_ERR_NOMEM || rc == RNN_ERR_IO, "status %d (%s)", rc, err);
-        FZ_ASSERT(m == NULL, "*out not NULL on failure");
-        FZ_ASSERT(err[0], "no message for status %d", rc);
-        FZ_ASSERT(cnt.live == 0, "%ld allocations leaked by a failed load (%s)", cnt.live, err);
-        FZ_ASSERT(rc != RNN_ERR_NOMEM || cnt.fail_at, "NOMEM without a failing allocator: %s", err);
-        return 0;
+    int rc = rnn_model_load(&m, g_file.path, &al, flags, err, sizeof err);
+    check_load(rc, m, err, sizeof err, &cnt, flags, "rnn_model_load");
+
+    /* from memory: the same bytes, a private copy (the loader must not keep a pointer to them) */
+    counting cnt2 = {0, 0, cnt.fail_at};
+    rnn_allocator al2 = {sizeof al2, c_alloc, c_free, &cnt2};
+    rnn_model *m2 = (rnn_model *)&cnt2;
+    char err2[256];
+    memset(err2, 'x', sizeof err2);
+    int rc2 = rnn_model_load_mem(&m2, f, n, &al2, flags, err2, sizeof err2);
+    memset(f, 0xA5, n); /* "the bytes are not kept after the call" */
+    free(f);
+    check_load(rc2, m2, err2, sizeof err2, &cnt2, flags, "rnn_model_load_mem");
+
+    if (!cnt.fail_at || (rc != RNN_ERR_NOMEM && rc2 != RNN_ERR_NOMEM))
+        FZ_ASSERT(rc == rc2, "rnn_model_load = %d (%s) but rnn_model_load_mem = %d (%s)", rc, err, rc2, err2);
+    if (rc == RNN_OK && rc2 == RNN_OK) assert_same(m, m2);
+
+    rnn_model *loaded[2] = {rc == RNN_OK ? m : NULL, rc2 == RNN_OK ? m2 : NULL};
+    counting *cn[2] = {&cnt, &cnt2};
+    for (int k = 0; k < 2; k++) {
+        if (!loaded[k]) continue;
+        cn[k]->fail_at = 0;
+        exercise(loaded[k]);
+        if (k == 0 || !loaded[0]) roundtrip(loaded[k]); /* the same model: once is enough */
+        rnn_model_free(loaded[k]);
+        FZ_ASSERT(cn[k]->live == 0, "%ld allocations leaked", cn[k]->live);
     }
-    FZ_ASSERT(m != NULL && err[0] == 0, "success with a message: %s", err);
-    cnt.fail_at = 0;
-    exercise(m);
-    roundtrip(m);
-    rnn_model_free(m);
-    FZ_ASSERT(cnt.live == 0, "%ld allocations leaked", cnt.live);
     return 0;
 }

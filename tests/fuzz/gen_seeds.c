@@ -40,34 +40,54 @@ static unsigned char *slurp(const char *path, size_t *n)
     return p;
 }
 
-static void model_seed(const char *name, int cell, int V, int E, int H, int L, int tied, int vocab, int state,
-                       int app, unsigned char ctl)
+/* A model file as the seed `name` of fuzz_modelfile (control byte ctl). patch, when not NULL, is
+ * called on the file's bytes first (a seed of a file the library would not write). */
+static void model_seed_patched(const char *name, int cell, int V, int E, int H, int L, int tied, int vocab, int state,
+                               int app, unsigned char ctl, void (*patch)(unsigned char *, size_t))
 {
     rnn_config cfg;
-    rnn_config_init(&cfg);
+    rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = cell, cfg.vocab_size = V, cfg.emb_size = E, cfg.hidden_size = H, cfg.num_layers = L;
     cfg.tied = tied, cfg.seed = 42;
     rnn_model *m;
-    if (rnn_model_create(&m, &cfg, NULL) != RNN_OK) exit(1);
+    if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK) exit(1);
     if (vocab) {
         const char *words[8] = {"<eos>", "the", "cat", "sat", "on", "mat", "<unk>", "a"};
         if (rnn_vocab_set(m, words, V) != RNN_OK) exit(1);
     }
     if (state) {
-        rnn_reset_state(m, 2);
+        rnn_model_reset_hidden(m, 2);
         int32_t tok[4] = {1, 2, 3, 0};
-        rnn_evaluate(m, tok, NULL, 2, 2, NULL, NULL);
+        rnn_evaluate(m, tok, NULL, 2, 2, 0, NULL, NULL);
     }
-    if (app) rnn_set_app_data(m, "epoch=3", 7);
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
-    if (rnn_model_save_ex(m, tmp, state ? RNN_SAVE_STATE : 0) != RNN_OK) exit(1);
+    if (rnn_model_save(m, tmp, state ? RNN_SAVE_STATE : 0, app ? "epoch=3" : NULL, app ? 7 : 0) != RNN_OK) exit(1);
     size_t n;
     unsigned char *p = slurp(tmp, &n);
     remove(tmp);
+    if (patch) patch(p, n);
     write_file("modelfile", name, &ctl, 1, p, n);
     free(p);
     rnn_model_free(m);
+}
+
+static void model_seed(const char *name, int cell, int V, int E, int H, int L, int tied, int vocab, int state,
+                       int app, unsigned char ctl)
+{
+    model_seed_patched(name, cell, V, E, H, L, tied, vocab, state, app, ctl, NULL);
+}
+
+/* The vocabulary's "cat" becomes a second "the" (the CRC is left stale: the seed's control byte
+ * asks fuzz_modelfile to fix it), a file the loaders must refuse. */
+static void dup_word(unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i + 7 <= n; i++)
+        if (memcmp(p + i, "\3\0\0\0cat", 7) == 0) {
+            memcpy(p + i + 4, "the", 3);
+            return;
+        }
+    exit(1);
 }
 
 static void text_seed(const char *name, unsigned flags, unsigned batch, unsigned bptt, const char *text, size_t n)
@@ -95,6 +115,9 @@ int main(int argc, char **argv)
     model_seed("gru_l3", RNN_CELL_GRU, 3, 1, 1, 3, 0, 0, 0, 1, 0);
     model_seed("tanh_fixcrc", RNN_CELL_TANH, 8, 2, 2, 2, 0, 1, 1, 1, 1);
     model_seed("lstm_fixcrc_failalloc", RNN_CELL_LSTM, 3, 2, 2, 1, 0, 1, 0, 0, 1 | (3 << 1));
+    model_seed("gru_state_app_nostate", RNN_CELL_GRU, 5, 3, 3, 2, 0, 1, 1, 1, 32); /* RNN_LOAD_NO_STATE */
+    model_seed("tanh_badflag", RNN_CELL_TANH, 3, 2, 2, 1, 0, 1, 0, 0, 0xC0);      /* an unknown load flag */
+    model_seed_patched("lstm_dup_word_fixcrc", RNN_CELL_LSTM, 4, 2, 2, 1, 0, 1, 0, 0, 1, dup_word);
     write_file("modelfile", "empty", "\0", 1, NULL, 0);
     write_file("modelfile", "header_only", "\0RNNMODEL\1\0\0\0\0\0\0\0", 17, NULL, 0);
 
@@ -136,6 +159,45 @@ int main(int argc, char **argv)
         16, 1,
     };
     write_file("api", "train_lstm", api_train, sizeof api_train, NULL, 0);
+
+    /* the 1.0 operations (op bytes 216-239; fuzz_api.c); a token row starts with a byte whose low 3
+       bits are not all 0 (all valid ids) */
+    static const unsigned char api_v1[] = {
+        2, 5, 3, 3, 1, 0, 7, 0, 0,               /* LSTM, V 6, E = H = 4, L 2 */
+        0, 3,                                    /* reset_hidden(2) */
+        231, 1, 1, 2, 7, 0, 8, 1, 9, 2, 10, 3,   /* vocab_set <unk> <eos> ac bd ce df */
+        216, 1, 3,                               /* vocab_find(word 3) */
+        217, 0, 3, 0, 1, 2,                      /* vocab_find("ab<") */
+        218, 5, 2, 126, 3, 112, 137, 3, 10, 0,   /* encode "ac bd\u00a0zz", EOS | UNK_MAP */
+        219, 2, 130, 139, 0, 5, 0,               /* encode invalid UTF-8 */
+        220, 3, 2, 126, 3, 1, 1, 0,              /* encode with cap 1: RNN_ERR_SIZE */
+        19, 4, 'a', 'b', 'c', 'd',               /* app data for the next save */
+        221, 3, 10, 0, 0, 20, 0, 30, 0, 7,       /* save_mem / load_mem with state and app data */
+        222, 5, 100, 0, 3, 50, 0, 200, 0, 3,     /* ... RNN_LOAD_NO_STATE, allocation 3 fails */
+        223, 1, 3, 1, 1, 0, 1, 2, 3, 1, 2, 3, 4, 5, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, /* forward, stride 5 */
+        223, 1, 3, 2,                            /* forward, stride 1 < steps 4 */
+        5,                                       /* backward */
+        224, 2, 1, 1, 0, 1, 2, 1, 3, 4, 5, 1, 0, 1, 2, 1, 5, 4, 3, /* evaluate dense vs stride 4 */
+        22, 0, 0, 3, 5,                          /* state 0 create(2) */
+        226, 0, 2, 0, 1, 0, 1, 2, 1, 2, 3, 4,    /* state score dense vs stride 4 */
+        227, 0, 2, 4, 1, 0, 1, 2, 1, 2, 3, 4,    /* state feed dense vs stride 4 */
+        226, 0, 3, 0x1C, 1, 0, 1, 2, 3, 1, 1, 2, 3, 4, /* state feed with stride 2 < steps 4 */
+        228, 1, 6, 3, 200, 6, 1, 1, 2,           /* sample with top-k, top-p, a longer struct */
+        230, 0, 1, 64, 4, 2,                     /* state generate, a shorter struct */
+        233, 3, 3, 5,                            /* limits, cells, status strings */
+        234, 0, 2,                               /* get_config with a shorter struct */
+        234, 1, 3, 2,                            /* param_get with a longer struct */
+        20, 1,                                   /* save/load with state and app data */
+        231, 1, 1, 1, 7, 0, 7, 1, 7, 2, 7, 3,    /* vocab_set with <unk> twice: refused */
+    };
+    for (int cell = 0; cell < 4; cell++) {
+        unsigned char p[sizeof api_v1];
+        memcpy(p, api_v1, sizeof p);
+        p[0] = (unsigned char)cell;
+        char name[32];
+        snprintf(name, sizeof name, "v1_ops_cell%d", cell);
+        write_file("api", name, p, sizeof p, NULL, 0);
+    }
     for (int cell = 0; cell < 4; cell++) {
         unsigned char p[sizeof api_train];
         memcpy(p, api_train, sizeof p);
