@@ -3,7 +3,11 @@
  *
  * Exit statuses: CLI_OK (0), CLI_RUNTIME (1: a file, corpus or library failure) and CLI_USAGE
  * (2: a bad flag or value). Every failure prints exactly one line "rnnlm: ..." on stderr
- * (cli_error) before its status is returned up to main().
+ * (cli_error) where it is found, and its status is returned up to main(): the checks are one
+ * line each, RETURN_ERROR_IF(cond, status, fmt, ...) where the failure is found and
+ * FORWARD_IF_ERROR(call) where a called function already printed it. A function that owns
+ * something to release acquires it, hands it to a helper that does the work with those checks,
+ * releases it and returns the helper's status.
  */
 #ifndef RNNLM_CLI_H
 #define RNNLM_CLI_H
@@ -32,38 +36,116 @@ int cli_error(int status, const char *fmt, ...)
 #endif
     ;
 
-/* ---- Flags (--name VALUE, --name=VALUE) --------------------------------------------------------- */
+/* Prints the message (cli_error) and returns status. */
+#define RETURN_ERROR(status, ...) return cli_error((status), __VA_ARGS__)
+/* When cond holds: prints the message (cli_error) and returns status. */
+#define RETURN_ERROR_IF(cond, status, ...)                                                          \
+    do {                                                                                            \
+        if (cond) return cli_error((status), __VA_ARGS__);                                          \
+    } while (0)
+/* call returns a CLI status and printed its line when it failed: returns that status. */
+#define FORWARD_IF_ERROR(call)                                                                      \
+    do {                                                                                            \
+        int const cli_forward_rc_ = (call);                                                         \
+        if (cli_forward_rc_ != CLI_OK) return cli_forward_rc_;                                      \
+    } while (0)
+
+/* ---- Flags: one table per command (--name VALUE, --name=VALUE) --------------------------------- */
 typedef enum { CLI_INT, CLI_I64, CLI_REAL, CLI_STR, CLI_FLAG } cli_kind;
 
-typedef struct cli_opt {
-    const char *name; /* without the leading "--" */
-    cli_kind kind;
-    void *dst;        /* int *, long long *, double *, const char **, int * (flag: set to 1) */
-    double lo, hi;    /* allowed range of a number (inclusive unless lo_open / hi_open) */
+/* cli_flag.what */
+enum {
+    CLI_REQUIRED = 1u << 0, /* must be given (its --help line says "(required)") */
+    CLI_SHAPE = 1u << 1,    /* train: fixes the model's cell or sizes (not with --init) */
+    CLI_THREADS = 1u << 2,  /* the upper bound of the range is cli_max_threads() */
+};
+
+/* A command's flags: at most CLI_MAX_FLAGS (bit i of the seen mask is flag i). */
+#define CLI_MAX_FLAGS 64
+
+typedef struct cli_flag {
+    const char *name;   /* without the leading "--" */
+    const char *arg;    /* the value's name in --help and messages ("N", "DIR"); NULL: CLI_FLAG */
+    cli_kind kind;      /* the value: int, long long, double, const char *, int (set to 1) */
+    size_t off;         /* where the value lives in the command's args struct (offsetof) */
+    double lo, hi;      /* a number's allowed range, inclusive unless lo_open / hi_open */
     int lo_open, hi_open;
-    int seen;         /* set by cli_parse when the flag is given */
-} cli_opt;
+    const char *def;    /* the default, written as it would be given ("200"); NULL: 0 / none */
+    const char *help;   /* --help text: "%D" stands for def, "\n" goes on under the column */
+    unsigned what;      /* CLI_REQUIRED, CLI_SHAPE, CLI_THREADS */
+    int resume;         /* train: > 0 may be given with --resume (its place in the list) */
+    const char *key;    /* train: its key in checkpoints (NULL: not stored) */
+} cli_flag;
+
+typedef struct cli_command {
+    const char *name;      /* "train" */
+    const cli_flag *flags; /* in --help order */
+    int nflags;
+    int column;            /* --help: where the descriptions start */
+    const char *head;      /* --help: the text before the flags' lines */
+    const char *tail;      /* --help: the text after them (may be NULL) */
+} cli_command;
+
+/* The start of a table row: flag n (value name a, kind k) stored in member field of struct T. */
+#define CLI_FLAG_AT(T, n, a, k, field) .name = n, .arg = a, .kind = k, .off = offsetof(T, field)
+/* Rows more than one command has: --checkpoint FILE (eval, generate, score) and --threads N. */
+#define CLI_CHECKPOINT_FLAG(T)                                                                      \
+    CLI_FLAG_AT(T, "checkpoint", "FILE", CLI_STR, checkpoint), .what = CLI_REQUIRED,                \
+        .help = "model saved by rnnlm train"
+#define CLI_THREADS_FLAG(T) CLI_FLAG_AT(T, "threads", "N", CLI_INT, threads), .lo = 1, .what = CLI_THREADS
+#define CLI_THREADS_HELP "threads, default one per CPU (librnn's own; OpenBLAS is kept to one)"
+
+/* Ranges: the int flags 1, 2, ... and 0, 1, ...; a CLI_I64 flag about all of int64 (a seed). */
+#define CLI_POSITIVE .lo = 1, .hi = INT32_MAX
+#define CLI_NATURAL .lo = 0, .hi = INT32_MAX
+#define CLI_ANY_I64 .lo = -9.2e18, .hi = 9.2e18
 
 /*
- * Parses argv[1..argc) against opts[0..n). --help / -h sets *help and stops (returns CLI_OK).
- * On a bad flag or value prints one line and returns CLI_USAGE.
+ * Sets every flag of c in args to its default, then parses argv[1..argc). --help / -h anywhere
+ * sets *help and stops (CLI_OK). *seen (may be NULL) receives bit i for each flag c->flags[i]
+ * given. On a bad flag or value prints one line and returns CLI_USAGE.
  */
-int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int n, int *help);
-/* The option called name in opts (NULL if absent). */
-const cli_opt *cli_find(const cli_opt *opts, int n, const char *name);
+int cli_parse(const cli_command *c, int argc, char **argv, void *args, uint64_t *seen, int *help);
+/* CLI_USAGE with "CMD: --NAME ARG is required" for the first CLI_REQUIRED flag without a value. */
+int cli_require(const cli_command *c, const void *args);
+/* c's --help on stdout: head, the flags' lines, tail. Returns CLI_OK. */
+int cli_help(const cli_command *c);
+/* Whether the value of number flag f in args is in its range or its default (strings and
+   CLI_FLAG: always). */
+int cli_flag_valid(const cli_flag *f, const void *args);
+/* Copies the value of flag f from args src to args dst. */
+void cli_flag_copy(const cli_flag *f, void *dst, const void *src);
 
 /* Parses a --batching value ("torch" or "seed") into CORPUS_BATCH_*; -1 when it is neither. */
 int cli_batching_mode(const char *s);
 
-/* ---- Model helpers ------------------------------------------------------------------------------ */
+/* ---- Model helpers ----------------------------------------------------------------------------- */
 /* Loads a checkpoint that carries a vocabulary; prints the error and returns its status. */
 int cli_load_model(const char *path, rnn_model **out);
 /* A corpus_vocab holding the model's words with the same ids. */
 int cli_model_vocab(const rnn_model *m, corpus_vocab **out);
+/* A command's work on a loaded model (args: its flags) and the tokens of its --data file (ids
+   NULL without one). */
+typedef int cli_model_fn(const void *args, rnn_model *model, const int32_t *ids, size_t n);
+/*
+ * Loads the model at path (cli_load_model), gives it --threads N (cli_set_threads), tokenizes the
+ * text file data (when not NULL) over the model's vocabulary (words missing from it map to <unk>
+ * when it has one, otherwise this fails naming the first of them), returns run's status and
+ * frees what it made.
+ */
+int cli_run_model(const char *path, int threads, const char *data, cli_model_fn *run, const void *args);
 /* --threads N: librnn's threads N (0: one per online CPU), OpenBLAS's 1 */
 int cli_set_threads(rnn_model *m, int n);
 /* The largest --threads: librnn's RNN_LIMIT_THREADS. */
 int cli_max_threads(void);
+
+/*
+ * A data folder (data.py's Corpus): dir/train.txt, dir/valid.txt and dir/test.txt into c. With
+ * v NULL the vocabulary is built over the three files in that order; otherwise the words are
+ * mapped onto v (unknown words to <unk>), which c takes over (also on failure). Release c with
+ * corpus_free, also after a failure.
+ */
+int cli_load_corpus(corpus *c, const char *dir, corpus_vocab *v);
 
 /*
  * Chunk k of b for rnn_forward / rnn_evaluate: a view into b->data (*tok, *tgt, *stride) when the
@@ -81,23 +163,34 @@ int cli_chunk(const corpus_batches *b, size_t k, int32_t *tok_buf, int32_t *tgt_
  */
 int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *scored);
 
-/* ---- Small utilities ---------------------------------------------------------------------------- */
+/* ---- Small utilities --------------------------------------------------------------------------- */
 /* Seconds on a monotonic clock. */
 double cli_now(void);
 /* Writes x as a JSON number ("null" when not finite). */
 void cli_json_num(FILE *f, const char *key, double x, int last);
 /* The file name of path without its folders (for messages). */
 const char *cli_basename(const char *path);
+/* dir/name in a malloc'd string (no second '/' when dir ends in one); NULL when out of memory. */
+char *cli_join_path(const char *dir, const char *name);
 
-/* Writes through a temporary file beside path that is renamed over path on success. */
+/* FNV-1a 64 over n bytes, continuing from h (start with CLI_FNV1A_INIT). */
+#define CLI_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t cli_fnv1a(uint64_t h, const void *p, size_t n);
+/* splitmix64's output for the state x (one step from x). */
+uint64_t cli_splitmix64(uint64_t x);
+
+/* ---- Output files: written atomically (the library's rnn__atomic), or stdout ------------------- */
+struct rnn__atomic;
 typedef struct cli_outfile {
-    FILE *f;
-    char *tmp;        /* the temporary file (NULL when writing to stdout) */
-    const char *path;
+    FILE *f;                /* write here */
+    int to_stdout;          /* the path was "-" */
+    struct rnn__atomic *at; /* the temporary file beside the path (NULL for stdout) */
 } cli_outfile;
-/* Opens the temporary file (path "-": stdout). Prints the error and returns CLI_RUNTIME. */
+/* Opens the temporary file beside path (path "-": stdout). Prints the error and returns
+   CLI_RUNTIME. */
 int cli_out_open(cli_outfile *o, const char *path);
-/* Flushes, syncs and renames; or, with ok == 0, removes the temporary file. */
+/* Flushes, syncs and renames the temporary file over the path; or, with ok == 0, removes it (and
+   returns CLI_RUNTIME). */
 int cli_out_close(cli_outfile *o, int ok);
 
 #endif

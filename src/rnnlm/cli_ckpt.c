@@ -13,18 +13,21 @@
  *     ...
  *
  * - The first line names the format and its version; a reader refuses any other version.
- * - Every key of the table in fields() appears exactly once, in any order. Unknown keys are an
- *   error (a later version that adds keys bumps the version).
+ * - Every key appears exactly once, in any order (this writer puts the flags first, in the order
+ *   of their table, then the position; earlier writers used another order, read the same).
+ *   Unknown keys are an error (a later version that adds keys bumps the version).
  * - Integers are decimal ("-12"); uint64 hashes are 16 lowercase hex digits; real numbers are C99
  *   hexadecimal floats ("%a", e.g. 0x1.4p+4), so they round-trip exactly, independent of locale
  *   and endianness; strings are bytes with '%', '=', control bytes and 0x7f written as %XX (two
  *   hex digits). An empty string means "not given" for the optional ones (metrics, init).
  *
- * Keys: the train flags (data save model emsize nhid nlayers tied lr clip epochs batch_size bptt
- * dropout seed log_interval dry_run threads metrics init max_batches batching checkpoint_every;
- * paths as absolute paths) and the loop's position (see train_pos in cli_train.h): epoch batch
- * step cur_lr saved best best_hash iv_loss last_loss iv_n corpus_hash n_train n_valid
- * n_test nbatches.
+ * Keys: the train flags, each under its checkpoint key in train_command's table (data model
+ * emsize nhid nlayers lr clip epochs batch_size bptt dropout tied seed log_interval save dry_run
+ * max_batches threads metrics init batching checkpoint_every; paths as absolute paths), its value
+ * as the flag's kind says (CLI_INT and CLI_FLAG: integer; CLI_I64: integer; CLI_REAL: real;
+ * CLI_STR: string, optional unless the flag is required or has a default), and the loop's
+ * position (pos_fields below; train_pos in cli_train.h): epoch batch step cur_lr saved best
+ * best_hash iv_loss last_loss iv_n corpus_hash n_train n_valid n_test nbatches.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,69 +41,69 @@
 #define MAGIC "rnnlm-train-checkpoint"
 #define VERSION 1
 
-uint64_t ckpt_hash(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
 typedef enum { F_INT, F_I64, F_U64, F_HEX, F_REAL, F_STR, F_OPTSTR } field_kind;
 
+/* One key=value of the blob: the value at p (int *, long long *, uint64_t *, uint64_t *, double *,
+   const char **). */
 typedef struct field {
     const char *key;
     field_kind kind;
-    void *p; /* int *, long long *, uint64_t *, uint64_t *, double *, const char ** */
+    void *p;
 } field;
 
-#define NFIELDS 37
+/* The loop's position. */
+static const struct {
+    const char *key;
+    field_kind kind;
+    size_t off;
+} pos_fields[] = {
+    {"epoch", F_INT, offsetof(train_pos, epoch)},
+    {"batch", F_U64, offsetof(train_pos, batch)},
+    {"step", F_U64, offsetof(train_pos, step)},
+    {"cur_lr", F_REAL, offsetof(train_pos, lr)},
+    {"saved", F_INT, offsetof(train_pos, saved)},
+    {"best", F_REAL, offsetof(train_pos, best)},
+    {"best_hash", F_HEX, offsetof(train_pos, best_hash)},
+    {"iv_loss", F_REAL, offsetof(train_pos, iv_loss)},
+    {"last_loss", F_REAL, offsetof(train_pos, last_loss)},
+    {"iv_n", F_U64, offsetof(train_pos, iv_n)},
+    {"corpus_hash", F_HEX, offsetof(train_pos, corpus_hash)},
+    {"n_train", F_U64, offsetof(train_pos, n_train)},
+    {"n_valid", F_U64, offsetof(train_pos, n_valid)},
+    {"n_test", F_U64, offsetof(train_pos, n_test)},
+    {"nbatches", F_U64, offsetof(train_pos, nbatches)},
+};
+#define NPOS ((int)(sizeof pos_fields / sizeof pos_fields[0]))
+#define MAX_FIELDS (CLI_MAX_FLAGS + NPOS)
 
-/* The table both directions use. */
-static void fields(field *f, train_args *a, train_pos *p)
+/* A flag's value in the blob. */
+static field_kind flag_field_kind(const cli_flag *f)
 {
-    field t[NFIELDS] = {
-        {"data", F_STR, &a->data},
-        {"save", F_STR, &a->save},
-        {"model", F_STR, &a->model},
-        {"emsize", F_INT, &a->emsize},
-        {"nhid", F_INT, &a->nhid},
-        {"nlayers", F_INT, &a->nlayers},
-        {"tied", F_INT, &a->tied},
-        {"lr", F_REAL, &a->lr},
-        {"clip", F_REAL, &a->clip},
-        {"epochs", F_INT, &a->epochs},
-        {"batch_size", F_INT, &a->batch_size},
-        {"bptt", F_INT, &a->bptt},
-        {"dropout", F_REAL, &a->dropout},
-        {"seed", F_I64, &a->seed},
-        {"log_interval", F_INT, &a->log_interval},
-        {"dry_run", F_INT, &a->dry_run},
-        {"threads", F_INT, &a->threads},
-        {"metrics", F_OPTSTR, &a->metrics},
-        {"init", F_OPTSTR, &a->init},
-        {"max_batches", F_INT, &a->max_batches},
-        {"batching", F_STR, &a->batching},
-        {"checkpoint_every", F_INT, &a->checkpoint_every},
-        {"epoch", F_INT, &p->epoch},
-        {"batch", F_U64, &p->batch},
-        {"step", F_U64, &p->step},
-        {"cur_lr", F_REAL, &p->lr},
-        {"saved", F_INT, &p->saved},
-        {"best", F_REAL, &p->best},
-        {"best_hash", F_HEX, &p->best_hash},
-        {"iv_loss", F_REAL, &p->iv_loss},
-        {"last_loss", F_REAL, &p->last_loss},
-        {"iv_n", F_U64, &p->iv_n},
-        {"corpus_hash", F_HEX, &p->corpus_hash},
-        {"n_train", F_U64, &p->n_train},
-        {"n_valid", F_U64, &p->n_valid},
-        {"n_test", F_U64, &p->n_test},
-        {"nbatches", F_U64, &p->nbatches},
-    };
-    memcpy(f, t, sizeof t);
+    switch (f->kind) {
+    case CLI_I64: return F_I64;
+    case CLI_REAL: return F_REAL;
+    case CLI_STR: return (f->what & CLI_REQUIRED) || f->def ? F_STR : F_OPTSTR;
+    case CLI_INT:
+    case CLI_FLAG: break;
+    }
+    return F_INT;
 }
 
-/* ---- Writing --------------------------------------------------------------------------------- */
+/* The fields of the blob for a and p (the table both directions use): the train flags that have a
+   checkpoint key, then the position. Returns their number. */
+static int fields(field *f, train_args *a, train_pos *p)
+{
+    int n = 0;
+    for (int i = 0; i < train_command.nflags; i++) {
+        const cli_flag *fl = &train_command.flags[i];
+        if (fl->key) f[n++] = (field){fl->key, flag_field_kind(fl), (char *)a + fl->off};
+    }
+    for (int i = 0; i < NPOS; i++)
+        f[n++] = (field){pos_fields[i].key, pos_fields[i].kind, (char *)p + pos_fields[i].off};
+    return n;
+}
+
+/* ---- Writing ----------------------------------------------------------------------------------- */
 typedef struct sbuf {
     char *s;
     size_t len, cap;
@@ -146,11 +149,11 @@ static void sb_string(sbuf *b, const char *s)
 
 char *ckpt_encode(const train_args *a, const train_pos *p, size_t *len)
 {
-    field f[NFIELDS];
-    fields(f, (train_args *)a, (train_pos *)p);
+    field f[MAX_FIELDS];
+    int n = fields(f, (train_args *)a, (train_pos *)p);
     sbuf b = {0};
     sb_printf(&b, "%s %d\n", MAGIC, VERSION);
-    for (int i = 0; i < NFIELDS; i++) {
+    for (int i = 0; i < n; i++) {
         sb_printf(&b, "%s=", f[i].key);
         switch (f[i].kind) {
         case F_INT: sb_printf(&b, "%d", *(int *)f[i].p); break;
@@ -171,15 +174,9 @@ char *ckpt_encode(const train_args *a, const train_pos *p, size_t *len)
     return b.s;
 }
 
-/* ---- Reading --------------------------------------------------------------------------------- */
-static int fail(char *err, size_t errsz, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errsz, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+/* ---- Reading ----------------------------------------------------------------------------------- */
+/* The start of every message of ckpt_decode (with the checkpoint's path). */
+#define NOT_CKPT "%s is not a checkpoint of rnnlm train (--checkpoint-every): "
 
 static int hexval(char c)
 {
@@ -237,48 +234,54 @@ static int parse_value(const field *f, char *v)
     return (end == v || *end || errno == ERANGE) ? -1 : 0;
 }
 
-int ckpt_decode(const void *data, size_t len, train_args *a, train_pos *p, char **store, char *err,
-                size_t errsz)
+/* The key=value lines after the first one into f[0..n) (seen[i]: f[i] was there). */
+static int decode_lines(const char *path, char *line, field *f, int n, int *seen)
 {
-    *store = NULL;
-    if (!data || len == 0) return fail(err, errsz, "it holds no training state");
-    char head[64];
-    int hl = snprintf(head, sizeof head, "%s ", MAGIC);
-    if (len < (size_t)hl || memcmp(data, head, (size_t)hl) != 0)
-        return fail(err, errsz, "its application data is not an rnnlm training state");
-    char *s = malloc(len + 1);
-    if (!s) return fail(err, errsz, "out of memory");
-    memcpy(s, data, len);
-    s[len] = 0;
-    *store = s;
-    if (memchr(s, 0, len) || s[len - 1] != '\n')
-        return fail(err, errsz, "the training state is malformed");
-    memset(a, 0, sizeof *a);
-    memset(p, 0, sizeof *p);
-    field f[NFIELDS];
-    int seen[NFIELDS] = {0};
-    fields(f, a, p);
-    char *line = s, *nl = strchr(line, '\n');
-    *nl = 0;
-    int version = atoi(line + hl);
-    if (version != VERSION)
-        return fail(err, errsz, "its training state has version '%s' (this rnnlm reads %d)", line + hl,
-                    VERSION);
-    for (line = nl + 1; *line; line = nl + 1) {
+    for (char *nl; *line; line = nl + 1) {
         nl = strchr(line, '\n');
         *nl = 0;
         char *eq = strchr(line, '=');
-        if (!eq) return fail(err, errsz, "the training state has a malformed line '%.40s'", line);
+        RETURN_ERROR_IF(!eq, CLI_RUNTIME, NOT_CKPT "the training state has a malformed line '%.40s'",
+                        path, line);
         *eq = 0;
         int i = 0;
-        while (i < NFIELDS && strcmp(f[i].key, line) != 0) i++;
-        if (i == NFIELDS) return fail(err, errsz, "the training state has an unknown key '%.40s'", line);
-        if (seen[i]) return fail(err, errsz, "the training state has '%s' twice", line);
+        while (i < n && strcmp(f[i].key, line) != 0) i++;
+        RETURN_ERROR_IF(i == n, CLI_RUNTIME, NOT_CKPT "the training state has an unknown key '%.40s'",
+                        path, line);
+        RETURN_ERROR_IF(seen[i], CLI_RUNTIME, NOT_CKPT "the training state has '%s' twice", path, line);
         seen[i] = 1;
-        if (parse_value(&f[i], eq + 1) != 0)
-            return fail(err, errsz, "the training state has a bad value for '%s'", line);
+        RETURN_ERROR_IF(parse_value(&f[i], eq + 1) != 0, CLI_RUNTIME,
+                        NOT_CKPT "the training state has a bad value for '%s'", path, line);
     }
-    for (int i = 0; i < NFIELDS; i++)
-        if (!seen[i]) return fail(err, errsz, "the training state lacks '%s'", f[i].key);
-    return 0;
+    for (int i = 0; i < n; i++)
+        RETURN_ERROR_IF(!seen[i], CLI_RUNTIME, NOT_CKPT "the training state lacks '%s'", path, f[i].key);
+    return CLI_OK;
+}
+
+int ckpt_decode(const char *path, const void *data, size_t len, train_args *a, train_pos *p,
+                char **store)
+{
+    *store = NULL;
+    RETURN_ERROR_IF(!data || len == 0, CLI_RUNTIME, NOT_CKPT "it holds no training state", path);
+    char head[64];
+    int hl = snprintf(head, sizeof head, "%s ", MAGIC);
+    RETURN_ERROR_IF(len < (size_t)hl || memcmp(data, head, (size_t)hl) != 0, CLI_RUNTIME,
+                    NOT_CKPT "its application data is not an rnnlm training state", path);
+    char *s = malloc(len + 1);
+    RETURN_ERROR_IF(!s, CLI_RUNTIME, NOT_CKPT "out of memory", path);
+    memcpy(s, data, len);
+    s[len] = 0;
+    *store = s;
+    RETURN_ERROR_IF(memchr(s, 0, len) || s[len - 1] != '\n', CLI_RUNTIME,
+                    NOT_CKPT "the training state is malformed", path);
+    memset(a, 0, sizeof *a);
+    memset(p, 0, sizeof *p);
+    field f[MAX_FIELDS];
+    int seen[MAX_FIELDS] = {0}, n = fields(f, a, p);
+    char *nl = strchr(s, '\n');
+    *nl = 0;
+    RETURN_ERROR_IF(atoi(s + hl) != VERSION, CLI_RUNTIME,
+                    NOT_CKPT "its training state has version '%s' (this rnnlm reads %d)", path, s + hl,
+                    VERSION);
+    return decode_lines(path, nl + 1, f, n, seen);
 }

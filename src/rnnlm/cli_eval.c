@@ -7,7 +7,27 @@
 
 #include "cli.h"
 
-static const char eval_help[] =
+typedef struct eval_args {
+    const char *checkpoint, *data, *batching;
+    int batch_size, bptt, threads, json;
+} eval_args;
+
+#define FLAG(n, a, k, field) CLI_FLAG_AT(eval_args, n, a, k, field)
+
+static const cli_flag eval_flags[] = {
+    {CLI_CHECKPOINT_FLAG(eval_args)},
+    {FLAG("data", "FILE", CLI_STR, data), .what = CLI_REQUIRED, .help = "text file to evaluate"},
+    {FLAG("batch_size", "N", CLI_INT, batch_size), CLI_POSITIVE, .def = "10",
+     .help = "streams (main.py's eval_batch_size), default %D"},
+    {FLAG("bptt", "N", CLI_INT, bptt), CLI_POSITIVE, .def = "35", .help = "sequence length, default %D"},
+    {FLAG("batching", "MODE", CLI_STR, batching), .def = "torch",
+     .help = "torch (main.py, default) or seed (the seed's bptt_batchify)"},
+    {CLI_THREADS_FLAG(eval_args), .help = CLI_THREADS_HELP},
+    {FLAG("json", NULL, CLI_FLAG, json),
+     .help = "print {\"loss\":...,\"ppl\":...,\"tokens\":...} instead of text"},
+};
+
+static const char eval_head[] =
     "usage: rnnlm eval --checkpoint FILE --data FILE [flags]\n"
     "\n"
     "Perplexity of a saved model on one text file, exactly as main.py's evaluate(): the file is\n"
@@ -15,42 +35,23 @@ static const char eval_help[] =
     "chunks of --bptt steps; the loss is sum(steps_k * loss_k) / (stream length - 1).\n"
     "Words missing from the model's vocabulary map to <unk> when it has one; otherwise this fails,\n"
     "naming the first unknown words.\n"
-    "\n"
-    "  --checkpoint FILE  model saved by rnnlm train (required)\n"
-    "  --data FILE        text file to evaluate (required)\n"
-    "  --batch_size N     streams (main.py's eval_batch_size), default 10\n"
-    "  --bptt N           sequence length, default 35\n"
-    "  --batching MODE    torch (main.py, default) or seed (the seed's bptt_batchify)\n"
-    "  --threads N        threads, default one per CPU (librnn's own; OpenBLAS is kept to one)\n"
-    "  --json             print {\"loss\":...,\"ppl\":...,\"tokens\":...} instead of text\n"
+    "\n";
+
+static const char eval_tail[] =
     "\n"
     "Output: loss X ppl Y tokens N  (N: the number of predicted tokens that were scored)\n";
 
-typedef struct eval_args {
-    const char *checkpoint, *data, *batching;
-    int batch_size, bptt, threads, json;
-} eval_args;
+static const cli_command eval_command = {
+    "eval", eval_flags, (int)(sizeof eval_flags / sizeof eval_flags[0]), 21, eval_head, eval_tail};
 
 static int parse_eval(int argc, char **argv, eval_args *a, int *help)
 {
-    a->checkpoint = a->data = NULL;
-    a->batching = "torch";
-    a->batch_size = 10, a->bptt = 35, a->threads = 0, a->json = 0;
-    cli_opt opts[] = {
-        {"checkpoint", CLI_STR, &a->checkpoint, 0, 0, 0, 0, 0},
-        {"data", CLI_STR, &a->data, 0, 0, 0, 0, 0},
-        {"batch_size", CLI_INT, &a->batch_size, 1, INT32_MAX, 0, 0, 0},
-        {"bptt", CLI_INT, &a->bptt, 1, INT32_MAX, 0, 0, 0},
-        {"batching", CLI_STR, &a->batching, 0, 0, 0, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, cli_max_threads(), 0, 0, 0},
-        {"json", CLI_FLAG, &a->json, 0, 0, 0, 0, 0},
-    };
-    int rc = cli_parse("eval", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
-    if (rc != CLI_OK || *help) return rc;
-    if (!a->checkpoint) return cli_error(CLI_USAGE, "eval: --checkpoint FILE is required");
-    if (!a->data) return cli_error(CLI_USAGE, "eval: --data FILE is required");
-    if (cli_batching_mode(a->batching) < 0)
-        return cli_error(CLI_USAGE, "--batching must be torch or seed, got '%s'", a->batching);
+    memset(a, 0, sizeof *a);
+    FORWARD_IF_ERROR(cli_parse(&eval_command, argc, argv, a, NULL, help));
+    if (*help) return CLI_OK;
+    FORWARD_IF_ERROR(cli_require(&eval_command, a));
+    RETURN_ERROR_IF(cli_batching_mode(a->batching) < 0, CLI_USAGE,
+                    "--batching must be torch or seed, got '%s'", a->batching);
     return CLI_OK;
 }
 
@@ -66,43 +67,28 @@ static void print_result(const eval_args *a, double loss, size_t tokens)
     }
 }
 
-/* Tokenizes a->data with the model's vocabulary and evaluates it. */
-static int run_eval(const eval_args *a, rnn_model *m)
+/* Evaluates a->data (ids: its tokens over the model's vocabulary). */
+static int run_eval(const void *args, rnn_model *m, const int32_t *ids, size_t n)
 {
-    corpus_vocab *v = NULL;
-    int32_t *ids = NULL;
-    size_t n = 0;
+    const eval_args *a = args;
     char err[CORPUS_ERR_SIZE];
-    int rc = cli_model_vocab(m, &v);
-    if (rc == CLI_OK && corpus_tokenize_file(v, a->data, 0, &ids, &n, err, sizeof err) != RNN_OK)
-        rc = cli_error(CLI_RUNTIME, "%s", err);
     corpus_batches b;
-    if (rc == CLI_OK && corpus_batches_init(&b, ids, n, a->batch_size, a->bptt,
-                                            cli_batching_mode(a->batching), err, sizeof err) != RNN_OK)
-        rc = cli_error(CLI_RUNTIME, "%s is too short: %s", a->data,
-                       strncmp(err, "batching: ", 10) == 0 ? err + 10 : err);
+    int mode = cli_batching_mode(a->batching);
+    int lrc = corpus_batches_init(&b, ids, n, a->batch_size, a->bptt, mode, err, sizeof err);
+    RETURN_ERROR_IF(lrc != RNN_OK, CLI_RUNTIME, "%s is too short: %s", a->data,
+                    strncmp(err, "batching: ", 10) == 0 ? err + 10 : err);
     double loss = 0.0;
     size_t scored = 0;
-    if (rc == CLI_OK) rc = cli_evaluate(m, &b, &loss, &scored);
-    if (rc == CLI_OK) print_result(a, loss, scored);
-    free(ids);
-    vocab_free(v);
-    return rc;
+    FORWARD_IF_ERROR(cli_evaluate(m, &b, &loss, &scored));
+    print_result(a, loss, scored);
+    return CLI_OK;
 }
 
 int cli_eval(int argc, char **argv)
 {
     eval_args a;
-    int help = 0, rc = parse_eval(argc, argv, &a, &help);
-    if (rc != CLI_OK) return rc;
-    if (help) {
-        fputs(eval_help, stdout);
-        return CLI_OK;
-    }
-    rnn_model *m = NULL;
-    rc = cli_load_model(a.checkpoint, &m);
-    if (rc == CLI_OK) rc = cli_set_threads(m, a.threads);
-    if (rc == CLI_OK) rc = run_eval(&a, m);
-    rnn_model_free(m);
-    return rc;
+    int help = 0;
+    FORWARD_IF_ERROR(parse_eval(argc, argv, &a, &help));
+    if (help) return cli_help(&eval_command);
+    return cli_run_model(a.checkpoint, a.threads, a.data, run_eval, &a);
 }

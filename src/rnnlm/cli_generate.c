@@ -7,7 +7,40 @@
 
 #include "cli.h"
 
-static const char generate_help[] =
+typedef struct gen_args {
+    const char *checkpoint, *outf, *prompt;
+    int words, log_interval, top_k, threads;
+    long long seed;
+    double temperature, top_p;
+} gen_args;
+
+#define FLAG(n, a, k, field) CLI_FLAG_AT(gen_args, n, a, k, field)
+
+static const cli_flag generate_flags[] = {
+    {CLI_CHECKPOINT_FLAG(gen_args)},
+    {FLAG("outf", "FILE", CLI_STR, outf), .def = "generated.txt",
+     .help = "output file, written atomically; - for stdout. default %D"},
+    {FLAG("words", "N", CLI_INT, words), CLI_NATURAL, .def = "1000",
+     .help = "number of words to generate, default %D"},
+    {FLAG("seed", "N", CLI_I64, seed), CLI_ANY_I64, .def = "1111", .help = "random seed, default %D"},
+    {FLAG("temperature", "T", CLI_REAL, temperature), .lo = 0, .hi = INFINITY, .def = "1.0",
+     .help = "higher T: more diversity; 0: greedy (always the most likely word).\n"
+             "default %D"},
+    {FLAG("log-interval", "N", CLI_INT, log_interval), CLI_POSITIVE, .def = "100",
+     .help = "report every N words, default %D"},
+    {FLAG("top-k", "K", CLI_INT, top_k), CLI_NATURAL,
+     .help = "sample only from the K most likely words; 0: all (default)"},
+    {FLAG("top-p", "P", CLI_REAL, top_p), .lo = 0, .lo_open = 1, .hi = 1, .def = "1",
+     .help = "nucleus sampling: only from the most likely words whose probability\n"
+             "reaches P, in (0, 1]; 1: all (default)"},
+    {FLAG("prompt", "TEXT", CLI_STR, prompt),
+     .help = "words to condition on (unknown words become <unk>, if the model has it)"},
+    {CLI_THREADS_FLAG(gen_args),
+     .help = "threads, default one per CPU (librnn's own, splitting the output\n"
+             "layer; OpenBLAS is kept to one). The text is the same for any N"},
+};
+
+static const char generate_head[] =
     "usage: rnnlm generate --checkpoint FILE [flags]\n"
     "\n"
     "Samples text from a saved model as generate.py does: one stream, the first input a random\n"
@@ -16,59 +49,18 @@ static const char generate_help[] =
     "newline (as the seed writes them). The same seed (and flags) gives the same text.\n"
     "Each word is drawn from softmax(log_probs / T), cut to the --top-k most likely words and\n"
     "then to the smallest set of most likely words whose probability reaches --top-p.\n"
-    "\n"
-    "  --checkpoint FILE   model saved by rnnlm train (required)\n"
-    "  --outf FILE         output file, written atomically; - for stdout. default generated.txt\n"
-    "  --words N           number of words to generate, default 1000\n"
-    "  --seed N            random seed, default 1111\n"
-    "  --temperature T     higher T: more diversity; 0: greedy (always the most likely word).\n"
-    "                      default 1.0\n"
-    "  --log-interval N    report every N words, default 100\n"
-    "  --top-k K           sample only from the K most likely words; 0: all (default)\n"
-    "  --top-p P           nucleus sampling: only from the most likely words whose probability\n"
-    "                      reaches P, in (0, 1]; 1: all (default)\n"
-    "  --prompt TEXT       words to condition on (unknown words become <unk>, if the model has it)\n"
-    "  --threads N         threads, default one per CPU (librnn's own, splitting the output\n"
-    "                      layer; OpenBLAS is kept to one). The text is the same for any N\n";
+    "\n";
 
-typedef struct gen_args {
-    const char *checkpoint, *outf, *prompt;
-    int words, log_interval, top_k, threads;
-    long long seed;
-    double temperature, top_p;
-} gen_args;
+static const cli_command generate_command = {"generate", generate_flags,
+                                             (int)(sizeof generate_flags / sizeof generate_flags[0]), 22,
+                                             generate_head, NULL};
 
 static int parse_generate(int argc, char **argv, gen_args *a, int *help)
 {
-    a->checkpoint = a->prompt = NULL;
-    a->outf = "generated.txt";
-    a->words = 1000, a->log_interval = 100, a->seed = 1111, a->temperature = 1.0;
-    a->top_k = 0, a->top_p = 1.0, a->threads = 0;
-    cli_opt opts[] = {
-        {"checkpoint", CLI_STR, &a->checkpoint, 0, 0, 0, 0, 0},
-        {"outf", CLI_STR, &a->outf, 0, 0, 0, 0, 0},
-        {"words", CLI_INT, &a->words, 0, INT32_MAX, 0, 0, 0},
-        {"seed", CLI_I64, &a->seed, -9.2e18, 9.2e18, 0, 0, 0},
-        {"temperature", CLI_REAL, &a->temperature, 0, INFINITY, 0, 0, 0},
-        {"log-interval", CLI_INT, &a->log_interval, 1, INT32_MAX, 0, 0, 0},
-        {"prompt", CLI_STR, &a->prompt, 0, 0, 0, 0, 0},
-        {"top-k", CLI_INT, &a->top_k, 0, INT32_MAX, 0, 0, 0},
-        {"top-p", CLI_REAL, &a->top_p, 0, 1, 1, 0, 0},
-        {"threads", CLI_INT, &a->threads, 1, cli_max_threads(), 0, 0, 0},
-    };
-    int rc = cli_parse("generate", argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), help);
-    if (rc != CLI_OK || *help) return rc;
-    if (!a->checkpoint) return cli_error(CLI_USAGE, "generate: --checkpoint FILE is required");
-    return CLI_OK;
-}
-
-/* splitmix64: the first word id is drawn from the seed with it (deterministic). */
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+    memset(a, 0, sizeof *a);
+    FORWARD_IF_ERROR(cli_parse(&generate_command, argc, argv, a, NULL, help));
+    if (*help) return CLI_OK;
+    return cli_require(&generate_command, a);
 }
 
 /*
@@ -85,23 +77,19 @@ static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int
     *ids = NULL, *n = 0;
     int lrc = rnn_vocab_encode(m, prompt, len, flags, NULL, 0, &count, NULL);
     if (lrc == RNN_ERR_SIZE || (lrc == RNN_OK && count > 0)) {
-        if (count > INT32_MAX) return cli_error(CLI_USAGE, "--prompt has too many words");
+        RETURN_ERROR_IF(count > INT32_MAX, CLI_USAGE, "--prompt has too many words");
         out = malloc(count * sizeof *out);
-        if (!out) return cli_error(CLI_RUNTIME, "out of memory");
+        RETURN_ERROR_IF(!out, CLI_RUNTIME, "out of memory");
         lrc = rnn_vocab_encode(m, prompt, len, flags, out, count, &count, NULL);
     }
-    if (lrc != RNN_OK) {
-        const char *why = rnn_model_errmsg(m);
-        free(out);
-        if (lrc == RNN_ERR_NOTFOUND)
-            return cli_error(CLI_RUNTIME, "--prompt: %s (the model's vocabulary has no %s)",
-                             *why ? why : "a word is not in the model's vocabulary", CORPUS_UNK);
-        return cli_error(CLI_RUNTIME, "--prompt: %s%s%s", rnn_status_string(lrc), *why ? ": " : "", why);
-    }
-    if (count == 0) {
-        free(out);
-        return cli_error(CLI_USAGE, "--prompt has no words");
-    }
+    if (lrc != RNN_OK || count == 0) free(out);
+    const char *why = rnn_model_errmsg(m);
+    RETURN_ERROR_IF(lrc == RNN_ERR_NOTFOUND, CLI_RUNTIME,
+                    "--prompt: %s (the model's vocabulary has no %s)",
+                    *why ? why : "a word is not in the model's vocabulary", CORPUS_UNK);
+    RETURN_ERROR_IF(lrc != RNN_OK, CLI_RUNTIME, "--prompt: %s%s%s", rnn_status_string(lrc),
+                    *why ? ": " : "", why);
+    RETURN_ERROR_IF(count == 0, CLI_USAGE, "--prompt has no words");
     *ids = out, *n = (int)count;
     return CLI_OK;
 }
@@ -116,10 +104,11 @@ static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FI
     for (int i = 0; i < a->words; i++) {
         int32_t next;
         const char *word = NULL;
-        if (rnn_state_draw(st, &s, &next) != RNN_OK || rnn_state_feed(st, &next, 1, 0) != RNN_OK)
-            return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
-        if (rnn_vocab_get_word(m, next, &word) != RNN_OK)
-            return cli_error(CLI_RUNTIME, "sampling failed: %s", rnn_model_errmsg(m));
+        RETURN_ERROR_IF(rnn_state_draw(st, &s, &next) != RNN_OK ||
+                            rnn_state_feed(st, &next, 1, 0) != RNN_OK,
+                        CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
+        RETURN_ERROR_IF(rnn_vocab_get_word(m, next, &word) != RNN_OK, CLI_RUNTIME, "sampling failed: %s",
+                        rnn_model_errmsg(m));
         /* the seed's ' '.join(words).replace('<eos>', '\n') */
         if (i > 0) fputc(' ', out);
         fputs(strcmp(word, CORPUS_EOS) == 0 ? "\n" : word, out);
@@ -131,47 +120,51 @@ static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FI
     return CLI_OK;
 }
 
-/*
- * One inference state (rnn_state, seeded with --seed) over the model: the first input (a random
- * word, or the whole prompt in one rnn_state_feed), then the sampling loop.
- */
-static int run_generate(const gen_args *a, const rnn_model *m)
+/* The first input (ids[0..n): a random word, or the prompt) in one rnn_state_feed, then the
+   sampling loop into --outf. */
+static int generate_from(const gen_args *a, const rnn_model *m, rnn_state *st, const int32_t *ids, int n)
 {
-    int words = 0, n = 1;
-    rnn_vocab_get_size(m, &words);
-    int32_t first = (int32_t)(splitmix64((uint64_t)a->seed) % (uint64_t)words), *ids = &first;
-    int rc = a->prompt ? prompt_ids(m, a->prompt, &ids, &n) : CLI_OK;
-    if (rc != CLI_OK) return rc;
+    RETURN_ERROR_IF(rnn_state_feed(st, ids, n, 0) != RNN_OK, CLI_RUNTIME, "cannot feed the prompt: %s",
+                    rnn_state_errmsg(st));
+    cli_outfile o;
+    FORWARD_IF_ERROR(cli_out_open(&o, a->outf));
+    int rc = sample_words(m, st, a, o.f, o.to_stdout ? stderr : stdout);
+    if (rc == CLI_OK && a->words > 0) fputc('\n', o.f); /* end the text */
+    return cli_out_close(&o, rc == CLI_OK);
+}
+
+/* One inference state (rnn_state, seeded with --seed) over the model, fed ids[0..n) first. */
+static int generate_after(const gen_args *a, const rnn_model *m, const int32_t *ids, int n)
+{
     rnn_state *st = NULL;
     int lrc = rnn_state_create(&st, m, 1, (uint64_t)a->seed);
-    if (lrc != RNN_OK) rc = cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_status_string(lrc));
-    if (rc == CLI_OK && rnn_state_feed(st, ids, n, 0) != RNN_OK)
-        rc = cli_error(CLI_RUNTIME, "cannot feed the prompt: %s", rnn_state_errmsg(st));
-    if (ids != &first) free(ids);
-    cli_outfile o;
-    if (rc == CLI_OK) rc = cli_out_open(&o, a->outf);
-    if (rc == CLI_OK) {
-        rc = sample_words(m, st, a, o.f, o.tmp ? stdout : stderr);
-        if (rc == CLI_OK && a->words > 0) fputc('\n', o.f); /* end the text */
-        rc = cli_out_close(&o, rc == CLI_OK);
-    }
+    RETURN_ERROR_IF(lrc != RNN_OK, CLI_RUNTIME, "cannot create a state: %s", rnn_status_string(lrc));
+    int rc = generate_from(a, m, st, ids, n);
     rnn_state_free(st);
+    return rc;
+}
+
+/* The first input: the prompt's words, or a random word id drawn from the seed with splitmix64
+   (deterministic). */
+static int run_generate(const void *args, rnn_model *m, const int32_t *no_ids, size_t no_n)
+{
+    const gen_args *a = args;
+    (void)no_ids, (void)no_n;
+    int words = 0, n = 0;
+    rnn_vocab_get_size(m, &words);
+    int32_t first = (int32_t)(cli_splitmix64((uint64_t)a->seed) % (uint64_t)words), *ids = NULL;
+    if (!a->prompt) return generate_after(a, m, &first, 1);
+    FORWARD_IF_ERROR(prompt_ids(m, a->prompt, &ids, &n));
+    int rc = generate_after(a, m, ids, n);
+    free(ids);
     return rc;
 }
 
 int cli_generate(int argc, char **argv)
 {
     gen_args a;
-    int help = 0, rc = parse_generate(argc, argv, &a, &help);
-    if (rc != CLI_OK) return rc;
-    if (help) {
-        fputs(generate_help, stdout);
-        return CLI_OK;
-    }
-    rnn_model *m = NULL;
-    rc = cli_load_model(a.checkpoint, &m);
-    if (rc == CLI_OK) rc = cli_set_threads(m, a.threads);
-    if (rc == CLI_OK) rc = run_generate(&a, m);
-    rnn_model_free(m);
-    return rc;
+    int help = 0;
+    FORWARD_IF_ERROR(parse_generate(argc, argv, &a, &help));
+    if (help) return cli_help(&generate_command);
+    return cli_run_model(a.checkpoint, a.threads, NULL, run_generate, &a);
 }

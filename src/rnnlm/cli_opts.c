@@ -1,6 +1,7 @@
 /*
- * cli_opts.c -- flag parsing for rnnlm: --name VALUE and --name=VALUE, typed and range-checked,
- * with one clear "rnnlm: ..." line for every bad flag or value.
+ * cli_opts.c -- the flags of rnnlm from each command's table (cli_flag): defaults, parsing of
+ * --name VALUE and --name=VALUE (typed and range-checked, with one clear "rnnlm: ..." line for
+ * every bad flag or value), required flags, the flags' part of --help, and cli_error.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,133 +27,213 @@ int cli_error(int status, const char *fmt, ...)
     return status;
 }
 
-const cli_opt *cli_find(const cli_opt *opts, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(opts[i].name, name) == 0) return &opts[i];
-    return NULL;
-}
+static void *value_at(const cli_flag *f, void *args) { return (char *)args + f->off; }
+static const void *cvalue_at(const cli_flag *f, const void *args) { return (const char *)args + f->off; }
 
-/* The option whose name is arg[0..len), or NULL. */
-static cli_opt *find_len(cli_opt *opts, int n, const char *arg, size_t len)
+static double upper_bound(const cli_flag *f)
 {
-    for (int i = 0; i < n; i++)
-        if (strlen(opts[i].name) == len && strncmp(opts[i].name, arg, len) == 0) return &opts[i];
-    return NULL;
+    return (f->what & CLI_THREADS) ? cli_max_threads() : f->hi;
 }
 
 /* A description of the allowed range, e.g. "a positive integer" or "in [0, 1)". */
-static void range_text(const cli_opt *o, char *buf, size_t n)
+static void range_text(const cli_flag *f, char *buf, size_t n)
 {
-    int integer = o->kind == CLI_INT || o->kind == CLI_I64;
-    if (!o->lo_open && o->lo == 1 && o->hi >= INT_MAX && integer)
+    int integer = f->kind == CLI_INT || f->kind == CLI_I64;
+    double hi = upper_bound(f);
+    if (!f->lo_open && f->lo == 1 && hi >= INT_MAX && integer)
         snprintf(buf, n, "a positive integer");
-    else if (!o->lo_open && o->lo == 0 && isinf(o->hi))
+    else if (!f->lo_open && f->lo == 0 && isinf(hi))
         snprintf(buf, n, "a %snumber >= 0", integer ? "whole " : "");
-    else if (!o->lo_open && o->lo == 0 && o->hi >= INT_MAX && integer)
+    else if (!f->lo_open && f->lo == 0 && hi >= INT_MAX && integer)
         snprintf(buf, n, "an integer >= 0");
-    else if (o->lo_open && o->lo == 0 && isinf(o->hi))
+    else if (f->lo_open && f->lo == 0 && isinf(hi))
         snprintf(buf, n, "a number > 0");
     else
         snprintf(buf, n, "%s in %c%g, %g%c", integer ? "an integer" : "a number",
-                 o->lo_open ? '(' : '[', o->lo, o->hi, o->hi_open ? ')' : ']');
+                 f->lo_open ? '(' : '[', f->lo, hi, f->hi_open ? ')' : ']');
 }
 
-static int in_range(const cli_opt *o, double x)
+static int in_range(const cli_flag *f, double x)
 {
-    if (o->lo_open ? !(x > o->lo) : !(x >= o->lo)) return 0;
-    if (o->hi_open ? !(x < o->hi) : !(x <= o->hi)) return 0;
+    double hi = upper_bound(f);
+    if (f->lo_open ? !(x > f->lo) : !(x >= f->lo)) return 0;
+    if (f->hi_open ? !(x < hi) : !(x <= hi)) return 0;
     return 1;
 }
 
-static int bad_value(const cli_opt *o, const char *val, const char *what)
+/* The number in args as a double (CLI_INT, CLI_I64, CLI_REAL). */
+static double number_at(const cli_flag *f, const void *args)
 {
-    char r[96];
-    range_text(o, r, sizeof r);
-    if (what) return cli_error(CLI_USAGE, "--%s: '%s' is not %s", o->name, val, what);
-    return cli_error(CLI_USAGE, "--%s must be %s, got '%s'", o->name, r, val);
+    const void *p = cvalue_at(f, args);
+    if (f->kind == CLI_INT) return *(const int *)p;
+    if (f->kind == CLI_I64) return (double)*(const long long *)p;
+    return *(const double *)p;
 }
 
-static int parse_integer(cli_opt *o, const char *val)
+/* Writes the value text val into args without checks (defaults), for number kinds and strings. */
+static void store(const cli_flag *f, void *args, const char *val)
+{
+    void *p = value_at(f, args);
+    switch (f->kind) {
+    case CLI_INT: *(int *)p = val ? (int)strtol(val, NULL, 10) : 0; break;
+    case CLI_I64: *(long long *)p = val ? strtoll(val, NULL, 10) : 0; break;
+    case CLI_REAL: *(double *)p = val ? strtod(val, NULL) : 0.0; break;
+    case CLI_STR: *(const char **)p = val; break;
+    case CLI_FLAG: *(int *)p = 0; break;
+    }
+}
+
+int cli_flag_valid(const cli_flag *f, const void *args)
+{
+    if (f->kind == CLI_STR || f->kind == CLI_FLAG) return 1;
+    double x = number_at(f, args), d = f->def ? strtod(f->def, NULL) : 0.0;
+    return in_range(f, x) || x == d;
+}
+
+void cli_flag_copy(const cli_flag *f, void *dst, const void *src)
+{
+    static const size_t size[] = {[CLI_INT] = sizeof(int), [CLI_I64] = sizeof(long long),
+                                  [CLI_REAL] = sizeof(double), [CLI_STR] = sizeof(const char *),
+                                  [CLI_FLAG] = sizeof(int)};
+    memcpy(value_at(f, dst), cvalue_at(f, src), size[f->kind]);
+}
+
+static int bad_value(const cli_flag *f, const char *val, const char *what)
+{
+    char r[96];
+    range_text(f, r, sizeof r);
+    RETURN_ERROR_IF(what, CLI_USAGE, "--%s: '%s' is not %s", f->name, val, what);
+    RETURN_ERROR(CLI_USAGE, "--%s must be %s, got '%s'", f->name, r, val);
+}
+
+static int parse_integer(const cli_flag *f, void *args, const char *val)
 {
     errno = 0;
     char *end;
     long long x = strtoll(val, &end, 10);
     if (end == val || *end || errno == ERANGE || !*val || isspace((unsigned char)val[0]))
-        return bad_value(o, val, "an integer");
-    if (!in_range(o, (double)x)) return bad_value(o, val, NULL);
-    if (o->kind == CLI_INT) *(int *)o->dst = (int)x;
-    else *(long long *)o->dst = x;
+        return bad_value(f, val, "an integer");
+    if (!in_range(f, (double)x)) return bad_value(f, val, NULL);
+    if (f->kind == CLI_INT) *(int *)value_at(f, args) = (int)x;
+    else *(long long *)value_at(f, args) = x;
     return CLI_OK;
 }
 
-static int parse_real(cli_opt *o, const char *val)
+static int parse_real(const cli_flag *f, void *args, const char *val)
 {
     errno = 0;
     char *end;
     double x = strtod(val, &end);
     if (end == val || *end || !*val || isspace((unsigned char)val[0]))
-        return bad_value(o, val, "a number");
-    if (!isfinite(x)) return bad_value(o, val, "a finite number");
-    if (!in_range(o, x)) return bad_value(o, val, NULL);
-    *(double *)o->dst = x;
+        return bad_value(f, val, "a number");
+    if (!isfinite(x)) return bad_value(f, val, "a finite number");
+    if (!in_range(f, x)) return bad_value(f, val, NULL);
+    *(double *)value_at(f, args) = x;
     return CLI_OK;
 }
 
-static int set_value(cli_opt *o, const char *val)
+static int set_value(const cli_flag *f, void *args, const char *val)
 {
-    switch (o->kind) {
+    switch (f->kind) {
     case CLI_INT:
-    case CLI_I64: return parse_integer(o, val);
-    case CLI_REAL: return parse_real(o, val);
+    case CLI_I64: return parse_integer(f, args, val);
+    case CLI_REAL: return parse_real(f, args, val);
     case CLI_STR:
-        if (!*val) return cli_error(CLI_USAGE, "--%s needs a non-empty value", o->name);
-        *(const char **)o->dst = val;
+        RETURN_ERROR_IF(!*val, CLI_USAGE, "--%s needs a non-empty value", f->name);
+        *(const char **)value_at(f, args) = val;
         return CLI_OK;
-    case CLI_FLAG: *(int *)o->dst = 1; return CLI_OK;
+    case CLI_FLAG: *(int *)value_at(f, args) = 1; return CLI_OK;
     }
     return CLI_USAGE;
 }
 
-/* One flag at argv[*i]; advances *i past its value. */
-static int parse_one(const char *cmd, int argc, char **argv, int *i, cli_opt *opts, int n)
+/* The index of the flag whose name is arg[0..len), or -1. */
+static int find_len(const cli_command *c, const char *arg, size_t len)
 {
-    const char *arg = argv[*i];
-    if (strncmp(arg, "--", 2) != 0 || !arg[2])
-        return cli_error(CLI_USAGE, "%s: unexpected argument '%s' (see rnnlm %s --help)", cmd, arg,
-                         cmd);
+    for (int i = 0; i < c->nflags; i++)
+        if (strlen(c->flags[i].name) == len && strncmp(c->flags[i].name, arg, len) == 0) return i;
+    return -1;
+}
+
+/* One flag at argv[*i]; advances *i past its value. */
+static int parse_one(const cli_command *c, int argc, char **argv, int *i, void *args, uint64_t *seen)
+{
+    const char *arg = argv[*i], *cmd = c->name;
+    RETURN_ERROR_IF(strncmp(arg, "--", 2) != 0 || !arg[2], CLI_USAGE,
+                    "%s: unexpected argument '%s' (see rnnlm %s --help)", cmd, arg, cmd);
     const char *name = arg + 2, *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    cli_opt *o = find_len(opts, n, name, len);
-    if (!o)
-        return cli_error(CLI_USAGE, "%s: unknown flag '--%.*s' (see rnnlm %s --help)", cmd,
-                         (int)len, name, cmd);
-    o->seen = 1;
-    if (o->kind == CLI_FLAG) {
-        if (eq) return cli_error(CLI_USAGE, "--%s takes no value", o->name);
-        return set_value(o, "");
+    int k = find_len(c, name, len);
+    RETURN_ERROR_IF(k < 0, CLI_USAGE, "%s: unknown flag '--%.*s' (see rnnlm %s --help)", cmd, (int)len,
+                    name, cmd);
+    const cli_flag *f = &c->flags[k];
+    *seen |= (uint64_t)1 << k;
+    if (f->kind == CLI_FLAG) {
+        RETURN_ERROR_IF(eq, CLI_USAGE, "--%s takes no value", f->name);
+        return set_value(f, args, "");
     }
     const char *val = eq ? eq + 1 : NULL;
     if (!val) {
-        if (*i + 1 >= argc) return cli_error(CLI_USAGE, "--%s needs a value", o->name);
+        RETURN_ERROR_IF(*i + 1 >= argc, CLI_USAGE, "--%s needs a value", f->name);
         val = argv[++*i];
     }
-    return set_value(o, val);
+    return set_value(f, args, val);
 }
 
-int cli_parse(const char *cmd, int argc, char **argv, cli_opt *opts, int n, int *help)
+int cli_parse(const cli_command *c, int argc, char **argv, void *args, uint64_t *seen, int *help)
 {
+    uint64_t given = 0;
     *help = 0;
+    if (seen) *seen = 0;
+    for (int i = 0; i < c->nflags; i++) store(&c->flags[i], args, c->flags[i].def);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             *help = 1;
             return CLI_OK;
         }
     }
-    for (int i = 1; i < argc; i++) {
-        int rc = parse_one(cmd, argc, argv, &i, opts, n);
-        if (rc != CLI_OK) return rc;
+    for (int i = 1; i < argc; i++) FORWARD_IF_ERROR(parse_one(c, argc, argv, &i, args, &given));
+    if (seen) *seen = given;
+    return CLI_OK;
+}
+
+int cli_require(const cli_command *c, const void *args)
+{
+    for (int i = 0; i < c->nflags; i++) {
+        const cli_flag *f = &c->flags[i];
+        RETURN_ERROR_IF((f->what & CLI_REQUIRED) && !*(const char *const *)cvalue_at(f, args), CLI_USAGE,
+                        "%s: --%s %s is required", c->name, f->name, f->arg);
     }
+    return CLI_OK;
+}
+
+/* "  --name ARG" padded to the column (or on a line of its own when it reaches it), then the help
+   text with %D replaced by the default and its lines indented to the column. */
+static void print_flag(const cli_command *c, const cli_flag *f, FILE *out)
+{
+    int n = fprintf(out, "  --%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+    if (n + 2 > c->column) {
+        fputc('\n', out);
+        n = 0;
+    }
+    fprintf(out, "%*s", c->column - n, "");
+    for (const char *s = f->help; *s; s++) {
+        if (s[0] == '%' && s[1] == 'D') {
+            fputs(f->def ? f->def : "", out);
+            s++;
+            continue;
+        }
+        fputc(*s, out);
+        if (*s == '\n') fprintf(out, "%*s", c->column, "");
+    }
+    fputs((f->what & CLI_REQUIRED) ? " (required)\n" : "\n", out);
+}
+
+int cli_help(const cli_command *c)
+{
+    fputs(c->head, stdout);
+    for (int i = 0; i < c->nflags; i++) print_flag(c, &c->flags[i], stdout);
+    if (c->tail) fputs(c->tail, stdout);
     return CLI_OK;
 }
 

@@ -1,21 +1,29 @@
 /*
- * cli_train.h -- what `rnnlm train` (cli_train.c) and its checkpoint format (cli_ckpt.c) share.
+ * cli_train.h -- what the parts of `rnnlm train` share:
+ *   cli_train_flags.c  the one table of its flags (parsing, --help, checkpoint keys, --resume rules)
+ *   cli_train.c        setup, the training loop, the final test
+ *   cli_resume.c       checkpoints (SAVE.ckpt) and --resume
+ *   cli_ckpt.c         the checkpoint's application data (the format)
+ *   cli_progress.c     the log lines, the progress bar and the --metrics records
  */
 #ifndef RNNLM_CLI_TRAIN_H
 #define RNNLM_CLI_TRAIN_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-/* The flags of `rnnlm train` (main.py's, plus ours). */
+#include "cli.h"
+
+/* The flags of `rnnlm train` (main.py's, plus ours), as train_command's table describes them. */
 typedef struct train_args {
     const char *data, *model, *save, *metrics, *init, *batching, *resume;
     int emsize, nhid, nlayers, epochs, batch_size, bptt, tied, log_interval, dry_run, threads;
     int max_batches, checkpoint_every;
     double lr, clip, dropout;
     long long seed;
-    int cell, mode;
-    int shape_given; /* any of --model/--emsize/--nhid/--nlayers/--tied was given */
+    int cell, mode;  /* from model and batching (train_check) */
+    int shape_given; /* a CLI_SHAPE flag (--model/--emsize/--nhid/--nlayers/--tied) was given */
 } train_args;
 
 /*
@@ -31,7 +39,7 @@ typedef struct train_pos {
     double lr;            /* the current learning rate (after the /4 decays) */
     int saved;            /* a best model was saved (there was a validation) */
     double best;          /* its validation loss (when saved) */
-    uint64_t best_hash;   /* ckpt_hash of its parameters (when saved) */
+    uint64_t best_hash;   /* train_params_hash of its parameters (when saved) */
     /* the current log interval (so that the log lines after a resume show the same losses) */
     double iv_loss, last_loss;
     uint64_t iv_n;
@@ -39,22 +47,92 @@ typedef struct train_pos {
     uint64_t corpus_hash, n_train, n_valid, n_test, nbatches;
 } train_pos;
 
-/* FNV-1a 64 over n bytes, continuing from h (start with CKPT_HASH_INIT). */
-#define CKPT_HASH_INIT 0xcbf29ce484222325ull
-uint64_t ckpt_hash(uint64_t h, const void *p, size_t n);
+/* A run of `rnnlm train`: its flags, model, data, position and outputs. */
+typedef struct trainer {
+    const train_args *a;
+    rnn_model *m;
+    corpus c;
+    corpus_batches train, valid, test;
+    int32_t *tok, *tgt;
+    FILE *metrics;
+    train_pos pos;   /* where the run stands (the checkpoint's state besides the model) */
+    int bar;         /* stderr is a terminal: draw the progress bar */
+    size_t nbatches; /* batches per epoch */
+    char *ckpt;      /* SAVE.ckpt */
+    char *abs_data, *abs_save, *abs_metrics, *abs_init; /* the paths stored in checkpoints */
+    /* this process's part of the current log interval and epoch (timing and the progress bar) */
+    double iv_start, iv_tokens, ep_start, ep_tokens, bar_drawn;
+    size_t iv_here, ep_first;
+} trainer;
 
+/* ---- cli_train_flags.c ------------------------------------------------------------------------- */
+/* The flags of rnnlm train: name, kind, range, default, help, --resume, checkpoint key. */
+extern const cli_command train_command;
+
+/*
+ * Parses the flags into *a; *seen receives the flags given (bit i: train_command.flags[i]). With
+ * --resume only the flags the table allows with it may be given; otherwise train_check runs.
+ */
+int train_parse(int argc, char **argv, train_args *a, uint64_t *seen, int *help);
+/* The --help text on stdout; CLI_OK. */
+int train_help(void);
+/* The checks across flags (--data given, --model, --batching, --tied, --init); sets a->cell,
+   a->mode and, with --dry-run, a->max_batches. CLI_USAGE with the message. */
+int train_check(train_args *a);
+/* Whether every number flag of a checkpoint's *a is in its range (or its default). */
+int train_flags_valid(const train_args *a);
+/* The flags given with --resume (seen) from *a replace those of the checkpoint's *ra. */
+void train_override(train_args *ra, const train_args *a, uint64_t seen);
+
+/* ---- cli_train.c ------------------------------------------------------------------------------- */
+/* Batches, the --save folder check, the checkpoint paths and the --metrics file (opened with
+   metrics_mode): what a fresh run and a resumed one set up after the model and the corpus. */
+int train_setup_rest(trainer *t, const char *metrics_mode);
+/* Trains (t->a, t->pos and, for a resume, t->m set up), then tests the best model. */
+int train_run(trainer *t);
+/* Releases what t holds. */
+void train_teardown(trainer *t);
+
+/* ---- cli_resume.c ------------------------------------------------------------------------------ */
+/* The identity of a model's weights (the best model's, in checkpoints). */
+uint64_t train_params_hash(const rnn_model *m);
+/* The identity of the token ids the run trains, validates and tests on, into p. */
+void train_corpus_identity(const corpus *c, train_pos *p);
+/* Writes SAVE.ckpt (t->ckpt): the model with its state and the flags and position. */
+int train_write_checkpoint(trainer *t);
+/* --resume CKPT (a->resume): the checkpoint's flags with those given (seen), model, position. */
+int train_resume(const train_args *a, uint64_t seen);
+
+/* ---- cli_ckpt.c -------------------------------------------------------------------------------- */
 /*
  * The checkpoint's application data (rnn_model_save's app_data) for a and p: a malloc'd text
  * blob, *len bytes (see cli_ckpt.c for the format). NULL when out of memory.
  */
 char *ckpt_encode(const train_args *a, const train_pos *p, size_t *len);
-
 /*
- * Parses a blob written by ckpt_encode into *a (from defaults: every train flag it holds) and *p.
- * The strings in *a point into *store (malloc'd; the caller frees it, also on failure).
- * Returns 0, or -1 with a one-line reason in err.
+ * Parses a blob written by ckpt_encode (the application data of the checkpoint path) into *a
+ * (every train flag with a checkpoint key; the others 0) and *p. The strings in *a point into
+ * *store (malloc'd; the caller frees it, also on failure). CLI_OK, or CLI_RUNTIME with the line
+ * "PATH is not a checkpoint of rnnlm train (--checkpoint-every): REASON" printed.
  */
-int ckpt_decode(const void *data, size_t len, train_args *a, train_pos *p, char **store, char *err,
-                size_t errsz);
+int ckpt_decode(const char *path, const void *data, size_t len, train_args *a, train_pos *p,
+                char **store);
+
+/* ---- cli_progress.c ---------------------------------------------------------------------------- */
+/* Removes the progress bar from stderr (when drawn). */
+void progress_clear(const trainer *t);
+/* The live line on stderr: batch done/n of the epoch, loss, ppl, lr, tokens/s, ETA (at most every
+   0.1 s unless force). */
+void progress_bar(trainer *t, int epoch, size_t done, int force);
+/* main.py's log line after batch `batch` of the epoch (+ tokens/s) and its --metrics record;
+   starts the next log interval. */
+void progress_interval(trainer *t, int epoch, size_t batch);
+/* main.py's end-of-epoch lines and their --metrics record. */
+void progress_epoch(trainer *t, int epoch, double val, double secs);
+/* main.py's final lines for the test loss and its --metrics record (CLI_RUNTIME when the metrics
+   file cannot be written). */
+int progress_test(trainer *t, double loss);
+/* main.py's line of 89 c characters. */
+void progress_rule(char c);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * cli_util.c -- helpers shared by the rnnlm commands: loading a checkpoint with its vocabulary,
- * main.py's evaluate(), threads, clocks, JSON numbers and atomic output files.
+ * cli_util.c -- helpers shared by the rnnlm commands: loading a checkpoint with its vocabulary and
+ * a data folder, main.py's evaluate(), threads, clocks, JSON numbers, paths, hashes and output
+ * files (written atomically by the library's rnn__atomic).
  */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic.h"
 #include "cli.h"
 
 /* OpenBLAS's thread control, if the BLAS linked in has it (reference BLAS does not). */
@@ -29,10 +31,8 @@ int cli_set_threads(rnn_model *m, int n)
         n = cpus < 1 ? 1 : cpus > most ? (int)most : (int)cpus;
     }
     if (openblas_set_num_threads) openblas_set_num_threads(1); /* librnn's threads split the products */
-    if (rnn_model_set_threads(m, n) != RNN_OK) {
-        fprintf(stderr, "rnnlm: --threads %d: %s\n", n, rnn_model_errmsg(m));
-        return CLI_RUNTIME;
-    }
+    RETURN_ERROR_IF(rnn_model_set_threads(m, n) != RNN_OK, CLI_RUNTIME, "--threads %d: %s", n,
+                    rnn_model_errmsg(m));
     return CLI_OK;
 }
 
@@ -55,20 +55,55 @@ const char *cli_basename(const char *path)
     return s ? s + 1 : path;
 }
 
+char *cli_join_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+    return p;
+}
+
+uint64_t cli_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t cli_splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 int cli_load_model(const char *path, rnn_model **out)
 {
     char err[512] = "";
     *out = NULL;
     int rc = rnn_model_load(out, path, NULL, 0, err, sizeof err);
-    if (rc != RNN_OK && err[0] && strstr(err, path)) return cli_error(CLI_RUNTIME, "%s", err);
-    if (rc != RNN_OK)
-        return cli_error(CLI_RUNTIME, "cannot load %s: %s", path, err[0] ? err : rnn_status_string(rc));
+    RETURN_ERROR_IF(rc != RNN_OK && err[0] && strstr(err, path), CLI_RUNTIME, "%s", err);
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot load %s: %s", path,
+                    err[0] ? err : rnn_status_string(rc));
     int words = 0;
     rnn_vocab_get_size(*out, &words);
-    if (words <= 0) {
-        rnn_model_free(*out);
-        *out = NULL;
-        return cli_error(CLI_RUNTIME, "%s has no vocabulary (it was not saved by rnnlm train)", path);
+    if (words > 0) return CLI_OK;
+    rnn_model_free(*out);
+    *out = NULL;
+    RETURN_ERROR(CLI_RUNTIME, "%s has no vocabulary (it was not saved by rnnlm train)", path);
+}
+
+/* The words of m into v with the same ids. */
+static int copy_words(const rnn_model *m, int words, corpus_vocab *v)
+{
+    for (int id = 0; id < words; id++) {
+        const char *w = NULL;
+        int32_t got = -1;
+        RETURN_ERROR_IF(rnn_vocab_get_word(m, id, &w) != RNN_OK ||
+                            vocab_add(v, w, strlen(w), &got) != RNN_OK,
+                        CLI_RUNTIME, "cannot read word %d of the model's vocabulary", id);
+        RETURN_ERROR_IF(got != id, CLI_RUNTIME, "the model's vocabulary has the word '%s' twice", w);
     }
     return CLI_OK;
 }
@@ -77,23 +112,67 @@ int cli_model_vocab(const rnn_model *m, corpus_vocab **out)
 {
     int words = 0;
     *out = NULL;
-    if (rnn_vocab_get_size(m, &words) != RNN_OK || words <= 0)
-        return cli_error(CLI_RUNTIME, "the model has no vocabulary");
+    RETURN_ERROR_IF(rnn_vocab_get_size(m, &words) != RNN_OK || words <= 0, CLI_RUNTIME,
+                    "the model has no vocabulary");
     corpus_vocab *v;
-    if (vocab_create(&v) != RNN_OK) return cli_error(CLI_RUNTIME, "out of memory");
-    for (int id = 0; id < words; id++) {
-        const char *w = NULL;
-        int32_t got = -1;
-        if (rnn_vocab_get_word(m, id, &w) != RNN_OK || vocab_add(v, w, strlen(w), &got) != RNN_OK) {
-            vocab_free(v);
-            return cli_error(CLI_RUNTIME, "cannot read word %d of the model's vocabulary", id);
-        }
-        if (got != id) {
-            vocab_free(v);
-            return cli_error(CLI_RUNTIME, "the model's vocabulary has the word '%s' twice", w);
-        }
+    RETURN_ERROR_IF(vocab_create(&v) != RNN_OK, CLI_RUNTIME, "out of memory");
+    int rc = copy_words(m, words, v);
+    if (rc == CLI_OK) *out = v;
+    else vocab_free(v);
+    return rc;
+}
+
+/* The tokens of data (when not NULL) over m's vocabulary, then run. */
+static int tokenize_and_run(rnn_model *m, const char *data, cli_model_fn *run, const void *args)
+{
+    corpus_vocab *v = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    char err[CORPUS_ERR_SIZE];
+    if (!data) return run(args, m, NULL, 0);
+    FORWARD_IF_ERROR(cli_model_vocab(m, &v));
+    int lrc = corpus_tokenize_file(v, data, 0, &ids, &n, err, sizeof err);
+    vocab_free(v);
+    RETURN_ERROR_IF(lrc != RNN_OK, CLI_RUNTIME, "%s", err);
+    int rc = run(args, m, ids, n);
+    free(ids);
+    return rc;
+}
+
+/* cli_set_threads, then tokenize_and_run. */
+static int threads_and_run(rnn_model *m, int threads, const char *data, cli_model_fn *run,
+                           const void *args)
+{
+    FORWARD_IF_ERROR(cli_set_threads(m, threads));
+    return tokenize_and_run(m, data, run, args);
+}
+
+int cli_run_model(const char *path, int threads, const char *data, cli_model_fn *run, const void *args)
+{
+    rnn_model *m = NULL;
+    FORWARD_IF_ERROR(cli_load_model(path, &m));
+    int rc = threads_and_run(m, threads, data, run, args);
+    rnn_model_free(m);
+    return rc;
+}
+
+int cli_load_corpus(corpus *c, const char *dir, corpus_vocab *v)
+{
+    static const char *const names[3] = {"train.txt", "valid.txt", "test.txt"};
+    int32_t **arrays[3] = {&c->train, &c->valid, &c->test};
+    size_t *counts[3] = {&c->n_train, &c->n_valid, &c->n_test};
+    int add_words = v == NULL;
+    char err[CORPUS_ERR_SIZE];
+    memset(c, 0, sizeof *c);
+    RETURN_ERROR_IF(add_words && vocab_create(&v) != RNN_OK, CLI_RUNTIME, "out of memory");
+    c->vocab = v;
+    for (int i = 0; i < 3; i++) {
+        char *path = cli_join_path(dir, names[i]);
+        RETURN_ERROR_IF(!path, CLI_RUNTIME, "out of memory");
+        int rc = corpus_tokenize_file(v, path, add_words, arrays[i], counts[i], err, sizeof err);
+        free(path);
+        RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
     }
-    *out = v;
     return CLI_OK;
 }
 
@@ -146,9 +225,8 @@ int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *sc
     }
     free(tok_buf);
     free(tgt_buf);
-    if (rc != RNN_OK)
-        return cli_error(CLI_RUNTIME, "evaluation failed: %s (%s)", rnn_status_string(rc),
-                         rnn_model_errmsg(m));
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "evaluation failed: %s (%s)", rnn_status_string(rc),
+                    rnn_model_errmsg(m));
     *loss = total / (double)corpus_batches_eval_denominator(b);
     return CLI_OK;
 }
@@ -156,49 +234,38 @@ int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *sc
 int cli_out_open(cli_outfile *o, const char *path)
 {
     memset(o, 0, sizeof *o);
-    o->path = path;
     if (strcmp(path, "-") == 0) {
-        o->f = stdout;
+        o->f = stdout, o->to_stdout = 1;
         return CLI_OK;
     }
-    size_t n = strlen(path) + 16;
-    o->tmp = malloc(n);
-    if (!o->tmp) return cli_error(CLI_RUNTIME, "out of memory");
-    snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd >= 0) {
-        mode_t mask = umask(0);
-        umask(mask);
-        fchmod(fd, 0666 & ~mask); /* mkstemp's 0600 is too strict for a text file */
-        o->f = fdopen(fd, "w");
+    o->at = malloc(sizeof *o->at);
+    RETURN_ERROR_IF(!o->at, CLI_RUNTIME, "out of memory");
+    char err[512];
+    errno = 0;
+    int rc = rnn__atomic_open(o->at, path, err, sizeof err), e = errno;
+    if (rc != RNN_OK) {
+        free(o->at);
+        o->at = NULL;
     }
-    if (!o->f) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(o->tmp);
-        }
-        free(o->tmp);
-        o->tmp = NULL;
-        return cli_error(CLI_RUNTIME, "cannot write %s: %s", path, strerror(e));
-    }
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot write %s: %s", path, e ? strerror(e) : err);
+    o->f = o->at->f;
+    /* 0666 less the umask, also over an existing file (rnn__atomic would keep that file's mode) */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fileno(o->f), 0666 & ~mask);
     return CLI_OK;
 }
 
 int cli_out_close(cli_outfile *o, int ok)
 {
-    if (!o->tmp) { /* stdout */
-        if (fflush(stdout) != 0 && ok) return cli_error(CLI_RUNTIME, "cannot write to stdout");
+    if (o->to_stdout) {
+        RETURN_ERROR_IF(fflush(stdout) != 0 && ok, CLI_RUNTIME, "cannot write to stdout");
         return ok ? CLI_OK : CLI_RUNTIME;
     }
-    int e = 0;
-    if (ok && (ferror(o->f) || fflush(o->f) != 0 || fsync(fileno(o->f)) != 0)) e = errno ? errno : EIO;
-    if (fclose(o->f) != 0 && ok && !e) e = errno ? errno : EIO;
-    if (ok && !e && rename(o->tmp, o->path) != 0) e = errno;
-    if (!ok || e) unlink(o->tmp);
-    free(o->tmp);
-    o->tmp = NULL;
-    o->f = NULL;
-    if (e) return cli_error(CLI_RUNTIME, "cannot write %s: %s", o->path, strerror(e));
+    char err[512];
+    int rc = rnn__atomic_close(o->at, ok, err, sizeof err);
+    free(o->at);
+    o->at = NULL, o->f = NULL;
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
     return ok ? CLI_OK : CLI_RUNTIME;
 }

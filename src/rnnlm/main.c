@@ -1,7 +1,9 @@
 /*
  * main.c -- rnnlm, PyTorch's examples/word_language_model (main.py + generate.py) as one C
- * program on librnn. The commands live in cli_train.c (with cli_ckpt.c, the checkpoint format),
- * cli_eval.c, cli_generate.c and cli_score.c.
+ * program on librnn. The commands live in cli_train.c (with cli_train_flags.c, its flags;
+ * cli_resume.c, checkpoints and --resume; cli_ckpt.c, the checkpoint format; cli_progress.c, its
+ * reports), cli_eval.c, cli_generate.c and cli_score.c; each command's flags are a table
+ * (cli_flag) that cli_opts.c parses and prints --help from; cli_util.c has what they share.
  */
 #include <stdio.h>
 #include <string.h>
@@ -44,5 +46,5 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return cli_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0) return cli_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "score") == 0) return cli_score(argc - 1, argv + 1);
-    return cli_error(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
+    RETURN_ERROR(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
 }

@@ -1,0 +1,121 @@
+/*
+ * cli_progress.c -- what `rnnlm train` reports while it runs: main.py's log lines on stdout (plus
+ * tokens/s), a live progress bar on stderr when it is a terminal, and the --metrics records (JSON
+ * lines, written by metrics_write alone).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cli_train.h"
+
+/* ---- --metrics --------------------------------------------------------------------------------- */
+typedef struct metric {
+    const char *key;
+    double x;
+} metric;
+
+/* One --metrics record, flushed: {"epoch":E,"batch":B,"key":x,...} (epoch, batch 0: left out).
+   Returns fflush's result (0 without a metrics file). */
+static int metrics_write(trainer *t, int epoch, size_t batch, const metric *m, int n)
+{
+    FILE *f = t->metrics;
+    if (!f) return 0;
+    fputc('{', f);
+    if (epoch) fprintf(f, "\"epoch\":%d,", epoch);
+    if (batch) fprintf(f, "\"batch\":%zu,", batch);
+    for (int i = 0; i < n; i++) cli_json_num(f, m[i].key, m[i].x, i == n - 1);
+    fputs("}\n", f);
+    return fflush(f);
+}
+
+/* ---- The progress bar -------------------------------------------------------------------------- */
+void progress_clear(const trainer *t)
+{
+    if (t->bar) fputs("\r\033[K", stderr);
+}
+
+static void format_eta(double s, char *buf, size_t n)
+{
+    long v = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+    if (v >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", v / 3600, v / 60 % 60, v % 60);
+    else snprintf(buf, n, "%ld:%02ld", v / 60, v % 60);
+}
+
+void progress_bar(trainer *t, int epoch, size_t done, int force)
+{
+    double now = cli_now();
+    if (!t->bar || (!force && now - t->bar_drawn < 0.1)) return;
+    t->bar_drawn = now;
+    const train_pos *p = &t->pos;
+    double el = now - t->ep_start, loss = p->iv_n ? p->iv_loss / (double)p->iv_n : p->last_loss;
+    char bar[21], eta[32];
+    size_t fill = done * 20 / t->nbatches, here = done - t->ep_first;
+    for (size_t i = 0; i < 20; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[20] = 0;
+    format_eta(here ? el / (double)here * (double)(t->nbatches - done) : 0, eta, sizeof eta);
+    fprintf(stderr,
+            "\r\033[Kepoch %d [%s] %zu/%zu %3.0f%% | loss %5.2f | ppl %8.2f | lr %.2f"
+            " | %.0f tok/s | ETA %s",
+            epoch, bar, done, t->nbatches, 100.0 * (double)done / (double)t->nbatches, loss,
+            exp(loss), p->lr, t->ep_tokens / (el > 0 ? el : 1e-9), eta);
+    fflush(stderr);
+}
+
+/* ---- main.py's lines --------------------------------------------------------------------------- */
+void progress_rule(char c)
+{
+    char line[90];
+    memset(line, c, 89);
+    line[89] = 0;
+    puts(line);
+}
+
+/* main.py's total batch count in the log line (len(train_data) // bptt), or the --max-batches cut. */
+static size_t logged_total(const trainer *t)
+{
+    if (t->nbatches < t->train.num_chunks) return t->nbatches;
+    if (t->train.mode == CORPUS_BATCH_MAIN) return t->train.stream_len / (size_t)t->train.bptt;
+    return t->train.num_chunks;
+}
+
+/* The loss covers the whole interval (also the batches before a resume); the timings only this
+   process's part of it. */
+void progress_interval(trainer *t, int epoch, size_t batch)
+{
+    train_pos *p = &t->pos;
+    double now = cli_now(), el = now - t->iv_start;
+    double loss = p->iv_loss / (double)p->iv_n, tps = t->iv_tokens / (el > 0 ? el : 1e-9);
+    double ms = t->iv_here ? el * 1000.0 / (double)t->iv_here : 0.0;
+    progress_clear(t);
+    printf("| epoch %3d | %5zu/%5zu batches | lr %02.2f | ms/batch %5.2f | loss %5.2f | ppl %8.2f"
+           " | tokens/s %7.0f\n",
+           epoch, batch, logged_total(t), p->lr, ms, loss, exp(loss), tps);
+    fflush(stdout);
+    metric m[] = {{"loss", loss}, {"ppl", exp(loss)}, {"lr", p->lr}, {"tokens_per_s", tps}};
+    metrics_write(t, epoch, batch, m, 4);
+    p->last_loss = loss;
+    p->iv_loss = 0.0, p->iv_n = 0;
+    t->iv_tokens = 0.0, t->iv_here = 0, t->iv_start = now;
+}
+
+void progress_epoch(trainer *t, int epoch, double val, double secs)
+{
+    progress_rule('-');
+    printf("| end of epoch %3d | time: %5.2fs | valid loss %5.2f | valid ppl %8.2f\n", epoch, secs,
+           val, exp(val));
+    progress_rule('-');
+    fflush(stdout);
+    metric m[] = {{"valid_loss", val}, {"valid_ppl", exp(val)}, {"lr", t->pos.lr}, {"seconds", secs}};
+    metrics_write(t, epoch, 0, m, 4);
+}
+
+int progress_test(trainer *t, double loss)
+{
+    progress_rule('=');
+    printf("| End of training | test loss %5.2f | test ppl %8.2f\n", loss, exp(loss));
+    progress_rule('=');
+    fflush(stdout);
+    metric m[] = {{"test_loss", loss}, {"test_ppl", exp(loss)}};
+    RETURN_ERROR_IF(metrics_write(t, 0, 0, m, 2) != 0, CLI_RUNTIME, "cannot write %s", t->a->metrics);
+    return CLI_OK;
+}

@@ -1,0 +1,186 @@
+/*
+ * cli_resume.c -- checkpoints of `rnnlm train` (SAVE.ckpt) and --resume.
+ *
+ * A checkpoint is the model saved with RNN_SAVE_STATE (weights, hidden state, dropout generator)
+ * plus, as application data, the flags and the loop's position (train_pos; format in
+ * cli_ckpt.c). SGD has no other state, so a resumed run repeats the uninterrupted one bit for bit
+ * (given the same BLAS thread count). The checkpoint also records the identity (a hash) of the
+ * corpus and of the best model saved so far, so that a resume over changed data or another SAVE
+ * is refused.
+ */
+#define RNN_EXPERT_API /* rnn_param_get_block: checkpoints hash every weight */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_train.h"
+
+/* ---- Identities -------------------------------------------------------------------------------- */
+/* cli_fnv1a of n 32-bit words, each as 4 little-endian bytes (the same on every machine). */
+static uint64_t hash_words(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t w;
+        memcpy(&w, b + 4 * i, 4);
+        unsigned char le[4] = {(unsigned char)w, (unsigned char)(w >> 8), (unsigned char)(w >> 16),
+                               (unsigned char)(w >> 24)};
+        h = cli_fnv1a(h, le, 4);
+    }
+    return h;
+}
+
+uint64_t train_params_hash(const rnn_model *m)
+{
+    float *data = NULL;
+    size_t n = 0;
+    if (rnn_param_get_block(m, &data, NULL, &n) != RNN_OK) return 0;
+    return hash_words(CLI_FNV1A_INIT, data, n);
+}
+
+void train_corpus_identity(const corpus *c, train_pos *p)
+{
+    uint64_t h = CLI_FNV1A_INIT;
+    h = hash_words(h, c->train, c->n_train);
+    h = hash_words(h, c->valid, c->n_valid);
+    h = hash_words(h, c->test, c->n_test);
+    p->corpus_hash = h;
+    p->n_train = c->n_train, p->n_valid = c->n_valid, p->n_test = c->n_test;
+}
+
+/* ---- Writing ----------------------------------------------------------------------------------- */
+/* The --save files carry no application data; the checkpoint holds the flags (with absolute
+   paths) and t->pos. */
+int train_write_checkpoint(trainer *t)
+{
+    train_args st = *t->a;
+    st.data = t->abs_data, st.save = t->abs_save, st.metrics = t->abs_metrics, st.init = t->abs_init;
+    st.resume = NULL;
+    size_t len = 0;
+    char *blob = ckpt_encode(&st, &t->pos, &len);
+    RETURN_ERROR_IF(!blob, CLI_RUNTIME, "out of memory");
+    int rc = rnn_model_save(t->m, t->ckpt, RNN_SAVE_STATE, blob, len);
+    free(blob);
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot write the checkpoint %s: %s", t->ckpt,
+                    rnn_model_errmsg(t->m));
+    return CLI_OK;
+}
+
+/* ---- Resuming ---------------------------------------------------------------------------------- */
+/* SAVE from the checkpoint's path: CKPT without its ".ckpt" into store_save (else the path stored
+   in it). */
+static void resume_save_path(train_args *ra, char *store_save)
+{
+    size_t n = strlen(ra->resume);
+    if (n > 5 && strcmp(ra->resume + n - 5, ".ckpt") == 0) {
+        memcpy(store_save, ra->resume, n - 5);
+        store_save[n - 5] = 0;
+        ra->save = store_save;
+    }
+}
+
+/* The training state of the loaded checkpoint m into *ra (flags, with those given: a, seen) and
+   *pos. */
+static int read_state(const rnn_model *m, const train_args *a, uint64_t seen, train_args *ra,
+                      train_pos *pos, char **store, char **save_buf)
+{
+    const char *path = a->resume;
+    const void *data = NULL;
+    size_t len = 0;
+    rnn_model_get_app_data(m, &data, &len); /* ckpt_decode copies it; --save files never carry it */
+    FORWARD_IF_ERROR(ckpt_decode(path, data, len, ra, pos, store));
+    train_override(ra, a, seen);
+    *save_buf = malloc(strlen(path) + 1);
+    RETURN_ERROR_IF(!*save_buf, CLI_RUNTIME, "out of memory");
+    resume_save_path(ra, *save_buf);
+    ra->shape_given = 0;
+    /* the stored flags were valid when written; refuse a blob that was altered */
+    RETURN_ERROR_IF(!train_flags_valid(ra) || pos->epoch < 1 || pos->epoch > ra->epochs + 1 ||
+                        pos->batch > pos->nbatches || !isfinite(pos->lr),
+                    CLI_RUNTIME, "%s: the training state holds impossible values", path);
+    if (train_check(ra) != CLI_OK) return CLI_RUNTIME;
+    int batch = 0;
+    rnn_model_get_batch(m, &batch);
+    RETURN_ERROR_IF(pos->batch > 0 && pos->batch < pos->nbatches && batch != ra->batch_size, CLI_RUNTIME,
+                    "%s holds no hidden state for batch size %d", path, ra->batch_size);
+    return CLI_OK;
+}
+
+/*
+ * The best model so far must be SAVE, as the checkpoint records it (by the hash of its weights).
+ * The checkpoint written at the end of an epoch comes before that epoch's SAVE, so when a run was
+ * killed between the two, the checkpoint's own weights are the best model: SAVE is written again
+ * from them. Anything else (SAVE missing or changed) is an error.
+ */
+static int check_best(trainer *t)
+{
+    const train_pos *p = &t->pos;
+    const char *save = t->a->save;
+    if (!p->saved) return CLI_OK; /* no validation yet: SAVE is written at the end of epoch 1 */
+    rnn_model *best = NULL;
+    char err[256];
+    int same = rnn_model_load(&best, save, NULL, 0, err, sizeof err) == RNN_OK &&
+               train_params_hash(best) == p->best_hash;
+    rnn_model_free(best);
+    if (same) return CLI_OK;
+    RETURN_ERROR_IF(train_params_hash(t->m) != p->best_hash, CLI_RUNTIME,
+                    "cannot resume: %s is not the best model this run saved (it is missing or was "
+                    "changed since the checkpoint)", save);
+    RETURN_ERROR_IF(rnn_model_save(t->m, save, 0, NULL, 0) != RNN_OK, CLI_RUNTIME, "cannot save %s: %s",
+                    save, rnn_model_errmsg(t->m));
+    printf("| resume: wrote the best model %s again from the checkpoint\n", save);
+    return CLI_OK;
+}
+
+/* The corpus as it was (mapped onto the checkpoint's vocabulary), the rest of the setup, and the
+   checks that the run can go on. */
+static int setup_resume(trainer *t)
+{
+    const train_args *a = t->a;
+    const train_pos *p = &t->pos;
+    corpus_vocab *v = NULL;
+    FORWARD_IF_ERROR(cli_model_vocab(t->m, &v));
+    FORWARD_IF_ERROR(cli_load_corpus(&t->c, a->data, v));
+    train_pos now = *p;
+    train_corpus_identity(&t->c, &now);
+    RETURN_ERROR_IF(now.corpus_hash != p->corpus_hash || now.n_train != p->n_train ||
+                        now.n_valid != p->n_valid || now.n_test != p->n_test,
+                    CLI_RUNTIME, "cannot resume: the corpus in %s changed since the checkpoint", a->data);
+    FORWARD_IF_ERROR(train_setup_rest(t, "a"));
+    RETURN_ERROR_IF(t->nbatches != p->nbatches, CLI_RUNTIME,
+                    "cannot resume: %zu batches per epoch, the checkpoint has %llu", t->nbatches,
+                    (unsigned long long)p->nbatches);
+    FORWARD_IF_ERROR(check_best(t));
+    if (p->epoch > a->epochs)
+        printf("| resume: %s: training ended (%d epochs); testing the best model\n", a->resume,
+               a->epochs);
+    else
+        printf("| resume: %s: epoch %d, %llu/%zu batches done (%llu in all), lr %.2f\n", a->resume,
+               p->epoch, (unsigned long long)p->batch, t->nbatches, (unsigned long long)p->step, p->lr);
+    fflush(stdout);
+    return CLI_OK;
+}
+
+/* The checkpoint's model, flags and position into t, then the run from there. */
+static int resume_run(trainer *t, const train_args *a, uint64_t seen, train_args *ra, char **store,
+                      char **save_buf)
+{
+    FORWARD_IF_ERROR(cli_load_model(a->resume, &t->m));
+    FORWARD_IF_ERROR(read_state(t->m, a, seen, ra, &t->pos, store, save_buf));
+    t->a = ra;
+    FORWARD_IF_ERROR(setup_resume(t));
+    return train_run(t);
+}
+
+int train_resume(const train_args *a, uint64_t seen)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    train_args ra;
+    char *store = NULL, *save_buf = NULL;
+    int rc = resume_run(&t, a, seen, &ra, &store, &save_buf);
+    train_teardown(&t);
+    free(store);
+    free(save_buf);
+    return rc;
+}

@@ -1,0 +1,207 @@
+/*
+ * cli_train_flags.c -- the flags of `rnnlm train`: one table (train_flags) that gives each flag's
+ * name, kind, range, default and --help text, whether it may be given with --resume, and its key
+ * in checkpoints. The parser, --help, the checkpoint format (cli_ckpt.c) and the --resume rules
+ * all read it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_train.h"
+
+#define FLAG(n, a, k, field) CLI_FLAG_AT(train_args, n, a, k, field)
+
+static const cli_flag train_flags[] = {
+    {FLAG("data", "DIR", CLI_STR, data), .what = CLI_REQUIRED, .key = "data", .help = "corpus folder"},
+    {FLAG("model", "NAME", CLI_STR, model), .def = "LSTM", .what = CLI_SHAPE, .key = "model",
+     .help = "LSTM (default), GRU, RNN_TANH or RNN_RELU"},
+    {FLAG("emsize", "N", CLI_INT, emsize), CLI_POSITIVE, .def = "200", .what = CLI_SHAPE, .key = "emsize",
+     .help = "size of word embeddings, default %D"},
+    {FLAG("nhid", "N", CLI_INT, nhid), CLI_POSITIVE, .def = "200", .what = CLI_SHAPE, .key = "nhid",
+     .help = "hidden units per layer, default %D"},
+    {FLAG("nlayers", "N", CLI_INT, nlayers), CLI_POSITIVE, .def = "2", .what = CLI_SHAPE,
+     .key = "nlayers", .help = "number of layers, default %D"},
+    {FLAG("lr", "LR", CLI_REAL, lr), .lo = 0, .hi = INFINITY, .def = "20", .key = "lr",
+     .help = "initial learning rate, default %D"},
+    {FLAG("clip", "C", CLI_REAL, clip), .lo = 0, .lo_open = 1, .hi = INFINITY, .def = "0.25",
+     .key = "clip", .help = "gradient clipping (global norm), default %D"},
+    {FLAG("epochs", "N", CLI_INT, epochs), CLI_POSITIVE, .def = "40", .key = "epochs",
+     .help = "upper epoch limit, default %D"},
+    {FLAG("batch_size", "N", CLI_INT, batch_size), CLI_POSITIVE, .def = "20", .key = "batch_size",
+     .help = "batch size, default %D"},
+    {FLAG("bptt", "N", CLI_INT, bptt), CLI_POSITIVE, .def = "35", .key = "bptt",
+     .help = "sequence length, default %D"},
+    {FLAG("dropout", "P", CLI_REAL, dropout), .lo = 0, .hi = 1, .hi_open = 1, .def = "0.2",
+     .key = "dropout", .help = "dropout in [0, 1), default %D"},
+    {FLAG("tied", NULL, CLI_FLAG, tied), .what = CLI_SHAPE, .key = "tied",
+     .help = "tie the word embedding and softmax weights (needs emsize == nhid)"},
+    {FLAG("seed", "N", CLI_I64, seed), CLI_ANY_I64, .def = "1111", .key = "seed",
+     .help = "random seed (initialisation, dropout), default %D"},
+    {FLAG("log-interval", "N", CLI_INT, log_interval), CLI_POSITIVE, .def = "200", .resume = 3,
+     .key = "log_interval", .help = "report every N batches, default %D"},
+    {FLAG("save", "FILE", CLI_STR, save), .def = "model.rnn", .key = "save",
+     .help = "where to save the best model (atomically), default %D"},
+    {FLAG("dry-run", NULL, CLI_FLAG, dry_run), .key = "dry_run",
+     .help = "one batch per epoch (a quick check of the whole pipeline)"},
+    {FLAG("max-batches", "N", CLI_INT, max_batches), CLI_POSITIVE, .key = "max_batches",
+     .help = "at most N batches per epoch"},
+    {CLI_THREADS_FLAG(train_args), .resume = 4, .key = "threads", .help = CLI_THREADS_HELP},
+    {FLAG("metrics", "FILE", CLI_STR, metrics), .resume = 2, .key = "metrics",
+     .help = "JSON lines: one object per log interval, per epoch, and the test\n"
+             "result (plot with tools/plot_metrics.py)"},
+    {FLAG("init", "CHECKPOINT", CLI_STR, init), .key = "init",
+     .help = "start from this model's weights and vocabulary (its cell and sizes\n"
+             "are used; the corpus is mapped onto its vocabulary, unknown words\n"
+             "to <unk>)"},
+    {FLAG("batching", "MODE", CLI_STR, batching), .def = "torch", .key = "batching",
+     .help = "torch (main.py's batchify, default) or seed (the seed's\n"
+             "bptt_batchify, also used for validation and test)"},
+    {FLAG("checkpoint-every", "N", CLI_INT, checkpoint_every), CLI_NATURAL, .resume = 1,
+     .key = "checkpoint_every",
+     .help = "every N batches, after every epoch and on Ctrl-C write a checkpoint\n"
+             "for --resume to SAVE.ckpt (SAVE: the --save file), atomically;\n"
+             "0: none (default)"},
+    {FLAG("resume", "CKPT", CLI_STR, resume),
+     .help = "continue the run saved in CKPT (a SAVE.ckpt) exactly where it stopped,\n"
+             "with its flags; the result is bit-identical to an uninterrupted run\n"
+             "(same BLAS thread count). Only --checkpoint-every, --metrics\n"
+             "(appended to), --log-interval and --threads may be given with it. The\n"
+             "best model is SAVE (CKPT without .ckpt), which must be the one this\n"
+             "run saved; the corpus in the run's --data folder must be unchanged."},
+};
+
+#define NFLAGS ((int)(sizeof train_flags / sizeof train_flags[0]))
+_Static_assert(sizeof train_flags / sizeof train_flags[0] <= CLI_MAX_FLAGS, "too many train flags");
+
+/* ---- --help ------------------------------------------------------------------------------------ */
+/* After the usage lines (print_usage). */
+static const char help_head[] =
+    "\n"
+    "Trains a word-level language model on DIR/train.txt, DIR/valid.txt and DIR/test.txt exactly\n"
+    "as PyTorch's examples/word_language_model/main.py: truncated BPTT, gradient clipping, plain\n"
+    "SGD; after every epoch the validation loss (batch size 10); the model is saved when it\n"
+    "improves, otherwise lr /= 4. At the end the best model is evaluated on test.\n"
+    "Ctrl-C stops after the current batch and evaluates the best saved model (twice: quit now).\n"
+    "\n";
+
+static const char help_tail[] =
+    "\n"
+    "Progress: every --log-interval batches a line on stdout (main.py's, plus tokens/s); when\n"
+    "stderr is a terminal also a live progress bar there.\n";
+
+const cli_command train_command = {"train", train_flags, NFLAGS, 22, help_head, help_tail};
+
+/* The r-th flag that may be given with --resume, in their order (resume = 1, 2, ...); NULL after
+   the last. */
+static const cli_flag *resumable(int r)
+{
+    for (int i = 0; i < NFLAGS; i++)
+        if (train_flags[i].resume == r + 1) return &train_flags[i];
+    return NULL;
+}
+
+/* The r-th CLI_SHAPE flag; NULL after the last. */
+static const cli_flag *shape(int r)
+{
+    for (int i = 0; i < NFLAGS; i++)
+        if ((train_flags[i].what & CLI_SHAPE) && r-- == 0) return &train_flags[i];
+    return NULL;
+}
+
+/* "--a<sep>--b..." of the flags pick(0), pick(1), ... in buf. */
+static const char *flag_names(char *buf, size_t size, const char *sep, const cli_flag *(*pick)(int))
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int r = 0; pick(r) && n < size; r++)
+        n += (size_t)snprintf(buf + n, size - n, "%s--%s", r ? sep : "", pick(r)->name);
+    return buf;
+}
+
+/* "usage: ..." for a fresh run and for --resume with the flags it allows, wrapped at 80 columns. */
+static void print_usage(void)
+{
+    static const char lead[] = "       rnnlm train --resume SAVE.ckpt", indent[] = "                   ";
+    fputs("usage: rnnlm train --data DIR [flags]\n", stdout);
+    fputs(lead, stdout);
+    size_t col = strlen(lead);
+    for (int r = 0; resumable(r); r++) {
+        const cli_flag *f = resumable(r);
+        char item[64];
+        size_t n = (size_t)snprintf(item, sizeof item, "[--%s %s]", f->name, f->arg);
+        if (col + 1 + n > 80) {
+            printf("\n%s%s", indent, item);
+            col = strlen(indent) + n;
+        } else {
+            printf(" %s", item);
+            col += 1 + n;
+        }
+    }
+    fputc('\n', stdout);
+}
+
+int train_help(void)
+{
+    print_usage();
+    return cli_help(&train_command);
+}
+
+/* ---- Parsing and checks ------------------------------------------------------------------------ */
+int train_check(train_args *a)
+{
+    FORWARD_IF_ERROR(cli_require(&train_command, a));
+    RETURN_ERROR_IF(rnn_cell_find(a->model, &a->cell) != RNN_OK, CLI_USAGE,
+                    "--model must be LSTM, GRU, RNN_TANH or RNN_RELU, got '%s'", a->model);
+    a->mode = cli_batching_mode(a->batching);
+    RETURN_ERROR_IF(a->mode < 0, CLI_USAGE, "--batching must be torch or seed, got '%s'", a->batching);
+    RETURN_ERROR_IF(a->tied && a->emsize != a->nhid && !a->init, CLI_USAGE,
+                    "--tied needs --emsize == --nhid (got %d and %d)", a->emsize, a->nhid);
+    char names[256];
+    RETURN_ERROR_IF(a->init && a->shape_given, CLI_USAGE,
+                    "--init takes the model's cell and sizes from the checkpoint; drop %s",
+                    flag_names(names, sizeof names, "/", shape));
+    if (a->dry_run && (a->max_batches == 0 || a->max_batches > 1)) a->max_batches = 1;
+    return CLI_OK;
+}
+
+static int given(uint64_t seen, int i) { return (int)((seen >> i) & 1u); }
+
+/* With --resume: only the resumable flags (and --resume) may be given. */
+static int check_resume_flags(uint64_t seen)
+{
+    for (int i = 0; i < NFLAGS; i++) {
+        const cli_flag *f = &train_flags[i];
+        if (!given(seen, i) || f->resume > 0 || f->off == offsetof(train_args, resume)) continue;
+        char names[256];
+        RETURN_ERROR(CLI_USAGE,
+                     "--resume continues with the checkpoint's flags: --%s cannot be given with it "
+                     "(only %s)", f->name, flag_names(names, sizeof names, ", ", resumable));
+    }
+    return CLI_OK;
+}
+
+int train_parse(int argc, char **argv, train_args *a, uint64_t *seen, int *help)
+{
+    memset(a, 0, sizeof *a);
+    FORWARD_IF_ERROR(cli_parse(&train_command, argc, argv, a, seen, help));
+    if (*help) return CLI_OK;
+    if (a->resume) return check_resume_flags(*seen);
+    for (int i = 0; i < NFLAGS; i++)
+        if (train_flags[i].what & CLI_SHAPE) a->shape_given |= given(*seen, i);
+    return train_check(a);
+}
+
+int train_flags_valid(const train_args *a)
+{
+    for (int i = 0; i < NFLAGS; i++)
+        if (train_flags[i].key && !cli_flag_valid(&train_flags[i], a)) return 0;
+    return 1;
+}
+
+void train_override(train_args *ra, const train_args *a, uint64_t seen)
+{
+    for (int i = 0; i < NFLAGS; i++)
+        if (train_flags[i].resume > 0 && given(seen, i)) cli_flag_copy(&train_flags[i], ra, a);
+    ra->resume = a->resume;
+}
