@@ -21,7 +21,7 @@ static const cli_flag eval_flags[] = {
      .help = "streams (main.py's eval_batch_size), default %D"},
     {FLAG("bptt", "N", CLI_INT, bptt), CLI_POSITIVE, .def = "35", .help = "sequence length, default %D"},
     {FLAG("batching", "MODE", CLI_STR, batching), .def = "torch",
-     .help = "torch (main.py, default) or seed (the seed's bptt_batchify)"},
+     .help = "torch (main.py, default) or seed (the lecture note's bptt_batchify)"},
     {CLI_THREADS_FLAG(eval_args), .help = CLI_THREADS_HELP},
     {FLAG("json", NULL, CLI_FLAG, json),
      .help = "print {\"loss\":...,\"ppl\":...,\"tokens\":...} instead of text"},

@@ -46,7 +46,8 @@ static const char generate_head[] =
     "Samples text from a saved model as generate.py does: one stream, the first input a random\n"
     "word (drawn from --seed) or the words of --prompt fed through the model first (the prompt\n"
     "itself is not written), then --words samples, joined by spaces with each <eos> written as a\n"
-    "newline (as the seed writes them). The same seed (and flags) gives the same text.\n"
+    "newline (as the lecture note this project follows writes them). The same --seed (and flags)\n"
+    "gives the same text.\n"
     "Each word is drawn from softmax(log_probs / T), cut to the --top-k most likely words and\n"
     "then to the smallest set of most likely words whose probability reaches --top-p.\n"
     "\n";
@@ -95,7 +96,7 @@ static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int
 }
 
 /* generate.py's loop: draw a word, write it, feed it; words to out (joined by spaces, <eos> as a
-   newline, as the seed writes them; a final newline ends the text), progress to log. */
+   newline, as the lecture note writes them; a final newline ends the text), progress to log. */
 static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FILE *out, FILE *log)
 {
     rnn_sampling s;
@@ -109,7 +110,7 @@ static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FI
                         CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
         RETURN_ERROR_IF(rnn_vocab_get_word(m, next, &word) != RNN_OK, CLI_RUNTIME, "sampling failed: %s",
                         rnn_model_errmsg(m));
-        /* the seed's ' '.join(words).replace('<eos>', '\n') */
+        /* the lecture note's ' '.join(words).replace('<eos>', '\n') */
         if (i > 0) fputc(' ', out);
         fputs(strcmp(word, CORPUS_EOS) == 0 ? "\n" : word, out);
         if (i % a->log_interval == 0) {
@@ -144,7 +145,7 @@ static int generate_after(const gen_args *a, const rnn_model *m, const int32_t *
     return rc;
 }
 
-/* The first input: the prompt's words, or a random word id drawn from the seed with splitmix64
+/* The first input: the prompt's words, or a random word id drawn from --seed with splitmix64
    (deterministic). */
 static int run_generate(const void *args, rnn_model *m, const int32_t *no_ids, size_t no_n)
 {

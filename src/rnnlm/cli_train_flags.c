@@ -55,8 +55,9 @@ static const cli_flag train_flags[] = {
              "are used; the corpus is mapped onto its vocabulary, unknown words\n"
              "to <unk>)"},
     {FLAG("batching", "MODE", CLI_STR, batching), .def = "torch", .key = "batching",
-     .help = "torch (main.py's batchify, default) or seed (the seed's\n"
-             "bptt_batchify, also used for validation and test)"},
+     .help = "torch (main.py's batchify, default) or seed (bptt_batchify of\n"
+             "the lecture note this project follows, also used for validation\n"
+             "and test)"},
     {FLAG("checkpoint-every", "N", CLI_INT, checkpoint_every), CLI_NATURAL, .resume = 1,
      .key = "checkpoint_every",
      .help = "every N batches, after every epoch and on Ctrl-C write a checkpoint\n"

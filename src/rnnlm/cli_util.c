@@ -184,7 +184,7 @@ int cli_chunk(const corpus_batches *b, size_t k, int32_t *tok_buf, int32_t *tgt_
     if (s == 0) return RNN_ERR_INVALID;
     /* main.py's batchify: stream r is data[r * stream_len ..], chunk k starts at k * bptt in each,
        and its targets one token later, so the chunk is a column slice of the [batch][stream_len]
-       array: rows stream_len apart. The seed's batching ends every row with RNN_IGNORE: copied. */
+       array: rows stream_len apart. The lecture note's batching ends every row with RNN_IGNORE: copied. */
     if (b->mode == CORPUS_BATCH_MAIN && b->stream_len <= INT32_MAX) {
         size_t i = k * (size_t)b->bptt;
         *tok = b->data + i;
