@@ -53,9 +53,15 @@ int rnn_text_next_word(const char *text, size_t len, size_t *pos, size_t *word_l
     const unsigned char *p = (const unsigned char *)text;
     size_t i = *pos, start = len;
     for (int in_word = 0; i < len;) {
-        uint32_t cp;
-        size_t k = p[i] ? utf8_decode(p + i, len - i, &cp) : 0;
-        if (!k) return *pos = i, RNN_ERR_FORMAT;
+        uint32_t cp = p[i];
+        size_t k = 1;
+        if (cp - 0x21 < 0x5F) { /* printable ASCII but space: a word byte */
+            if (!in_word) in_word = 1, start = i;
+            i++;
+            continue;
+        }
+        if (cp >= 0x80) k = utf8_decode(p + i, len - i, &cp);
+        if (!k || !cp) return *pos = i, RNN_ERR_FORMAT;
         if (is_space(cp) == in_word) {
             if (in_word) break;   /* the word ends here */
             in_word = 1, start = i; /* it begins here */

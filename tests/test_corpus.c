@@ -718,4 +718,216 @@ static Suite *corpus_suite(void)
     return s;
 }
 
-int main(void) { return tu_run(corpus_suite()); }
+/* ---- corpus_read_lines: the per-line entry point ------------------------------------------------ */
+
+#include <signal.h>
+#include <sys/wait.h>
+
+/* Collects lines as "lineno:text|" (text up to 40 bytes, then "...<len>"), checking the NUL. */
+typedef struct line_log {
+    char buf[4096];
+    size_t used;
+    unsigned long long lines;
+    unsigned long long stop_at; /* return 42 at this line (0: never) */
+    int ack_fd;                 /* >= 0: write a byte here after line 1 */
+} line_log;
+
+static int log_line(void *user, const char *line, size_t len, unsigned long long lineno)
+{
+    line_log *g = user;
+    ck_assert_int_eq(line[len], '\0');
+    ck_assert_uint_eq(strlen(line), len);
+    ck_assert_uint_eq(lineno, g->lines + 1);
+    g->lines = lineno;
+    int w = len <= 40 ? snprintf(g->buf + g->used, sizeof g->buf - g->used, "%llu:%s|", lineno, line)
+                      : snprintf(g->buf + g->used, sizeof g->buf - g->used, "%llu:%.40s...%zu|", lineno, line, len);
+    ck_assert(w > 0 && (size_t)w < sizeof g->buf - g->used);
+    g->used += (size_t)w;
+    if (g->ack_fd >= 0 && lineno == 1) ck_assert_int_eq(write(g->ack_fd, "k", 1), 1);
+    return lineno == g->stop_at ? 42 : 0;
+}
+
+/* Reads bytes through corpus_read_lines three ways (a regular file, a memory stream, a pipe fed by
+   a child process), which must give the same status, message and lines; returns the status and
+   writes the lines (line_log's form) and the message. */
+static int read_three_ways(const void *bytes, size_t len, unsigned long long stop_at, char *log, size_t logsz,
+                           char *msg, size_t msgsz)
+{
+    int rc0 = -1;
+    for (int way = 0; way < 3; way++) {
+        FILE *f = NULL;
+        char *path = NULL;
+        pid_t child = -1;
+        if (way == 0) {
+            path = write_temp(bytes, len);
+            f = fopen(path, "rb");
+        } else if (way == 1) {
+            f = len ? fmemopen((void *)bytes, len, "rb") : fopen("/dev/null", "rb");
+        } else {
+            int fd[2];
+            ck_assert_int_eq(pipe(fd), 0);
+            child = fork();
+            ck_assert_int_ge(child, 0);
+            if (child == 0) {
+                close(fd[0]);
+                signal(SIGPIPE, SIG_IGN); /* the reader may stop early (stop_at) */
+                const char *p = bytes;
+                for (size_t done = 0; done < len;) { /* in odd pieces */
+                    size_t piece = len - done < 777 ? len - done : 777;
+                    ssize_t w = write(fd[1], p + done, piece);
+                    if (w <= 0) _exit(1);
+                    done += (size_t)w;
+                }
+                _exit(0);
+            }
+            close(fd[1]);
+            f = fdopen(fd[0], "rb");
+        }
+        ck_assert_ptr_nonnull(f);
+        line_log g;
+        memset(&g, 0, sizeof g);
+        g.stop_at = stop_at;
+        g.ack_fd = -1;
+        char err[CORPUS_ERR_SIZE] = "x";
+        int rc = corpus_read_lines(f, "NAME", log_line, &g, err, sizeof err);
+        fclose(f);
+        if (child > 0) waitpid(child, NULL, 0);
+        if (path) remove_temp(path);
+        if (way == 0) {
+            rc0 = rc;
+            snprintf(log, logsz, "%s", g.buf);
+            snprintf(msg, msgsz, "%s", err);
+        } else {
+            ck_assert_msg(rc == rc0, "way %d: status %d, the file gave %d", way, rc, rc0);
+            ck_assert_msg(strcmp(g.buf, log) == 0, "way %d: lines %s, the file gave %s", way, g.buf, log);
+            ck_assert_msg(strcmp(err, msg) == 0, "way %d: message %s, the file gave %s", way, err, msg);
+        }
+    }
+    return rc0;
+}
+
+static void expect_lines(const char *text, size_t len, const char *want)
+{
+    char log[4096], msg[CORPUS_ERR_SIZE];
+    int rc = read_three_ways(text, len, 0, log, sizeof log, msg, sizeof msg);
+    ck_assert_msg(rc == RNN_OK, "status %d: %s", rc, msg);
+    ck_assert_str_eq(msg, "");
+    ck_assert_str_eq(log, want);
+}
+
+static void expect_lines_error(const char *text, size_t len, int code, const char *want_lines, const char *want_msg)
+{
+    char log[4096], msg[CORPUS_ERR_SIZE];
+    int rc = read_three_ways(text, len, 0, log, sizeof log, msg, sizeof msg);
+    ck_assert_int_eq(rc, code);
+    ck_assert_str_eq(log, want_lines);
+    ck_assert_str_eq(msg, want_msg);
+}
+
+START_TEST(test_lines_terminators)
+{
+    /* "\n", "\r\n" and a lone "\r"; the last line without a terminator still counts */
+    expect_lines("a b\r\nc\rd\n\ne", 11, "1:a b|2:c|3:d|4:|5:e|");
+    expect_lines("x\r", 2, "1:x|");
+    expect_lines("\r\n", 2, "1:|");
+    expect_lines("a\r\r\nb", 5, "1:a|2:|3:b|");
+    expect_lines("a\n\r\n\r", 5, "1:a|2:|3:|");
+    expect_lines("  \t", 3, "1:  \t|");
+    expect_lines("caf\xc3\xa9\xe2\x80\xa8x\n", 10, "1:caf\xc3\xa9\xe2\x80\xa8x|"); /* U+2028 ends no line */
+    /* the errors, with the name given */
+    expect_lines_error("", 0, RNN_ERR_FORMAT, "", "NAME: file is empty");
+    expect_lines_error("ab\r\n\xff", 5, RNN_ERR_FORMAT, "1:ab|",
+                       "NAME:2: invalid UTF-8 at byte offset 4 (byte 0xFF): invalid start byte");
+    expect_lines_error("ok\r\xe2\x82", 5, RNN_ERR_FORMAT, "1:ok|",
+                       "NAME:2: invalid UTF-8 at byte offset 3 (byte 0xE2): unexpected end of data");
+    expect_lines_error("\xe2\x82\n", 3, RNN_ERR_FORMAT, "",
+                       "NAME:1: invalid UTF-8 at byte offset 0 (byte 0xE2): invalid continuation byte");
+    expect_lines_error("a\nb\0", 4, RNN_ERR_FORMAT, "1:a|", "NAME:2: NUL byte at byte offset 3 (not a text file?)");
+    /* the callback stops the reading with its own status */
+    char log[4096], msg[CORPUS_ERR_SIZE];
+    ck_assert_int_eq(read_three_ways("1\n2\n3\n", 6, 2, log, sizeof log, msg, sizeof msg), 42);
+    ck_assert_str_eq(log, "1:1|2:2|");
+    /* NULL arguments */
+    ck_assert_int_eq(corpus_read_lines(NULL, "x", log_line, NULL, msg, sizeof msg), RNN_ERR_INVALID);
+    ck_assert_int_eq(corpus_read_lines(stdin, "x", NULL, NULL, NULL, 0), RNN_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(test_lines_long_and_pipe)
+{
+    /* Lines longer than the 64 KiB read chunk: the "\r" of a "\r\n" is a chunk's last byte and
+       the "\n" the next one's first; a 2-byte character straddles the next chunk edge; no final
+       terminator. The same from a file, a memory stream and a pipe. */
+    size_t n1 = (size_t)1 << 16, n2 = 200000;
+    char *text = malloc(n1 + n2 + 64);
+    memset(text, 'a', n1 - 1);
+    memcpy(text + n1 - 1, "\r\n", 2);
+    size_t p = n1 + 1;
+    memcpy(text + p, "x\r", 2);
+    p += 2;
+    memset(text + p, 'b', n2);
+    memcpy(text + 2 * n1 - 1, "\xc3\xa9", 2);
+    p += n2;
+    memcpy(text + p, "\nz", 2);
+    p += 2;
+    char want[256];
+    snprintf(want, sizeof want, "1:%.40s...%zu|2:x|3:%.40s...%zu|4:z|", text, n1 - 1, text + n1 + 3, n2);
+    expect_lines(text, p, want);
+    free(text);
+}
+END_TEST
+
+/* A pipe is read line by line: the first line is handed on before the writer sends the second,
+   which it does only once the reader has acknowledged the first. */
+START_TEST(test_lines_pipe_streams)
+{
+    int data[2], ack[2];
+    ck_assert_int_eq(pipe(data), 0);
+    ck_assert_int_eq(pipe(ack), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        close(data[0]);
+        close(ack[1]);
+        signal(SIGALRM, SIG_DFL); /* not Check's handler */
+        alarm(20);                /* a reader that waited for more than the first line would hang */
+        char c;
+        if (write(data[1], "first\r", 6) != 6 || read(ack[0], &c, 1) != 1) _exit(1);
+        if (write(data[1], "\nsecond", 7) != 7) _exit(1);
+        _exit(0);
+    }
+    close(data[1]);
+    close(ack[0]);
+    signal(SIGPIPE, SIG_IGN); /* a writer gone: a failed check, not a dead test */
+    FILE *f = fdopen(data[0], "rb");
+    ck_assert_ptr_nonnull(f);
+    line_log g;
+    memset(&g, 0, sizeof g);
+    g.ack_fd = ack[1];
+    char err[CORPUS_ERR_SIZE];
+    ck_assert_int_eq(corpus_read_lines(f, "-", log_line, &g, err, sizeof err), RNN_OK);
+    fclose(f);
+    close(ack[1]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer status %d", status);
+    ck_assert_str_eq(g.buf, "1:first|2:second|");
+}
+END_TEST
+
+static TCase *lines_tcase(void)
+{
+    TCase *tc = tcase_create("lines");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_lines_terminators);
+    tcase_add_test(tc, test_lines_long_and_pipe);
+    tcase_add_test(tc, test_lines_pipe_streams);
+    return tc;
+}
+
+int main(void)
+{
+    Suite *s = corpus_suite();
+    suite_add_tcase(s, lines_tcase());
+    return tu_run(s);
+}

@@ -1,4 +1,7 @@
-/* corpus.c -- vocabulary, tokenizer and batching for rnnlm (see corpus.h). */
+/* corpus.c -- vocabulary, line reader, tokenizer and batching for rnnlm (see corpus.h). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* fileno, flockfile, getc_unlocked (bench/run.sh sets none) */
+#endif
 #include "corpus.h"
 
 #include <errno.h>
@@ -6,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void set_err(char *err, size_t errsz, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -220,23 +224,210 @@ int vocab_add(corpus_vocab *v, const char *word, size_t len, int32_t *id)
     return RNN_OK;
 }
 
-/* ---- Tokenizer -------------------------------------------------------------------------------- */
+/* ---- Lines ---------------------------------------------------------------------------------- */
 
-/* ASCII classes: 0 word byte, 1 whitespace (str.split()), 2 '\n', 3 '\r', 4 NUL. */
-static const unsigned char ascii_class[128] = {
-    [0] = 4, ['\t'] = 1, ['\n'] = 2, ['\v'] = 1, ['\f'] = 1, ['\r'] = 3,
-    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [' '] = 1,
-};
+#define LINE_CHUNK ((size_t)1 << 16)
 
-/* Python's str.isspace() beyond ASCII. */
-static int unicode_space(uint32_t cp)
+/* Length of the UTF-8 sequence led by c, or 0 for a byte that cannot start one. */
+static int utf8_len(unsigned char c)
 {
-    return cp == 0x85 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
-           cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return 2;
+    if (c >= 0xe0 && c <= 0xef) return 3;
+    if (c >= 0xf0 && c <= 0xf4) return 4;
+    return 0;
 }
 
+/* Allowed range of the second byte of a sequence led by c (Unicode Table 3-7). */
+static void utf8_second(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+    *lo = 0x80;
+    *hi = 0xbf;
+    if (c == 0xe0) *lo = 0xa0;
+    else if (c == 0xed) *hi = 0x9f;
+    else if (c == 0xf0) *lo = 0x90;
+    else if (c == 0xf4) *hi = 0x8f;
+}
+
+typedef struct line_reader {
+    const char *name;
+    corpus_line_fn on_line;
+    void *user;
+    char *err;
+    size_t errsz;
+    char *line;                /* the current line's bytes from earlier chunks (NUL-terminated) */
+    size_t len, cap;
+    unsigned long long lineno; /* 1-based */
+    unsigned long long base;   /* file offset of the chunk's first byte */
+    /* a UTF-8 sequence being read (need > 0): its first byte, where it began, the range allowed
+       for its next byte */
+    int need;
+    unsigned char lead, lo, hi;
+    unsigned long long seq_off;
+    int cr_end; /* the previous chunk ended with the "\r" of a line, so a "\n" first is skipped */
+} line_reader;
+
+static int bad_byte(const line_reader *r, unsigned long long off, unsigned char byte, const char *why)
+{
+    set_err(r->err, r->errsz, "%s:%llu: invalid UTF-8 at byte offset %llu (byte 0x%02X): %s",
+            r->name, r->lineno, off, byte, why);
+    return RNN_ERR_FORMAT;
+}
+
+/* Appends p[0..n) to the current line (keeping room for its NUL). */
+static int line_append(line_reader *r, const unsigned char *p, size_t n)
+{
+    if (r->cap - r->len <= n) {
+        size_t cap = r->cap ? r->cap : 256;
+        while (cap - r->len <= n) {
+            if (cap > SIZE_MAX / 2) goto nomem;
+            cap *= 2;
+        }
+        char *grown = realloc(r->line, cap);
+        if (!grown) goto nomem;
+        r->line = grown;
+        r->cap = cap;
+    }
+    memcpy(r->line + r->len, p, n);
+    r->len += n;
+    r->line[r->len] = '\0';
+    return RNN_OK;
+nomem:
+    set_err(r->err, r->errsz, "%s:%llu: out of memory (a line of %zu bytes)", r->name, r->lineno,
+            r->len);
+    return RNN_ERR_NOMEM;
+}
+
+/* Hands on the line made of the earlier chunks' part and b[from..to) (b[to] is its terminator). */
+static int line_end(line_reader *r, unsigned char *b, size_t from, size_t to)
+{
+    if (r->len == 0) {
+        b[to] = '\0';
+        return r->on_line(r->user, (const char *)b + from, to - from, r->lineno);
+    }
+    int rc = line_append(r, b + from, to - from);
+    size_t len = r->len;
+    r->len = 0;
+    return rc != RNN_OK ? rc : r->on_line(r->user, r->line, len, r->lineno);
+}
+
+/* Checks the chunk b[0..n) and hands on every line it ends; keeps the rest for the next one. */
+static int scan_chunk(line_reader *r, unsigned char *b, size_t n)
+{
+    size_t i = 0, start = 0;                   /* start: where the current line began in b */
+    size_t skip_lf = r->cr_end ? 0 : SIZE_MAX; /* a "\n" here belongs to "\r\n" */
+    while (i < n) {
+        unsigned char c = b[i];
+        if (r->need) {
+            if (c < r->lo || c > r->hi)
+                return bad_byte(r, r->seq_off, r->lead, "invalid continuation byte");
+            r->lo = 0x80;
+            r->hi = 0xbf;
+            r->need--;
+            i++;
+            continue;
+        }
+        /* fast path: bytes 0x20..0x7f, eight at a time, then one at a time */
+        for (uint64_t x; n - i >= 8; i += 8) {
+            memcpy(&x, b + i, 8);
+            if (((x - 0x2020202020202020ull) | x) & 0x8080808080808080ull) break;
+        }
+        while (i < n && b[i] >= 0x20 && b[i] < 0x80) i++;
+        if (i == n) break;
+        c = b[i];
+        if (c == '\n' || c == '\r') {
+            if (c == '\r' || i != skip_lf) {
+                int rc = line_end(r, b, start, i);
+                if (rc != RNN_OK) return rc;
+                r->lineno++;
+            }
+            skip_lf = c == '\r' ? i + 1 : SIZE_MAX;
+            start = ++i;
+            continue;
+        }
+        if (c == 0) {
+            set_err(r->err, r->errsz, "%s:%llu: NUL byte at byte offset %llu (not a text file?)",
+                    r->name, r->lineno, r->base + i);
+            return RNN_ERR_FORMAT;
+        }
+        if (c >= 0x80) {
+            r->need = utf8_len(c) - 1;
+            if (r->need < 0) return bad_byte(r, r->base + i, c, "invalid start byte");
+            r->lead = c;
+            r->seq_off = r->base + i;
+            utf8_second(c, &r->lo, &r->hi);
+        }
+        i++;
+    }
+    r->cr_end = skip_lf == n;
+    r->base += n;
+    return line_append(r, b + start, n - start);
+}
+
+/* Up to cap bytes of f: all of them from a regular file; from anything else (a pipe, a terminal)
+   only up to the end of a line, so that each line is handed on as soon as it has arrived. */
+static size_t read_chunk(FILE *f, int regular, unsigned char *buf, size_t cap)
+{
+    if (regular) return fread(buf, 1, cap, f);
+    size_t n = 0;
+    for (int c; n < cap && (c = getc_unlocked(f)) != EOF;) {
+        buf[n++] = (unsigned char)c;
+        if (c == '\n' || c == '\r') break;
+    }
+    return n;
+}
+
+int corpus_read_lines(FILE *f, const char *name, corpus_line_fn on_line, void *user, char *err,
+                      size_t errsz)
+{
+    if (err && errsz) err[0] = '\0';
+    if (!f || !on_line) {
+        set_err(err, errsz, "corpus_read_lines: NULL argument");
+        return RNN_ERR_INVALID;
+    }
+    line_reader r;
+    memset(&r, 0, sizeof r);
+    r.name = name ? name : "(stream)";
+    r.on_line = on_line;
+    r.user = user;
+    r.err = err;
+    r.errsz = errsz;
+    r.lineno = 1;
+    unsigned char *chunk = malloc(LINE_CHUNK);
+    if (!chunk) {
+        set_err(err, errsz, "%s: out of memory", r.name);
+        return RNN_ERR_NOMEM;
+    }
+    struct stat st;
+    int fd = fileno(f);
+    int regular = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    int rc = RNN_OK;
+    flockfile(f);
+    for (;;) {
+        size_t n = read_chunk(f, regular, chunk, LINE_CHUNK);
+        if (ferror(f)) {
+            set_err(err, errsz, "%s: read error: %s", r.name, strerror(errno));
+            rc = RNN_ERR_IO;
+            break;
+        }
+        if (n == 0) break;
+        if ((rc = scan_chunk(&r, chunk, n)) != RNN_OK) break;
+    }
+    funlockfile(f);
+    if (rc == RNN_OK && r.need) rc = bad_byte(&r, r.seq_off, r.lead, "unexpected end of data");
+    if (rc == RNN_OK && r.base == 0) {
+        set_err(err, errsz, "%s: file is empty", r.name);
+        rc = RNN_ERR_FORMAT;
+    }
+    if (rc == RNN_OK && r.len > 0) rc = on_line(user, r.line, r.len, r.lineno); /* no terminator */
+    free(r.line);
+    free(chunk);
+    return rc;
+}
+
+/* ---- Tokenizer -------------------------------------------------------------------------------- */
+
 #define MAX_UNKNOWN_SHOWN 5
-#define READ_BUF_SIZE ((size_t)1 << 16)
 
 typedef struct tokenizer {
     corpus_vocab *v;
@@ -246,8 +437,6 @@ typedef struct tokenizer {
     int32_t eos_id; /* -1 until known */
     int32_t *ids;
     size_t n, cap;
-    char *tok; /* current word */
-    size_t toklen, tokcap;
     unsigned long long line; /* 1-based */
     /* lookup mode without <unk>: what was not found */
     unsigned long long n_unknown;
@@ -324,18 +513,19 @@ static int emit_word(tokenizer *t, const char *w, size_t len)
     return push_id(t, id);
 }
 
-static int end_word(tokenizer *t)
+/* corpus_read_lines' callback: the line's words (rnn_text_next_word: str.split()), then <eos>. */
+static int tokenize_line(void *user, const char *line, size_t len, unsigned long long lineno)
 {
-    if (t->toklen == 0) return RNN_OK;
-    int rc = emit_word(t, t->tok, t->toklen);
-    t->toklen = 0;
-    return rc;
-}
-
-static int end_line(tokenizer *t)
-{
-    int rc = end_word(t);
-    if (rc != RNN_OK) return rc;
+    tokenizer *t = user;
+    t->line = lineno;
+    size_t pos = 0, wl = 0;
+    int rc;
+    for (; (rc = rnn_text_next_word(line, len, &pos, &wl)) == RNN_OK; pos += wl)
+        if ((rc = emit_word(t, line + pos, wl)) != RNN_OK) return rc;
+    if (rc != RNN_ERR_NOTFOUND) { /* cannot happen: corpus_read_lines checked the line */
+        set_err(t->err, t->errsz, "%s:%llu: cannot split the line at byte %zu", t->path, lineno, pos);
+        return rc;
+    }
     if (t->eos_id < 0) {
         if (!t->add_words) return emit_word(t, CORPUS_EOS, sizeof CORPUS_EOS - 1); /* unknown */
         rc = vocab_add(t->v, CORPUS_EOS, sizeof CORPUS_EOS - 1, &t->eos_id);
@@ -347,163 +537,6 @@ static int end_line(tokenizer *t)
     }
     if (t->n_unknown) return RNN_OK;
     return push_id(t, t->eos_id);
-}
-
-static int tok_append(tokenizer *t, const unsigned char *p, size_t len)
-{
-    if (t->tokcap - t->toklen < len) {
-        size_t cap = t->tokcap ? t->tokcap : 256;
-        while (cap - t->toklen < len) {
-            if (cap > SIZE_MAX / 2) goto nomem;
-            cap *= 2;
-        }
-        char *tok = realloc(t->tok, cap);
-        if (!tok) goto nomem;
-        t->tok = tok;
-        t->tokcap = cap;
-    }
-    memcpy(t->tok + t->toklen, p, len);
-    t->toklen += len;
-    return RNN_OK;
-nomem:
-    set_err(t->err, t->errsz, "%s:%llu: out of memory (a word of %zu bytes)", t->path, t->line,
-            t->toklen);
-    return RNN_ERR_NOMEM;
-}
-
-/* Length of the UTF-8 sequence led by c, or 0 for a byte that cannot start one. */
-static int utf8_len(unsigned char c)
-{
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) return 2;
-    if (c >= 0xe0 && c <= 0xef) return 3;
-    if (c >= 0xf0 && c <= 0xf4) return 4;
-    return 0;
-}
-
-/* Allowed range of the second byte of a sequence led by c (Unicode Table 3-7). */
-static void utf8_second(unsigned char c, unsigned char *lo, unsigned char *hi)
-{
-    *lo = 0x80;
-    *hi = 0xbf;
-    if (c == 0xe0) *lo = 0xa0;
-    else if (c == 0xed) *hi = 0x9f;
-    else if (c == 0xf0) *lo = 0x90;
-    else if (c == 0xf4) *hi = 0x8f;
-}
-
-static int bad_byte(tokenizer *t, unsigned long long off, unsigned char byte, const char *why)
-{
-    set_err(t->err, t->errsz, "%s:%llu: invalid UTF-8 at byte offset %llu (byte 0x%02X): %s",
-            t->path, t->line, off, byte, why);
-    return RNN_ERR_FORMAT;
-}
-
-static int tokenize_stream(tokenizer *t, FILE *f)
-{
-    unsigned char buf[READ_BUF_SIZE];
-    size_t len = 0, pos = 0;
-    int eof = 0;
-    unsigned long long off = 0; /* file offset of buf[pos] */
-    int prev_cr = 0, line_started = 0, rc;
-
-    for (;;) {
-        if (len - pos < 4 && !eof) {
-            /* Keep the unread tail (at most 3 bytes of a split UTF-8 sequence) and read more. */
-            memmove(buf, buf + pos, len - pos);
-            len -= pos;
-            pos = 0;
-            size_t want = sizeof buf - len;
-            size_t got = fread(buf + len, 1, want, f);
-            len += got;
-            if (got < want) {
-                if (ferror(f)) {
-                    set_err(t->err, t->errsz, "%s: read error: %s", t->path, strerror(errno));
-                    return RNN_ERR_IO;
-                }
-                eof = 1;
-            }
-        }
-        if (pos == len) break;
-
-        /* Fast path: a run of ASCII word bytes. */
-        size_t start = pos;
-        while (pos < len && buf[pos] < 0x80 && ascii_class[buf[pos]] == 0) pos++;
-        if (pos > start) {
-            if ((rc = tok_append(t, buf + start, pos - start)) != RNN_OK) return rc;
-            off += pos - start;
-            prev_cr = 0;
-            line_started = 1;
-            continue;
-        }
-
-        unsigned char c = buf[pos];
-        if (c < 0x80) {
-            switch (ascii_class[c]) {
-            case 1:
-                if ((rc = end_word(t)) != RNN_OK) return rc;
-                prev_cr = 0;
-                line_started = 1;
-                break;
-            case 2:
-                if (!prev_cr) {
-                    if ((rc = end_line(t)) != RNN_OK) return rc;
-                    t->line++;
-                }
-                prev_cr = 0;
-                line_started = 0;
-                break;
-            case 3:
-                if ((rc = end_line(t)) != RNN_OK) return rc;
-                t->line++;
-                prev_cr = 1;
-                line_started = 0;
-                break;
-            default:
-                set_err(t->err, t->errsz,
-                        "%s:%llu: NUL byte at byte offset %llu (not a text file?)", t->path,
-                        t->line, off);
-                return RNN_ERR_FORMAT;
-            }
-            pos++;
-            off++;
-            continue;
-        }
-
-        int need = utf8_len(c);
-        if (need == 0) return bad_byte(t, off, c, "invalid start byte");
-        size_t have = len - pos;
-        unsigned char lo, hi;
-        utf8_second(c, &lo, &hi);
-        for (int k = 1; k < need; k++) {
-            if ((size_t)k >= have) return bad_byte(t, off, c, "unexpected end of data");
-            unsigned char d = buf[pos + (size_t)k];
-            if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xbf))
-                return bad_byte(t, off, c, "invalid continuation byte");
-        }
-        uint32_t cp;
-        if (need == 2) cp = (uint32_t)(c & 0x1f) << 6 | (buf[pos + 1] & 0x3fu);
-        else if (need == 3)
-            cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)(buf[pos + 1] & 0x3f) << 6 |
-                 (buf[pos + 2] & 0x3fu);
-        else
-            cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(buf[pos + 1] & 0x3f) << 12 |
-                 (uint32_t)(buf[pos + 2] & 0x3f) << 6 | (buf[pos + 3] & 0x3fu);
-        if (unicode_space(cp)) rc = end_word(t);
-        else rc = tok_append(t, buf + pos, (size_t)need);
-        if (rc != RNN_OK) return rc;
-        prev_cr = 0;
-        line_started = 1;
-        pos += (size_t)need;
-        off += (unsigned long long)need;
-    }
-
-    if (off == 0) {
-        set_err(t->err, t->errsz, "%s: file is empty", t->path);
-        return RNN_ERR_FORMAT;
-    }
-    if (line_started && (rc = end_line(t)) != RNN_OK) return rc;
-    return RNN_OK;
 }
 
 static void unknown_error(tokenizer *t)
@@ -547,18 +580,16 @@ int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32
     t.unk_id = add_words ? -1 : vocab_lookup(v, CORPUS_UNK, sizeof CORPUS_UNK - 1);
     t.eos_id = add_words ? -1 : vocab_lookup(v, CORPUS_EOS, sizeof CORPUS_EOS - 1);
     if (t.eos_id < 0) t.eos_id = t.unk_id;
-    t.line = 1;
     t.err = err;
     t.errsz = errsz;
 
-    int rc = tokenize_stream(&t, f);
+    int rc = corpus_read_lines(f, path, tokenize_line, &t, err, errsz);
     if (rc == RNN_OK && t.n_unknown) {
         unknown_error(&t);
         rc = RNN_ERR_NOTFOUND;
     }
     fclose(f);
     for (int i = 0; i < t.n_unknown_shown; i++) free(t.unknown[i]);
-    free(t.tok);
     if (rc != RNN_OK) {
         free(t.ids);
         return rc;

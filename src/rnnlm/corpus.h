@@ -10,16 +10,19 @@
  * - Token ids are int32_t in [0, vocab_size). Arrays returned to the caller come from malloc();
  *   release them with free().
  *
- * Tokenization (data.py: for line in open(path, encoding="utf8"): line.split() + ['<eos>'])
- * - Files are read as a stream through a fixed buffer; only the id array (and the current token)
- *   is kept in memory, so lines and files may be of any length.
+ * Lines and tokens (data.py: for line in open(path, encoding="utf8"): line.split() + ['<eos>'])
+ * - Text is read as a stream, a line at a time (corpus_read_lines); only the current line (and,
+ *   when tokenizing, the id array) is kept in memory, so files may be of any length and lines as
+ *   long as memory allows.
  * - Lines end at "\n", "\r\n" or a lone "\r" (Python's universal newlines in text mode). Every
- *   line, including an empty one and a last line without a line terminator, ends with one
- *   "<eos>" token. "a\n\nb" gives a <eos> <eos> b <eos>.
- * - Words are separated by the characters Python's str.split() treats as whitespace:
- *   ASCII \t \n \v \f \r space and \x1c-\x1f, and Unicode U+0085, U+00A0, U+1680,
- *   U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000 (UTF-8 encoded). Of these only \n and
- *   \r end a line. Leading/trailing/repeated whitespace yields no empty words.
+ *   line, including an empty one and a last line without a line terminator, is a line; nothing
+ *   after the last terminator is no line. When tokenizing, every line ends with one "<eos>"
+ *   token: "a\n\nb" gives a <eos> <eos> b <eos>.
+ * - Words are what librnn's rnn_text_next_word() returns for a line (the library's copy of
+ *   Python's str.split(), the same split as rnn_vocab_encode()): separated by ASCII \t \v \f
+ *   space and \x1c-\x1f, and Unicode U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
+ *   U+202F, U+205F, U+3000 (UTF-8 encoded); none of these ends a line. Leading/trailing/repeated
+ *   whitespace yields no empty words.
  * - The text must be strict UTF-8 as Python's "utf8" codec decodes it (no overlong forms, no
  *   surrogates, nothing above U+10FFFF, no truncated sequence). Otherwise the call fails with
  *   RNN_ERR_FORMAT and a message naming the file, the 1-based line, the 0-based byte offset in
@@ -28,15 +31,17 @@
  *   A UTF-8 byte order mark is kept as part of the first word (Python's "utf8" does the same).
  * - Deliberate deviation: a NUL byte is rejected (RNN_ERR_FORMAT, same message format), since
  *   words are C strings and a NUL almost always means a binary file.
- * - A path that cannot be opened or read: RNN_ERR_IO naming the path and strerror(errno).
- *   An empty file (0 bytes): RNN_ERR_FORMAT ("... is empty"). data.py would silently yield no
- *   tokens, which makes the training loop divide by zero later.
+ * - A path that cannot be opened or read: RNN_ERR_IO naming the path and strerror(errno)
+ *   ("data/train.txt: cannot open: ...", "...: read error: ...").
+ *   An empty file (0 bytes): RNN_ERR_FORMAT ("data/train.txt: file is empty"). data.py would
+ *   silently yield no tokens, which makes the training loop divide by zero later.
  */
 #ifndef RNNLM_CORPUS_H
 #define RNNLM_CORPUS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rnn.h"
 
@@ -60,6 +65,33 @@ int32_t vocab_size(const corpus_vocab *v);
 /* The word with this id (NUL-terminated; stable until vocab_free), or NULL if out of range. */
 const char *vocab_word(const corpus_vocab *v, int32_t id);
 
+/* ---- Lines ------------------------------------------------------------------------------------ */
+/*
+ * Called by corpus_read_lines for each line, in order: line[0..len) without its terminator,
+ * NUL-terminated (line[len] == '\0'; no NUL inside), valid UTF-8; lineno counts from 1. The bytes
+ * are only valid during the call. Return RNN_OK (0) to go on; any other value stops the reading
+ * and corpus_read_lines returns it as is (the message is then the callback's to write).
+ */
+typedef int (*corpus_line_fn)(void *user, const char *line, size_t len, unsigned long long lineno);
+
+/*
+ * Reads f from where it stands to its end, one line at a time by the rules above, and calls
+ * on_line(user, ...) for every line: a file (fopen "rb"), stdin, a pipe (fdopen). Each line is
+ * checked (strict UTF-8, no NUL) before it is handed on. A regular file is read in 64 KiB blocks;
+ * anything else (a pipe, a terminal) a line at a time, so that each line is handed on as soon as
+ * its terminator has arrived. Nothing is read twice; memory grows only with the longest line.
+ * name (the path, or e.g. "-" for stdin; NULL: "(stream)") is used in messages. f is locked
+ * during the call and is not closed.
+ * Returns RNN_OK when every line was handed on; otherwise (the lines before the failure were):
+ *   RNN_ERR_FORMAT  invalid UTF-8 or a NUL byte (messages above: name:line, byte offset from
+ *                   where f stood), or no bytes at all ("NAME: file is empty")
+ *   RNN_ERR_IO      a read error ("NAME: read error: ...")
+ *   RNN_ERR_NOMEM   no memory for a line;  RNN_ERR_INVALID  f or on_line NULL
+ *   on_line's value when it returned non-zero (err is then left as on_line wrote it).
+ */
+int corpus_read_lines(FILE *f, const char *name, corpus_line_fn on_line, void *user, char *err,
+                      size_t errsz);
+
 /* ---- Tokenizer -------------------------------------------------------------------------------- */
 #define CORPUS_EOS "<eos>"
 #define CORPUS_UNK "<unk>"
@@ -70,8 +102,9 @@ const char *vocab_word(const corpus_vocab *v, int32_t id);
  * add_words == 0: v is not changed; a word that is not in v maps to the id of "<unk>" when v has
  *   "<unk>", otherwise the call fails with RNN_ERR_NOTFOUND and a message giving the number of
  *   unknown tokens and the first few distinct unknown words with their lines (rnnlm eval).
+ * The file is read with corpus_read_lines and every line split with rnn_text_next_word.
  * On failure *ids is NULL and *n is 0; with add_words != 0, words added before the failure stay
- * in v.
+ * in v (nothing of a line with invalid UTF-8 or a NUL byte: lines are checked before the split).
  */
 int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32_t **ids,
                          size_t *n, char *err, size_t errsz);
