@@ -42,7 +42,7 @@ done
 # ---- build: the library through the Makefile, the bench program here
 ${MAKE:-make} --no-print-directory lib/librnn.a >&2
 mkdir -p "$OUTDIR"
-${CC:-cc} -O2 -std=c11 -Iinclude -Isrc/rnnlm $(pkg-config --cflags openblas 2>/dev/null) bench/bench.c \
+${CC:-cc} -O2 -std=c11 -Iinclude -Isrc -Isrc/rnnlm $(pkg-config --cflags openblas 2>/dev/null) bench/bench.c \
     src/rnnlm/corpus.c lib/librnn.a $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -pthread -o "$BIN"
 
 START=$(date +%s)

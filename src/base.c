@@ -93,6 +93,22 @@ int rnn__bufail(char *buf, size_t len, int status, const char *fmt, ...)
     return status;
 }
 
+/* ---- hashes ------------------------------------------------------------------------------------ */
+uint64_t rnn__fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t rnn__splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* ---- allocation ------------------------------------------------------------------------------ */
 static void *default_alloc(void *user, size_t size) { (void)user; return malloc(size); }
 static void default_free(void *user, void *p) { (void)user; free(p); }

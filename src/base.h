@@ -42,6 +42,13 @@ int rnn__bufail(char *buf, size_t len, int status, const char *fmt, ...)
 #endif
     ;
 
+/* ---- hashes (rnnlm uses them too) ----------------------------------------------------------- */
+#define RNN__FNV_INIT 0xcbf29ce484222325ull
+/* FNV-1a 64 over p[0..n), continuing from h (start with RNN__FNV_INIT) */
+uint64_t rnn__fnv1a(uint64_t h, const void *p, size_t n);
+/* splitmix64: advances *state and returns the next value (seeds the generators) */
+uint64_t rnn__splitmix64(uint64_t *state);
+
 /* ---- allocation: the one way to reach a handle's hooks --------------------------------------- */
 /* Copies the caller's hooks (NULL: malloc/free) into *out. RNN_ERR_INVALID for a bad struct_size
  * or only one of alloc/free set, with the reason in errbuf. */

@@ -10,13 +10,6 @@
 #define EOS "<eos>"
 #define UNK "<unk>"
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* ---- UTF-8 and Python's str.split() whitespace ---------------------------------------------------- */
 /* Decodes one strict UTF-8 sequence (Python's "utf8" codec: no overlong forms, no surrogates,
  * nothing above U+10FFFF) at p[0..n); returns its length, or 0 when invalid or truncated. */
@@ -78,7 +71,7 @@ static int32_t index_find(const rnn_model *m, const char *w, size_t n)
 {
     if (!m->vocab_index) return -1;
     size_t mask = m->vocab_slots - 1;
-    for (size_t i = (size_t)fnv1a(w, n) & mask;; i = (i + 1) & mask) {
+    for (size_t i = (size_t)rnn__fnv1a(RNN__FNV_INIT, w, n) & mask;; i = (i + 1) & mask) {
         int32_t id = m->vocab_index[i];
         if (id < 0) return -1;
         const char *v = m->vocab_blob + m->vocab_off[id];
@@ -148,7 +141,7 @@ int rnn__vocab_set(rnn_model *m, const char *const *words, int count, char *err,
         off[i] = at;
         memcpy(blob + at, words[i], len + 1);
         at += len + 1;
-        size_t s = (size_t)fnv1a(words[i], len) & mask;
+        size_t s = (size_t)rnn__fnv1a(RNN__FNV_INIT, words[i], len) & mask;
         for (; index[s] >= 0; s = (s + 1) & mask)
             if (strcmp(blob + off[index[s]], words[i]) == 0) {
                 int first = (int)index[s];

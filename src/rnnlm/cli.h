@@ -18,6 +18,7 @@
 
 #include "corpus.h"
 #include "rnn.h"
+#include "base.h" /* the library's hashes (internal; rnnlm links the static library) */
 
 enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
 
@@ -173,11 +174,8 @@ const char *cli_basename(const char *path);
 /* dir/name in a malloc'd string (no second '/' when dir ends in one); NULL when out of memory. */
 char *cli_join_path(const char *dir, const char *name);
 
-/* FNV-1a 64 over n bytes, continuing from h (start with CLI_FNV1A_INIT). */
-#define CLI_FNV1A_INIT 0xcbf29ce484222325ull
-uint64_t cli_fnv1a(uint64_t h, const void *p, size_t n);
-/* splitmix64's output for the state x (one step from x). */
-uint64_t cli_splitmix64(uint64_t x);
+/* Hashes: the library's FNV-1a (rnn__fnv1a, RNN__FNV_INIT) and splitmix64 (rnn__splitmix64),
+   from base.h (rnnlm links the static library). */
 
 /* ---- Output files: written atomically (the library's rnn__atomic), or stdout ------------------- */
 struct rnn__atomic;

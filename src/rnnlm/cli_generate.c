@@ -153,7 +153,8 @@ static int run_generate(const void *args, rnn_model *m, const int32_t *no_ids, s
     (void)no_ids, (void)no_n;
     int words = 0, n = 0;
     rnn_vocab_get_size(m, &words);
-    int32_t first = (int32_t)(cli_splitmix64((uint64_t)a->seed) % (uint64_t)words), *ids = NULL;
+    uint64_t seed_state = (uint64_t)a->seed;
+    int32_t first = (int32_t)(rnn__splitmix64(&seed_state) % (uint64_t)words), *ids = NULL;
     if (!a->prompt) return generate_after(a, m, &first, 1);
     FORWARD_IF_ERROR(prompt_ids(m, a->prompt, &ids, &n));
     int rc = generate_after(a, m, ids, n);

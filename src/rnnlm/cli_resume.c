@@ -16,7 +16,7 @@
 #include "cli_train.h"
 
 /* ---- Identities -------------------------------------------------------------------------------- */
-/* cli_fnv1a of n 32-bit words, each as 4 little-endian bytes (the same on every machine). */
+/* rnn__fnv1a of n 32-bit words, each as 4 little-endian bytes (the same on every machine). */
 static uint64_t hash_words(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -25,7 +25,7 @@ static uint64_t hash_words(uint64_t h, const void *p, size_t n)
         memcpy(&w, b + 4 * i, 4);
         unsigned char le[4] = {(unsigned char)w, (unsigned char)(w >> 8), (unsigned char)(w >> 16),
                                (unsigned char)(w >> 24)};
-        h = cli_fnv1a(h, le, 4);
+        h = rnn__fnv1a(h, le, 4);
     }
     return h;
 }
@@ -35,12 +35,12 @@ uint64_t train_params_hash(const rnn_model *m)
     float *data = NULL;
     size_t n = 0;
     if (rnn_param_get_block(m, &data, NULL, &n) != RNN_OK) return 0;
-    return hash_words(CLI_FNV1A_INIT, data, n);
+    return hash_words(RNN__FNV_INIT, data, n);
 }
 
 void train_corpus_identity(const corpus *c, train_pos *p)
 {
-    uint64_t h = CLI_FNV1A_INIT;
+    uint64_t h = RNN__FNV_INIT;
     h = hash_words(h, c->train, c->n_train);
     h = hash_words(h, c->valid, c->n_valid);
     h = hash_words(h, c->test, c->n_test);

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L /* fileno, flockfile, getc_unlocked (bench/run.sh sets none) */
 #endif
 #include "corpus.h"
+#include "base.h" /* rnn__fnv1a (internal; rnnlm links the static library) */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -54,12 +55,8 @@ struct corpus_vocab {
 
 static uint64_t hash_bytes(const char *s, size_t len)
 {
-    /* FNV-1a, 64-bit, with a final avalanche so the low bits used for the index mix well. */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
+    /* the library's FNV-1a, with a final avalanche so the low bits used for the index mix well */
+    uint64_t h = rnn__fnv1a(RNN__FNV_INIT, s, len);
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
