@@ -128,6 +128,11 @@ cp "$W/out" "$W/score.jsonl"
 check "score --json: one object per line + summary" test "$(wc -l <"$W/score.jsonl")" -eq $((nlines + 1))
 check "score --json line objects" grep -q '^{"line":2,"logprob":-[0-9.e+-]*,"tokens":[0-9]*,"text":"[a-z ]*"}$' "$W/score.jsonl"
 check "score --json summary" sh -c "tail -n 1 '$W/score.jsonl' | grep -q '^{\"total_logprob\":-[0-9.e+-]*,\"tokens\":[0-9]*,\"ppl\":[0-9.e+-]*,\"lines\":$nlines}\$'"
+# the input is read once: standard input (--data -) and pipes give the same output as the file
+"$RNNLM" score --checkpoint "$W/m.rnn" --data - <"$W/G.txt" >"$W/score_stdin.txt" 2>"$W/err" || true
+check "score --data - (standard input) equals scoring the file" cmp -s "$W/score_stdin.txt" "$W/score.txt"
+cat "$W/G.txt" | "$RNNLM" score --checkpoint "$W/m.rnn" --data /dev/stdin >"$W/score_pipe.txt" 2>"$W/err" || true
+check "score --data /dev/stdin from a pipe equals scoring the file" cmp -s "$W/score_pipe.txt" "$W/score.txt"
 run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$W/G.txt" --batch_size 1 --bptt 35 --json
 cp "$W/out" "$W/eval1.json"
 check "score agrees with eval --batch_size 1 --bptt 35 (1e-4 relative)" awk '

@@ -2,6 +2,7 @@
  * cli_score.c -- `rnnlm score`: the log-probability of every line of a text file under a saved
  * model, each line given the lines before it, and the perplexity of the whole file.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,13 @@ typedef struct score_args {
 
 static const cli_flag score_flags[] = {
     {CLI_CHECKPOINT_FLAG(score_args)},
-    {FLAG("data", "FILE", CLI_STR, data), .what = CLI_REQUIRED, .help = "text file to score"},
+    {FLAG("data", "FILE", CLI_STR, data), .what = CLI_REQUIRED, .help = "text file to score (- for standard input)"},
     {CLI_THREADS_FLAG(score_args), .help = CLI_THREADS_HELP},
     {FLAG("json", NULL, CLI_FLAG, json), .help = "JSON lines instead of text (below)"},
 };
 
 static const char score_head[] =
-    "usage: rnnlm score --checkpoint FILE --data FILE [--json]\n"
+    "usage: rnnlm score --checkpoint FILE --data FILE|- [--json]\n"
     "\n"
     "Scores every line of a text file with a saved model. A line's tokens are its words (split\n"
     "as Python's str.split() does) and <eos>, as data.py reads them; words missing from the\n"
@@ -55,44 +56,61 @@ static int parse_score(int argc, char **argv, score_args *a, int *help)
     return cli_require(&score_command, a);
 }
 
-/* ---- Lines and words, as corpus_tokenize_file splits them -------------------------------------- */
-/* The words of line[0..n) (no line terminator inside; split as str.split() does, by
-   rnn_text_next_word) joined by single spaces into out (which has room for n + 1 bytes); *words
-   receives their number. The text was validated as UTF-8 by corpus_tokenize_file before. */
-static void join_words(const char *line, size_t n, char *out, size_t *words)
+/* ---- Reading: one pass over the input, keeping each line's words and token count ------------- */
+typedef struct score_lines {
+    char *text;       /* every line's words joined by single spaces, each NUL-terminated */
+    size_t used, cap; /* bytes of text */
+    size_t *ntok;     /* [count] tokens of each line (its words and <eos>) */
+    size_t count, ntok_cap;
+} score_lines;
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    size_t pos = 0, len = 0, o = 0;
-    *words = 0;
-    while (rnn_text_next_word(line, n, &pos, &len) == RNN_OK) {
-        if (*words) out[o++] = ' ';
-        memcpy(out + o, line + pos, len);
-        o += len, pos += len;
-        ++*words;
-    }
-    out[o] = 0;
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 4096;
+    while (c < need) c *= 2;
+    void *q = c <= SIZE_MAX / size ? realloc(*p, c * size) : NULL;
+    if (!q) return -1;
+    *p = q, *cap = c;
+    return 0;
 }
 
-/* The whole file in memory (*buf, *n). */
-static int read_file(const char *path, char **buf, size_t *n)
+/* corpus_tokens_fn: the line's words (split as str.split() does, by rnn_text_next_word) joined by
+   single spaces, and its token count */
+static int keep_line(void *user, const char *line, size_t len, size_t ntokens)
 {
-    *buf = NULL, *n = 0;
-    FILE *f = fopen(path, "rb");
-    RETURN_ERROR_IF(!f, CLI_RUNTIME, "cannot read %s", path);
-    size_t cap = 1 << 16, len = 0;
-    char *b = malloc(cap);
-    while (b) {
-        len += fread(b + len, 1, cap - len, f);
-        if (len < cap) break;
-        char *grown = realloc(b, cap *= 2);
-        if (!grown) free(b);
-        b = grown;
+    score_lines *l = user;
+    if (grow((void **)&l->text, &l->cap, l->used + len + 1, 1) ||
+        grow((void **)&l->ntok, &l->ntok_cap, l->count + 1, sizeof *l->ntok))
+        return RNN_ERR_NOMEM;
+    size_t pos = 0, wl = 0, o = l->used, words = 0;
+    while (rnn_text_next_word(line, len, &pos, &wl) == RNN_OK) {
+        if (words++) l->text[o++] = ' ';
+        memcpy(l->text + o, line + pos, wl);
+        o += wl, pos += wl;
     }
-    int err = ferror(f);
-    fclose(f);
-    RETURN_ERROR_IF(!b, CLI_RUNTIME, "out of memory");
-    if (err) free(b);
-    RETURN_ERROR_IF(err, CLI_RUNTIME, "cannot read %s", path);
-    *buf = b, *n = len;
+    l->text[o++] = 0;
+    l->used = o;
+    l->ntok[l->count++] = ntokens;
+    return RNN_OK;
+}
+
+/* Tokenizes a->data ("-": standard input) over m's vocabulary in one pass: *ids, *nids and the lines. */
+static int read_input(const score_args *a, const rnn_model *m, int32_t **ids, size_t *nids, score_lines *l)
+{
+    corpus_vocab *v = NULL;
+    char err[CORPUS_ERR_SIZE];
+    int from_stdin = strcmp(a->data, "-") == 0;
+    FORWARD_IF_ERROR(cli_model_vocab(m, &v));
+    FILE *f = from_stdin ? stdin : fopen(a->data, "rb");
+    if (!f) vocab_free(v);
+    RETURN_ERROR_IF(!f, CLI_RUNTIME, "%s: cannot open: %s", a->data, strerror(errno));
+    int rc = corpus_tokenize_stream(v, f, from_stdin ? "(stdin)" : a->data, 0, keep_line, l, ids, nids, err,
+                                    sizeof err);
+    if (!from_stdin) fclose(f);
+    vocab_free(v);
+    RETURN_ERROR_IF(rc == RNN_ERR_NOMEM, CLI_RUNTIME, "out of memory");
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
     return CLI_OK;
 }
 
@@ -137,74 +155,50 @@ static void print_total(const score_args *a, double total, size_t tokens, size_t
 }
 
 /* ---- Scoring ----------------------------------------------------------------------------------- */
-/*
- * Scores text[0..n) (ids: its tokens, nids of them, from corpus_tokenize_file) line by line with
- * the state st: rnn_state_score scores a line's tokens and advances the state past them. words
- * has room for n + 1 bytes.
- */
-static int score_with(const score_args *a, rnn_state *st, const char *text, size_t n, const int32_t *ids,
-                      size_t nids, char *words)
+/* Scores the lines (their tokens in ids) with the state st: rnn_state_score scores a line's tokens
+   and advances the state past them. */
+static int score_with(const score_args *a, rnn_state *st, const score_lines *l, const int32_t *ids, size_t nids)
 {
     double total = 0.0;
-    size_t pos = 0, used = 0, lines = 0;
-    /* lines end at "\n", "\r\n" or "\r"; a last line without a terminator counts too */
-    while (pos < n) {
-        size_t end = pos;
-        while (end < n && text[end] != '\n' && text[end] != '\r') end++;
-        size_t nw = 0;
-        join_words(text + pos, end - pos, words, &nw);
-        size_t ntok = nw + 1;
+    size_t used = 0;
+    const char *text = l->text;
+    for (size_t i = 0; i < l->count; i++) {
+        size_t ntok = l->ntok[i];
         RETURN_ERROR_IF(ntok > nids - used || ntok > INT32_MAX, CLI_RUNTIME,
-                        "%s: line %zu does not match its tokens", a->data, lines + 1);
+                        "%s: line %zu does not match its tokens", a->data, i + 1);
         double lp = 0.0;
         RETURN_ERROR_IF(rnn_state_score(st, ids + used, (int)ntok, 0, &lp) != RNN_OK, CLI_RUNTIME,
                         "scoring failed: %s", rnn_state_errmsg(st));
-        print_line(a, ++lines, lp, ntok, words);
+        print_line(a, i + 1, lp, ntok, text);
         total += lp, used += ntok;
-        pos = end;
-        if (pos < n && text[pos] == '\r') pos++;
-        if (pos < n && text[pos] == '\n' && (pos == end || text[pos - 1] == '\r')) pos++;
+        text += strlen(text) + 1;
     }
     RETURN_ERROR_IF(used != nids, CLI_RUNTIME, "%s: %zu tokens in lines, %zu in the file", a->data, used,
                     nids);
-    print_total(a, total, used, lines);
+    print_total(a, total, used, l->count);
     RETURN_ERROR_IF(fflush(stdout) != 0 || ferror(stdout), CLI_RUNTIME, "cannot write to stdout");
     return CLI_OK;
 }
 
-/* score_with over one new state. */
-static int score_state(const score_args *a, const rnn_model *m, const char *text, size_t n,
-                       const int32_t *ids, size_t nids, char *words)
+/* Reads a->data once (tokens and lines), then scores its lines over one new state. */
+static int run_score(const void *args, rnn_model *m, const int32_t *unused, size_t nunused)
 {
-    rnn_state *st = NULL;
-    int lrc = rnn_state_create(&st, m, 1, 0);
-    RETURN_ERROR_IF(lrc != RNN_OK, CLI_RUNTIME, "cannot create a state: %s", rnn_status_string(lrc));
-    int rc = score_with(a, st, text, n, ids, nids, words);
-    rnn_state_free(st);
-    return rc;
-}
-
-/* score_state with room for a line's words. */
-static int score_lines(const score_args *a, const rnn_model *m, const char *text, size_t n,
-                       const int32_t *ids, size_t nids)
-{
-    char *words = malloc(n + 1);
-    RETURN_ERROR_IF(!words, CLI_RUNTIME, "out of memory");
-    int rc = score_state(a, m, text, n, ids, nids, words);
-    free(words);
-    return rc;
-}
-
-/* Reads a->data as text and scores its lines (ids: its tokens over the model's vocabulary; the
-   tokenizer checked the text: UTF-8, NUL bytes, unknown words). */
-static int run_score(const void *args, rnn_model *m, const int32_t *ids, size_t nids)
-{
+    (void)unused, (void)nunused;
     const score_args *a = args;
-    char *text = NULL;
-    size_t n = 0;
-    FORWARD_IF_ERROR(read_file(a->data, &text, &n));
-    int rc = score_lines(a, m, text, n, ids, nids);
-    free(text);
+    score_lines l = {0};
+    int32_t *ids = NULL;
+    size_t nids = 0;
+    rnn_state *st = NULL;
+    int rc = read_input(a, m, &ids, &nids, &l);
+    if (rc == CLI_OK) {
+        int lrc = rnn_state_create(&st, m, 1, 0);
+        rc = lrc == RNN_OK ? score_with(a, st, &l, ids, nids)
+                           : cli_error(CLI_RUNTIME, "cannot create a state: %s", rnn_status_string(lrc));
+    }
+    rnn_state_free(st);
+    free(ids);
+    free(l.text);
+    free(l.ntok);
     return rc;
 }
 
@@ -214,5 +208,5 @@ int cli_score(int argc, char **argv)
     int help = 0;
     FORWARD_IF_ERROR(parse_score(argc, argv, &a, &help));
     if (help) return cli_help(&score_command);
-    return cli_run_model(a.checkpoint, a.threads, a.data, run_score, &a);
+    return cli_run_model(a.checkpoint, a.threads, NULL, run_score, &a);
 }

@@ -442,6 +442,8 @@ typedef struct tokenizer {
     int n_unknown_shown;
     char *err;
     size_t errsz;
+    corpus_tokens_fn on_line; /* (may be NULL) */
+    void *user;
 } tokenizer;
 
 static int push_id(tokenizer *t, int32_t id)
@@ -515,7 +517,7 @@ static int tokenize_line(void *user, const char *line, size_t len, unsigned long
 {
     tokenizer *t = user;
     t->line = lineno;
-    size_t pos = 0, wl = 0;
+    size_t pos = 0, wl = 0, first = t->n;
     int rc;
     for (; (rc = rnn_text_next_word(line, len, &pos, &wl)) == RNN_OK; pos += wl)
         if ((rc = emit_word(t, line + pos, wl)) != RNN_OK) return rc;
@@ -532,8 +534,8 @@ static int tokenize_line(void *user, const char *line, size_t len, unsigned long
             return rc;
         }
     }
-    if (t->n_unknown) return RNN_OK;
-    return push_id(t, t->eos_id);
+    if (!t->n_unknown && (rc = push_id(t, t->eos_id)) != RNN_OK) return rc;
+    return t->on_line ? t->on_line(t->user, line, len, t->n - first) : RNN_OK;
 }
 
 static void unknown_error(tokenizer *t)
@@ -569,6 +571,21 @@ int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32
         set_err(err, errsz, "%s: cannot open: %s", path, strerror(errno));
         return RNN_ERR_IO;
     }
+    int rc = corpus_tokenize_stream(v, f, path, add_words, NULL, NULL, ids, n, err, errsz);
+    fclose(f);
+    return rc;
+}
+
+int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_words, corpus_tokens_fn on_line,
+                           void *user, int32_t **ids, size_t *n, char *err, size_t errsz)
+{
+    if (ids) *ids = NULL;
+    if (n) *n = 0;
+    if (err && errsz) err[0] = '\0';
+    if (!v || !f || !path || !ids || !n) {
+        set_err(err, errsz, "corpus_tokenize_stream: NULL argument");
+        return RNN_ERR_INVALID;
+    }
     tokenizer t;
     memset(&t, 0, sizeof t);
     t.v = v;
@@ -579,13 +596,13 @@ int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32
     if (t.eos_id < 0) t.eos_id = t.unk_id;
     t.err = err;
     t.errsz = errsz;
+    t.on_line = on_line, t.user = user;
 
     int rc = corpus_read_lines(f, path, tokenize_line, &t, err, errsz);
     if (rc == RNN_OK && t.n_unknown) {
         unknown_error(&t);
         rc = RNN_ERR_NOTFOUND;
     }
-    fclose(f);
     for (int i = 0; i < t.n_unknown_shown; i++) free(t.unknown[i]);
     if (rc != RNN_OK) {
         free(t.ids);

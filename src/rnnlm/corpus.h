@@ -109,6 +109,16 @@ int corpus_read_lines(FILE *f, const char *name, corpus_line_fn on_line, void *u
 int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32_t **ids,
                          size_t *n, char *err, size_t errsz);
 
+/* Called after each line is tokenized: the line (as corpus_line_fn gets it) and the number of
+   ids it gave (its words and <eos>; 0 once an unknown word was seen in lookup mode without
+   <unk>). A nonzero return stops the read with that status (err is then the callback's). */
+typedef int (*corpus_tokens_fn)(void *user, const char *line, size_t len, size_t ntokens);
+
+/* corpus_tokenize_file over an open stream f (regular file, pipe or stdin; read once, not closed),
+   named `name` in messages, calling on_line (may be NULL) after every line. */
+int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *name, int add_words, corpus_tokens_fn on_line,
+                           void *user, int32_t **ids, size_t *n, char *err, size_t errsz);
+
 /* ---- A data directory (data.py's Corpus) ------------------------------------------------------ */
 typedef struct corpus {
     corpus_vocab *vocab;        /* train, then valid, then test words, in order of first occurrence */
