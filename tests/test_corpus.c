@@ -338,7 +338,7 @@ START_TEST(test_dir_order)
     write_file(dir, "test.txt", "f e d\n");
     corpus c;
     char err[CORPUS_ERR_SIZE];
-    int rc = corpus_load_dir(&c, dir, err, sizeof err);
+    int rc = corpus_load_dir(&c, dir, NULL, err, sizeof err);
     ck_assert_msg(rc == RNN_OK, "%s", err);
     /* train: b a <eos> c ; valid: d e ; test: f */
     const char *order[] = {"b", "a", "<eos>", "c", "d", "e", "f"};
@@ -357,10 +357,10 @@ START_TEST(test_dir_order)
     /* A trailing slash is fine; a missing split is an error naming it; c is left zeroed. */
     char slash[64];
     snprintf(slash, sizeof slash, "%s/", dir);
-    ck_assert_int_eq(corpus_load_dir(&c, slash, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(corpus_load_dir(&c, slash, NULL, err, sizeof err), RNN_OK);
     corpus_free(&c);
     remove_file(dir, "valid.txt");
-    ck_assert_int_eq(corpus_load_dir(&c, dir, err, sizeof err), RNN_ERR_IO);
+    ck_assert_int_eq(corpus_load_dir(&c, dir, NULL, err, sizeof err), RNN_ERR_IO);
     ck_assert_ptr_nonnull(strstr(err, "valid.txt"));
     ck_assert_ptr_null(c.vocab);
     ck_assert_ptr_null(c.train);
@@ -660,7 +660,7 @@ START_TEST(test_wikitext2)
     corpus c;
     char err[CORPUS_ERR_SIZE];
     double t0 = now_s();
-    int rc = corpus_load_dir(&c, dir, err, sizeof err);
+    int rc = corpus_load_dir(&c, dir, NULL, err, sizeof err);
     double t1 = now_s();
     ck_assert_msg(rc == RNN_OK, "%s", err);
     printf("test_wikitext2: loaded %s in %.3f s\n", dir, t1 - t0);

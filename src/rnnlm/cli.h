@@ -171,8 +171,6 @@ double cli_now(void);
 void cli_json_num(FILE *f, const char *key, double x, int last);
 /* The file name of path without its folders (for messages). */
 const char *cli_basename(const char *path);
-/* dir/name in a malloc'd string (no second '/' when dir ends in one); NULL when out of memory. */
-char *cli_join_path(const char *dir, const char *name);
 
 /* Hashes: the library's FNV-1a (rnn__fnv1a, RNN__FNV_INIT) and splitmix64 (rnn__splitmix64),
    from base.h (rnnlm links the static library). */

@@ -161,7 +161,7 @@ static char *abs_path(const char *path)
     char *rd = d && *base ? realpath(d, NULL) : NULL;
     free(buf);
     if (!rd) return strdup(path);
-    char *out = cli_join_path(rd, base);
+    char *out = corpus_join_path(rd, base);
     free(rd);
     return out;
 }

@@ -55,14 +55,6 @@ const char *cli_basename(const char *path)
     return s ? s + 1 : path;
 }
 
-char *cli_join_path(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s%s%s", dir, dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/", name);
-    return p;
-}
-
 int cli_load_model(const char *path, rnn_model **out)
 {
     char err[512] = "";
@@ -143,21 +135,9 @@ int cli_run_model(const char *path, int threads, const char *data, cli_model_fn 
 
 int cli_load_corpus(corpus *c, const char *dir, corpus_vocab *v)
 {
-    static const char *const names[3] = {"train.txt", "valid.txt", "test.txt"};
-    int32_t **arrays[3] = {&c->train, &c->valid, &c->test};
-    size_t *counts[3] = {&c->n_train, &c->n_valid, &c->n_test};
-    int add_words = v == NULL;
     char err[CORPUS_ERR_SIZE];
-    memset(c, 0, sizeof *c);
-    RETURN_ERROR_IF(add_words && vocab_create(&v) != RNN_OK, CLI_RUNTIME, "out of memory");
-    c->vocab = v;
-    for (int i = 0; i < 3; i++) {
-        char *path = cli_join_path(dir, names[i]);
-        RETURN_ERROR_IF(!path, CLI_RUNTIME, "out of memory");
-        int rc = corpus_tokenize_file(v, path, add_words, arrays[i], counts[i], err, sizeof err);
-        free(path);
-        RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
-    }
+    int rc = corpus_load_dir(c, dir, v, err, sizeof err);
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
     return CLI_OK;
 }
 

@@ -627,37 +627,42 @@ void corpus_free(corpus *c)
     memset(c, 0, sizeof *c);
 }
 
-int corpus_load_dir(corpus *c, const char *dir, char *err, size_t errsz)
+char *corpus_join_path(const char *dir, const char *name)
+{
+    size_t d = strlen(dir), n = d + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s%s", dir, d && dir[d - 1] == '/' ? "" : "/", name);
+    return p;
+}
+
+int corpus_load_dir(corpus *c, const char *dir, corpus_vocab *v, char *err, size_t errsz)
 {
     if (err && errsz) err[0] = '\0';
     if (!c || !dir) {
+        vocab_free(v);
         set_err(err, errsz, "corpus_load_dir: NULL argument");
         return RNN_ERR_INVALID;
     }
     memset(c, 0, sizeof *c);
-    int rc = vocab_create(&c->vocab);
+    int add_words = v == NULL, rc = v ? RNN_OK : vocab_create(&v);
     if (rc != RNN_OK) {
         set_err(err, errsz, "out of memory");
         return rc;
     }
+    c->vocab = v;
     static const char *const names[3] = {"train.txt", "valid.txt", "test.txt"};
     int32_t **arrays[3] = {&c->train, &c->valid, &c->test};
     size_t *counts[3] = {&c->n_train, &c->n_valid, &c->n_test};
-    size_t dlen = strlen(dir);
-    char *path = malloc(dlen + 16);
-    if (!path) {
-        corpus_free(c);
-        set_err(err, errsz, "out of memory");
-        return RNN_ERR_NOMEM;
-    }
     for (int i = 0; i < 3 && rc == RNN_OK; i++) {
-        memcpy(path, dir, dlen);
-        size_t p = dlen;
-        if (dlen && dir[dlen - 1] != '/') path[p++] = '/';
-        strcpy(path + p, names[i]);
-        rc = corpus_tokenize_file(c->vocab, path, 1, arrays[i], counts[i], err, errsz);
+        char *path = corpus_join_path(dir, names[i]);
+        if (!path) {
+            set_err(err, errsz, "out of memory");
+            rc = RNN_ERR_NOMEM;
+            break;
+        }
+        rc = corpus_tokenize_file(c->vocab, path, add_words, arrays[i], counts[i], err, errsz);
+        free(path);
     }
-    free(path);
     if (rc != RNN_OK) corpus_free(c);
     return rc;
 }

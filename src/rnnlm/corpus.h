@@ -127,11 +127,15 @@ typedef struct corpus {
 } corpus;
 
 /*
- * Loads dir/train.txt, dir/valid.txt and dir/test.txt (all three must exist) into c, building
- * the vocabulary over the three in that order. On failure c is left all zero/NULL. Release with
- * corpus_free().
+ * Loads dir/train.txt, dir/valid.txt and dir/test.txt (all three must exist) into c. v NULL:
+ * builds the vocabulary over the three in that order (data.py); otherwise the words are looked up
+ * in v (unknown words to <unk>, as corpus_tokenize_file with add_words 0), and c takes v over
+ * (corpus_free frees it, also when this call fails). On failure c is left all zero/NULL. Release
+ * with corpus_free().
  */
-int corpus_load_dir(corpus *c, const char *dir, char *err, size_t errsz);
+int corpus_load_dir(corpus *c, const char *dir, corpus_vocab *v, char *err, size_t errsz);
+/* dir/name in a malloc'd string (no second '/' when dir ends in one); NULL when out of memory. */
+char *corpus_join_path(const char *dir, const char *name);
 /* Frees what corpus_load_dir allocated and zeroes c; NULL or a zeroed corpus is fine. */
 void corpus_free(corpus *c);
 
