@@ -132,7 +132,7 @@ static int cmd_run(int argc, char **argv)
     }
     char err[CORPUS_ERR_SIZE];
     corpus c;
-    if (corpus_load_dir(&c, data, err, sizeof err) != RNN_OK) die("corpus", err);
+    if (corpus_load_dir(&c, data, NULL, err, sizeof err) != RNN_OK) die("corpus", err);
     const int V = vocab_size(c.vocab);
 
     rnn_config cfg;
