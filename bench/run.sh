@@ -93,8 +93,8 @@ r=1
 while [ "$r" -le "$BENCH_RUNS" ]; do
     for cell in $BENCH_CELLS; do
         for t in $BENCH_THREADS; do
-            # ours: librnn's own threads (rnn_set_threads), OpenBLAS on one thread under them
-            measure "ours_${cell}_$t" "$cell threads=$t ours (rnn_set_threads($t), OPENBLAS_NUM_THREADS=1)" \
+            # ours: librnn's own threads (rnn_model_set_threads), OpenBLAS on one thread under them
+            measure "ours_${cell}_$t" "$cell threads=$t ours (rnn_model_set_threads($t), OPENBLAS_NUM_THREADS=1)" \
                 env OPENBLAS_NUM_THREADS=1 "$BIN" run $COMMON --cell "$cell" --threads "$t" --lib-threads "$t" \
                 --run "$r" --setting "OB=1"
             obs=1

@@ -1,5 +1,5 @@
 /*
- * pool.c -- librnn's own worker threads (rnn_set_threads): a fixed set of n - 1 workers that run
+ * pool.c -- librnn's own worker threads (rnn_model_set_threads): a fixed set of n - 1 workers that run
  * the parts of one job at a time while the calling thread runs part 0.
  *
  * A job is split into exactly n parts, part i on thread i, and rnn__pool_run returns when every part
