@@ -9,8 +9,11 @@
 # (rnn_vocab_find), encode (rnn_vocab_encode, against hand-computed ids and data.py's split),
 # to_bytes / from_bytes (memory images: identical log-probabilities, app data, saved state),
 # rnn_sampling in Model.sample, cells by rnn_cell_find, strided numpy slices, and finding
-# librnn.so.1. When the default `python3` has no numpy, the binding's pure-Python
-# (memoryview/list) path is checked with it too.
+# librnn.so.1; then the argument checks (integers out of the C range: OverflowError; floats, str,
+# bools where a number is expected: TypeError; a NUL in a path or word: ValueError) and the
+# lifetimes of States and parameter views after Model.close() / a with block, each in a child
+# process so that a segfault is one failure. When the default `python3` has no numpy, the
+# binding's pure-Python (memoryview/list) path is checked with it too.
 # Prints "N passed, M failed" last; exits non-zero when anything failed.
 set -eu
 
@@ -481,6 +484,285 @@ check(out.returncode != 0 and "ImportError" in out.stderr and "nope.so" in out.s
 check(os.path.basename(rnn.library) in ("librnn.so", "librnn.so.1") and rnn.version().startswith("1."),
       "loaded %s, version %s" % (rnn.library, rnn.version()))
 
+# ---- 9. argument checks: integer ranges and types, NULs, lifetimes after close ---------------------
+# ctypes wraps an int to the C type's width, int() takes floats and str() anything: each entry point
+# checks instead (OverflowError, TypeError, ValueError for a NUL, which would cut a C string).
+def raises_py(fn, exc, what, text=""):
+    try:
+        fn()
+    except exc as e:
+        check(text in str(e), "%s -> %s(%r)" % (what, exc.__name__, str(e)))
+    except Exception as e:  # noqa
+        check(False, "%s raised %r, not %s" % (what, e, exc.__name__))
+    else:
+        check(False, "%s did not raise %s" % (what, exc.__name__))
+
+
+BIG = 2 ** 32
+small = dict(emb_size=4, hidden_size=4, num_layers=1, dropout=0.0)
+k = rnn.Model(vocab=["a", "b", "c", "<eos>"], **small)
+k.reset_state(1)
+kst = rnn.State(k, 1, 3)
+for what, fn in (
+        ("Model(vocab_size=2**32+10)", lambda: rnn.Model(vocab_size=BIG + 10, **small)),
+        ("Model(emb_size=2**32+4)", lambda: rnn.Model(vocab_size=4, emb_size=BIG + 4, hidden_size=4, num_layers=1)),
+        ("Model(hidden_size=2**32+4)", lambda: rnn.Model(vocab_size=4, emb_size=4, hidden_size=BIG + 4, num_layers=1)),
+        ("Model(num_layers=2**32+1)", lambda: rnn.Model(vocab_size=4, emb_size=4, hidden_size=4, num_layers=BIG + 1)),
+        ("Model(cell=2**32+CELL_LSTM)", lambda: rnn.Model(vocab_size=4, cell=BIG + rnn.CELL_LSTM, **small)),
+        ("Model(tied=2**32+1)", lambda: rnn.Model(vocab_size=4, tied=BIG + 1, **small)),
+        ("Model(seed=2**64)", lambda: rnn.Model(vocab_size=4, seed=2 ** 64, **small)),
+        ("Model(seed=-1)", lambda: rnn.Model(vocab_size=4, seed=-1, **small)),
+        ("reset_state(2**32+1)", lambda: k.reset_state(BIG + 1)),
+        ("reserve(1, 2**32+1)", lambda: k.reserve(1, BIG + 1)),
+        ("forward with token 2**32+1", lambda: k.forward([[BIG + 1]], [[1]])),
+        ("forward with target 2**32+1", lambda: k.forward([[1]], [[BIG + 1]])),
+        ("forward with token -2**31-1", lambda: k.forward([[-2 ** 31 - 1]], [[1]])),
+        ("forward with an int64 array holding 2**32+1", lambda: k.forward(np.array([[BIG + 1]]), [[1]])),
+        ("evaluate with token 2**32+1", lambda: k.evaluate([[BIG + 1]])),
+        ("sample([2**32+1])", lambda: k.sample([BIG + 1])),
+        ("sample(top_k=2**32+1)", lambda: k.sample([1], top_k=BIG + 1)),
+        ("set_seed(2**64)", lambda: k.set_seed(2 ** 64)),
+        ("set_seed(-1)", lambda: k.set_seed(-1)),
+        ("threads = 2**32+1", lambda: setattr(k, "threads", BIG + 1)),
+        ("vocab_word(2**32)", lambda: k.vocab_word(BIG)),
+        ("State(batch=2**32+1)", lambda: rnn.State(k, BIG + 1)),
+        ("State(seed=2**64)", lambda: rnn.State(k, 1, 2 ** 64)),
+        ("State(seed=-1)", lambda: rnn.State(k, 1, -1)),
+        ("State.feed with token 2**32+1", lambda: kst.feed([[BIG + 1]])),
+        ("State.score with a uint64 array holding 2**32+1", lambda: kst.score(np.array([[BIG + 1]], dtype=np.uint64))),
+        ("State.next(top_k=2**32+1)", lambda: kst.next(top_k=BIG + 1)),
+        ("status_string(2**32)", lambda: rnn.status_string(BIG)),
+        ("limit(2**32+LIMIT_THREADS)", lambda: rnn.limit(BIG + rnn.LIMIT_THREADS)),
+        ("cell_name(2**32+1)", lambda: rnn.cell_name(BIG + 1))):
+    raises_py(fn, OverflowError, what, "outside")
+check(k.config["vocab_size"] == 4 and k.state_batch == 1 and k.threads == 1, "refused integers left the model as it was")
+# at the edges of the ranges the library decides
+raises(lambda: k.forward([[2 ** 31 - 1]], [[1]]), rnn.ERR_RANGE, "outside [0, 4)", "forward with token 2**31-1")
+raises(lambda: k.vocab_word(2 ** 31 - 1), rnn.ERR_RANGE, "", "vocab_word(2**31-1)")
+raises(lambda: k.reset_state(-1), rnn.ERR_INVALID, "", "reset_state(-1)")
+raises(lambda: kst.generate(-1), rnn.ERR_INVALID, "count -1 < 0", "State.generate(-1)")
+e1, e2 = rnn.State(k, np.int64(2), 2 ** 64 - 1), rnn.State(k, 2, np.uint64(2 ** 64 - 1))
+k.set_seed(np.uint64(2 ** 64 - 1))
+k.set_seed(0)
+check(e1.batch == 2 and np.array_equal(e1.generate(5), e2.generate(5)) and kst.generate(0).shape == (1, 0),
+      "numpy integer scalars are integers; seed 2**64-1 is accepted (State and set_seed); generate(0)")
+check(rnn.Model(vocab_size=4, tied=True, **small).config["tied"] and rnn.Model(vocab_size=4, tied=np.int32(1), **small).config["tied"]
+      and not rnn.Model(vocab_size=4, tied=False, **small).config["tied"], "tied (a yes/no field) takes a bool or an int")
+
+for what, fn in (
+        ("Model(vocab_size=10.0)", lambda: rnn.Model(vocab_size=10.0, **small)),
+        ("Model(vocab_size='10')", lambda: rnn.Model(vocab_size="10", **small)),
+        ("Model(vocab_size=True)", lambda: rnn.Model(vocab_size=True, **small)),
+        ("Model(hidden_size=None)", lambda: rnn.Model(vocab_size=4, emb_size=4, hidden_size=None)),
+        ("Model(seed=1.5)", lambda: rnn.Model(vocab_size=4, seed=1.5, **small)),
+        ("Model(cell=2.0)", lambda: rnn.Model(vocab_size=4, cell=2.0, **small)),
+        ("Model(dropout='0.2')", lambda: rnn.Model(vocab_size=4, emb_size=4, hidden_size=4, dropout="0.2")),
+        ("Model(vocab='abc')", lambda: rnn.Model(vocab="abc", **small)),
+        ("Model(vocab=['a', 5])", lambda: rnn.Model(vocab=["a", 5], **small)),
+        ("forward with a float token", lambda: k.forward([[1.7]], [[1]])),
+        ("forward with a float target", lambda: k.forward([[1]], [[1.0]])),
+        ("forward with a bool token", lambda: k.forward([[True]], [[1]])),
+        ("forward with a None token", lambda: k.forward([[None]], [[1]])),
+        ("forward with a str", lambda: k.forward("ab", "bc")),
+        ("forward with a float64 array", lambda: k.forward(np.array([[1.0]]), [[1]])),
+        ("forward with a bool array", lambda: k.forward([[1]], np.array([[True]]))),
+        ("forward with an empty float32 array", lambda: k.forward(np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int32))),
+        ("evaluate with a float32 array", lambda: k.evaluate(np.ones((1, 2), np.float32))),
+        ("sample([1.0])", lambda: k.sample([1.0])),
+        ("sample(np.array([1.5]))", lambda: k.sample(np.array([1.5]))),
+        ("sample(top_k=1.5)", lambda: k.sample([1], top_k=1.5)),
+        ("sample(temperature='hot')", lambda: k.sample([1], temperature="hot")),
+        ("reset_state(1.0)", lambda: k.reset_state(1.0)),
+        ("reset_state('1')", lambda: k.reset_state("1")),
+        ("reset_state(True)", lambda: k.reset_state(True)),
+        ("reserve(None, 1)", lambda: k.reserve(None, 1)),
+        ("set_seed(1.5)", lambda: k.set_seed(1.5)),
+        ("set_seed(True)", lambda: k.set_seed(True)),
+        ("threads = 2.0", lambda: setattr(k, "threads", 2.0)),
+        ("vocab_word(1.0)", lambda: k.vocab_word(1.0)),
+        ("sgd_step('0.1')", lambda: k.sgd_step("0.1")),
+        ("clip_grad_norm(None)", lambda: k.clip_grad_norm(None)),
+        ("set_state(strings)", lambda: k.set_state([[["1"] * 4]])),
+        ("State('model')", lambda: rnn.State("model")),
+        ("State(batch=1.0)", lambda: rnn.State(k, 1.0)),
+        ("State(seed=1.5)", lambda: rnn.State(k, 1, 1.5)),
+        ("State.generate(2.0)", lambda: kst.generate(2.0)),
+        ("State.generate('3')", lambda: kst.generate("3")),
+        ("State.feed([[1.0]])", lambda: kst.feed([[1.0]])),
+        ("State.score(a float array)", lambda: kst.score(np.ones((1, 2)))),
+        ("State.next(temperature='hot')", lambda: kst.next(temperature="hot")),
+        ("State.next(top_k=1.5)", lambda: kst.next(top_k=1.5)),
+        ("State.set(strings)", lambda: kst.set(np.full((1, 1, 4), "1"))),
+        ("State.copy_from('x')", lambda: kst.copy_from("x")),
+        ("app_data = 5", lambda: setattr(k, "app_data", 5)),
+        ("app_data = 'text'", lambda: setattr(k, "app_data", "text")),
+        ("to_bytes(app_data=3)", lambda: k.to_bytes(app_data=3)),
+        ("save(app_data=[1, 2])", lambda: k.save(os.path.join(W, "t.rnn"), app_data=[1, 2])),
+        ("from_bytes(100)", lambda: rnn.Model.from_bytes(100)),
+        ("find(5)", lambda: k.find(5)),
+        ("param(None)", lambda: k.param(None)),
+        ("encode(5)", lambda: k.encode(5)),
+        ("split(5)", lambda: rnn.split(5)),
+        ("cell_find(2)", lambda: rnn.cell_find(2)),
+        ("status_string(1.0)", lambda: rnn.status_string(1.0)),
+        ("Model.load(5.0)", lambda: rnn.Model.load(5.0))):
+    raises_py(fn, TypeError, what)
+check(k.app_data == b"" and not os.path.exists(os.path.join(W, "t.rnn")), "refused arguments left no app data and no file")
+
+nul = os.path.join(W, "nul\0x.rnn")
+for what, fn in (
+        ("save('.../nul\\0x.rnn')", lambda: k.save(nul)),
+        ("save(b'.../nul\\0x.rnn')", lambda: k.save(os.fsencode(nul))),
+        ("Model.load('...\\0...')", lambda: rnn.Model.load(path + "\0x")),
+        ("find('a\\0b')", lambda: k.find("a\0b")),
+        ("word_id('a\\0b')", lambda: k.word_id("a\0b")),
+        ("find(b'a\\0')", lambda: k.find(b"a\0")),
+        ("param('decoder.bias\\0x')", lambda: k.param("decoder.bias\0x")),
+        ("cell_find('GRU\\0x')", lambda: rnn.cell_find("GRU\0x")),
+        ("Model(cell='GRU\\0x')", lambda: rnn.Model(vocab_size=4, cell="GRU\0x", **small)),
+        ("vocab = [..., 'c\\0d', ...]", lambda: setattr(k, "vocab", ["a", "b", "c\0d", "<eos>"])),
+        ("Model(vocab=['a\\0b', 'c'])", lambda: rnn.Model(vocab=["a\0b", "c"], **small))):
+    raises_py(fn, ValueError, what, "NUL")
+check(not os.path.exists(os.path.join(W, "nul")) and k.vocab == ["a", "b", "c", "<eos>"],
+      "a NUL path wrote no cut-off file 'nul'; a NUL word left the vocabulary as it was")
+raises(lambda: k.encode("a\0b"), rnn.ERR_FORMAT, "", "encode('a\\0b') (length passed: the library refuses the NUL)")
+import pathlib  # noqa: E402
+uni = os.path.join(W, "m\u00f6del \u00fcn\u00ef.rnn")
+k.save(uni)
+check(rnn.Model.load(pathlib.Path(uni)).vocab == k.vocab and rnn.Model.load(os.fsencode(uni)).config == k.config
+      and os.path.exists(uni.encode("utf-8")), "paths: a non-ASCII str (UTF-8), pathlib.Path and bytes")
+try:
+    k.app_data = bytearray(b"x\0y")
+    took = (k.find(b"b") == 1 and k.find(bytearray(b"c")) == 2 and k.word_id(memoryview(b"<eos>")) == 3
+            and k.app_data == b"x\0y" and rnn.Model.from_bytes(memoryview(k.to_bytes())).app_data == b"x\0y")
+except Exception as e:  # noqa
+    took = repr(e)
+check(took is True, "bytes, bytearray and memoryview words and data are accepted (%s)" % took)
+
+# Lifetimes: each case runs in a child, so that a crash (a segfault; an ASan report) fails it
+# instead of ending this run. States, parameter views and vocabulary copies used after the model
+# is closed (close() or the end of a with block) raise or stay valid; none reads freed memory.
+PRELUDE = r'''
+import gc, sys, weakref
+import numpy as np
+import rnn
+
+def fresh():
+    return rnn.Model(vocab=["a", "b", "c", "<eos>"], emb_size=4, hidden_size=4, num_layers=1, dropout=0.0)
+
+def expect(exc, fn, text=""):
+    try:
+        fn()
+    except exc as e:
+        assert text in str(e), "%r lacks %r" % (str(e), text)
+        return
+    raise AssertionError("%r did not raise %s" % (fn, exc.__name__))
+'''
+
+
+def child(what, code):
+    try:
+        out = subprocess.run([sys.executable, "-c", PRELUDE + code + "\nprint('child ok')\n"],
+                             capture_output=True, text=True, timeout=300)
+        rc, log = out.returncode, (out.stderr.strip() or out.stdout.strip())
+        ok = rc == 0 and out.stdout.rstrip().endswith("child ok")
+    except subprocess.TimeoutExpired:
+        rc, log, ok = "timeout", "", False
+    check(ok, what + ("" if ok else " -- child exit %s%s: %s" % (
+        rc, " (signal %d)" % -rc if isinstance(rc, int) and rc < 0 else "", log[-400:])))
+
+
+child("a State used after its model's with block raises ValueError (every State call)", r'''
+with fresh() as m:
+    st = rnn.State(m, 1, 3)
+    st.feed([[1, 2]])
+    twin = st.clone()
+calls = [lambda: st.feed([[1]]), lambda: st.score([[1]]), lambda: st.generate(5), st.next, st.logprobs,
+         st.get, lambda: st.set(np.zeros((1, 1, 4))), st.reset, st.clone, st.copy, lambda: st.batch,
+         lambda: twin.copy_from(st), lambda: st.copy_from(twin)]
+for fn in calls:
+    expect(ValueError, fn, "model is closed")
+assert repr(st) == "<rnn.State closed>", repr(st)
+st.close(); st.close(); twin.close()
+del st, twin; gc.collect()
+''')
+child("Model.close() frees its States; a closed model refuses State(); states then close cleanly", r'''
+m = fresh()
+sts = [rnn.State(m, 2, s) for s in range(3)]
+m.close()
+expect(ValueError, lambda: sts[0].generate(3), "model is closed")
+expect(ValueError, lambda: rnn.State(m), "model is closed")
+for st in sts:
+    st.close()
+m.close()
+del sts, m; gc.collect()
+''')
+child("parameter views after close(): read-only, still readable (memory kept), freed with the last view", r'''
+m = fresh()
+p = m.params()
+d, g = p["decoder.bias"].data, p["decoder.bias"].grad
+one = m.param("encoder.weight").data
+blk, gblk = m.param_block()
+before = blk.copy()
+handle = weakref.ref(m._owner)
+m.close()
+for v in (d, g, one, blk, gblk):
+    expect(ValueError, lambda: v.__setitem__(0, 1.0), "read-only")
+assert np.array_equal(blk, before) and float(d.sum()) == float(before[-4:].sum())
+assert handle() is not None, "the C model was freed under live views"
+del p, d, g, one, blk, gblk, v; gc.collect()
+assert handle() is None, "the C model outlived its last view"
+''')
+child("parameter views after a with block: read-only, and reading them reads live memory", r'''
+with fresh() as m:
+    w = m.param("rnn.weight_hh_l0")
+    block = m.param_block()[0]
+expect(ValueError, lambda: w.data.__setitem__((0, 0), 5.0), "read-only")
+expect(ValueError, lambda: block.fill(0.0), "read-only")
+assert np.isfinite(w.data).all() and np.isfinite(block).all() and np.shares_memory(w.data, block)
+''')
+child("closing a model that only States refer to frees its C memory at once", r'''
+m = fresh()
+st = rnn.State(m)
+handle = weakref.ref(m._owner)
+m.close()
+assert handle() is None
+''')
+child("a State and a parameter view keep a collected Model alive and usable", r'''
+st = rnn.State(fresh(), 1, 3)
+twin = st.clone()
+gc.collect()
+st.feed([[1, 2]]); twin.feed([[1, 2]])
+assert np.array_equal(st.generate(5), twin.generate(5))
+d = fresh().params()["encoder.weight"].data
+blk = rnn.Model.from_bytes(fresh().to_bytes()).param_block()[1]
+gc.collect()
+d[0, 0] = 5.0; blk[:] = 1.0
+assert d[0, 0] == 5.0 and d.flags.writeable and blk.sum() == blk.size
+''')
+child("a garbage cycle holding a Model, its States and views is freed in a safe order", r'''
+for i in range(20):
+    m = fresh()
+    st = rnn.State(m, 1, i)
+    v = m.params()["encoder.weight"].data
+    m.cycle, st.cycle = (st, st.clone(), v), m
+    if i % 2:
+        st.loop = st
+    del m, st, v
+    gc.collect()
+''')
+child("vocabulary, config and parameter names are copies: fine after close", r'''
+m = fresh()
+words, cfg, name = m.vocab, m.config, m.param("decoder.bias").name
+m.close()
+assert words == ["a", "b", "c", "<eos>"] and cfg["vocab_size"] == 4 and name == "decoder.bias"
+expect(ValueError, lambda: m.vocab, "model is closed")
+''')
+child("State.generate(2**32+3) raises OverflowError (no wrapped count, no 16 GiB buffer)", r'''
+st = rnn.State(fresh())
+expect(OverflowError, lambda: st.generate(2 ** 32 + 3), "outside")
+''')
+
 np.save(os.path.join(W, "gen.npy"), gen(5, n=30))
 with open(os.path.join(W, "dump.json"), "w") as f:  # for the no-numpy run
     json.dump({"gen": gen(5, n=30)[0].tolist(), "bias": m2.params()["decoder.bias"].data[0].tolist(),
@@ -526,13 +808,35 @@ ok &= m2.params()["decoder.bias"].data[0, 0] == 42.0
 st, st2 = rnn.State(m, 1, 5), rnn.State(m2, 1, 5)
 ok &= st.generate(10) == st2.generate(10)  # from_bytes(to_bytes()) generates the same
 print("plain python: generation and views match the numpy run" if ok else "plain python: MISMATCH")
-sys.exit(0 if ok else 1)
+
+
+def refused(exc, fn):  # argument checks and lifetimes on the list / memoryview path
+    try:
+        fn()
+    except exc:
+        return True
+    except Exception:  # noqa
+        return False
+    return False
+
+
+with rnn.Model.load(os.path.join(W, "py.rnn")) as m5:
+    st5 = rnn.State(m5, 1, 5)
+    b5 = m5.params()["decoder.bias"].data
+    blk5 = m5.param_block()[0]
+checks = [refused(OverflowError, lambda: st.feed([[2 ** 32 + 5]])), refused(TypeError, lambda: st.feed([[1.0]])),
+          refused(TypeError, lambda: st.generate(2.0)), refused(TypeError, lambda: st.set([[[1.0] * 47 + ["x"]]])),
+          refused(ValueError, lambda: st5.generate(3)), refused(ValueError, lambda: b5[0, 0]),
+          refused(ValueError, lambda: blk5[0]), refused(ValueError, lambda: b5.tolist())]
+print("plain python: argument checks; States and (released) memoryviews after the with block raise %s"
+      % ("as they should" if all(checks) else "NOT as they should: %r" % checks))
+sys.exit(0 if ok and all(checks) else 1)
 EOF
 
 pass=0
 fail=0
 out=$("$PY" "$W/test_numpy.py" "$W" 2>&1) && rc=0 || rc=$?
-echo "$out"
+printf '%s\n' "$out" # not echo: dash's echo would turn a backslash in the output into an escape
 p=$(echo "$out" | grep -c '^ok ' || true)
 f=$(echo "$out" | grep -c '^FAIL ' || true)
 pass=$((pass + p))

@@ -43,16 +43,30 @@ Conventions (those of the C library):
 * Thread safety is the library's: one handle must not be used by two threads at once; distinct
   handles, and distinct :class:`State` objects over one unmodified model, may be. ctypes
   releases the GIL during each C call, so such threads do run in parallel.
-* Lifetime: a :class:`State` keeps its :class:`Model` alive; numpy views from :meth:`Model.params`
-  keep the Model alive too. :meth:`Model.close` frees the C handle at once; any view or state
-  used after that reads freed memory, so only call it when nothing refers to the model any more
-  (or rely on garbage collection, which is safe).
+* Arguments are checked before ctypes sees them (it would wrap an int to the C type's width,
+  and int() would take a float): sizes, counts, indices and token ids must be integers (Python
+  ints or numpy integer scalars / integer-dtype arrays) in the C int / int32 range, seeds in
+  [0, 2**64); out of range is OverflowError, anything else (a float, str, None, a float or bool
+  array) TypeError. A bool is a number only where it is a yes/no: ``tied`` (and the flags
+  ``state``, ``eos``, ``logprobs``); as a size, id or seed it is TypeError. Floats (``dropout``,
+  ``lr``, ``temperature``, ...) take any real number but not a str or bool. Words, names and
+  paths are str (UTF-8; paths in the file-system encoding, os.PathLike too) or bytes; a NUL in
+  them (C would stop there) is ValueError. Text passed with its length (:meth:`Model.encode`,
+  :func:`split`) goes as it is: the library refuses a NUL (RnnError ERR_FORMAT). Binary data
+  (``app_data``, :meth:`Model.from_bytes`) is any bytes-like object, never an int or str.
+* Lifetime: a :class:`State` keeps its :class:`Model` alive, and so do the views of
+  :meth:`Model.params` / :meth:`Model.param_block`. :meth:`Model.close` (or the end of its with
+  block) frees the model's States at once (using one then raises ValueError) and makes the views
+  it handed out read-only (numpy: still readable, the memory is kept until the last of them
+  goes) or releases them (memoryviews: any use raises ValueError). Nothing reads freed memory.
 * Memory: the binding passes no rnn_allocator (NULL: the library uses malloc/free).
 """
 
 import ctypes
 import ctypes.util
+import operator
 import os
+import weakref
 
 try:  # optional
     import numpy as _np
@@ -248,7 +262,7 @@ def version():
 
 def status_string(code):
     """The library's name for a status code (rnn_status_string)."""
-    return _lib.rnn_status_string(int(code)).decode()
+    return _lib.rnn_status_string(_int(code, "code")).decode()
 
 
 # ---- errors ---------------------------------------------------------------------------------------
@@ -276,14 +290,73 @@ def _dec(b):
     return b.decode("utf-8", "surrogateescape") if b is not None else ""
 
 
-def _enc(s):
-    return bytes(s) if isinstance(s, (bytes, bytearray)) else str(s).encode("utf-8", "surrogateescape")
+# ---- argument checks: what ctypes would silently wrap, truncate or convert ---------------------
+_INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1  # C int and int32_t (token ids): sizes, counts, ids
+_U64_MAX = 2 ** 64 - 1  # uint64_t: seeds
+
+
+def _int(v, what, lo=_INT_MIN, hi=_INT_MAX, flag=False):
+    """v as an int in [lo, hi]. Python ints and numpy integer scalars (anything with __index__)
+    are accepted; TypeError for anything else (float, str, None, ...) and for a bool unless
+    ``flag`` (a yes/no field); OverflowError outside [lo, hi] (ctypes would wrap it)."""
+    if not flag and (isinstance(v, bool) or (_np is not None and isinstance(v, _np.bool_))):
+        raise TypeError("%s must be an integer, not a bool" % what)
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError("%s must be an integer, not %s" % (what, type(v).__name__)) from None
+    if not lo <= i <= hi:
+        raise OverflowError("%s %d is outside [%d, %d]" % (what, i, lo, hi))
+    return i
+
+
+def _float(v, what):
+    """v as a float: int, float and numpy scalars; TypeError for str, bytes, bool, None, ..."""
+    if isinstance(v, (bool, str, bytes, bytearray)) or (_np is not None and isinstance(v, _np.bool_)):
+        raise TypeError("%s must be a number, not %s" % (what, type(v).__name__))
+    try:
+        return float(v)
+    except TypeError:
+        raise TypeError("%s must be a number, not %s" % (what, type(v).__name__)) from None
+
+
+def _enc(s, what="text", cstr=True):
+    """str (as UTF-8; surrogateescape for the lone surrogates _dec makes of bytes that are not
+    UTF-8) or bytes-like as bytes; TypeError for anything else. ``cstr``: the bytes go to C as a
+    NUL-terminated string, so a NUL (which would cut it there) raises ValueError."""
+    if isinstance(s, str):
+        b = s.encode("utf-8", "surrogateescape")
+    elif isinstance(s, (bytes, bytearray, memoryview)):
+        b = bytes(s)
+    else:
+        raise TypeError("%s must be str or bytes, not %s" % (what, type(s).__name__))
+    if cstr and b"\0" in b:
+        raise ValueError("%s %r contains a NUL character" % (what, s))
+    return b
+
+
+def _path(path):
+    """A file name for C: str (the file-system encoding), bytes or os.PathLike; ValueError for a
+    NUL (C would stop there)."""
+    b = os.fsencode(path)
+    if b"\0" in b:
+        raise ValueError("path %r contains a NUL character" % (path,))
+    return b
+
+
+def _bytes(data, what):
+    """Bytes-like data (bytes, bytearray, memoryview, ...) as bytes; TypeError for anything else
+    (bytes(5) would make 5 zero bytes, bytes([1, 2]) a list into bytes)."""
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError("%s must be bytes-like, not %s" % (what, type(data).__name__)) from None
 
 
 def limit(which):
     """A limit of the linked library (rnn_limit_get): ``rnn.limit(rnn.LIMIT_THREADS)``, ..."""
     v = ctypes.c_int64()
-    rc = _lib.rnn_limit_get(int(which), ctypes.byref(v))
+    rc = _lib.rnn_limit_get(_int(which, "limit"), ctypes.byref(v))
     if rc != OK:
         raise RnnError(rc, "rnn_limit_get", "unknown limit %r" % (which,))
     return v.value
@@ -292,7 +365,7 @@ def limit(which):
 def cell_name(cell):
     """The name of cell id `cell` (rnn_cell_name): "RNN_TANH", "RNN_RELU", "LSTM" or "GRU"."""
     name = ctypes.c_char_p()
-    rc = _lib.rnn_cell_name(int(cell), ctypes.byref(name))
+    rc = _lib.rnn_cell_name(_int(cell, "cell"), ctypes.byref(name))
     if rc != OK:
         raise RnnError(rc, "rnn_cell_name", "no cell %r" % (cell,))
     return _dec(name.value)
@@ -302,7 +375,7 @@ def cell_find(name):
     """The id (CELL_*) of the cell called `name`, exactly as spelled (rnn_cell_find);
     RnnError(ERR_NOTFOUND) for any other name."""
     c = _c_int()
-    rc = _lib.rnn_cell_find(_enc(name), ctypes.byref(c))
+    rc = _lib.rnn_cell_find(_enc(name, "cell name"), ctypes.byref(c))
     if rc != OK:
         raise RnnError(rc, "rnn_cell_find", "no cell named %r" % (name,))
     return c.value
@@ -312,8 +385,8 @@ def split(text):
     """The words of one line as Python's str.split() gives them, found with rnn_text_next_word
     (the splitting rnn_vocab_encode and rnnlm use; for building a vocabulary). ``text``: str (a
     list of str comes back) or UTF-8 bytes (a list of bytes). RnnError(ERR_FORMAT) for a NUL
-    or text that is not strict UTF-8."""
-    b = _enc(text)
+    or text that is not strict UTF-8 (the length is passed: a NUL is the library's to refuse)."""
+    b = _enc(text, cstr=False)
     pos, n = _c_size(0), _c_size()
     words = []
     while True:
@@ -331,10 +404,10 @@ def _cell_id(val):
     """Model(cell=...): a CELL_* int, or a name as rnn_cell_find spells it, in any case, with
     "RNN_" optional for TANH / RELU (as 0.1's binding accepted)."""
     if not isinstance(val, str):
-        return int(val)
+        return _int(val, "cell")
     c = _c_int()
     for cand in (val, val.upper(), "RNN_" + val.upper()):
-        if _lib.rnn_cell_find(_enc(cand), ctypes.byref(c)) == OK:
+        if _lib.rnn_cell_find(_enc(cand, "cell name"), ctypes.byref(c)) == OK:
             return c.value
     raise ValueError("cell must be one of %s; got %r"
                      % (", ".join(cell_name(i) for i in range(CELL_COUNT)), val))
@@ -345,10 +418,13 @@ def _tokens(x, what="tokens"):
     """(pointer, batch, steps, stride, keepalive) for a [batch][steps] token array (1-D: one
     stream). stride is the C calls' row stride in entries (0: dense). A 2-D int32 numpy array
     with contiguous rows is passed as it is (no copy), its row stride given; anything else is
-    copied into a dense int32 buffer."""
+    copied into a dense int32 buffer. Ids are int32: TypeError for anything but integers (a
+    float, bool or str; a numpy array of another dtype kind), OverflowError outside int32."""
+    if isinstance(x, (str, bytes, bytearray)):
+        raise TypeError("%s must be integers, not %s" % (what, type(x).__name__))
     if _np is not None and not isinstance(x, (list, tuple)):
         a = _np.asarray(x)
-        if a.dtype.kind not in "iu" and a.size:
+        if a.dtype.kind not in "iu":
             raise TypeError("%s must be integers, got dtype %s" % (what, a.dtype))
         if a.ndim == 1:
             a = a.reshape(1, -1)
@@ -370,7 +446,7 @@ def _tokens(x, what="tokens"):
     steps = len(rows[0])
     if any(len(r) != steps for r in rows):
         raise ValueError("%s rows differ in length" % what)
-    flat = [int(t) for r in rows for t in r]
+    flat = [_int(t, what[:-1]) for r in rows for t in r]
     buf = (ctypes.c_int32 * len(flat))(*flat) if flat else (ctypes.c_int32 * 1)()
     return ctypes.cast(buf, _P_i32), len(rows), steps, 0, buf
 
@@ -419,17 +495,20 @@ def _result(obj, shape):
 def _f32_input(x, n, what):
     """A float32 pointer over n floats from a numpy array or (nested) sequence; (ptr, keepalive)."""
     if _np is not None:
-        a = _np.ascontiguousarray(x, dtype=_np.float32).reshape(-1)
+        a = _np.asarray(x)
+        if a.dtype.kind not in "fiu":
+            raise TypeError("%s must be numbers, got dtype %s" % (what, a.dtype))
+        a = _np.ascontiguousarray(a, dtype=_np.float32).reshape(-1)
         if a.size != n:
             raise ValueError("%s must hold %d floats, got %d" % (what, n, a.size))
         return a.ctypes.data_as(_P_f32), a
 
     def flatten(v):
         for e in v:
-            if hasattr(e, "__len__"):
+            if hasattr(e, "__len__") and not isinstance(e, (str, bytes, bytearray)):
                 yield from flatten(e)
             else:
-                yield float(e)
+                yield _float(e, what)
     flat = list(flatten(x))
     if len(flat) != n:
         raise ValueError("%s must hold %d floats, got %d" % (what, n, len(flat)))
@@ -448,21 +527,86 @@ def _i32_out(shape):
     return ctypes.cast(buf, _P_i32), buf
 
 
-def _view(ptr, rows, cols, owner):
-    """A zero-copy view of rows x cols floats at ptr that keeps `owner` alive: a numpy array when
-    numpy is installed, else a 2-D memoryview (format 'f')."""
-    n = rows * cols
+def _view(ptr, shape, model):
+    """A zero-copy view of `shape` floats at ptr, a numpy array when numpy is installed, else a
+    memoryview (format 'f'). It keeps the Model object and its C memory (_Handle) alive, and is
+    made read-only (numpy) or released (memoryview) by Model.close()."""
+    n = 1
+    for d in shape:
+        n *= d
     carr = (_c_float * n).from_address(ctypes.addressof(ptr.contents))
-    carr._rnn_owner = owner  # the view's base chain holds carr, which holds the model
+    carr._rnn_owner = (model, model._owner)  # the view's base chain holds carr, which holds both
     if _np is not None:
-        return _np.ctypeslib.as_array(carr).reshape(rows, cols)
-    return memoryview(carr).cast("B").cast("f", [rows, cols])
+        v = _np.ctypeslib.as_array(carr).reshape(shape)
+    else:
+        v = memoryview(carr).cast("B").cast("f", list(shape))
+    return model._owner.add_view(v)
+
+
+class _Handle:
+    """The C model and the C states over it, freed in the order the library needs (the states,
+    then the model). The Model holds it, and so does every parameter view (through its buffer),
+    so the C memory outlives any view. Model.close() frees the states, makes the views it handed
+    out read-only (numpy) or releases them (memoryview) and drops its reference: the C model is
+    freed then, or when the last view that still holds it goes. States are kept as C pointers
+    here (not as State objects), so that a garbage cycle holding a Model and its States frees
+    them in the right order whatever order the collector finalizes them in."""
+
+    def __init__(self, h):
+        self.h = h
+        self.states = {}  # address -> c_void_p of every live rnn_state over this model
+        self.views = {}  # id -> weakref of every view handed out
+
+    def add_state(self, s):
+        self.states[s.value] = s
+
+    def has_state(self, s):
+        return self.states.get(s.value) is s
+
+    def free_state(self, s):
+        if self.states.pop(s.value, None) is not None:
+            _lib.rnn_state_free(s)
+
+    def add_view(self, v):
+        key, views = id(v), self.views
+
+        def gone(ref):
+            if views.get(key) is ref:
+                del views[key]
+        views[key] = weakref.ref(v, gone)
+        return v
+
+    def detach(self):
+        """For Model.close(): frees every state and disarms every view still alive."""
+        states, self.states = self.states, {}
+        for s in states.values():
+            _lib.rnn_state_free(s)
+        views, self.views = self.views, {}
+        for ref in views.values():
+            v = ref()
+            try:
+                if isinstance(v, memoryview):
+                    v.release()  # any use now raises ValueError
+                elif v is not None:
+                    v.flags.writeable = False
+            except (BufferError, ValueError):  # a memoryview something else exported: left alone
+                pass
+
+    def __del__(self):
+        try:
+            self.detach()
+            if self.h:
+                _lib.rnn_model_free(self.h)
+                self.h = None
+        except Exception:  # interpreter shutdown: the library may already be gone
+            pass
 
 
 class Param:
     """One parameter tensor (rnn_param): ``name`` (the state_dict key), ``rows``, ``cols``,
     ``data`` and ``grad``, zero-copy views of the library's memory (writing to ``data`` changes
-    the model; the views stay valid as long as the model is not closed)."""
+    the model). A view keeps its Model alive; after Model.close() it is read-only (numpy: the
+    last values, still readable) or released (memoryview: any use raises ValueError)."""
 
     __slots__ = ("name", "rows", "cols", "data", "grad")
 
@@ -508,11 +652,13 @@ class Model(_Closing):
     """
 
     def __init__(self, vocab=None, **config):
-        self._h = None
+        self._h = self._owner = None
         self._app = None
         cfg = _Config()
         _lib.rnn_config_init(ctypes.byref(cfg), ctypes.sizeof(cfg))
         if vocab is not None:
+            if isinstance(vocab, (str, bytes, bytearray)):
+                raise TypeError("vocab must be a list of words, not %s" % type(vocab).__name__)
             vocab = list(vocab)
             config.setdefault("vocab_size", len(vocab))
         fields = [f for f, _ in _Config._fields_ if f != "struct_size"]
@@ -521,20 +667,29 @@ class Model(_Closing):
                 raise TypeError("unknown config field %r" % key)
             if key == "cell":
                 val = _cell_id(val)
-            setattr(cfg, key, int(val) if key != "dropout" else float(val))
+            elif key == "dropout":
+                val = _float(val, key)
+            else:  # C ints, except the uint64 seed; tied is a yes/no (bool or int)
+                val = _int(val, key, 0, _U64_MAX) if key == "seed" else _int(val, key, flag=key == "tied")
+            setattr(cfg, key, val)
         h = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
         rc = _lib.rnn_model_create(ctypes.byref(h), ctypes.byref(cfg), None, err, len(err))
         if rc != OK:
             raise RnnError(rc, "rnn_model_create", _dec(err.value))
-        self._h = h
+        self._adopt(h)
         if vocab is not None:
             self.vocab = vocab
+
+    def _adopt(self, h):
+        self._owner = _Handle(h)
+        self._h = h
 
     @classmethod
     def _wrap(cls, h):
         self = cls.__new__(cls)
-        self._h, self._app = h, None
+        self._app = None
+        self._adopt(h)
         return self
 
     @classmethod
@@ -544,7 +699,7 @@ class Model(_Closing):
         (RNN_LOAD_NO_STATE)."""
         h = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
-        rc = _lib.rnn_model_load(ctypes.byref(h), os.fsencode(path), None, 0 if state else LOAD_NO_STATE,
+        rc = _lib.rnn_model_load(ctypes.byref(h), _path(path), None, 0 if state else LOAD_NO_STATE,
                                  err, len(err))
         if rc != OK:
             raise RnnError(rc, "rnn_model_load", _dec(err.value))
@@ -554,7 +709,7 @@ class Model(_Closing):
     def from_bytes(cls, data, state=True):
         """Creates a model from the bytes of a model file, e.g. from :meth:`to_bytes`
         (rnn_model_load_mem; the bytes are not kept). ``state`` as in :meth:`load`."""
-        data = bytes(data)
+        data = _bytes(data, "data")
         h = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
         rc = _lib.rnn_model_load_mem(ctypes.byref(h), data, len(data), None, 0 if state else LOAD_NO_STATE,
@@ -565,11 +720,14 @@ class Model(_Closing):
 
     # -- lifetime
     def close(self):
-        """Frees the C handle now (rnn_model_free). States, param views and the model must not be
-        used afterwards. Idempotent; the garbage collector calls it otherwise."""
-        if getattr(self, "_h", None):
-            _lib.rnn_model_free(self._h)
-            self._h = None
+        """Frees the C handle now (rnn_model_free), and its States first (rnn_state_free).
+        Afterwards the model and its States raise ValueError; the parameter views it handed out
+        become read-only (numpy; their memory is freed with the last of them) or released
+        (memoryview). Idempotent; the garbage collector calls it otherwise."""
+        owner = getattr(self, "_owner", None)
+        self._h = self._owner = None
+        if owner is not None:
+            owner.detach()  # the C model goes with `owner`: now, unless a view still holds it
 
     @property
     def _handle(self):
@@ -583,7 +741,7 @@ class Model(_Closing):
 
     # -- files and memory images
     def _app_arg(self, app_data):
-        app = self.app_data if app_data is None else bytes(app_data)
+        app = self.app_data if app_data is None else _bytes(app_data, "app_data")
         return (app or None), len(app)
 
     def save(self, path, state=False, app_data=None):
@@ -591,7 +749,7 @@ class Model(_Closing):
         ``state=True`` (RNN_SAVE_STATE): also the hidden state and the generator. ``app_data``:
         the bytes to carry (None: :attr:`app_data`)."""
         app, n = self._app_arg(app_data)
-        self._check(_lib.rnn_model_save(self._handle, os.fsencode(path), SAVE_STATE if state else 0, app, n),
+        self._check(_lib.rnn_model_save(self._handle, _path(path), SAVE_STATE if state else 0, app, n),
                     "rnn_model_save")
 
     def to_bytes(self, state=False, app_data=None):
@@ -628,11 +786,12 @@ class Model(_Closing):
     def reset_state(self, batch):
         """Zero hidden state for `batch` streams (init_hidden; rnn_model_reset_hidden); drops a
         pending backward."""
-        self._check(_lib.rnn_model_reset_hidden(self._handle, int(batch)), "rnn_model_reset_hidden")
+        self._check(_lib.rnn_model_reset_hidden(self._handle, _int(batch, "batch")), "rnn_model_reset_hidden")
 
     def reserve(self, batch, steps):
         """Sizes the workspace for chunks up to batch x steps now (rnn_model_reserve)."""
-        self._check(_lib.rnn_model_reserve(self._handle, int(batch), int(steps)), "rnn_model_reserve")
+        self._check(_lib.rnn_model_reserve(self._handle, _int(batch, "batch"), _int(steps, "steps")),
+                    "rnn_model_reserve")
 
     @property
     def state_batch(self):
@@ -690,13 +849,13 @@ class Model(_Closing):
     def clip_grad_norm(self, max_norm):
         """clip_grad_norm_(parameters, max_norm); returns the total norm before clipping."""
         norm = _c_double()
-        self._check(_lib.rnn_clip_grad_norm(self._handle, float(max_norm), ctypes.byref(norm)),
+        self._check(_lib.rnn_clip_grad_norm(self._handle, _float(max_norm, "max_norm"), ctypes.byref(norm)),
                     "rnn_clip_grad_norm")
         return norm.value
 
     def sgd_step(self, lr):
         """p -= lr * grad for every parameter."""
-        self._check(_lib.rnn_sgd_step(self._handle, float(lr)), "rnn_sgd_step")
+        self._check(_lib.rnn_sgd_step(self._handle, _float(lr, "lr")), "rnn_sgd_step")
 
     # -- evaluation and generation
     def evaluate(self, tokens, targets=None, logprobs=False):
@@ -724,7 +883,7 @@ class Model(_Closing):
         if _np is not None and not isinstance(tokens, (list, tuple)):
             column = _np.asarray(tokens).reshape(-1, 1)
         else:
-            column = [[int(t)] for t in tokens]
+            column = [[t] for t in tokens]  # _tokens checks them
         pt, b, s, stride, kt = _tokens(column)
         smp = _sampling(temperature, top_k, top_p)
         pn, nxt = _i32_out((b,))
@@ -732,8 +891,9 @@ class Model(_Closing):
         return nxt if _np is not None else list(nxt)[:b]
 
     def set_seed(self, seed):
-        """Reseeds the handle's generator (dropout and rnn_sample; rnn_model_set_seed)."""
-        self._check(_lib.rnn_model_set_seed(self._handle, int(seed)), "rnn_model_set_seed")
+        """Reseeds the handle's generator (dropout and rnn_sample; rnn_model_set_seed); seed in
+        [0, 2**64)."""
+        self._check(_lib.rnn_model_set_seed(self._handle, _int(seed, "seed", 0, _U64_MAX)), "rnn_model_set_seed")
 
     @property
     def threads(self):
@@ -745,7 +905,7 @@ class Model(_Closing):
 
     @threads.setter
     def threads(self, n):
-        self._check(_lib.rnn_model_set_threads(self._handle, int(n)), "rnn_model_set_threads")
+        self._check(_lib.rnn_model_set_threads(self._handle, _int(n, "threads")), "rnn_model_set_threads")
 
     # -- vocabulary and text
     @property
@@ -758,21 +918,23 @@ class Model(_Closing):
 
     @vocab.setter
     def vocab(self, words):
-        enc = [_enc(w) for w in words]
+        if isinstance(words, (str, bytes, bytearray)):
+            raise TypeError("vocab must be a list of words, not %s" % type(words).__name__)
+        enc = [_enc(w, "word") for w in words]
         arr = (ctypes.c_char_p * max(len(enc), 1))(*enc)
         self._check(_lib.rnn_vocab_set(self._handle, arr, len(enc)), "rnn_vocab_set")
 
     def vocab_word(self, i):
         """Word `i` (rnn_vocab_get_word); RnnError(ERR_RANGE) outside the vocabulary."""
         w = ctypes.c_char_p()
-        self._check(_lib.rnn_vocab_get_word(self._handle, int(i), ctypes.byref(w)), "rnn_vocab_get_word")
+        self._check(_lib.rnn_vocab_get_word(self._handle, _int(i, "index"), ctypes.byref(w)), "rnn_vocab_get_word")
         return _dec(w.value)
 
     def find(self, word):
         """The id of `word` (rnn_vocab_find); RnnError(ERR_NOTFOUND) when the vocabulary does not
         hold it (or the model has none)."""
         i = ctypes.c_int32()
-        self._check(_lib.rnn_vocab_find(self._handle, _enc(word), ctypes.byref(i)), "rnn_vocab_find")
+        self._check(_lib.rnn_vocab_find(self._handle, _enc(word, "word"), ctypes.byref(i)), "rnn_vocab_find")
         return i.value
 
     def word_id(self, word):
@@ -795,7 +957,7 @@ class Model(_Closing):
         if unk not in self._UNK:
             raise ValueError("unk must be 'error', 'map' or 'skip', got %r" % (unk,))
         flags = (ENCODE_EOS if eos else 0) | self._UNK[unk]
-        b = _enc(text)
+        b = _enc(text, cstr=False)  # with its length: a NUL is the library's to refuse (ERR_FORMAT)
         cap = (len(b) + 1) // 2 + 1  # words are >= 1 byte with >= 1 byte between them, + <eos>
         while True:
             buf = (ctypes.c_int32 * cap)()
@@ -822,7 +984,7 @@ class Model(_Closing):
 
     @app_data.setter
     def app_data(self, data):
-        data = bytes(data or b"")
+        data = b"" if data is None else _bytes(data, "app_data")
         most = limit(LIMIT_APP_DATA)
         if len(data) > most:
             raise RnnError(ERR_INVALID, "Model.app_data",
@@ -831,8 +993,8 @@ class Model(_Closing):
 
     # -- parameters
     def _param(self, p):
-        return Param(_dec(p.name), p.rows, p.cols, _view(p.data, p.rows, p.cols, self),
-                     _view(p.grad, p.rows, p.cols, self))
+        return Param(_dec(p.name), p.rows, p.cols, _view(p.data, (p.rows, p.cols), self),
+                     _view(p.grad, (p.rows, p.cols), self))
 
     def params(self):
         """{state_dict name: Param} in model.parameters() order (a tied model has no
@@ -851,7 +1013,7 @@ class Model(_Closing):
         """One Param by state_dict name (rnn_param_find; "decoder.weight" of a tied model gives
         the shared encoder.weight). RnnError(ERR_NOTFOUND) for an unknown name."""
         p = _sized(_Param)
-        self._check(_lib.rnn_param_find(self._handle, _enc(name), ctypes.byref(p)), "rnn_param_find")
+        self._check(_lib.rnn_param_find(self._handle, _enc(name, "parameter name"), ctypes.byref(p)), "rnn_param_find")
         return self._param(p)
 
     def param_block(self):
@@ -861,8 +1023,7 @@ class Model(_Closing):
         d, g, n = _P_f32(), _P_f32(), _c_size()
         self._check(_lib.rnn_param_get_block(self._handle, ctypes.byref(d), ctypes.byref(g), ctypes.byref(n)),
                     "rnn_param_get_block")
-        views = [_view(p, 1, n.value, self) for p in (d, g)]
-        return tuple(v.reshape(-1) if _np is not None else v.cast("B").cast("f") for v in views)
+        return tuple(_view(p, (n.value,), self) for p in (d, g))
 
     def __repr__(self):
         if not self._h:
@@ -887,7 +1048,8 @@ def _sampling(temperature, top_k, top_p):
     rc = _lib.rnn_sampling_init(ctypes.byref(s), ctypes.sizeof(s))
     if rc != OK:
         raise RnnError(rc, "rnn_sampling_init")
-    s.temperature, s.top_k, s.top_p = float(temperature), int(top_k), float(top_p)
+    s.temperature, s.top_k = _float(temperature, "temperature"), _int(top_k, "top_k")
+    s.top_p = _float(top_p, "top_p")
     return s
 
 
@@ -896,17 +1058,25 @@ class State(_Closing):
     """An rnn_state: hidden state, workspace and per-stream generators for `batch` streams over a
     model it only reads. Stream b's generator is seeded with seed + b.
 
-    ``State(model, batch=1, seed=1111)`` (rnn_state_create). Several States may run on one
-    model from different threads as long as nothing modifies the model meanwhile.
+    ``State(model, batch=1, seed=1111)`` (rnn_state_create; seed in [0, 2**64)). Several States
+    may run on one model from different threads as long as nothing modifies the model meanwhile.
+    A State keeps its Model alive; closing the Model frees its States (they raise ValueError).
     """
 
     def __init__(self, model, batch=1, seed=1111):
         self._s = None
+        if not isinstance(model, Model):
+            raise TypeError("State needs a Model, not %s" % type(model).__name__)
+        batch, seed = _int(batch, "batch"), _int(seed, "seed", 0, _U64_MAX)
         self.model = model  # keeps the model alive
         s = ctypes.c_void_p()
-        rc = _lib.rnn_state_create(ctypes.byref(s), model._handle, int(batch), int(seed))
+        rc = _lib.rnn_state_create(ctypes.byref(s), model._handle, batch, seed)
         if rc != OK:
             raise RnnError(rc, "rnn_state_create", "batch %d" % batch if rc == ERR_INVALID else "")
+        self._adopt(s)
+
+    def _adopt(self, s):
+        self.model._owner.add_state(s)  # freed by close(), or by Model.close() before the model
         self._s = s
 
     @classmethod
@@ -916,15 +1086,21 @@ class State(_Closing):
 
     def close(self):
         """Frees the state now (rnn_state_free); idempotent."""
-        if getattr(self, "_s", None):
-            _lib.rnn_state_free(self._s)
-            self._s = None
+        s = getattr(self, "_s", None)
+        self._s = None
+        owner = getattr(getattr(self, "model", None), "_owner", None)
+        if s and owner is not None:  # None: Model.close() has freed it
+            owner.free_state(s)
 
     @property
     def _handle(self):
-        if not self._s:
+        s = self._s
+        if not s:
             raise ValueError("the state is closed")
-        return self._s
+        owner = self.model._owner
+        if owner is None or not owner.has_state(s):
+            raise ValueError("the state's model is closed (Model.close() frees its States)")
+        return s
 
     def _check(self, rc, fn):
         if rc != OK:
@@ -950,6 +1126,8 @@ class State(_Closing):
     def copy_from(self, src):
         """Copies src's hidden state and generators into this state (rnn_state_copy; same model
         and batch, no allocation)."""
+        if not isinstance(src, State):
+            raise TypeError("copy_from needs a State, not %s" % type(src).__name__)
         self._check(_lib.rnn_state_copy(self._handle, src._handle), "rnn_state_copy")
 
     def clone(self):
@@ -959,7 +1137,8 @@ class State(_Closing):
         if rc != OK:
             raise RnnError(rc, "rnn_state_clone")
         new = State.__new__(State)
-        new._s, new.model = s, self.model
+        new.model = self.model
+        new._adopt(s)
         return new
 
     copy = clone  #: Python's copy() convention: a new object
@@ -1028,10 +1207,14 @@ class State(_Closing):
     def generate(self, count, temperature=1.0, top_k=0, top_p=1.0):
         """Draws and feeds `count` tokens per stream; returns int32 [batch][count]."""
         s = _sampling(temperature, top_k, top_p)
+        count = _int(count, "count")
         b = self.batch
-        po, out = _i32_out((b, int(count)))
-        self._check(_lib.rnn_state_generate(self._handle, ctypes.byref(s), int(count), po), "rnn_state_generate")
-        return _result(out, (b, int(count))) if _np is None else out
+        po, out = _i32_out((b, max(count, 0)))  # count < 0: the library's ERR_INVALID
+        self._check(_lib.rnn_state_generate(self._handle, ctypes.byref(s), count, po), "rnn_state_generate")
+        return _result(out, (b, count)) if _np is None else out
 
     def __repr__(self):
-        return "<rnn.State batch=%d>" % self.batch if self._s else "<rnn.State closed>"
+        try:
+            return "<rnn.State batch=%d>" % self.batch
+        except ValueError:
+            return "<rnn.State closed>"
