@@ -143,6 +143,15 @@ static void w_floats(writer *w, const float *p, size_t total)
     }
 }
 
+/* the PARM payload's length: 4 + sum over tensors of (4 + len(name) + 8 + 4 rows cols) */
+static uint64_t parm_bytes(const rnn_model *m)
+{
+    uint64_t len = 4;
+    for (int i = 0; i < m->ntensors; i++)
+        len += 4 + strlen(m->tensors[i].name) + 8 + 4 * (uint64_t)m->tensors[i].rows * m->tensors[i].cols;
+    return len;
+}
+
 static void write_model(writer *w, const rnn_model *m, unsigned flags, const void *app, size_t app_len)
 {
     const rnn_config *c = &m->cfg;
@@ -172,10 +181,7 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
         section_end(w);
     }
 
-    uint64_t len = 4;
-    for (int i = 0; i < m->ntensors; i++)
-        len += 4 + strlen(m->tensors[i].name) + 8 + 4 * (uint64_t)m->tensors[i].rows * m->tensors[i].cols;
-    section_begin(w, TAG_PARM, len);
+    section_begin(w, TAG_PARM, parm_bytes(m));
     w_u32(w, (uint32_t)m->ntensors);
     for (int i = 0; i < m->ntensors; i++) {
         const rnn__tensor *t = &m->tensors[i];
@@ -251,7 +257,8 @@ int rnn_model_save(const rnn_model *m, const char *path, unsigned flags, const v
     if (!path || !path[0]) return rnn__fail(mm, RNN_ERR_INVALID, "no path to save to");
     rnn__atomic af;
     char msg[RNN_ERR_LEN];
-    if (rnn__atomic_open(&af, path, msg, sizeof msg)) return rnn__fail(mm, RNN_ERR_IO, "%s", msg);
+    /* a link is followed; a device, FIFO, socket or folder is refused */
+    if (rnn__atomic_openf(&af, path, 0, msg, sizeof msg)) return rnn__fail(mm, RNN_ERR_IO, "%s", msg);
     writer w = {0};
     crc_init(&w.ct);
     w.f = af.f;
@@ -436,6 +443,85 @@ static int conf_too_big(const rnn_config *cfg, uint64_t left)
     return n > left / 4;
 }
 
+/* The largest CONF payload read: 36 bytes now; newer writers may append fields. */
+#define CONF_MAX 4096
+
+/* What a section's header alone decides, before any of its payload is read or allocated: the
+ * order and number of the known sections, and each one's largest payload from the configuration
+ * (CONF: CONF_MAX; VOCB: V words of at most RNN_LIMIT_WORD_BYTES; PARM: exactly what the
+ * configuration takes; STAT: 40 bytes and whole streams of state; APPL: RNN_LIMIT_APP_DATA; END:
+ * empty). A shorter payload is left to the parser, which says what is missing. */
+static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh, uint64_t len, int have_conf,
+                        int have_parm, int have_stat)
+{
+    uint32_t tag = get32(sh);
+    unsigned long long n = (unsigned long long)len;
+    if (tag == TAG_CONF) {
+        if (have_conf) return lfail(ld, RNN_ERR_FORMAT, "two CONF sections");
+        if (len > CONF_MAX)
+            return lfail(ld, RNN_ERR_FORMAT, "CONF holds %llu bytes (at most %d are read)", n, CONF_MAX);
+    } else if (tag == TAG_VOCB || tag == TAG_PARM) {
+        if (!m) return lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
+        uint64_t most = tag == TAG_PARM ? parm_bytes(m) : 4 + (uint64_t)m->cfg.vocab_size * (4 + RNN__MAX_WORD);
+        if (tag == TAG_VOCB && m->vocab_count) return lfail(ld, RNN_ERR_FORMAT, "two VOCB sections");
+        if (tag == TAG_PARM && have_parm) return lfail(ld, RNN_ERR_FORMAT, "two PARM sections");
+        if (len > most)
+            return lfail(ld, RNN_ERR_FORMAT, "%.4s holds %llu bytes; this configuration allows at most %llu",
+                         (const char *)sh, n, (unsigned long long)most);
+    } else if (tag == TAG_STAT || tag == TAG_APPL) {
+        if (!have_parm) return lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before PARM", (const char *)sh);
+        if (tag == TAG_STAT && have_stat) return lfail(ld, RNN_ERR_FORMAT, "two STAT sections");
+        if (tag == TAG_APPL && m->app_len) return lfail(ld, RNN_ERR_FORMAT, "two APPL sections");
+        if (tag == TAG_APPL && len > RNN__MAX_APP)
+            return lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over RNN_LIMIT_APP_DATA)", n);
+        /* bytes of state per stream (< 2^37); parse_state checks the batch the payload claims */
+        uint64_t per = 4 * (uint64_t)m->cfg.num_layers * (uint64_t)m->cfg.hidden_size;
+        per *= 1 + (m->cfg.cell == RNN_CELL_LSTM);
+        int parsed = tag == TAG_STAT && !(ld->flags & RNN_LOAD_NO_STATE) && len >= 40;
+        if (parsed && ((len - 40) % per || (len - 40) / per > INT_MAX))
+            return lfail(ld, RNN_ERR_FORMAT, "STAT holds %llu bytes, which is not 40 plus whole streams of state", n);
+    } else if (tag == TAG_END && len) {
+        return lfail(ld, RNN_ERR_FORMAT, "END holds %llu bytes; it is empty", n);
+    }
+    return RNN_OK;
+}
+
+/* Reads the payload (len bytes, inside the file) and the CRC of the section whose 12-byte header
+ * is sh, and verifies the CRC. keep: *p gets the payload (in place for memory; from a file, in *buf
+ * from the allocator, which the caller frees); otherwise the payload only goes through the CRC, a
+ * chunk at a time, so a section skipped costs no memory whatever its length. */
+static int read_section(loader *ld, const crc_table *ct, const unsigned char *sh, uint64_t len, int keep,
+                        const unsigned char **p, unsigned char **buf)
+{
+    uint32_t crc = crc_update(ct, 0, sh, 12);
+    int ok = 1;
+    if (!ld->f) {
+        *p = ld->data + ld->at;
+        crc = crc_update(ct, crc, *p, (size_t)len);
+        ld->at += len;
+    } else if (keep) {
+        *p = *buf = rnn__alloc(&ld->al, len ? (size_t)len : 1);
+        if (!*buf)
+            return lfail(ld, RNN_ERR_NOMEM, "cannot allocate %llu bytes for section '%.4s'", (unsigned long long)len,
+                         (const char *)sh);
+        ok = l_read(ld, *buf, (size_t)len);
+        crc = crc_update(ct, crc, *buf, (size_t)len);
+    } else {
+        unsigned char chunk[4096];
+        for (uint64_t left = len; ok && left;) {
+            size_t k = left < sizeof chunk ? (size_t)left : sizeof chunk;
+            ok = l_read(ld, chunk, k);
+            crc = crc_update(ct, crc, chunk, k);
+            left -= k;
+        }
+    }
+    unsigned char cb[4];
+    if (!ok || !l_read(ld, cb, 4)) return lfail(ld, RNN_ERR_IO, "read error in section '%.4s'", (const char *)sh);
+    if (crc != get32(cb))
+        return lfail(ld, RNN_ERR_FORMAT, "checksum mismatch in section '%.4s' (the file is corrupt)", (const char *)sh);
+    return RNN_OK;
+}
+
 static int load(loader *ld, rnn_model **out)
 {
     uint64_t fsize = ld->size;
@@ -453,8 +539,8 @@ static int load(loader *ld, rnn_model **out)
     rnn_model *m = NULL;
     unsigned char *payload = NULL;
     int rc = RNN_OK, have_conf = 0, have_parm = 0, have_stat = 0, ended = 0;
-    /* sections are read one at a time; a payload is allocated only after its length has been
-     * checked against the bytes that remain in the file */
+    /* sections are read one at a time; a payload is read only after its length has been checked
+     * against the bytes that remain in the file and against its section's limit */
     while (!ended) {
         unsigned char sh[12];
         if (fsize - pos < 12 || !l_read(ld, sh, 12)) {
@@ -469,31 +555,18 @@ static int load(loader *ld, rnn_model **out)
                        (unsigned long long)len, (unsigned long long)(fsize - pos));
             break;
         }
-        if (tag == TAG_APPL && len > RNN__MAX_APP) { /* a limit known from the header: before allocating */
-            rc = lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over RNN_LIMIT_APP_DATA)", (unsigned long long)len);
-            break;
-        }
-        payload = rnn__alloc(&ld->al, len ? (size_t)len : 1);
-        if (!payload) {
-            rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate %llu bytes for section '%.4s'", (unsigned long long)len,
-                       (const char *)sh);
-            break;
-        }
-        unsigned char cb[4];
-        if (!l_read(ld, payload, (size_t)len) || !l_read(ld, cb, 4)) {
-            rc = lfail(ld, RNN_ERR_IO, "read error in section '%.4s'", (const char *)sh);
-            break;
-        }
+        rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat);
+        /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
+        int keep = tag == TAG_CONF || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL || tag == TAG_END ||
+                   (tag == TAG_STAT && !(ld->flags & RNN_LOAD_NO_STATE));
+        const unsigned char *p = NULL;
+        if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
+        if (rc) break;
         pos += len + 4;
-        if (crc_update(&ct, crc_update(&ct, 0, sh, 12), payload, (size_t)len) != get32(cb)) {
-            rc = lfail(ld, RNN_ERR_FORMAT, "checksum mismatch in section '%.4s' (the file is corrupt)", (const char *)sh);
-            break;
-        }
-        cursor c = {payload, (size_t)len};
+        cursor c = {p, (size_t)len};
         if (tag == TAG_CONF) {
             rnn_config cfg;
-            if (have_conf) rc = lfail(ld, RNN_ERR_FORMAT, "two CONF sections");
-            if (!rc) rc = parse_conf(ld, &c, &cfg);
+            rc = parse_conf(ld, &c, &cfg);
             char msg[RNN_ERR_LEN];
             if (!rc && rnn__config_check(&cfg, msg, sizeof msg))
                 rc = lfail(ld, RNN_ERR_FORMAT, "CONF holds an invalid configuration: %s", msg);
@@ -505,32 +578,23 @@ static int load(loader *ld, rnn_model **out)
                 if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_status_string(rc));
             }
             have_conf = 1;
-        } else if (tag == TAG_STAT || tag == TAG_APPL) {
-            if (!have_parm) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before PARM", (const char *)sh);
-            else if (tag == TAG_STAT) {
-                rc = have_stat ? lfail(ld, RNN_ERR_FORMAT, "two STAT sections")
-                     : (ld->flags & RNN_LOAD_NO_STATE) ? RNN_OK : parse_state(ld, m, &c);
-                have_stat = 1;
-            } else if (m->app_len) rc = lfail(ld, RNN_ERR_FORMAT, "two APPL sections");
-            else if (len > RNN__MAX_APP)
-                rc = lfail(ld, RNN_ERR_FORMAT, "APPL holds %llu bytes (over RNN_LIMIT_APP_DATA)", (unsigned long long)len);
-            else if (len) {
+        } else if (tag == TAG_STAT) {
+            rc = keep ? parse_state(ld, m, &c) : RNN_OK;
+            have_stat = 1;
+        } else if (tag == TAG_APPL) {
+            if (len) {
                 m->app = rnn__alloc(&m->al, (size_t)len);
                 if (!m->app) rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate the application data");
-                else memcpy(m->app, payload, (size_t)len), m->app_len = (size_t)len;
+                else memcpy(m->app, p, (size_t)len), m->app_len = (size_t)len;
             }
         } else if (tag == TAG_VOCB || tag == TAG_PARM) {
-            if (!m) rc = lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
-            else if (tag == TAG_VOCB) rc = m->vocab_count ? lfail(ld, RNN_ERR_FORMAT, "two VOCB sections") : parse_vocab(ld, m, &c);
-            else {
-                rc = have_parm ? lfail(ld, RNN_ERR_FORMAT, "two PARM sections") : parse_params(ld, m, &c);
-                have_parm = 1;
-            }
+            rc = tag == TAG_VOCB ? parse_vocab(ld, m, &c) : parse_params(ld, m, &c);
+            have_parm |= tag == TAG_PARM;
             if (!rc && c.left) /* (CONF may grow: newer writers append fields) */
                 rc = lfail(ld, RNN_ERR_FORMAT, "%zu unexpected bytes at the end of section '%.4s'", c.left, (const char *)sh);
         } else if (tag == TAG_END) {
             ended = 1;
-        } /* else: a section from a newer writer; skipped */
+        }
         rnn__free(&ld->al, payload);
         payload = NULL;
         if (rc) break;

@@ -5,18 +5,30 @@
    a file and from memory (rnn_model_load_mem must agree); unknown sections; the atomic save;
    memory images (rnn_model_save_mem: size query, RNN_ERR_SIZE, the file's bytes; rnn_model_load_mem:
    the same model, exact resume with RNN_SAVE_STATE, RNN_LOAD_NO_STATE); application data; load
-   flags; argument errors. */
+   flags; argument errors; what a save or an output replaces (links followed; devices, FIFOs and
+   sockets written in place or refused; src/atomic.c); the locked temporaries and their sweep;
+   sparse files with huge sections (bounded memory). */
+#define _DEFAULT_SOURCE /* flock, mknod, makedev */
 #include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define RNN_EXPERT_API /* rnn_param_get_block */
 #include "rnn.h"
+
+#include "atomic.h" /* rnn__atomic_open: outputs (rnnlm's) */
 
 /* ---- CRC-32C, written independently of the library (bitwise, reflected 0x82F63B78) ------------ */
 static uint32_t crc32c(const void *data, size_t n)
@@ -1182,6 +1194,112 @@ START_TEST(test_unknown_sections_skipped)
 }
 END_TEST
 
+/* crc32c() continued over n zero bytes (crc: that of the bytes before them), a byte at a time with a
+   table of the bitwise steps */
+static uint32_t crc32c_zeros(uint32_t crc, uint64_t n)
+{
+    uint32_t t[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        t[i] = i;
+        for (int k = 0; k < 8; k++) t[i] = (t[i] & 1u) ? (t[i] >> 1) ^ 0x82F63B78u : t[i] >> 1;
+    }
+    uint32_t c = ~crc;
+    while (n--) c = t[c & 0xFF] ^ (c >> 8);
+    return ~c;
+}
+
+/* Writes to path the model file b (len bytes) with a section `tag` of `claim` zero bytes before its
+   END, sparse (only the ends written), whose CRC matches when `good`. Returns the file's size. */
+static size_t write_sparse(const char *path, const unsigned char *b, size_t len, const char *tag, uint64_t claim,
+                           int good)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    size_t head = len - 16; /* END is the last 16 bytes */
+    unsigned char sh[12], cb[4];
+    put32(sh, tag_of(tag)), put64(sh + 4, claim);
+    put32(cb, good ? crc32c_zeros(crc32c(sh, 12), claim) : 0x5EED5EEDu);
+    ck_assert_int_eq(pwrite(fd, b, head, 0), (ssize_t)head);
+    ck_assert_int_eq(pwrite(fd, sh, 12, (off_t)head), 12);
+    ck_assert_int_eq(pwrite(fd, cb, 4, (off_t)(head + 12 + claim)), 4);
+    ck_assert_int_eq(pwrite(fd, b + head, 16, (off_t)(head + 16 + claim)), 16);
+    ck_assert_int_eq(close(fd), 0);
+    return head + 32 + (size_t)claim;
+}
+
+/* Loads path with rnn_model_load and (mapped) with rnn_model_load_mem, each through a counting
+   allocator that refuses requests over 64 MiB; both must give `want` (and a message with `needle`)
+   having asked for no single block larger than `most`. */
+static void load_sparse(const char *path, size_t size, int want, const char *needle, size_t most, const char *what)
+{
+    for (int mem = 0; mem <= 1; mem++) {
+        counter c;
+        rnn_allocator al = counting(&c, (size_t)64 << 20);
+        rnn_model *m = NULL;
+        char err[256] = "";
+        int rc;
+        if (!mem) {
+            rc = rnn_model_load(&m, path, &al, 0, err, sizeof err);
+        } else {
+            int fd = open(path, O_RDONLY);
+            ck_assert_int_ge(fd, 0);
+            void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+            ck_assert_msg(p != MAP_FAILED, "mmap: %s", strerror(errno));
+            close(fd);
+            rc = rnn_model_load_mem(&m, p, size, &al, 0, err, sizeof err);
+            munmap(p, size);
+        }
+        const char *how = mem ? "rnn_model_load_mem" : "rnn_model_load";
+        ck_assert_msg(rc == want, "%s, %s: %s (%s)", what, how, rnn_status_string(rc), err);
+        if (needle) ck_assert_msg(strstr(err, needle) != NULL, "%s, %s: \"%s\" lacks \"%s\"", what, how, err, needle);
+        ck_assert_msg(c.max_req <= most, "%s, %s: an allocation of %zu bytes", what, how, c.max_req);
+        rnn_model_free(m);
+        ck_assert_int_eq(c.live, 0);
+    }
+}
+
+/* Sparse files with a huge section: a known one over its limit is refused from its header, before
+   anything is read or allocated; an unknown one goes through its CRC a chunk at a time (loads when
+   it matches). Neither file nor memory load asks for a block near the section's size. */
+START_TEST(test_huge_sparse_sections)
+{
+    char *dir = make_tmpdir(), *path = join(dir, "sparse.rnn");
+    rnn_model *m = small_model(RNN_CELL_LSTM, 0, 0); /* no VOCB: one can be added */
+    mfile f;
+    unsigned char *raw;
+    size_t rawlen, len;
+    file_of(m, dir, &f, &raw, &rawlen);
+    const uint64_t G3 = (uint64_t)3 << 30;
+    size_t most = rawlen + 4096; /* what a valid load of this model asks for at most */
+    static const struct { const char *tag, *needle; } known[] = {
+        {"APPL", "APPL"}, {"VOCB", "VOCB"}, {"STAT", "STAT"}, {"CONF", "CONF"}, {"PARM", "PARM"}, {"END ", "END"}};
+    for (int i = 0; i < 6; i++) {
+        /* PARM: a file without it, so that the huge one is the first; STAT: not 40 + whole streams */
+        mfile g;
+        parse_file(raw, rawlen, &g);
+        if (!strcmp(known[i].tag, "PARM")) remove_sect(&g, find_sect(&g, "PARM"));
+        unsigned char *b = build_file(&g, &len);
+        size_t size = write_sparse(path, b, len, known[i].tag, G3 + 41 * !strcmp(known[i].tag, "STAT"), 0);
+        char what[64];
+        snprintf(what, sizeof what, "a 3 GiB %s section", known[i].tag);
+        load_sparse(path, size, RNN_ERR_FORMAT, known[i].needle, most, what);
+        free(b);
+        free_file(&g);
+    }
+    uint64_t U = (uint64_t)80 << 20; /* over the counting allocator's 64 MiB */
+    len = write_sparse(path, raw, rawlen, "HUGE", U, 1);
+    load_sparse(path, len, RNN_OK, NULL, most, "an 80 MiB unknown section");
+    len = write_sparse(path, raw, rawlen, "HUGE", U, 0);
+    load_sparse(path, len, RNN_ERR_FORMAT, "checksum", most, "an 80 MiB unknown section with a wrong CRC");
+    unlink(path);
+    free(raw);
+    free_file(&f);
+    rnn_model_free(m);
+    free(path);
+    remove_tmpdir(dir);
+}
+END_TEST
+
 /* ---- tests: saving -------------------------------------------------------------------------------- */
 START_TEST(test_save_missing_folder)
 {
@@ -1519,24 +1637,320 @@ START_TEST(test_bad_state)
 }
 END_TEST
 
-/* A temporary file left by a killed save of the same path is removed by the next save; other
- * names, and temp files of live processes, are left alone. */
+/* A child process that holds path flock'ed (as a saver in another PID namespace would hold its
+ * temporary) until release(); returns its pid, *go the pipe end that releases it. */
+static pid_t hold_locked(const char *path, int *go)
+{
+    int ready[2], wait_[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    ck_assert_int_eq(pipe(wait_), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(ready[0]), close(wait_[1]);
+        int fd = open(path, O_RDWR);
+        char c = fd >= 0 && flock(fd, LOCK_EX) == 0 ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1 || read(wait_[0], &c, 1) < 0) _exit(1); /* EOF: released */
+        _exit(0);
+    }
+    close(ready[1]), close(wait_[0]);
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    ck_assert_msg(c == 'y', "the child could not lock %s", path);
+    *go = wait_[1];
+    return pid;
+}
+static void release(pid_t pid, int go)
+{
+    close(go);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+
+/* The temporaries of the same path that no writer holds locked are removed by the next save, whatever
+ * process id their name carries; a locked one (a live save, maybe in another PID namespace where
+ * its pid means nothing here) is left alone, and so are other names, FIFOs and links. */
 START_TEST(test_stale_temps_removed)
 {
-    char *dir = make_tmpdir(), *path = join(dir, "m.rnn");
-    char *stale = join(dir, "m.rnn.tmp.999999999.7"), *live = join(dir, "m.rnn.tmp.1.7"),
-         *other = join(dir, "n.rnn.tmp.999999999.7");
-    write_all(stale, "x", 1);
-    write_all(live, "x", 1);
-    write_all(other, "x", 1);
+    char *dir = make_tmpdir(), *path = join(dir, "m.rnn"), *victim = join(dir, "victim");
+    char *locked = join(dir, "m.rnn.tmp.999999999.7"), *one = join(dir, "m.rnn.tmp.1.7"),
+         *other = join(dir, "n.rnn.tmp.999999999.7"), *odd = join(dir, "m.rnn.tmp.999999999.x"),
+         *fifo = join(dir, "m.rnn.tmp.999999999.8"), *lnk = join(dir, "m.rnn.tmp.999999999.9"), mine[256];
+    snprintf(mine, sizeof mine, "%s/m.rnn.tmp.%ld.7", dir, (long)getpid());
+    const char *files[] = {locked, one, other, odd, mine, victim};
+    for (int i = 0; i < 6; i++) write_all(files[i], "x", 1);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink(victim, lnk), 0);
+    int go;
+    pid_t holder = hold_locked(locked, &go);
     rnn_model *m = small_model(RNN_CELL_TANH, 0, 0);
     ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_OK);
-    ck_assert_int_ne(access(stale, F_OK), 0);
-    ck_assert_int_eq(access(live, F_OK), 0); /* pid 1 exists */
-    ck_assert_int_eq(access(other, F_OK), 0);
-    unlink(live), unlink(other);
+    ck_assert_msg(access(locked, F_OK) == 0, "a temporary held locked was removed (no process 999999999 here)");
+    ck_assert_msg(access(one, F_OK) != 0, "an unlocked temporary of pid 1 (which exists) was left");
+    ck_assert_msg(access(mine, F_OK) != 0, "an unlocked temporary of this pid was left");
+    const char *kept[] = {other, odd, fifo, lnk, victim};
+    for (int i = 0; i < 5; i++) ck_assert_msg(access(kept[i], F_OK) == 0, "%s was removed", kept[i]);
+    struct stat st;
+    ck_assert_int_eq(lstat(lnk, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    /* once its holder is gone, it is a leftover like any other */
+    release(holder, go);
+    ck_assert_int_eq(rnn_model_save(m, path, 0, NULL, 0), RNN_OK);
+    ck_assert_int_ne(access(locked, F_OK), 0);
+    unlink(other), unlink(odd), unlink(fifo), unlink(lnk);
     rnn_model_free(m);
-    free(path), free(stale), free(live), free(other);
+    free(path), free(victim), free(locked), free(one), free(other), free(odd), free(fifo), free(lnk);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* A save's own temporary stays locked until it is renamed: another save of the same path (here the
+ * same process, which an earlier version never swept) leaves it, and both commit. */
+START_TEST(test_temp_locked_while_written)
+{
+    char *dir = make_tmpdir(), *path = join(dir, "out.txt");
+    char err[256];
+    rnn__atomic a, b;
+    ck_assert_int_eq(rnn__atomic_open(&a, path, err, sizeof err), RNN_OK);
+    int fd = open(a.tmp, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ne(flock(fd, LOCK_EX | LOCK_NB), 0);
+    close(fd);
+    fputs("first\n", a.f);
+    ck_assert_int_eq(rnn__atomic_open(&b, path, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(access(a.tmp, F_OK), 0);
+    fputs("second\n", b.f);
+    ck_assert_int_eq(rnn__atomic_close(&a, 1, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(rnn__atomic_close(&b, 1, err, sizeof err), RNN_OK);
+    size_t len;
+    unsigned char *got = read_all(path, &len);
+    ck_assert_uint_eq(len, 7);
+    ck_assert(memcmp(got, "second\n", 7) == 0);
+    free(got);
+    char names[512];
+    ck_assert_int_eq(list_dir(dir, names, sizeof names), 1);
+    free(path);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* ---- tests: what a save or an output replaces ------------------------------------------------------ */
+
+/* Makes a device node at path (mode 0666); 0, saying why, where mknod is not permitted. */
+static int try_mknod(const char *test, const char *path, mode_t type, unsigned major, unsigned minor)
+{
+    if (mknod(path, type | 0666, makedev(major, minor)) == 0 && chmod(path, 0666) == 0) return 1;
+    printf("%s: the %s device part skipped (mknod: %s)\n", test, type == S_IFCHR ? "character" : "block",
+           strerror(errno));
+    return 0;
+}
+
+/* A listening Unix socket at path; its descriptor. */
+static int listen_at(const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    ck_assert_uint_lt(strlen(path), sizeof sa.sun_path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    return fd;
+}
+
+/* The node at path is the one `before` describes: same type, inode, device numbers and mode. */
+static void assert_same_node(const char *path, const struct stat *before)
+{
+    struct stat st;
+    ck_assert_msg(lstat(path, &st) == 0, "%s is gone", path);
+    ck_assert_msg(st.st_mode == before->st_mode && st.st_ino == before->st_ino && st.st_rdev == before->st_rdev,
+                  "%s was replaced or changed (mode 0%o, was 0%o)", path, (unsigned)st.st_mode, (unsigned)before->st_mode);
+}
+
+/* A save through symbolic links replaces the file they name and leaves the links: relative (to the
+ * link's folder), absolute, chained, dangling (the file is created); a loop is refused. */
+START_TEST(test_save_follows_symlinks)
+{
+    char *dir = make_tmpdir(), *real = join(dir, "real.rnn"), *sub = join(dir, "sub"), *lnk = join(dir, "sub/link.rnn"),
+         *lnk2 = join(dir, "link2.rnn"), *dangling = join(dir, "dangling.rnn"), *created = join(dir, "sub/new.rnn"),
+         *loop1 = join(dir, "loop1"), *loop2 = join(dir, "loop2");
+    rnn_model *a = small_model(RNN_CELL_LSTM, 0, 1), *b = make_model(RNN_CELL_GRU, 1, 2, 12, 4, 4, 1, 1);
+    save_ok(a, real);
+    ck_assert_int_eq(chmod(real, 0640), 0);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(symlink("../real.rnn", lnk), 0);
+    ck_assert_int_eq(symlink(lnk, lnk2), 0);
+    save_ok(b, lnk2);
+    struct stat st;
+    char target[64];
+    ck_assert_int_eq(lstat(lnk2, &st), 0);
+    ck_assert_msg(S_ISLNK(st.st_mode), "the link was replaced by a file");
+    ck_assert_int_eq(lstat(lnk, &st), 0);
+    ck_assert_msg(S_ISLNK(st.st_mode), "the link was replaced by a file");
+    ssize_t n = readlink(lnk, target, sizeof target - 1);
+    ck_assert_int_eq(n, 11);
+    target[n] = 0;
+    ck_assert_str_eq(target, "../real.rnn");
+    ck_assert_int_eq(stat(real, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640); /* the replaced file's mode */
+    rnn_model *c = load_ok(real, NULL);
+    assert_same_model(b, c, 1);
+    rnn_model_free(c);
+    char names[512];
+    ck_assert_int_eq(list_dir(dir, names, sizeof names), 3); /* real.rnn, sub, link2.rnn: no temporary */
+    ck_assert_int_eq(list_dir(sub, names, sizeof names), 1);
+    ck_assert_int_eq(symlink("sub/new.rnn", dangling), 0);
+    save_ok(a, dangling);
+    ck_assert_int_eq(lstat(dangling, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    c = load_ok(created, NULL);
+    assert_same_model(a, c, 1);
+    rnn_model_free(c);
+    ck_assert_int_eq(list_dir(sub, names, sizeof names), 2);
+    ck_assert_int_eq(symlink("loop2", loop1), 0);
+    ck_assert_int_eq(symlink("loop1", loop2), 0);
+    ck_assert_int_eq(rnn_model_save(a, loop1, 0, NULL, 0), RNN_ERR_IO);
+    ck_assert_msg(strstr(rnn_model_errmsg(a), loop1) != NULL, "%s", rnn_model_errmsg(a));
+    ck_assert_int_eq(lstat(loop1, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(list_dir(dir, names, sizeof names), 6);
+    unlink(lnk), unlink(created), unlink(lnk2), unlink(dangling), unlink(loop1), unlink(loop2);
+    rnn_model_free(a), rnn_model_free(b);
+    free(real), free(sub), free(lnk), free(lnk2), free(dangling), free(created), free(loop1), free(loop2);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* A model is saved only to a regular file or a new path: a FIFO (also through a link), a socket, a
+ * folder, a character or block device is refused with a message naming what it is, and stays. */
+START_TEST(test_save_refuses_special_files)
+{
+    char *dir = make_tmpdir();
+    char *paths[6] = {join(dir, "fifo"), join(dir, "to_fifo"), join(dir, "sock"), join(dir, "folder"), join(dir, "chr"),
+                      join(dir, "blk")};
+    static const char *kinds[6] = {"FIFO", "FIFO", "socket", "folder", "character device", "block device"};
+    ck_assert_int_eq(mkfifo(paths[0], 0600), 0);
+    ck_assert_int_eq(symlink(paths[0], paths[1]), 0);
+    int ls = listen_at(paths[2]);
+    ck_assert_int_eq(mkdir(paths[3], 0700), 0);
+    int have[6] = {1, 1, 1, 1, try_mknod("test_save_refuses_special_files", paths[4], S_IFCHR, 1, 3),
+                   try_mknod("test_save_refuses_special_files", paths[5], S_IFBLK, 7, 0)};
+    rnn_model *m = small_model(RNN_CELL_GRU, 0, 1);
+    for (int i = 0; i < 6; i++) {
+        if (!have[i]) continue;
+        struct stat before;
+        ck_assert_int_eq(lstat(paths[i], &before), 0);
+        ck_assert_int_eq(rnn_model_save(m, paths[i], 0, NULL, 0), RNN_ERR_IO);
+        const char *msg = rnn_model_errmsg(m);
+        ck_assert_msg(strstr(msg, paths[i]) && strstr(msg, kinds[i]) && strstr(msg, "not a regular file"),
+                      "%s: \"%s\"", kinds[i], msg);
+        assert_same_node(paths[i], &before);
+    }
+    char names[512];
+    list_dir(dir, names, sizeof names);
+    ck_assert_msg(strstr(names, ".tmp.") == NULL, "leftover: %s", names);
+    close(ls);
+    for (int i = 0; i < 6; i++) unlink(paths[i]), free(paths[i]);
+    rnn_model_free(m);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* rnn__atomic_open (rnnlm's outputs) writes a character device, a FIFO, a socket and a
+ * /proc/self/fd link to a pipe in place (no temporary, nothing replaced); refuses a folder and a
+ * block device; and replaces what a link names (the link stays). */
+START_TEST(test_output_in_place)
+{
+    char *dir = make_tmpdir(), *fifo = join(dir, "fifo"), *sock = join(dir, "sock"), *chr = join(dir, "chr"),
+         *blk = join(dir, "blk"), *file = join(dir, "file.txt"), *lnk = join(dir, "link.txt");
+    char err[256], got[64];
+    rnn__atomic a;
+    struct stat before;
+    /* a FIFO with a reader */
+    ck_assert_int_eq(mkfifo(fifo, 0666), 0);
+    ck_assert_int_eq(chmod(fifo, 0666), 0);
+    ck_assert_int_eq(lstat(fifo, &before), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(rd, 0);
+    ck_assert_int_eq(rnn__atomic_open(&a, fifo, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(a.direct, 1);
+    fputs("to the fifo\n", a.f);
+    ck_assert_int_eq(rnn__atomic_close(&a, 1, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(read(rd, got, sizeof got), 12);
+    ck_assert(memcmp(got, "to the fifo\n", 12) == 0);
+    close(rd);
+    assert_same_node(fifo, &before);
+    /* a listening socket */
+    int ls = listen_at(sock);
+    ck_assert_int_eq(lstat(sock, &before), 0);
+    ck_assert_int_eq(rnn__atomic_open(&a, sock, err, sizeof err), RNN_OK);
+    fputs("to the socket\n", a.f);
+    ck_assert_int_eq(rnn__atomic_close(&a, 1, err, sizeof err), RNN_OK);
+    int cs = accept(ls, NULL, NULL);
+    ck_assert_int_ge(cs, 0);
+    ck_assert_int_eq(read(cs, got, sizeof got), 14);
+    ck_assert(memcmp(got, "to the socket\n", 14) == 0);
+    close(cs), close(ls);
+    assert_same_node(sock, &before);
+    /* /proc/self/fd/N of a pipe (a link to "pipe:[...]", not to a path) */
+    int pp[2];
+    ck_assert_int_eq(pipe(pp), 0);
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", pp[1]);
+    if (access(proc, F_OK) != 0) {
+        printf("test_output_in_place: the /proc/self/fd part skipped (no %s)\n", proc);
+    } else {
+        ck_assert_msg(rnn__atomic_open(&a, proc, err, sizeof err) == RNN_OK, "%s", err);
+        fputs("to the pipe\n", a.f);
+        ck_assert_int_eq(rnn__atomic_close(&a, 1, err, sizeof err), RNN_OK);
+        ck_assert_int_eq(read(pp[0], got, sizeof got), 12);
+        ck_assert(memcmp(got, "to the pipe\n", 12) == 0);
+    }
+    close(pp[0]), close(pp[1]);
+    /* a character device (1, 3: what /dev/null is) made here, never /dev itself */
+    if (try_mknod("test_output_in_place", chr, S_IFCHR, 1, 3)) {
+        int probe = open(chr, O_WRONLY);
+        if (probe < 0) {
+            printf("test_output_in_place: the character device part skipped (open: %s)\n", strerror(errno));
+        } else {
+            close(probe);
+            ck_assert_int_eq(lstat(chr, &before), 0);
+            ck_assert_int_eq(rnn__atomic_open(&a, chr, err, sizeof err), RNN_OK);
+            ck_assert_int_eq(a.direct, 1);
+            fputs("to the device\n", a.f);
+            ck_assert_int_eq(rnn__atomic_close(&a, 1, err, sizeof err), RNN_OK);
+            assert_same_node(chr, &before);
+        }
+    }
+    if (try_mknod("test_output_in_place", blk, S_IFBLK, 7, 0)) {
+        ck_assert_int_eq(lstat(blk, &before), 0);
+        ck_assert_int_eq(rnn__atomic_open(&a, blk, err, sizeof err), RNN_ERR_IO);
+        ck_assert_msg(strstr(err, "block device") && strstr(err, blk), "%s", err);
+        assert_same_node(blk, &before);
+    }
+    ck_assert_int_eq(rnn__atomic_open(&a, dir, err, sizeof err), RNN_ERR_IO);
+    ck_assert_msg(strstr(err, "folder") != NULL, "%s", err);
+    /* a link: its file replaced, atomically, with a temporary beside the file */
+    write_all(file, "old\n", 4);
+    ck_assert_int_eq(symlink("file.txt", lnk), 0);
+    ck_assert_int_eq(rnn__atomic_open(&a, lnk, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(a.direct, 0);
+    ck_assert_msg(strncmp(a.tmp, file, strlen(file)) == 0, "temporary %s not beside %s", a.tmp, file);
+    fputs("new\n", a.f);
+    ck_assert_int_eq(rnn__atomic_close(&a, 1, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(lstat(lnk, &before), 0);
+    ck_assert(S_ISLNK(before.st_mode));
+    size_t len;
+    unsigned char *b = read_all(file, &len);
+    ck_assert(len == 4 && memcmp(b, "new\n", 4) == 0);
+    free(b);
+    char names[512];
+    list_dir(dir, names, sizeof names);
+    ck_assert_msg(strstr(names, ".tmp.") == NULL, "leftover: %s", names);
+    unlink(fifo), unlink(sock), unlink(chr), unlink(blk), unlink(lnk);
+    free(fifo), free(sock), free(chr), free(blk), free(file), free(lnk);
     remove_tmpdir(dir);
 }
 END_TEST
@@ -2248,6 +2662,11 @@ static Suite *modelfile_suite(void)
     tcase_add_loop_test(tc, test_exact_resume_state, 0, 4);
     tcase_add_test(tc, test_bad_state);
     tcase_add_test(tc, test_stale_temps_removed);
+    tcase_add_test(tc, test_temp_locked_while_written);
+    tcase_add_test(tc, test_save_follows_symlinks);
+    tcase_add_test(tc, test_save_refuses_special_files);
+    tcase_add_test(tc, test_output_in_place);
+    tcase_add_test(tc, test_huge_sparse_sections);
     tcase_add_test(tc, test_save_mem_size_query);
     tcase_add_test(tc, test_save_mem_same_bytes_as_file);
     tcase_add_test(tc, test_load_mem_roundtrip);
