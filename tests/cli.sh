@@ -174,10 +174,37 @@ for args in \
     "$G --log-interval 0" "$G --prompt" "generate --outf $W/bad.txt" "nosuchcommand" \
     "$G --top-k -1" "$G --top-k 1.5" "$G --top-p 0" "$G --top-p -0.1" "$G --top-p 1.01" "$G --top-p x" \
     "score --data $C/test.txt" "score --checkpoint $W/m.rnn" "score --checkpoint $W/m.rnn --data $C/test.txt --bogus" \
-    "score --checkpoint $W/m.rnn --data $C/test.txt --json=1"; do
+    "score --checkpoint $W/m.rnn --data $C/test.txt --json=1" \
+    "$T --batching seed --bptt 1" "$E --batching seed --bptt 1" \
+    "$T --lr 1e39" "$T --clip 1e-50" "$T --clip 1e39" "$T --dropout 0.99999999999" "$G --temperature 1e39" \
+    "$G --top-p 1e-46"; do
     # shellcheck disable=SC2086
     expect_error 2 "rnnlm $args" "$RNNLM" $args
 done
+# --batching seed --bptt 1 would score nothing (perplexity 1.00): the message says why
+run "$RNNLM" $E --batching seed --bptt 1
+check "eval --batching seed --bptt 1: the message says why" grep -q -- '--bptt 1 would score no target' "$W/err"
+# float flags are checked as the float librnn uses, naming the flag and its range
+run "$RNNLM" $T --dropout 0.99999999999
+check "--dropout 0.99999999999 (1 as a float): the message names the flag and the range" \
+    grep -q -- "^rnnlm: --dropout must be a number in \[0, 1) also as a 32-bit float" "$W/err"
+run "$RNNLM" $G --top-p 1e-46
+check "--top-p 1e-46 (0 as a float): the message names the flag and the range" \
+    grep -q -- "^rnnlm: --top-p must be a number in (0, 1\] also as a 32-bit float" "$W/err"
+run "$RNNLM" train --data "$C" $TINY --dry-run --lr 3e38 --clip 1e-40 --dropout 0.9999999 --save "$W/f.rnn"
+check "float flags at the edge of the float range are accepted" test "$rc" -eq 0
+# librnn's size limits are checked with the flags, before the corpus is read (--data is missing)
+for args in "--emsize 16777217:--emsize.*16777216.*RNN_LIMIT_DIM" "--nhid 16777217:--nhid.*16777216.*RNN_LIMIT_DIM" \
+    "--nlayers 1025:--nlayers.*1024.*RNN_LIMIT_LAYERS" \
+    "--batch_size 65536 --bptt 65536:--batch_size 65536 x --bptt 65536 = 4294967296.*RNN_LIMIT_CHUNK" \
+    "--batch_size 1 --bptt 30000000:validation and test batch size 10 x --bptt 30000000.*RNN_LIMIT_CHUNK"; do
+    # shellcheck disable=SC2086
+    expect_error 2 "train ${args%%:*} (before the corpus)" "$RNNLM" train --data "$W/nothere" ${args%%:*}
+    check "train ${args%%:*}: the message names the flag and the limit" grep -q -- "${args#*:}" "$W/err"
+done
+expect_error 2 "eval --batch_size 65536 --bptt 65536 (before the data)" "$RNNLM" eval --checkpoint "$W/nothere.rnn" \
+    --data "$W/nothere.txt" --batch_size 65536 --bptt 65536
+check "eval --batch_size 65536 --bptt 65536: the message names the limit" grep -q 'RNN_LIMIT_CHUNK' "$W/err"
 
 # ---- runtime errors: exit 1, one line, no output file --------------------------------------------
 mkdir -p "$W/nofiles" "$W/notest" "$W/empty" "$W/short"
@@ -219,6 +246,105 @@ run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/unknown.txt"
 check "score names the unknown words" grep -q 'zebra.*quokka' "$W/err"
 run "$RNNLM" eval --checkpoint "$W/trunc.rnn" --data "$C/test.txt"
 check "a truncated checkpoint is named" grep -q 'trunc.rnn' "$W/err"
+
+# ---- an output never replaces an input; --save and SAVE.ckpt replace only models ---------------
+# the same file: by path, through a symbolic link, through a hard link (device and inode)
+cp "$C/valid.txt" "$W/valid.keep" && cp "$C/train.txt" "$W/train.keep" && cp "$W/m.rnn" "$W/io.rnn"
+ln -s io.rnn "$W/io-sym.rnn" && ln "$W/io.rnn" "$W/io-hard.rnn" && cp "$W/io.rnn" "$W/io.keep"
+expect_error 1 "train --save a file of --data" "$RNNLM" train --data "$C" $TINY --save "$C/valid.txt"
+check "train --save a file of --data: the message names both" \
+    grep -q "^rnnlm: --save .*valid.txt is the same file as the input --data's .*valid.txt" "$W/err"
+check "train --save a file of --data: the file is unchanged" cmp -s "$C/valid.txt" "$W/valid.keep"
+expect_error 1 "train --metrics a file of --data" "$RNNLM" train --data "$C" $TINY --save "$W/bad.rnn" \
+    --metrics "$C/train.txt"
+check "train --metrics a file of --data: the file is unchanged" cmp -s "$C/train.txt" "$W/train.keep"
+expect_error 1 "train --save its --init (through a symbolic link)" "$RNNLM" train --data "$C" --init "$W/io.rnn" \
+    --epochs 1 --max-batches 2 --save "$W/io-sym.rnn"
+for ck in io io-sym io-hard; do
+    expect_error 1 "generate --outf its --checkpoint ($ck.rnn)" "$RNNLM" generate --checkpoint "$W/$ck.rnn" --outf "$W/io.rnn"
+done
+check "generate --outf its --checkpoint: the message names both" \
+    grep -q "^rnnlm: --outf .*io.rnn is the same file as the input --checkpoint .*io-hard.rnn" "$W/err"
+check "the model is unchanged" cmp -s "$W/io.rnn" "$W/io.keep"
+check "... and still a hard link" test "$(stat -c %h "$W/io.rnn")" -eq 2
+# --save and SAVE.ckpt that exist and are not models (first bytes not RNNMODEL): not replaced
+printf 'my notes\n' >"$W/notes.txt" && cp "$W/notes.txt" "$W/notes.keep" && cp "$W/notes.txt" "$W/ck.rnn.ckpt"
+expect_error 1 "train --save a file that is not a model" "$RNNLM" train --data "$C" $TINY --save "$W/notes.txt"
+check "train --save a file that is not a model: the message says so" \
+    grep -q "^rnnlm: --save .*notes.txt exists and is not a librnn model" "$W/err"
+check "train --save a file that is not a model: unchanged" cmp -s "$W/notes.txt" "$W/notes.keep"
+expect_error 1 "train --checkpoint-every over a SAVE.ckpt that is not a model" "$RNNLM" train --data "$C" $TINY \
+    --save "$W/ck.rnn" --checkpoint-every 5
+check "... unchanged, no model written" sh -c "cmp -s '$W/ck.rnn.ckpt' '$W/notes.keep' && test ! -e '$W/ck.rnn'"
+run "$RNNLM" train --data "$C" $TINY --dry-run --save "$W/dry.rnn" --checkpoint-every 5
+check "train --save over a model (and its checkpoint) works" test "$rc" -eq 0 -a -s "$W/dry.rnn.ckpt"
+check "train leaves no lock file" test ! -e "$W/dry.rnn.lock"
+
+# ---- a result that cannot be written to stdout is an error ----------------------------------------
+if [ -c /dev/full ] && ! (echo x >/dev/full) 2>/dev/null; then
+    for args in "eval --checkpoint $W/m.rnn --data $C/test.txt" "eval --checkpoint $W/m.rnn --data $C/test.txt --json" \
+        "score --checkpoint $W/m.rnn --data $C/test.txt" "generate --checkpoint $W/m.rnn --outf - --words 20" \
+        "train --data $C $TINY --dry-run --save $W/full.rnn" "--version"; do
+        rc=0
+        # shellcheck disable=SC2086
+        "$RNNLM" $args >/dev/full 2>"$W/err" || rc=$?
+        check "rnnlm $args >/dev/full exits 1 (not $rc)" test "$rc" -eq 1
+        check "rnnlm $args >/dev/full: the message says so" grep -q '^rnnlm: cannot write to stdout' "$W/err"
+    done
+else
+    echo "SKIP: writes to a full disk: there is no /dev/full that fails every write"
+fi
+
+# ---- messages keep long paths whole ---------------------------------------------------------------
+D=$(printf 'd%.0s' $(seq 200))
+LONG=$W/$D/$D/$D/$D/$D/$D/$D
+mkdir -p "$LONG"
+expect_error 1 "eval --checkpoint under a 1400-byte path" "$RNNLM" eval --checkpoint "$LONG/nothere.rnn" --data "$C/test.txt"
+check "... the message has the whole path" grep -qF "$LONG/nothere.rnn" "$W/err"
+expect_error 1 "train --data a 1400-byte path without train.txt" "$RNNLM" train --data "$LONG" $TINY --save "$W/bad.rnn"
+check "... the message has the whole path" grep -qF "$LONG/train.txt" "$W/err"
+cp "$C"/*.txt "$LONG/"
+expect_error 1 "train --save over a 1400-byte path's text file" "$RNNLM" train --data "$LONG" $TINY --save "$LONG/valid.txt"
+check "... the message has the whole path, twice" sh -c "grep -oF '$LONG/valid.txt' '$W/err' | wc -l | grep -q 2"
+
+# ---- words longer than librnn's RNN_LIMIT_WORD_BYTES (1 MiB) are refused where they are -------------
+mkdir -p "$W/lw" && cp "$C/valid.txt" "$C/test.txt" "$W/lw/"
+word() { head -c "$1" /dev/zero | tr '\0' w; }
+{ head -n 2 "$C/train.txt"; printf 'the %s cat\n' "$(word 1048577)"; cat "$C/train.txt"; } >"$W/lw/train.txt"
+expect_error 1 "train on a word of 1 MiB + 1 bytes" "$RNNLM" train --data "$W/lw" $TINY --save "$W/bad.rnn"
+check "... the message names the file, the line and the limit" \
+    grep -q "lw/train.txt:3: a word of 1048577 bytes, longer than a vocabulary word may be (1048576 bytes" "$W/err"
+{ head -n 2 "$C/train.txt"; printf 'the %s cat\n' "$(word 1048576)"; cat "$C/train.txt"; } >"$W/lw/train.txt"
+run "$RNNLM" train --data "$W/lw" $TINY --dry-run --save "$W/lw.rnn"
+check "train on a word of exactly 1 MiB works" test "$rc" -eq 0 -a -s "$W/lw.rnn"
+
+# ---- crafted vocabularies (a word twice, a word with a space or a newline) are refused on load ------
+if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    echo "SKIP: crafted vocabularies: tools/rnnfile.py needs /usr/bin/python3 with numpy"
+else
+    run "$RNNLM" train --data "$C" $TINY --max-batches 3 --checkpoint-every 1000 --save "$W/v.rnn"
+    /usr/bin/python3 - "$(dirname "$0")/../tools" "$W" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import rnnfile
+rnnfile.check_vocab = lambda words: None  # write the crafted vocabularies as they are
+for kind, w in [('dup', None), ('space', b'a b'), ('newline', b'a\nb')]:
+    for src, keep in [('v.rnn', False), ('v.rnn.ckpt', True)]:
+        m = rnnfile.read(sys.argv[2] + '/' + src, keep_unknown=keep)
+        m.vocab[1] = m.vocab[0] if w is None else w
+        rnnfile.write(sys.argv[2] + '/' + src.replace('v.', 'v' + kind + '.'), m)
+PY
+    for k in dup space newline; do
+        V=$W/v$k.rnn
+        expect_error 1 "eval, vocabulary with a $k word" "$RNNLM" eval --checkpoint "$V" --data "$C/test.txt"
+        expect_error 1 "score, vocabulary with a $k word" "$RNNLM" score --checkpoint "$V" --data "$C/test.txt"
+        expect_error 1 "generate, vocabulary with a $k word" "$RNNLM" generate --checkpoint "$V" --outf "$W/bad.txt"
+        check "generate, vocabulary with a $k word: the message names the word" grep -q 'VOCB: word 1 ' "$W/err"
+        expect_error 1 "train --init, vocabulary with a $k word" "$RNNLM" train --data "$C" --init "$V" --save "$W/bad.rnn"
+        expect_error 1 "train --resume, vocabulary with a $k word" "$RNNLM" train --resume "$V.ckpt"
+        check "train --resume, vocabulary with a $k word: the message names the word" grep -q 'VOCB: word 1 ' "$W/err"
+    done
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -58,15 +58,19 @@ if [ "$rc" -ne 0 ]; then echo "FAIL: cannot train the base model:"; cat "$W/err"
 cp "$W/good.rnn" "$W/good.orig"
 
 # ---- numeric faults: training stops at the first non-finite gradient norm --------------------------
-# --init from a model whose weights are NaN, +inf, or finite but overflowing (+-3e38); the previous
-# --save file must stay as it was and load.
+# --init from a model whose weights are NaN or +inf (refused: every command refuses to load it), or
+# finite but overflowing (+-3e38: training diverges at batch 0); the previous --save file must stay as
+# it was and load.
 for mode in nan inf huge; do
     "$H" poison "$W/good.rnn" "$W/$mode.rnn" "$mode"
     cp "$W/good.orig" "$W/prev.rnn"
     run "$RNNLM" train --data "$C" --init "$W/$mode.rnn" --epochs 1 --save "$W/prev.rnn" --checkpoint-every 1
-    if one_line_error 1 "train --init a model with $mode weights"; then
+    if [ $mode = huge ] && one_line_error 1 "train --init a model with $mode weights"; then
         check "train --init $mode: the message names the epoch and the batch" \
             grep -Eq 'training diverged at epoch 1, batch 0: the (loss|gradient norm) is not finite' "$W/err"
+    elif [ $mode != huge ] && one_line_error 1 "train --init a model with $mode weights"; then
+        check "train --init $mode: the message names the file and the weight" \
+            grep -q "$mode.rnn holds weights that are not finite (decoder.bias\[0\] is $mode)" "$W/err"
     fi
     intact "train --init $mode: the previous --save file" "$W/prev.rnn" "$W/good.orig"
     check "train --init $mode: no checkpoint of the diverged model" test ! -e "$W/prev.rnn.ckpt"
@@ -87,19 +91,87 @@ else
     check "train --lr 1e38 finished: its --save file loads" "$H" load "$W/prev.rnn"
 fi
 rm -f "$W/prev.rnn.ckpt"
-# a NaN that only validation sees (the embedding of a word that occurs only in valid.txt): the
-# gradient norm stays finite, the validation loss is NaN. Expected: a clear error and the previous
-# --save file intact.
+# A word that occurs only in valid.txt: training never reads its embedding (the gradient norm stays
+# finite), validation does. NaN there: the model is refused at --init. Finite but overflowing (+-3e38,
+# signed so that hidden unit 0's input sum exceeds the float range) in a RNN_RELU model (relu does
+# not saturate): the validation loss is not finite. Expected: a clear error and the previous --save
+# file intact.
 mkdir -p "$W/cz" && cp "$C/train.txt" "$C/test.txt" "$W/cz/" && { echo "zebra sat on the mat"; cat "$C/valid.txt"; } >"$W/cz/valid.txt"
 run "$RNNLM" train --data "$W/cz" $TINY --save "$W/z.rnn"
 "$H" poison "$W/z.rnn" "$W/znan.rnn" word:zebra
 cp "$W/good.orig" "$W/prev.rnn"
 run "$RNNLM" train --data "$W/cz" --init "$W/znan.rnn" --epochs 1 --max-batches 3 --save "$W/prev.rnn"
-if [ "$rc" -ne 0 ]; then
-    one_line_error 1 "train with a NaN validation loss"
-    intact "train with a NaN validation loss: the previous --save file" "$W/prev.rnn" "$W/good.orig"
+if one_line_error 1 "train --init a model with a NaN word embedding"; then
+    check "train --init a NaN word embedding: the message names the weight" \
+        grep -q 'znan.rnn holds weights that are not finite (encoder.weight\[[0-9]*\]\[0\] is nan)' "$W/err"
+fi
+intact "train --init a NaN word embedding: the previous --save file" "$W/prev.rnn" "$W/good.orig"
+# relu_edit DATA OUT EDIT: OUT, a RNN_RELU model trained on DATA and then changed by the Python
+# statement EDIT (p: its parameters by name, m.vocab: its words, np: numpy) with tools/rnnfile.py
+HAVE_NUMPY=$(/usr/bin/python3 -c 'import numpy; print(1)' 2>/dev/null || :)
+relu_edit() {
+    run "$RNNLM" train --data "$1" $TINY --model RNN_RELU --save "$2.orig"
+    /usr/bin/python3 - "$(dirname "$0")/../tools" "$2.orig" "$2" "$3" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import rnnfile
+m = rnnfile.read(sys.argv[2])
+p = dict(m.params)
+exec(sys.argv[4])
+rnnfile.write(sys.argv[3], m)
+PY
+}
+if [ -z "$HAVE_NUMPY" ]; then
+    skipped "a validation loss that is not finite: tools/rnnfile.py needs /usr/bin/python3 with numpy"
 else
-    bad "train with a NaN validation loss went on (exit 0): $(grep 'valid loss' "$W/out" | head -n 1)"
+    relu_edit "$W/cz" "$W/zhuge.rnn" \
+        "p['encoder.weight'][m.vocab.index(b'zebra'), :] = np.where(p['rnn.weight_ih_l0'][0] < 0, -3e38, 3e38)"
+    run "$RNNLM" train --data "$W/cz" --init "$W/zhuge.rnn" --epochs 1 --max-batches 3 --save "$W/prev.rnn"
+    if [ "$rc" -ne 0 ]; then
+        if one_line_error 1 "train with a validation loss that is not finite"; then
+            check "train with a validation loss that is not finite: the message says so" \
+                grep -q 'training diverged at epoch 1: the validation loss is not finite' "$W/err"
+        fi
+        intact "train with a validation loss that is not finite: the previous --save file" "$W/prev.rnn" "$W/good.orig"
+    else
+        bad "train with a validation loss that is not finite went on (exit 0): $(grep 'valid loss' "$W/out" | head -n 1)"
+    fi
+fi
+
+# ---- weights or outputs that are not finite, in every command (rnnlm's own checks) ----------------
+# NaN / +inf weights: every command refuses to load the model, naming the file and the weight. Finite
+# weights whose outputs overflow (huge): eval, score and generate fail with a message (not "loss nan",
+# exit 0).
+for mode in nan inf; do
+    expect_error 1 "eval of a model with $mode weights" "$RNNLM" eval --checkpoint "$W/$mode.rnn" --data "$C/test.txt"
+    check "eval of a model with $mode weights: the message says so" grep -q "$mode.rnn holds weights that are not finite" "$W/err"
+    expect_error 1 "score with a model with $mode weights" "$RNNLM" score --checkpoint "$W/$mode.rnn" --data "$C/test.txt"
+    expect_error 1 "generate with a model with $mode weights" "$RNNLM" generate --checkpoint "$W/$mode.rnn" --outf "$W/bad.txt"
+done
+expect_error 1 "eval of a model whose outputs overflow" "$RNNLM" eval --checkpoint "$W/huge.rnn" --data "$C/test.txt"
+check "eval of a model whose outputs overflow: the loss is not finite" grep -q 'the loss on .*test.txt is not finite' "$W/err"
+check "eval of a model whose outputs overflow: no result printed" test ! -s "$W/out"
+expect_error 1 "score with a model whose outputs overflow" "$RNNLM" score --checkpoint "$W/huge.rnn" --data "$C/test.txt" --json
+check "score with a model whose outputs overflow: the line is named" grep -q 'log-probability of line 1 is not finite' "$W/err"
+expect_error 1 "generate with a model whose outputs overflow" "$RNNLM" generate --checkpoint "$W/huge.rnn" --outf "$W/bad.txt"
+check "generate with a model whose outputs overflow: the message says so" grep -q 'probabilities are not finite at word 0' "$W/err"
+# --resume from a checkpoint whose weights are NaN: refused, nothing written
+run "$RNNLM" train --data "$C" $TINY --save "$W/rs.rnn" --checkpoint-every 1000
+"$H" poison "$W/rs.rnn.ckpt" "$W/rsnan.rnn.ckpt" nan
+expect_error 1 "train --resume a checkpoint with NaN weights" "$RNNLM" train --resume "$W/rsnan.rnn.ckpt"
+check "train --resume a checkpoint with NaN weights: the message says so" grep -q 'rsnan.rnn.ckpt holds weights that are not finite' "$W/err"
+check "train --resume a checkpoint with NaN weights: no model written" test ! -e "$W/rsnan.rnn"
+# weights that an update makes infinite (a RNN_RELU model with embeddings x 1e4: gradients ~100,
+# --lr 1e38) but loss and gradient norm finite: the checkpoint of that batch is not written
+if [ -z "$HAVE_NUMPY" ]; then
+    skipped "weights made infinite by an update: tools/rnnfile.py needs /usr/bin/python3 with numpy"
+else
+    relu_edit "$C" "$W/relubig.rnn" "p['encoder.weight'][:] *= 1e4"
+    expect_error 1 "train to weights that are not finite" "$RNNLM" train --data "$C" --init "$W/relubig.rnn" --epochs 1 \
+        --lr 1e38 --clip 3e38 --save "$W/bad.rnn" --checkpoint-every 1 --max-batches 5
+    check "train to weights that are not finite: the message names the batch and the weight" \
+        grep -q 'diverged at epoch 1, batch 0: the weights are not finite after its update (.*is -*inf).*bad.rnn.ckpt was not written' "$W/err"
 fi
 
 # ---- I/O faults ------------------------------------------------------------------------------------
@@ -250,6 +322,80 @@ r1=$rc
 run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$W/t0b.txt" --temperature 0 --seed 2 --words 30
 check "generate --temperature 0 is greedy: the same text for any seed" test "$r1" -eq 0 -a "$rc" -eq 0
 check "generate --temperature 0 is greedy: the same text for any seed" cmp -s "$W/t0a.txt" "$W/t0b.txt"
+
+# ---- what a save or an output replaces; the sweep of leftover temporaries (src/atomic.c) ----------
+# A link is followed (its file replaced, the link kept); --outf writes a FIFO or a character device in
+# place; a model is saved only to a regular file or a new path. Device nodes are made under $W,
+# never in /dev. Temporaries: an unlocked leftover goes, one a writer holds locked stays.
+S=$W/special
+mkdir -p "$S"
+cp "$W/good.orig" "$S/real.rnn"
+ln -s real.rnn "$S/link.rnn"
+run "$RNNLM" train --data "$C" $TINY --seed 5 --save "$S/link.rnn"
+check "train --save through a link exits 0" test "$rc" -eq 0
+check "train --save through a link: the link stays" test -L "$S/link.rnn"
+check "train --save through a link: the file it names is the new model" sh -c \
+    "! cmp -s '$S/real.rnn' '$W/good.orig' && '$RNNLM' eval --checkpoint '$S/real.rnn' --data '$C/test.txt' >/dev/null 2>&1"
+printf 'old' >"$S/real.txt"
+ln -s real.txt "$S/link.txt"
+run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$S/link.txt" --words 20 --seed 3
+check "generate --outf through a link exits 0" test "$rc" -eq 0
+check "generate --outf through a link: the link stays" test -L "$S/link.txt"
+run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$S/ref.txt" --words 20 --seed 3
+check "generate --outf through a link: the file it names holds the text" cmp -s "$S/real.txt" "$S/ref.txt"
+mkfifo "$S/fifo"
+cat "$S/fifo" >"$S/fifo.out" &
+reader=$!
+run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$S/fifo" --words 20 --seed 3
+i=0
+while kill -0 "$reader" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill "$reader" 2>/dev/null || :
+wait "$reader" 2>/dev/null || :
+check "generate --outf a FIFO exits 0" test "$rc" -eq 0
+check "generate --outf a FIFO: still a FIFO" test -p "$S/fifo"
+check "generate --outf a FIFO: the reader got the text" cmp -s "$S/fifo.out" "$S/ref.txt"
+rc=0; "$H" save "$W/good.rnn" "$S/fifo" >"$W/out" 2>&1 || rc=$?
+check "rnn_model_save to a FIFO returns RNN_ERR_IO" test "$rc" -eq 3
+check "rnn_model_save to a FIFO: the message says why" grep -q 'is a FIFO, not a regular file' "$W/out"
+run "$RNNLM" train --data "$C" $TINY --save "$S/fifo"
+one_line_error 1 "train --save a FIFO" || :
+check "train --save a FIFO: still a FIFO" test -p "$S/fifo"
+if ! mknod "$S/null" c 1 3 2>"$W/err"; then
+    skipped "--outf a character device: mknod is not permitted here: $(cat "$W/err")"
+elif ! (: >"$S/null") 2>"$W/err"; then
+    skipped "--outf a character device: a device node made here cannot be opened: $(cat "$W/err")"
+else
+    chmod 0600 "$S/null"
+    run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$S/null" --words 20
+    check "generate --outf a character device exits 0" test "$rc" -eq 0
+    check "generate --outf a character device: still the device" \
+        test "$(stat -c '%F %t,%T' "$S/null")" = "character special file 1,3"
+    check "generate --outf a character device: its mode is left alone (0600)" test "$(stat -c '%a' "$S/null")" = 600
+    rc=0; "$H" save "$W/good.rnn" "$S/null" >"$W/out" 2>&1 || rc=$?
+    check "rnn_model_save to a character device returns RNN_ERR_IO" test "$rc" -eq 3
+    check "rnn_model_save to a character device: still the device" test -c "$S/null"
+fi
+no_temps "saves and outputs to links, FIFOs and devices" "$S"
+if ! command -v flock >/dev/null 2>&1; then
+    skipped "the sweep of temporaries: no flock(1) to hold one locked"
+else
+    printf 'x' >"$S/g.txt.tmp.1.5"
+    printf 'x' >"$S/g.txt.tmp.999999999.5"
+    # a writer elsewhere (another PID namespace: no process 999999999 here) holding its temporary
+    sh -c "exec 9<'$S/g.txt.tmp.999999999.5'; flock 9 && touch '$S/locked' && exec sleep 60" &
+    holder=$!
+    i=0
+    while [ ! -e "$S/locked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$S/g.txt" --words 20
+    check "generate --outf beside leftover temporaries exits 0" test "$rc" -eq 0
+    check "generate --outf: an unlocked leftover temporary (of pid 1, which exists) is removed" \
+        test ! -e "$S/g.txt.tmp.1.5"
+    check "generate --outf: a temporary held locked stays" test -e "$S/g.txt.tmp.999999999.5"
+    kill "$holder" 2>/dev/null || :
+    wait "$holder" 2>/dev/null || :
+    run "$RNNLM" generate --checkpoint "$W/good.rnn" --outf "$S/g.txt" --words 20
+    check "generate --outf: the temporary no longer locked is removed" test ! -e "$S/g.txt.tmp.999999999.5"
+fi
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -112,6 +112,47 @@ scenario k4 $rnd
 check "at least 3 kills landed mid-run ($midrun did)" test "$midrun" -ge 3
 check "k3: the SIGINT stop names --resume" grep -q '^Exiting from training early (continue with --resume' "$W/k3.seg1"
 
+# ---- SIGTERM (kill, docker stop, batch schedulers) and SIGHUP stop like Ctrl-C ---------------------
+# With checkpoints only at epoch ends (--checkpoint-every 1000), the signal's own checkpoint is the one
+# of the batch reached: sent after log line 3 of epoch 2 (batch 9), the resume goes on from at least
+# 9 batches past the end of epoch 1 (not from that epoch end's checkpoint), and ends bit-identical.
+for sig in TERM HUP; do
+    S=$W/sig$sig.rnn
+    "$RNNLM" train $F --save "$S" --checkpoint-every 1000 >"$W/sig$sig.out" 2>"$W/sig$sig.err" &
+    pid=$!
+    wait_for "$W/sig$sig.out" '^| epoch   2 |' 3 "$pid" || bad "SIG$sig: the run ended before the signal"
+    kill -$sig "$pid" 2>/dev/null || true
+    rc=0
+    wait "$pid" || rc=$?
+    check "SIG$sig: the run stops, tests the best model and exits 0 (not $rc)" test "$rc" -eq 0
+    check "SIG$sig: the stop names --resume" grep -q '^Exiting from training early (continue with --resume' "$W/sig$sig.out"
+    "$RNNLM" train --resume "$S.ckpt" >"$W/sig$sig.2.out" 2>&1 || bad "SIG$sig: the resume failed: $(cat "$W/sig$sig.2.out")"
+    at=$(sed -n 's/^| resume: .*, [0-9]*\/\([0-9]*\) batches done (\([0-9]*\) in all).*/\2 - \1/p' "$W/sig$sig.2.out")
+    # (a fast machine may have finished training when the signal came: the checkpoint says so)
+    if ! grep -q '^| resume: .*: training ended' "$W/sig$sig.2.out"; then
+        check "SIG$sig: the resume goes on from the batch the signal reached (${at:-no batch} >= 9)" \
+            test "$((${at:-0}))" -ge 9
+    fi
+    check "SIG$sig: --save is bit-identical to the uninterrupted run's" cmp -s "$S" "$W/A.rnn"
+    check "SIG$sig: the same test line" test "$(grep '^| End of training' "$W/sig$sig.2.out")" = "$TEST_LINE"
+done
+
+# ---- one run per --save: a second run with the same --save, or resuming its checkpoint, stops at once,
+# naming the PID of the run that holds it; a lock left by a killed run stops nobody.
+"$RNNLM" train $F --save "$W/L.rnn" --checkpoint-every 1 >"$W/L.out" 2>&1 &
+pid=$!
+wait_for "$W/L.out" '^| epoch   1 |' 1 "$pid" || bad "lock: the first run ended too early"
+expect_error 1 "a second train with the same --save" "$RNNLM" train $F --save "$W/L.rnn" --checkpoint-every 1
+check "a second train with the same --save: the message names the PID" grep -q "L.rnn is in use by another rnnlm (PID $pid)" "$W/err"
+expect_error 1 "train --resume of a running run's checkpoint" "$RNNLM" train --resume "$W/L.rnn.ckpt"
+check "train --resume of a running run's checkpoint: the message names the PID" grep -q "(PID $pid)" "$W/err"
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+check "the killed run left its lock file" test -e "$W/L.rnn.lock"
+"$RNNLM" train --resume "$W/L.rnn.ckpt" >"$W/L2.out" 2>&1 || bad "resume after the lock's holder was killed: $(cat "$W/L2.out")"
+check "resume after the lock's holder was killed: bit-identical" cmp -s "$W/L.rnn" "$W/A.rnn"
+check "the run removes its lock file when it ends" test ! -e "$W/L.rnn.lock"
+
 # ---- the best model at resume time --------------------------------------------------------------
 # A run of one epoch ends with the checkpoint of epoch 2's start, written before SAVE: a kill
 # between the two leaves SAVE missing or old; --resume writes it again from the checkpoint.

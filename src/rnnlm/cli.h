@@ -37,6 +37,9 @@ int cli_error(int status, const char *fmt, ...)
 #endif
     ;
 
+/* Why a loss or a log-probability is not finite (messages). */
+#define CLI_OVERFLOW "the model's outputs overflow (its weights are too large or broken)"
+
 /* Prints the message (cli_error) and returns status. */
 #define RETURN_ERROR(status, ...) return cli_error((status), __VA_ARGS__)
 /* When cond holds: prints the message (cli_error) and returns status. */
@@ -58,8 +61,13 @@ typedef enum { CLI_INT, CLI_I64, CLI_REAL, CLI_STR, CLI_FLAG } cli_kind;
 enum {
     CLI_REQUIRED = 1u << 0, /* must be given (its --help line says "(required)") */
     CLI_SHAPE = 1u << 1,    /* train: fixes the model's cell or sizes (not with --init) */
-    CLI_THREADS = 1u << 2,  /* the upper bound of the range is cli_max_threads() */
+    CLI_FLOAT = 1u << 2,    /* CLI_REAL used as a float: the value as a float must be finite and
+                               in the range (the double is stored, unchanged) */
 };
+
+/* cli_flag.limit: the upper bound of an integer flag's range is librnn's limit
+   (rnn_limit_get(RNN_LIMIT_x)), named in messages; 0: hi. */
+#define CLI_LIMIT(x) ((x) + 1)
 
 /* A command's flags: at most CLI_MAX_FLAGS (bit i of the seen mask is flag i). */
 #define CLI_MAX_FLAGS 64
@@ -73,7 +81,8 @@ typedef struct cli_flag {
     int lo_open, hi_open;
     const char *def;    /* the default, written as it would be given ("200"); NULL: 0 / none */
     const char *help;   /* --help text: "%D" stands for def, "\n" goes on under the column */
-    unsigned what;      /* CLI_REQUIRED, CLI_SHAPE, CLI_THREADS */
+    unsigned what;      /* CLI_REQUIRED, CLI_SHAPE, CLI_FLOAT */
+    int limit;          /* CLI_LIMIT(RNN_LIMIT_x): the upper bound is that limit of librnn */
     int resume;         /* train: > 0 may be given with --resume (its place in the list) */
     const char *key;    /* train: its key in checkpoints (NULL: not stored) */
 } cli_flag;
@@ -93,7 +102,8 @@ typedef struct cli_command {
 #define CLI_CHECKPOINT_FLAG(T)                                                                      \
     CLI_FLAG_AT(T, "checkpoint", "FILE", CLI_STR, checkpoint), .what = CLI_REQUIRED,                \
         .help = "model saved by rnnlm train"
-#define CLI_THREADS_FLAG(T) CLI_FLAG_AT(T, "threads", "N", CLI_INT, threads), .lo = 1, .what = CLI_THREADS
+#define CLI_THREADS_FLAG(T)                                                                         \
+    CLI_FLAG_AT(T, "threads", "N", CLI_INT, threads), .lo = 1, .limit = CLI_LIMIT(RNN_LIMIT_THREADS)
 #define CLI_THREADS_HELP "threads, default one per CPU (librnn's own; OpenBLAS is kept to one)"
 
 /* Ranges: the int flags 1, 2, ... and 0, 1, ...; a CLI_I64 flag about all of int64 (a seed). */
@@ -119,6 +129,14 @@ void cli_flag_copy(const cli_flag *f, void *dst, const void *src);
 
 /* Parses a --batching value ("torch" or "seed") into CORPUS_BATCH_*; -1 when it is neither. */
 int cli_batching_mode(const char *s);
+/* CLI_USAGE with the message unless --batching is torch or seed and scores some target with
+   --bptt bptt (seed: bptt >= 2). */
+int cli_check_batching(const char *batching, int bptt);
+/* CLI_USAGE with the message when chunks of batch (named batch_name in it) x bptt tokens are
+   larger than librnn's RNN_LIMIT_CHUNK. */
+int cli_check_chunk(int batch, const char *batch_name, int bptt);
+/* librnn's limit RNN_LIMIT_x (rnn_limit_get), at most INT32_MAX. */
+int64_t cli_limit(int limit);
 
 /* ---- Model helpers ----------------------------------------------------------------------------- */
 /* Loads a checkpoint that carries a vocabulary; prints the error and returns its status. */
@@ -164,6 +182,14 @@ int cli_chunk(const corpus_batches *b, size_t k, int32_t *tok_buf, int32_t *tgt_
  */
 int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *scored);
 
+/* A chunk's token and target buffers for b (cli_chunk's tok_buf, tgt_buf; malloc'd): CLI_OK, or
+   the bytes they would need printed and CLI_RUNTIME. */
+int cli_chunk_buffers(const corpus_batches *b, int32_t **tok, int32_t **tgt);
+
+/* Whether every weight of m is finite; otherwise where (n bytes) names the first one that is not
+   ("decoder.bias[0] is nan"). */
+int cli_weights_finite(const rnn_model *m, char *where, size_t n);
+
 /* ---- Small utilities --------------------------------------------------------------------------- */
 /* Seconds on a monotonic clock. */
 double cli_now(void);
@@ -188,5 +214,26 @@ int cli_out_open(cli_outfile *o, const char *path);
 /* Flushes, syncs and renames the temporary file over the path; or, with ok == 0, removes it (and
    returns CLI_RUNTIME). */
 int cli_out_close(cli_outfile *o, int ok);
+
+/* Flushes stdout: CLI_OK, or the message and CLI_RUNTIME when anything written to it was lost. */
+int cli_stdout_flush(void);
+
+/* ---- Inputs and outputs of a command ----------------------------------------------------------- */
+typedef struct cli_path {
+    const char *what; /* the flag, e.g. "--save" (messages) */
+    const char *path; /* NULL: none */
+} cli_path;
+/* CLI_RUNTIME with the message when an output that exists is the same file (device and inode,
+   following symbolic links) as one of the inputs. */
+int cli_check_outputs(const cli_path *out, int nout, const cli_path *in, int nin);
+/* An existing file at path (the output `what`) that a model would replace must be a librnn model
+   (its first 8 bytes "RNNMODEL"): CLI_OK, or the message and CLI_RUNTIME. */
+int cli_check_model_output(const char *what, const char *path);
+/* Takes an exclusive advisory lock (flock) on the file path (created) for the output `flag target`
+   ("--save", "m.rnn") and writes this process's PID in it; *fd receives it. When another process
+   holds it: its PID in the message and CLI_RUNTIME. */
+int cli_lock(const char *path, const char *flag, const char *target, int *fd);
+/* Releases cli_lock's lock and removes its file (fd < 0: nothing). */
+void cli_unlock(const char *path, int fd);
 
 #endif

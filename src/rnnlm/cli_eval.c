@@ -50,9 +50,8 @@ static int parse_eval(int argc, char **argv, eval_args *a, int *help)
     FORWARD_IF_ERROR(cli_parse(&eval_command, argc, argv, a, NULL, help));
     if (*help) return CLI_OK;
     FORWARD_IF_ERROR(cli_require(&eval_command, a));
-    RETURN_ERROR_IF(cli_batching_mode(a->batching) < 0, CLI_USAGE,
-                    "--batching must be torch or seed, got '%s'", a->batching);
-    return CLI_OK;
+    FORWARD_IF_ERROR(cli_check_batching(a->batching, a->bptt));
+    return cli_check_chunk(a->batch_size, "--batch_size", a->bptt);
 }
 
 static void print_result(const eval_args *a, double loss, size_t tokens)
@@ -80,6 +79,8 @@ static int run_eval(const void *args, rnn_model *m, const int32_t *ids, size_t n
     double loss = 0.0;
     size_t scored = 0;
     FORWARD_IF_ERROR(cli_evaluate(m, &b, &loss, &scored));
+    RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME, "the loss on %s is not finite: %s", a->data,
+                    CLI_OVERFLOW);
     print_result(a, loss, scored);
     return CLI_OK;
 }

@@ -24,14 +24,14 @@ static const cli_flag generate_flags[] = {
      .help = "number of words to generate, default %D"},
     {FLAG("seed", "N", CLI_I64, seed), CLI_ANY_I64, .def = "1111", .help = "random seed, default %D"},
     {FLAG("temperature", "T", CLI_REAL, temperature), .lo = 0, .hi = INFINITY, .def = "1.0",
-     .help = "higher T: more diversity; 0: greedy (always the most likely word).\n"
+     .what = CLI_FLOAT, .help = "higher T: more diversity; 0: greedy (always the most likely word).\n"
              "default %D"},
     {FLAG("log-interval", "N", CLI_INT, log_interval), CLI_POSITIVE, .def = "100",
      .help = "report every N words, default %D"},
     {FLAG("top-k", "K", CLI_INT, top_k), CLI_NATURAL,
      .help = "sample only from the K most likely words; 0: all (default)"},
     {FLAG("top-p", "P", CLI_REAL, top_p), .lo = 0, .lo_open = 1, .hi = 1, .def = "1",
-     .help = "nucleus sampling: only from the most likely words whose probability\n"
+     .what = CLI_FLOAT, .help = "nucleus sampling: only from the most likely words whose probability\n"
              "reaches P, in (0, 1]; 1: all (default)"},
     {FLAG("prompt", "TEXT", CLI_STR, prompt),
      .help = "words to condition on (unknown words become <unk>, if the model has it)"},
@@ -95,16 +95,36 @@ static int prompt_ids(const rnn_model *m, const char *prompt, int32_t **ids, int
     return CLI_OK;
 }
 
+/* The next-word log-probabilities of st are finite (logprobs: room for them), before word i. */
+static int check_finite(rnn_state *st, float *logprobs, int words, int i)
+{
+    RETURN_ERROR_IF(rnn_state_get_logprobs(st, logprobs) != RNN_OK, CLI_RUNTIME, "sampling failed: %s",
+                    rnn_state_errmsg(st));
+    int k = 0;
+    while (k < words && isfinite(logprobs[k])) k++;
+    RETURN_ERROR_IF(k < words, CLI_RUNTIME, "the next-word probabilities are not finite at word %d: %s",
+                    i, CLI_OVERFLOW);
+    return CLI_OK;
+}
+
 /* generate.py's loop: draw a word, write it, feed it; words to out (joined by spaces, <eos> as a
-   newline, as the lecture note writes them; a final newline ends the text), progress to log. */
-static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, FILE *out, FILE *log)
+   newline, as the lecture note writes them; a final newline ends the text), progress to log. The
+   distribution is checked to be finite now and then (logprobs: room for it). */
+static int sample_words(const rnn_model *m, rnn_state *st, const gen_args *a, float *logprobs, FILE *out,
+                        FILE *log)
 {
     rnn_sampling s;
     rnn_sampling_init(&s, sizeof s);
     s.temperature = (float)a->temperature, s.top_k = a->top_k, s.top_p = (float)a->top_p;
+    int words = 0;
+    rnn_vocab_get_size(m, &words);
     for (int i = 0; i < a->words; i++) {
         int32_t next;
         const char *word = NULL;
+        /* as often as the progress is logged, and before the last word: computing the distribution
+           again costs as much as drawing from it */
+        if (i % a->log_interval == 0 || i == a->words - 1)
+            FORWARD_IF_ERROR(check_finite(st, logprobs, words, i));
         RETURN_ERROR_IF(rnn_state_draw(st, &s, &next) != RNN_OK ||
                             rnn_state_feed(st, &next, 1, 0) != RNN_OK,
                         CLI_RUNTIME, "sampling failed: %s", rnn_state_errmsg(st));
@@ -127,11 +147,19 @@ static int generate_from(const gen_args *a, const rnn_model *m, rnn_state *st, c
 {
     RETURN_ERROR_IF(rnn_state_feed(st, ids, n, 0) != RNN_OK, CLI_RUNTIME, "cannot feed the prompt: %s",
                     rnn_state_errmsg(st));
+    int words = 0;
+    rnn_vocab_get_size(m, &words);
+    float *logprobs = malloc((size_t)words * sizeof *logprobs);
+    RETURN_ERROR_IF(!logprobs, CLI_RUNTIME, "out of memory");
     cli_outfile o;
-    FORWARD_IF_ERROR(cli_out_open(&o, a->outf));
-    int rc = sample_words(m, st, a, o.f, o.to_stdout ? stderr : stdout);
-    if (rc == CLI_OK && a->words > 0) fputc('\n', o.f); /* end the text */
-    return cli_out_close(&o, rc == CLI_OK);
+    int rc = cli_out_open(&o, a->outf);
+    if (rc == CLI_OK) {
+        rc = sample_words(m, st, a, logprobs, o.f, o.to_stdout ? stderr : stdout);
+        if (rc == CLI_OK && a->words > 0) fputc('\n', o.f); /* end the text */
+        rc = cli_out_close(&o, rc == CLI_OK);
+    }
+    free(logprobs);
+    return rc;
 }
 
 /* One inference state (rnn_state, seeded with --seed) over the model, fed ids[0..n) first. */
@@ -168,5 +196,8 @@ int cli_generate(int argc, char **argv)
     int help = 0;
     FORWARD_IF_ERROR(parse_generate(argc, argv, &a, &help));
     if (help) return cli_help(&generate_command);
+    cli_path out = {"--outf", strcmp(a.outf, "-") == 0 ? NULL : a.outf};
+    cli_path in = {"--checkpoint", a.checkpoint};
+    FORWARD_IF_ERROR(cli_check_outputs(&out, 1, &in, 1));
     return cli_run_model(a.checkpoint, a.threads, NULL, run_generate, &a);
 }

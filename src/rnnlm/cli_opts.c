@@ -15,16 +15,38 @@
 
 int cli_error(int status, const char *fmt, ...)
 {
-    char buf[1024];
+    char small[1024], *buf = small;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof small && (buf = malloc((size_t)n + 1)) != NULL) { /* a long path: not cut */
+        va_start(ap, fmt);
+        vsnprintf(buf, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (!buf) buf = small;
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     fflush(stdout);
     fprintf(stderr, "rnnlm: %s\n", buf);
+    if (buf != small) free(buf);
     return status;
+}
+
+int64_t cli_limit(int limit)
+{
+    int64_t v = 1;
+    if (rnn_limit_get(limit, &v) != RNN_OK || v < 1) v = 1;
+    return v > INT32_MAX ? INT32_MAX : v;
+}
+
+/* The names of librnn's limits (rnn.h's RNN_LIMIT_*), for messages. */
+static const char *limit_name(int limit)
+{
+    static const char *const names[] = {"RNN_LIMIT_DIM", "RNN_LIMIT_LAYERS", "RNN_LIMIT_THREADS",
+                                        "RNN_LIMIT_CHUNK", "RNN_LIMIT_WORD_BYTES", "RNN_LIMIT_APP_DATA"};
+    return limit >= 0 && limit < (int)(sizeof names / sizeof names[0]) ? names[limit] : "a limit";
 }
 
 static void *value_at(const cli_flag *f, void *args) { return (char *)args + f->off; }
@@ -32,7 +54,7 @@ static const void *cvalue_at(const cli_flag *f, const void *args) { return (cons
 
 static double upper_bound(const cli_flag *f)
 {
-    return (f->what & CLI_THREADS) ? cli_max_threads() : f->hi;
+    return f->limit ? (double)cli_limit(f->limit - 1) : f->hi;
 }
 
 /* A description of the allowed range, e.g. "a positive integer" or "in [0, 1)". */
@@ -48,9 +70,13 @@ static void range_text(const cli_flag *f, char *buf, size_t n)
         snprintf(buf, n, "an integer >= 0");
     else if (f->lo_open && f->lo == 0 && isinf(hi))
         snprintf(buf, n, "a number > 0");
+    else if (integer)
+        snprintf(buf, n, "an integer in %c%.0f, %.0f%c%s%s%s", f->lo_open ? '(' : '[', f->lo, hi,
+                 f->hi_open ? ')' : ']', f->limit ? " (librnn's " : "",
+                 f->limit ? limit_name(f->limit - 1) : "", f->limit ? ")" : "");
     else
-        snprintf(buf, n, "%s in %c%g, %g%c", integer ? "an integer" : "a number",
-                 f->lo_open ? '(' : '[', f->lo, hi, f->hi_open ? ')' : ']');
+        snprintf(buf, n, "a number in %c%g, %g%c", f->lo_open ? '(' : '[', f->lo, hi,
+                 f->hi_open ? ')' : ']');
 }
 
 static int in_range(const cli_flag *f, double x)
@@ -83,11 +109,18 @@ static void store(const cli_flag *f, void *args, const char *val)
     }
 }
 
+/* A CLI_FLOAT flag's value x is in its range also as the float librnn computes with. */
+static int float_ok(const cli_flag *f, double x)
+{
+    float xf = (float)x;
+    return !(f->what & CLI_FLOAT) || (isfinite(xf) && in_range(f, xf));
+}
+
 int cli_flag_valid(const cli_flag *f, const void *args)
 {
     if (f->kind == CLI_STR || f->kind == CLI_FLAG) return 1;
     double x = number_at(f, args), d = f->def ? strtod(f->def, NULL) : 0.0;
-    return in_range(f, x) || x == d;
+    return (in_range(f, x) && float_ok(f, x)) || x == d;
 }
 
 void cli_flag_copy(const cli_flag *f, void *dst, const void *src)
@@ -128,6 +161,12 @@ static int parse_real(const cli_flag *f, void *args, const char *val)
         return bad_value(f, val, "a number");
     if (!isfinite(x)) return bad_value(f, val, "a finite number");
     if (!in_range(f, x)) return bad_value(f, val, NULL);
+    if (!float_ok(f, x)) { /* e.g. --lr 1e39 (inf as a float), --clip 1e-50 (0 as a float) */
+        char r[96];
+        range_text(f, r, sizeof r);
+        RETURN_ERROR(CLI_USAGE, "--%s must be %s also as a 32-bit float (librnn computes in float), got "
+                                "'%s', which is %g as a float", f->name, r, val, (double)(float)x);
+    }
     *(double *)value_at(f, args) = x;
     return CLI_OK;
 }
@@ -242,4 +281,25 @@ int cli_batching_mode(const char *s)
     if (strcmp(s, "torch") == 0) return CORPUS_BATCH_MAIN;
     if (strcmp(s, "seed") == 0) return CORPUS_BATCH_SEED;
     return -1;
+}
+
+int cli_check_batching(const char *batching, int bptt)
+{
+    int mode = cli_batching_mode(batching);
+    RETURN_ERROR_IF(mode < 0, CLI_USAGE, "--batching must be torch or seed, got '%s'", batching);
+    /* the lecture note's loss is output[:, :-1] against batch[:, 1:]: the last token of a chunk
+       has no target inside it */
+    RETURN_ERROR_IF(mode == CORPUS_BATCH_SEED && bptt < 2, CLI_USAGE,
+                    "--batching seed predicts each token of a chunk from the one before it in the "
+                    "chunk, so --bptt %d would score no target at all; use --bptt 2 or more", bptt);
+    return CLI_OK;
+}
+
+int cli_check_chunk(int batch, const char *batch_name, int bptt)
+{
+    long long n = (long long)batch * bptt, most = (long long)cli_limit(RNN_LIMIT_CHUNK);
+    RETURN_ERROR_IF(n > most, CLI_USAGE,
+                    "%s %d x --bptt %d = %lld tokens per chunk, more than librnn's limit of %lld "
+                    "(RNN_LIMIT_CHUNK)", batch_name, batch, bptt, n, most);
+    return CLI_OK;
 }

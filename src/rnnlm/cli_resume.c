@@ -53,6 +53,7 @@ void train_corpus_identity(const corpus *c, train_pos *p)
    paths) and t->pos. */
 int train_write_checkpoint(trainer *t)
 {
+    FORWARD_IF_ERROR(train_check_weights(t, t->ckpt));
     train_args st = *t->a;
     st.data = t->abs_data, st.save = t->abs_save, st.metrics = t->abs_metrics, st.init = t->abs_init;
     st.resume = NULL;
@@ -168,6 +169,7 @@ static int resume_run(trainer *t, const train_args *a, uint64_t seen, train_args
     FORWARD_IF_ERROR(cli_load_model(a->resume, &t->m));
     FORWARD_IF_ERROR(read_state(t->m, a, seen, ra, &t->pos, store, save_buf));
     t->a = ra;
+    FORWARD_IF_ERROR(train_claim(t));
     FORWARD_IF_ERROR(setup_resume(t));
     return train_run(t);
 }

@@ -169,6 +169,8 @@ static int score_with(const score_args *a, rnn_state *st, const score_lines *l, 
         double lp = 0.0;
         RETURN_ERROR_IF(rnn_state_score(st, ids + used, (int)ntok, 0, &lp) != RNN_OK, CLI_RUNTIME,
                         "scoring failed: %s", rnn_state_errmsg(st));
+        RETURN_ERROR_IF(!isfinite(lp), CLI_RUNTIME, "%s: the log-probability of line %zu is not finite: %s",
+                        a->data, i + 1, CLI_OVERFLOW);
         print_line(a, i + 1, lp, ntok, text);
         total += lp, used += ntok;
         text += strlen(text) + 1;
@@ -176,8 +178,7 @@ static int score_with(const score_args *a, rnn_state *st, const score_lines *l, 
     RETURN_ERROR_IF(used != nids, CLI_RUNTIME, "%s: %zu tokens in lines, %zu in the file", a->data, used,
                     nids);
     print_total(a, total, used, l->count);
-    RETURN_ERROR_IF(fflush(stdout) != 0 || ferror(stdout), CLI_RUNTIME, "cannot write to stdout");
-    return CLI_OK;
+    return cli_stdout_flush();
 }
 
 /* Reads a->data once (tokens and lines), then scores its lines over one new state. */

@@ -20,7 +20,8 @@
 
 #include "cli_train.h"
 
-/* Set by the SIGINT handler: training stops after the current batch (main.py's KeyboardInterrupt). */
+/* Set by the SIGINT / SIGTERM / SIGHUP handler: training stops after the current batch (main.py's
+   KeyboardInterrupt). */
 static volatile sig_atomic_t g_stop = 0;
 
 /* ---- Setup ------------------------------------------------------------------------------------- */
@@ -102,8 +103,8 @@ static int setup_batches(trainer *t)
         int batch;
         const char *name;
     } s[3] = {{&t->train, t->c.train, t->c.n_train, a->batch_size, "train.txt"},
-              {&t->valid, t->c.valid, t->c.n_valid, 10, "valid.txt"},
-              {&t->test, t->c.test, t->c.n_test, 10, "test.txt"}};
+              {&t->valid, t->c.valid, t->c.n_valid, TRAIN_EVAL_BATCH, "valid.txt"},
+              {&t->test, t->c.test, t->c.n_test, TRAIN_EVAL_BATCH, "test.txt"}};
     for (int i = 0; i < 3; i++)
         RETURN_ERROR_IF(corpus_batches_init(s[i].b, s[i].ids, s[i].n, s[i].batch, a->bptt, a->mode, err,
                                             sizeof err) != RNN_OK,
@@ -111,11 +112,7 @@ static int setup_batches(trainer *t)
                         strncmp(err, "batching: ", 10) == 0 ? err + 10 : err);
     t->nbatches = t->train.num_chunks;
     if (a->max_batches > 0 && (size_t)a->max_batches < t->nbatches) t->nbatches = (size_t)a->max_batches;
-    size_t cap = (size_t)a->batch_size * (size_t)a->bptt;
-    t->tok = malloc(cap * sizeof *t->tok);
-    t->tgt = malloc(cap * sizeof *t->tgt);
-    RETURN_ERROR_IF(!t->tok || !t->tgt, CLI_RUNTIME, "out of memory");
-    return CLI_OK;
+    return cli_chunk_buffers(&t->train, &t->tok, &t->tgt);
 }
 
 /* The folder of path (copied into the malloc'd *buf): "." without a slash, "/" at the root.
@@ -138,9 +135,6 @@ static int check_writable(const char *path, const char *folder)
 /* Fails early when --save cannot be written (instead of after the first epoch). */
 static int check_save_dir(const char *path)
 {
-    struct stat st;
-    RETURN_ERROR_IF(stat(path, &st) == 0 && S_ISDIR(st.st_mode), CLI_RUNTIME,
-                    "cannot save to %s: it is a folder", path);
     char *buf;
     const char *d = folder_of(path, &buf);
     RETURN_ERROR_IF(!d, CLI_RUNTIME, "out of memory");
@@ -166,18 +160,51 @@ static char *abs_path(const char *path)
     return out;
 }
 
-/* The checkpoint path SAVE.ckpt and the absolute paths stored in checkpoints. */
+/* The checkpoint path SAVE.ckpt, the lock SAVE.lock and the absolute paths stored in checkpoints. */
 static int setup_paths(trainer *t)
 {
     const train_args *a = t->a;
     t->ckpt = malloc(strlen(a->save) + 6);
     if (t->ckpt) sprintf(t->ckpt, "%s.ckpt", a->save);
+    t->lock_fd = -1;
+    t->lock = malloc(strlen(a->save) + 6);
+    if (t->lock) sprintf(t->lock, "%s.lock", a->save);
     t->abs_data = abs_path(a->data), t->abs_save = abs_path(a->save);
     t->abs_metrics = abs_path(a->metrics), t->abs_init = abs_path(a->init);
-    RETURN_ERROR_IF(!t->ckpt || !t->abs_data || !t->abs_save || (a->metrics && !t->abs_metrics) ||
-                        (a->init && !t->abs_init),
+    RETURN_ERROR_IF(!t->ckpt || !t->lock || !t->abs_data || !t->abs_save ||
+                        (a->metrics && !t->abs_metrics) || (a->init && !t->abs_init),
                     CLI_RUNTIME, "out of memory");
     return CLI_OK;
+}
+
+/* No output (--save, SAVE.ckpt, --metrics, SAVE.lock) is an input (the corpus files, --init or
+   --resume's checkpoint, which SAVE.ckpt replaces). */
+static int check_outputs(trainer *t)
+{
+    const train_args *a = t->a;
+    const char *names[3] = {"train.txt", "valid.txt", "test.txt"};
+    char *files[3] = {NULL, NULL, NULL};
+    cli_path in[4], out[3] = {{"--save", a->save}, {"--metrics", a->metrics}, {"the lock", t->lock}};
+    cli_path ckpt = {"the checkpoint", t->ckpt};
+    for (int i = 0; i < 3; i++)
+        in[i] = (cli_path){"--data's", files[i] = corpus_join_path(a->data, names[i])};
+    in[3] = a->resume ? (cli_path){"--resume", a->resume} : (cli_path){"--init", a->init};
+    int rc = files[0] && files[1] && files[2] ? CLI_OK : cli_error(CLI_RUNTIME, "out of memory");
+    if (rc == CLI_OK) rc = cli_check_outputs(out, 3, in, 4);
+    if (rc == CLI_OK) rc = cli_check_outputs(&ckpt, 1, in, a->resume ? 3 : 4);
+    for (int i = 0; i < 3; i++) free(files[i]);
+    return rc;
+}
+
+int train_claim(trainer *t)
+{
+    const train_args *a = t->a;
+    FORWARD_IF_ERROR(setup_paths(t));
+    FORWARD_IF_ERROR(check_outputs(t));
+    FORWARD_IF_ERROR(cli_check_model_output("--save", a->save));
+    if (a->checkpoint_every > 0) FORWARD_IF_ERROR(cli_check_model_output("the checkpoint", t->ckpt));
+    FORWARD_IF_ERROR(check_save_dir(a->save));
+    return cli_lock(t->lock, "--save", a->save, &t->lock_fd);
 }
 
 int train_setup_rest(trainer *t, const char *metrics_mode)
@@ -185,8 +212,6 @@ int train_setup_rest(trainer *t, const char *metrics_mode)
     const train_args *a = t->a;
     t->bar = isatty(STDERR_FILENO);
     FORWARD_IF_ERROR(setup_batches(t));
-    FORWARD_IF_ERROR(check_save_dir(a->save));
-    FORWARD_IF_ERROR(setup_paths(t));
     if (a->metrics) t->metrics = fopen(a->metrics, metrics_mode);
     RETURN_ERROR_IF(a->metrics && !t->metrics, CLI_RUNTIME, "cannot write %s: %s", a->metrics,
                     strerror(errno));
@@ -197,6 +222,7 @@ int train_setup_rest(trainer *t, const char *metrics_mode)
 static int setup(trainer *t)
 {
     const train_args *a = t->a;
+    FORWARD_IF_ERROR(train_claim(t));
     FORWARD_IF_ERROR(a->init ? setup_init(t) : setup_new(t));
     FORWARD_IF_ERROR(train_setup_rest(t, "w"));
     t->pos.epoch = 1, t->pos.lr = a->lr;
@@ -213,6 +239,8 @@ void train_teardown(trainer *t)
     free(t->tok);
     free(t->tgt);
     free(t->ckpt);
+    if (t->lock) cli_unlock(t->lock, t->lock_fd);
+    free(t->lock);
     free(t->abs_data);
     free(t->abs_save);
     free(t->abs_metrics);
@@ -220,10 +248,20 @@ void train_teardown(trainer *t)
 }
 
 /* ---- Training ---------------------------------------------------------------------------------- */
-static void on_sigint(int sig)
+static void on_stop(int sig)
 {
     (void)sig;
     g_stop = 1;
+}
+
+int train_check_weights(const trainer *t, const char *path)
+{
+    char where[128];
+    RETURN_ERROR_IF(!cli_weights_finite(t->m, where, sizeof where), CLI_RUNTIME,
+                    "training diverged at epoch %d, batch %llu: the weights are not finite after its "
+                    "update (%s); %s was not written (try a lower --lr)",
+                    t->pos.epoch, (unsigned long long)(t->pos.batch ? t->pos.batch - 1 : 0), where, path);
+    return CLI_OK;
 }
 
 /* One batch: forward, zero_grad, backward, clip, SGD. */
@@ -303,6 +341,7 @@ static int end_epoch(trainer *t, double start)
     RETURN_ERROR_IF(!isfinite(val), CLI_RUNTIME,
                     "training diverged at epoch %d: the validation loss is not finite "
                     "(%s was not written)", epoch, t->a->save);
+    FORWARD_IF_ERROR(train_check_weights(t, t->a->save));
     progress_epoch(t, epoch, val, cli_now() - start);
     int improved = !p->saved || val < p->best;
     if (improved) p->best = val, p->saved = 1, p->best_hash = train_params_hash(t->m);
@@ -342,21 +381,38 @@ static int final_test(trainer *t)
     double loss = 0.0;
     FORWARD_IF_ERROR(cli_load_model(t->a->save, &t->m));
     FORWARD_IF_ERROR(cli_evaluate(t->m, &t->test, &loss, NULL));
+    RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME, "the test loss of %s is not finite: %s", t->a->save,
+                    CLI_OVERFLOW);
     return progress_test(t, loss);
+}
+
+/* SIGINT (Ctrl-C), SIGTERM (kill, docker stop, batch schedulers) and SIGHUP (unless ignored, as
+   nohup does) stop training after the current batch; old[] receives the previous handlers. */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define NSTOP ((int)(sizeof stop_signals / sizeof stop_signals[0]))
+
+static void catch_stop_signals(struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESETHAND; /* a second signal kills at once */
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < NSTOP; i++) {
+        sigaction(stop_signals[i], NULL, &old[i]);
+        if (stop_signals[i] != SIGHUP || old[i].sa_handler != SIG_IGN)
+            sigaction(stop_signals[i], &sa, NULL);
+    }
 }
 
 int train_run(trainer *t)
 {
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
-    sigemptyset(&sa.sa_mask);
+    struct sigaction old[NSTOP];
     g_stop = 0;
     FORWARD_IF_ERROR(cli_set_threads(t->m, t->a->threads));
-    sigaction(SIGINT, &sa, &old);
+    catch_stop_signals(old);
     int rc = train_loop(t);
-    sigaction(SIGINT, &old, NULL);
+    for (int i = 0; i < NSTOP; i++) sigaction(stop_signals[i], &old[i], NULL);
     FORWARD_IF_ERROR(rc);
     return final_test(t);
 }

@@ -15,6 +15,9 @@
 
 #include "cli.h"
 
+/* The batch size of validation and test (main.py's eval_batch_size). */
+#define TRAIN_EVAL_BATCH 10
+
 /* The flags of `rnnlm train` (main.py's, plus ours), as train_command's table describes them. */
 typedef struct train_args {
     const char *data, *model, *save, *metrics, *init, *batching, *resume;
@@ -59,6 +62,8 @@ typedef struct trainer {
     int bar;         /* stderr is a terminal: draw the progress bar */
     size_t nbatches; /* batches per epoch */
     char *ckpt;      /* SAVE.ckpt */
+    char *lock;      /* SAVE.lock: held (lock_fd) from train_claim to train_teardown */
+    int lock_fd;
     char *abs_data, *abs_save, *abs_metrics, *abs_init; /* the paths stored in checkpoints */
     /* this process's part of the current log interval and epoch (timing and the progress bar) */
     double iv_start, iv_tokens, ep_start, ep_tokens, bar_drawn;
@@ -85,9 +90,15 @@ int train_flags_valid(const train_args *a);
 void train_override(train_args *ra, const train_args *a, uint64_t seen);
 
 /* ---- cli_train.c ------------------------------------------------------------------------------- */
-/* Batches, the --save folder check, the checkpoint paths and the --metrics file (opened with
-   metrics_mode): what a fresh run and a resumed one set up after the model and the corpus. */
+/* Batches and the --metrics file (opened with metrics_mode): what a fresh run and a resumed one set
+   up after the model and the corpus. */
 int train_setup_rest(trainer *t, const char *metrics_mode);
+/* Before the corpus is read: checks the outputs (--save and SAVE.ckpt are models when they exist,
+   --save's folder is writable, no output is an input), then locks SAVE for the whole run. */
+int train_claim(trainer *t);
+/* CLI_OK when every weight is finite; otherwise "training diverged" naming the weight and that
+   `path` was not written, CLI_RUNTIME. */
+int train_check_weights(const trainer *t, const char *path);
 /* Trains (t->a, t->pos and, for a resume, t->m set up), then tests the best model. */
 int train_run(trainer *t);
 /* Releases what t holds. */

@@ -16,16 +16,16 @@ static const cli_flag train_flags[] = {
     {FLAG("data", "DIR", CLI_STR, data), .what = CLI_REQUIRED, .key = "data", .help = "corpus folder"},
     {FLAG("model", "NAME", CLI_STR, model), .def = "LSTM", .what = CLI_SHAPE, .key = "model",
      .help = "LSTM (default), GRU, RNN_TANH or RNN_RELU"},
-    {FLAG("emsize", "N", CLI_INT, emsize), CLI_POSITIVE, .def = "200", .what = CLI_SHAPE, .key = "emsize",
-     .help = "size of word embeddings, default %D"},
-    {FLAG("nhid", "N", CLI_INT, nhid), CLI_POSITIVE, .def = "200", .what = CLI_SHAPE, .key = "nhid",
-     .help = "hidden units per layer, default %D"},
-    {FLAG("nlayers", "N", CLI_INT, nlayers), CLI_POSITIVE, .def = "2", .what = CLI_SHAPE,
-     .key = "nlayers", .help = "number of layers, default %D"},
-    {FLAG("lr", "LR", CLI_REAL, lr), .lo = 0, .hi = INFINITY, .def = "20", .key = "lr",
+    {FLAG("emsize", "N", CLI_INT, emsize), CLI_POSITIVE, .limit = CLI_LIMIT(RNN_LIMIT_DIM), .def = "200",
+     .what = CLI_SHAPE, .key = "emsize", .help = "size of word embeddings, default %D"},
+    {FLAG("nhid", "N", CLI_INT, nhid), CLI_POSITIVE, .limit = CLI_LIMIT(RNN_LIMIT_DIM), .def = "200",
+     .what = CLI_SHAPE, .key = "nhid", .help = "hidden units per layer, default %D"},
+    {FLAG("nlayers", "N", CLI_INT, nlayers), CLI_POSITIVE, .limit = CLI_LIMIT(RNN_LIMIT_LAYERS),
+     .def = "2", .what = CLI_SHAPE, .key = "nlayers", .help = "number of layers, default %D"},
+    {FLAG("lr", "LR", CLI_REAL, lr), .lo = 0, .hi = INFINITY, .def = "20", .what = CLI_FLOAT, .key = "lr",
      .help = "initial learning rate, default %D"},
     {FLAG("clip", "C", CLI_REAL, clip), .lo = 0, .lo_open = 1, .hi = INFINITY, .def = "0.25",
-     .key = "clip", .help = "gradient clipping (global norm), default %D"},
+     .what = CLI_FLOAT, .key = "clip", .help = "gradient clipping (global norm), default %D"},
     {FLAG("epochs", "N", CLI_INT, epochs), CLI_POSITIVE, .def = "40", .key = "epochs",
      .help = "upper epoch limit, default %D"},
     {FLAG("batch_size", "N", CLI_INT, batch_size), CLI_POSITIVE, .def = "20", .key = "batch_size",
@@ -33,7 +33,7 @@ static const cli_flag train_flags[] = {
     {FLAG("bptt", "N", CLI_INT, bptt), CLI_POSITIVE, .def = "35", .key = "bptt",
      .help = "sequence length, default %D"},
     {FLAG("dropout", "P", CLI_REAL, dropout), .lo = 0, .hi = 1, .hi_open = 1, .def = "0.2",
-     .key = "dropout", .help = "dropout in [0, 1), default %D"},
+     .what = CLI_FLOAT, .key = "dropout", .help = "dropout in [0, 1), default %D"},
     {FLAG("tied", NULL, CLI_FLAG, tied), .what = CLI_SHAPE, .key = "tied",
      .help = "tie the word embedding and softmax weights (needs emsize == nhid)"},
     {FLAG("seed", "N", CLI_I64, seed), CLI_ANY_I64, .def = "1111", .key = "seed",
@@ -60,9 +60,9 @@ static const cli_flag train_flags[] = {
              "and test)"},
     {FLAG("checkpoint-every", "N", CLI_INT, checkpoint_every), CLI_NATURAL, .resume = 1,
      .key = "checkpoint_every",
-     .help = "every N batches, after every epoch and on Ctrl-C write a checkpoint\n"
-             "for --resume to SAVE.ckpt (SAVE: the --save file), atomically;\n"
-             "0: none (default)"},
+     .help = "every N batches, after every epoch and on Ctrl-C, SIGTERM or SIGHUP\n"
+             "write a checkpoint for --resume to SAVE.ckpt (SAVE: the --save\n"
+             "file), atomically; 0: none (default)"},
     {FLAG("resume", "CKPT", CLI_STR, resume),
      .help = "continue the run saved in CKPT (a SAVE.ckpt) exactly where it stopped,\n"
              "with its flags; the result is bit-identical to an uninterrupted run\n"
@@ -83,7 +83,11 @@ static const char help_head[] =
     "as PyTorch's examples/word_language_model/main.py: truncated BPTT, gradient clipping, plain\n"
     "SGD; after every epoch the validation loss (batch size 10); the model is saved when it\n"
     "improves, otherwise lr /= 4. At the end the best model is evaluated on test.\n"
-    "Ctrl-C stops after the current batch and evaluates the best saved model (twice: quit now).\n"
+    "Ctrl-C stops after the current batch and evaluates the best saved model (twice: quit now);\n"
+    "so do SIGTERM and SIGHUP. One run at a time may use a --save file: it is locked (SAVE.lock,\n"
+    "naming the run's PID) until the run ends. An output is never an input, and --save and\n"
+    "SAVE.ckpt replace only librnn models. Words longer than 1 MiB (librnn's RNN_LIMIT_WORD_BYTES)\n"
+    "are refused, naming the file and line.\n"
     "\n";
 
 static const char help_tail[] =
@@ -154,8 +158,10 @@ int train_check(train_args *a)
     FORWARD_IF_ERROR(cli_require(&train_command, a));
     RETURN_ERROR_IF(rnn_cell_find(a->model, &a->cell) != RNN_OK, CLI_USAGE,
                     "--model must be LSTM, GRU, RNN_TANH or RNN_RELU, got '%s'", a->model);
+    FORWARD_IF_ERROR(cli_check_batching(a->batching, a->bptt));
     a->mode = cli_batching_mode(a->batching);
-    RETURN_ERROR_IF(a->mode < 0, CLI_USAGE, "--batching must be torch or seed, got '%s'", a->batching);
+    FORWARD_IF_ERROR(cli_check_chunk(a->batch_size, "--batch_size", a->bptt));
+    FORWARD_IF_ERROR(cli_check_chunk(TRAIN_EVAL_BATCH, "the validation and test batch size", a->bptt));
     RETURN_ERROR_IF(a->tied && a->emsize != a->nhid && !a->init, CLI_USAGE,
                     "--tied needs --emsize == --nhid (got %d and %d)", a->emsize, a->nhid);
     char names[256];

@@ -3,11 +3,15 @@
  * a data folder, main.py's evaluate(), threads, clocks, JSON numbers, paths, hashes and output
  * files (written atomically by the library's rnn__atomic).
  */
+#define RNN_EXPERT_API /* rnn_param_get_block: the weights are checked for finiteness */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,12 +21,7 @@
 /* OpenBLAS's thread control, if the BLAS linked in has it (reference BLAS does not). */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 
-int cli_max_threads(void)
-{
-    int64_t v = 1;
-    if (rnn_limit_get(RNN_LIMIT_THREADS, &v) != RNN_OK || v < 1) v = 1;
-    return v > INT32_MAX ? INT32_MAX : (int)v;
-}
+int cli_max_threads(void) { return (int)cli_limit(RNN_LIMIT_THREADS); }
 
 int cli_set_threads(rnn_model *m, int n)
 {
@@ -55,20 +54,46 @@ const char *cli_basename(const char *path)
     return s ? s + 1 : path;
 }
 
+int cli_weights_finite(const rnn_model *m, char *where, size_t n)
+{
+    float *w = NULL;
+    size_t count = 0, i = 0;
+    if (rnn_param_get_block(m, &w, NULL, &count) != RNN_OK || !w) return 1;
+    while (i < count && isfinite(w[i])) i++;
+    if (i == count) return 1;
+    int np = 0;
+    rnn_param_get_count(m, &np);
+    snprintf(where, n, "weight %zu is %g", i, (double)w[i]);
+    for (int k = 0; k < np; k++) { /* name the tensor, the row and the column */
+        rnn_param p;
+        p.struct_size = sizeof p;
+        if (rnn_param_get(m, k, &p) != RNN_OK || w + i < p.data || w + i >= p.data + p.size) continue;
+        size_t at = (size_t)(w + i - p.data), cols = (size_t)p.cols;
+        if (p.rows > 1) snprintf(where, n, "%s[%zu][%zu] is %g", p.name, at / cols, at % cols, (double)w[i]);
+        else snprintf(where, n, "%s[%zu] is %g", p.name, at, (double)w[i]);
+    }
+    return 0;
+}
+
 int cli_load_model(const char *path, rnn_model **out)
 {
-    char err[512] = "";
+    char err[PATH_MAX + 512] = "";
     *out = NULL;
     int rc = rnn_model_load(out, path, NULL, 0, err, sizeof err);
     RETURN_ERROR_IF(rc != RNN_OK && err[0] && strstr(err, path), CLI_RUNTIME, "%s", err);
     RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot load %s: %s", path,
                     err[0] ? err : rnn_status_string(rc));
     int words = 0;
+    char where[128];
     rnn_vocab_get_size(*out, &words);
-    if (words > 0) return CLI_OK;
+    int finite = cli_weights_finite(*out, where, sizeof where);
+    if (words > 0 && finite) return CLI_OK;
     rnn_model_free(*out);
     *out = NULL;
-    RETURN_ERROR(CLI_RUNTIME, "%s has no vocabulary (it was not saved by rnnlm train)", path);
+    RETURN_ERROR_IF(words <= 0, CLI_RUNTIME, "%s has no vocabulary (it was not saved by rnnlm train)",
+                    path);
+    RETURN_ERROR(CLI_RUNTIME, "%s holds weights that are not finite (%s): the model is broken (saved "
+                              "from a diverged run?)", path, where);
 }
 
 /* The words of m into v with the same ids. */
@@ -171,14 +196,26 @@ static size_t scored_targets(const int32_t *tgt, int batch, int steps, int strid
     return c;
 }
 
+int cli_chunk_buffers(const corpus_batches *b, int32_t **tok, int32_t **tgt)
+{
+    /* chunk 0 is the largest: batch x min(bptt, what the data holds) */
+    size_t cap = (size_t)b->batch * (size_t)corpus_batches_steps(b, 0);
+    *tok = malloc(cap * sizeof **tok);
+    *tgt = malloc(cap * sizeof **tgt);
+    RETURN_ERROR_IF(!*tok || !*tgt, CLI_RUNTIME,
+                    "out of memory: the chunk buffers for batch size %d x %d steps need %zu bytes",
+                    b->batch, corpus_batches_steps(b, 0), 2 * cap * sizeof **tok);
+    return CLI_OK;
+}
+
 int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *scored)
 {
-    size_t cap = (size_t)b->batch * (size_t)b->bptt;
-    int32_t *tok_buf = malloc(cap * sizeof *tok_buf), *tgt_buf = malloc(cap * sizeof *tgt_buf);
-    int rc = (tok_buf && tgt_buf) ? rnn_model_reset_hidden(m, b->batch) : RNN_ERR_NOMEM;
+    int32_t *tok_buf = NULL, *tgt_buf = NULL;
+    int crc = cli_chunk_buffers(b, &tok_buf, &tgt_buf);
+    int rc = crc == CLI_OK ? rnn_model_reset_hidden(m, b->batch) : RNN_OK;
     double total = 0.0;
-    if (scored) *scored = 0;
-    for (size_t k = 0; rc == RNN_OK && k < b->num_chunks; k++) {
+    size_t n_scored = 0;
+    for (size_t k = 0; crc == CLI_OK && rc == RNN_OK && k < b->num_chunks; k++) {
         int steps = 0, stride = 0;
         const int32_t *tok = NULL, *tgt = NULL;
         double l = 0.0;
@@ -186,12 +223,15 @@ int cli_evaluate(rnn_model *m, const corpus_batches *b, double *loss, size_t *sc
         if (rc == RNN_OK) rc = rnn_evaluate(m, tok, tgt, b->batch, steps, stride, &l, NULL);
         if (rc != RNN_OK) break;
         total += (double)steps * l;
-        if (scored) *scored += scored_targets(tgt, b->batch, steps, stride);
+        n_scored += scored_targets(tgt, b->batch, steps, stride);
     }
     free(tok_buf);
     free(tgt_buf);
+    FORWARD_IF_ERROR(crc);
     RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "evaluation failed: %s (%s)", rnn_status_string(rc),
                     rnn_model_errmsg(m));
+    RETURN_ERROR_IF(n_scored == 0, CLI_RUNTIME, "evaluation failed: no chunk has a target to score");
+    if (scored) *scored = n_scored;
     *loss = total / (double)corpus_batches_eval_denominator(b);
     return CLI_OK;
 }
@@ -205,7 +245,7 @@ int cli_out_open(cli_outfile *o, const char *path)
     }
     o->at = malloc(sizeof *o->at);
     RETURN_ERROR_IF(!o->at, CLI_RUNTIME, "out of memory");
-    char err[512];
+    char err[PATH_MAX + 512];
     errno = 0;
     int rc = rnn__atomic_open(o->at, path, err, sizeof err), e = errno;
     if (rc != RNN_OK) {
@@ -214,23 +254,124 @@ int cli_out_open(cli_outfile *o, const char *path)
     }
     RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot write %s: %s", path, e ? strerror(e) : err);
     o->f = o->at->f;
-    /* 0666 less the umask, also over an existing file (rnn__atomic would keep that file's mode) */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fileno(o->f), 0666 & ~mask);
+    /* 0666 less the umask, also over an existing file (rnn__atomic would keep that file's mode);
+       never on a device, FIFO or socket written in place (that would change the node itself) */
+    if (!o->at->direct) {
+        mode_t mask = umask(0);
+        umask(mask);
+        (void)fchmod(fileno(o->f), 0666 & ~mask);
+    }
+    return CLI_OK;
+}
+
+int cli_stdout_flush(void)
+{
+    errno = 0;
+    int bad = fflush(stdout) != 0, e = errno;
+    RETURN_ERROR_IF(bad || ferror(stdout), CLI_RUNTIME,
+                    "cannot write to stdout%s%s: the output is incomplete", bad && e ? ": " : "",
+                    bad && e ? strerror(e) : "");
     return CLI_OK;
 }
 
 int cli_out_close(cli_outfile *o, int ok)
 {
     if (o->to_stdout) {
-        RETURN_ERROR_IF(fflush(stdout) != 0 && ok, CLI_RUNTIME, "cannot write to stdout");
+        if (ok) FORWARD_IF_ERROR(cli_stdout_flush());
         return ok ? CLI_OK : CLI_RUNTIME;
     }
-    char err[512];
+    char err[PATH_MAX + 512];
     int rc = rnn__atomic_close(o->at, ok, err, sizeof err);
     free(o->at);
     o->at = NULL, o->f = NULL;
     RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
     return ok ? CLI_OK : CLI_RUNTIME;
+}
+
+/* ---- Outputs that must not overwrite inputs, or what is not a model ---------------------------- */
+int cli_check_outputs(const cli_path *out, int nout, const cli_path *in, int nin)
+{
+    for (int o = 0; o < nout; o++) {
+        struct stat so, si;
+        if (!out[o].path || stat(out[o].path, &so) != 0) continue; /* not there yet: nothing to lose */
+        for (int i = 0; i < nin; i++)
+            RETURN_ERROR_IF(in[i].path && stat(in[i].path, &si) == 0 && si.st_dev == so.st_dev &&
+                                si.st_ino == so.st_ino,
+                            CLI_RUNTIME, "%s %s is the same file as the input %s %s: an output must not "
+                                         "overwrite an input",
+                            out[o].what, out[o].path, in[i].what, in[i].path);
+    }
+    return CLI_OK;
+}
+
+int cli_check_model_output(const char *what, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return CLI_OK; /* not there yet (the save says why when it fails) */
+    RETURN_ERROR_IF(S_ISDIR(st.st_mode), CLI_RUNTIME, "cannot save to %s: it is a folder", path);
+    RETURN_ERROR_IF(!S_ISREG(st.st_mode), CLI_RUNTIME,
+                    "%s %s exists and is not a regular file: refusing to replace it with a model", what,
+                    path);
+    FILE *f = fopen(path, "rb");
+    RETURN_ERROR_IF(!f, CLI_RUNTIME, "cannot read %s (%s) to check that it is a model: %s", what, path,
+                    strerror(errno));
+    char head[8];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    RETURN_ERROR_IF(n != sizeof head || memcmp(head, "RNNMODEL", sizeof head) != 0, CLI_RUNTIME,
+                    "%s %s exists and is not a librnn model (it does not begin with RNNMODEL): "
+                    "refusing to overwrite it", what, path);
+    return CLI_OK;
+}
+
+/* ---- An advisory lock with the holder's PID in it ---------------------------------------------- */
+/* The PID written in the lock file fd (0 when none is there yet). */
+static long lock_holder(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    return strtol(buf, NULL, 10);
+}
+
+int cli_lock(const char *path, const char *flag, const char *target, int *fd_out)
+{
+    *fd_out = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        RETURN_ERROR_IF(fd < 0, CLI_RUNTIME, "cannot create the lock %s for %s %s: %s", path, flag,
+                        target, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            long pid = e == EWOULDBLOCK ? lock_holder(fd) : 0;
+            close(fd);
+            RETURN_ERROR_IF(e != EWOULDBLOCK, CLI_RUNTIME, "cannot lock %s for %s %s: %s", path, flag,
+                            target, strerror(e));
+            char who[48] = "";
+            if (pid > 0) snprintf(who, sizeof who, " (PID %ld)", pid);
+            RETURN_ERROR(CLI_RUNTIME,
+                         "%s %s is in use by another rnnlm%s, which holds the lock %s: wait for it to end "
+                         "or give another %s", flag, target, who, path, flag);
+        }
+        /* the file locked must still be the one at path (a holder removes it when it ends) */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            char pid[32];
+            int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+            /* the PID only serves the message of a second run: a failed write is no error */
+            if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)n) != n) (void)ftruncate(fd, 0);
+            *fd_out = fd;
+            return CLI_OK;
+        }
+        close(fd);
+    }
+    RETURN_ERROR(CLI_RUNTIME, "cannot lock %s for %s %s: it keeps being replaced", path, flag, target);
+}
+
+void cli_unlock(const char *path, int fd)
+{
+    if (fd < 0) return;
+    unlink(path); /* while still holding it: a waiting run then locks a fresh file */
+    close(fd);
 }

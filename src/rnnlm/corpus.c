@@ -431,6 +431,7 @@ typedef struct tokenizer {
     const char *path;
     int add_words;
     int32_t unk_id; /* lookup mode: id of <unk> or -1 */
+    size_t max_word; /* add mode: librnn's RNN_LIMIT_WORD_BYTES */
     int32_t eos_id; /* -1 until known */
     int32_t *ids;
     size_t n, cap;
@@ -492,6 +493,12 @@ static int emit_word(tokenizer *t, const char *w, size_t len)
 {
     int32_t id;
     if (t->add_words) {
+        if (len > t->max_word) {
+            set_err(t->err, t->errsz,
+                    "%s:%llu: a word of %zu bytes, longer than a vocabulary word may be (%zu bytes, "
+                    "librnn's RNN_LIMIT_WORD_BYTES)", t->path, t->line, len, t->max_word);
+            return RNN_ERR_FORMAT;
+        }
         int rc = vocab_add(t->v, w, len, &id);
         if (rc != RNN_OK) {
             set_err(t->err, t->errsz, "%s:%llu: cannot add a word to the vocabulary (%s)", t->path,
@@ -591,6 +598,9 @@ int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_w
     t.v = v;
     t.path = path;
     t.add_words = add_words;
+    int64_t max_word = 0;
+    if (rnn_limit_get(RNN_LIMIT_WORD_BYTES, &max_word) != RNN_OK || max_word <= 0) max_word = INT64_MAX;
+    t.max_word = (uint64_t)max_word > SIZE_MAX ? SIZE_MAX : (size_t)max_word;
     t.unk_id = add_words ? -1 : vocab_lookup(v, CORPUS_UNK, sizeof CORPUS_UNK - 1);
     t.eos_id = add_words ? -1 : vocab_lookup(v, CORPUS_EOS, sizeof CORPUS_EOS - 1);
     if (t.eos_id < 0) t.eos_id = t.unk_id;

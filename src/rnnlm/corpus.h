@@ -45,7 +45,7 @@
 
 #include "rnn.h"
 
-#define CORPUS_ERR_SIZE 256
+#define CORPUS_ERR_SIZE 8192 /* room for paths as long as PATH_MAX: messages never cut them */
 
 /* ---- Vocabulary (data.py's Dictionary): word <-> id, ids in order of first addition --------- */
 typedef struct corpus_vocab corpus_vocab;
@@ -98,7 +98,9 @@ int corpus_read_lines(FILE *f, const char *name, corpus_line_fn on_line, void *u
 
 /*
  * Tokenizes the file at path (rules above) into *ids (malloc'd, *n entries, n >= 1).
- * add_words != 0: new words are added to v in order of first occurrence (data.py).
+ * add_words != 0: new words are added to v in order of first occurrence (data.py). A word longer
+ *   than a model's vocabulary may hold (librnn's RNN_LIMIT_WORD_BYTES, 1 MiB) fails with
+ *   RNN_ERR_FORMAT and a message naming the file and the line.
  * add_words == 0: v is not changed; a word that is not in v maps to the id of "<unk>" when v has
  *   "<unk>", otherwise the call fails with RNN_ERR_NOTFOUND and a message giving the number of
  *   unknown tokens and the first few distinct unknown words with their lines (rnnlm eval).

@@ -34,17 +34,16 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    int rc = CLI_OK;
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
         fputs(usage, stdout);
-        return CLI_OK;
-    }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+    else if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0)
         printf("rnnlm (librnn) %s\n", rnn_version_string());
-        return CLI_OK;
-    }
-    if (strcmp(cmd, "train") == 0) return cli_train(argc - 1, argv + 1);
-    if (strcmp(cmd, "eval") == 0) return cli_eval(argc - 1, argv + 1);
-    if (strcmp(cmd, "generate") == 0) return cli_generate(argc - 1, argv + 1);
-    if (strcmp(cmd, "score") == 0) return cli_score(argc - 1, argv + 1);
-    RETURN_ERROR(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
+    else if (strcmp(cmd, "train") == 0) rc = cli_train(argc - 1, argv + 1);
+    else if (strcmp(cmd, "eval") == 0) rc = cli_eval(argc - 1, argv + 1);
+    else if (strcmp(cmd, "generate") == 0) rc = cli_generate(argc - 1, argv + 1);
+    else if (strcmp(cmd, "score") == 0) rc = cli_score(argc - 1, argv + 1);
+    else RETURN_ERROR(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
+    /* the result (and the log) on stdout was written: a full disk or a closed pipe is an error */
+    return rc == CLI_OK ? cli_stdout_flush() : rc;
 }
