@@ -65,15 +65,29 @@
  *   slice of a [batch][n] array is passed without a copy. Targets use the same layout and stride;
  *   a target of RNN_IGNORE (-1) is left out of the loss.
  * - Parameters live in one contiguous block, gradients in another; activations in one workspace
- *   arena per model and per state, sized from (config, batch, steps). These calls allocate:
- *   rnn_model_create, rnn_model_load, rnn_model_load_mem, rnn_model_reset_hidden (a batch larger
- *   than any before), rnn_model_reserve, rnn_model_set_threads, rnn_vocab_set, rnn_state_create,
- *   rnn_state_clone, and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed /
- *   rnn_state_score when a chunk is larger than any before on that handle (the workspace grows
- *   once; rnn_model_reserve avoids it). No other call allocates: in the steady state the training
- *   loop and generation allocate nothing. rnn_model_save allocates nothing through the hooks (the
- *   C library's stdio buffers a file). Every allocation goes through the rnn_allocator given at
- *   creation or load.
+ *   arena per model and per state. A call that runs the model needs a workspace set by its own
+ *   shape (and the configuration): rnn_forward for (batch, steps) and what rnn_backward needs;
+ *   rnn_evaluate with targets or logprobs for (batch, steps), less than that; rnn_sample and the
+ *   states' next-token calls for (batch, 1); rnn_state_feed, rnn_state_score and rnn_evaluate
+ *   without targets and logprobs for one chunk (below). When the workspace holds less than a call
+ *   needs, it is replaced by one of exactly that size, not one for the largest batch and the
+ *   largest steps seen apart; it never shrinks. So a shape seen before never allocates again, and
+ *   after rnn_model_reserve(m, b, s) no call on m with at most b streams and s steps allocates.
+ * - Long inputs: rnn_state_feed, rnn_state_score and rnn_evaluate without targets and logprobs run
+ *   in chunks of max(1, 256 / batch) steps, carrying the hidden state from one to the next, so their
+ *   memory does not depend on the number of steps (a feed holds no V-wide logits at all). A state's
+ *   hidden state after them is the one pass's, bit for bit (its products are row-wise), and its
+ *   scores do not depend on where chunks end (the output layer's products start at multiples of
+ *   that many steps in any case); the model's state after rnn_evaluate is what one such call per
+ *   chunk leaves.
+ * - These calls allocate: rnn_model_create, rnn_model_load, rnn_model_load_mem,
+ *   rnn_model_reset_hidden (a batch larger than any before), rnn_model_reserve,
+ *   rnn_model_set_threads, rnn_vocab_set, rnn_state_create, rnn_state_clone (a workspace the size
+ *   of its source's), and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed /
+ *   rnn_state_score when the workspace must grow as above. No other call allocates: in the steady
+ *   state the training loop and generation allocate nothing. rnn_model_save allocates nothing
+ *   through the hooks (the C library's stdio buffers a file). Every allocation goes through the
+ *   rnn_allocator given at creation or load.
  *
  * Thread safety
  * - Distinct handles may be used from different threads at the same time without locking.
@@ -260,8 +274,9 @@ RNN_API int rnn_model_set_seed(rnn_model *m, uint64_t seed);
  * next call or by rnn_model_free; they sleep between calls. They split the large products, the
  * output layer and the passes over the parameters with the caller; set the BLAS to one thread
  * then (OpenBLAS: OPENBLAS_NUM_THREADS=1), or the two thread pools compete. rnn_state_create
- * gives each new state its own workers, as many as the model's setting then (so this call must
- * not overlap rnn_state_create on the same model). The row and parameter sums are cut into fixed
+ * gives each new state its own workers, as many as the model's setting then (so, like every call
+ * that changes the model, this one must not overlap calls on its states: see "Inference states";
+ * rnn_state_create reads the setting). The row and parameter sums are cut into fixed
  * chunks, so they do not depend on the thread count; the products are cut into one CBLAS call per
  * thread, whose last bits may. After fork() the child's copies of the handles have no workers and
  * run every call on the calling thread (same results). RNN_ERR_INVALID outside
@@ -291,9 +306,10 @@ RNN_API int rnn_model_get_hidden(const rnn_model *m, int batch, float *h, float 
 RNN_API int rnn_model_set_hidden(rnn_model *m, int batch, const float *h, const float *c);
 
 /*
- * Sizes the workspace for chunks of up to batch x steps now, so that later calls never allocate.
- * Optional: the first call that needs a larger workspace grows it. Growing drops a pending
- * backward (the activations it needed are gone). Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_NOMEM.
+ * Sizes the workspace for a training step of batch x steps now (when it holds less), so that no
+ * later call with at most `batch` streams and `steps` steps allocates. Optional: the first call
+ * that needs more grows the workspace to what that call needs. Growing drops a pending backward
+ * (the activations it needed are gone). Returns RNN_OK, RNN_ERR_INVALID or RNN_ERR_NOMEM.
  */
 RNN_API int rnn_model_reserve(rnn_model *m, int batch, int steps);
 
@@ -308,7 +324,9 @@ RNN_API int rnn_model_reserve(rnn_model *m, int batch, int steps);
  *   targets  the same layout, each in [0, V) or RNN_IGNORE
  *   batch    must equal the hidden state's batch (see rnn_model_reset_hidden)
  *   stride   entries between the starts of two rows (>= steps), or 0 for steps
- *   loss     receives the mean NLL (may be NULL)
+ *   loss     receives the mean NLL (may be NULL). Not checked: a non-finite weight or hidden state
+ *            that reaches a kept position's logits makes it NaN (or +inf), as in PyTorch, and the
+ *            call still returns RNN_OK; check it (isfinite) before training on.
  * Returns RNN_OK, RNN_ERR_INVALID, RNN_ERR_RANGE, RNN_ERR_STATE (no state or another batch size),
  * or RNN_ERR_NOMEM (growing the workspace).
  */
@@ -344,8 +362,10 @@ RNN_API int rnn_sgd_step(rnn_model *m, float lr);
  * rnn_forward in evaluation mode (no dropout, nothing kept for backward, no gradient): the mean NLL
  * of the targets, and the hidden state carried as in rnn_forward. When logprobs is not NULL it
  * receives log_softmax of every position, float[batch][steps][V]. targets may be NULL: the chunk
- * only advances the state (e.g. to prime it with a prompt) and the loss is 0. Drops any pending
- * backward. Otherwise the same arguments and returns as rnn_forward.
+ * only advances the state (e.g. to prime it with a prompt) and the loss is 0; with logprobs NULL
+ * too, it runs in chunks without logits (see "Long inputs" at the top). As in rnn_forward, a
+ * non-finite logit gives a NaN (or infinite) loss and log-probabilities, never a finite one: check
+ * them. Drops any pending backward. Otherwise the same arguments and returns as rnn_forward.
  */
 RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch,
                          int steps, int stride, double *loss, float *logprobs);
@@ -367,7 +387,10 @@ RNN_API int rnn_sampling_init(rnn_sampling *s, size_t size);
  * The example's generation step on the model's hidden state: feeds tokens[b] to stream b
  * (advancing the state by one step), then draws next[b] from the next-token distribution with the
  * model's generator, through the sampler chain of rnn_sampling (NULL: the defaults). batch must
- * equal the state's batch. Drops any pending backward.
+ * equal the state's batch. Drops any pending backward. RNN_ERR_NUMERIC when a stream's
+ * distribution is not one (a NaN or +inf logit, or every logit -inf; the message names the stream
+ * and the token): nothing is drawn or written to next, and the hidden state and the generator are
+ * left as they were (the tokens are not fed; only the pending backward is gone).
  */
 RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_sampling *sampling,
                        int32_t *next);
@@ -376,13 +399,18 @@ RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn
 /*
  * An rnn_state is a hidden state for `batch` independent streams, with its own workspace and one
  * generator per stream, over a model it only reads. Any number of states may use one model, each
- * from its own thread, at the same time, as long as nothing modifies the model meanwhile (no
- * training-loop call, rnn_model_reset_hidden / set_hidden / set_seed / set_threads, rnn_vocab_set,
- * parameter writes, or free). A state itself must not be used by two threads at once. The state
- * calls below never allocate after rnn_state_create, except rnn_state_feed / score with more
- * steps than any before (the workspace grows once). Stream b's generator is seeded with seed + b,
+ * from its own thread, at the same time, as long as nothing modifies the model meanwhile: no call
+ * that takes a non-const rnn_model * (rnn_forward, rnn_backward, rnn_zero_grad,
+ * rnn_clip_grad_norm, rnn_sgd_step, rnn_evaluate, rnn_sample, rnn_model_reset_hidden / set_hidden
+ * / reserve / set_seed / set_threads, rnn_vocab_set, rnn_model_free) and no write through
+ * rnn_param's data pointers (or rnn_param_get_block's). The calls that take a const rnn_model *
+ * may run meanwhile (on one thread at a time, as for any handle). A state itself must not be used
+ * by two threads at once. The state calls below never allocate after rnn_state_create, except
+ * rnn_state_feed / score when the workspace must grow (see "Determinism and memory"; every input
+ * longer than one chunk needs the same). Stream b's generator is seeded with seed + b,
  * so stream b of a batched state produces what a one-stream state created with seed + b produces.
- * A stream's results do not depend on the other streams of its state.
+ * A stream's results do not depend on the other streams of its state (scores within rounding: the
+ * output layer's products are CBLAS ones over all streams).
  */
 typedef struct rnn_state rnn_state;
 
@@ -412,8 +440,9 @@ RNN_API int rnn_state_set_hidden(rnn_state *st, const float *h, const float *c);
 
 /*
  * Feeds tokens int32_t[batch][stride] (steps used per row; stride 0 = steps) through the model (no
- * dropout), advancing every stream by `steps` tokens in one pass: the input products of all steps
- * are one GEMM per layer. Use it to prime a state with a prompt.
+ * dropout), advancing every stream by `steps` tokens: the input products of a chunk's steps are
+ * one GEMM per layer. A long input runs in chunks (see "Long inputs" at the top), with the state
+ * one pass would give. Use it to prime a state with a prompt.
  */
 RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps, int stride);
 
@@ -421,7 +450,9 @@ RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps, int 
  * Scores continuations: logprob[b] = sum over t of log p(tokens[b][t] | the stream's past and
  * tokens[b][0..t-1]), then advances the state past them (as rnn_state_feed). The first token is
  * predicted from the state as it is (a zero state gives the model's distribution after a zero
- * hidden state). Fork with rnn_state_copy first to score several candidates from one point.
+ * hidden state). Fork with rnn_state_copy first to score several candidates from one point. A
+ * long input runs in chunks (see "Long inputs" at the top); its scores do not depend on where
+ * they end. A non-finite logit makes its stream's logprob NaN (or infinite): check it.
  */
 RNN_API int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride,
                             double *logprob);
@@ -430,11 +461,16 @@ RNN_API int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int
 RNN_API int rnn_state_get_logprobs(rnn_state *st, float *logprobs);
 
 /* Draws next[b] for every stream from the next-token distribution (sampling NULL: the defaults).
- * Does not advance the state: feed the tokens you keep. */
+ * Does not advance the state: feed the tokens you keep. RNN_ERR_NUMERIC when a stream's
+ * distribution is not one (a NaN or +inf logit, or every logit -inf; the message names the stream):
+ * nothing is written and the state, its generators included, is left as it was. */
 RNN_API int rnn_state_draw(rnn_state *st, const rnn_sampling *sampling, int32_t *next);
 
 /* Generates `count` (>= 0; 0 does nothing) tokens per stream into out int32_t[batch][count]:
- * draw, feed, repeat; all streams advance together (one GEMM per layer and step). */
+ * draw, feed, repeat; all streams advance together (one GEMM per layer and step).
+ * RNN_ERR_NUMERIC when the distribution of token i is not one (as rnn_state_draw; the message
+ * names i): the state is left as generate with count i leaves it, out[b][0 .. i) hold those
+ * tokens and out[b][i ..) are not written. */
 RNN_API int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out);
 
 /* ---- Parameters by name (for converters and FFI) ---------------------------------------------- */

@@ -74,7 +74,7 @@ int rnn_model_reserve(rnn_model *m, int batch, int steps)
     if (!m) return RNN_ERR_INVALID;
     if (batch <= 0 || steps <= 0 || (long long)batch * steps > RNN__MAX_CHUNK)
         return rnn__fail(m, RNN_ERR_INVALID, "bad shape batch %d x steps %d", batch, steps);
-    return rnn__ensure_workspace(&m->train, batch, steps);
+    return rnn__ensure_workspace(&m->train, RNN__WS_TRAIN, batch, steps, (size_t)batch * steps);
 }
 
 int rnn_model_get_batch(const rnn_model *m, int *batch)
@@ -150,7 +150,10 @@ int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int
     if (!m) return RNN_ERR_INVALID;
     if (!targets) return rnn__fail(m, RNN_ERR_INVALID, "targets is NULL");
     int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps, &stride);
+    size_t N = (size_t)batch * steps;
+    if (!rc) rc = rnn__ensure_workspace(&m->train, RNN__WS_TRAIN, batch, steps, N);
     if (rc) return rc;
+    rnn__ws_begin(&m->train, RNN__WS_TRAIN, batch, steps, N);
     const float *top = rnn__run_layers(m, &m->train, tokens, targets, batch, steps, stride, 1);
     double l = rnn__head_loss(m, &m->train, top, batch, steps, 1, NULL);
     if (loss) *loss = l;
@@ -163,8 +166,17 @@ int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, in
     if (!m) return RNN_ERR_INVALID;
     int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps, &stride);
     if (rc) return rc;
+    if (!targets && !logprobs) { /* only advances the state: in chunks, without logits */
+        rc = rnn__run_chunked(m, &m->train, tokens, batch, steps, stride, NULL);
+        if (!rc && loss) *loss = 0.0;
+        return rc;
+    }
+    size_t N = (size_t)batch * steps;
+    rc = rnn__ensure_workspace(&m->train, RNN__WS_EVAL, batch, steps, N);
+    if (rc) return rc;
+    rnn__ws_begin(&m->train, RNN__WS_EVAL, batch, steps, N);
     const float *top = rnn__run_layers(m, &m->train, tokens, targets, batch, steps, stride, 0);
-    double l = targets || logprobs ? rnn__head_loss(m, &m->train, top, batch, steps, 0, logprobs) : 0.0;
+    double l = rnn__head_loss(m, &m->train, top, batch, steps, 0, logprobs);
     if (loss) *loss = l;
     return RNN_OK;
 }
@@ -238,10 +250,17 @@ int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_samplin
     int stride = 1;
     int rc = rnn__sampling_read(&m->err, sampling, &s);
     if (!rc) rc = rnn__check_tokens(&m->train, tokens, NULL, batch, 1, &stride);
+    if (!rc) rc = rnn__ensure_workspace(&m->train, RNN__WS_EVAL, batch, 1, (size_t)batch);
     if (rc) return rc;
-    const float *top = rnn__run_layers(m, &m->train, tokens, NULL, batch, 1, 1, 0);
-    rnn__head_sample(m, &m->train, top, batch, &s, next);
-    return RNN_OK;
+    rnn__ctx *x = &m->train;
+    rnn__ws_begin(x, RNN__WS_EVAL, batch, 1, (size_t)batch);
+    const float *top = rnn__run_layers(m, x, tokens, NULL, batch, 1, 1, 0);
+    rc = rnn__head_sample(m, x, top, batch, &s, next);
+    if (rc) { /* take the tokens back: the workspace holds the state that entered */
+        memcpy(x->h, x->buf.h0, state_floats(x) * sizeof(float));
+        if (x->c) memcpy(x->c, x->buf.c0, state_floats(x) * sizeof(float));
+    }
+    return rc;
 }
 
 int rnn_model_set_seed(rnn_model *m, uint64_t seed)
@@ -268,7 +287,7 @@ int rnn_state_create(rnn_state **out, const rnn_model *m, int batch, uint64_t se
         if (!rc) rc = rnn__ctx_reset(&st->ctx, batch); /* allocates the state and the generators */
         if (!rc && rnn__pool_create(&st->ctx.pool, m->threads, &m->al) != RNN_OK)
             rc = rnn__failf(&st->err, RNN_ERR_NOMEM, "cannot start %d threads", m->threads);
-        if (!rc) rc = rnn__ensure_workspace(&st->ctx, batch, 1);
+        if (!rc) rc = rnn__ensure_workspace(&st->ctx, RNN__WS_EVAL, batch, 1, (size_t)batch);
     }
     if (rc) {
         rnn_state_free(st);
@@ -316,7 +335,7 @@ int rnn_state_clone(rnn_state **out, const rnn_state *src)
     rnn_state *st;
     int rc = rnn_state_create(&st, src->ctx.m, src->ctx.batch, src->ctx.row_seed);
     if (!rc) rc = rnn_state_copy(st, src);
-    if (!rc && src->ctx.ws_steps > 1) rc = rnn__ensure_workspace(&st->ctx, src->ctx.batch, src->ctx.ws_steps);
+    if (!rc) rc = rnn__reserve_workspace(&st->ctx, src->ctx.ws.cap);
     if (rc) {
         rnn_state_free(st);
         return rc;
@@ -347,9 +366,7 @@ int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps, int stride)
 {
     if (!st) return RNN_ERR_INVALID;
     int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps, &stride);
-    if (rc) return rc;
-    rnn__run_layers(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, stride, 0);
-    return RNN_OK;
+    return rc ? rc : rnn__run_chunked(st->ctx.m, &st->ctx, tokens, st->ctx.batch, steps, stride, NULL);
 }
 
 int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride, double *logprob)
@@ -357,17 +374,15 @@ int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride,
     if (!st) return RNN_ERR_INVALID;
     if (!logprob) return rnn__failf(&st->err, RNN_ERR_INVALID, "logprob is NULL");
     int rc = rnn__check_tokens(&st->ctx, tokens, NULL, st->ctx.batch, steps, &stride);
-    if (rc) return rc;
-    const float *top = rnn__run_layers(st->ctx.m, &st->ctx, tokens, NULL, st->ctx.batch, steps, stride, 0);
-    rnn__head_score(st->ctx.m, &st->ctx, top, st->ctx.batch, steps, logprob);
-    return RNN_OK;
+    return rc ? rc : rnn__run_chunked(st->ctx.m, &st->ctx, tokens, st->ctx.batch, steps, stride, logprob);
 }
 
-/* the next-token distribution's heads run on the state's top layer, in a (batch, 1) workspace */
-static void draw(rnn_state *st, const rnn_sampling *s, int32_t *next)
+/* the next-token distribution's heads run on the state's top layer, in a (batch, 1) workspace (the
+ * size rnn_state_create reserved) */
+static int draw(rnn_state *st, const rnn_sampling *s, int32_t *next)
 {
-    rnn__ws_begin(&st->ctx, st->ctx.batch, 1);
-    rnn__head_sample(st->ctx.m, &st->ctx, rnn__ctx_top(&st->ctx), st->ctx.batch, s, next);
+    rnn__ws_begin(&st->ctx, RNN__WS_EVAL, st->ctx.batch, 1, (size_t)st->ctx.batch);
+    return rnn__head_sample(st->ctx.m, &st->ctx, rnn__ctx_top(&st->ctx), st->ctx.batch, s, next);
 }
 
 int rnn_state_draw(rnn_state *st, const rnn_sampling *sampling, int32_t *next)
@@ -376,9 +391,7 @@ int rnn_state_draw(rnn_state *st, const rnn_sampling *sampling, int32_t *next)
     if (!next) return rnn__failf(&st->err, RNN_ERR_INVALID, "next is NULL");
     rnn_sampling s;
     int rc = rnn__sampling_read(&st->err, sampling, &s);
-    if (rc) return rc;
-    draw(st, &s, next);
-    return RNN_OK;
+    return rc ? rc : draw(st, &s, next);
 }
 
 int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, int32_t *out)
@@ -391,8 +404,14 @@ int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int count, i
     int B = st->ctx.batch;
     for (int i = 0; i < count; i++) {
         /* draw every stream's token i, then feed them as one step: one GEMM per layer for all */
-        draw(st, &s, st->gen);
+        rc = draw(st, &s, st->gen);
+        if (rc) { /* tokens 0 .. i-1 stand, as if count had been i */
+            char msg[RNN_ERR_LEN];
+            snprintf(msg, sizeof msg, "%s", st->err.msg);
+            return rnn__failf(&st->err, rc, "token %d of %d: %s", i, count, msg);
+        }
         for (int b = 0; b < B; b++) out[(size_t)b * count + i] = st->gen[b];
+        rnn__ws_begin(&st->ctx, RNN__WS_FEED, B, 1, 0);
         rnn__run_layers(st->ctx.m, &st->ctx, st->gen, NULL, B, 1, 1, 0);
     }
     return RNN_OK;
@@ -402,7 +421,7 @@ int rnn_state_get_logprobs(rnn_state *st, float *logprobs)
 {
     if (!st) return RNN_ERR_INVALID;
     if (!logprobs) return rnn__failf(&st->err, RNN_ERR_INVALID, "logprobs is NULL");
-    rnn__ws_begin(&st->ctx, st->ctx.batch, 1);
+    rnn__ws_begin(&st->ctx, RNN__WS_EVAL, st->ctx.batch, 1, (size_t)st->ctx.batch);
     rnn__head_logprobs(st->ctx.m, &st->ctx, rnn__ctx_top(&st->ctx), st->ctx.batch, logprobs);
     return RNN_OK;
 }

@@ -2,6 +2,8 @@
  * cell_rnn.c -- Elman RNN, PyTorch's nn.RNN with nonlinearity 'tanh' or 'relu':
  *     h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
  * Nothing is cached beyond the outputs y: act'(pre) is recovered from y (1 - y^2, or y > 0).
+ * relu keeps NaN as torch.relu does, and its gradient passes through a NaN output (torch's
+ * threshold_backward zeroes only where y <= 0), so a NaN weight gives a NaN loss, not a finite one.
  */
 #include "blas.h"
 #include "cell.h"
@@ -31,7 +33,7 @@ static void forward(const rnn__layer *l, int relu)
             }
             for (int j = 0; j < H; j++) {
                 float v = row[j] + l->b_hh[j];
-                row[j] = v > 0.0f ? v : 0.0f;
+                row[j] = v > 0.0f || v != v ? v : 0.0f;
             }
         }
     }
@@ -50,7 +52,7 @@ static void backward(const rnn__layer *l, int relu)
         float *dgt = dg + t * BH;
         for (size_t i = 0; i < BH; i++) {
             float d = dyt[i] + dh[i], y = yt[i];
-            dgt[i] = relu ? (y > 0.0f ? d : 0.0f) : d * (1.0f - y * y);
+            dgt[i] = relu ? (y > 0.0f || y != y ? d : 0.0f) : d * (1.0f - y * y);
         }
         /* dh (B,H) = dg_t (B,H) * W_hh (H,H) */
         rnn__gemm(NULL, 0, 0, B, H, H, 1.0f, dgt, H, l->w_hh, H, 0.0f, dh, H);

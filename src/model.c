@@ -114,7 +114,7 @@ int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets
                                       "target %ld at [%d][%d] is outside [0, %d) and not RNN_IGNORE", (long)y, b, t, V);
             }
         }
-    return rnn__ensure_workspace(x, batch, steps);
+    return RNN_OK;
 }
 
 /* ---- passes -------------------------------------------------------------------------------------- */
@@ -164,12 +164,11 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
     size_t N = (size_t)B * T, LBH = (size_t)L * B * H, S = (size_t)stride;
     int drop = train && m->cfg.dropout > 0.0f;
     rnn__buffers *buf = &x->buf;
-    rnn__ws_begin(x, B, T);
 
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             buf->tok[(size_t)t * B + b] = tokens[(size_t)b * S + t];
-            buf->tgt[(size_t)t * B + b] = targets ? targets[(size_t)b * S + t] : RNN_IGNORE;
+            if (buf->tgt) buf->tgt[(size_t)t * B + b] = targets ? targets[(size_t)b * S + t] : RNN_IGNORE;
         }
     const float *enc = m->params + m->enc;
     for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
@@ -191,6 +190,23 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
     x->fw_dropped = drop;
     x->pending = 0;
     return out;
+}
+
+int rnn__run_chunked(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, int B, int T, int stride,
+                     double *row_logp)
+{
+    int block = rnn__chunk_steps(B), S = x->chunk_steps > 0 ? x->chunk_steps : block;
+    int mode = row_logp ? RNN__WS_EVAL : RNN__WS_FEED, first = T < S ? T : S;
+    /* the first chunk is the largest; the scoring head needs one decoder block's rows */
+    int rc = rnn__ensure_workspace(x, mode, B, first, (size_t)B * (first < block ? first : block));
+    if (rc) return rc;
+    for (int t0 = 0; t0 < T; t0 += S) {
+        int n = T - t0 < S ? T - t0 : S;
+        rnn__ws_begin(x, mode, B, n, (size_t)B * (n < block ? n : block));
+        const float *top = rnn__run_layers(m, x, tokens + t0, NULL, B, n, stride, 0);
+        if (row_logp) rnn__head_score(m, x, top, B, n, block, t0 > 0, row_logp);
+    }
+    return RNN_OK;
 }
 
 const float *rnn__ctx_top(const rnn__ctx *x)

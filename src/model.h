@@ -33,6 +33,11 @@
 /* The output layer's rows are cut into this many fixed chunks (each with its own bias-gradient
  * sums), whatever the thread count, so that sums do not depend on how many threads ran them. */
 #define RNN_ROW_CHUNKS 8
+/* Long inputs of rnn_state_feed / rnn_state_score and of rnn_evaluate without targets and logprobs
+ * run in chunks of rnn__chunk_steps(batch) steps, about this many rows each, carrying the state:
+ * their workspace does not depend on the input's length. */
+#define RNN_CHUNK_ROWS 256
+static inline int rnn__chunk_steps(int batch) { return batch >= RNN_CHUNK_ROWS ? 1 : RNN_CHUNK_ROWS / batch; }
 
 /* ---- the handle ------------------------------------------------------------------------------ */
 typedef struct rnn__tensor {
@@ -54,13 +59,15 @@ typedef struct rnn__buffers {
     float **cache;       /* [L] the cell's activations */
     float **xd, **md;    /* [L] (T,B,H) dropped output of layer l and its mask (l < L-1; NULL
                             without dropout) -- for l = L-1 the decoder input */
-    float *logits;       /* (T*B, V) logits, turned in place into d(loss)/d(logits) */
+    float *logits;       /* (R, V) logits of the heads' R rows (NULL for a feed), turned in place into
+                            d(loss)/d(logits) when training (R = T*B) */
     float *h0, *c0;      /* (L,B,H) the state entering the chunk (a constant) */
-    float *d1, *d2;      /* (T,B,max(E,H)) backward ping-pong buffers */
-    float *scratch;      /* the cells' backward scratch */
-    int32_t *order;      /* (V) token ids, for top-k / top-p sampling */
-    double *row_nll;     /* (T*B) per-position NLL, for scoring */
-    float *dbias;        /* (RNN_ROW_CHUNKS, V) the decoder bias gradient of the last training forward:
+    float *d1, *d2;      /* training: (T,B,max(E,H)) backward ping-pong buffers; otherwise d1 is the
+                            scoring head's (R,H) input rows (d2 NULL) */
+    float *scratch;      /* the cells' backward scratch (training only) */
+    int32_t *order;      /* (V) token ids, for top-k / top-p sampling (with logits) */
+    double *row_nll;     /* (R) per-row NLL (with logits) */
+    float *dbias;        /* training: (RNN_ROW_CHUNKS, V) the decoder bias gradient of the last forward:
                             row chunk c's column sums in dbias + c*V, summed while each row was
                             still in cache; backward adds the chunks in order */
 } rnn__buffers;
@@ -84,10 +91,11 @@ typedef struct rnn__ctx {
     rnn__rng *row_rng;     /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
     uint64_t row_seed;     /* stream b's generator is seeded with row_seed + b */
 
-    /* workspace (workspace.c) */
+    /* workspace (workspace.c): ws.cap bytes, the most any call on this context needed so far */
     void *ws_raw;          /* as returned by the allocator */
     rnn__arena ws;
-    int ws_batch, ws_steps;
+    int chunk_steps;       /* steps of one chunk of rnn__run_chunked (0: rnn__chunk_steps(batch));
+                              tests set a multiple of that, or more steps than the input (one pass) */
     void *lists;           /* the [L] pointer arrays of buf and measure_buf */
     rnn__buffers buf;      /* the current run's buffers */
     rnn__buffers measure_buf; /* layout() target while measuring a new size */
@@ -152,21 +160,35 @@ double rnn__params_pass(rnn_model *m, int op, float a);
 int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err);
 void rnn__ctx_free(rnn__ctx *x);
 int rnn__ctx_reset(rnn__ctx *x, int batch);    /* zero state for batch streams (may allocate) */
-/* Checks a chunk against x (sizes, stride, state batch, token and target ids), then sizes the
- * workspace for it: the one step before every pass, so a failure leaves everything as it was.
+/* Checks a chunk against x (sizes, stride, state batch, token and target ids): the first step of
+ * every pass, before the workspace is sized, so a failure leaves everything as it was.
  * *stride: 0 becomes steps. */
 int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps, int *stride);
 
-/* workspace.c: sizing and laying out a context's workspace */
-int rnn__ensure_workspace(rnn__ctx *x, int batch, int steps); /* grows it for (batch, steps) */
-void rnn__ws_begin(rnn__ctx *x, int B, int T);                /* lays out x->buf for a (B, T) run */
+/* workspace.c: sizing and laying out a context's workspace. A run is a mode, the layers over
+ * (B, T), and R rows for the heads (FEED: none; TRAIN: R = B*T and the backward's buffers). */
+enum { RNN__WS_FEED, RNN__WS_EVAL, RNN__WS_TRAIN };
+/* grows the workspace when the run needs more bytes than it holds (to exactly that) */
+int rnn__ensure_workspace(rnn__ctx *x, int mode, int B, int T, size_t R);
+/* grows the workspace to at least `bytes` (a clone takes its source's size) */
+int rnn__reserve_workspace(rnn__ctx *x, size_t bytes);
+/* lays out x->buf for the run (the workspace must hold it) */
+void rnn__ws_begin(rnn__ctx *x, int mode, int B, int T, size_t R);
 
 /* model.c: the layers. Runs embedding, dropout (train only) and the L layers over tokens
- * (B rows of T, row stride `stride`) from x's state, leaves the final state in x and returns the
- * top output (T,B,H) as the output layer takes it (after the output dropout when training).
- * targets (may be NULL) are copied time-major to x->buf.tgt for the heads. */
+ * (B rows of T, row stride `stride`) from x's state, in the buffers laid out by rnn__ws_begin,
+ * leaves the final state in x and returns the top output (T,B,H) as the output layer takes it
+ * (after the output dropout when training). targets (may be NULL) are copied time-major to
+ * x->buf.tgt for the heads. */
 const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
                              int B, int T, int stride, int train);
+/* model.c: rnn_state_feed, rnn_state_score (row_logp not NULL) and rnn_evaluate without targets or
+ * logprobs. Sizes the workspace for one chunk, then runs tokens (checked) through the layers chunk
+ * by chunk, carrying the state: what one call per chunk gives. The scoring head's decoder runs
+ * over blocks of rnn__chunk_steps(B) steps whatever the chunk, so with row-wise layer products (a
+ * state) the result does not depend on where chunks end. */
+int rnn__run_chunked(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, int B, int T, int stride,
+                     double *row_logp);
 /* After a training forward's loss head: back-propagates through the output layer and the layers */
 void rnn__run_backward(rnn_model *m, rnn__ctx *x);
 /* The top layer's hidden state of x, (B,H): the input of the next-token distribution */
@@ -176,10 +198,15 @@ const float *rnn__ctx_top(const rnn__ctx *x);
 /* Loss head: the mean NLL of x->buf.tgt (0 when none is kept); train: keeps what backward needs.
  * logprobs (may be NULL): [b][t][V] log-probabilities. */
 double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs);
-/* Scoring head after rnn__run_layers over tokens: row_logp[b] = sum_t log p(tokens[b][t] | ...) */
-void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, double *row_logp);
-/* Sampling head: next[b] drawn from the distribution after the (B,H) rows `in` */
-void rnn__head_sample(const rnn_model *m, rnn__ctx *x, const float *in, int B, const rnn_sampling *s, int32_t *next);
+/* Scoring head after rnn__run_layers over tokens: row_logp[b] -= the NLL of tokens[b][t] for every
+ * t in order (row_logp[b] set to 0 first unless `carry`), the decoder over blocks of `block`
+ * steps; needs R = B * min(T, block) rows */
+void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, int block, int carry,
+                     double *row_logp);
+/* Sampling head: next[b] drawn from the distribution after the (B,H) rows `in`. RNN_ERR_NUMERIC
+ * (recorded in x->err, nothing drawn, no generator advanced) when a row's distribution is not
+ * finite: a NaN or +inf logit, or every logit -inf. */
+int rnn__head_sample(const rnn_model *m, rnn__ctx *x, const float *in, int B, const rnn_sampling *s, int32_t *next);
 /* Log-probabilities head: logprobs[b][V] after the (B,H) rows `in` */
 void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B, float *logprobs);
 /* After a training loss head over N rows of `in`: the decoder's gradients, dx (N,H) = d/d(in) */

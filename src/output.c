@@ -106,21 +106,31 @@ void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B,
     output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, NULL, logprobs);
 }
 
-void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, double *row_logp)
+void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, int block, int carry,
+                     double *row_logp)
 {
     /* token t is predicted from the output before it: [h_top entering; y_0 .. y_{T-2}]; the
-     * decoder runs as one CBLAS product over all B*T rows (row-wise would stream W_dec per row) */
+     * decoder runs as one CBLAS product per block of steps (row-wise would stream W_dec per row;
+     * CBLAS's last bits depend on the rows of a product, so blocks always start at multiples of
+     * `block` steps) */
     int H = m->cfg.hidden_size, L = m->cfg.num_layers;
-    size_t BH = (size_t)B * H, N = (size_t)B * T;
+    size_t BH = (size_t)B * H;
     rnn__buffers *buf = &x->buf;
-    float *in = buf->d1;
-    memcpy(in, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
-    memcpy(in + BH, top, (N * H - BH) * sizeof(float));
-    output_rows(m, x, 0, in, buf->tok, B, T, 0, NULL, NULL);
-    for (int b = 0; b < B; b++) {
-        double sum = 0;
-        for (int t = 0; t < T; t++) sum -= buf->row_nll[(size_t)t * B + b];
-        row_logp[b] = sum;
+    if (!carry)
+        for (int b = 0; b < B; b++) row_logp[b] = 0.0;
+    for (int t0 = 0; t0 < T; t0 += block) {
+        int n = T - t0 < block ? T - t0 : block;
+        size_t N = (size_t)B * n;
+        const float *in = buf->d1; /* the outputs before steps t0 .. t0+n-1 */
+        if (t0 > 0) {
+            in = top + (size_t)(t0 - 1) * BH;
+        } else { /* before step 0: the state entering the chunk */
+            memcpy(buf->d1, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
+            memcpy(buf->d1 + BH, top, (N * H - BH) * sizeof(float));
+        }
+        output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, NULL, NULL);
+        for (int t = 0; t < n; t++)
+            for (int b = 0; b < B; b++) row_logp[b] -= buf->row_nll[(size_t)t * B + b];
     }
 }
 
@@ -269,19 +279,47 @@ static int32_t draw_row(float *w, int V, const rnn_sampling *s, int32_t *order, 
     return order[0];
 }
 
-void rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, const rnn_sampling *s, int32_t *next)
+/* 0 when row + bias is a distribution; otherwise 1 with *id the first NaN or +inf logit (-1 when
+ * every logit is -inf). One pass without branches, then a search only on failure. */
+static int not_finite(const float *row, const float *bias, int V, int *id)
+{
+    int bad = 0, some = 0;
+    for (int k = 0; k < V; k++) {
+        float v = row[k] + bias[k];
+        bad |= (v != v) | (v == INFINITY);
+        some |= v > -INFINITY;
+    }
+    *id = -1;
+    for (int k = 0; bad && k < V; k++) {
+        float v = row[k] + bias[k];
+        if (v != v || v == INFINITY) {
+            *id = k;
+            break;
+        }
+    }
+    return bad || !some;
+}
+
+int rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, const rnn_sampling *s, int32_t *next)
 {
     int V = m->cfg.vocab_size;
     float *logits = ctx->buf.logits;
     const float *bias = m->params + m->dec_b;
     decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
+    for (int r = 0, id; r < N; r++) /* every row before any draw: a failure advances no generator */
+        if (not_finite(logits + (size_t)r * V, bias, V, &id)) {
+            const float *row = logits + (size_t)r * V;
+            if (id < 0) return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: every logit is -inf", r);
+            return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: the logit of token %d is %g", r, id,
+                              (double)(row[id] + bias[id]));
+        }
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
         float mx = rnn__k_add_bias_max(row, bias, V);
         int arg = 0;
         while (arg < V - 1 && !(row[arg] == mx)) arg++; /* the first maximum: lowest id on ties */
         float inv_t = s->temperature > 0.0f ? 1.0f / s->temperature : INFINITY;
-        if (isinf(inv_t) || !(mx > -INFINITY)) { /* greedy: temperature 0 (or below 1/FLT_MAX) */
+        if (isinf(inv_t)) { /* greedy: temperature 0 (or below 1/FLT_MAX) */
             next[r] = arg;
             continue;
         }
@@ -291,6 +329,7 @@ void rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, 
         rnn__k_exp_sum(row, 0.0f, V, 1);
         next[r] = draw_row(row, V, s, ctx->buf.order, ctx->per_stream ? &ctx->row_rng[r] : &ctx->rng);
     }
+    return RNN_OK;
 }
 
 /* ---- sampling parameters ------------------------------------------------------------------------- */

@@ -20,7 +20,10 @@
  *   params      tensor names, order, shapes and tiling of the blocks, rnn_param_find, tying,
  *               initialisation ranges
  *   alloc       the allocation hooks: balance, zero steady-state allocations, rnn_model_reserve,
- *               failing allocators in rnn_model_create, rnn_model_reset_hidden and workspace growth
+ *               failing allocators in rnn_model_create, rnn_model_reset_hidden and workspace growth;
+ *               the workspace sized for the call's shape, not the history's; a long rnn_evaluate
+ *               without targets in chunks of bounded memory
+ *   numeric     non-finite weights: NaN losses (never a finite one), RNN_ERR_NUMERIC from rnn_sample
  *   determinism seeds: bit-identical training, rnn_model_set_seed, distinct handles in two threads
  *   semantics   evaluate vs forward, log-probs, RNN_IGNORE, SGD, gradient clipping, the carried
  *               hidden state, gradient accumulation, [batch][steps] layout
@@ -38,6 +41,7 @@
 
 #define RNN_EXPERT_API /* rnn_param_get_block, rnn_model_get_hidden_grad */
 #include "rnn.h"
+#include "model.h" /* rnn__chunk_steps: where long inputs are cut */
 
 /* The 1.0 structs that grow carry their size. */
 #define SMP_SIZE sizeof(rnn_sampling)
@@ -1243,6 +1247,8 @@ typedef struct {
     size_t live, peak;
     long fail_after; /* -1: never fail; n: n more allocations succeed, then failures */
     int fail_once;   /* after one failure, succeed again */
+    size_t largest;  /* the largest allocation asked for */
+    size_t limit;    /* nonzero: allocations larger than this fail */
 } counter;
 
 #define CNT_HDR 16
@@ -1251,6 +1257,11 @@ typedef struct {
 static void *cnt_alloc(void *user, size_t size)
 {
     counter *c = user;
+    if (size > c->largest) c->largest = size;
+    if (c->limit && size > c->limit) {
+        c->failed++;
+        return NULL;
+    }
     if (c->fail_after == 0) {
         c->failed++;
         if (c->fail_once) c->fail_after = -1;
@@ -1526,7 +1537,8 @@ START_TEST(test_alloc_growth_fails)
         c.fail_after = 0;
         ck_assert_int_eq(rnn_forward(m, TOK, TGT, 2, 6, 0, &lm), RNN_ERR_NOMEM);
         ck_assert(rnn_model_errmsg(m)[0] != '\0');
-        ck_assert_int_eq(rnn_evaluate(m, TOK, TGT, 2, 5, 0, &lm, NULL), RNN_ERR_NOMEM);
+        /* (an evaluation needs less than a training step of its shape: 2 x 20 is more than 2 x 3's) */
+        ck_assert_int_eq(rnn_evaluate(m, TOK, TGT, 2, 20, 0, &lm, NULL), RNN_ERR_NOMEM);
         ck_assert_int_eq(rnn_model_reserve(m, 2, 8), RNN_ERR_NOMEM);
         ck_assert_int_eq(rnn_model_reserve(m, 4, 3), RNN_ERR_NOMEM);
         ck_assert_int_eq(rnn_model_reset_hidden(m, 5), RNN_ERR_NOMEM);
@@ -1573,6 +1585,118 @@ START_TEST(test_alloc_growth_fails)
         rnn_model_free(twin);
         expect_balanced(&c, "growth");
     }
+}
+END_TEST
+
+/* The workspace is sized for the shape of the call that grows it, not for the largest batch and the
+ * largest steps seen apart: after a 64 x 35 training step, evaluating one 1 x 5000 sequence asks for
+ * what it asks for on a fresh model (and not for 64 x 5000). */
+START_TEST(test_alloc_sized_for_call)
+{
+    enum { TB = 64, TT = 35, EN = 5000 };
+    static int32_t tok[TB * TT], tgt[TB * TT], etok[EN], etgt[EN];
+    uint64_t s = 17;
+    for (int i = 0; i < TB * TT; i++) tok[i] = (int32_t)(tu_next(&s) % V), tgt[i] = (int32_t)(tu_next(&s) % V);
+    for (int i = 0; i < EN; i++) etok[i] = (int32_t)(tu_next(&s) % V), etgt[i] = (int32_t)(tu_next(&s) % V);
+    for (int cell = 0; cell < NCELLS; cell++) {
+        rnn_config cfg = tiny_cfg(cell, L, 0.3f);
+        counter c;
+        counter_init(&c);
+        rnn_allocator al = {sizeof(rnn_allocator), cnt_alloc, cnt_free, &c};
+        rnn_model *fresh = NULL, *m = NULL;
+        double lf, lm;
+        OK(rnn_model_create(&fresh, &cfg, &al, NULL, 0));
+        OK(rnn_model_reset_hidden(fresh, 1));
+        c.largest = 0;
+        OK(rnn_evaluate(fresh, etok, etgt, 1, EN, 0, &lf, NULL));
+        size_t need = c.largest;
+        OK(rnn_model_create(&m, &cfg, &al, NULL, 0));
+        OK(rnn_model_reset_hidden(m, TB));
+        OK(rnn_forward(m, tok, tgt, TB, TT, 0, NULL));
+        OK(rnn_backward(m));
+        OK(rnn_sgd_step(m, 0.0f));
+        OK(rnn_model_reset_hidden(m, 1));
+        c.largest = 0;
+        c.limit = 4 * need; /* 64 x 5000 would be about 64 times more: refused, not allocated */
+        size_t before = c.allocs;
+        int rc = rnn_evaluate(m, etok, etgt, 1, EN, 0, &lm, NULL);
+        ck_assert_msg(rc == RNN_OK && c.largest == need, "%s: evaluate 1 x %d after a %d x %d step: %s, asked for "
+                      "%zu bytes, %zu on a fresh model", CELL_NAME[cell], EN, TB, TT, rnn_status_string(rc),
+                      c.largest, need);
+        ck_assert(c.allocs - before == 1 && memcmp(&lf, &lm, sizeof lf) == 0);
+        /* and the training shape still runs without allocating (the block holds the larger of the two) */
+        before = c.allocs;
+        OK(rnn_model_reset_hidden(m, TB));
+        OK(rnn_forward(m, tok, tgt, TB, TT, 0, NULL));
+        OK(rnn_model_reset_hidden(m, 1));
+        OK(rnn_evaluate(m, etok, etgt, 1, EN, 0, &lm, NULL));
+        ck_assert_int_eq(c.allocs, before);
+        rnn_model_free(fresh);
+        rnn_model_free(m);
+        expect_balanced(&c, CELL_NAME[cell]);
+    }
+}
+END_TEST
+
+/* rnn_evaluate without targets and logprobs (priming) runs long inputs in chunks of
+ * rnn__chunk_steps(batch) steps without logits: a 100,000-token prompt allocates what a 600-token
+ * one does, far below one float per token; the state is what one call per chunk gives (bit for
+ * bit), and what a state's feed gives (within rounding: the model's products are CBLAS ones). */
+START_TEST(test_alloc_prime_long)
+{
+    enum { LONG = 100000, SHORT = 600, BV = 20000 };
+    int32_t *tok = malloc(sizeof(int32_t) * LONG);
+    ck_assert_ptr_nonnull(tok);
+    uint64_t s = 23;
+    for (int i = 0; i < LONG; i++) tok[i] = (int32_t)(tu_next(&s) % BV);
+    int S = rnn__chunk_steps(1);
+    ck_assert_int_lt(2 * S, SHORT);
+    for (int cell = 0; cell < NCELLS; cell++) {
+        rnn_config cfg = tiny_cfg(cell, L, 0.3f);
+        cfg.vocab_size = BV;
+        counter c;
+        counter_init(&c);
+        c.limit = (size_t)64 << 20; /* the one-pass workspace of LONG tokens would be gigabytes */
+        rnn_allocator al = {sizeof(rnn_allocator), cnt_alloc, cnt_free, &c};
+        rnn_model *m = NULL, *pieces = NULL;
+        OK(rnn_model_create(&m, &cfg, &al, NULL, 0));
+        OK(rnn_model_create(&pieces, &cfg, NULL, NULL, 0));
+        OK(rnn_model_reset_hidden(m, 1));
+        OK(rnn_model_reset_hidden(pieces, 1));
+        c.largest = 0;
+        double loss = -1;
+        OK(rnn_evaluate(m, tok, NULL, 1, SHORT, 0, &loss, NULL));
+        ck_assert(loss == 0.0);
+        size_t one_chunk = c.largest;
+        ck_assert_msg(one_chunk < (size_t)BV * sizeof(float) * 8, "%s: priming %d tokens asked for %zu bytes: "
+                      "logits?", CELL_NAME[cell], SHORT, one_chunk);
+        /* the same tokens, one call per chunk */
+        for (int t0 = 0; t0 < SHORT; t0 += S)
+            OK(rnn_evaluate(pieces, tok + t0, NULL, 1, SHORT - t0 < S ? SHORT - t0 : S, 0, NULL, NULL));
+        float h1[L * H], h2[L * H], c1[L * H] = {0}, c2[L * H] = {0};
+        OK(rnn_model_get_hidden(m, 1, h1, c1));
+        OK(rnn_model_get_hidden(pieces, 1, h2, c2));
+        ck_assert_msg(memcmp(h1, h2, sizeof h1) == 0 && memcmp(c1, c2, sizeof c1) == 0,
+                      "%s: chunked priming != one call per chunk", CELL_NAME[cell]);
+        rnn_state *st = NULL;
+        OK(rnn_state_create(&st, m, 1, 1));
+        OK(rnn_state_feed(st, tok, SHORT, 0));
+        OK(rnn_state_get_hidden(st, h2, c2));
+        ck_assert_msg(tu_rel_err(h1, h2, L * H) <= 1e-5 && tu_rel_err(c1, c2, L * H) <= 1e-5,
+                      "%s: priming vs a state's feed", CELL_NAME[cell]);
+        rnn_state_free(st);
+        OK(rnn_model_reset_hidden(m, 1));
+        c.largest = 0;
+        OK(rnn_evaluate(m, tok, NULL, 1, LONG, 0, NULL, NULL));
+        ck_assert_msg(c.largest <= one_chunk, "%s: priming %d tokens asked for %zu bytes, %d tokens %zu",
+                      CELL_NAME[cell], LONG, c.largest, SHORT, one_chunk);
+        OK(rnn_model_get_hidden(m, 1, h1, c1));
+        for (int i = 0; i < L * H; i++) ck_assert(isfinite(h1[i]));
+        rnn_model_free(m);
+        rnn_model_free(pieces);
+        expect_balanced(&c, CELL_NAME[cell]);
+    }
+    free(tok);
 }
 END_TEST
 
@@ -3289,6 +3413,117 @@ START_TEST(test_encode_size_and_errors)
 END_TEST
 
 /* ---- main ------------------------------------------------------------------------------------ */
+/* ---- numeric ----------------------------------------------------------------------------------- */
+/* A NaN weight gives a NaN loss in every cell (RNN_RELU kept NaN out: relu(NaN) was 0), a NaN
+ * hidden state exactly where the NaN reached, and a +inf logit a NaN loss: never a finite one. */
+START_TEST(test_nonfinite_loss)
+{
+    for (int cell = 0; cell < NCELLS; cell++) {
+        rnn_config cfg = tiny_cfg(cell, L, 0.0f);
+        rnn_model *m = make_model(&cfg);
+        rnn_param enc = PARAM_INIT, db = PARAM_INIT;
+        OK(rnn_param_find(m, "encoder.weight", &enc));
+        OK(rnn_param_find(m, "decoder.bias", &db));
+        /* token V-1 is stream 0's input at step 1 only, and its embedding holds a NaN */
+        int32_t tok[B * T];
+        for (int i = 0; i < B * T; i++) tok[i] = TOK[i] % (V - 1);
+        tok[1] = V - 1;
+        enc.data[(size_t)(V - 1) * E + 2] = NAN;
+        static float lp[B * T * V];
+        float h[L * B * H], c[L * B * H];
+        double loss = 0;
+        OK(rnn_model_reset_hidden(m, B));
+        OK(rnn_evaluate(m, tok, TGT, B, T, 0, &loss, lp));
+        ck_assert_msg(isnan(loss), "%s: evaluate loss %g with a NaN weight", CELL_NAME[cell], loss);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int k = 0; k < V; k++) {
+                    float v = lp[((size_t)b * T + t) * V + k];
+                    ck_assert_msg(b == 0 && t >= 1 ? isnan(v) : isfinite(v), "%s: logprob [%d][%d][%d] = %g",
+                                  CELL_NAME[cell], b, t, k, v);
+                }
+        OK(rnn_model_get_hidden(m, B, h, c));
+        for (int l = 0; l < L; l++)
+            for (int b = 0; b < B; b++)
+                for (int j = 0; j < H; j++) {
+                    float v = h[((size_t)l * B + b) * H + j];
+                    ck_assert_msg(b == 0 ? isnan(v) : isfinite(v), "%s: h[%d][%d][%d] = %g", CELL_NAME[cell], l, b, j, v);
+                }
+        OK(rnn_model_reset_hidden(m, B));
+        OK(rnn_forward(m, tok, TGT, B, T, 0, &loss));
+        ck_assert_msg(isnan(loss), "%s: forward loss %g with a NaN weight", CELL_NAME[cell], loss);
+        OK(rnn_zero_grad(m));
+        OK(rnn_backward(m));
+        ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, NULL), RNN_ERR_NUMERIC);
+        /* a +inf logit: log_softmax is NaN (inf - inf), so is the loss */
+        enc.data[(size_t)(V - 1) * E + 2] = 0.5f;
+        db.data[3] = INFINITY;
+        OK(rnn_model_reset_hidden(m, B));
+        OK(rnn_evaluate(m, TOK, TGT, B, T, 0, &loss, NULL));
+        ck_assert_msg(isnan(loss), "%s: evaluate loss %g with a +inf logit", CELL_NAME[cell], loss);
+        OK(rnn_forward(m, TOK, TGT, B, T, 0, &loss));
+        ck_assert_msg(isnan(loss), "%s: forward loss %g with a +inf logit", CELL_NAME[cell], loss);
+        rnn_model_free(m);
+    }
+}
+END_TEST
+
+/* decoder.bias made into a distribution that is not one: how 0 a NaN logit, 1 a +inf one, 2 all -inf */
+static void spoil(float *bias, int how)
+{
+    for (int v = 0; v < V; v++)
+        if (how == 2 || v == 4) bias[v] = how == 0 ? NAN : how == 1 ? INFINITY : -INFINITY;
+}
+
+/* rnn_sample with a distribution that is not one (a NaN or +inf logit, every logit -inf), in any
+ * sampling mode: RNN_ERR_NUMERIC with a message, next not written, and the model as it was: the
+ * fed tokens taken back, the generator not advanced (a twin that never failed keeps agreeing). */
+START_TEST(test_sample_nonfinite)
+{
+    const rnn_sampling modes[] = {{SMP_SIZE, 1.0f, 0, 1.0f}, {SMP_SIZE, 0.0f, 0, 1.0f}, {SMP_SIZE, 0.7f, 3, 0.9f}};
+    for (int cell = 0; cell < NCELLS; cell++) {
+        rnn_config cfg = tiny_cfg(cell, L, 0.3f);
+        rnn_model *m = make_model(&cfg), *twin = make_model(&cfg);
+        rnn_param db = PARAM_INIT;
+        OK(rnn_param_find(m, "decoder.bias", &db));
+        float keep[V];
+        memcpy(keep, db.data, sizeof keep);
+        int32_t next[B], nt[B];
+        for (int i = 0; i < 2; i++) {
+            rnn_model *x = i ? twin : m;
+            OK(rnn_model_reset_hidden(x, B));
+            OK(rnn_sample(x, TOK, B, NULL, next));
+        }
+        for (int bad = 0; bad < 3; bad++)
+            for (int k = 0; k < 3; k++) {
+                spoil(db.data, bad);
+                for (int b = 0; b < B; b++) next[b] = -5;
+                int rc = rnn_sample(m, TOK + B, B, &modes[k], next);
+                ck_assert_msg(rc == RNN_ERR_NUMERIC, "%s: bad %d, mode %d: rnn_sample -> %d", CELL_NAME[cell], bad, k,
+                              rc);
+                ck_assert_int_eq(rnn_model_errcode(m), RNN_ERR_NUMERIC);
+                ck_assert(strstr(rnn_model_errmsg(m), "stream 0") != NULL);
+                for (int b = 0; b < B; b++) ck_assert_int_eq(next[b], -5);
+                memcpy(db.data, keep, sizeof keep);
+                expect_same_model(m, twin, "after a failed rnn_sample");
+            }
+        for (int r = 0; r < 5; r++) {
+            OK(rnn_sample(m, TOK + B, B, NULL, next));
+            OK(rnn_sample(twin, TOK + B, B, NULL, nt));
+            ck_assert(memcmp(next, nt, sizeof next) == 0);
+        }
+        /* one -inf logit is a distribution: that token is never drawn */
+        db.data[4] = -INFINITY;
+        for (int r = 0; r < 50; r++) {
+            OK(rnn_sample(m, TOK + B, B, NULL, next));
+            for (int b = 0; b < B; b++) ck_assert_int_ne(next[b], 4);
+        }
+        rnn_model_free(m);
+        rnn_model_free(twin);
+    }
+}
+END_TEST
+
 int main(void)
 {
     init_inputs();
@@ -3358,6 +3593,8 @@ int main(void)
     tcase_add_test(tc, test_alloc_create_fails);
     tcase_add_test(tc, test_alloc_vocab_fails);
     tcase_add_test(tc, test_alloc_growth_fails);
+    tcase_add_test(tc, test_alloc_sized_for_call);
+    tcase_add_test(tc, test_alloc_prime_long);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("determinism");
@@ -3384,6 +3621,11 @@ int main(void)
     tcase_add_test(tc, test_sample_greedy_ties);
     tcase_add_test(tc, test_sample_consistency);
     tcase_add_test(tc, test_sample_topk1_greedy);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("numeric");
+    tcase_add_test(tc, test_nonfinite_loss);
+    tcase_add_test(tc, test_sample_nonfinite);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("state");

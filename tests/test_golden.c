@@ -8,7 +8,9 @@
  *   - rnn_forward + rnn_backward: loss, every parameter gradient, the final state (h, c) and the
  *     gradient w.r.t. the entering state (rnn_model_get_hidden_grad);
  *   - 5 steps of the example's training loop (forward, zero_grad, backward, clip_grad_norm, SGD):
- *     each loss, each total norm, the final weights and the total weight change.
+ *     each loss, each total norm, the final weights and the total weight change;
+ *   - the first two again with one encoder weight NaN (stream 0 turns NaN at one step): every
+ *     NaN where PyTorch has one and nowhere else, the finite values within the tolerance.
  * Without data (RNN_GOLDEN_DIR unset, or no .bin files there) every test passes, saying why.
  * After the run, one line per cell type gives the worst relative error seen; with
  * RNN_GOLDEN_VERBOSE set, every comparison prints its error.
@@ -130,8 +132,8 @@ typedef struct {
     int nfail;
     char msg[2048];     /* the failures, for ck_assert_msg */
     int ncmp;           /* comparisons made */
-    int phase;          /* 0: the single chunk, 1: the SGD replay */
-    double phase_worst[2];
+    int phase;          /* 0: the single chunk, 1: the SGD replay, 2: the NaN chunk */
+    double phase_worst[3];
     double worst;       /* the largest relative error seen */
     char worst_what[96];
 } golden_case;
@@ -178,8 +180,45 @@ static void cmp_tensor(golden_case *gc, const char *what, const float *got, cons
     record(gc, what, tu_rel_err(got, (const float *)ref->data, n));
 }
 
+/* 0 finite, 1 NaN, 2 +inf, 3 -inf */
+static int fclass(double v) { return v == v ? (isinf(v) ? (v > 0 ? 2 : 3) : 0) : 1; }
+
+/* Compares n floats that may hold NaN or infinities: the same class (NaN, +inf, -inf) at every
+ * position, and the finite values with the tensor-relative error over the finite positions. */
+static void cmp_nonfinite(golden_case *gc, const char *what, const float *got, const garray *ref, size_t n)
+{
+    if (!ref || ref->n != n) {
+        gc_fail(gc, "%s: missing from the golden file or %zu values there, %zu in the model", what,
+                ref ? ref->n : 0, n);
+        return;
+    }
+    const float *r = ref->data;
+    size_t diff = 0, first = 0, nonfinite = 0;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        int cg = fclass(got[i]), cr = fclass(r[i]);
+        nonfinite += cr != 0;
+        if (cg != cr) {
+            if (!diff++) first = i;
+        } else if (cr == 0) {
+            num = fmax(num, fabs((double)got[i] - (double)r[i]));
+            den = fmax(den, fabs((double)r[i]));
+        }
+    }
+    if (diff)
+        gc_fail(gc, "%s: %zu of %zu values differ in being NaN / infinite (first [%zu]: %g, PyTorch %g)", what,
+                diff, n, first, (double)got[first], (double)r[first]);
+    if (g_verbose) printf("golden %s: %s %zu of %zu values not finite\n", gc->name, what, nonfinite, n);
+    record(gc, what, num / (den > 1e-30 ? den : 1e-30));
+}
+
 static void cmp_scalar(golden_case *gc, const char *what, double got, double ref)
 {
+    if (fclass(got) || fclass(ref)) { /* a NaN or infinite reference: the same class */
+        if (fclass(got) != fclass(ref)) gc_fail(gc, "%s: %g, PyTorch %g", what, got, ref);
+        record(gc, what, 0.0);
+        return;
+    }
     double den = fabs(ref) > 1e-30 ? fabs(ref) : 1e-30;
     record(gc, what, fabs(got - ref) / den);
 }
@@ -187,7 +226,7 @@ static void cmp_scalar(golden_case *gc, const char *what, double got, double ref
 /* ---- Global state (the runner does not fork, see main) -------------------------------------- */
 static const char *g_dir;       /* RNN_GOLDEN_DIR, or NULL */
 static int g_nfiles;            /* .bin files found there */
-static double g_worst[NCELLS], g_phase_worst[NCELLS][2];
+static double g_worst[NCELLS], g_phase_worst[NCELLS][3];
 static char g_worst_where[NCELLS][160];
 static int g_ran[NCELLS];       /* cases run */
 static int g_ncmp[NCELLS];      /* comparisons made */
@@ -223,6 +262,78 @@ static int load_weights(golden_case *gc, rnn_model *m, const gfile *g)
     return copied;
 }
 
+/* One chunk of a case from the state h0 (c0) with the model's weights as they are. */
+typedef struct {
+    golden_case *gc;
+    rnn_model *m;
+    const gfile *g;
+    int B, T, nparam, lstm;
+    size_t nstate, nlp;
+    const float *h0, *c0;
+    float *buf, *buf2; /* nlp and nstate floats */
+} chunk_ctx;
+
+#define CHUNK_CALL(expr)                                                                          \
+    do {                                                                                          \
+        int rc_ = (expr);                                                                         \
+        if (rc_ != RNN_OK) {                                                                      \
+            gc_fail(c->gc, "%s -> %s (%s)", #expr, rnn_status_string(rc_), rnn_model_errmsg(m));     \
+            return -1;                                                                            \
+        }                                                                                         \
+    } while (0)
+
+/* rnn_evaluate (log-probs, loss, final state), then rnn_forward + rnn_backward (loss, every
+ * gradient, final state, gradient w.r.t. the entering state), against the arrays prefix + name;
+ * NaN and infinities must sit where PyTorch's are. Returns 0, or -1 when a call failed. */
+static int check_chunk(const chunk_ctx *c, const char *prefix, const int32_t *tok, const int32_t *tgt)
+{
+    rnn_model *m = c->m;
+    int B = c->B;
+    char what[160], name[160];
+    double loss;
+#define REF(n) (snprintf(name, sizeof name, "%s%s", prefix, (n)), gfile_get(c->g, name, G_F32))
+#define CMP(label, got, n, count) (snprintf(what, sizeof what, "%s%s", prefix, (label)), \
+                                   cmp_nonfinite(c->gc, what, (got), REF(n), (count)))
+    const garray *loss_a = REF("loss");
+    if (!loss_a || loss_a->n != 1) {
+        gc_fail(c->gc, "array %s missing from the golden file", name);
+        return -1;
+    }
+    double ref_loss = *(const float *)loss_a->data;
+    CHUNK_CALL(rnn_model_reset_hidden(m, B));
+    CHUNK_CALL(rnn_model_set_hidden(m, B, c->h0, c->c0));
+    CHUNK_CALL(rnn_evaluate(m, tok, tgt, B, c->T, 0, &loss, c->buf));
+    CMP("evaluate logprobs", c->buf, "logprobs", c->nlp);
+    snprintf(what, sizeof what, "%sevaluate loss", prefix);
+    cmp_scalar(c->gc, what, loss, ref_loss);
+    CHUNK_CALL(rnn_model_get_hidden(m, B, c->buf, c->lstm ? c->buf2 : NULL));
+    CMP("evaluate h1", c->buf, "h1", c->nstate);
+    if (c->lstm) CMP("evaluate c1", c->buf2, "c1", c->nstate);
+
+    CHUNK_CALL(rnn_model_set_hidden(m, B, c->h0, c->c0));
+    CHUNK_CALL(rnn_forward(m, tok, tgt, B, c->T, 0, &loss));
+    CHUNK_CALL(rnn_zero_grad(m));
+    CHUNK_CALL(rnn_backward(m));
+    snprintf(what, sizeof what, "%sforward loss", prefix);
+    cmp_scalar(c->gc, what, loss, ref_loss);
+    for (int k = 0; k < c->nparam; k++) {
+        rnn_param p = {.struct_size = sizeof p};
+        CHUNK_CALL(rnn_param_get(m, k, &p));
+        char g[140];
+        snprintf(g, sizeof g, "grad/%s", p.name);
+        CMP(g, p.grad, g, p.size);
+    }
+    CHUNK_CALL(rnn_model_get_hidden(m, B, c->buf, c->lstm ? c->buf2 : NULL));
+    CMP("h1", c->buf, "h1", c->nstate);
+    if (c->lstm) CMP("c1", c->buf2, "c1", c->nstate);
+    CHUNK_CALL(rnn_model_get_hidden_grad(m, B, c->buf, c->lstm ? c->buf2 : NULL));
+    CMP("dh0", c->buf, "dh0", c->nstate);
+    if (c->lstm) CMP("dc0", c->buf2, "dc0", c->nstate);
+#undef CMP
+#undef REF
+    return 0;
+}
+
 #define CALL(expr)                                                                            \
     do {                                                                                      \
         int rc_ = (expr);                                                                     \
@@ -253,7 +364,7 @@ static void run_case(int i)
     gfile g = {0, NULL};
     rnn_model *m = NULL;
     float *buf = NULL, *buf2 = NULL;
-    const garray *cfg_a, *lr_a, *clip_a, *h0, *c0 = NULL, *tok, *tgt, *loss_a;
+    const garray *cfg_a, *lr_a, *clip_a, *h0, *c0 = NULL, *tok, *tgt;
     const garray *tr_tok, *tr_tgt, *tr_loss, *tr_norm;
 
     if (gfile_load(&g, path, err, sizeof err) != 0) {
@@ -278,7 +389,6 @@ static void run_case(int i)
     if (lstm) NEED(c0, "c0", G_F32);
     NEED(tok, "tokens", G_I32);
     NEED(tgt, "targets", G_I32);
-    NEED(loss_a, "loss", G_F32);
     NEED(tr_tok, "train/tokens", G_I32);
     NEED(tr_tgt, "train/targets", G_I32);
     NEED(tr_loss, "train/loss", G_F32);
@@ -346,34 +456,9 @@ static void run_case(int i)
     char what[160];
     double loss;
 
-    /* (a) evaluation: log-probs, loss, final state. */
-    CALL(rnn_model_reset_hidden(m, B));
-    CALL(rnn_model_set_hidden(m, B, h0->data, c0d));
-    CALL(rnn_evaluate(m, tok->data, tgt->data, B, T, 0, &loss, buf));
-    cmp_tensor(&gc, "evaluate logprobs", buf, gfile_get(&g, "logprobs", G_F32), nlp);
-    cmp_scalar(&gc, "evaluate loss", loss, *(const float *)loss_a->data);
-    CALL(rnn_model_get_hidden(m, B, buf, lstm ? buf2 : NULL));
-    cmp_tensor(&gc, "evaluate h1", buf, gfile_get(&g, "h1", G_F32), nstate);
-    if (lstm) cmp_tensor(&gc, "evaluate c1", buf2, gfile_get(&g, "c1", G_F32), nstate);
-
-    /* (a) training forward + backward: loss, gradients, final state, state gradient. */
-    CALL(rnn_model_set_hidden(m, B, h0->data, c0d));
-    CALL(rnn_forward(m, tok->data, tgt->data, B, T, 0, &loss));
-    CALL(rnn_zero_grad(m));
-    CALL(rnn_backward(m));
-    cmp_scalar(&gc, "forward loss", loss, *(const float *)loss_a->data);
-    for (int k = 0; k < nparam; k++) {
-        rnn_param p = {.struct_size = sizeof p};
-        CALL(rnn_param_get(m, k, &p));
-        snprintf(what, sizeof what, "grad/%s", p.name);
-        cmp_tensor(&gc, what, p.grad, gfile_get(&g, what, G_F32), p.size);
-    }
-    CALL(rnn_model_get_hidden(m, B, buf, lstm ? buf2 : NULL));
-    cmp_tensor(&gc, "h1", buf, gfile_get(&g, "h1", G_F32), nstate);
-    if (lstm) cmp_tensor(&gc, "c1", buf2, gfile_get(&g, "c1", G_F32), nstate);
-    CALL(rnn_model_get_hidden_grad(m, B, buf, lstm ? buf2 : NULL));
-    cmp_tensor(&gc, "dh0", buf, gfile_get(&g, "dh0", G_F32), nstate);
-    if (lstm) cmp_tensor(&gc, "dc0", buf2, gfile_get(&g, "dc0", G_F32), nstate);
+    /* (a) one chunk: evaluation, then training forward + backward. */
+    chunk_ctx cc = {&gc, m, &g, B, T, nparam, lstm, nstate, nlp, h0->data, c0d, buf, buf2};
+    if (check_chunk(&cc, "", tok->data, tgt->data)) goto done;
 
     /* (b) the example's training loop from the same weights and state. */
     gc.phase = 1;
@@ -419,6 +504,23 @@ static void run_case(int i)
         free(dref);
     }
 
+    /* (c) (a) with one encoder weight NaN: the NaN positions and the finite values. */
+    gc.phase = 2;
+    const garray *where, *ntok, *ntgt;
+    NEED(where, "nan/where", G_I32);
+    NEED(ntok, "nan/tokens", G_I32);
+    NEED(ntgt, "nan/targets", G_I32);
+    if (where->n != 2 || ntok->n != tok->n || ntgt->n != tok->n) {
+        gc_fail(&gc, "golden NaN arrays have unexpected sizes");
+        goto done;
+    }
+    if (load_weights(&gc, m, &g) != nparam) goto done;
+    rnn_param enc = {.struct_size = sizeof enc};
+    CALL(rnn_param_find(m, "encoder.weight", &enc));
+    const int32_t *wh = where->data;
+    enc.data[(size_t)wh[0] * enc.cols + wh[1]] = NAN;
+    if (check_chunk(&cc, "nan/", ntok->data, ntgt->data)) goto done;
+
 done:
     rnn_model_free(m);
     free(buf);
@@ -426,7 +528,7 @@ done:
     gfile_free(&g);
     g_ran[cell]++;
     g_ncmp[cell] += gc.ncmp;
-    for (int ph = 0; ph < 2; ph++) {
+    for (int ph = 0; ph < 3; ph++) {
         double w = gc.phase_worst[ph];
         if (w > g_phase_worst[cell][ph] || w != w) g_phase_worst[cell][ph] = w;
     }
@@ -486,9 +588,9 @@ int main(void)
 
     for (int c = 0; c < NCELLS && g_nfiles > 0; c++) {
         if (g_ncmp[c])
-            printf("golden %s worst rel err %.2g (one chunk %.2g, SGD replay %.2g; %d cases, "
+            printf("golden %s worst rel err %.2g (one chunk %.2g, SGD replay %.2g, NaN chunk %.2g; %d cases, "
                    "%d comparisons; worst: %s)\n",
-                   CELL_NAMES[c], g_worst[c], g_phase_worst[c][0], g_phase_worst[c][1], g_ran[c],
+                   CELL_NAMES[c], g_worst[c], g_phase_worst[c][0], g_phase_worst[c][1], g_phase_worst[c][2], g_ran[c],
                    g_ncmp[c], g_worst_where[c]);
         else
             printf("golden %s: no comparison made (%d cases failed early)\n", CELL_NAMES[c],

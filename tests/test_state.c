@@ -6,6 +6,8 @@
  *   score      rnn_state_score == step-by-step logprobs + feed(1) == rnn_evaluate's log-probs; the
  *              hidden states agree; a zero state predicts log_softmax(decoder.bias)
  *   feed       one feed of n steps == n feeds of one step
+ *   long       long inputs run in chunks (model.h: rnn__chunk_steps): feed and score bit-identical to
+ *              one pass, for every cell, with librnn's threads too
  *   stride     feed / score over a column slice of a [batch][n] array == the same tokens dense
  *   beam       a beam search over a pool of forked states; every hypothesis rescored from scratch
  *   batch      stream b of a batch-4 state with seed S generates what a one-stream state with seed
@@ -15,8 +17,11 @@
  *   sampling   a model whose distribution is p at every state (decoder.weight 0, decoder.bias
  *              log p): greedy, top-k with ties, top-p boundaries, top-k then top-p, temperature
  *              first, frequencies within 5 sigma; bad sampling values
+ *   numeric    a distribution that is not one (NaN, +inf, all -inf): draw and generate return
+ *              RNN_ERR_NUMERIC; draw leaves the state as it was, generate as after the tokens before
  *   threads    4 threads, one model, one state each == the same work done sequentially (bitwise)
- *   alloc      no allocation after create (+ the largest feed), free releases everything
+ *   alloc      no allocation after create (+ the largest score), free releases everything; a
+ *              100,000-token score and a long feed allocate what one chunk needs, a feed no logits
  *   args       bad arguments give the documented code and leave the state (and generator) as it was
  *   readonly   states leave the model (parameters, gradients, hidden state, generator) untouched
  *
@@ -33,6 +38,7 @@
 
 #define RNN_EXPERT_API /* rnn_param_get_block, rnn_model_get_hidden_grad */
 #include "rnn.h"
+#include "model.h" /* rnn__chunk_steps, and a state's ctx.chunk_steps (one pass) */
 
 /* The 1.0 structs that grow carry their size. */
 #define SMP_SIZE sizeof(rnn_sampling)
@@ -331,6 +337,68 @@ START_TEST(test_feed_one_pass)
     rnn_state_free(a);
     rnn_state_free(b);
     rnn_state_free(c);
+    rnn_model_free(m);
+}
+END_TEST
+
+/* ---- long inputs: chunks ------------------------------------------------------------------------ */
+/* Feed and score run long inputs in chunks of rnn__chunk_steps(batch) steps; a state whose
+ * ctx.chunk_steps is larger runs its layers over as many steps in one pass. The layers' products
+ * are row-wise and the decoder is cut at the same steps, so all give the same bits; and the score is
+ * right: within rounding of the step-by-step sum of rnn_state_get_logprobs. With threads too. */
+START_TEST(test_chunk_one_pass)
+{
+    int cell = _i % NCELLS, threads = 1 + _i / NCELLS;
+    enum { B = 3, N = 200, STRIDE = 203, P = 4 };
+    int S = rnn__chunk_steps(B);
+    ck_assert_int_lt(2 * S, N);
+    rnn_model *m = make_model(cell, 131 + cell);
+    OK(rnn_model_set_threads(m, threads));
+    static int32_t tok[B * STRIDE];
+    int32_t pre[B * P];
+    fill_tokens(tok, B * STRIDE, V, 140 + cell);
+    fill_tokens(pre, B * P, V, 150 + cell);
+    /* the default chunks, one pass, chunks of two decoder blocks; and a one-step reference */
+    rnn_state *st[4];
+    int chunk[3] = {0, N, 2 * S};
+    for (int k = 0; k < 4; k++) {
+        st[k] = make_state(m, B, 1);
+        if (k < 3) st[k]->ctx.chunk_steps = chunk[k];
+        OK(rnn_state_feed(st[k], pre, P, 0));
+    }
+    double sc[3][B], ref[B] = {0};
+    for (int k = 0; k < 3; k++) OK(rnn_state_score(st[k], tok, N, STRIDE, sc[k]));
+    float lp[B * V];
+    for (int t = 0; t < N; t++) {
+        int32_t col[B];
+        OK(rnn_state_get_logprobs(st[3], lp));
+        for (int b = 0; b < B; b++) {
+            col[b] = tok[b * STRIDE + t];
+            ref[b] += lp[b * V + col[b]];
+        }
+        OK(rnn_state_feed(st[3], col, 1, 0));
+    }
+    hs h[4];
+    for (int k = 0; k < 4; k++) take(st[k], &h[k]);
+    for (int k = 1; k < 3; k++) {
+        ck_assert_msg(memcmp(sc[k], sc[0], sizeof sc[0]) == 0, "%s, %d threads: score in chunks of %d != of %d steps",
+                      CELL_NAME[cell], threads, S, chunk[k]);
+        ck_assert_msg(hs_bitequal(&h[k], &h[0]), "%s, %d threads: state after a score in chunks of %d != of %d",
+                      CELL_NAME[cell], threads, S, chunk[k]);
+    }
+    for (int b = 0; b < B; b++)
+        ck_assert_msg(lp_diff(sc[0][b], ref[b]) <= 1e-5, "%s: score[%d] %.9g vs step by step %.9g", CELL_NAME[cell], b,
+                      sc[0][b], ref[b]);
+    ck_assert_msg(hs_bitequal(&h[3], &h[0]), "%s: state after a score in chunks != after %d feeds of one step",
+                  CELL_NAME[cell], N);
+    /* feed: the same */
+    for (int k = 0; k < 3; k++) {
+        OK(rnn_state_reset(st[k]));
+        OK(rnn_state_feed(st[k], tok, N, STRIDE));
+        take(st[k], &h[k]);
+    }
+    ck_assert(hs_bitequal(&h[1], &h[0]) && hs_bitequal(&h[2], &h[0]));
+    for (int k = 0; k < 4; k++) rnn_state_free(st[k]);
     rnn_model_free(m);
 }
 END_TEST
@@ -1058,11 +1126,15 @@ END_TEST
 typedef struct {
     long allocs, frees;
     long long live;
+    size_t largest; /* the largest allocation asked for */
+    size_t limit;   /* nonzero: allocations larger than this fail */
 } counter;
 
 static void *c_alloc(void *user, size_t size)
 {
     counter *c = user;
+    if (size > c->largest) c->largest = size;
+    if (c->limit && size > c->limit) return NULL;
     size_t *p = malloc(size + 16);
     if (!p) return NULL;
     p[0] = size;
@@ -1084,7 +1156,7 @@ static void c_free(void *user, void *ptr)
 START_TEST(test_alloc)
 {
     int cell = _i;
-    counter cnt = {0, 0, 0};
+    counter cnt = {.allocs = 0};
     rnn_allocator al = {sizeof(rnn_allocator), c_alloc, c_free, &cnt};
     rnn_model *m = make_model_al(cell, 81 + cell, &al);
     long long base_live = cnt.live;
@@ -1121,9 +1193,11 @@ START_TEST(test_alloc)
     ck_assert_msg(cnt.allocs == n0, "%s: %ld allocations after rnn_state_create without growth", CELL_NAME[cell],
                   cnt.allocs - n0);
 
-    /* grow once (feed of the largest steps), then nothing allocates, score included */
+    /* grow once (a score of the largest steps; a feed reserves no logits), then nothing allocates */
     OK(rnn_state_feed(a, big, BIG, 0));
+    OK(rnn_state_score(a, big, BIG, 0, sc));
     OK(rnn_state_feed(b, big, BIG, 0));
+    OK(rnn_state_score(b, big, BIG, 0, sc));
     long n1 = cnt.allocs;
     for (int rep = 0; rep < 3; rep++) {
         OK(rnn_state_feed(a, big, BIG, 0));
@@ -1164,12 +1238,12 @@ START_TEST(test_alloc)
     OK(rnn_state_feed(a, big, BIG, 0));
     ck_assert(cnt.allocs == n3);
     rnn_state_free(a);
-    /* and a feed before a score of the same steps suffices for the score */
+    /* and a score before a feed of the same steps suffices for the feed */
     OK(rnn_state_create(&a, m, B, 1));
-    OK(rnn_state_feed(a, big, BIG, 0));
-    long n4 = cnt.allocs;
     OK(rnn_state_score(a, big, BIG, 0, sc));
-    ck_assert_msg(cnt.allocs == n4, "%s: rnn_state_score(%d) allocated after rnn_state_feed(%d)", CELL_NAME[cell],
+    long n4 = cnt.allocs;
+    OK(rnn_state_feed(a, big, BIG, 0));
+    ck_assert_msg(cnt.allocs == n4, "%s: rnn_state_feed(%d) allocated after rnn_state_score(%d)", CELL_NAME[cell],
                   BIG, BIG);
     rnn_state_free(a);
     ck_assert(cnt.live == base_live);
@@ -1190,7 +1264,7 @@ static void *f_alloc(void *user, size_t size)
 
 START_TEST(test_alloc_fail)
 {
-    counter cnt = {0, 0, 0};
+    counter cnt = {.allocs = 0};
     rnn_allocator al = {sizeof(rnn_allocator), f_alloc, c_free, &cnt};
     fail_at = -1;
     rnn_model *m = make_model_al(RNN_CELL_LSTM, 91, &al);
@@ -1231,6 +1305,55 @@ START_TEST(test_alloc_fail)
     rnn_state_free(st);
     rnn_model_free(m);
     ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+
+/* Memory does not depend on the input's length: a 100,000-token score asks for what a 600-token
+ * one does (one chunk), and a feed reserves no V-wide logits. */
+START_TEST(test_long_input_memory)
+{
+    enum { LONG = 100000, SHORT = 600, BV = 1000, FV = 20000 };
+    counter cnt = {.limit = (size_t)64 << 20}; /* the one-pass workspace of LONG tokens: ~450 MB */
+    rnn_allocator al = {sizeof(rnn_allocator), c_alloc, c_free, &cnt};
+    int32_t *tok = malloc(sizeof(int32_t) * LONG);
+    ck_assert_ptr_nonnull(tok);
+    ck_assert_int_lt(2 * rnn__chunk_steps(1), SHORT);
+    for (int k = 0; k < 2; k++) {
+        int vocab = k ? FV : BV;
+        rnn_config c = small_cfg(RNN_CELL_LSTM, vocab, 8, 8, 5);
+        rnn_model *m = NULL;
+        OK(rnn_model_create(&m, &c, &al, NULL, 0));
+        randomize(m, 31);
+        fill_tokens(tok, LONG, vocab, 32);
+        rnn_state *a = NULL, *b = NULL;
+        OK(rnn_state_create(&a, m, 1, 1));
+        OK(rnn_state_create(&b, m, 1, 1));
+        double sa, sb;
+        cnt.largest = 0;
+        if (k == 0) OK(rnn_state_score(a, tok, SHORT, 0, &sa));
+        else OK(rnn_state_feed(a, tok, SHORT, 0));
+        size_t one_chunk = cnt.largest;
+        long n = cnt.allocs;
+        cnt.largest = 0;
+        if (k == 0) {
+            OK(rnn_state_score(b, tok, LONG, 0, &sb));
+            ck_assert(isfinite(sb) && sb < sa);
+        } else {
+            OK(rnn_state_feed(b, tok, LONG, 0));
+            /* one chunk of a feed is the layers' activations, not 256 x V logits */
+            ck_assert_msg(one_chunk < (size_t)FV * sizeof(float) * 8, "feed of %d tokens asked for %zu bytes",
+                          SHORT, one_chunk);
+        }
+        ck_assert_msg(cnt.largest <= one_chunk && cnt.allocs - n <= 1, "%s of %d tokens: %ld allocations, the largest "
+                      "%zu bytes; %d tokens: %zu", k ? "feed" : "score", LONG, cnt.allocs - n, cnt.largest, SHORT,
+                      one_chunk);
+        ck_assert(one_chunk < (size_t)LONG * vocab * sizeof(float) / 100); /* 1% of LONG x V logits */
+        rnn_state_free(a);
+        rnn_state_free(b);
+        rnn_model_free(m);
+    }
+    ck_assert_int_eq(cnt.live, 0);
+    free(tok);
 }
 END_TEST
 
@@ -1429,6 +1552,91 @@ START_TEST(test_model_readonly)
 }
 END_TEST
 
+/* ---- numeric ---------------------------------------------------------------------------------- */
+/* decoder.bias made into a distribution that is not one: how 0 a NaN logit, 1 a +inf one, 2 all -inf */
+static void spoil(float *bias, int how)
+{
+    for (int v = 0; v < V; v++)
+        if (how == 2 || v == 4) bias[v] = how == 0 ? NAN : how == 1 ? INFINITY : -INFINITY;
+}
+
+/* A next-token distribution that is not one (a NaN or +inf logit, every logit -inf), in any
+ * sampling mode: rnn_state_draw and rnn_state_generate return RNN_ERR_NUMERIC with a message and
+ * write nothing; the state, its generators included, is left as it was (a twin that never failed
+ * keeps agreeing). A single -inf logit is a distribution (that token is never drawn). generate
+ * failing at token i leaves what generate of i tokens leaves. */
+START_TEST(test_draw_nonfinite)
+{
+    int cell = _i;
+    enum { B = 2, P = 3, X = 7 };
+    const rnn_sampling modes[] = {{SMP_SIZE, 1.0f, 0, 1.0f}, {SMP_SIZE, 0.0f, 0, 1.0f}, {SMP_SIZE, 0.7f, 5, 0.9f}};
+    rnn_model *m = make_model(cell, 151 + cell);
+    rnn_param db = PARAM_INIT, enc = PARAM_INIT;
+    OK(rnn_param_find(m, "decoder.bias", &db));
+    OK(rnn_param_find(m, "encoder.weight", &enc));
+    float keep[V];
+    memcpy(keep, db.data, sizeof keep);
+    int32_t pre[B * P], nx[B], nt[B], out[B * 4];
+    fill_tokens(pre, B * P, V, 160 + cell);
+    rnn_state *st = make_state(m, B, 3), *twin = make_state(m, B, 3);
+    OK(rnn_state_feed(st, pre, P, 0));
+    OK(rnn_state_feed(twin, pre, P, 0));
+    hs h0, h1;
+    take(st, &h0);
+    for (int bad = 0; bad < 3; bad++)
+        for (int k = 0; k < 3; k++) {
+            spoil(db.data, bad);
+            for (int b = 0; b < B; b++) nx[b] = -5;
+            for (int i = 0; i < B * 4; i++) out[i] = -5;
+            int rc = rnn_state_draw(st, &modes[k], nx);
+            ck_assert_msg(rc == RNN_ERR_NUMERIC, "%s: bad %d, mode %d: draw -> %d", CELL_NAME[cell], bad, k, rc);
+            ck_assert_int_eq(rnn_state_errcode(st), RNN_ERR_NUMERIC);
+            ck_assert(strstr(rnn_state_errmsg(st), "stream 0") != NULL);
+            rc = rnn_state_generate(st, &modes[k], 4, out);
+            ck_assert_msg(rc == RNN_ERR_NUMERIC, "%s: bad %d, mode %d: generate -> %d", CELL_NAME[cell], bad, k, rc);
+            ck_assert_msg(strstr(rnn_state_errmsg(st), "token 0 of 4") != NULL, "%s", rnn_state_errmsg(st));
+            for (int b = 0; b < B; b++) ck_assert_int_eq(nx[b], -5);
+            for (int i = 0; i < B * 4; i++) ck_assert_int_eq(out[i], -5);
+            memcpy(db.data, keep, sizeof keep);
+            take(st, &h1);
+            ck_assert(hs_bitequal(&h0, &h1));
+        }
+    for (int r = 0; r < 5; r++) {
+        OK(rnn_state_draw(st, NULL, nx));
+        OK(rnn_state_draw(twin, NULL, nt));
+        ck_assert(memcmp(nx, nt, sizeof nx) == 0);
+    }
+    db.data[4] = -INFINITY;
+    for (int r = 0; r < 50; r++) {
+        OK(rnn_state_draw(st, NULL, nx));
+        for (int b = 0; b < B; b++) ck_assert_int_ne(nx[b], 4);
+    }
+    memcpy(db.data, keep, sizeof keep);
+    /* token X is every stream's first greedy draw, and its embedding is NaN: the draw of token 1
+     * fails; token 0 stands and the state is past it, as after generate(st, greedy, 1, ...) */
+    db.data[X] = 1000.0f;
+    enc.data[(size_t)X * E] = NAN;
+    for (int i = 0; i < B * 4; i++) out[i] = -5;
+    int rc = rnn_state_generate(st, &modes[1], 4, out);
+    ck_assert_msg(rc == RNN_ERR_NUMERIC, "%s: generate into a NaN state -> %d", CELL_NAME[cell], rc);
+    ck_assert_msg(strstr(rnn_state_errmsg(st), "token 1 of 4") != NULL, "%s", rnn_state_errmsg(st));
+    int32_t one[B];
+    OK(rnn_state_generate(twin, &modes[1], 1, one));
+    for (int b = 0; b < B; b++) {
+        ck_assert_int_eq(out[b * 4], X);
+        ck_assert_int_eq(one[b], X);
+        for (int i = 1; i < 4; i++) ck_assert_int_eq(out[b * 4 + i], -5);
+    }
+    take(st, &h0);
+    take(twin, &h1);
+    ck_assert(hs_bitequal(&h0, &h1));
+    ck_assert(isnan(h0.h[0]));
+    rnn_state_free(st);
+    rnn_state_free(twin);
+    rnn_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     VERBOSE = getenv("TEST_STATE_VERBOSE") != NULL;
@@ -1441,6 +1649,11 @@ int main(void)
 
     tc = tcase_create("feed");
     tcase_add_loop_test(tc, test_feed_one_pass, 0, NCELLS);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("long");
+    tcase_add_loop_test(tc, test_chunk_one_pass, 0, 2 * NCELLS);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("stride");
@@ -1466,6 +1679,10 @@ int main(void)
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("numeric");
+    tcase_add_loop_test(tc, test_draw_nonfinite, 0, NCELLS);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("threads");
     tcase_add_loop_test(tc, test_threads, 0, NCELLS);
     tcase_set_timeout(tc, 60);
@@ -1474,6 +1691,8 @@ int main(void)
     tc = tcase_create("alloc");
     tcase_add_loop_test(tc, test_alloc, 0, NCELLS);
     tcase_add_test(tc, test_alloc_fail);
+    tcase_add_test(tc, test_long_input_memory);
+    tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("args");

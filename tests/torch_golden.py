@@ -13,7 +13,12 @@ U(-0.5, 0.5) from a fixed seed, and writes OUTDIR/<CELL>_L<layers>_<tied|untied>
   (b) STEPS steps of the example's training loop from the same weights and h0: hidden carried and
       detached, model.zero_grad(), loss.backward(), clip_grad_norm_(params, CLIP[cell]),
       p -= LR * grad;
-      every step's loss and total norm (before clipping), and the final weights.
+      every step's loss and total norm (before clipping), and the final weights;
+  (c) a NaN weight: (a) again from the same weights and h0, except that element 0 of encoder row
+      NAN_TOK is NaN and that token is stream 0's input at step NAN_STEP only, so stream 0 turns
+      NaN from there (as PyTorch propagates NaN: relu keeps it, and its gradient passes through a
+      NaN output) while the other streams stay finite (all of them when tied: decoder row NAN_TOK
+      is that row too). The C test requires the same NaN positions and the finite values.
 
 File format (all little-endian):
   magic    8 bytes  "RNNGOLD1"
@@ -40,6 +45,9 @@ Arrays (librnn layouts: batch-major tokens, [L][B][H] states, [B][T][V] log-prob
   train/tokens, train/targets  int32 [STEPS][B][T]
   train/loss, train/norm       float32 [STEPS]   loss and clip_grad_norm_'s total norm per step
   final/<name>      float32    every parameter after the last SGD step, same names and order
+  nan/where         int32 [2]  (c): the row and column of encoder.weight that is NaN
+  nan/tokens, nan/targets, nan/logprobs, nan/loss, nan/grad/<name>, nan/h1, nan/c1, nan/dh0,
+  nan/dc0           (c): as in (a); the weights are init/ with that element NaN
 """
 import os
 import struct
@@ -59,6 +67,7 @@ LR = 2.0
 # of clip_grad_norm_ (scaled and left alone) are exercised.
 CLIP = {"RNN_TANH": 1.2, "RNN_RELU": 0.7, "LSTM": 0.36, "GRU": 0.6}
 INIT_RANGE = 0.5
+NAN_TOK, NAN_STEP = V - 1, 2
 
 
 class RNNModel(nn.Module):
@@ -132,6 +141,32 @@ def batch_major(tok):
     return tensor(tok.t().contiguous())
 
 
+def one_chunk(w, prefix, model, params, tokens, targets, h0, c0):
+    """Case (a) from the model's current weights: writes prefix + tokens, targets, logprobs, loss,
+    grad/<name>, h1 (c1), dh0 (dc0)."""
+    is_lstm = c0 is not None
+    h0 = h0.detach().clone().requires_grad_(True)
+    c0 = c0.detach().clone().requires_grad_(True) if is_lstm else None
+    w.i32(prefix + "tokens", batch_major(tokens))
+    w.i32(prefix + "targets", batch_major(targets))
+    model.zero_grad()
+    logp, hidden = model(tokens, (h0, c0) if is_lstm else h0)
+    loss = F.nll_loss(logp, targets.view(-1))
+    loss.backward()
+    w.f32(prefix + "logprobs", tensor(logp.view(T, B, V).transpose(0, 1)))
+    w.f32(prefix + "loss", [loss.item()])
+    for n, p in params:
+        w.f32(prefix + "grad/" + n, tensor(p.grad))
+    if is_lstm:
+        w.f32(prefix + "h1", tensor(hidden[0]))
+        w.f32(prefix + "c1", tensor(hidden[1]))
+    else:
+        w.f32(prefix + "h1", tensor(hidden))
+    w.f32(prefix + "dh0", tensor(h0.grad))
+    if is_lstm:
+        w.f32(prefix + "dc0", tensor(c0.grad))
+
+
 def make_case(cell, cell_id, layers, tied, seed):
     torch.manual_seed(seed)
     E, H = (H_TIED, H_TIED) if tied else (E_UNTIED, H_UNTIED)
@@ -150,8 +185,8 @@ def make_case(cell, cell_id, layers, tied, seed):
     for n, p in init:
         w.f32("init/" + n, tensor(p))
 
-    h0 = (torch.rand(layers, B, H) * 2 - 1).requires_grad_(True)
-    c0 = (torch.rand(layers, B, H) * 2 - 1).requires_grad_(True) if is_lstm else None
+    h0 = torch.rand(layers, B, H) * 2 - 1
+    c0 = torch.rand(layers, B, H) * 2 - 1 if is_lstm else None
     w.f32("h0", tensor(h0))
     if is_lstm:
         w.f32("c0", tensor(c0))
@@ -159,24 +194,7 @@ def make_case(cell, cell_id, layers, tied, seed):
     # (a) one chunk: forward, loss, backward.
     tokens = torch.randint(0, V, (T, B))
     targets = torch.randint(0, V, (T, B))
-    w.i32("tokens", batch_major(tokens))
-    w.i32("targets", batch_major(targets))
-    model.zero_grad()
-    logp, hidden = model(tokens, (h0, c0) if is_lstm else h0)
-    loss = F.nll_loss(logp, targets.view(-1))
-    loss.backward()
-    w.f32("logprobs", tensor(logp.view(T, B, V).transpose(0, 1)))
-    w.f32("loss", [loss.item()])
-    for n, p in params:
-        w.f32("grad/" + n, tensor(p.grad))
-    if is_lstm:
-        w.f32("h1", tensor(hidden[0]))
-        w.f32("c1", tensor(hidden[1]))
-    else:
-        w.f32("h1", tensor(hidden))
-    w.f32("dh0", tensor(h0.grad))
-    if is_lstm:
-        w.f32("dc0", tensor(c0.grad))
+    one_chunk(w, "", model, params, tokens, targets, h0, c0)
 
     # (b) the example's training loop from the same weights and h0 (c0).
     with torch.no_grad():
@@ -205,6 +223,17 @@ def make_case(cell, cell_id, layers, tied, seed):
     w.f32("train/norm", tr_norm)
     for n, p in params:
         w.f32("final/" + n, tensor(p))
+
+    # (c) (a) with a NaN weight, from the initial weights.
+    with torch.no_grad():
+        for (_, p), (_, p0) in zip(params, init):
+            p.copy_(p0)
+        model.encoder.weight[NAN_TOK, 0] = float("nan")
+    tokens = torch.randint(0, V - 1, (T, B))  # NAN_TOK nowhere ...
+    tokens[NAN_STEP, 0] = NAN_TOK              # ... but here
+    targets = torch.randint(0, V, (T, B))
+    w.i32("nan/where", [NAN_TOK, 0])
+    one_chunk(w, "nan/", model, params, tokens, targets, h0, c0)
     return w, tr_norm
 
 
