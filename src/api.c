@@ -34,7 +34,10 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     if (!rc) rc = rnn__config_check(&c, errbuf, errlen);
     if (!rc) rc = rnn__allocator_init(&al, alloc, errbuf, errlen);
     if (!rc) rc = rnn__model_new(out, &c, &al);
-    if (rc == RNN_ERR_NOMEM) rnn__bufail(errbuf, errlen, rc, "cannot allocate the model");
+    if (rc == RNN_ERR_NOMEM)
+        rnn__bufail(errbuf, errlen, rc, "cannot allocate the model: %llu parameters need %llu bytes for the values and "
+                    "as many for the gradients", (unsigned long long)rnn__config_params(&c),
+                    (unsigned long long)rnn__config_params(&c) * 4);
     return rc;
 }
 

@@ -237,6 +237,16 @@ int rnn_config_init(rnn_config *cfg, size_t size)
     return rnn__struct_init(&rnn__config_layout, cfg, size, &d);
 }
 
+uint64_t rnn__config_params(const rnn_config *cfg)
+{
+    uint64_t V = (uint64_t)cfg->vocab_size, E = (uint64_t)cfg->emb_size, H = (uint64_t)cfg->hidden_size;
+    uint64_t G = (uint64_t)rnn__cell_get(cfg->cell)->gates;
+    /* each term < 2^53, at most ~2050 of them: no overflow */
+    uint64_t n = V * E + V + (cfg->tied ? 0 : V * H);
+    for (uint64_t l = 0; l < (uint64_t)cfg->num_layers; l++) n += G * H * ((l ? H : E) + H + 2);
+    return n;
+}
+
 static int dim_bad(int v) { return v < 1 || v > RNN__MAX_DIM; }
 
 int rnn__config_check(const rnn_config *c, char *err, size_t errlen)

@@ -83,5 +83,7 @@ int rnn__struct_init(const rnn__layout *L, void *out, size_t size, const void *l
 void rnn__config_defaults(rnn_config *cfg);
 /* RNN_OK or RNN_ERR_INVALID with the reason (naming the field and its range) in err. */
 int rnn__config_check(const rnn_config *cfg, char *err, size_t errlen);
+/* The number of parameters (floats) a checked configuration has. */
+uint64_t rnn__config_params(const rnn_config *cfg);
 
 #endif

@@ -433,15 +433,7 @@ static int parse_params(loader *ld, rnn_model *m, cursor *c)
 }
 
 /* 1 when the parameters of a valid configuration cannot fit in `left` bytes (4 per float) */
-static int conf_too_big(const rnn_config *cfg, uint64_t left)
-{
-    uint64_t V = (uint64_t)cfg->vocab_size, E = (uint64_t)cfg->emb_size, H = (uint64_t)cfg->hidden_size;
-    uint64_t G = (uint64_t)rnn__cell_get(cfg->cell)->gates;
-    /* each term < 2^53, at most ~2050 of them: no overflow */
-    uint64_t n = V * E + V + (cfg->tied ? 0 : V * H);
-    for (uint64_t l = 0; l < (uint64_t)cfg->num_layers; l++) n += G * H * ((l ? H : E) + H + 2);
-    return n > left / 4;
-}
+static int conf_too_big(const rnn_config *cfg, uint64_t left) { return rnn__config_params(cfg) > left / 4; }
 
 /* The largest CONF payload read: 36 bytes now; newer writers may append fields. */
 #define CONF_MAX 4096

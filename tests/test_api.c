@@ -2696,6 +2696,25 @@ START_TEST(test_errcode)
 END_TEST
 
 /* rnn_model_create's errbuf, since no handle exists */
+/* an allocator that refuses anything over 64 kB */
+static void *small_alloc(void *user, size_t n) { (void)user; return n > 65536 ? NULL : malloc(n); }
+static void small_free(void *user, void *p) { (void)user; free(p); }
+
+/* A creation that runs out of memory says how many bytes the parameters need (issue 15, item 13). */
+START_TEST(test_create_nomem_bytes)
+{
+    rnn_config c;
+    OK(rnn_config_init(&c, sizeof c));
+    c.vocab_size = 33278; /* the example's default LSTM: 13,987,678 parameters */
+    rnn_allocator al = {sizeof al, small_alloc, small_free, NULL};
+    char err[256] = "";
+    rnn_model *m = NULL;
+    ck_assert_int_eq(rnn_model_create(&m, &c, &al, err, sizeof err), RNN_ERR_NOMEM);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(err, "13987678 parameters need 55950712 bytes") != NULL, "errbuf \"%s\" gives no size", err);
+}
+END_TEST
+
 START_TEST(test_create_errbuf)
 {
     rnn_config c;
@@ -3553,6 +3572,7 @@ int main(void)
     tcase_add_test(tc, test_create_rejects_config);
     tcase_add_test(tc, test_create_rejects_args);
     tcase_add_test(tc, test_create_errbuf);
+    tcase_add_test(tc, test_create_nomem_bytes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("struct_size");
