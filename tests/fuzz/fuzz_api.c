@@ -313,8 +313,12 @@ static void op_state(fz *z, unsigned op)
                       count, rc);
             break;
         }
-        FZ_ASSERT(rc == RNN_OK || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0), "next/generate = %d: %s", rc,
-                  rnn_state_errmsg(st));
+        /* RNN_ERR_NUMERIC: a stream's distribution is not finite (NaN or inf weights or state, or
+           finite ones whose products overflow); a draw then writes nothing */
+        FZ_ASSERT(rc == RNN_OK || rc == RNN_ERR_NUMERIC || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0),
+                  "next/generate = %d: %s", rc, rnn_state_errmsg(st));
+        if (rc == RNN_ERR_NUMERIC && op % 12 == 10)
+            for (int k = 0; k < b; k++) FZ_ASSERT(out[k] == -7, "draw wrote token %d on RNN_ERR_NUMERIC", k);
         if (rc == RNN_OK)
             for (int k = 0; k < b * count; k++)
                 FZ_ASSERT(out[k] >= 0 && out[k] < z->V, "sampled token %d (T=%g k=%d p=%g)", out[k], s.temperature,
@@ -932,15 +936,17 @@ static int op_sample_full(fz *z, long failed0)
     if (!params_finite(z)) z->wild_state = 1;
     int rc = rnn_sample(z->m, tok, b, sp, next);
     if (b > 0 && ok && b == z->batch && valid) {
-        FZ_ASSERT(rc == RNN_OK || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0), "sample = %d: %s", rc,
-                  rnn_model_errmsg(z->m));
+        FZ_ASSERT(rc == RNN_OK || rc == RNN_ERR_NUMERIC || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0),
+                  "sample = %d: %s", rc, rnn_model_errmsg(z->m));
+        if (rc == RNN_ERR_NUMERIC)
+            for (int k = 0; k < b; k++) FZ_ASSERT(next[k] == -7, "sample wrote next[%d] on RNN_ERR_NUMERIC", k);
         if (rc == RNN_OK)
             for (int k = 0; k < b; k++) FZ_ASSERT(next[k] >= 0 && next[k] < z->V, "sampled %d (T=%g)", next[k], temp);
     } else {
         FZ_ASSERT(rc != RNN_OK && ALLOWED(rc, RNN_ERR_INVALID, RNN_ERR_RANGE, RNN_ERR_STATE), "sample = %d", rc);
         if (!valid && b > 0 && ok && b == z->batch) FZ_ASSERT(rc == RNN_ERR_INVALID, "sample with invalid sampling = %d", rc);
     }
-    if (rc == RNN_OK) z->pending = 0;
+    if (rc == RNN_OK || rc == RNN_ERR_NUMERIC) z->pending = 0; /* (a failed draw drops it too) */
     return rc;
 }
 
@@ -965,8 +971,9 @@ static void op_state_sampling(fz *z)
         FZ_ASSERT(rc == RNN_ERR_INVALID && rnn_state_errcode(st) == RNN_ERR_INVALID, "state sampling (invalid) = %d", rc);
         return;
     }
-    FZ_ASSERT(rc == RNN_OK, "state draw/generate = %d: %s", rc, rnn_state_errmsg(st));
-    for (int k = 0; k < b * count; k++) FZ_ASSERT(out[k] >= 0 && out[k] < z->V, "drawn token %d (T=%g)", out[k], temp);
+    FZ_ASSERT(rc == RNN_OK || rc == RNN_ERR_NUMERIC, "state draw/generate = %d: %s", rc, rnn_state_errmsg(st));
+    if (rc == RNN_OK)
+        for (int k = 0; k < b * count; k++) FZ_ASSERT(out[k] >= 0 && out[k] < z->V, "drawn token %d (T=%g)", out[k], temp);
 }
 
 /* rnn_model_get_config and rnn_config_init at every struct size a caller may have: only that many
@@ -1287,13 +1294,15 @@ static void step(fz *z)
         smp.temperature = temp;
         rc = rnn_sample(z->m, tok, b, &smp, next);
         if (b > 0 && ok && b == z->batch && isfinite(temp) && temp >= 0) {
-            FZ_ASSERT(rc == RNN_OK || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0), "sample = %d: %s", rc,
-                      rnn_model_errmsg(z->m));
+            FZ_ASSERT(rc == RNN_OK || rc == RNN_ERR_NUMERIC || (rc == RNN_ERR_NOMEM && z->cnt.failed > failed0),
+                      "sample = %d: %s", rc, rnn_model_errmsg(z->m));
+            if (rc == RNN_ERR_NUMERIC)
+                for (int k = 0; k < b; k++) FZ_ASSERT(next[k] == -7, "sample wrote next[%d] on RNN_ERR_NUMERIC", k);
             if (rc == RNN_OK)
                 for (int k = 0; k < b; k++) FZ_ASSERT(next[k] >= 0 && next[k] < z->V, "sampled %d (T=%g)", next[k], temp);
         } else
             FZ_ASSERT(rc != RNN_OK && ALLOWED(rc, RNN_ERR_INVALID, RNN_ERR_RANGE, RNN_ERR_STATE), "sample = %d", rc);
-        if (rc == RNN_OK) z->pending = 0;
+        if (rc == RNN_OK || rc == RNN_ERR_NUMERIC) z->pending = 0; /* (a failed draw drops it too) */
         break;
     }
     case 14:
