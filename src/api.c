@@ -34,10 +34,11 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     if (!rc) rc = rnn__config_check(&c, errbuf, errlen);
     if (!rc) rc = rnn__allocator_init(&al, alloc, errbuf, errlen);
     if (!rc) rc = rnn__model_new(out, &c, &al);
-    if (rc == RNN_ERR_NOMEM)
+    if (rc == RNN_ERR_NOMEM) {
+        unsigned long long n = rnn__config_params(&c);
         rnn__bufail(errbuf, errlen, rc, "cannot allocate the model: %llu parameters need %llu bytes for the values and "
-                    "as many for the gradients", (unsigned long long)rnn__config_params(&c),
-                    (unsigned long long)rnn__config_params(&c) * 4);
+                    "as many for the gradients", n, n * 4);
+    }
     return rc;
 }
 
@@ -88,20 +89,12 @@ int rnn_model_get_batch(const rnn_model *m, int *batch)
     return RNN_OK;
 }
 
-static int check_state_batch(const rnn__ctx *x, int batch)
-{
-    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_model_reset_hidden first");
-    if (batch != x->batch)
-        return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
-    return RNN_OK;
-}
-
 static size_t state_floats(const rnn__ctx *x) { return (size_t)x->m->cfg.num_layers * x->batch * x->m->cfg.hidden_size; }
 
 static int ctx_get_state(const rnn__ctx *x, int batch, float *h, float *c)
 {
     if (!h) return rnn__failf(x->err, RNN_ERR_INVALID, "h is NULL");
-    int rc = check_state_batch(x, batch);
+    int rc = rnn__check_batch(x, batch);
     if (rc) return rc;
     memcpy(h, x->h, state_floats(x) * sizeof(float));
     if (c && x->c) memcpy(c, x->c, state_floats(x) * sizeof(float));
@@ -111,7 +104,7 @@ static int ctx_get_state(const rnn__ctx *x, int batch, float *h, float *c)
 static int ctx_set_state(rnn__ctx *x, int batch, const float *h, const float *c)
 {
     if (!h) return rnn__failf(x->err, RNN_ERR_INVALID, "h is NULL");
-    int rc = check_state_batch(x, batch);
+    int rc = rnn__check_batch(x, batch);
     if (rc) return rc;
     memcpy(x->h, h, state_floats(x) * sizeof(float));
     if (x->c) {
@@ -138,7 +131,7 @@ int rnn_model_get_hidden_grad(const rnn_model *m, int batch, float *dh, float *d
     if (!m) return RNN_ERR_INVALID;
     const rnn__ctx *x = &m->train;
     if (!dh) return rnn__failf(x->err, RNN_ERR_INVALID, "dh is NULL");
-    int rc = check_state_batch(x, batch);
+    int rc = rnn__check_batch(x, batch);
     if (rc) return rc;
     if (!x->have_dstate) return rnn__failf(x->err, RNN_ERR_STATE, "no state gradient: call rnn_backward first");
     memcpy(dh, x->dh0, state_floats(x) * sizeof(float));
@@ -153,10 +146,8 @@ int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int
     if (!m) return RNN_ERR_INVALID;
     if (!targets) return rnn__fail(m, RNN_ERR_INVALID, "targets is NULL");
     int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps, &stride);
-    size_t N = (size_t)batch * steps;
-    if (!rc) rc = rnn__ensure_workspace(&m->train, RNN__WS_TRAIN, batch, steps, N);
+    if (!rc) rc = rnn__ws_prepare(&m->train, RNN__WS_TRAIN, batch, steps, (size_t)batch * steps);
     if (rc) return rc;
-    rnn__ws_begin(&m->train, RNN__WS_TRAIN, batch, steps, N);
     const float *top = rnn__run_layers(m, &m->train, tokens, targets, batch, steps, stride, 1);
     double l = rnn__head_loss(m, &m->train, top, batch, steps, 1, NULL);
     if (loss) *loss = l;
@@ -174,10 +165,8 @@ int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, in
         if (!rc && loss) *loss = 0.0;
         return rc;
     }
-    size_t N = (size_t)batch * steps;
-    rc = rnn__ensure_workspace(&m->train, RNN__WS_EVAL, batch, steps, N);
+    rc = rnn__ws_prepare(&m->train, RNN__WS_EVAL, batch, steps, (size_t)batch * steps);
     if (rc) return rc;
-    rnn__ws_begin(&m->train, RNN__WS_EVAL, batch, steps, N);
     const float *top = rnn__run_layers(m, &m->train, tokens, targets, batch, steps, stride, 0);
     double l = rnn__head_loss(m, &m->train, top, batch, steps, 0, logprobs);
     if (loss) *loss = l;
@@ -253,10 +242,9 @@ int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_samplin
     int stride = 1;
     int rc = rnn__sampling_read(&m->err, sampling, &s);
     if (!rc) rc = rnn__check_tokens(&m->train, tokens, NULL, batch, 1, &stride);
-    if (!rc) rc = rnn__ensure_workspace(&m->train, RNN__WS_EVAL, batch, 1, (size_t)batch);
+    if (!rc) rc = rnn__ws_prepare(&m->train, RNN__WS_EVAL, batch, 1, (size_t)batch);
     if (rc) return rc;
     rnn__ctx *x = &m->train;
-    rnn__ws_begin(x, RNN__WS_EVAL, batch, 1, (size_t)batch);
     const float *top = rnn__run_layers(m, x, tokens, NULL, batch, 1, 1, 0);
     rc = rnn__head_sample(m, x, top, batch, &s, next);
     if (rc) { /* take the tokens back: the workspace holds the state that entered */

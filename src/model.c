@@ -86,6 +86,14 @@ int rnn__ctx_reset(rnn__ctx *x, int batch)
     return RNN_OK;
 }
 
+int rnn__check_batch(const rnn__ctx *x, int batch)
+{
+    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_model_reset_hidden first");
+    if (batch != x->batch)
+        return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
+    return RNN_OK;
+}
+
 int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets, int batch, int steps, int *stride)
 {
     if (!tokens) return rnn__failf(x->err, RNN_ERR_INVALID, "tokens is NULL");
@@ -98,9 +106,8 @@ int rnn__check_tokens(rnn__ctx *x, const int32_t *tokens, const int32_t *targets
     if (*stride < steps)
         return rnn__failf(x->err, RNN_ERR_INVALID, "stride %d is smaller than steps %d (0 means steps)", *stride, steps);
     size_t S = (size_t)*stride;
-    if (x->batch == 0) return rnn__failf(x->err, RNN_ERR_STATE, "no hidden state: call rnn_model_reset_hidden first");
-    if (batch != x->batch)
-        return rnn__failf(x->err, RNN_ERR_STATE, "batch %d does not match the hidden state's batch %d", batch, x->batch);
+    int rc = rnn__check_batch(x, batch);
+    if (rc) return rc;
     int V = x->m->cfg.vocab_size;
     for (int b = 0; b < batch; b++)
         for (int t = 0; t < steps; t++) {

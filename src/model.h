@@ -160,6 +160,8 @@ double rnn__params_pass(rnn_model *m, int op, float a);
 int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err);
 void rnn__ctx_free(rnn__ctx *x);
 int rnn__ctx_reset(rnn__ctx *x, int batch);    /* zero state for batch streams (may allocate) */
+/* RNN_ERR_STATE unless x has a hidden state of this batch (with the message saying which) */
+int rnn__check_batch(const rnn__ctx *x, int batch);
 /* Checks a chunk against x (sizes, stride, state batch, token and target ids): the first step of
  * every pass, before the workspace is sized, so a failure leaves everything as it was.
  * *stride: 0 becomes steps. */
@@ -174,6 +176,8 @@ int rnn__ensure_workspace(rnn__ctx *x, int mode, int B, int T, size_t R);
 int rnn__reserve_workspace(rnn__ctx *x, size_t bytes);
 /* lays out x->buf for the run (the workspace must hold it) */
 void rnn__ws_begin(rnn__ctx *x, int mode, int B, int T, size_t R);
+/* rnn__ensure_workspace, then (when it succeeded) rnn__ws_begin: a run of one shape */
+int rnn__ws_prepare(rnn__ctx *x, int mode, int B, int T, size_t R);
 
 /* model.c: the layers. Runs embedding, dropout (train only) and the L layers over tokens
  * (B rows of T, row stride `stride`) from x's state, in the buffers laid out by rnn__ws_begin,

@@ -88,21 +88,6 @@ void rnn__vocab_clear(rnn_model *m)
     m->vocab_count = 0, m->vocab_slots = 0;
 }
 
-/* the word's first whitespace code point, or -1 (also for invalid UTF-8, reported as such) */
-static int word_check(const char *w, size_t n, int *bad_utf8)
-{
-    const unsigned char *p = (const unsigned char *)w;
-    *bad_utf8 = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t k = utf8_decode(p + i, n - i, &cp);
-        if (!k) return *bad_utf8 = 1, -1;
-        if (is_space(cp)) return (int)cp;
-        i += k;
-    }
-    return -1;
-}
-
 int rnn__vocab_set(rnn_model *m, const char *const *words, int count, char *err, size_t errlen)
 {
     if (!words || count != m->cfg.vocab_size)
@@ -116,11 +101,13 @@ int rnn__vocab_set(rnn_model *m, const char *const *words, int count, char *err,
         if (len > RNN__MAX_WORD)
             return rnn__bufail(err, errlen, RNN_ERR_INVALID, "word %d is %zu bytes, over the limit of %zu", i, len,
                                RNN__MAX_WORD);
-        int bad_utf8, sp = word_check(words[i], len, &bad_utf8);
-        if (bad_utf8) return rnn__bufail(err, errlen, RNN_ERR_INVALID, "word %d is not valid UTF-8", i);
-        if (sp >= 0)
-            return rnn__bufail(err, errlen, RNN_ERR_INVALID, "word %d (\"%.40s\") contains whitespace U+%04X", i,
-                               words[i], (unsigned)sp);
+        /* a vocabulary word is exactly one word as rnn_text_next_word splits text */
+        size_t pos = 0, wl = 0;
+        int split = rnn_text_next_word(words[i], len, &pos, &wl);
+        if (split == RNN_ERR_FORMAT) return rnn__bufail(err, errlen, RNN_ERR_INVALID, "word %d is not valid UTF-8", i);
+        if (split != RNN_OK || pos != 0 || wl != len)
+            return rnn__bufail(err, errlen, RNN_ERR_INVALID, "word %d (\"%.40s\") contains whitespace at byte %zu", i,
+                               words[i], split == RNN_OK && pos == 0 ? wl : (size_t)0);
         bytes += len + 1;
     }
     size_t slots = 16;

@@ -86,3 +86,10 @@ void rnn__ws_begin(rnn__ctx *x, int mode, int B, int T, size_t R)
     x->ws.used = 0;
     layout(x->m, mode, B, T, R, &x->ws, &x->buf);
 }
+
+int rnn__ws_prepare(rnn__ctx *x, int mode, int B, int T, size_t R)
+{
+    int rc = rnn__ensure_workspace(x, mode, B, T, R);
+    if (!rc) rnn__ws_begin(x, mode, B, T, R);
+    return rc;
+}
