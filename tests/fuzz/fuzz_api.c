@@ -329,20 +329,6 @@ static void op_state(fz *z, unsigned op)
     if (z->cnt.failed == failed0) FZ_ASSERT(rnn_state_errmsg(st) != NULL, "errmsg");
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    FZ_ASSERT(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)sz + 1);
-    FZ_ASSERT(p && fread(p, 1, (size_t)sz, f) == (size_t)sz, "cannot read %s", path);
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
 static void check_loaded(fz *z, rnn_model *m2, int want_batch, const void *app, size_t app_len);
 
 /* rnn_model_save (with the application data of op 19) and rnn_model_load; then the memory image:
@@ -367,7 +353,7 @@ static void save_load(fz *z)
     FZ_ASSERT(rnn_model_get_app_data(z->m, &a1, &l1) == RNN_OK && a1 == NULL && l1 == 0, "a created model has app data");
 
     size_t flen = 0, need = 0, got = 0;
-    uint8_t *fb = read_file(p, &flen);
+    uint8_t *fb = fz_read_file(p, &flen);
     FZ_ASSERT(rnn_model_save_mem(z->m, NULL, 0, &need, flags, app, z->app_len) == RNN_OK && need == flen,
               "save_mem size %zu, the file %zu bytes", need, flen);
     uint8_t *mb = malloc(need);

@@ -42,6 +42,21 @@ static inline void fz_file_write(fz_file *f, const char *name, const uint8_t *p1
     if (n2 && pwrite(f->fd, p2, n2, (off_t)n1) != (ssize_t)n2) abort();
 }
 
+/* The whole file at path in malloc'd memory (*n bytes; one byte more allocated). */
+static inline uint8_t *fz_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    FZ_ASSERT(f, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *p = malloc((size_t)sz + 1);
+    FZ_ASSERT(p && fread(p, 1, (size_t)sz, f) == (size_t)sz, "cannot read %s", path);
+    fclose(f);
+    *n = (size_t)sz;
+    return p;
+}
+
 /* A byte reader over the fuzzer's input: past the end it yields zeros. */
 typedef struct fz_in {
     const uint8_t *p;

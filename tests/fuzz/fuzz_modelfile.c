@@ -65,20 +65,6 @@ static void fix_crcs(uint8_t *f, size_t n)
     }
 }
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    FZ_ASSERT(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)sz + 1);
-    FZ_ASSERT(p && fread(p, 1, (size_t)sz, f) == (size_t)sz, "cannot read %s", path);
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
 /* A word must not contain what rnn_vocab_encode splits at (the loader refuses such files). */
 static int has_space(const char *w)
 {
@@ -233,7 +219,7 @@ static void roundtrip(rnn_model *m)
     FZ_ASSERT(app2_len == app_len && (!app_len || memcmp(app, app2, app_len) == 0), "app data differs after save/load");
     FZ_ASSERT(rnn_model_save(m2, p2, RNN_SAVE_STATE, app2, app2_len) == RNN_OK, "save 2: %s", rnn_model_errmsg(m2));
     size_t s1, s2;
-    uint8_t *b1 = read_all(p1, &s1), *b2 = read_all(p2, &s2);
+    uint8_t *b1 = fz_read_file(p1, &s1), *b2 = fz_read_file(p2, &s2);
     FZ_ASSERT(s1 == s2 && memcmp(b1, b2, s1) == 0, "save(load(save(x))) differs from save(x)");
     /* the memory image is the file's bytes */
     size_t need = 0, got = 0;
