@@ -129,6 +129,12 @@ void cli_flag_copy(const cli_flag *f, void *dst, const void *src);
 
 /* Parses a --batching value ("torch" or "seed") into CORPUS_BATCH_*; -1 when it is neither. */
 int cli_batching_mode(const char *s);
+/* --unk-policy: what happens to a word missing from the model's vocabulary. */
+#define CLI_UNK_POLICY_HELP "error, map (to <unk>; an error when the model has no <unk>)\n" \
+                            "or skip (the word is left out and counted); default map"
+/* Parses an --unk-policy value into rnn_vocab_encode flags: "error" 0, "map" RNN_ENCODE_UNK_MAP,
+   "skip" RNN_ENCODE_UNK_SKIP. CLI_USAGE with the message for anything else. */
+int cli_unk_policy(const char *s, unsigned *flags);
 /* CLI_USAGE with the message unless --batching is torch or seed and scores some target with
    --bptt bptt (seed: bptt >= 2). */
 int cli_check_batching(const char *batching, int bptt);

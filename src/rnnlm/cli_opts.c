@@ -283,6 +283,14 @@ int cli_batching_mode(const char *s)
     return -1;
 }
 
+int cli_unk_policy(const char *s, unsigned *flags)
+{
+    if (strcmp(s, "error") == 0) return *flags = 0u, CLI_OK;
+    if (strcmp(s, "map") == 0) return *flags = RNN_ENCODE_UNK_MAP, CLI_OK;
+    if (strcmp(s, "skip") == 0) return *flags = RNN_ENCODE_UNK_SKIP, CLI_OK;
+    RETURN_ERROR(CLI_USAGE, "--unk-policy must be error, map or skip, got '%s'", s);
+}
+
 int cli_check_batching(const char *batching, int bptt)
 {
     int mode = cli_batching_mode(batching);
