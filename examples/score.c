@@ -13,8 +13,9 @@
  * State: by default the hidden state is CARRIED from line to line, so the text is scored as one
  * continuous stream, as the model saw its training data; before the first line the state is
  * primed with one "<eos>" (the context every line but the first has in a training stream).
- * With --reset every line is scored independently: the state is reset (rnn_state_reset) and
- * primed with "<eos>" before each line.
+ * With --reset every line is scored on its own, as n-best rescoring and KenLM score a line:
+ * rnn_state_score_sentence restarts the state from zeros and "<eos>" before the line, so identical
+ * lines get identical scores (`rnnlm score --per-sentence` calls the same function).
  *
  * Output: one line per input line, "LINE<TAB>TOKENS<TAB>LOGPROB<TAB>PPL", then
  * "total: lines N tokens T logprob X ppl Y" with ppl = exp(-logprob / tokens).
@@ -68,11 +69,10 @@ static int score_line(scorer *s, const char *text, size_t len)
         return rc;
     }
     double lp = 0.0;
-    if (s->reset) {
-        rc = rnn_state_reset(s->st); /* zeros; then the same <eos> context as the first line */
-        if (rc == RNN_OK) rc = rnn_state_feed(s->st, &s->eos, 1, 0);
-    }
-    if (rc == RNN_OK) rc = rnn_state_score(s->st, s->tok, (int)ntok, 0, &lp); /* scores, then advances */
+    if (s->reset) /* the line on its own: zeros, then the same <eos> context as the first line */
+        rc = rnn_state_score_sentence(s->st, s->tok, (int)ntok, 0, &lp);
+    else
+        rc = rnn_state_score(s->st, s->tok, (int)ntok, 0, &lp); /* scores, then advances */
     if (rc != RNN_OK) {
         fprintf(stderr, "score: %s:%ld: %s (%s)\n", s->path, s->lineno, rnn_status_string(rc),
                 rnn_state_errmsg(s->st));

@@ -457,6 +457,27 @@ RNN_API int rnn_state_feed(rnn_state *st, const int32_t *tokens, int steps, int 
 RNN_API int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride,
                             double *logprob);
 
+/*
+ * Scores each stream's tokens as a sentence on its own, the way n-best rescoring and KenLM score a
+ * line: every stream first restarts from the sentence start state -- hidden state zero, then the
+ * token "<eos>" fed when the model's vocabulary has it (the context every line but the first has in
+ * a training stream, as data.py ends each line with <eos>) -- then rnn_state_score scores
+ * tokens int32_t[batch][stride] (steps used per row; stride 0 = steps) from there:
+ * logprob[b] = sum over t of log p(tokens[b][t] | <eos>, tokens[b][0..t-1]). So a sentence's score
+ * never depends on what the state scored before, and equals rnn_state_reset + rnn_state_feed of
+ * "<eos>" + rnn_state_score, bit for bit. A model without a vocabulary (or without "<eos>") starts
+ * from the zero state alone.
+ *   steps    >= 0; 0 scores nothing: logprob[b] = 0 and the state is the start state (tokens may
+ *            then be NULL)
+ * After the call the state is the one after the sentence (as after rnn_state_score), ready to
+ * continue it. The generators are left as they were (scoring draws nothing, so rescoring between
+ * draws does not change what is drawn; rnn_state_reset reseeds them). Errors (RNN_ERR_INVALID,
+ * RNN_ERR_RANGE for a token outside [0, vocab_size), RNN_ERR_NOMEM) leave the state as it was.
+ * Allocates only as rnn_state_score does.
+ */
+RNN_API int rnn_state_score_sentence(rnn_state *st, const int32_t *tokens, int steps, int stride,
+                                     double *logprob);
+
 /* logprobs float[batch][V] receives the next-token log-probabilities of every stream. */
 RNN_API int rnn_state_get_logprobs(rnn_state *st, float *logprobs);
 

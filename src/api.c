@@ -368,6 +368,38 @@ int rnn_state_score(rnn_state *st, const int32_t *tokens, int steps, int stride,
     return rc ? rc : rnn__run_chunked(st->ctx.m, &st->ctx, tokens, st->ctx.batch, steps, stride, logprob);
 }
 
+int rnn_state_score_sentence(rnn_state *st, const int32_t *tokens, int steps, int stride, double *logprob)
+{
+    if (!st) return RNN_ERR_INVALID;
+    rnn__ctx *x = &st->ctx;
+    int B = x->batch;
+    if (!logprob) return rnn__failf(&st->err, RNN_ERR_INVALID, "logprob is NULL");
+    if (steps < 0 || stride < 0)
+        return rnn__failf(&st->err, RNN_ERR_INVALID, "steps %d and stride %d must be >= 0", steps, stride);
+    /* every check, and the workspace of the score (the one step that can fail), before the state
+       changes: a failure leaves it as it was */
+    int rc = steps > 0 ? rnn__check_tokens(x, tokens, NULL, B, steps, &stride) : RNN_OK;
+    if (!rc && steps > 0) rc = rnn__chunked_reserve(x, B, steps, 1);
+    if (rc) return rc;
+    /* the sentence start state: zeros, then "<eos>" (a (B, 1) feed, the workspace rnn_state_create
+       reserved; the step rnn_state_feed would run). The generators are not touched: scoring draws
+       nothing, so rescoring between draws does not change what is drawn. */
+    size_t n = state_floats(x);
+    memset(x->h, 0, n * sizeof(float));
+    if (x->c) memset(x->c, 0, n * sizeof(float));
+    int32_t eos = rnn__vocab_eos(x->m);
+    if (eos >= 0) {
+        for (int b = 0; b < B; b++) st->gen[b] = eos;
+        rnn__ws_begin(x, RNN__WS_FEED, B, 1, 0);
+        rnn__run_layers(x->m, x, st->gen, NULL, B, 1, 1, 0);
+    }
+    if (steps == 0) {
+        for (int b = 0; b < B; b++) logprob[b] = 0.0;
+        return RNN_OK;
+    }
+    return rnn__run_chunked(x->m, x, tokens, B, steps, stride, logprob);
+}
+
 /* the next-token distribution's heads run on the state's top layer, in a (batch, 1) workspace (the
  * size rnn_state_create reserved) */
 static int draw(rnn_state *st, const rnn_sampling *s, int32_t *next)

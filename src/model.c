@@ -199,13 +199,20 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
     return out;
 }
 
+int rnn__chunked_reserve(rnn__ctx *x, int B, int T, int scoring)
+{
+    int block = rnn__chunk_steps(B), S = x->chunk_steps > 0 ? x->chunk_steps : block, first = T < S ? T : S;
+    /* the first chunk is the largest; the scoring head needs one decoder block's rows */
+    return rnn__ensure_workspace(x, scoring ? RNN__WS_EVAL : RNN__WS_FEED, B, first,
+                                 (size_t)B * (first < block ? first : block));
+}
+
 int rnn__run_chunked(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, int B, int T, int stride,
                      double *row_logp)
 {
     int block = rnn__chunk_steps(B), S = x->chunk_steps > 0 ? x->chunk_steps : block;
-    int mode = row_logp ? RNN__WS_EVAL : RNN__WS_FEED, first = T < S ? T : S;
-    /* the first chunk is the largest; the scoring head needs one decoder block's rows */
-    int rc = rnn__ensure_workspace(x, mode, B, first, (size_t)B * (first < block ? first : block));
+    int mode = row_logp ? RNN__WS_EVAL : RNN__WS_FEED;
+    int rc = rnn__chunked_reserve(x, B, T, row_logp != NULL);
     if (rc) return rc;
     for (int t0 = 0; t0 < T; t0 += S) {
         int n = T - t0 < S ? T - t0 : S;

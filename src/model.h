@@ -193,6 +193,10 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
  * state) the result does not depend on where chunks end. */
 int rnn__run_chunked(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, int B, int T, int stride,
                      double *row_logp);
+/* model.c: sizes x's workspace for rnn__run_chunked over (B, T) (scoring: with the scoring head),
+ * the one step of that call that can fail; rnn_state_score_sentence takes it before it resets the
+ * state, so that a failure leaves the state as it was */
+int rnn__chunked_reserve(rnn__ctx *x, int B, int T, int scoring);
 /* After a training forward's loss head: back-propagates through the output layer and the layers */
 void rnn__run_backward(rnn_model *m, rnn__ctx *x);
 /* The top layer's hidden state of x, (B,H): the input of the next-token distribution */
@@ -220,6 +224,9 @@ int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s);
 
 /* vocab.c */
 void rnn__vocab_clear(rnn_model *m);
+/* The id of "<eos>", or -1 when the model has no vocabulary or it lacks the word; writes nothing
+ * (rnn_vocab_find records a miss in the model's message, which states on several threads must not) */
+int32_t rnn__vocab_eos(const rnn_model *m);
 /* rnn_vocab_set's work; the loader reports a failure as a malformed file */
 int rnn__vocab_set(rnn_model *m, const char *const *words, int count, char *err, size_t errlen);
 

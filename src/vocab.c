@@ -173,6 +173,8 @@ int rnn_vocab_get_word(const rnn_model *m, int id, const char **word)
     return RNN_OK;
 }
 
+int32_t rnn__vocab_eos(const rnn_model *m) { return index_find(m, EOS, 5); }
+
 int rnn_vocab_find(const rnn_model *m, const char *word, int32_t *id)
 {
     if (!m) return RNN_ERR_INVALID;

@@ -309,7 +309,7 @@ run "$RNNLM" train --data "$F/c_badutf8" --save "$W/bad.rnn" $TINY
 check "invalid UTF-8: the message names file, line and byte" grep -q 'train.txt:1: invalid UTF-8 at byte offset 8 (byte 0xFF)' "$W/err"
 expect_error 1 "train --data a file" "$RNNLM" train --data "$C/train.txt" --save "$W/bad.rnn" $TINY
 expect_error 1 "train --data missing" "$RNNLM" train --data "$W/nothere" --save "$W/bad.rnn" $TINY
-expect_error 1 "eval --data a folder" "$RNNLM" eval --checkpoint "$W/good.rnn" --data "$C"
+expect_error 1 "eval --data a folder without test.txt" "$RNNLM" eval --checkpoint "$W/good.rnn" --data "$F/dir.rnn"
 expect_error 1 "eval --data with a NUL byte" "$RNNLM" eval --checkpoint "$W/good.rnn" --data "$F/nul.txt"
 expect_error 1 "eval --data shorter than one batch" "$RNNLM" eval --checkpoint "$W/good.rnn" --data "$F/newlines.txt" --batch_size 10
 expect_error 1 "eval --batch_size larger than the data" "$RNNLM" eval --checkpoint "$W/good.rnn" --data "$C/test.txt" --batch_size 100000

@@ -145,7 +145,8 @@ int cli_check_chunk(int batch, const char *batch_name, int bptt);
 int64_t cli_limit(int limit);
 
 /* ---- Model helpers ----------------------------------------------------------------------------- */
-/* Loads a checkpoint that carries a vocabulary; prints the error and returns its status. */
+/* Loads a checkpoint that carries a vocabulary; prints the error and returns its status (a PyTorch
+   file: the message says to convert it with tools/torch2rnn.py). */
 int cli_load_model(const char *path, rnn_model **out);
 /* A corpus_vocab holding the model's words with the same ids. */
 int cli_model_vocab(const rnn_model *m, corpus_vocab **out);
@@ -159,6 +160,41 @@ typedef int cli_model_fn(const void *args, rnn_model *model, const int32_t *ids,
  * frees what it made.
  */
 int cli_run_model(const char *path, int threads, const char *data, cli_model_fn *run, const void *args);
+/*
+ * A text tokenized over a model's vocabulary with an --unk-policy (cli_tokenize), keeping which
+ * tokens are unknown words: what eval and score count as OOVs (KenLM's word) and leave out of the
+ * perplexity "excluding OOVs".
+ */
+typedef struct cli_tokens {
+    int32_t *ids;        /* [n] every line's words, then <eos>, in order */
+    unsigned char *oov;  /* [n] 1 where the token is an unknown word scored as <unk> (map) */
+    size_t n, cap;
+    size_t lines, words; /* lines read; words in them (unknown ones too; <eos> not counted) */
+    size_t oovs;         /* unknown words: mapped to <unk> (map) or left out (skip) */
+    size_t mapped;       /* of them mapped to <unk>: tokens in ids */
+} cli_tokens;
+/* Called before each line is tokenized (may be NULL: the whole line): *start, *end (set to 0 and
+   len) receive the part of the line to tokenize. A nonzero return stops the read with that CLI
+   status (printed). */
+typedef int cli_span_fn(void *user, const char *line, size_t len, unsigned long long lineno, size_t *start,
+                        size_t *end);
+/* Called after each line: the line (as corpus_line_fn gets it), its lineno, and its tokens
+   ids[first .. first + count). A nonzero return stops the read with that CLI status (printed). */
+typedef int cli_line_fn(void *user, const char *line, size_t len, unsigned long long lineno, size_t first,
+                        size_t count);
+/*
+ * Reads f (named name in messages; a file, a pipe or stdin, read once, not closed) a line at a time
+ * as data.py does (corpus_read_lines: universal newlines, strict UTF-8) and tokenizes each line
+ * over m's vocabulary (its words split as str.split(), then <eos>) with policy (cli_unk_policy's
+ * flags): 0 an unknown word is an error; RNN_ENCODE_UNK_MAP it becomes <unk> (an error when the
+ * model has no <unk>); RNN_ENCODE_UNK_SKIP it is left out. The error names the count and the first
+ * unknown words with their lines, and what --unk-policy to give. span (may be NULL) chooses the
+ * part of each line to tokenize; on_line (may be NULL) runs after every line. Returns CLI_OK, or prints the message and returns CLI_RUNTIME; t is released with
+ * cli_tokens_free either way.
+ */
+int cli_tokenize(const rnn_model *m, FILE *f, const char *name, unsigned policy, cli_span_fn *span,
+                 cli_line_fn *on_line, void *user, cli_tokens *t);
+void cli_tokens_free(cli_tokens *t);
 /* --threads N: librnn's threads N (0: one per online CPU), OpenBLAS's 1 */
 int cli_set_threads(rnn_model *m, int n);
 /* The largest --threads: librnn's RNN_LIMIT_THREADS. */
@@ -201,6 +237,8 @@ int cli_weights_finite(const rnn_model *m, char *where, size_t n);
 double cli_now(void);
 /* Writes x as a JSON number ("null" when not finite). */
 void cli_json_num(FILE *f, const char *key, double x, int last);
+/* Writes s as a JSON string (quotes, backslashes and control characters escaped). */
+void cli_json_str(FILE *f, const char *s);
 /* The file name of path without its folders (for messages). */
 const char *cli_basename(const char *path);
 

@@ -48,6 +48,18 @@ void cli_json_num(FILE *f, const char *key, double x, int last)
     else fprintf(f, "\"%s\":null%s", key, last ? "" : ",");
 }
 
+void cli_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
 const char *cli_basename(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -75,11 +87,25 @@ int cli_weights_finite(const rnn_model *m, char *where, size_t n)
     return 0;
 }
 
+/* Whether path begins as a file of PyTorch's torch.save does: a zip archive ("PK\3\4", since 1.6)
+   or a pickle (protocol 2+ starts with 0x80: the legacy format). */
+static int is_pytorch_file(const char *path)
+{
+    unsigned char head[4];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return (n == 4 && memcmp(head, "PK\x03\x04", 4) == 0) || (n >= 1 && head[0] == 0x80);
+}
+
 int cli_load_model(const char *path, rnn_model **out)
 {
     char err[PATH_MAX + 512] = "";
     *out = NULL;
     int rc = rnn_model_load(out, path, NULL, 0, err, sizeof err);
+    RETURN_ERROR_IF(rc == RNN_ERR_FORMAT && is_pytorch_file(path), CLI_RUNTIME,
+                    "%s is a PyTorch file, not a librnn model: convert it with tools/torch2rnn.py", path);
     RETURN_ERROR_IF(rc != RNN_OK && err[0] && strstr(err, path), CLI_RUNTIME, "%s", err);
     RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot load %s: %s", path,
                     err[0] ? err : rnn_status_string(rc));
@@ -122,6 +148,140 @@ int cli_model_vocab(const rnn_model *m, corpus_vocab **out)
     if (rc == CLI_OK) *out = v;
     else vocab_free(v);
     return rc;
+}
+
+/* ---- Tokenizing with an --unk-policy ----------------------------------------------------------- */
+#define UNKNOWN_SHOWN 4 /* unknown words a message names */
+
+typedef struct tok_run {
+    cli_tokens *t;
+    const corpus_vocab *v;
+    unsigned policy;
+    int32_t unk, eos;                /* -1: not in the vocabulary */
+    cli_span_fn *span;
+    cli_line_fn *on_line;
+    void *user;
+    int status;                      /* on_line's CLI status when it stopped the read */
+    size_t unknown;                  /* unknown words that are errors */
+    char shown[UNKNOWN_SHOWN][48];   /* the first distinct ones (at most 40 bytes each) */
+    unsigned long long shown_line[UNKNOWN_SHOWN];
+    int nshown, more;                /* more: other distinct ones were not kept */
+} tok_run;
+
+static int push_token(cli_tokens *t, int32_t id, int oov)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 4096;
+        int32_t *ids = cap <= SIZE_MAX / sizeof *ids ? realloc(t->ids, cap * sizeof *ids) : NULL;
+        if (ids) t->ids = ids;
+        unsigned char *o = ids ? realloc(t->oov, cap) : NULL;
+        if (!o) return RNN_ERR_NOMEM;
+        t->oov = o, t->cap = cap;
+    }
+    t->ids[t->n] = id, t->oov[t->n++] = (unsigned char)oov;
+    return RNN_OK;
+}
+
+static void note_unknown(tok_run *r, const char *w, size_t len, unsigned long long lineno)
+{
+    r->unknown++;
+    size_t keep = len;
+    if (keep > 40) { /* cut at a character boundary */
+        keep = 40;
+        while (keep > 0 && ((unsigned char)w[keep] & 0xc0) == 0x80) keep--;
+    }
+    for (int i = 0; i < r->nshown; i++)
+        if (strncmp(r->shown[i], w, keep) == 0 && r->shown[i][keep] == 0) return;
+    if (r->nshown == UNKNOWN_SHOWN) {
+        r->more = 1;
+        return;
+    }
+    memcpy(r->shown[r->nshown], w, keep);
+    r->shown[r->nshown][keep] = 0;
+    r->shown_line[r->nshown++] = lineno;
+}
+
+/* One word (or the line's <eos>) by the policy. */
+static int token_of(tok_run *r, const char *w, size_t len, unsigned long long lineno, int32_t id)
+{
+    if (id >= 0) return push_token(r->t, id, 0);
+    if (r->policy & RNN_ENCODE_UNK_SKIP) return r->t->oovs++, RNN_OK;
+    if ((r->policy & RNN_ENCODE_UNK_MAP) && r->unk >= 0) {
+        r->t->oovs++, r->t->mapped++;
+        return push_token(r->t, r->unk, 1);
+    }
+    note_unknown(r, w, len, lineno);
+    return RNN_OK;
+}
+
+/* corpus_line_fn: the line's words, then <eos> */
+static int tokenize_line(void *user, const char *line, size_t len, unsigned long long lineno)
+{
+    tok_run *r = user;
+    size_t pos = 0, wl = 0, first = r->t->n, end = len;
+    r->t->lines++;
+    if (r->span && (r->status = r->span(r->user, line, len, lineno, &pos, &end)) != CLI_OK) return RNN_ERR_INVALID;
+    for (; rnn_text_next_word(line, end, &pos, &wl) == RNN_OK; pos += wl) {
+        r->t->words++;
+        if (token_of(r, line + pos, wl, lineno, vocab_lookup(r->v, line + pos, wl)) != RNN_OK) return RNN_ERR_NOMEM;
+    }
+    if (token_of(r, CORPUS_EOS, sizeof CORPUS_EOS - 1, lineno, r->eos) != RNN_OK) return RNN_ERR_NOMEM;
+    if (r->unknown || !r->on_line) return RNN_OK; /* failing anyway: the rest only counts */
+    r->status = r->on_line(r->user, line, len, lineno, first, r->t->n - first);
+    return r->status == CLI_OK ? RNN_OK : RNN_ERR_INVALID;
+}
+
+/* The message for unknown words that the policy does not allow. */
+static int unknown_error(const tok_run *r, const char *name)
+{
+    char list[UNKNOWN_SHOWN * 72] = "";
+    size_t used = 0;
+    for (int i = 0; i < r->nshown && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s \"%s\" (line %llu)", i ? "," : "", r->shown[i],
+                                 r->shown_line[i]);
+    const char *more = r->more ? ", ..." : "";
+    if (r->policy & RNN_ENCODE_UNK_MAP)
+        RETURN_ERROR(CLI_RUNTIME, "%s: %zu word%s not in the model's vocabulary, which has no <unk> to map them to:%s%s; "
+                     "give --unk-policy skip to leave them out", name, r->unknown, r->unknown == 1 ? "" : "s", list, more);
+    RETURN_ERROR(CLI_RUNTIME, "%s: %zu word%s not in the model's vocabulary (--unk-policy error):%s%s; give "
+                 "--unk-policy %s", name, r->unknown, r->unknown == 1 ? "" : "s", list, more,
+                 r->unk >= 0 ? "map (to <unk>) or skip" : "skip (the model has no <unk>)");
+}
+
+/* cli_tokenize over the model's words in v */
+static int tokenize_with(const corpus_vocab *v, FILE *f, const char *name, unsigned policy, cli_span_fn *span,
+                         cli_line_fn *on_line, void *user, cli_tokens *t)
+{
+    tok_run r;
+    memset(&r, 0, sizeof r);
+    r.t = t, r.v = v, r.policy = policy, r.span = span, r.on_line = on_line, r.user = user;
+    r.unk = vocab_lookup(v, CORPUS_UNK, sizeof CORPUS_UNK - 1);
+    r.eos = vocab_lookup(v, CORPUS_EOS, sizeof CORPUS_EOS - 1);
+    char err[CORPUS_ERR_SIZE];
+    int rc = corpus_read_lines(f, name, tokenize_line, &r, err, sizeof err);
+    if (rc != RNN_OK && r.status != CLI_OK) return r.status; /* on_line printed it */
+    RETURN_ERROR_IF(rc == RNN_ERR_NOMEM, CLI_RUNTIME, "%s: out of memory after %zu tokens", name, t->n);
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
+    if (r.unknown) return unknown_error(&r, name);
+    return CLI_OK;
+}
+
+int cli_tokenize(const rnn_model *m, FILE *f, const char *name, unsigned policy, cli_span_fn *span,
+                 cli_line_fn *on_line, void *user, cli_tokens *t)
+{
+    corpus_vocab *v = NULL;
+    memset(t, 0, sizeof *t);
+    FORWARD_IF_ERROR(cli_model_vocab(m, &v));
+    int rc = tokenize_with(v, f, name, policy, span, on_line, user, t);
+    vocab_free(v);
+    return rc;
+}
+
+void cli_tokens_free(cli_tokens *t)
+{
+    free(t->ids);
+    free(t->oov);
+    memset(t, 0, sizeof *t);
 }
 
 /* The tokens of data (when not NULL) over m's vocabulary, then run. */
