@@ -59,7 +59,7 @@ check "train --init final line" grep -q '^| End of training' "$W/out"
 run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$C/test.txt"
 check "eval prints loss, ppl, tokens" grep -q '^loss [0-9.]* ppl [0-9.]* tokens [1-9][0-9]*$' "$W/out"
 run "$RNNLM" eval --checkpoint "$W/m.rnn" --data "$C/test.txt" --json --batch_size 3 --bptt 7
-check "eval --json" grep -q '^{"loss":[0-9.]*,"ppl":[0-9.]*,"tokens":[1-9][0-9]*}$' "$W/out"
+check "eval --json" grep -q '^{"loss":[0-9.]*,"ppl":[0-9.]*,"tokens":[1-9][0-9]*,"oovs":0,' "$W/out"
 run "$RNNLM" eval --checkpoint "$W/m2.rnn" --data "$C/valid.txt"
 check "eval of an --init model" test "$rc" -eq 0
 
@@ -114,7 +114,7 @@ check "score prints one line per input line and a total" test "$(wc -l <"$W/scor
 check "score lines: LOGPROB TAB NTOKENS TAB TEXT" test "$(head -n -1 "$W/score.txt" | grep -cv '^-[0-9]*\.[0-9]*	[1-9][0-9]*	')" -eq 0
 check "score: the empty first line is 1 token" grep -q '^-[0-9.]*	1	$' "$W/score.txt"
 check "score: TEXT is the line's words" test "$(sed -n 2p "$W/score.txt" | cut -f3)" = "$(sed -n 2p "$W/G.txt" | tr -s ' \t' '  ' | sed 's/^ //;s/ $//')"
-check "score: total line" grep -q '^total logprob -[0-9.]* tokens [0-9]* ppl [0-9.]*$' "$W/score.txt"
+check "score: total line" grep -q '^total logprob -[0-9.]* tokens [0-9]* ppl [0-9.]* sentences [0-9]* words [0-9]* oovs 0 ppl_excluding_oovs [0-9.]*$' "$W/score.txt"
 # the total is the sum of the lines, its tokens are words + one <eos> per line, ppl = exp(-X/N)
 check "score: total = sum of the lines, tokens = words + lines, ppl = exp(-X/N)" awk -F'\t' -v n="$((nwords + nlines))" '
     /^total/ { split($0, f, " "); X = f[3]; N = f[5]; P = f[7]; next }
@@ -127,7 +127,7 @@ run "$RNNLM" score --checkpoint "$W/m.rnn" --data "$W/G.txt" --json
 cp "$W/out" "$W/score.jsonl"
 check "score --json: one object per line + summary" test "$(wc -l <"$W/score.jsonl")" -eq $((nlines + 1))
 check "score --json line objects" grep -q '^{"line":2,"logprob":-[0-9.e+-]*,"tokens":[0-9]*,"text":"[a-z ]*"}$' "$W/score.jsonl"
-check "score --json summary" sh -c "tail -n 1 '$W/score.jsonl' | grep -q '^{\"total_logprob\":-[0-9.e+-]*,\"tokens\":[0-9]*,\"ppl\":[0-9.e+-]*,\"lines\":$nlines}\$'"
+check "score --json summary" sh -c "tail -n 1 '$W/score.jsonl' | grep -q '^{\"total_logprob\":-[0-9.e+-]*,\"tokens\":[0-9]*,\"ppl\":[0-9.e+-]*,\"lines\":$nlines,\"sentences\":$nlines,'"
 # the input is read once: standard input (--data -) and pipes give the same output as the file
 "$RNNLM" score --checkpoint "$W/m.rnn" --data - <"$W/G.txt" >"$W/score_stdin.txt" 2>"$W/err" || true
 check "score --data - (standard input) equals scoring the file" cmp -s "$W/score_stdin.txt" "$W/score.txt"
