@@ -60,7 +60,7 @@ for cut in "--vocab-size 6" "--min-count 90" "--vocab-size 9 --min-count 80" "--
     check "train $cut: the summary counts the tokens that became <unk> ($want)" grep -q "became <unk>: $want\$" "$W/out"
     if "$PY" -c 'import numpy' 2>/dev/null; then
         "$PY" -c "import sys; sys.path.insert(0, '$TOOLS'); import rnnfile
-for w in rnnfile.read('$W/v.rnn').vocab: print(w.decode())" >"$W/got.vocab"
+for w in rnnfile.read('$W/v.rnn').vocab: print(w.decode())" >"$W/got.vocab" 2>"$W/py.err" || cat "$W/py.err"
         check "train $cut: the model's words, in the documented order" cmp -s "$W/got.vocab" "$W/want.vocab"
     fi
 done
@@ -71,6 +71,7 @@ check "default vocabulary: data.py's, nothing became <unk>" sh -c \
     "grep -q '^| vocabulary: 16 words, every word of train, valid and test' '$W/out' && grep -q 'became <unk>: train 0, valid 0, test 0' '$W/out'"
 ntrain=$(sed -n 's/^| tokens: train \([0-9]*\),.*/\1/p' "$W/out")
 expect_error 2 "--vocab-size with --init" "$RNNLM" train --data "$C" --init "$W/v.rnn" --vocab-size 5 --save "$W/bad.rnn"
+check "--vocab-size with --init: the message says why" grep -q "init takes the model's vocabulary" "$W/err"
 
 # ---- one batch count: the loop's, in the summary, the log lines and --resume's line -------------
 len=$((ntrain / 4))
@@ -99,9 +100,9 @@ check "--dry-run: one batch of validation and test" grep -q "^| batches: 1 of $l
 
 # ---- --patience: early stopping, and its counter kept across a resume ---------------------------
 run "$RNNLM" train $F --epochs 30 --patience 2 --log-interval 1000 --metrics "$W/p.jsonl" --save "$W/p.rnn"
-ran=$(grep -c '^| end of epoch' "$W/out")
+ran=$(grep -c '^| end of epoch' "$W/out" || true)
 # the epoch at which two validations in a row were no better than the best one (from the metrics)
-want=$(sed -n 's/^{"epoch":\([0-9]*\),"valid_loss":\([^,]*\),.*/\1 \2/p' "$W/p.jsonl" |
+want=$(sed -n 's/^{"epoch":\([0-9]*\),"valid_loss":\([^,]*\),.*/\1 \2/p' "$W/p.jsonl" 2>/dev/null |
     awk '$1 == 1 || $2 < best { best = $2; stale = 0; next } { if (++stale == 2) { print $1; exit } }')
 check "--patience 2 stops after epoch ${want:-none} (ran $ran of 30)" test -n "$want" -a "$ran" = "${want:-x}"
 check "--patience 2 says so" grep -q '^| early stopping: no better validation loss in 2 epochs (--patience 2)' "$W/out"
@@ -109,13 +110,13 @@ check "--patience 2 tests the best model" grep -q '^| End of training' "$W/out"
 if [ -n "$want" ]; then
     # the first segment ends one epoch before the stop (one stale validation), the resume goes on
     "$RNNLM" train $F --epochs $((want - 1)) --patience 2 --log-interval 1000 --checkpoint-every 1000 \
-        --save "$W/p2.rnn" >"$W/p2.out"
-    "$RNNLM" train --resume "$W/p2.rnn.ckpt" --epochs 30 >"$W/p3.out"
+        --save "$W/p2.rnn" >"$W/p2.out" || bad "rnnlm train failed (its message is above)"
+    "$RNNLM" train --resume "$W/p2.rnn.ckpt" --epochs 30 >"$W/p3.out" || bad "rnnlm train failed (its message is above)"
     check "--patience across --resume: stops at the same epoch" test "$(grep -c '^| end of epoch' "$W/p3.out")" -eq 1
     check "--patience across --resume: the same best model" cmp -s "$W/p2.rnn" "$W/p.rnn"
     check "--patience across --resume: the same test line" \
         test "$(grep '^| End of training' "$W/p3.out")" = "$(grep '^| End of training' "$W/out")"
-    "$RNNLM" train --resume "$W/p2.rnn.ckpt" --epochs 40 >"$W/p4.out"
+    "$RNNLM" train --resume "$W/p2.rnn.ckpt" --epochs 40 >"$W/p4.out" || bad "rnnlm train failed (its message is above)"
     check "--resume of a stopped run: no training, the test again" sh -c \
         "! grep -q '^| end of epoch' '$W/p4.out' && grep -q '^| resume: .*training stopped early' '$W/p4.out' && grep -q '^| End of training' '$W/p4.out'"
 fi
@@ -129,19 +130,19 @@ check "--model Transformer: the message says it is not available" grep -q 'Trans
 
 # ---- --seed -1: drawn, printed, stored in checkpoints ---------------------------------------------
 seed_of() { sed -n 's/^| seed: \([0-9]*\) (drawn at random: --seed -1)$/\1/p' "$1"; }
-"$RNNLM" train $F --epochs 1 --max-batches 5 --seed -1 --save "$W/s1.rnn" --checkpoint-every 1000 >"$W/s1.out"
-"$RNNLM" train $F --epochs 1 --max-batches 5 --seed -1 --save "$W/s2.rnn" >"$W/s2.out"
+"$RNNLM" train $F --epochs 1 --max-batches 5 --seed -1 --save "$W/s1.rnn" --checkpoint-every 1000 >"$W/s1.out" || bad "rnnlm train failed (its message is above)"
+"$RNNLM" train $F --epochs 1 --max-batches 5 --seed -1 --save "$W/s2.rnn" >"$W/s2.out" || bad "rnnlm train failed (its message is above)"
 s1=$(seed_of "$W/s1.out") s2=$(seed_of "$W/s2.out")
 check "--seed -1 prints the seed drawn ($s1, $s2)" test -n "$s1" -a -n "$s2"
 check "--seed -1 draws another seed each run" test "$s1" != "$s2"
-"$RNNLM" train $F --epochs 2 --max-batches 5 --seed "$s1" --save "$W/s3.rnn" >"$W/s3.out"
-"$RNNLM" train --resume "$W/s1.rnn.ckpt" --epochs 2 >"$W/s1b.out"
+"$RNNLM" train $F --epochs 2 --max-batches 5 --seed "${s1:-0}" --save "$W/s3.rnn" >"$W/s3.out" || bad "rnnlm train failed (its message is above)"
+"$RNNLM" train --resume "$W/s1.rnn.ckpt" --epochs 2 >"$W/s1b.out" || bad "rnnlm train failed (its message is above)"
 check "--seed -1: the resume keeps the seed drawn" grep -q "^| seed: $s1\$" "$W/s1b.out"
 check "--seed -1 then --resume: bit-identical to --seed $s1" cmp -s "$W/s1.rnn" "$W/s3.rnn"
 
 # ---- --resume --epochs: extending a finished run equals the longer run ---------------------------
-"$RNNLM" train $F --epochs 3 --save "$W/r3.rnn" >"$W/r3.out"
-"$RNNLM" train $F --epochs 2 --save "$W/r.rnn" --checkpoint-every 1000 >"$W/r.out"
+"$RNNLM" train $F --epochs 3 --save "$W/r3.rnn" >"$W/r3.out" || bad "rnnlm train failed (its message is above)"
+"$RNNLM" train $F --epochs 2 --save "$W/r.rnn" --checkpoint-every 1000 >"$W/r.out" || bad "rnnlm train failed (its message is above)"
 run "$RNNLM" train --resume "$W/r.rnn.ckpt" --epochs 3
 check "--resume --epochs 3 extends a finished 2-epoch run" test "$rc" -eq 0
 check "... and says so" grep -q '^| resume: --epochs 3 extends the run.s 2' "$W/out"
@@ -152,9 +153,9 @@ expect_error 2 "--resume --epochs fewer than the run's" "$RNNLM" train --resume 
 check "... the message gives both" grep -q -- '--epochs 2 is fewer than the run.s 3' "$W/err"
 
 # ---- --resume --data: a moved folder is accepted, another corpus is refused ------------------------
-"$RNNLM" train $F --epochs 2 --max-batches 20 --save "$W/d.rnn" --checkpoint-every 30 >"$W/d.out"
+"$RNNLM" train $F --epochs 2 --max-batches 20 --save "$W/d.rnn" --checkpoint-every 30 >"$W/d.out" || bad "rnnlm train failed (its message is above)"
 cp "$W/d.rnn" "$W/d.ref"
-"$RNNLM" train $F --epochs 1 --max-batches 20 --save "$W/m.rnn" --checkpoint-every 1000 >/dev/null
+"$RNNLM" train $F --epochs 1 --max-batches 20 --save "$W/m.rnn" --checkpoint-every 1000 >/dev/null || bad "rnnlm train failed (its message is above)"
 mv "$C" "$W/moved"
 expect_error 1 "--resume after the corpus moved, without --data" "$RNNLM" train --resume "$W/m.rnn.ckpt"
 run "$RNNLM" train --resume "$W/m.rnn.ckpt" --data "$W/moved" --epochs 2
@@ -167,8 +168,8 @@ check "... the message names the mismatch" grep -q "is not the one the run train
 mv "$W/moved" "$C"
 
 # ---- --vocab-size runs resume exactly; a changed train.txt is refused -----------------------------
-"$RNNLM" train $F --vocab-size 8 --epochs 2 --max-batches 20 --save "$W/k2.rnn" >/dev/null
-"$RNNLM" train $F --vocab-size 8 --epochs 1 --max-batches 20 --save "$W/k.rnn" --checkpoint-every 1000 >/dev/null
+"$RNNLM" train $F --vocab-size 8 --epochs 2 --max-batches 20 --save "$W/k2.rnn" >/dev/null || bad "rnnlm train failed (its message is above)"
+"$RNNLM" train $F --vocab-size 8 --epochs 1 --max-batches 20 --save "$W/k.rnn" --checkpoint-every 1000 >/dev/null || bad "rnnlm train failed (its message is above)"
 "$RNNLM" train --resume "$W/k.rnn.ckpt" --epochs 2 >"$W/k.out" 2>&1 || bad "resume of a --vocab-size run: $(cat "$W/k.out")"
 check "--vocab-size run, resumed: bit-identical" cmp -s "$W/k.rnn" "$W/k2.rnn"
 mkdir "$W/kc" && cp "$C/valid.txt" "$C/test.txt" "$W/kc/" && sed 's/^the /red /' "$C/train.txt" >"$W/kc/train.txt"
