@@ -174,6 +174,7 @@ mv "$W/moved" "$C"
 check "--vocab-size run, resumed: bit-identical" cmp -s "$W/k.rnn" "$W/k2.rnn"
 mkdir "$W/kc" && cp "$C/valid.txt" "$C/test.txt" "$W/kc/" && sed 's/^the /red /' "$C/train.txt" >"$W/kc/train.txt"
 expect_error 1 "--vocab-size run, resumed over a changed train.txt" "$RNNLM" train --resume "$W/k.rnn.ckpt" --data "$W/kc" --epochs 3
+check "... the message says the vocabulary differs" grep -q "the vocabulary built from .*kc/train.txt differs from the checkpoint's" "$W/err"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -6,7 +6,8 @@
  * cli_ckpt.c). SGD has no other state, so a resumed run repeats the uninterrupted one bit for bit
  * (given the same BLAS thread count). The checkpoint also records the identity (a hash) of the
  * corpus and of the best model saved so far, so that a resume over changed data or another SAVE
- * is refused.
+ * is refused. --epochs may grow (the run goes on as if started with them, also after it ended) and
+ * --data may name a moved folder (the corpus identity decides).
  */
 #define RNN_EXPERT_API /* rnn_param_get_block: checkpoints hash every weight */
 #include <math.h>

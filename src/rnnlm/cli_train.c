@@ -3,9 +3,10 @@
  * checkpoints (--checkpoint-every) and --resume (cli_resume.c).
  *
  * The flags are in cli_train_flags.c, the reports (log lines, progress bar, --metrics) in
- * cli_progress.c. This file sets a run up (a fresh model, or --init's weights), trains it epoch by
- * epoch (main.py's train() and its epoch tail: validation, save or lr /= 4) and tests the best
- * model. Checkpoints are written after every N-th batch (counting over all epochs), after every
+ * cli_progress.c. This file sets a run up (a fresh model over data.py's vocabulary or train.txt's
+ * by frequency, or --init's weights; --max-eval-batches cuts validation and test), trains it epoch
+ * by epoch (main.py's train() and its epoch tail: validation, save or lr /= 4, --patience) and
+ * tests the best model. Checkpoints are written after every N-th batch (counting over all epochs), after every
  * epoch's validation (before that epoch's SAVE), and on Ctrl-C.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
