@@ -191,8 +191,8 @@ expect_error 1 "--resume of a model file (no training state)" "$RNNLM" train --r
 check "... says it is not a checkpoint" grep -q 'is not a checkpoint of rnnlm train' "$W/err"
 expect_error 1 "--resume of a text file" "$RNNLM" train --resume "$C/train.txt"
 expect_error 2 "--resume with --lr" "$RNNLM" train --resume "$W/B.rnn.ckpt" --lr 1
-expect_error 2 "--resume with --data" "$RNNLM" train --resume "$W/B.rnn.ckpt" --data "$C"
-expect_error 2 "--resume with --epochs" "$RNNLM" train --resume "$W/B.rnn.ckpt" --epochs=9
+expect_error 2 "--resume with --seed" "$RNNLM" train --resume "$W/B.rnn.ckpt" --seed 3
+expect_error 2 "--resume with fewer --epochs" "$RNNLM" train --resume "$W/B.rnn.ckpt" --epochs=2
 expect_error 2 "--checkpoint-every -1" "$RNNLM" train $F --save "$W/bad.rnn" --checkpoint-every -1
 # the corpus changed since the checkpoint
 mkdir -p "$W/c2" && cp "$C"/*.txt "$W/c2/"

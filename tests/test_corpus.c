@@ -695,6 +695,136 @@ START_TEST(test_wikitext2)
 }
 END_TEST
 
+/* corpus_vocab_build (rnnlm train --vocab-size / --min-count): <unk> first, then by descending
+   count, ties by first occurrence; the cuts; valid/test words outside it map to <unk>, counted. */
+static void expect_vocab(const corpus_vocab *v, const char *words)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", words);
+    int32_t i = 0;
+    for (char *w = strtok(buf, " "); w; w = strtok(NULL, " "), i++) {
+        ck_assert_msg(i < vocab_size(v), "vocabulary too short at '%s'", w);
+        ck_assert_str_eq(vocab_word(v, i), w);
+    }
+    ck_assert_int_eq(vocab_size(v), i);
+}
+
+START_TEST(test_vocab_build)
+{
+    char dir[] = "/tmp/test_corpus_vb_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    /* counts: <eos> 4, a 3, c 3 (a first), b 2, d 1, e 1 (d first) */
+    write_file(dir, "train.txt", "d b a\nc a\nc b e\nc a\n");
+    write_file(dir, "valid.txt", "a z z\n");
+    write_file(dir, "test.txt", "e y\n\n");
+    char path[512], err[CORPUS_ERR_SIZE];
+    snprintf(path, sizeof path, "%s/train.txt", dir);
+    corpus_vocab *v = NULL;
+    size_t nw = 0;
+    ck_assert_int_eq(corpus_vocab_build(path, 0, 0, &v, &nw, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(nw, 6);
+    expect_vocab(v, "<unk> <eos> a c b d e");
+    vocab_free(v);
+    ck_assert_int_eq(corpus_vocab_build(path, 4, 0, &v, NULL, err, sizeof err), RNN_OK);
+    expect_vocab(v, "<unk> <eos> a c");
+    vocab_free(v);
+    ck_assert_int_eq(corpus_vocab_build(path, 0, 2, &v, NULL, err, sizeof err), RNN_OK);
+    expect_vocab(v, "<unk> <eos> a c b");
+    vocab_free(v);
+    ck_assert_int_eq(corpus_vocab_build(path, 3, 2, &v, NULL, err, sizeof err), RNN_OK);
+    expect_vocab(v, "<unk> <eos> a");
+    vocab_free(v);
+    ck_assert_int_eq(corpus_vocab_build(path, 1, 0, &v, NULL, err, sizeof err), RNN_OK);
+    expect_vocab(v, "<unk>");
+    vocab_free(v);
+
+    /* the corpus over it: the words outside map to <unk> (id 0) and are counted per file */
+    ck_assert_int_eq(corpus_vocab_build(path, 5, 0, &v, NULL, err, sizeof err), RNN_OK);
+    corpus c;
+    ck_assert_int_eq(corpus_load_dir(&c, dir, v, err, sizeof err), RNN_OK);
+    const int32_t train[] = {0, 4, 2, 1, 3, 2, 1, 3, 4, 0, 1, 3, 2, 1};
+    const int32_t valid[] = {2, 0, 0, 1}, test[] = {0, 0, 1, 1};
+    ck_assert_uint_eq(c.n_train, 14);
+    for (int i = 0; i < 14; i++) ck_assert_int_eq(c.train[i], train[i]);
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(c.valid[i], valid[i]);
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(c.test[i], test[i]);
+    ck_assert_uint_eq(c.unk_train, 2);
+    ck_assert_uint_eq(c.unk_valid, 2);
+    ck_assert_uint_eq(c.unk_test, 2);
+    corpus_free(&c);
+    /* data.py's vocabulary over the three files: nothing maps to <unk> */
+    ck_assert_int_eq(corpus_load_dir(&c, dir, NULL, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(c.unk_train + c.unk_valid + c.unk_test, 0);
+    corpus_free(&c);
+
+    /* a literal <unk> of the text is id 0 (not counted as mapped) and takes no extra place */
+    write_file(dir, "train.txt", "<unk> <unk> <unk> <unk> x\nx y\n");
+    ck_assert_int_eq(corpus_vocab_build(path, 3, 0, &v, NULL, err, sizeof err), RNN_OK);
+    expect_vocab(v, "<unk> x <eos>"); /* x and <eos> twice each: x came first */
+    ck_assert_int_eq(corpus_load_dir(&c, dir, v, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(c.unk_train, 1); /* y */
+    corpus_free(&c);
+    /* a vocabulary without <eos>: every <eos> maps to <unk> and counts */
+    ck_assert_int_eq(corpus_vocab_build(path, 1, 0, &v, NULL, err, sizeof err), RNN_OK);
+    ck_assert_int_eq(corpus_load_dir(&c, dir, v, err, sizeof err), RNN_OK);
+    ck_assert_uint_eq(c.unk_train, 5); /* x, x, y and two <eos>; not the four literal <unk> */
+    corpus_free(&c);
+
+    /* a missing file: the error names it; nothing returned */
+    remove_file(dir, "train.txt");
+    v = (corpus_vocab *)1;
+    ck_assert_int_eq(corpus_vocab_build(path, 0, 0, &v, NULL, err, sizeof err), RNN_ERR_IO);
+    ck_assert_ptr_null(v);
+    ck_assert_ptr_nonnull(strstr(err, "train.txt"));
+    ck_assert_int_eq(corpus_vocab_build(path, -1, 0, &v, NULL, err, sizeof err), RNN_ERR_INVALID);
+    remove_file(dir, "valid.txt");
+    remove_file(dir, "test.txt");
+    rmdir(dir);
+}
+END_TEST
+
+/* corpus_batches_head (--max-eval-batches): the first chunks, identical, with the denominator of
+   their steps, in both modes. */
+START_TEST(test_batch_head)
+{
+    int32_t data[101];
+    for (int i = 0; i < 101; i++) data[i] = i * 7 % 101;
+    char err[CORPUS_ERR_SIZE];
+    for (int mode = CORPUS_BATCH_MAIN; mode <= CORPUS_BATCH_SEED; mode++) {
+        corpus_batches b, h;
+        int32_t *copy = NULL;
+        ck_assert_int_eq(corpus_batches_init(&b, data, 101, 3, 4, mode, err, sizeof err), RNN_OK);
+        ck_assert_uint_ge(b.num_chunks, 5);
+        for (size_t max = 1; max < b.num_chunks; max++) {
+            ck_assert_int_eq(corpus_batches_head(&b, max, &h, &copy, err, sizeof err), RNN_OK);
+            ck_assert_ptr_nonnull(copy);
+            ck_assert_uint_eq(h.num_chunks, max);
+            size_t steps = 0;
+            for (size_t k = 0; k < max; k++) {
+                int32_t t1[12], g1[12], t2[12], g2[12];
+                int s1 = 0, s2 = 0;
+                ck_assert_int_eq(corpus_batches_get(&b, k, t1, g1, &s1), RNN_OK);
+                ck_assert_int_eq(corpus_batches_get(&h, k, t2, g2, &s2), RNN_OK);
+                ck_assert_int_eq(s1, s2);
+                ck_assert_mem_eq(t1, t2, (size_t)(3 * s1) * sizeof *t1);
+                ck_assert_mem_eq(g1, g2, (size_t)(3 * s1) * sizeof *g1);
+                steps += (size_t)s1;
+            }
+            ck_assert_uint_eq(corpus_batches_eval_denominator(&h), steps);
+            free(copy);
+        }
+        /* 0 or at least all chunks: the view itself, no copy */
+        for (size_t max = 0; max <= b.num_chunks + 1; max += b.num_chunks) {
+            copy = (int32_t *)1;
+            ck_assert_int_eq(corpus_batches_head(&b, max, &h, &copy, err, sizeof err), RNN_OK);
+            ck_assert_ptr_null(copy);
+            ck_assert_ptr_eq(h.data, b.data);
+            ck_assert_uint_eq(h.num_chunks, b.num_chunks);
+        }
+    }
+}
+END_TEST
+
 static Suite *corpus_suite(void)
 {
     Suite *s = suite_create("corpus");
@@ -713,6 +843,8 @@ static Suite *corpus_suite(void)
     tcase_add_test(tc, test_encode_matches_corpus);
     tcase_add_test(tc, test_batch_main);
     tcase_add_test(tc, test_batch_seed);
+    tcase_add_test(tc, test_vocab_build);
+    tcase_add_test(tc, test_batch_head);
     tcase_add_test(tc, test_wikitext2);
     suite_add_tcase(s, tc);
     return s;

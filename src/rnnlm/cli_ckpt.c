@@ -6,28 +6,31 @@
  * application data, rnn_model_get_app_data after loading) holds the blob below: the run's flags
  * and where the loop stands.
  *
- * Format, version 1: UTF-8/ASCII text, lines ending in "\n", no other whitespace:
+ * Format, version 2: UTF-8/ASCII text, lines ending in "\n", no other whitespace:
  *
- *     rnnlm-train-checkpoint 1
+ *     rnnlm-train-checkpoint 2
  *     key=value
  *     ...
  *
- * - The first line names the format and its version; a reader refuses any other version.
+ * - The first line names the format and its version; a reader refuses a version it does not know.
  * - Every key appears exactly once, in any order (this writer puts the flags first, in the order
  *   of their table, then the position; earlier writers used another order, read the same).
- *   Unknown keys are an error (a later version that adds keys bumps the version).
+ *   Unknown keys are an error (a later version that adds keys bumps the version). Version 1 lacks
+ *   the keys added by version 2 (added_in_2 below): they read as 0, which is what they mean when
+ *   the flags are not given (data.py's vocabulary, all of validation and test, no early stopping).
  * - Integers are decimal ("-12"); uint64 hashes are 16 lowercase hex digits; real numbers are C99
  *   hexadecimal floats ("%a", e.g. 0x1.4p+4), so they round-trip exactly, independent of locale
  *   and endianness; strings are bytes with '%', '=', control bytes and 0x7f written as %XX (two
  *   hex digits). An empty string means "not given" for the optional ones (metrics, init).
  *
  * Keys: the train flags, each under its checkpoint key in train_command's table (data model
- * emsize nhid nlayers lr clip epochs batch_size bptt dropout tied seed log_interval save dry_run
- * max_batches threads metrics init batching checkpoint_every; paths as absolute paths), its value
+ * vocab_size min_count emsize nhid nlayers lr clip epochs patience batch_size bptt dropout tied
+ * seed log_interval save dry_run max_batches max_eval_batches threads metrics init batching
+ * checkpoint_every; paths as absolute paths; seed the one drawn for --seed -1), its value
  * as the flag's kind says (CLI_INT and CLI_FLAG: integer; CLI_I64: integer; CLI_REAL: real;
  * CLI_STR: string, optional unless the flag is required or has a default), and the loop's
  * position (pos_fields below; train_pos in cli_train.h): epoch batch step cur_lr saved best
- * best_hash iv_loss last_loss iv_n corpus_hash n_train n_valid n_test nbatches.
+ * best_hash iv_loss last_loss iv_n corpus_hash n_train n_valid n_test nbatches stale.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,7 +42,18 @@
 #include "cli_train.h"
 
 #define MAGIC "rnnlm-train-checkpoint"
-#define VERSION 1
+#define VERSION 2
+
+/* The keys version 2 added (version 1 blobs lack them; they read as 0). */
+static const char *const added_in_2[] = {"vocab_size", "min_count", "patience", "max_eval_batches",
+                                         "stale"};
+
+static int added_after(const char *key, int version)
+{
+    for (size_t i = 0; version < 2 && i < sizeof added_in_2 / sizeof added_in_2[0]; i++)
+        if (strcmp(key, added_in_2[i]) == 0) return 1;
+    return 0;
+}
 
 typedef enum { F_INT, F_I64, F_U64, F_HEX, F_REAL, F_STR, F_OPTSTR } field_kind;
 
@@ -72,6 +86,7 @@ static const struct {
     {"n_valid", F_U64, offsetof(train_pos, n_valid)},
     {"n_test", F_U64, offsetof(train_pos, n_test)},
     {"nbatches", F_U64, offsetof(train_pos, nbatches)},
+    {"stale", F_INT, offsetof(train_pos, stale)},
 };
 #define NPOS ((int)(sizeof pos_fields / sizeof pos_fields[0]))
 #define MAX_FIELDS (CLI_MAX_FLAGS + NPOS)
@@ -234,8 +249,9 @@ static int parse_value(const field *f, char *v)
     return (end == v || *end || errno == ERANGE) ? -1 : 0;
 }
 
-/* The key=value lines after the first one into f[0..n) (seen[i]: f[i] was there). */
-static int decode_lines(const char *path, char *line, field *f, int n, int *seen)
+/* The key=value lines after the first one into f[0..n) (seen[i]: f[i] was there) of a blob of
+   this version. */
+static int decode_lines(const char *path, int version, char *line, field *f, int n, int *seen)
 {
     for (char *nl; *line; line = nl + 1) {
         nl = strchr(line, '\n');
@@ -246,15 +262,16 @@ static int decode_lines(const char *path, char *line, field *f, int n, int *seen
         *eq = 0;
         int i = 0;
         while (i < n && strcmp(f[i].key, line) != 0) i++;
-        RETURN_ERROR_IF(i == n, CLI_RUNTIME, NOT_CKPT "the training state has an unknown key '%.40s'",
-                        path, line);
+        RETURN_ERROR_IF(i == n || added_after(line, version), CLI_RUNTIME,
+                        NOT_CKPT "the training state has an unknown key '%.40s'", path, line);
         RETURN_ERROR_IF(seen[i], CLI_RUNTIME, NOT_CKPT "the training state has '%s' twice", path, line);
         seen[i] = 1;
         RETURN_ERROR_IF(parse_value(&f[i], eq + 1) != 0, CLI_RUNTIME,
                         NOT_CKPT "the training state has a bad value for '%s'", path, line);
     }
     for (int i = 0; i < n; i++)
-        RETURN_ERROR_IF(!seen[i], CLI_RUNTIME, NOT_CKPT "the training state lacks '%s'", path, f[i].key);
+        RETURN_ERROR_IF(!seen[i] && !added_after(f[i].key, version), CLI_RUNTIME,
+                        NOT_CKPT "the training state lacks '%s'", path, f[i].key);
     return CLI_OK;
 }
 
@@ -280,8 +297,9 @@ int ckpt_decode(const char *path, const void *data, size_t len, train_args *a, t
     int seen[MAX_FIELDS] = {0}, n = fields(f, a, p);
     char *nl = strchr(s, '\n');
     *nl = 0;
-    RETURN_ERROR_IF(atoi(s + hl) != VERSION, CLI_RUNTIME,
-                    NOT_CKPT "its training state has version '%s' (this rnnlm reads %d)", path, s + hl,
+    int version = atoi(s + hl);
+    RETURN_ERROR_IF(version < 1 || version > VERSION, CLI_RUNTIME,
+                    NOT_CKPT "its training state has version '%s' (this rnnlm reads 1 to %d)", path, s + hl,
                     VERSION);
-    return decode_lines(path, nl + 1, f, n, seen);
+    return decode_lines(path, version, nl + 1, f, n, seen);
 }

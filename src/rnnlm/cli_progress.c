@@ -3,6 +3,7 @@
  * tokens/s), a live progress bar on stderr when it is a terminal, and the --metrics records (JSON
  * lines, written by metrics_write alone).
  */
+#define RNN_EXPERT_API /* rnn_param_get_block: the summary counts the parameters */
 #include <math.h>
 #include <string.h>
 
@@ -70,13 +71,16 @@ void progress_rule(char c)
     puts(line);
 }
 
-/* main.py's total batch count in the log line (len(train_data) // bptt), or the --max-batches cut. */
-static size_t logged_total(const trainer *t)
-{
-    if (t->nbatches < t->train.num_chunks) return t->nbatches;
-    if (t->train.mode == CORPUS_BATCH_MAIN) return t->train.stream_len / (size_t)t->train.bptt;
-    return t->train.num_chunks;
-}
+/*
+ * The batches of an epoch, one number everywhere (the summary, the log lines, the progress bar,
+ * --resume's line): those the epoch trains, t->nbatches. main.py's loop runs
+ * range(0, train_data.size(0) - 1, bptt), ceil((len - 1) / bptt) batches, the last one shorter;
+ * its log line divides by len(train_data) // bptt, which leaves that last batch out whenever
+ * len % bptt is not 0 or 1 (it printed 17 where 18 batches ran). The count the loop runs is the
+ * one that means something (the bar reaches it, a checkpoint's position counts it), so the log
+ * line says it too.
+ */
+static size_t logged_total(const trainer *t) { return t->nbatches; }
 
 /* The loss covers the whole interval (also the batches before a resume); the timings only this
    process's part of it. */
@@ -96,6 +100,45 @@ void progress_interval(trainer *t, int epoch, size_t batch)
     p->last_loss = loss;
     p->iv_loss = 0.0, p->iv_n = 0;
     t->iv_tokens = 0.0, t->iv_here = 0, t->iv_start = now;
+}
+
+void progress_summary(const trainer *t)
+{
+    const train_args *a = t->a;
+    const corpus *c = &t->c;
+    printf("| vocabulary: %d words, ", (int)vocab_size(c->vocab));
+    if (a->init) printf("those of --init's model\n");
+    else if (!train_vocab_by_count(a)) printf("every word of train, valid and test (data.py)\n");
+    else if (a->vocab_size > 0 && a->min_count > 0)
+        printf("<unk> and train.txt's most frequent (--vocab-size %d, --min-count %d)\n", a->vocab_size,
+               a->min_count);
+    else if (a->vocab_size > 0) printf("<unk> and train.txt's most frequent (--vocab-size %d)\n", a->vocab_size);
+    else printf("<unk> and train.txt's words seen %d times or more (--min-count %d)\n", a->min_count,
+                a->min_count);
+    printf("| tokens: train %zu, valid %zu, test %zu; became <unk>: train %zu, valid %zu, test %zu\n",
+           c->n_train, c->n_valid, c->n_test, c->unk_train, c->unk_valid, c->unk_test);
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    size_t np = 0;
+    float *block = NULL;
+    const char *cell = "?";
+    rnn_model_get_config(t->m, &cfg);
+    rnn_cell_name(cfg.cell, &cell);
+    rnn_param_get_block(t->m, &block, NULL, &np);
+    printf("| model: %s, %d layers, emsize %d, nhid %d%s, dropout %.2f: %zu parameters\n", cell, cfg.num_layers, cfg.emb_size, cfg.hidden_size, cfg.tied ? ", tied" : "",
+           (double)cfg.dropout, np);
+    printf("| batches: %zu", t->nbatches);
+    if (t->nbatches < t->train.num_chunks) printf(" of %zu", t->train.num_chunks);
+    printf(" per epoch%s, %d x %d tokens; validation %zu", t->nbatches < t->train.num_chunks ? (a->dry_run ? " (--dry-run)" : " (--max-batches)") : "",
+           a->batch_size, a->bptt, t->valid.num_chunks);
+    if (t->valid.num_chunks < t->valid_all) printf(" of %zu", t->valid_all);
+    printf(", test %zu", t->test.num_chunks);
+    if (t->test.num_chunks < t->test_all) printf(" of %zu", t->test_all);
+    printf("%s, %d x %d tokens\n", t->valid.num_chunks < t->valid_all || t->test.num_chunks < t->test_all
+                                       ? (a->dry_run ? " (--dry-run)" : " (--max-eval-batches)") : "",
+           TRAIN_EVAL_BATCH, a->bptt);
+    printf("| seed: %lld%s\n", a->seed, a->seed_random ? " (drawn at random: --seed -1)" : "");
+    fflush(stdout);
 }
 
 void progress_epoch(trainer *t, int epoch, double val, double secs)

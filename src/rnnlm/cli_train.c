@@ -3,9 +3,10 @@
  * checkpoints (--checkpoint-every) and --resume (cli_resume.c).
  *
  * The flags are in cli_train_flags.c, the reports (log lines, progress bar, --metrics) in
- * cli_progress.c. This file sets a run up (a fresh model, or --init's weights), trains it epoch by
- * epoch (main.py's train() and its epoch tail: validation, save or lr /= 4) and tests the best
- * model. Checkpoints are written after every N-th batch (counting over all epochs), after every
+ * cli_progress.c. This file sets a run up (a fresh model over data.py's vocabulary or train.txt's
+ * by frequency, or --init's weights; --max-eval-batches cuts validation and test), trains it epoch
+ * by epoch (main.py's train() and its epoch tail: validation, save or lr /= 4, --patience) and
+ * tests the best model. Checkpoints are written after every N-th batch (counting over all epochs), after every
  * epoch's validation (before that epoch's SAVE), and on Ctrl-C.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_train.h"
@@ -48,11 +50,24 @@ static int create_model(trainer *t, const rnn_config *cfg)
     return set_model_vocab(t->m, t->c.vocab);
 }
 
-/* A fresh model from the flags over a fresh vocabulary (main.py). */
+int train_load_corpus(trainer *t)
+{
+    const train_args *a = t->a;
+    if (!train_vocab_by_count(a)) return cli_load_corpus(&t->c, a->data, NULL);
+    char *path = corpus_join_path(a->data, "train.txt"), err[CORPUS_ERR_SIZE];
+    RETURN_ERROR_IF(!path, CLI_RUNTIME, "out of memory");
+    corpus_vocab *v = NULL;
+    int rc = corpus_vocab_build(path, a->vocab_size, a->min_count, &v, NULL, err, sizeof err);
+    free(path);
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "%s", err);
+    return cli_load_corpus(&t->c, a->data, v);
+}
+
+/* A fresh model from the flags over a fresh vocabulary (main.py's, or --vocab-size's). */
 static int setup_new(trainer *t)
 {
     const train_args *a = t->a;
-    FORWARD_IF_ERROR(cli_load_corpus(&t->c, a->data, NULL));
+    FORWARD_IF_ERROR(train_load_corpus(t));
     rnn_config cfg;
     rnn_config_init(&cfg, sizeof cfg);
     cfg.cell = a->cell, cfg.vocab_size = (int)vocab_size(t->c.vocab);
@@ -112,6 +127,16 @@ static int setup_batches(trainer *t)
                         strncmp(err, "batching: ", 10) == 0 ? err + 10 : err);
     t->nbatches = t->train.num_chunks;
     if (a->max_batches > 0 && (size_t)a->max_batches < t->nbatches) t->nbatches = (size_t)a->max_batches;
+    /* --max-eval-batches: validation and test over the first chunks, as main.py's evaluate()
+       over a shorter file (the loss is their targets' mean) */
+    t->valid_all = t->valid.num_chunks, t->test_all = t->test.num_chunks;
+    corpus_batches cut;
+    RETURN_ERROR_IF(corpus_batches_head(&t->valid, (size_t)a->max_eval_batches, &cut, &t->valid_copy, err,
+                                        sizeof err) != RNN_OK, CLI_RUNTIME, "%s", err);
+    t->valid = cut;
+    RETURN_ERROR_IF(corpus_batches_head(&t->test, (size_t)a->max_eval_batches, &cut, &t->test_copy, err,
+                                        sizeof err) != RNN_OK, CLI_RUNTIME, "%s", err);
+    t->test = cut;
     return cli_chunk_buffers(&t->train, &t->tok, &t->tgt);
 }
 
@@ -228,6 +253,7 @@ static int setup(trainer *t)
     t->pos.epoch = 1, t->pos.lr = a->lr;
     train_corpus_identity(&t->c, &t->pos);
     t->pos.nbatches = t->nbatches;
+    progress_summary(t);
     return CLI_OK;
 }
 
@@ -238,6 +264,8 @@ void train_teardown(trainer *t)
     corpus_free(&t->c);
     free(t->tok);
     free(t->tgt);
+    free(t->valid_copy);
+    free(t->test_copy);
     free(t->ckpt);
     if (t->lock) cli_unlock(t->lock, t->lock_fd);
     free(t->lock);
@@ -344,18 +372,25 @@ static int end_epoch(trainer *t, double start)
     FORWARD_IF_ERROR(train_check_weights(t, t->a->save));
     progress_epoch(t, epoch, val, cli_now() - start);
     int improved = !p->saved || val < p->best;
-    if (improved) p->best = val, p->saved = 1, p->best_hash = train_params_hash(t->m);
-    else p->lr /= 4.0;
+    if (improved) p->best = val, p->saved = 1, p->best_hash = train_params_hash(t->m), p->stale = 0;
+    else p->lr /= 4.0, p->stale++;
     p->epoch++, p->batch = 0;
+    if (train_early_stopped(t) && p->epoch <= t->a->epochs) {
+        printf("| early stopping: no better validation loss in %d epochs (--patience %d)\n", p->stale,
+               t->a->patience);
+        fflush(stdout);
+    }
     if (t->a->checkpoint_every > 0) FORWARD_IF_ERROR(train_write_checkpoint(t));
     RETURN_ERROR_IF(improved && rnn_model_save(t->m, t->a->save, 0, NULL, 0) != RNN_OK, CLI_RUNTIME,
                     "cannot save %s: %s", t->a->save, rnn_model_errmsg(t->m));
     return CLI_OK;
 }
 
+int train_early_stopped(const trainer *t) { return t->a->patience > 0 && t->pos.stale >= t->a->patience; }
+
 static int train_loop(trainer *t)
 {
-    while (t->pos.epoch <= t->a->epochs && !g_stop) {
+    while (t->pos.epoch <= t->a->epochs && !train_early_stopped(t) && !g_stop) {
         double start = cli_now();
         FORWARD_IF_ERROR(train_epoch(t));
         if (!g_stop) FORWARD_IF_ERROR(end_epoch(t, start));
@@ -433,6 +468,19 @@ static int run_train(const train_args *a)
     return rc;
 }
 
+long long train_random_seed(void)
+{
+    uint32_t x = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    int got = f && fread(&x, sizeof x, 1, f) == 1;
+    if (f) fclose(f);
+    if (!got) {
+        uint64_t st = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+        x = (uint32_t)rnn__splitmix64(&st);
+    }
+    return (long long)x;
+}
+
 int cli_train(int argc, char **argv)
 {
     train_args a;
@@ -440,5 +488,11 @@ int cli_train(int argc, char **argv)
     int help = 0;
     FORWARD_IF_ERROR(train_parse(argc, argv, &a, &seen, &help));
     if (help) return train_help();
+    if (a.accel) {
+        puts("| --accel ignored: there is no accelerator (librnn trains on the CPU; --threads N)");
+        fflush(stdout);
+    }
+    /* the seed drawn is a flag like any other from here: printed, and stored in checkpoints */
+    if (!a.resume && a.seed == -1) a.seed = train_random_seed(), a.seed_random = 1;
     return a.resume ? train_resume(&a, seen) : run_train(&a);
 }

@@ -23,8 +23,11 @@ typedef struct train_args {
     const char *data, *model, *save, *metrics, *init, *batching, *resume;
     int emsize, nhid, nlayers, epochs, batch_size, bptt, tied, log_interval, dry_run, threads;
     int max_batches, checkpoint_every;
+    int vocab_size, min_count; /* a vocabulary by frequency from train.txt (0, 0: data.py's) */
+    int max_eval_batches, patience, accel;
     double lr, clip, dropout;
     long long seed;
+    int seed_random; /* --seed -1: seed was drawn at random (train_random_seed) */
     int cell, mode;  /* from model and batching (train_check) */
     int shape_given; /* a CLI_SHAPE flag (--model/--emsize/--nhid/--nlayers/--tied) was given */
 } train_args;
@@ -48,6 +51,7 @@ typedef struct train_pos {
     uint64_t iv_n;
     /* the corpus the run trains on, to refuse a resume over changed data */
     uint64_t corpus_hash, n_train, n_valid, n_test, nbatches;
+    int stale;            /* validations since the best one (--patience) */
 } train_pos;
 
 /* A run of `rnnlm train`: its flags, model, data, position and outputs. */
@@ -55,7 +59,9 @@ typedef struct trainer {
     const train_args *a;
     rnn_model *m;
     corpus c;
-    corpus_batches train, valid, test;
+    corpus_batches train, valid, test; /* valid, test: cut by --max-eval-batches */
+    size_t valid_all, test_all;         /* their batches before the cut */
+    int32_t *valid_copy, *test_copy;    /* the cut views' data (corpus_batches_head) */
     int32_t *tok, *tgt;
     FILE *metrics;
     train_pos pos;   /* where the run stands (the checkpoint's state besides the model) */
@@ -65,6 +71,8 @@ typedef struct trainer {
     char *lock;      /* SAVE.lock: held (lock_fd) from train_claim to train_teardown */
     int lock_fd;
     char *abs_data, *abs_save, *abs_metrics, *abs_init; /* the paths stored in checkpoints */
+    const char *resumed_data; /* --resume with --data: the checkpoint's --data (messages) */
+    int resumed_epochs;       /* --resume: the checkpoint's --epochs */
     /* this process's part of the current log interval and epoch (timing and the progress bar) */
     double iv_start, iv_tokens, ep_start, ep_tokens, bar_drawn;
     size_t iv_here, ep_first;
@@ -84,12 +92,21 @@ int train_help(void);
 /* The checks across flags (--data given, --model, --batching, --tied, --init); sets a->cell,
    a->mode and, with --dry-run, a->max_batches. CLI_USAGE with the message. */
 int train_check(train_args *a);
+/* Whether the vocabulary is train.txt's by frequency (--vocab-size / --min-count). */
+int train_vocab_by_count(const train_args *a);
+/* --seed -1: a seed drawn from /dev/urandom (else the clock and PID), in [0, 2^32). */
+long long train_random_seed(void);
 /* Whether every number flag of a checkpoint's *a is in its range (or its default). */
 int train_flags_valid(const train_args *a);
 /* The flags given with --resume (seen) from *a replace those of the checkpoint's *ra. */
 void train_override(train_args *ra, const train_args *a, uint64_t seen);
 
 /* ---- cli_train.c ------------------------------------------------------------------------------- */
+/* The corpus of a->data: the vocabulary of the run (data.py's over the three files, or
+   train.txt's by frequency) and the token ids. */
+int train_load_corpus(trainer *t);
+/* Whether --patience has stopped training (that many validations without a better one). */
+int train_early_stopped(const trainer *t);
 /* Batches and the --metrics file (opened with metrics_mode): what a fresh run and a resumed one set
    up after the model and the corpus. */
 int train_setup_rest(trainer *t, const char *metrics_mode);
@@ -143,6 +160,9 @@ void progress_epoch(trainer *t, int epoch, double val, double secs);
 /* main.py's final lines for the test loss and its --metrics record (CLI_RUNTIME when the metrics
    file cannot be written). */
 int progress_test(trainer *t, double loss);
+/* The start-up summary on stdout: the vocabulary, tokens per split (and how many became <unk>),
+   the model's parameters, batches per epoch, validation and test, the seed. */
+void progress_summary(const trainer *t);
 /* main.py's line of 89 c characters. */
 void progress_rule(char c);
 

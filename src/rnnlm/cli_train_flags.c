@@ -13,9 +13,17 @@
 #define FLAG(n, a, k, field) CLI_FLAG_AT(train_args, n, a, k, field)
 
 static const cli_flag train_flags[] = {
-    {FLAG("data", "DIR", CLI_STR, data), .what = CLI_REQUIRED, .key = "data", .help = "corpus folder"},
+    {FLAG("data", "DIR", CLI_STR, data), .what = CLI_REQUIRED, .resume = 6, .key = "data", .help = "corpus folder"},
+    {FLAG("vocab-size", "N", CLI_INT, vocab_size), CLI_NATURAL, .key = "vocab_size",
+     .help = "the vocabulary is train.txt's N most frequent words, <unk> included\n"
+             "(the other words of train, valid and test become <unk>). Without\n"
+             "--vocab-size and --min-count: every word of train, valid and test\n"
+             "(data.py)"},
+    {FLAG("min-count", "N", CLI_INT, min_count), CLI_NATURAL, .key = "min_count",
+     .help = "the vocabulary is train.txt's words that occur at least N times\n"
+             "(1: all of them), and <unk> (with --vocab-size: both cuts)"},
     {FLAG("model", "NAME", CLI_STR, model), .def = "LSTM", .what = CLI_SHAPE, .key = "model",
-     .help = "LSTM (default), GRU, RNN_TANH or RNN_RELU"},
+     .help = "LSTM (default), GRU, RNN_TANH or RNN_RELU (no Transformer)"},
     {FLAG("emsize", "N", CLI_INT, emsize), CLI_POSITIVE, .limit = CLI_LIMIT(RNN_LIMIT_DIM), .def = "200",
      .what = CLI_SHAPE, .key = "emsize", .help = "size of word embeddings, default %D"},
     {FLAG("nhid", "N", CLI_INT, nhid), CLI_POSITIVE, .limit = CLI_LIMIT(RNN_LIMIT_DIM), .def = "200",
@@ -26,8 +34,11 @@ static const cli_flag train_flags[] = {
      .help = "initial learning rate, default %D"},
     {FLAG("clip", "C", CLI_REAL, clip), .lo = 0, .lo_open = 1, .hi = INFINITY, .def = "0.25",
      .what = CLI_FLOAT, .key = "clip", .help = "gradient clipping (global norm), default %D"},
-    {FLAG("epochs", "N", CLI_INT, epochs), CLI_POSITIVE, .def = "40", .key = "epochs",
+    {FLAG("epochs", "N", CLI_INT, epochs), CLI_POSITIVE, .def = "40", .resume = 5, .key = "epochs",
      .help = "upper epoch limit, default %D"},
+    {FLAG("patience", "N", CLI_INT, patience), CLI_NATURAL, .key = "patience",
+     .help = "early stopping: stop training after N epochs in a row without a\n"
+             "better validation loss, then test the best model; 0: never (default)"},
     {FLAG("batch_size", "N", CLI_INT, batch_size), CLI_POSITIVE, .def = "20", .key = "batch_size",
      .help = "batch size, default %D"},
     {FLAG("bptt", "N", CLI_INT, bptt), CLI_POSITIVE, .def = "35", .key = "bptt",
@@ -37,16 +48,23 @@ static const cli_flag train_flags[] = {
     {FLAG("tied", NULL, CLI_FLAG, tied), .what = CLI_SHAPE, .key = "tied",
      .help = "tie the word embedding and softmax weights (needs emsize == nhid)"},
     {FLAG("seed", "N", CLI_I64, seed), CLI_ANY_I64, .def = "1111", .key = "seed",
-     .help = "random seed (initialisation, dropout), default %D"},
+     .help = "random seed (initialisation, dropout), default %D; -1: a random one\n"
+             "(printed, and kept in checkpoints)"},
     {FLAG("log-interval", "N", CLI_INT, log_interval), CLI_POSITIVE, .def = "200", .resume = 3,
      .key = "log_interval", .help = "report every N batches, default %D"},
     {FLAG("save", "FILE", CLI_STR, save), .def = "model.rnn", .key = "save",
      .help = "where to save the best model (atomically), default %D"},
     {FLAG("dry-run", NULL, CLI_FLAG, dry_run), .key = "dry_run",
-     .help = "one batch per epoch (a quick check of the whole pipeline)"},
+     .help = "one batch per epoch, and one of validation and test (a quick\n"
+             "check of the whole pipeline; as --max-batches 1 --max-eval-batches 1)"},
     {FLAG("max-batches", "N", CLI_INT, max_batches), CLI_POSITIVE, .key = "max_batches",
      .help = "at most N batches per epoch"},
+    {FLAG("max-eval-batches", "N", CLI_INT, max_eval_batches), CLI_NATURAL, .key = "max_eval_batches",
+     .help = "validate and test on the first N batches only (of batch size 10);\n"
+             "0: all (default)"},
     {CLI_THREADS_FLAG(train_args), .resume = 4, .key = "threads", .help = CLI_THREADS_HELP},
+    {FLAG("accel", NULL, CLI_FLAG, accel),
+     .help = "accepted for main.py's sake and ignored (there is no accelerator)"},
     {FLAG("metrics", "FILE", CLI_STR, metrics), .resume = 2, .key = "metrics",
      .help = "JSON lines: one object per log interval, per epoch, and the test\n"
              "result (plot with tools/plot_metrics.py)"},
@@ -67,9 +85,12 @@ static const cli_flag train_flags[] = {
      .help = "continue the run saved in CKPT (a SAVE.ckpt) exactly where it stopped,\n"
              "with its flags; the result is bit-identical to an uninterrupted run\n"
              "(same BLAS thread count). Only --checkpoint-every, --metrics\n"
-             "(appended to), --log-interval and --threads may be given with it. The\n"
-             "best model is SAVE (CKPT without .ckpt), which must be the one this\n"
-             "run saved; the corpus in the run's --data folder must be unchanged."},
+             "(appended to), --log-interval, --threads, --epochs and --data may be\n"
+             "given with it. --epochs: not fewer than the run's; more extend it,\n"
+             "also a finished one (as if it had been started with them; the best\n"
+             "model is tested again). --data: the same corpus (e.g. a moved\n"
+             "folder). The best model is SAVE (CKPT without .ckpt), which must be\n"
+             "the one this run saved; the corpus must be unchanged."},
 };
 
 #define NFLAGS ((int)(sizeof train_flags / sizeof train_flags[0]))
@@ -92,6 +113,10 @@ static const char help_head[] =
 
 static const char help_tail[] =
     "\n"
+    "Vocabulary with --vocab-size or --min-count: id 0 is <unk>, then train.txt's words (<eos>\n"
+    "included) by descending count, ties in order of first occurrence. The start-up summary\n"
+    "gives the vocabulary, the tokens of each file and how many became <unk>, the parameters,\n"
+    "and the batches of an epoch, of validation and of test.\n"
     "Progress: every --log-interval batches a line on stdout (main.py's, plus tokens/s); when\n"
     "stderr is a terminal also a live progress bar there.\n";
 
@@ -153,9 +178,14 @@ int train_help(void)
 }
 
 /* ---- Parsing and checks ------------------------------------------------------------------------ */
+int train_vocab_by_count(const train_args *a) { return a->vocab_size > 0 || a->min_count > 0; }
+
 int train_check(train_args *a)
 {
     FORWARD_IF_ERROR(cli_require(&train_command, a));
+    RETURN_ERROR_IF(strcmp(a->model, "Transformer") == 0, CLI_USAGE,
+                    "--model Transformer is not available: librnn has PyTorch's recurrent models only "
+                    "(LSTM, GRU, RNN_TANH, RNN_RELU; see docs/PYTORCH.md)");
     RETURN_ERROR_IF(rnn_cell_find(a->model, &a->cell) != RNN_OK, CLI_USAGE,
                     "--model must be LSTM, GRU, RNN_TANH or RNN_RELU, got '%s'", a->model);
     FORWARD_IF_ERROR(cli_check_batching(a->batching, a->bptt));
@@ -168,7 +198,12 @@ int train_check(train_args *a)
     RETURN_ERROR_IF(a->init && a->shape_given, CLI_USAGE,
                     "--init takes the model's cell and sizes from the checkpoint; drop %s",
                     flag_names(names, sizeof names, "/", shape));
+    RETURN_ERROR_IF(a->init && train_vocab_by_count(a), CLI_USAGE,
+                    "--init takes the model's vocabulary; drop --vocab-size/--min-count");
+    /* main.py's --dry-run breaks after one batch; here validation and test are one batch too, so
+       that a dry run over a large corpus is as quick as its name says */
     if (a->dry_run && (a->max_batches == 0 || a->max_batches > 1)) a->max_batches = 1;
+    if (a->dry_run && (a->max_eval_batches == 0 || a->max_eval_batches > 1)) a->max_eval_batches = 1;
     return CLI_OK;
 }
 

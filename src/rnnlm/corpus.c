@@ -433,6 +433,8 @@ typedef struct tokenizer {
     int32_t unk_id; /* lookup mode: id of <unk> or -1 */
     size_t max_word; /* add mode: librnn's RNN_LIMIT_WORD_BYTES */
     int32_t eos_id; /* -1 until known */
+    int eos_unk;    /* lookup mode: <eos> is not in v and maps to <unk> */
+    size_t n_mapped; /* lookup mode: tokens mapped to <unk> (words not in v; not a literal <unk>) */
     int32_t *ids;
     size_t n, cap;
     unsigned long long line; /* 1-based */
@@ -510,6 +512,7 @@ static int emit_word(tokenizer *t, const char *w, size_t len)
         if (id < 0) {
             if (t->unk_id >= 0) {
                 id = t->unk_id;
+                t->n_mapped++;
             } else {
                 return note_unknown(t, w, len);
             }
@@ -542,6 +545,7 @@ static int tokenize_line(void *user, const char *line, size_t len, unsigned long
         }
     }
     if (!t->n_unknown && (rc = push_id(t, t->eos_id)) != RNN_OK) return rc;
+    t->n_mapped += (size_t)t->eos_unk;
     return t->on_line ? t->on_line(t->user, line, len, t->n - first) : RNN_OK;
 }
 
@@ -563,29 +567,11 @@ static void unknown_error(tokenizer *t)
     }
 }
 
-int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32_t **ids,
-                         size_t *n, char *err, size_t errsz)
+/* corpus_tokenize_stream; *mapped (may be NULL) receives the number of tokens mapped to <unk>. */
+static int tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_words, corpus_tokens_fn on_line,
+                           void *user, int32_t **ids, size_t *n, size_t *mapped, char *err, size_t errsz)
 {
-    if (ids) *ids = NULL;
-    if (n) *n = 0;
-    if (err && errsz) err[0] = '\0';
-    if (!v || !path || !ids || !n) {
-        set_err(err, errsz, "corpus_tokenize_file: NULL argument");
-        return RNN_ERR_INVALID;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        set_err(err, errsz, "%s: cannot open: %s", path, strerror(errno));
-        return RNN_ERR_IO;
-    }
-    int rc = corpus_tokenize_stream(v, f, path, add_words, NULL, NULL, ids, n, err, errsz);
-    fclose(f);
-    return rc;
-}
-
-int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_words, corpus_tokens_fn on_line,
-                           void *user, int32_t **ids, size_t *n, char *err, size_t errsz)
-{
+    if (mapped) *mapped = 0;
     if (ids) *ids = NULL;
     if (n) *n = 0;
     if (err && errsz) err[0] = '\0';
@@ -603,7 +589,7 @@ int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_w
     t.max_word = (uint64_t)max_word > SIZE_MAX ? SIZE_MAX : (size_t)max_word;
     t.unk_id = add_words ? -1 : vocab_lookup(v, CORPUS_UNK, sizeof CORPUS_UNK - 1);
     t.eos_id = add_words ? -1 : vocab_lookup(v, CORPUS_EOS, sizeof CORPUS_EOS - 1);
-    if (t.eos_id < 0) t.eos_id = t.unk_id;
+    if (t.eos_id < 0) t.eos_id = t.unk_id, t.eos_unk = !add_words && t.unk_id >= 0;
     t.err = err;
     t.errsz = errsz;
     t.on_line = on_line, t.user = user;
@@ -622,7 +608,42 @@ int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_w
     int32_t *shrunk = realloc(t.ids, t.n * sizeof *shrunk);
     *ids = shrunk ? shrunk : t.ids;
     *n = t.n;
+    if (mapped) *mapped = t.n_mapped;
     return RNN_OK;
+}
+
+int corpus_tokenize_stream(corpus_vocab *v, FILE *f, const char *path, int add_words, corpus_tokens_fn on_line,
+                           void *user, int32_t **ids, size_t *n, char *err, size_t errsz)
+{
+    return tokenize_stream(v, f, path, add_words, on_line, user, ids, n, NULL, err, errsz);
+}
+
+/* corpus_tokenize_file; *mapped (may be NULL) receives the number of tokens mapped to <unk>. */
+static int tokenize_file(corpus_vocab *v, const char *path, int add_words, int32_t **ids, size_t *n,
+                         size_t *mapped, char *err, size_t errsz)
+{
+    if (mapped) *mapped = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_err(err, errsz, "%s: cannot open: %s", path, strerror(errno));
+        return RNN_ERR_IO;
+    }
+    int rc = tokenize_stream(v, f, path, add_words, NULL, NULL, ids, n, mapped, err, errsz);
+    fclose(f);
+    return rc;
+}
+
+int corpus_tokenize_file(corpus_vocab *v, const char *path, int add_words, int32_t **ids,
+                         size_t *n, char *err, size_t errsz)
+{
+    if (ids) *ids = NULL;
+    if (n) *n = 0;
+    if (err && errsz) err[0] = '\0';
+    if (!v || !path || !ids || !n) {
+        set_err(err, errsz, "corpus_tokenize_file: NULL argument");
+        return RNN_ERR_INVALID;
+    }
+    return tokenize_file(v, path, add_words, ids, n, NULL, err, errsz);
 }
 
 /* ---- Data directory --------------------------------------------------------------------------- */
@@ -663,6 +684,7 @@ int corpus_load_dir(corpus *c, const char *dir, corpus_vocab *v, char *err, size
     static const char *const names[3] = {"train.txt", "valid.txt", "test.txt"};
     int32_t **arrays[3] = {&c->train, &c->valid, &c->test};
     size_t *counts[3] = {&c->n_train, &c->n_valid, &c->n_test};
+    size_t *mapped[3] = {&c->unk_train, &c->unk_valid, &c->unk_test};
     for (int i = 0; i < 3 && rc == RNN_OK; i++) {
         char *path = corpus_join_path(dir, names[i]);
         if (!path) {
@@ -670,11 +692,80 @@ int corpus_load_dir(corpus *c, const char *dir, corpus_vocab *v, char *err, size
             rc = RNN_ERR_NOMEM;
             break;
         }
-        rc = corpus_tokenize_file(c->vocab, path, add_words, arrays[i], counts[i], err, errsz);
+        rc = tokenize_file(c->vocab, path, add_words, arrays[i], counts[i], mapped[i], err, errsz);
         free(path);
     }
     if (rc != RNN_OK) corpus_free(c);
     return rc;
+}
+
+/* ---- A vocabulary by frequency ---------------------------------------------------------------- */
+
+/* A word id of the file and its count; by_count orders them: descending count, then ascending id
+   (first occurrence), a total order. */
+typedef struct ranked {
+    size_t count;
+    int32_t id;
+} ranked;
+
+static int by_count(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+/* The kept words of all (the file's vocabulary, first-occurrence order) by ids/n into out. */
+static int rank_words(const corpus_vocab *all, const int32_t *ids, size_t n, int64_t max_size,
+                      int64_t min_count, corpus_vocab *out, size_t *n_words, char *err, size_t errsz)
+{
+    int32_t nw = vocab_size(all);
+    ranked *r = calloc((size_t)nw ? (size_t)nw : 1, sizeof *r);
+    if (!r) {
+        set_err(err, errsz, "out of memory");
+        return RNN_ERR_NOMEM;
+    }
+    for (int32_t i = 0; i < nw; i++) r[i].id = i;
+    for (size_t i = 0; i < n; i++) r[ids[i]].count++;
+    qsort(r, (size_t)nw, sizeof *r, by_count);
+    int rc = vocab_add(out, CORPUS_UNK, sizeof CORPUS_UNK - 1, NULL);
+    for (int32_t i = 0; i < nw && rc == RNN_OK; i++) {
+        if ((int64_t)r[i].count < min_count || (max_size > 0 && vocab_size(out) >= max_size)) break;
+        const char *w = vocab_word(all, r[i].id);
+        rc = vocab_add(out, w, strlen(w), NULL); /* a literal <unk> is already id 0 */
+    }
+    if (rc != RNN_OK) set_err(err, errsz, "out of memory");
+    if (n_words) *n_words = (size_t)nw;
+    free(r);
+    return rc;
+}
+
+int corpus_vocab_build(const char *path, int64_t max_size, int64_t min_count, corpus_vocab **out,
+                       size_t *n_words, char *err, size_t errsz)
+{
+    if (err && errsz) err[0] = '\0';
+    if (out) *out = NULL;
+    if (n_words) *n_words = 0;
+    if (!path || !out || max_size < 0) {
+        set_err(err, errsz, "corpus_vocab_build: invalid argument");
+        return RNN_ERR_INVALID;
+    }
+    corpus_vocab *all = NULL, *v = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = vocab_create(&all);
+    if (rc == RNN_OK) rc = corpus_tokenize_file(all, path, 1, &ids, &n, err, errsz);
+    if (rc == RNN_OK) rc = vocab_create(&v);
+    if (rc == RNN_ERR_NOMEM && err && !err[0]) set_err(err, errsz, "out of memory");
+    if (rc == RNN_OK) rc = rank_words(all, ids, n, max_size, min_count, v, n_words, err, errsz);
+    free(ids);
+    vocab_free(all);
+    if (rc != RNN_OK) {
+        vocab_free(v);
+        return rc;
+    }
+    *out = v;
+    return RNN_OK;
 }
 
 /* ---- Batching --------------------------------------------------------------------------------- */
@@ -759,4 +850,33 @@ size_t corpus_batches_eval_denominator(const corpus_batches *b)
     if (!b || b->num_chunks == 0) return 0;
     if (b->mode == CORPUS_BATCH_MAIN) return b->stream_len - 1;
     return b->num_chunks * (size_t)b->bptt;
+}
+
+int corpus_batches_head(const corpus_batches *b, size_t max_chunks, corpus_batches *out,
+                        int32_t **copy, char *err, size_t errsz)
+{
+    if (err && errsz) err[0] = '\0';
+    if (copy) *copy = NULL;
+    if (!b || !out || !copy || b->num_chunks == 0) {
+        set_err(err, errsz, "corpus_batches_head: invalid argument");
+        return RNN_ERR_INVALID;
+    }
+    *out = *b;
+    if (max_chunks == 0 || max_chunks >= b->num_chunks) return RNN_OK;
+    /* each stream's first max_chunks chunks: MAIN also the target of the last one */
+    size_t len = max_chunks * (size_t)b->bptt + (b->mode == CORPUS_BATCH_MAIN), rows = (size_t)b->batch;
+    int32_t *d = malloc(rows * len * sizeof *d);
+    if (!d) {
+        set_err(err, errsz, "out of memory");
+        return RNN_ERR_NOMEM;
+    }
+    for (size_t r = 0; r < rows; r++) memcpy(d + r * len, b->data + r * b->stream_len, len * sizeof *d);
+    int rc = corpus_batches_init(out, d, rows * len, b->batch, b->bptt, b->mode, err, errsz);
+    if (rc != RNN_OK) {
+        free(d);
+        *out = *b;
+        return rc;
+    }
+    *copy = d;
+    return RNN_OK;
 }

@@ -126,6 +126,9 @@ typedef struct corpus {
     corpus_vocab *vocab;        /* train, then valid, then test words, in order of first occurrence */
     int32_t *train, *valid, *test;
     size_t n_train, n_valid, n_test;
+    /* the tokens of each file mapped to <unk> (words missing from a given vocabulary; a literal
+       <unk> of the text is not counted); 0 when the vocabulary was built over the three files */
+    size_t unk_train, unk_valid, unk_test;
 } corpus;
 
 /*
@@ -136,6 +139,19 @@ typedef struct corpus {
  * with corpus_free().
  */
 int corpus_load_dir(corpus *c, const char *dir, corpus_vocab *v, char *err, size_t errsz);
+/*
+ * A vocabulary by frequency from the text file at path (rnnlm train --vocab-size / --min-count;
+ * torchtext's build_vocab_from_iterator with <unk> as its special): id 0 is "<unk>"; ids 1, 2, ...
+ * are the other words of the file, <eos> (one per line) included, in descending count, ties in
+ * order of first occurrence. A word is kept when it occurs at least min_count times (min_count
+ * <= 1: every word) and while the vocabulary holds fewer than max_size words, <unk> included
+ * (max_size 0: no limit; 1: <unk> alone). A literal "<unk>" in the file is id 0 whatever its count.
+ * *out receives the vocabulary (vocab_free it), *n_words (may be NULL) the number of distinct
+ * words of the file. Fails as corpus_tokenize_file (nothing in *out); RNN_ERR_INVALID for
+ * max_size < 0.
+ */
+int corpus_vocab_build(const char *path, int64_t max_size, int64_t min_count, corpus_vocab **out,
+                       size_t *n_words, char *err, size_t errsz);
 /* dir/name in a malloc'd string (no second '/' when dir ends in one); NULL when out of memory. */
 char *corpus_join_path(const char *dir, const char *name);
 /* Frees what corpus_load_dir allocated and zeroes c; NULL or a zeroed corpus is fine. */
@@ -201,5 +217,16 @@ int corpus_batches_get(const corpus_batches *b, size_t k, int32_t *tokens, int32
  * 0 for an uninitialised view.
  */
 size_t corpus_batches_eval_denominator(const corpus_batches *b);
+
+/*
+ * The first max_chunks chunks of b (rnnlm train --max-eval-batches) as a view *out of their own:
+ * the same chunks, in the same order, over a copy of each stream's first tokens (*copy, malloc'd;
+ * free it when done with *out), so that corpus_batches_eval_denominator(out) is the sum of their
+ * steps and main.py's evaluate() over *out is the mean loss of their targets. max_chunks 0 or
+ * >= b->num_chunks: *out = *b and *copy NULL. RNN_ERR_INVALID for an uninitialised b,
+ * RNN_ERR_NOMEM (then *out = *b, *copy NULL).
+ */
+int corpus_batches_head(const corpus_batches *b, size_t max_chunks, corpus_batches *out,
+                        int32_t **copy, char *err, size_t errsz);
 
 #endif
