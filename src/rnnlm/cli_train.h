@@ -25,6 +25,8 @@ typedef struct train_args {
     int max_batches, checkpoint_every;
     double lr, clip, dropout;
     long long seed;
+    int use_optimizer;     /* --use-optimizer: AdamW (rnn_adamw_step) instead of plain SGD */
+    double weight_decay;   /* its --weight-decay */
     int cell, mode;  /* from model and batching (train_check) */
     int shape_given; /* a CLI_SHAPE flag (--model/--emsize/--nhid/--nlayers/--tied) was given */
 } train_args;
