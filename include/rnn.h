@@ -447,8 +447,9 @@ RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn
  * generator per stream, over a model it only reads. Any number of states may use one model, each
  * from its own thread, at the same time, as long as nothing modifies the model meanwhile: no call
  * that takes a non-const rnn_model * (rnn_forward, rnn_backward, rnn_zero_grad,
- * rnn_clip_grad_norm, rnn_sgd_step, rnn_evaluate, rnn_sample, rnn_model_reset_hidden / set_hidden
- * / reserve / set_seed / set_threads, rnn_vocab_set, rnn_model_free) and no write through
+ * rnn_clip_grad_norm, rnn_sgd_step, rnn_adamw_step / reset, rnn_evaluate, rnn_sample,
+ * rnn_model_reset_hidden / set_hidden / reserve / set_seed / set_threads, rnn_vocab_set,
+ * rnn_model_free) and no write through
  * rnn_param's data pointers (or rnn_param_get_block's). The calls that take a const rnn_model *
  * may run meanwhile (on one thread at a time, as for any handle). A state itself must not be used
  * by two threads at once. The state calls below never allocate after rnn_state_create, except
@@ -611,8 +612,9 @@ RNN_API int rnn_vocab_encode(const rnn_model *m, const char *text, size_t len, u
  * `path`, so an interrupted save leaves any previous file intact; a temporary file left by a
  * killed process is removed by the next save of the same path.
  *   flags     0 or RNN_SAVE_STATE: the file also holds the hidden state (its batch size, h, and c
- *             for LSTM) and the state of the model's generator, and loading restores both, so
- *             training or sampling continues bit for bit
+ *             for LSTM), the state of the model's generator and AdamW's state (rnn_adamw_step's
+ *             step count and moments, when it has one), and loading restores them, so training or
+ *             sampling continues bit for bit
  *   app_data  an opaque byte string (at most RNN_LIMIT_APP_DATA bytes; NULL when app_len is 0)
  *             carried in the file, e.g. a training loop's counters; rnn_model_get_app_data
  *             returns it after loading
@@ -633,9 +635,10 @@ RNN_API int rnn_model_save_mem(const rnn_model *m, void *buf, size_t cap, size_t
  * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
  * count and shape is checked against the file's size and for overflow before anything is
  * allocated or read, and every checksum is verified. Sections this version does not know are
- * skipped. Gradients are zero. The hidden state and the generator are restored when the file was
- * saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is no hidden
- * state (call rnn_model_reset_hidden) and the generator is seeded from the configuration's seed.
+ * skipped. Gradients are zero. The hidden state, the generator and AdamW's state are restored when
+ * the file was saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is
+ * no hidden state (call rnn_model_reset_hidden), the generator is seeded from the configuration's
+ * seed and there is no AdamW state (rnn_adamw_get_step gives 0).
  *   out     receives the handle (NULL on failure)
  *   alloc   allocation hooks, or NULL for malloc/free (copied)
  *   flags   0 or RNN_LOAD_NO_STATE

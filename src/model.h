@@ -12,7 +12,7 @@
  *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each; cell.h)
  *   vocab.c      the vocabulary: words, the word -> id index, the tokenizer (rnn_vocab_encode)
  *   modelfile.c  the model file and memory image (docs/FORMAT.md)
- *   optim.c      AdamW (rnn_adamw_*): the update and its state in the model
+ *   optim.c      AdamW (rnn_adamw_step and its calls): the update and its state in the model
  *   workspace.c  the per-context arena and its layout; rng.c the generator; blas.c the one GEMM call
  *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx512.c, 16)
  *   pool.c       librnn's own worker threads (rnn_model_set_threads), one pool per context

@@ -1,7 +1,7 @@
 /*
- * optim.c -- AdamW (rnn_adamw_*): torch.optim.AdamW's single-tensor update of PyTorch 1.13 over
- * the whole parameter block, with its state (step count, first and second moments) in the model
- * so that a checkpoint (RNN_SAVE_STATE, modelfile.c) carries it.
+ * optim.c -- AdamW (rnn_adamw_step and its calls): torch.optim.AdamW's single-tensor update of
+ * PyTorch 1.13 over the whole parameter block, with its state (step count, first and second
+ * moments) in the model so that a checkpoint (RNN_SAVE_STATE, modelfile.c) carries it.
  *
  * Precision follows torch exactly: the per-element arithmetic is float32, in torch's order of
  * operations; the scalars (bias corrections, step size) are Python floats (double), each cast to
