@@ -101,7 +101,7 @@ $(RNNLM): $(CLI_OBJ) $(STATIC)
 	$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
 
 # ---- tests -------------------------------------------------------------------------------------
-$(B)/tests/%: tests/%.c tests/testutil.h $(STATIC) $(CLI_LIB_OBJ)
+$(B)/tests/%: tests/%.c tests/testutil.h tests/golden.h $(STATIC) $(CLI_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Isrc/rnnlm -Wno-missing-prototypes $< -o $@ $(CLI_LIB_OBJ) $(STATIC) $(CHECK_LIBS) $(LIBS)
 

@@ -40,7 +40,7 @@
  *   index); RNN_ERR_NOTFOUND a name or word that is not there; RNN_ERR_SIZE an output buffer that
  *   is too small (the size needed is returned).
  *
- * Structs that grow (rnn_config, rnn_sampling, rnn_param, rnn_allocator)
+ * Structs that grow (rnn_config, rnn_sampling, rnn_adamw, rnn_param, rnn_allocator)
  * - Each begins with `size_t struct_size`, the size of the struct as the caller compiled it. Set it
  *   with the struct's *_init call (which also fills in the defaults) or with `x.struct_size =
  *   sizeof x`. librnn reads and writes only that many bytes, so a program built against this
@@ -83,8 +83,9 @@
  * - These calls allocate: rnn_model_create, rnn_model_load, rnn_model_load_mem,
  *   rnn_model_reset_hidden (a batch larger than any before), rnn_model_reserve,
  *   rnn_model_set_threads, rnn_vocab_set, rnn_state_create, rnn_state_clone (a workspace the size
- *   of its source's), and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed /
- *   rnn_state_score when the workspace must grow as above. No other call allocates: in the steady
+ *   of its source's), rnn_adamw_step (the first step after creation or rnn_adamw_reset, for its
+ *   moments), and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed / rnn_state_score
+ *   when the workspace must grow as above. No other call allocates: in the steady
  *   state the training loop and generation allocate nothing. rnn_model_save allocates nothing
  *   through the hooks (the C library's stdio buffers a file). Every allocation goes through the
  *   rnn_allocator given at creation or load.
@@ -357,6 +358,51 @@ RNN_API int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm)
 /* The example's plain SGD update: for every parameter p -= lr * grad. lr must be finite. */
 RNN_API int rnn_sgd_step(rnn_model *m, float lr);
 
+/*
+ * AdamW, exactly torch.optim.AdamW (PyTorch 1.13's single-tensor path; amsgrad and maximize off)
+ * over every parameter (a tied weight once, as parameters() lists it). A struct that grows.
+ */
+typedef struct rnn_adamw {
+    size_t struct_size;   /* sizeof(rnn_adamw) as the caller compiled it */
+    double lr;            /* learning rate, finite, >= 0; default 1e-3 (torch's defaults) */
+    double beta1;         /* [0, 1); default 0.9 */
+    double beta2;         /* [0, 1); default 0.999 */
+    double eps;           /* finite, >= 0; default 1e-8 */
+    double weight_decay;  /* finite, >= 0; default 1e-2 (decoupled: p *= 1 - lr * weight_decay) */
+} rnn_adamw;
+
+/* Fills opt (`size` bytes: sizeof *opt) with the defaults above and sets struct_size = size.
+ * RNN_ERR_INVALID as rnn_config_init. */
+RNN_API int rnn_adamw_init(rnn_adamw *opt, size_t size);
+
+/*
+ * One optimizer.step() of torch.optim.AdamW with these options (NULL: the defaults) on the
+ * gradients as they are (after rnn_backward and, as the example does, rnn_clip_grad_norm). The
+ * model holds the optimizer's state: the step count t and two moments m, v (one float each per
+ * parameter), zero before the first step, which allocates them. For every parameter p with
+ * gradient g, in float32 except the scalars marked (double), as torch 1.13 computes it:
+ *   t += 1;  p *= (float)(1 - lr*weight_decay);
+ *   m = m*(float)beta1 + (float)(1 - beta1)*g;  v = v*(float)beta2 + ((float)(1 - beta2)*g)*g;
+ *   bc1 = 1 - beta1^t, bc2 = 1 - beta2^t (double; t capped at 2^24, where torch's float32 step
+ *   counter stops);  d = sqrt(v) / (float)sqrt(bc2) + (float)eps;
+ *   p += ((float)(-lr/bc1) * m) / d.
+ * Each element is independent, so the result does not depend on the thread count. PyTorch fuses
+ * m's multiply-add on CPUs with FMA, so the last bit of m may differ from it there.
+ * Returns RNN_OK; RNN_ERR_INVALID (an option out of range, or a bad struct_size); RNN_ERR_NUMERIC
+ * when a gradient is not finite (where PyTorch would spread the NaN into the weights and the
+ * moments for good): nothing is changed, the message names the first such parameter; or
+ * RNN_ERR_NOMEM (the first step's moments). Drops any pending backward, as rnn_sgd_step does.
+ */
+RNN_API int rnn_adamw_step(rnn_model *m, const rnn_adamw *opt);
+
+/* Drops the AdamW state (moments freed, step count 0): the next rnn_adamw_step starts as a fresh
+ * optimizer. */
+RNN_API int rnn_adamw_reset(rnn_model *m);
+
+/* *step receives the number of rnn_adamw_step calls since creation or rnn_adamw_reset (as saved
+ * and loaded with RNN_SAVE_STATE); 0 when the model has no AdamW state. */
+RNN_API int rnn_adamw_get_step(const rnn_model *m, int64_t *step);
+
 /* ---- Evaluation and generation on the model's hidden state ------------------------------------ */
 /*
  * rnn_forward in evaluation mode (no dropout, nothing kept for backward, no gradient): the mean NLL
@@ -401,8 +447,9 @@ RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn
  * generator per stream, over a model it only reads. Any number of states may use one model, each
  * from its own thread, at the same time, as long as nothing modifies the model meanwhile: no call
  * that takes a non-const rnn_model * (rnn_forward, rnn_backward, rnn_zero_grad,
- * rnn_clip_grad_norm, rnn_sgd_step, rnn_evaluate, rnn_sample, rnn_model_reset_hidden / set_hidden
- * / reserve / set_seed / set_threads, rnn_vocab_set, rnn_model_free) and no write through
+ * rnn_clip_grad_norm, rnn_sgd_step, rnn_adamw_step / reset, rnn_evaluate, rnn_sample,
+ * rnn_model_reset_hidden / set_hidden / reserve / set_seed / set_threads, rnn_vocab_set,
+ * rnn_model_free) and no write through
  * rnn_param's data pointers (or rnn_param_get_block's). The calls that take a const rnn_model *
  * may run meanwhile (on one thread at a time, as for any handle). A state itself must not be used
  * by two threads at once. The state calls below never allocate after rnn_state_create, except
@@ -586,8 +633,9 @@ RNN_API int rnn_vocab_encode(const rnn_model *m, const char *text, size_t len, u
  * `path`, so an interrupted save leaves any previous file intact; a temporary file left by a
  * killed process is removed by the next save of the same path.
  *   flags     0 or RNN_SAVE_STATE: the file also holds the hidden state (its batch size, h, and c
- *             for LSTM) and the state of the model's generator, and loading restores both, so
- *             training or sampling continues bit for bit
+ *             for LSTM), the state of the model's generator and AdamW's state (rnn_adamw_step's
+ *             step count and moments, when it has one), and loading restores them, so training or
+ *             sampling continues bit for bit
  *   app_data  an opaque byte string (at most RNN_LIMIT_APP_DATA bytes; NULL when app_len is 0)
  *             carried in the file, e.g. a training loop's counters; rnn_model_get_app_data
  *             returns it after loading
@@ -608,9 +656,10 @@ RNN_API int rnn_model_save_mem(const rnn_model *m, void *buf, size_t cap, size_t
  * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
  * count and shape is checked against the file's size and for overflow before anything is
  * allocated or read, and every checksum is verified. Sections this version does not know are
- * skipped. Gradients are zero. The hidden state and the generator are restored when the file was
- * saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is no hidden
- * state (call rnn_model_reset_hidden) and the generator is seeded from the configuration's seed.
+ * skipped. Gradients are zero. The hidden state, the generator and AdamW's state are restored when
+ * the file was saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is
+ * no hidden state (call rnn_model_reset_hidden), the generator is seeded from the configuration's
+ * seed and there is no AdamW state (rnn_adamw_get_step gives 0).
  *   out     receives the handle (NULL on failure)
  *   alloc   allocation hooks, or NULL for malloc/free (copied)
  *   flags   0 or RNN_LOAD_NO_STATE

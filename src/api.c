@@ -50,6 +50,7 @@ void rnn_model_free(rnn_model *m)
     rnn__ctx_free(&m->train);
     rnn__free(&m->al, m->params);
     rnn__free(&m->al, m->grads);
+    rnn__adamw_free(m);
     rnn__vocab_clear(m);
     rnn__free(&m->al, m->app);
     rnn_allocator al = m->al;

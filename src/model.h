@@ -12,6 +12,7 @@
  *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each; cell.h)
  *   vocab.c      the vocabulary: words, the word -> id index, the tokenizer (rnn_vocab_encode)
  *   modelfile.c  the model file and memory image (docs/FORMAT.md)
+ *   optim.c      AdamW (rnn_adamw_step and its calls): the update and its state in the model
  *   workspace.c  the per-context arena and its layout; rng.c the generator; blas.c the one GEMM call
  *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx512.c, 16)
  *   pool.c       librnn's own worker threads (rnn_model_set_threads), one pool per context
@@ -132,6 +133,11 @@ struct rnn_model {
     int32_t *vocab_index;
     size_t vocab_slots;
 
+    /* AdamW's state (optim.c): steps taken, and the moments exp_avg, exp_avg_sq (nparams floats
+     * each; NULL before the first rnn_adamw_step) */
+    int64_t adamw_step;
+    float *adamw_m, *adamw_v;
+
     /* application data of the file the model was loaded from */
     unsigned char *app;
     size_t app_len;
@@ -221,6 +227,9 @@ void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B,
 void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
 /* The caller's sampling parameters (NULL: the defaults) read and checked into *s */
 int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s);
+
+/* optim.c: frees the AdamW state (a model without one) */
+void rnn__adamw_free(rnn_model *m);
 
 /* vocab.c */
 void rnn__vocab_clear(rnn_model *m);

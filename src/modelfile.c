@@ -4,7 +4,8 @@
  *   magic "RNNMODEL" | u32 format version | u32 0
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
  *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
- *         generator (RNN_SAVE_STATE), "APPL" application data, "END " (empty, last)
+ *         generator (RNN_SAVE_STATE), "ADMW" AdamW's state (RNN_SAVE_STATE, after a step),
+ *         "APPL" application data, "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
@@ -29,6 +30,7 @@
 #define TAG_PARM TAG('P', 'A', 'R', 'M')
 #define TAG_STAT TAG('S', 'T', 'A', 'T')
 #define TAG_APPL TAG('A', 'P', 'P', 'L')
+#define TAG_ADMW TAG('A', 'D', 'M', 'W')
 #define TAG_END TAG('E', 'N', 'D', ' ')
 
 /* ---- application data ---------------------------------------------------------------------------- */
@@ -152,6 +154,9 @@ static uint64_t parm_bytes(const rnn_model *m)
     return len;
 }
 
+/* the ADMW payload's length: the step count and two moments of every parameter */
+static uint64_t admw_bytes(const rnn_model *m) { return 8 + 8 * (uint64_t)m->nparams; }
+
 static void write_model(writer *w, const rnn_model *m, unsigned flags, const void *app, size_t app_len)
 {
     const rnn_config *c = &m->cfg;
@@ -204,6 +209,14 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
             w_floats(w, m->train.h, n);
             if (has_c) w_floats(w, m->train.c, n);
         }
+        section_end(w);
+    }
+    if ((flags & RNN_SAVE_STATE) && m->adamw_m) {
+        /* u64 step | f32 exp_avg[nparams] | f32 exp_avg_sq[nparams] */
+        section_begin(w, TAG_ADMW, admw_bytes(m));
+        w_u32(w, (uint32_t)m->adamw_step), w_u32(w, (uint32_t)((uint64_t)m->adamw_step >> 32));
+        w_floats(w, m->adamw_m, m->nparams);
+        w_floats(w, m->adamw_v, m->nparams);
         section_end(w);
     }
     if (app_len) {
@@ -406,6 +419,36 @@ static int parse_state(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
+/* ADMW (its length checked by check_header): the step count (>= 1) and the moments; exp_avg may
+ * not be NaN, exp_avg_sq must be >= 0 (not NaN). Infinities are kept: a finite gradient whose
+ * square overflows makes exp_avg_sq +inf, in PyTorch as here. */
+static int parse_adamw(loader *ld, rnn_model *m, cursor *c)
+{
+    uint32_t lo, hi;
+    if (!c_u32(c, &lo) || !c_u32(c, &hi)) return lfail(ld, RNN_ERR_FORMAT, "ADMW section is truncated");
+    uint64_t step = (uint64_t)lo | (uint64_t)hi << 32;
+    if (step < 1 || step > INT64_MAX)
+        return lfail(ld, RNN_ERR_FORMAT, "ADMW step count %llu is outside [1, 2^63 - 1]", (unsigned long long)step);
+    size_t n = m->nparams, bytes = n * sizeof(float);
+    const unsigned char *pm = NULL, *pv = NULL;
+    if (!c_take(c, bytes, &pm) || !c_take(c, bytes, &pv) || c->left)
+        return lfail(ld, RNN_ERR_FORMAT, "ADMW holds %zu bytes; %zu parameters need %zu", (size_t)(8 + c->left), n, 8 + 2 * bytes);
+    for (size_t i = 0; i < n; i++) {
+        float a = u2f(get32(pm + 4 * i)), v = u2f(get32(pv + 4 * i));
+        if (a != a) return lfail(ld, RNN_ERR_FORMAT, "ADMW exp_avg %zu is NaN", i);
+        if (!(v >= 0.0f)) return lfail(ld, RNN_ERR_FORMAT, "ADMW exp_avg_sq %zu is %g (must be >= 0)", i, (double)v);
+    }
+    float *a = rnn__alloc(&m->al, bytes), *v = rnn__alloc(&m->al, bytes);
+    if (!a || !v) {
+        rnn__free(&m->al, a);
+        rnn__free(&m->al, v);
+        return lfail(ld, RNN_ERR_NOMEM, "cannot allocate the AdamW moments");
+    }
+    for (size_t i = 0; i < n; i++) a[i] = u2f(get32(pm + 4 * i)), v[i] = u2f(get32(pv + 4 * i));
+    m->adamw_m = a, m->adamw_v = v, m->adamw_step = (int64_t)step;
+    return RNN_OK;
+}
+
 static int parse_params(loader *ld, rnn_model *m, cursor *c)
 {
     uint32_t n;
@@ -444,7 +487,7 @@ static int conf_too_big(const rnn_config *cfg, uint64_t left) { return rnn__conf
  * configuration takes; STAT: 40 bytes and whole streams of state; APPL: RNN_LIMIT_APP_DATA; END:
  * empty). A shorter payload is left to the parser, which says what is missing. */
 static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh, uint64_t len, int have_conf,
-                        int have_parm, int have_stat)
+                        int have_parm, int have_stat, int have_admw)
 {
     uint32_t tag = get32(sh);
     unsigned long long n = (unsigned long long)len;
@@ -472,6 +515,12 @@ static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh,
         int parsed = tag == TAG_STAT && !(ld->flags & RNN_LOAD_NO_STATE) && len >= 40;
         if (parsed && ((len - 40) % per || (len - 40) / per > INT_MAX))
             return lfail(ld, RNN_ERR_FORMAT, "STAT holds %llu bytes, which is not 40 plus whole streams of state", n);
+    } else if (tag == TAG_ADMW) {
+        if (!have_parm) return lfail(ld, RNN_ERR_FORMAT, "section 'ADMW' before PARM");
+        if (have_admw) return lfail(ld, RNN_ERR_FORMAT, "two ADMW sections");
+        if (len != admw_bytes(m))
+            return lfail(ld, RNN_ERR_FORMAT, "ADMW holds %llu bytes; this configuration's %zu parameters take %llu", n,
+                         m->nparams, (unsigned long long)admw_bytes(m));
     } else if (tag == TAG_END && len) {
         return lfail(ld, RNN_ERR_FORMAT, "END holds %llu bytes; it is empty", n);
     }
@@ -530,7 +579,7 @@ static int load(loader *ld, rnn_model **out)
     uint64_t pos = 16;
     rnn_model *m = NULL;
     unsigned char *payload = NULL;
-    int rc = RNN_OK, have_conf = 0, have_parm = 0, have_stat = 0, ended = 0;
+    int rc = RNN_OK, have_conf = 0, have_parm = 0, have_stat = 0, have_admw = 0, ended = 0;
     /* sections are read one at a time; a payload is read only after its length has been checked
      * against the bytes that remain in the file and against its section's limit */
     while (!ended) {
@@ -547,10 +596,10 @@ static int load(loader *ld, rnn_model **out)
                        (unsigned long long)len, (unsigned long long)(fsize - pos));
             break;
         }
-        rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat);
+        rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat, have_admw);
         /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
         int keep = tag == TAG_CONF || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL || tag == TAG_END ||
-                   (tag == TAG_STAT && !(ld->flags & RNN_LOAD_NO_STATE));
+                   ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
         if (rc) break;
@@ -573,6 +622,9 @@ static int load(loader *ld, rnn_model **out)
         } else if (tag == TAG_STAT) {
             rc = keep ? parse_state(ld, m, &c) : RNN_OK;
             have_stat = 1;
+        } else if (tag == TAG_ADMW) {
+            rc = keep ? parse_adamw(ld, m, &c) : RNN_OK;
+            have_admw = 1;
         } else if (tag == TAG_APPL) {
             if (len) {
                 m->app = rnn__alloc(&m->al, (size_t)len);

@@ -48,6 +48,19 @@ Arrays (librnn layouts: batch-major tokens, [L][B][H] states, [B][T][V] log-prob
   nan/where         int32 [2]  (c): the row and column of encoder.weight that is NaN
   nan/tokens, nan/targets, nan/logprobs, nan/loss, nan/grad/<name>, nan/h1, nan/c1, nan/dh0,
   nan/dc0           (c): as in (a); the weights are init/ with that element NaN
+
+AdamW (tests/test_optim.c reads these): OUTDIR/adamw/<CELL>_L<layers>_<tied|untied>.bin for
+ADAMW_CASES, the same model and format: ADAMW_STEPS steps of main.py's loop with --use-optimizer
+(zero_grad, backward, clip_grad_norm_, torch.optim.AdamW.step() with non-default options; the lr of
+the param group divided by 4 before step ADAMW_ANNEAL, as rnnlm anneals it), and
+  config            int32 [9]  as above, STEPS = ADAMW_STEPS
+  clip              float32 [1]
+  adamw             float32 [6]  lr, beta1, beta2, eps, weight_decay (each exactly a float32, so
+                                 that C's double equals Python's), the step before which lr /= 4
+  init/<name>, h0, c0, train/tokens, train/targets, train/loss, train/norm   as above
+  grad<k>/<name>    float32    every parameter's gradient (clipped) that AdamW step k (1-based) used
+  step<k>/<name>    float32    every parameter after AdamW step k
+  final/exp_avg/<name>, final/exp_avg_sq/<name>   the optimizer's moments after the last step
 """
 import os
 import struct
@@ -68,6 +81,10 @@ LR = 2.0
 CLIP = {"RNN_TANH": 1.2, "RNN_RELU": 0.7, "LSTM": 0.36, "GRU": 0.6}
 INIT_RANGE = 0.5
 NAN_TOK, NAN_STEP = V - 1, 2
+# AdamW: two cases (an untied LSTM and a tied GRU), options away from torch's defaults.
+ADAMW_CASES = [("LSTM", 2, 2, 0), ("GRU", 3, 2, 1)]
+ADAMW_STEPS, ADAMW_ANNEAL = 6, 4
+ADAMW_OPTS = dict(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-6, weight_decay=0.1)
 
 
 class RNNModel(nn.Module):
@@ -237,6 +254,66 @@ def make_case(cell, cell_id, layers, tied, seed):
     return w, tr_norm
 
 
+def f32(x):
+    """x rounded to the nearest float32, as a Python float (what the C side reads)."""
+    return float(np.float32(x))
+
+
+def make_adamw_case(cell, cell_id, layers, tied, seed):
+    torch.manual_seed(seed)
+    E, H = (H_TIED, H_TIED) if tied else (E_UNTIED, H_UNTIED)
+    model = RNNModel(cell, V, E, H, layers, tied)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-INIT_RANGE, INIT_RANGE)
+    params = named_params(model)
+    is_lstm = cell == "LSTM"
+    o = {k: f32(v) for k, v in ADAMW_OPTS.items()}
+    w = Writer()
+    w.i32("config", [cell_id, V, E, H, layers, int(tied), B, T, ADAMW_STEPS])
+    w.f32("clip", [CLIP[cell]])
+    w.f32("adamw", [o["lr"], o["beta1"], o["beta2"], o["eps"], o["weight_decay"], ADAMW_ANNEAL])
+    for n, p in params:
+        w.f32("init/" + n, tensor(p))
+    h0 = torch.rand(layers, B, H) * 2 - 1
+    c0 = torch.rand(layers, B, H) * 2 - 1 if is_lstm else None
+    w.f32("h0", tensor(h0))
+    if is_lstm:
+        w.f32("c0", tensor(c0))
+    opt = torch.optim.AdamW(model.parameters(), lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"],
+                            weight_decay=o["weight_decay"], foreach=False)
+    hidden = (h0, c0) if is_lstm else h0
+    tr_tok, tr_tgt, tr_loss, tr_norm = [], [], [], []
+    for k in range(1, ADAMW_STEPS + 1):
+        if k == ADAMW_ANNEAL:
+            for g in opt.param_groups:
+                g["lr"] /= 4.0
+        data = torch.randint(0, V, (T, B))
+        tgt = torch.randint(0, V, (T, B))
+        tr_tok.append(batch_major(data))
+        tr_tgt.append(batch_major(tgt))
+        hidden = tuple(h.detach() for h in hidden) if is_lstm else hidden.detach()
+        model.zero_grad()
+        out, hidden = model(data, hidden)
+        loss = F.nll_loss(out, tgt.view(-1))
+        loss.backward()
+        tr_norm.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP[cell])))
+        for n, p in params:
+            w.f32("grad%d/%s" % (k, n), tensor(p.grad))
+        opt.step()
+        tr_loss.append(loss.item())
+        for n, p in params:
+            w.f32("step%d/%s" % (k, n), tensor(p))
+    w.i32("train/tokens", np.stack(tr_tok))
+    w.i32("train/targets", np.stack(tr_tgt))
+    w.f32("train/loss", tr_loss)
+    w.f32("train/norm", tr_norm)
+    for n, p in params:
+        w.f32("final/exp_avg/" + n, tensor(opt.state[p]["exp_avg"]))
+        w.f32("final/exp_avg_sq/" + n, tensor(opt.state[p]["exp_avg_sq"]))
+    return w, tr_norm
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: torch_golden.py OUTDIR")
@@ -255,10 +332,17 @@ def main():
                 closest = min([closest] + [abs(n / CLIP[cell] - 1) for n in norms])
                 name = "%s_L%d_%s.bin" % (cell, layers, "tied" if tied else "untied")
                 w.save(os.path.join(outdir, name))
+    os.makedirs(os.path.join(outdir, "adamw"), exist_ok=True)
+    for cell, cell_id, layers, tied in ADAMW_CASES:
+        seed += 1
+        w, norms = make_adamw_case(cell, cell_id, layers, tied, seed)
+        closest = min([closest] + [abs(n / CLIP[cell] - 1) for n in norms])
+        name = "%s_L%d_%s.bin" % (cell, layers, "tied" if tied else "untied")
+        w.save(os.path.join(outdir, "adamw", name))
     # A norm within float noise of the threshold could take the other branch in librnn.
     assert closest > 1e-3, "a gradient norm is too close to the clip threshold; change the seed"
-    print("torch_golden: wrote %d cases to %s (torch %s; %d of %d SGD steps clipped)"
-          % (len(CELLS) * len(LAYERS) * 2, outdir, torch.__version__, nclipped, nsteps))
+    print("torch_golden: wrote %d cases and %d AdamW cases to %s (torch %s; %d of %d SGD steps clipped)"
+          % (len(CELLS) * len(LAYERS) * 2, len(ADAMW_CASES), outdir, torch.__version__, nclipped, nsteps))
 
 
 if __name__ == "__main__":

@@ -292,7 +292,16 @@ int train_check_weights(const trainer *t, const char *path)
     return CLI_OK;
 }
 
-/* One batch: forward, zero_grad, backward, clip, SGD. */
+/* --use-optimizer: one torch.optim.AdamW step with the current (annealed) lr. */
+static int adamw_step(const trainer *t)
+{
+    rnn_adamw o;
+    rnn_adamw_init(&o, sizeof o);
+    o.lr = t->pos.lr, o.weight_decay = t->a->weight_decay;
+    return rnn_adamw_step(t->m, &o);
+}
+
+/* One batch: forward, zero_grad, backward, clip, SGD (or AdamW). */
 static int train_step(trainer *t, int epoch, size_t k)
 {
     rnn_model *m = t->m;
@@ -310,7 +319,7 @@ static int train_step(trainer *t, int epoch, size_t k)
     RETURN_ERROR_IF(rc == RNN_ERR_NUMERIC, CLI_RUNTIME,
                     "training diverged at epoch %d, batch %zu: the gradient norm is not finite "
                     "(try a lower --lr)", epoch, k);
-    if (rc == RNN_OK) rc = rnn_sgd_step(m, (float)t->pos.lr);
+    if (rc == RNN_OK) rc = t->a->use_optimizer ? adamw_step(t) : rnn_sgd_step(m, (float)t->pos.lr);
     RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "training failed at epoch %d, batch %zu: %s (%s)", epoch,
                     k, rnn_status_string(rc), rnn_model_errmsg(m));
     t->pos.iv_loss += loss, t->pos.iv_n++, t->pos.batch = k + 1, t->pos.step++;

@@ -28,6 +28,8 @@ typedef struct train_args {
     double lr, clip, dropout;
     long long seed;
     int seed_random; /* --seed -1: seed was drawn at random (train_random_seed) */
+    int use_optimizer;     /* --use-optimizer: AdamW (rnn_adamw_step) instead of plain SGD */
+    double weight_decay;   /* its --weight-decay */
     int cell, mode;  /* from model and batching (train_check) */
     int shape_given; /* a CLI_SHAPE flag (--model/--emsize/--nhid/--nlayers/--tied) was given */
 } train_args;

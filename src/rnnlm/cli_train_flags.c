@@ -34,6 +34,13 @@ static const cli_flag train_flags[] = {
      .help = "initial learning rate, default %D"},
     {FLAG("clip", "C", CLI_REAL, clip), .lo = 0, .lo_open = 1, .hi = INFINITY, .def = "0.25",
      .what = CLI_FLOAT, .key = "clip", .help = "gradient clipping (global norm), default %D"},
+    {FLAG("use-optimizer", NULL, CLI_FLAG, use_optimizer), .key = "use_optimizer",
+     .help = "update with torch.optim.AdamW (main.py's --use-optimizer) instead of\n"
+             "plain SGD, after the clipping; its lr is the current lr, divided by 4\n"
+             "with it (main.py's AdamW keeps the initial one); try --lr 0.001"},
+    {FLAG("weight-decay", "W", CLI_REAL, weight_decay), .lo = 0, .hi = INFINITY, .def = "0.01",
+     .what = CLI_FLOAT, .key = "weight_decay",
+     .help = "AdamW's decoupled weight decay (--use-optimizer), default %D"},
     {FLAG("epochs", "N", CLI_INT, epochs), CLI_POSITIVE, .def = "40", .resume = 5, .key = "epochs",
      .help = "upper epoch limit, default %D"},
     {FLAG("patience", "N", CLI_INT, patience), CLI_NATURAL, .key = "patience",
@@ -102,8 +109,9 @@ static const char help_head[] =
     "\n"
     "Trains a word-level language model on DIR/train.txt, DIR/valid.txt and DIR/test.txt exactly\n"
     "as PyTorch's examples/word_language_model/main.py: truncated BPTT, gradient clipping, plain\n"
-    "SGD; after every epoch the validation loss (batch size 10); the model is saved when it\n"
-    "improves, otherwise lr /= 4. At the end the best model is evaluated on test.\n"
+    "SGD (AdamW with --use-optimizer); after every epoch the validation loss (batch size 10); the\n"
+    "model is saved when it improves, otherwise lr /= 4. At the end the best model is evaluated\n"
+    "on test.\n"
     "Ctrl-C stops after the current batch and evaluates the best saved model (twice: quit now);\n"
     "so do SIGTERM and SIGHUP. One run at a time may use a --save file: it is locked (SAVE.lock,\n"
     "naming the run's PID) until the run ends. An output is never an input, and --save and\n"

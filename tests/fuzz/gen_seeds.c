@@ -78,6 +78,32 @@ static void model_seed(const char *name, int cell, int V, int E, int H, int L, i
     model_seed_patched(name, cell, V, E, H, L, tied, vocab, state, app, ctl, NULL);
 }
 
+/* A model file with AdamW's state (the ADMW section): two training steps with rnn_adamw_step,
+ * saved with RNN_SAVE_STATE. */
+static void adamw_seed(const char *name, int cell, int tied, unsigned char ctl)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    cfg.cell = cell, cfg.vocab_size = 5, cfg.emb_size = 3, cfg.hidden_size = 3, cfg.num_layers = 1;
+    cfg.tied = tied, cfg.seed = 42;
+    rnn_model *m;
+    if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK || rnn_model_reset_hidden(m, 2) != RNN_OK) exit(1);
+    int32_t tok[4] = {1, 2, 3, 0}, tgt[4] = {2, 3, 0, 4};
+    for (int k = 0; k < 2; k++)
+        if (rnn_forward(m, tok, tgt, 2, 2, 0, NULL) != RNN_OK || rnn_zero_grad(m) != RNN_OK ||
+            rnn_backward(m) != RNN_OK || rnn_adamw_step(m, NULL) != RNN_OK)
+            exit(1);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
+    if (rnn_model_save(m, tmp, RNN_SAVE_STATE, NULL, 0) != RNN_OK) exit(1);
+    size_t n;
+    unsigned char *p = slurp(tmp, &n);
+    remove(tmp);
+    write_file("modelfile", name, &ctl, 1, p, n);
+    free(p);
+    rnn_model_free(m);
+}
+
 /* The vocabulary's "cat" becomes a second "the" (the CRC is left stale: the seed's control byte
  * asks fuzz_modelfile to fix it), a file the loaders must refuse. */
 static void dup_word(unsigned char *p, size_t n)
@@ -118,6 +144,9 @@ int main(int argc, char **argv)
     model_seed("gru_state_app_nostate", RNN_CELL_GRU, 5, 3, 3, 2, 0, 1, 1, 1, 32); /* RNN_LOAD_NO_STATE */
     model_seed("tanh_badflag", RNN_CELL_TANH, 3, 2, 2, 1, 0, 1, 0, 0, 0xC0);      /* an unknown load flag */
     model_seed_patched("lstm_dup_word_fixcrc", RNN_CELL_LSTM, 4, 2, 2, 1, 0, 1, 0, 0, 1, dup_word);
+    adamw_seed("lstm_adamw_state", RNN_CELL_LSTM, 0, 0);
+    adamw_seed("gru_tied_adamw_fixcrc", RNN_CELL_GRU, 1, 1);
+    adamw_seed("tanh_adamw_nostate", RNN_CELL_TANH, 0, 32); /* RNN_LOAD_NO_STATE */
     write_file("modelfile", "empty", "\0", 1, NULL, 0);
     write_file("modelfile", "header_only", "\0RNNMODEL\1\0\0\0\0\0\0\0", 17, NULL, 0);
 
