@@ -392,12 +392,14 @@ RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *tar
  * reset or set: by rnn_state_feed, rnn_state_score and rnn_state_generate (its own tokens) for a
  * state; by rnn_forward, rnn_evaluate and rnn_sample (the tokens it feeds, so its draw already
  * sees them) for the model's hidden state. Each stream remembers the last RNN_LIMIT_REPEAT_WINDOW
- * (1024) of them, in a ring of about 4 KiB per stream (allocated by rnn_state_create; for the
- * model's hidden state, by rnn_model_reserve or the first rnn_forward, rnn_evaluate or rnn_sample after
- * rnn_model_reset_hidden with a batch larger than any before, not by loading a file); rnn_state_reset,
- * rnn_state_set_hidden, rnn_model_reset_hidden and rnn_model_set_hidden empty it, rnn_state_copy
- * and rnn_state_clone copy it. It is not saved in model files. rnn_state_get_logprobs and the
- * scores are the model's distribution, without any of this chain.
+ * (1024) of them, in a ring of about 4 KiB per stream, allocated by rnn_state_create; for the
+ * model's hidden state by rnn_model_reserve or by the first rnn_forward, rnn_evaluate or
+ * rnn_sample after an rnn_model_reset_hidden larger than any before (not by loading a file).
+ * rnn_state_reset, rnn_state_set_hidden, rnn_model_reset_hidden and rnn_model_set_hidden empty
+ * it; rnn_state_copy and rnn_state_clone copy it. It is not saved in model files.
+ * rnn_state_get_logprobs and the scores are the model's distribution, without any of this chain.
+ * (llama.cpp applies temperature last and min-p to the logits; here min-p follows the temperature,
+ * relative to the most probable token after the cuts before it.)
  * The defaults (rnn_sampling_init, and every field a shorter struct lacks) leave steps 1 and 5
  * out: a 1.0 struct (temperature, top_k, top_p) draws exactly what librnn 1.0 drew.
  */
