@@ -84,8 +84,10 @@
  *   rnn_model_reset_hidden (a batch larger than any before), rnn_model_reserve,
  *   rnn_model_set_threads, rnn_vocab_set, rnn_state_create, rnn_state_clone (a workspace the size
  *   of its source's), rnn_adamw_step (the first step after creation or rnn_adamw_reset, for its
- *   moments), and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed / rnn_state_score
- *   when the workspace must grow as above. No other call allocates: in the steady
+ *   moments), and rnn_forward / rnn_evaluate / rnn_sample / rnn_state_feed / rnn_state_score /
+ *   rnn_state_score_sentence when the workspace must grow as above (rnn_forward / rnn_evaluate /
+ *   rnn_sample also the token history of rnn_sampling, once after a larger
+ *   rnn_model_reset_hidden). No other call allocates: in the steady
  *   state the training loop and generation allocate nothing. rnn_model_save allocates nothing
  *   through the hooks (the C library's stdio buffers a file). Every allocation goes through the
  *   rnn_allocator given at creation or load.
@@ -171,7 +173,9 @@ enum {
     RNN_LIMIT_THREADS = 2,    /* largest rnn_model_set_threads */
     RNN_LIMIT_CHUNK = 3,      /* largest batch * steps of one call */
     RNN_LIMIT_WORD_BYTES = 4, /* longest vocabulary word, in bytes */
-    RNN_LIMIT_APP_DATA = 5    /* largest application data saved with a model, in bytes */
+    RNN_LIMIT_APP_DATA = 5,   /* largest application data saved with a model, in bytes */
+    RNN_LIMIT_REPEAT_WINDOW = 6 /* largest rnn_sampling.repeat_last_n: the tokens each stream
+                                   remembers for the repetition penalty */
 };
 /* *value receives the limit. RNN_ERR_INVALID for an unknown limit or a NULL value. */
 RNN_API int rnn_limit_get(int limit, int64_t *value);
@@ -289,7 +293,8 @@ RNN_API int rnn_model_get_threads(const rnn_model *m, int *threads);
 /* ---- The model's hidden state (used by the training loop's calls) ---------------------------- */
 /*
  * Sets the model's hidden state to zeros for `batch` streams (the example's init_hidden(batch))
- * and drops any pending backward. Allocates when batch exceeds every earlier batch.
+ * and drops any pending backward and the streams' token history (see rnn_sampling). Allocates
+ * when batch exceeds every earlier batch.
  * Returns RNN_OK, RNN_ERR_INVALID (batch <= 0) or RNN_ERR_NOMEM.
  */
 RNN_API int rnn_model_reset_hidden(rnn_model *m, int batch);
@@ -301,7 +306,7 @@ RNN_API int rnn_model_get_batch(const rnn_model *m, int *batch);
  * Copies the hidden state out of / into the model. h is float[L][batch][H]; c (LSTM's cell state,
  * same shape) may be NULL (rnn_model_set_hidden then sets it to zeros) and is ignored for the other
  * cells. batch must equal the state's batch (RNN_ERR_STATE otherwise). rnn_model_set_hidden drops
- * any pending backward.
+ * any pending backward and empties the streams' token history (see rnn_sampling).
  */
 RNN_API int rnn_model_get_hidden(const rnn_model *m, int batch, float *h, float *c);
 RNN_API int rnn_model_set_hidden(rnn_model *m, int batch, const float *h, const float *c);
@@ -416,17 +421,54 @@ RNN_API int rnn_adamw_get_step(const rnn_model *m, int64_t *step);
 RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, int batch,
                          int steps, int stride, double *loss, float *logprobs);
 
-/* Sampling parameters, applied in this order: temperature, top-k, top-p. A struct that grows. */
+/*
+ * Sampling parameters: a struct that grows. The chain, applied to every stream's next-token
+ * distribution in this order (the model's logits z_k = W_dec h + b_dec, k in [0, V)):
+ *   1. repetition penalty (llama.cpp's penalty_repeat), when repeat_penalty is not 0 or 1: for
+ *      each distinct token k among the last n tokens of the stream's history (n = repeat_last_n,
+ *      0 meaning 64), z_k = z_k / repeat_penalty if z_k > 0, else z_k * repeat_penalty;
+ *   2. temperature: temperature 0 is greedy (the largest z_k, the lowest id on ties; the steps
+ *      below are skipped); otherwise the weights w_k = exp((z_k - max z) / temperature), the
+ *      example's softmax(logits / T) up to a constant;
+ *   3. top-k: only the top_k largest w_k stay (ties: the lower ids first);
+ *   4. top-p: of those, the smallest set of the largest whose sum reaches top_p x their sum;
+ *   5. min-p (llama.cpp's min_p): of those, only the w_k >= min_p x the largest w_k;
+ *   6. the draw: k with probability w_k / (the sum of the kept w), from the stream's generator.
+ * A stream's history is the tokens it was fed, oldest first, since its hidden state was last
+ * reset or set: by rnn_state_feed, rnn_state_score and rnn_state_generate (its own tokens) for a
+ * state; by rnn_forward, rnn_evaluate and rnn_sample (the tokens it feeds, so its draw already
+ * sees them) for the model's hidden state. Each stream remembers the last RNN_LIMIT_REPEAT_WINDOW
+ * (1024) of them, in a ring of about 4 KiB per stream, allocated by rnn_state_create; for the
+ * model's hidden state by rnn_model_reserve or by the first rnn_forward, rnn_evaluate or
+ * rnn_sample after an rnn_model_reset_hidden larger than any before (not by loading a file).
+ * rnn_state_reset, rnn_state_set_hidden, rnn_model_reset_hidden and rnn_model_set_hidden empty
+ * it; rnn_state_copy and rnn_state_clone copy it. It is not saved in model files.
+ * rnn_state_get_logprobs and the scores are the model's distribution, without any of this chain.
+ * (llama.cpp applies temperature last and min-p to the logits; here min-p follows the temperature,
+ * relative to the most probable token after the cuts before it.)
+ * The defaults (rnn_sampling_init, and every field a shorter struct lacks) leave steps 1 and 5
+ * out: a 1.0 struct (temperature, top_k, top_p) draws exactly what librnn 1.0 drew.
+ */
 typedef struct rnn_sampling {
     size_t struct_size; /* sizeof(rnn_sampling) as the caller compiled it */
     float temperature; /* >= 0, finite; 0 = greedy (the most probable token, lowest id on ties) */
     int top_k;         /* keep the k most probable tokens; 0 = all */
     float top_p;       /* keep the smallest set of most probable tokens whose probability
                           reaches top_p (nucleus sampling); in (0, 1], 1 = all */
+    int reserved_1_0;  /* ignored whatever its value: 1.0's tail padding (where a 1.0 program may
+                          leave garbage), so that no field is ever read from it */
+    /* librnn 1.1 */
+    float min_p;          /* keep only tokens whose probability is at least min_p x the most
+                             probable's (llama.cpp's min-p); in [0, 1], 0 = off (default) */
+    float repeat_penalty; /* llama.cpp's repetition penalty: finite, >= 0; 0 (default) or 1 = off;
+                             above 1 discourages repeats, below 1 encourages them */
+    int repeat_last_n;    /* how many of the stream's most recent tokens are penalised, in
+                             [0, RNN_LIMIT_REPEAT_WINDOW]; 0 = 64 (llama.cpp's default) */
 } rnn_sampling;
 
-/* Fills s (`size` bytes: sizeof *s) with temperature 1, top_k 0, top_p 1 (the example's plain
- * multinomial draw) and sets struct_size = size. RNN_ERR_INVALID as rnn_config_init. */
+/* Fills s (`size` bytes: sizeof *s) with temperature 1, top_k 0, top_p 1, min_p 0,
+ * repeat_penalty 0 and repeat_last_n 0 (the example's plain multinomial draw) and sets
+ * struct_size = size. RNN_ERR_INVALID as rnn_config_init. */
 RNN_API int rnn_sampling_init(rnn_sampling *s, size_t size);
 
 /*
@@ -436,7 +478,8 @@ RNN_API int rnn_sampling_init(rnn_sampling *s, size_t size);
  * equal the state's batch. Drops any pending backward. RNN_ERR_NUMERIC when a stream's
  * distribution is not one (a NaN or +inf logit, or every logit -inf; the message names the stream
  * and the token): nothing is drawn or written to next, and the hidden state and the generator are
- * left as they were (the tokens are not fed; only the pending backward is gone).
+ * left as they were (the tokens are not fed, nor added to the history; only the pending backward
+ * is gone).
  */
 RNN_API int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_sampling *sampling,
                        int32_t *next);
@@ -471,9 +514,11 @@ RNN_API void rnn_state_free(rnn_state *st);
 RNN_API const char *rnn_state_errmsg(const rnn_state *st);
 /* The status of the last failure on this state (RNN_OK if none; RNN_ERR_INVALID for NULL). */
 RNN_API int rnn_state_errcode(const rnn_state *st);
-/* Zeros the hidden state and reseeds every stream's generator with the creation seed. */
+/* Zeros the hidden state, empties the token history (see rnn_sampling) and reseeds every
+ * stream's generator with the creation seed. */
 RNN_API int rnn_state_reset(rnn_state *st);
-/* Copies src's hidden state, generators and creation seed (what rnn_state_reset reseeds with)
+/* Copies src's hidden state, token history, generators and creation seed (what rnn_state_reset
+ * reseeds with)
  * into dst (same model and batch; no allocation): a cheap fork for beam search. RNN_ERR_STATE
  * when they differ. */
 RNN_API int rnn_state_copy(rnn_state *dst, const rnn_state *src);
@@ -481,7 +526,8 @@ RNN_API int rnn_state_copy(rnn_state *dst, const rnn_state *src);
 RNN_API int rnn_state_clone(rnn_state **out, const rnn_state *src);
 /* *batch receives the number of streams. */
 RNN_API int rnn_state_get_batch(const rnn_state *st, int *batch);
-/* Copy the hidden state out of / into the state: h (and c for LSTM, may be NULL) float[L][batch][H]. */
+/* Copy the hidden state out of / into the state: h (and c for LSTM, may be NULL) float[L][batch][H].
+ * rnn_state_set_hidden empties the token history (see rnn_sampling). */
 RNN_API int rnn_state_get_hidden(const rnn_state *st, float *h, float *c);
 RNN_API int rnn_state_set_hidden(rnn_state *st, const float *h, const float *c);
 
@@ -529,7 +575,7 @@ RNN_API int rnn_state_score_sentence(rnn_state *st, const int32_t *tokens, int s
 RNN_API int rnn_state_get_logprobs(rnn_state *st, float *logprobs);
 
 /* Draws next[b] for every stream from the next-token distribution (sampling NULL: the defaults).
- * Does not advance the state: feed the tokens you keep. RNN_ERR_NUMERIC when a stream's
+ * Does not advance the state (nor its history): feed the tokens you keep. RNN_ERR_NUMERIC when a stream's
  * distribution is not one (a NaN or +inf logit, or every logit -inf; the message names the stream):
  * nothing is written and the state, its generators included, is left as it was. */
 RNN_API int rnn_state_draw(rnn_state *st, const rnn_sampling *sampling, int32_t *next);

@@ -79,7 +79,8 @@ int rnn_model_reserve(rnn_model *m, int batch, int steps)
     if (!m) return RNN_ERR_INVALID;
     if (batch <= 0 || steps <= 0 || (long long)batch * steps > RNN__MAX_CHUNK)
         return rnn__fail(m, RNN_ERR_INVALID, "bad shape batch %d x steps %d", batch, steps);
-    return rnn__ensure_workspace(&m->train, RNN__WS_TRAIN, batch, steps, (size_t)batch * steps);
+    int rc = rnn__hist_reserve(&m->train, batch); /* the token history of rnn_sampling too */
+    return rc ? rc : rnn__ensure_workspace(&m->train, RNN__WS_TRAIN, batch, steps, (size_t)batch * steps);
 }
 
 int rnn_model_get_batch(const rnn_model *m, int *batch)
@@ -114,6 +115,7 @@ static int ctx_set_state(rnn__ctx *x, int batch, const float *h, const float *c)
     }
     x->pending = 0;
     x->have_dstate = 0;
+    x->hist_pos = x->hist_len = 0; /* the history fed into another state is not this one's */
     return RNN_OK;
 }
 
@@ -251,6 +253,7 @@ int rnn_sample(rnn_model *m, const int32_t *tokens, int batch, const rnn_samplin
     if (rc) { /* take the tokens back: the workspace holds the state that entered */
         memcpy(x->h, x->buf.h0, state_floats(x) * sizeof(float));
         if (x->c) memcpy(x->c, x->buf.c0, state_floats(x) * sizeof(float));
+        rnn__hist_pop(x);
     }
     return rc;
 }
@@ -316,6 +319,8 @@ int rnn_state_copy(rnn_state *dst, const rnn_state *src)
     if (src->ctx.c) memcpy(dst->ctx.c, src->ctx.c, n * sizeof(float));
     memcpy(dst->ctx.row_rng, src->ctx.row_rng, sizeof(rnn__rng) * (size_t)src->ctx.batch);
     dst->ctx.row_seed = src->ctx.row_seed;
+    memcpy(dst->ctx.hist, src->ctx.hist, sizeof(int32_t) * RNN__HIST * (size_t)src->ctx.batch);
+    dst->ctx.hist_pos = src->ctx.hist_pos, dst->ctx.hist_len = src->ctx.hist_len;
     return RNN_OK;
 }
 

@@ -42,6 +42,7 @@ int rnn_limit_get(int limit, int64_t *value)
     case RNN_LIMIT_CHUNK: *value = RNN__MAX_CHUNK; return RNN_OK;
     case RNN_LIMIT_WORD_BYTES: *value = (int64_t)RNN__MAX_WORD; return RNN_OK;
     case RNN_LIMIT_APP_DATA: *value = (int64_t)RNN__MAX_APP; return RNN_OK;
+    case RNN_LIMIT_REPEAT_WINDOW: *value = RNN__MAX_REPEAT; return RNN_OK;
     default: return RNN_ERR_INVALID;
     }
 }
@@ -142,8 +143,13 @@ static const rnn__field config_fields[] = {
     RNN__FIELD(rnn_config, struct_size), RNN__FIELD(rnn_config, cell),        RNN__FIELD(rnn_config, vocab_size),
     RNN__FIELD(rnn_config, emb_size),    RNN__FIELD(rnn_config, hidden_size), RNN__FIELD(rnn_config, num_layers),
     RNN__FIELD(rnn_config, dropout),     RNN__FIELD(rnn_config, tied),        RNN__FIELD(rnn_config, seed)};
+/* rnn_sampling.reserved_1_0 is not listed: never copied, so never read, whatever a 1.0 program
+ * left in its tail padding (a 1.0 struct_size of 24 covers it); nor checked, since it lies inside
+ * the library's struct */
 static const rnn__field sampling_fields[] = {RNN__FIELD(rnn_sampling, struct_size), RNN__FIELD(rnn_sampling, temperature),
-                                             RNN__FIELD(rnn_sampling, top_k), RNN__FIELD(rnn_sampling, top_p)};
+                                             RNN__FIELD(rnn_sampling, top_k),       RNN__FIELD(rnn_sampling, top_p),
+                                             RNN__FIELD(rnn_sampling, min_p),       RNN__FIELD(rnn_sampling, repeat_penalty),
+                                             RNN__FIELD(rnn_sampling, repeat_last_n)};
 static const rnn__field param_fields[] = {RNN__FIELD(rnn_param, struct_size), RNN__FIELD(rnn_param, name),
                                           RNN__FIELD(rnn_param, data),        RNN__FIELD(rnn_param, grad),
                                           RNN__FIELD(rnn_param, rows),        RNN__FIELD(rnn_param, cols),

@@ -19,6 +19,7 @@
 #define RNN__MAX_CHUNK (INT32_MAX / 8)      /* batch * steps of one call */
 #define RNN__MAX_WORD ((size_t)1 << 20)     /* bytes of one vocabulary word */
 #define RNN__MAX_APP ((size_t)16 << 20)     /* bytes of application data */
+#define RNN__MAX_REPEAT 1024                /* rnn_sampling.repeat_last_n: the tokens a stream remembers */
 #define RNN__MAX_STRUCT 4096                /* the largest struct_size accepted */
 
 /* ---- errors ---------------------------------------------------------------------------------- */

@@ -36,11 +36,14 @@ void rnn__ctx_free(rnn__ctx *x)
     rnn__free(&x->al, x->lists);
     rnn__free(&x->al, x->h);
     rnn__free(&x->al, x->row_rng);
+    rnn__free(&x->al, x->hist);
     rnn__free(&x->al, x->ws_raw);
     rnn__pool_free(x->pool, &x->al);
     x->pool = NULL;
     x->lists = x->h = x->ws_raw = NULL;
     x->row_rng = NULL;
+    x->hist = NULL;
+    x->hist_cap = 0;
 }
 
 /* a * b * c, or 0 on overflow */
@@ -83,7 +86,37 @@ int rnn__ctx_reset(rnn__ctx *x, int batch)
     x->batch = batch;
     x->pending = 0;
     x->have_dstate = 0;
+    x->hist_pos = x->hist_len = 0;
     return RNN_OK;
+}
+
+int rnn__hist_reserve(rnn__ctx *x, int streams)
+{
+    if (x->hist_cap >= streams) return RNN_OK;
+    size_t row = sizeof(int32_t) * RNN__HIST;
+    int32_t *hist = rnn__alloc(&x->al, rnn__mul_size(row, (size_t)streams));
+    if (!hist) return rnn__failf(x->err, RNN_ERR_NOMEM, "cannot allocate the token history of %d streams", streams);
+    if (x->hist) memcpy(hist, x->hist, row * (size_t)x->hist_cap); /* the streams' tokens so far */
+    rnn__free(&x->al, x->hist);
+    x->hist = hist, x->hist_cap = streams;
+    return RNN_OK;
+}
+
+void rnn__hist_push(rnn__ctx *x, const int32_t *tok, int B, int T)
+{
+    for (int t = T > RNN__HIST ? T - RNN__HIST : 0; t < T; t++) {
+        for (int b = 0; b < B; b++) x->hist[(size_t)b * RNN__HIST + x->hist_pos] = tok[(size_t)t * B + b];
+        x->hist_pos = x->hist_pos + 1 == RNN__HIST ? 0 : x->hist_pos + 1;
+        if (x->hist_len < RNN__HIST) x->hist_len++;
+    }
+}
+
+void rnn__hist_pop(rnn__ctx *x)
+{
+    /* the slot keeps the popped token, but past hist_len: when the ring was full it held the
+     * (RNN__HIST)-th newest token, which no window of at most RNN__MAX_REPEAT reaches */
+    x->hist_pos = x->hist_pos == 0 ? RNN__HIST - 1 : x->hist_pos - 1;
+    x->hist_len--;
 }
 
 int rnn__check_batch(const rnn__ctx *x, int batch)
@@ -177,6 +210,7 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
             buf->tok[(size_t)t * B + b] = tokens[(size_t)b * S + t];
             if (buf->tgt) buf->tgt[(size_t)t * B + b] = targets ? targets[(size_t)b * S + t] : RNN_IGNORE;
         }
+    rnn__hist_push(x, buf->tok, B, T);
     const float *enc = m->params + m->enc;
     for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
     if (drop) dropout(&x->rng, m->cfg.dropout, buf->x0, buf->m0, buf->x0, N * E);

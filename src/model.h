@@ -38,6 +38,10 @@
  * run in chunks of rnn__chunk_steps(batch) steps, about this many rows each, carrying the state:
  * their workspace does not depend on the input's length. */
 #define RNN_CHUNK_ROWS 256
+/* Slots of a stream's token history: the RNN__MAX_REPEAT tokens the penalty may look at, and one
+ * more so that rnn_sample can take back the token it pushed (rnn__hist_pop) without having lost
+ * the oldest visible one. */
+#define RNN__HIST (RNN__MAX_REPEAT + 1)
 static inline int rnn__chunk_steps(int batch) { return batch >= RNN_CHUNK_ROWS ? 1 : RNN_CHUNK_ROWS / batch; }
 
 /* ---- the handle ------------------------------------------------------------------------------ */
@@ -91,6 +95,16 @@ typedef struct rnn__ctx {
                               (rnn__gemm_nt) so that a stream's results do not depend on the batch */
     rnn__rng *row_rng;     /* [batch_cap] the per-stream generators (per_stream only, else NULL) */
     uint64_t row_seed;     /* stream b's generator is seeded with row_seed + b */
+    /* the tokens fed to each stream, for the repetition penalty (rnn_sampling): a ring of
+     * RNN__HIST slots per stream, [hist_cap][RNN__HIST], allocated by rnn__hist_reserve before the
+     * first pass over a larger batch (or by rnn_model_reserve) (not by rnn__ctx_reset: the loader restores a saved state's
+     * batch through it, and a file may claim many streams of a few bytes each, which must not
+     * cost 4 KiB apiece); all streams are fed the same number of steps, so one position and one
+     * fill serve them all */
+    int32_t *hist;
+    int hist_cap;          /* streams the ring holds */
+    int hist_pos;          /* the slot the next token goes to */
+    int hist_len;          /* slots filled, at most RNN__HIST */
 
     /* workspace (workspace.c): ws.cap bytes, the most any call on this context needed so far */
     void *ws_raw;          /* as returned by the allocator */
@@ -205,6 +219,11 @@ int rnn__run_chunked(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, int
 int rnn__chunked_reserve(rnn__ctx *x, int B, int T, int scoring);
 /* After a training forward's loss head: back-propagates through the output layer and the layers */
 void rnn__run_backward(rnn_model *m, rnn__ctx *x);
+/* model.c: the token history. Appends the time-major tokens tok (T,B) to the B streams' rings
+ * (only the last RNN__HIST steps matter); pop takes the last step back (rnn_sample's failure). */
+int rnn__hist_reserve(rnn__ctx *x, int streams); /* a ring for that many streams (RNN_ERR_NOMEM) */
+void rnn__hist_push(rnn__ctx *x, const int32_t *tok, int B, int T);
+void rnn__hist_pop(rnn__ctx *x);
 /* The top layer's hidden state of x, (B,H): the input of the next-token distribution */
 const float *rnn__ctx_top(const rnn__ctx *x);
 

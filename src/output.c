@@ -238,11 +238,21 @@ static int32_t draw_all(const float *w, int V, rnn__rng *rng)
     return k;
 }
 
-/* Draws from weights w (unnormalised) restricted by top-k and top-p; order is V ids of scratch. */
+/* Draws from weights w (unnormalised) restricted by top-k, top-p and min-p; order is V ids of
+ * scratch. */
 static int32_t draw_row(float *w, int V, const rnn_sampling *s, int32_t *order, rnn__rng *rng)
 {
     int filtered = (s->top_k > 0 && s->top_k < V) || s->top_p < 1.0f;
-    if (!filtered) return draw_all(w, V, rng);
+    if (!filtered) {
+        if (s->min_p > 0.0f) { /* min-p alone: no order needed, the weights below the bar go to 0 */
+            float top = w[0];
+            for (int k = 1; k < V; k++) top = w[k] > top ? w[k] : top;
+            double bar = (double)s->min_p * top;
+            for (int k = 0; k < V; k++)
+                if ((double)w[k] < bar) w[k] = 0.0f;
+        }
+        return draw_all(w, V, rng);
+    }
     /* candidates best first: the top k, or for top-p alone a growing top set until it holds the
      * nucleus (cheap when the distribution is peaked, all of V at worst) */
     int n = s->top_k > 0 && s->top_k < V ? s->top_k : V;
@@ -269,6 +279,10 @@ static int32_t draw_row(float *w, int V, const rnn_sampling *s, int32_t *order, 
             want = have > n / 2 ? n : 2 * have;
         }
     }
+    if (s->min_p > 0.0f) { /* the candidates are best first: min-p keeps a prefix, at least the best */
+        double bar = (double)s->min_p * w[order[0]];
+        while (keep > 1 && (double)w[order[keep - 1]] < bar) keep--;
+    }
     double sum = 0;
     for (int i = 0; i < keep; i++) sum += w[order[i]];
     double u = rnn__rng_double(rng) * sum, acc = 0;
@@ -279,19 +293,19 @@ static int32_t draw_row(float *w, int V, const rnn_sampling *s, int32_t *order, 
     return order[0];
 }
 
-/* 0 when row + bias is a distribution; otherwise 1 with *id the first NaN or +inf logit (-1 when
- * every logit is -inf). One pass without branches, then a search only on failure. */
+/* 0 when row + bias (bias NULL: row) is a distribution; otherwise 1 with *id the first NaN or +inf
+ * logit (-1 when every logit is -inf). One pass without branches, then a search only on failure. */
 static int not_finite(const float *row, const float *bias, int V, int *id)
 {
     int bad = 0, some = 0;
     for (int k = 0; k < V; k++) {
-        float v = row[k] + bias[k];
+        float v = bias ? row[k] + bias[k] : row[k];
         bad |= (v != v) | (v == INFINITY);
         some |= v > -INFINITY;
     }
     *id = -1;
     for (int k = 0; bad && k < V; k++) {
-        float v = row[k] + bias[k];
+        float v = bias ? row[k] + bias[k] : row[k];
         if (v != v || v == INFINITY) {
             *id = k;
             break;
@@ -300,22 +314,57 @@ static int not_finite(const float *row, const float *bias, int V, int *id)
     return bad || !some;
 }
 
+/* llama.cpp's repetition penalty on stream r's logits v (the bias added): every distinct token
+ * among the last n of the stream's history once, v / penalty when v > 0, else v * penalty.
+ * seen: V ints of scratch (the ids of the window are marked in it, the others not touched). */
+static void penalize(const rnn__ctx *x, int r, float *v, float penalty, int n, int32_t *seen)
+{
+    const int32_t *ring = x->hist + (size_t)r * RNN__HIST;
+    int len = x->hist_len < n ? x->hist_len : n;
+    for (int i = 0, j = x->hist_pos; i < len; i++) {
+        j = j == 0 ? RNN__HIST - 1 : j - 1;
+        seen[ring[j]] = 0;
+    }
+    for (int i = 0, j = x->hist_pos; i < len; i++) {
+        j = j == 0 ? RNN__HIST - 1 : j - 1;
+        int32_t k = ring[j];
+        if (seen[k]) continue;
+        seen[k] = 1;
+        v[k] = v[k] > 0.0f ? v[k] / penalty : v[k] * penalty;
+    }
+}
+
 int rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, const rnn_sampling *s, int32_t *next)
 {
     int V = m->cfg.vocab_size;
     float *logits = ctx->buf.logits;
     const float *bias = m->params + m->dec_b;
+    /* the penalty off (0 or 1) leaves the 1.0 chain's passes exactly as they were */
+    int pen = s->repeat_penalty != 0.0f && s->repeat_penalty != 1.0f;
     decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
+    if (pen) /* the bias is added here, and the rows are checked with the penalty applied */
+        for (int r = 0; r < N; r++) {
+            float *row = logits + (size_t)r * V;
+            rnn__k_add_bias_max(row, bias, V);
+            penalize(ctx, r, row, s->repeat_penalty, s->repeat_last_n ? s->repeat_last_n : 64, ctx->buf.order);
+        }
     for (int r = 0, id; r < N; r++) /* every row before any draw: a failure advances no generator */
-        if (not_finite(logits + (size_t)r * V, bias, V, &id)) {
+        if (not_finite(logits + (size_t)r * V, pen ? NULL : bias, V, &id)) {
             const float *row = logits + (size_t)r * V;
-            if (id < 0) return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: every logit is -inf", r);
-            return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: the logit of token %d is %g", r, id,
-                              (double)(row[id] + bias[id]));
+            const char *after = pen ? " after the repetition penalty" : "";
+            if (id < 0) return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: every logit is -inf%s", r, after);
+            return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: the logit of token %d is %g%s", r, id,
+                              (double)(pen ? row[id] : row[id] + bias[id]), after);
         }
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
-        float mx = rnn__k_add_bias_max(row, bias, V);
+        float mx;
+        if (pen) {
+            mx = row[0];
+            for (int k = 1; k < V; k++) mx = row[k] > mx ? row[k] : mx;
+        } else {
+            mx = rnn__k_add_bias_max(row, bias, V);
+        }
         int arg = 0;
         while (arg < V - 1 && !(row[arg] == mx)) arg++; /* the first maximum: lowest id on ties */
         float inv_t = s->temperature > 0.0f ? 1.0f / s->temperature : INFINITY;
@@ -362,5 +411,13 @@ int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s)
     if (s->top_k < 0) return rnn__failf(err, RNN_ERR_INVALID, "top_k must be >= 0 (got %d)", s->top_k);
     if (!(s->top_p > 0.0f && s->top_p <= 1.0f))
         return rnn__failf(err, RNN_ERR_INVALID, "top_p must be in (0, 1] (got %g)", (double)s->top_p);
+    if (!(s->min_p >= 0.0f && s->min_p <= 1.0f))
+        return rnn__failf(err, RNN_ERR_INVALID, "min_p must be in [0, 1] (got %g)", (double)s->min_p);
+    if (!(s->repeat_penalty >= 0.0f) || isinf(s->repeat_penalty))
+        return rnn__failf(err, RNN_ERR_INVALID, "repeat_penalty must be finite and >= 0 (got %g; 0 or 1: off)",
+                          (double)s->repeat_penalty);
+    if (s->repeat_last_n < 0 || s->repeat_last_n > RNN__MAX_REPEAT)
+        return rnn__failf(err, RNN_ERR_INVALID, "repeat_last_n must be in [0, %d] (RNN_LIMIT_REPEAT_WINDOW; 0: 64) (got %d)",
+                          RNN__MAX_REPEAT, s->repeat_last_n);
     return RNN_OK;
 }

@@ -71,6 +71,8 @@ static int grow(rnn__ctx *x, size_t bytes, int B, int T)
 
 int rnn__ensure_workspace(rnn__ctx *x, int mode, int B, int T, size_t R)
 {
+    int rc = rnn__hist_reserve(x, x->batch_cap); /* every pass starts here: the token history first */
+    if (rc) return rc;
     rnn__arena measure = {0};
     size_t bytes = layout(x->m, mode, B, T, R, &measure, &x->measure_buf); /* never touches x->buf */
     return x->ws_raw && bytes <= x->ws.cap ? RNN_OK : grow(x, bytes, B, T);

@@ -53,8 +53,8 @@ soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
     bad "soname '$soname', expected librnn.so.1 (RNN_VERSION_MAJOR $major) and the file $libdir/librnn.so.1"
 
 # 3. struct_size: a program compiled against an older 1.x header, in which each struct that grows
-#    lacks its last field (rnn_config: seed, rnn_sampling: top_p, rnn_param: size, rnn_allocator:
-#    user), runs on this library as the header promises: the missing fields take their defaults,
+#    lacks its last field (rnn_config: seed, rnn_param: size, rnn_allocator: user; rnn_sampling
+#    its 1.1 fields, min_p, repeat_penalty, repeat_last_n), runs on this library as the header promises: the missing fields take their defaults,
 #    and the library neither reads nor writes past the program's struct (a value placed right after
 #    each struct would change the result or be overwritten). Its results are compared with the same
 #    program compiled against the real header.
@@ -64,15 +64,18 @@ awk 'BEGIN { want["rnn_config"]; want["rnn_sampling"]; want["rnn_param"]; want["
      inside && $0 ~ ("^} " name ";") {
          last = 0   # the last field: the last line that starts a declaration (comment lines that
          for (i = 1; i <= n; i++) if (buf[i] ~ /^    [A-Za-z_]/) last = i   # go on are deeper)
+         # a struct that grew in 1.1 loses all of 1.1 (what follows its "librnn 1.1" line): one
+         # field less could end in the same padded size
+         for (i = 1; i <= n; i++) if (buf[i] ~ /^    \/\* librnn 1\.1 \*\//) { last = i; break }
          for (i = 1; i < last; i++) print buf[i]
          print; inside = 0; next
      }
      inside { buf[++n] = $0; next }
      { print }' include/rnn.h > "$tmp/short/rnn.h"
 removed=$(diff include/rnn.h "$tmp/short/rnn.h" | sed -n 's/^< *\([a-z_0-9]* \**[a-z_]*;\).*/\1/p' | tr '\n' ' ')
-[ "$removed" = "uint64_t seed; void *user; float top_p; size_t size; " ] &&
-    ok "short header: rnn_config without seed, rnn_allocator without user, rnn_sampling without top_p, rnn_param without size" ||
-    bad "the short header lost '$removed', expected 'uint64_t seed; void *user; float top_p; size_t size;'"
+[ "$removed" = "uint64_t seed; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size; " ] &&
+    ok "short header: rnn_config without seed, rnn_allocator without user, rnn_sampling without its 1.1 fields (min_p, repeat_penalty, repeat_last_n: the 1.0 layout), rnn_param without size" ||
+    bad "the short header lost '$removed', expected 'uint64_t seed; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size;'"
 
 cat > "$tmp/structs.c" <<'EOF'
 /* Built twice: against include/rnn.h (FULL) and against a copy whose growable structs lack
@@ -207,8 +210,8 @@ int main(void)
     }
     printf("val checksum %016llx\n", (unsigned long long)h);
 
-    /* rnn_sampling: after the short struct a float the library must not take for top_p (0.01
-     * would make nucleus sampling nearly greedy) */
+    /* rnn_sampling: after the short struct (1.0's) a float the library must not take for min_p
+     * (0.01 would cut the unlikely tokens) */
     struct { rnn_sampling s; float after; } sb;
     memset(&sb, 0x5A, sizeof sb);
     sb.after = 0.01f;
@@ -291,9 +294,9 @@ else
         case $key in
         param) what="rnn_param_get: the same names and shapes ($(echo "$b" | wc -l) tensors)" ;;
         checksum) what="rnn_config without seed: the weights of seed 1111, as rnn.h's default (${b#val checksum })" ;;
-        sampled) what="rnn_sampling without top_p: rnn_state_generate (temperature 1) draws what top_p = 1 draws" ;;
-        greedy) what="rnn_sampling without top_p: greedy rnn_state_generate the same" ;;
-        draw_top_k) what="rnn_sampling without top_p: rnn_state_draw with top_k 10 the same" ;;
+        sampled) what="rnn_sampling without its 1.1 fields: rnn_state_generate (temperature 1) draws what the defaults draw" ;;
+        greedy) what="rnn_sampling without its 1.1 fields: greedy rnn_state_generate the same" ;;
+        draw_top_k) what="rnn_sampling without its 1.1 fields: rnn_state_draw with top_k 10 the same" ;;
         model_sample) what="rnn_sample (the model's generator, seeded by the default seed) the same" ;;
         esac
         if [ -n "$a" ] && [ "$a" = "$b" ]; then

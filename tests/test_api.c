@@ -2538,6 +2538,7 @@ START_TEST(test_limits)
         {RNN_LIMIT_CHUNK, "RNN_LIMIT_CHUNK", INT_MAX / 8},
         {RNN_LIMIT_WORD_BYTES, "RNN_LIMIT_WORD_BYTES", 1048576},
         {RNN_LIMIT_APP_DATA, "RNN_LIMIT_APP_DATA", 16 * 1024 * 1024},
+        {RNN_LIMIT_REPEAT_WINDOW, "RNN_LIMIT_REPEAT_WINDOW", 1024},
     };
     ck_assert_int_eq(RNN_LIMIT_DIM, 0);
     ck_assert_int_eq(RNN_LIMIT_APP_DATA, 5);
@@ -2548,7 +2549,8 @@ START_TEST(test_limits)
         ck_assert_msg(v == lim[k].want, "rnn_limit_get(%s) = %lld, want %lld", lim[k].name, (long long)v,
                       (long long)lim[k].want);
     }
-    const int unknown[] = {-1, 6, 7, 100, INT_MAX, INT_MIN};
+    ck_assert_int_eq(RNN_LIMIT_REPEAT_WINDOW, 6);
+    const int unknown[] = {-1, 7, 8, 100, INT_MAX, INT_MIN};
     for (size_t k = 0; k < sizeof unknown / sizeof *unknown; k++) {
         int64_t v = -12345;
         ck_assert_msg(rnn_limit_get(unknown[k], &v) == RNN_ERR_INVALID, "rnn_limit_get(%d) not RNN_ERR_INVALID",

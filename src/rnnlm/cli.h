@@ -27,6 +27,7 @@ int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_score(int argc, char **argv);
+int cli_info(int argc, char **argv);
 
 /* ---- Errors ------------------------------------------------------------------------------------ */
 /* Prints "rnnlm: <message>\n" on stderr (one line: newlines in the message become spaces) and

@@ -45,7 +45,8 @@ int64_t cli_limit(int limit)
 static const char *limit_name(int limit)
 {
     static const char *const names[] = {"RNN_LIMIT_DIM", "RNN_LIMIT_LAYERS", "RNN_LIMIT_THREADS",
-                                        "RNN_LIMIT_CHUNK", "RNN_LIMIT_WORD_BYTES", "RNN_LIMIT_APP_DATA"};
+                                        "RNN_LIMIT_CHUNK", "RNN_LIMIT_WORD_BYTES", "RNN_LIMIT_APP_DATA",
+                                        "RNN_LIMIT_REPEAT_WINDOW"};
     return limit >= 0 && limit < (int)(sizeof names / sizeof names[0]) ? names[limit] : "a limit";
 }
 
