@@ -307,6 +307,27 @@ else
     done
 fi
 
+# 3b. the released 1.0.0 header, frozen in tests/abi/rnn.h: the same program built against it (a
+#     1.0 program, rebuilt or not) runs on this library with the results of the current header.
+# shellcheck disable=SC2086
+if $cc_ -std=c11 -Wall -Wextra ${RNN_SANFLAGS:-} -DFULL -Itests/abi "$tmp/structs.c" -o "$tmp/v10_prog" \
+    -L"$libdir" -Wl,-rpath,"$libdir" -lrnn -lm 2>"$tmp/cc10.log"; then
+    "$tmp/v10_prog" > "$tmp/v10.out" 2>&1 || echo "chk FAIL the 1.0-header program exited $?" >> "$tmp/v10.out"
+    grep -q '^#define RNN_VERSION_STRING "1.0.0"$' tests/abi/rnn.h &&
+        ok "tests/abi/rnn.h is the 1.0.0 header" || bad "tests/abi/rnn.h is not the 1.0.0 header"
+    nfail10=$(grep -c '^chk FAIL' "$tmp/v10.out" || true)
+    [ "$nfail10" -eq 0 ] && ok "(1.0.0 header) every check of the struct program passes" ||
+        bad "(1.0.0 header) $nfail10 checks fail: $(grep '^chk FAIL' "$tmp/v10.out" | head -n 3 | tr '\n' ' ')"
+    if [ -s "$tmp/full.out" ] && grep -q '^val ' "$tmp/v10.out" &&
+        [ "$(grep '^val ' "$tmp/v10.out")" = "$(grep '^val ' "${tmp}/full.out")" ]; then
+        ok "(1.0.0 header) the same weights, parameters and sampled tokens as with rnn.h"
+    else
+        bad "(1.0.0 header) results differ from rnn.h's: $(diff "$tmp/v10.out" "$tmp/full.out" | head -n 4 | tr '\n' ' ')"
+    fi
+else
+    bad "compiling the struct program against the 1.0.0 header:"; cat "$tmp/cc10.log"
+fi
+
 # 4. make install PREFIX=tmp, then build a program with nothing but pkg-config
 if ${MAKE:-make} -s install PREFIX="$tmp/prefix" >/dev/null; then
     ok "make install PREFIX=$tmp/prefix"
