@@ -12,7 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Required: compiler and make, pkg-config, OpenBLAS and the reference CBLAS (make BLAS=ref),
 # Check (unit tests), PyTorch + NumPy (golden data for tests/torch_golden.py), bible-kjv (the
-# demo corpus, scripts/make_corpus.sh), clang (CI builds once with clang -Werror).
+# demo corpus, scripts/make_corpus.sh), clang (CI builds once with clang -Werror), and what
+# tests/python_package.sh needs to pip-install bindings/python into a virtual environment without a
+# package index: venv and pip, and setuptools + wheel as the build backend.
 required=(
     build-essential
     pkg-config
@@ -24,6 +26,10 @@ required=(
     bible-kjv
     clang
     libclang-rt-dev
+    python3-setuptools
+    python3-wheel
+    python3-venv
+    python3-pip
 )
 # Optional: installed along with the required ones when apt-get runs anyway, but never a reason
 # on its own to run apt-get.

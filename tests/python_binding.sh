@@ -1,5 +1,6 @@
 #!/bin/sh
-# tests/python_binding.sh -- bindings/python/rnn.py (pure ctypes) against lib/librnn.so.
+# tests/python_binding.sh -- bindings/python/rnn/ (pure ctypes) against lib/librnn.so, imported
+# through PYTHONPATH (tests/python_package.sh installs it with pip).
 #   sh tests/python_binding.sh       (make check runs it from the repository root)
 # Environment: RNN_LIBDIR (folder of librnn.so, default lib), RNNLM (bin/rnnlm, default
 # ./bin/rnnlm), PYTHON (default /usr/bin/python3, which must have numpy; without it: SKIP).

@@ -1,17 +1,21 @@
 """rnn -- a pure-ctypes Python binding for librnn 1.x (word-level RNN language models).
 
-No compiled extension: this one file loads ``librnn.so.1`` with :mod:`ctypes` and wraps the calls
+No compiled extension: this package loads ``librnn.so.1`` with :mod:`ctypes` and wraps the calls
 of ``include/rnn.h``. numpy is optional; with it, token and state arrays come back as numpy arrays
 and :meth:`Model.params` gives zero-copy views of the library's parameter and gradient memory.
 
-Finding the library:
+Finding the library (the first that fits wins):
 
 1. the ``RNN_LIBRARY`` environment variable (a path to ``librnn.so`` or ``librnn.so.1``): only
    that file is tried;
-2. otherwise the first of these that loads and is a librnn 1.x: ``librnn.so.1`` through the
-   dynamic loader's search (``LD_LIBRARY_PATH``, the ldconfig cache, the system folders),
-   ``ctypes.util.find_library("rnn")``, then ``../../lib/librnn.so.1`` and ``../../lib/librnn.so``
-   relative to this file (a build tree: ``bindings/python/rnn.py``).
+2. ``librnn.so.1`` beside this file, in the package folder: the library a wheel built with
+   ``RNN_BUNDLE`` carries (see the README);
+3. ``librnn.so.1`` through the dynamic loader's search (``LD_LIBRARY_PATH``, the ldconfig cache,
+   the system folders: an installed library), then ``ctypes.util.find_library("rnn")``;
+4. ``../../../lib/librnn.so.1`` and ``../../../lib/librnn.so`` relative to this file (the build
+   tree: ``bindings/python/rnn/__init__.py``).
+
+A candidate that does not load or is not a librnn 1.x is skipped.
 
 Quick tour::
 
@@ -27,8 +31,9 @@ Quick tour::
     st = rnn.State(m, batch=1, seed=7)          # an inference state over the (read-only) model
     st.feed([m.encode("the cat", eos=False)])   # rnn_vocab_encode: data.py's tokenizer
     ids = st.generate(20, temperature=0.8)      # [1][20]
-    vocab = m.vocab                             # list of str (one C call per word: fetch once)
-    print(" ".join(vocab[i] for i in ids[0]))
+    print(m.decode(ids[0]))                     # words joined by spaces, <eos> as a newline
+    print(m.generate_text("the cat", words=20, seed=7))   # the same in one call
+    print(m.score_text("the cat sat\nthe cat sat"))  # one log-probability per line
 
 Conventions (those of the C library):
 
@@ -67,6 +72,7 @@ import ctypes.util
 import operator
 import os
 import weakref
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 try:  # optional
     import numpy as _np
@@ -95,6 +101,14 @@ ENCODE_EOS, ENCODE_UNK_MAP, ENCODE_UNK_SKIP = 1, 2, 4  #: RNN_ENCODE_* (rnn_voca
 _HEADER_MAJOR = 1  # RNN_VERSION_MAJOR this binding was written for
 _SONAME = "librnn.so.%d" % _HEADER_MAJOR
 
+#: Type of token arguments: a flat sequence of ints (one stream), nested [batch][steps] sequences,
+#: or an integer numpy array (Any: numpy is optional).
+Tokens = Any
+#: Type of int32 results: numpy arrays with numpy, (nested) lists without.
+IntArray = Any
+#: Type of file names: str, bytes or os.PathLike.
+PathLike = Union[str, bytes, os.PathLike]
+
 _c_int, _c_float, _c_double, _c_size = ctypes.c_int, ctypes.c_float, ctypes.c_double, ctypes.c_size_t
 _P_i32, _P_f32, _P_f64 = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(_c_float), ctypes.POINTER(_c_double)
 
@@ -106,9 +120,14 @@ class _Config(ctypes.Structure):
                 ("dropout", _c_float), ("tied", _c_int), ("seed", ctypes.c_uint64)]
 
 
+# The rnn_sampling fields after struct_size, in struct order. The one place a new field is added:
+# _sampling() then sets it from a keyword of the same name, which every sampling method
+# (Model.sample, State.next, State.generate, Model.generate_text) passes on (**sampling).
+_SAMPLING_FIELDS = (("temperature", _c_float), ("top_k", _c_int), ("top_p", _c_float))
+
+
 class _Sampling(ctypes.Structure):
-    _fields_ = [("struct_size", _c_size), ("temperature", _c_float), ("top_k", _c_int),
-                ("top_p", _c_float)]
+    _fields_ = [("struct_size", _c_size)] + list(_SAMPLING_FIELDS)
 
 
 class _Param(ctypes.Structure):
@@ -137,12 +156,16 @@ def _candidates():
     env = os.environ.get("RNN_LIBRARY")
     if env:
         return [env]
-    out = [_SONAME]
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = [os.path.join(here, _SONAME)] if os.path.exists(os.path.join(here, _SONAME)) else []
+    out.append(_SONAME)
     found = ctypes.util.find_library("rnn")
     if found and found not in out:
         out.append(found)
-    tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib")
-    out += [os.path.join(tree, _SONAME), os.path.join(tree, "librnn.so")]
+    root = os.path.join(here, "..", "..", "..")
+    if os.path.isfile(os.path.join(root, "include", "rnn.h")):  # the source tree, not site-packages
+        tree = os.path.join(root, "lib")
+        out += [os.path.join(tree, _SONAME), os.path.join(tree, "librnn.so")]
     return out
 
 
@@ -221,6 +244,14 @@ def _bind(lib):
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
+    # calls of a newer 1.x library, used when the loaded one exports them (a fallback otherwise)
+    optional = {
+        "rnn_state_score_sentence": (_c_int, [S, _P_i32, _c_int, _c_int, _P_f64]),
+    }
+    for name, (res, args) in optional.items():
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype, fn.argtypes = res, args
 
 
 def _load():
@@ -255,12 +286,12 @@ def _load():
 _lib, library = _load()  #: library: the path (or name) librnn was loaded from
 
 
-def version():
+def version() -> str:
     """The linked library's version string (rnn_version_string), e.g. ``"1.0.0"``."""
     return _lib.rnn_version_string().decode()
 
 
-def status_string(code):
+def status_string(code: int) -> str:
     """The library's name for a status code (rnn_status_string)."""
     return _lib.rnn_status_string(_int(code, "code")).decode()
 
@@ -353,7 +384,7 @@ def _bytes(data, what):
         raise TypeError("%s must be bytes-like, not %s" % (what, type(data).__name__)) from None
 
 
-def limit(which):
+def limit(which: int) -> int:
     """A limit of the linked library (rnn_limit_get): ``rnn.limit(rnn.LIMIT_THREADS)``, ..."""
     v = ctypes.c_int64()
     rc = _lib.rnn_limit_get(_int(which, "limit"), ctypes.byref(v))
@@ -362,7 +393,7 @@ def limit(which):
     return v.value
 
 
-def cell_name(cell):
+def cell_name(cell: int) -> str:
     """The name of cell id `cell` (rnn_cell_name): "RNN_TANH", "RNN_RELU", "LSTM" or "GRU"."""
     name = ctypes.c_char_p()
     rc = _lib.rnn_cell_name(_int(cell, "cell"), ctypes.byref(name))
@@ -371,7 +402,7 @@ def cell_name(cell):
     return _dec(name.value)
 
 
-def cell_find(name):
+def cell_find(name: Union[str, bytes]) -> int:
     """The id (CELL_*) of the cell called `name`, exactly as spelled (rnn_cell_find);
     RnnError(ERR_NOTFOUND) for any other name."""
     c = _c_int()
@@ -381,7 +412,7 @@ def cell_find(name):
     return c.value
 
 
-def split(text):
+def split(text: Union[str, bytes]) -> List[Any]:
     """The words of one line as Python's str.split() gives them, found with rnn_text_next_word
     (the splitting rnn_vocab_encode and rnnlm use; for building a vocabulary). ``text``: str (a
     list of str comes back) or UTF-8 bytes (a list of bytes). RnnError(ERR_FORMAT) for a NUL
@@ -514,6 +545,15 @@ def _f32_input(x, n, what):
         raise ValueError("%s must hold %d floats, got %d" % (what, n, len(flat)))
     buf = (_c_float * n)(*flat)
     return ctypes.cast(buf, _P_f32), buf
+
+
+def _f64_out(n):
+    """A zeroed float64 buffer of n: (result, pointer), a numpy array or a ctypes array."""
+    if _np is not None:
+        out = _np.zeros(n, dtype=_np.float64)
+        return out, out.ctypes.data_as(_P_f64)
+    out = (_c_double * max(n, 1))()
+    return out, ctypes.cast(out, _P_f64)
 
 
 def _i32_out(shape):
@@ -651,9 +691,10 @@ class Model(_Closing):
     ``Model.load(path)`` reads a model file, ``Model.from_bytes(data)`` a memory image.
     """
 
-    def __init__(self, vocab=None, **config):
+    def __init__(self, vocab: Optional[Iterable[Union[str, bytes]]] = None, **config: Any) -> None:
         self._h = self._owner = None
         self._app = None
+        self._words = None  # the vocabulary cache (see vocab)
         cfg = _Config()
         _lib.rnn_config_init(ctypes.byref(cfg), ctypes.sizeof(cfg))
         if vocab is not None:
@@ -689,11 +730,12 @@ class Model(_Closing):
     def _wrap(cls, h):
         self = cls.__new__(cls)
         self._app = None
+        self._words = None
         self._adopt(h)
         return self
 
     @classmethod
-    def load(cls, path, state=True):
+    def load(cls, path: PathLike, state: bool = True) -> "Model":
         """Creates a model from a file written by :meth:`save` (rnn_model_load). A hidden state
         and generator saved with ``save(state=True)`` are restored unless ``state=False``
         (RNN_LOAD_NO_STATE)."""
@@ -706,7 +748,7 @@ class Model(_Closing):
         return cls._wrap(h)
 
     @classmethod
-    def from_bytes(cls, data, state=True):
+    def from_bytes(cls, data: Any, state: bool = True) -> "Model":
         """Creates a model from the bytes of a model file, e.g. from :meth:`to_bytes`
         (rnn_model_load_mem; the bytes are not kept). ``state`` as in :meth:`load`."""
         data = _bytes(data, "data")
@@ -719,7 +761,7 @@ class Model(_Closing):
         return cls._wrap(h)
 
     # -- lifetime
-    def close(self):
+    def close(self) -> None:
         """Frees the C handle now (rnn_model_free), and its States first (rnn_state_free).
         Afterwards the model and its States raise ValueError; the parameter views it handed out
         become read-only (numpy; their memory is freed with the last of them) or released
@@ -744,7 +786,7 @@ class Model(_Closing):
         app = self.app_data if app_data is None else _bytes(app_data, "app_data")
         return (app or None), len(app)
 
-    def save(self, path, state=False, app_data=None):
+    def save(self, path: PathLike, state: bool = False, app_data: Optional[bytes] = None) -> None:
         """Saves config, vocabulary, parameters and application data atomically (rnn_model_save).
         ``state=True`` (RNN_SAVE_STATE): also the hidden state and the generator. ``app_data``:
         the bytes to carry (None: :attr:`app_data`)."""
@@ -752,7 +794,7 @@ class Model(_Closing):
         self._check(_lib.rnn_model_save(self._handle, _path(path), SAVE_STATE if state else 0, app, n),
                     "rnn_model_save")
 
-    def to_bytes(self, state=False, app_data=None):
+    def to_bytes(self, state: bool = False, app_data: Optional[bytes] = None) -> bytes:
         """The bytes :meth:`save` would write, as a bytes object (rnn_model_save_mem).
         ``state`` and ``app_data`` as in :meth:`save`; :meth:`from_bytes` reads them back."""
         app, n = self._app_arg(app_data)
@@ -772,29 +814,29 @@ class Model(_Closing):
 
     # -- configuration
     @property
-    def config(self):
+    def config(self) -> Dict[str, Any]:
         """The rnn_config as a dict (cell as its name; rnn_model_get_config)."""
         cfg = _sized(_Config)
         self._check(_lib.rnn_model_get_config(self._handle, ctypes.byref(cfg)), "rnn_model_get_config")
         return _config_dict(cfg)
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         return self.config["vocab_size"]
 
     # -- hidden state of the training API
-    def reset_state(self, batch):
+    def reset_state(self, batch: int) -> None:
         """Zero hidden state for `batch` streams (init_hidden; rnn_model_reset_hidden); drops a
         pending backward."""
         self._check(_lib.rnn_model_reset_hidden(self._handle, _int(batch, "batch")), "rnn_model_reset_hidden")
 
-    def reserve(self, batch, steps):
+    def reserve(self, batch: int, steps: int) -> None:
         """Sizes the workspace for chunks up to batch x steps now (rnn_model_reserve)."""
         self._check(_lib.rnn_model_reserve(self._handle, _int(batch, "batch"), _int(steps, "steps")),
                     "rnn_model_reserve")
 
     @property
-    def state_batch(self):
+    def state_batch(self) -> int:
         """The batch size of the current hidden state (0 before reset_state; rnn_model_get_batch)."""
         b = _c_int()
         self._check(_lib.rnn_model_get_batch(self._handle, ctypes.byref(b)), "rnn_model_get_batch")
@@ -813,11 +855,11 @@ class Model(_Closing):
         self._check(fn(self._handle, shape[1], ph, pc if lstm else None), name)
         return _result(h, shape), (_result(c, shape) if lstm else None)
 
-    def get_state(self):
+    def get_state(self) -> Tuple[Any, Any]:
         """(h, c) float32 [L][batch][H] (c is None unless LSTM) -- rnn_model_get_hidden."""
         return self._get2(_lib.rnn_model_get_hidden, "rnn_model_get_hidden")
 
-    def set_state(self, h, c=None):
+    def set_state(self, h: Any, c: Any = None) -> None:
         """Sets the hidden state (same batch as now); c None: zeros (LSTM) -- rnn_model_set_hidden."""
         shape = self._state_shape()
         n = shape[0] * shape[1] * shape[2]
@@ -825,13 +867,13 @@ class Model(_Closing):
         pc, kc = _f32_input(c, n, "c") if c is not None else (None, None)
         self._check(_lib.rnn_model_set_hidden(self._handle, shape[1], ph, pc), "rnn_model_set_hidden")
 
-    def get_state_grad(self):
+    def get_state_grad(self) -> Tuple[Any, Any]:
         """(dh, dc) after backward: the gradient w.r.t. the chunk's entering state
         (rnn_model_get_hidden_grad, an RNN_EXPERT_API call)."""
         return self._get2(_lib.rnn_model_get_hidden_grad, "rnn_model_get_hidden_grad")
 
     # -- training
-    def forward(self, tokens, targets):
+    def forward(self, tokens: Tokens, targets: Tokens) -> float:
         """Training-mode forward over one chunk; returns the mean NLL (rnn_forward).
         targets may hold IGNORE (-1)."""
         pt, py, b, s, stride, keep = _token_pair(tokens, targets)
@@ -839,26 +881,26 @@ class Model(_Closing):
         self._check(_lib.rnn_forward(self._handle, pt, py, b, s, stride, ctypes.byref(loss)), "rnn_forward")
         return loss.value
 
-    def backward(self):
+    def backward(self) -> None:
         """Truncated BPTT through the last forward's chunk; ADDS to the gradients."""
         self._check(_lib.rnn_backward(self._handle), "rnn_backward")
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self._check(_lib.rnn_zero_grad(self._handle), "rnn_zero_grad")
 
-    def clip_grad_norm(self, max_norm):
+    def clip_grad_norm(self, max_norm: float) -> float:
         """clip_grad_norm_(parameters, max_norm); returns the total norm before clipping."""
         norm = _c_double()
         self._check(_lib.rnn_clip_grad_norm(self._handle, _float(max_norm, "max_norm"), ctypes.byref(norm)),
                     "rnn_clip_grad_norm")
         return norm.value
 
-    def sgd_step(self, lr):
+    def sgd_step(self, lr: float) -> None:
         """p -= lr * grad for every parameter."""
         self._check(_lib.rnn_sgd_step(self._handle, _float(lr, "lr")), "rnn_sgd_step")
 
     # -- evaluation and generation
-    def evaluate(self, tokens, targets=None, logprobs=False):
+    def evaluate(self, tokens: Tokens, targets: Optional[Tokens] = None, logprobs: bool = False) -> Any:
         """Evaluation-mode forward (no dropout, no gradient), the state carried (rnn_evaluate).
         Returns the mean NLL (0 when targets is None: the chunk only advances the state), or
         (loss, logprobs) with logprobs float32 [batch][steps][V] when logprobs=True."""
@@ -876,7 +918,8 @@ class Model(_Closing):
                     "rnn_evaluate")
         return (loss.value, _result(lp, shape)) if logprobs else loss.value
 
-    def sample(self, tokens, temperature=1.0, top_k=0, top_p=1.0):
+    def sample(self, tokens: Tokens, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+               **sampling: Any) -> IntArray:
         """Feeds tokens[b] to stream b (one step) and draws next[b] with the model's generator
         (rnn_sample; temperature, then top-k, then top-p as in :meth:`State.next`); returns next
         (int32 array or list, one per stream). tokens: one id per stream (a flat sequence)."""
@@ -885,18 +928,18 @@ class Model(_Closing):
         else:
             column = [[t] for t in tokens]  # _tokens checks them
         pt, b, s, stride, kt = _tokens(column)
-        smp = _sampling(temperature, top_k, top_p)
+        smp = _sampling(temperature=temperature, top_k=top_k, top_p=top_p, **sampling)
         pn, nxt = _i32_out((b,))
         self._check(_lib.rnn_sample(self._handle, pt, b, ctypes.byref(smp), pn), "rnn_sample")
         return nxt if _np is not None else list(nxt)[:b]
 
-    def set_seed(self, seed):
+    def set_seed(self, seed: int) -> None:
         """Reseeds the handle's generator (dropout and rnn_sample; rnn_model_set_seed); seed in
         [0, 2**64)."""
         self._check(_lib.rnn_model_set_seed(self._handle, _int(seed, "seed", 0, _U64_MAX)), "rnn_model_set_seed")
 
     @property
-    def threads(self):
+    def threads(self) -> int:
         """librnn's threads for this model (rnn_model_set_threads; set OPENBLAS_NUM_THREADS=1 with
         > 1; at most ``rnn.limit(rnn.LIMIT_THREADS)``)."""
         n = _c_int()
@@ -904,40 +947,63 @@ class Model(_Closing):
         return n.value
 
     @threads.setter
-    def threads(self, n):
+    def threads(self, n: int) -> None:
         self._check(_lib.rnn_model_set_threads(self._handle, _int(n, "threads")), "rnn_model_set_threads")
 
     # -- vocabulary and text
+    def _vocab_list(self) -> List[str]:
+        """The cached vocabulary (the list itself: callers must not change it). Filled on first
+        use with one rnn_vocab_get_word per word; emptied by the vocab setter (rnn_vocab_set), the
+        one call that changes a model's vocabulary (a loaded model is a new Model)."""
+        h, words = self._handle, self._words
+        if words is None:
+            n = _c_int()
+            self._check(_lib.rnn_vocab_get_size(h, ctypes.byref(n)), "rnn_vocab_get_size")
+            w = ctypes.c_char_p()
+            words = []
+            for i in range(n.value):
+                self._check(_lib.rnn_vocab_get_word(h, i, ctypes.byref(w)), "rnn_vocab_get_word")
+                words.append(_dec(w.value))
+            self._words = words
+        return words
+
     @property
-    def vocab(self):
+    def vocab(self) -> List[str]:
         """The vocabulary as a list of str (id order); [] when the model has none. Assign a list of
-        vocab_size distinct, non-empty strings without whitespace to set it (rnn_vocab_set)."""
-        n = _c_int()
-        self._check(_lib.rnn_vocab_get_size(self._handle, ctypes.byref(n)), "rnn_vocab_get_size")
-        return [self.vocab_word(i) for i in range(n.value)]
+        vocab_size distinct, non-empty strings without whitespace to set it (rnn_vocab_set).
+        Cached: the first read asks the library, later ones copy the cached list (assigning
+        empties the cache). Each read returns a new list; index it in a loop through
+        :meth:`vocab_word` or :meth:`decode`, which use the cache without copying."""
+        return list(self._vocab_list())
 
     @vocab.setter
-    def vocab(self, words):
+    def vocab(self, words: Iterable[Union[str, bytes]]) -> None:
         if isinstance(words, (str, bytes, bytearray)):
             raise TypeError("vocab must be a list of words, not %s" % type(words).__name__)
         enc = [_enc(w, "word") for w in words]
         arr = (ctypes.c_char_p * max(len(enc), 1))(*enc)
-        self._check(_lib.rnn_vocab_set(self._handle, arr, len(enc)), "rnn_vocab_set")
+        h = self._handle
+        self._words = None  # before the call: on failure the library keeps the old vocabulary,
+        self._check(_lib.rnn_vocab_set(h, arr, len(enc)), "rnn_vocab_set")  # which is re-read
 
-    def vocab_word(self, i):
-        """Word `i` (rnn_vocab_get_word); RnnError(ERR_RANGE) outside the vocabulary."""
-        w = ctypes.c_char_p()
-        self._check(_lib.rnn_vocab_get_word(self._handle, _int(i, "index"), ctypes.byref(w)), "rnn_vocab_get_word")
-        return _dec(w.value)
+    def vocab_word(self, i: int) -> str:
+        """Word `i` (from the vocabulary cache; rnn_vocab_get_word's answer); RnnError(ERR_RANGE)
+        outside the vocabulary."""
+        i = _int(i, "index")
+        words = self._vocab_list()
+        if not 0 <= i < len(words):
+            w = ctypes.c_char_p()  # the library's own error and message
+            self._check(_lib.rnn_vocab_get_word(self._handle, i, ctypes.byref(w)), "rnn_vocab_get_word")
+        return words[i]
 
-    def find(self, word):
+    def find(self, word: Union[str, bytes]) -> int:
         """The id of `word` (rnn_vocab_find); RnnError(ERR_NOTFOUND) when the vocabulary does not
         hold it (or the model has none)."""
         i = ctypes.c_int32()
         self._check(_lib.rnn_vocab_find(self._handle, _enc(word, "word"), ctypes.byref(i)), "rnn_vocab_find")
         return i.value
 
-    def word_id(self, word):
+    def word_id(self, word: Union[str, bytes]) -> int:
         """The id of `word` (rnn_vocab_find); KeyError when it is not in the vocabulary."""
         try:
             return self.find(word)
@@ -948,7 +1014,7 @@ class Model(_Closing):
 
     _UNK = {"error": 0, "map": ENCODE_UNK_MAP, "skip": ENCODE_UNK_SKIP}
 
-    def encode(self, text, eos=True, unk="error"):
+    def encode(self, text: Union[str, bytes], eos: bool = True, unk: str = "error") -> List[int]:
         """One line of text as a list of token ids, as the PyTorch example's data.py tokenizes
         (rnn_vocab_encode): the words of str.split() (Unicode whitespace included), then "<eos>"
         when ``eos``. ``text``: str (encoded as UTF-8) or UTF-8 bytes. An unknown word raises
@@ -969,9 +1035,114 @@ class Model(_Closing):
             self._check(rc, "rnn_vocab_encode")
             return list(buf[:n.value])
 
+    def _eos_id(self) -> Optional[int]:
+        """The id of "<eos>", or None when the vocabulary has no such word (or there is none)."""
+        i = ctypes.c_int32()
+        return i.value if _lib.rnn_vocab_find(self._handle, b"<eos>", ctypes.byref(i)) == OK else None
+
+    def decode(self, ids: Tokens, eos: str = "\n") -> str:
+        """Token ids of one stream (a flat sequence or 1-D integer array) as text: the words joined
+        by single spaces, each "<eos>" written as ``eos`` (a newline) with no space around it, so
+        that ``decode(encode(line))`` is the line's words joined by single spaces and a newline.
+        Uses the vocabulary cache (one C call per decode, not one per word). RnnError(ERR_RANGE)
+        for an id outside the vocabulary, ERR_STATE when the model has none."""
+        words = self._vocab_list()
+        if not words:
+            raise RnnError(ERR_STATE, "Model.decode", "the model has no vocabulary")
+        if _np is not None and isinstance(ids, _np.ndarray):
+            if ids.dtype.kind not in "iu":
+                raise TypeError("ids must be integers, got dtype %s" % ids.dtype)
+            if ids.ndim != 1:
+                raise ValueError("decode takes one stream (a 1-D array), got %d-D" % ids.ndim)
+            ids = ids.tolist()
+        elif isinstance(ids, (str, bytes, bytearray)):
+            raise TypeError("ids must be integers, not %s" % type(ids).__name__)
+        e, n = self._eos_id(), len(words)
+        out, sep = [], ""
+        for k, t in enumerate(ids):
+            t = _int(t, "token id")
+            if not 0 <= t < n:
+                raise RnnError(ERR_RANGE, "Model.decode", "token %d at [%d] is outside [0, %d)" % (t, k, n))
+            if t == e:
+                out.append(eos)
+                sep = ""
+            else:
+                out.append(sep + words[t])
+                sep = " "
+        return "".join(out)
+
+    def score_text(self, text: Union[str, bytes, Iterable[Union[str, bytes]]], per_sentence: bool = True,
+                   unk: str = "error") -> List[float]:
+        """The natural log-probability of every line of ``text``, one float per line.
+
+        ``text``: str or UTF-8 bytes, cut into lines at "\\n" (a final newline ends the last line;
+        "" has no lines), or an iterable of lines (str or bytes, one line each: an n-best list).
+        A line's tokens are :meth:`encode`'s: its words, then "<eos>" when the vocabulary has it
+        (its number of tokens is ``len(m.encode(line))``, for a perplexity); ``unk`` as there.
+
+        ``per_sentence=True``: each line scored on its own, by the library's one definition of a
+        sentence's score (:meth:`State.score_sentence`: the zero hidden state, "<eos>" fed when the
+        vocabulary has it, then the line's tokens), so that equal lines score equal wherever
+        they are: what rescoring n-best lists needs. ``per_sentence=False``: one stream through
+        all the lines from the zero hidden state, each line scored given the lines before it (as
+        ``rnnlm score``); the sum is the text's log-probability. A line with no tokens scores 0.
+        """
+        if isinstance(text, (str, bytes, bytearray)):
+            nl = "\n" if isinstance(text, str) else b"\n"
+            lines = text.split(nl)
+            if not lines[-1]:
+                lines.pop()
+        else:
+            lines = list(text)
+        eos = self._eos_id() is not None
+        out = []
+        with State(self, 1, 0) as st:
+            for line in lines:
+                ids = self.encode(line, eos=eos, unk=unk)
+                if not ids:
+                    out.append(0.0)
+                else:
+                    out.append(float((st.score_sentence if per_sentence else st.score)([ids])[0]))
+        return out
+
+    def generate_text(self, prompt: Union[str, bytes] = "", words: int = 100, temperature: float = 1.0,
+                      top_k: int = 0, top_p: float = 1.0, seed: int = 1111, stop_at_eos: bool = False,
+                      unk: str = "error", **sampling: Any) -> str:
+        """Up to ``words`` sampled words after ``prompt``, as text (:meth:`decode`: <eos> as a
+        newline); the prompt itself is not in it.
+
+        A new one-stream :class:`State` seeded with ``seed`` is fed "<eos>" (when the vocabulary
+        has it: the prompt begins a sentence, as a line does in :meth:`score_text`) and the
+        prompt's words (:meth:`encode` without "<eos>"; ``unk`` as there); then
+        :meth:`State.generate` draws ``words`` tokens with the sampling options (temperature, then
+        top-k, then top-p; other rnn_sampling fields by name). The same arguments give the same
+        text. ``stop_at_eos``: stop after the first "<eos>" drawn (the text then ends with a
+        newline); the words before it are the same as without."""
+        count = _int(words, "words")
+        if count < 0:
+            raise ValueError("words must be >= 0, got %d" % count)
+        smp = dict(temperature=temperature, top_k=top_k, top_p=top_p, **sampling)
+        _sampling(**smp)  # checks the options before any work
+        eos = self._eos_id()
+        first = ([eos] if eos is not None else []) + self.encode(prompt, eos=False, unk=unk)
+        with State(self, 1, seed) as st:
+            if first:
+                st.feed([first])
+            if not stop_at_eos:
+                ids = st.generate(count, **smp)[0]
+            else:  # draw and feed one at a time: what generate does, with a look at each token
+                ids = []
+                for _ in range(count):
+                    t = int(st.next(**smp)[0])
+                    st.feed([[t]])
+                    ids.append(t)
+                    if t == eos:
+                        break
+        return self.decode(ids)
+
     # -- application data
     @property
-    def app_data(self):
+    def app_data(self) -> bytes:
         """The application data as bytes: what was last assigned to this attribute, else the data
         of the file the model was loaded from (rnn_model_get_app_data); b"" when none. It is
         written by :meth:`save` and :meth:`to_bytes` (their ``app_data`` argument overrides it)."""
@@ -983,7 +1154,7 @@ class Model(_Closing):
         return ctypes.string_at(p, n.value) if n.value else b""
 
     @app_data.setter
-    def app_data(self, data):
+    def app_data(self, data: Optional[bytes]) -> None:
         data = b"" if data is None else _bytes(data, "app_data")
         most = limit(LIMIT_APP_DATA)
         if len(data) > most:
@@ -996,7 +1167,7 @@ class Model(_Closing):
         return Param(_dec(p.name), p.rows, p.cols, _view(p.data, (p.rows, p.cols), self),
                      _view(p.grad, (p.rows, p.cols), self))
 
-    def params(self):
+    def params(self) -> Dict[str, "Param"]:
         """{state_dict name: Param} in model.parameters() order (a tied model has no
         "decoder.weight": it is encoder.weight). Param.data / .grad are zero-copy numpy views
         (rows x cols float32) of the library's memory, or memoryviews without numpy."""
@@ -1009,14 +1180,14 @@ class Model(_Closing):
             out[_dec(p.name)] = self._param(p)
         return out
 
-    def param(self, name):
+    def param(self, name: Union[str, bytes]) -> "Param":
         """One Param by state_dict name (rnn_param_find; "decoder.weight" of a tied model gives
         the shared encoder.weight). RnnError(ERR_NOTFOUND) for an unknown name."""
         p = _sized(_Param)
         self._check(_lib.rnn_param_find(self._handle, _enc(name, "parameter name"), ctypes.byref(p)), "rnn_param_find")
         return self._param(p)
 
-    def param_block(self):
+    def param_block(self) -> Tuple[Any, Any]:
         """(data, grad): the whole parameter and gradient blocks, in parameters() order, as flat
         zero-copy views (numpy float32 arrays, or 1-D memoryviews without numpy);
         rnn_param_get_block, an RNN_EXPERT_API call."""
@@ -1042,14 +1213,21 @@ def _config_dict(cfg):
             "dropout": float("%.7g" % cfg.dropout), "tied": bool(cfg.tied), "seed": cfg.seed}
 
 
-def _sampling(temperature, top_k, top_p):
-    """An rnn_sampling (rnn_sampling_init, then the three fields)."""
+def _sampling(**given):
+    """An rnn_sampling: rnn_sampling_init's defaults, then the fields given by name (those of
+    _SAMPLING_FIELDS: float fields through _float, int fields through _int); TypeError for a name
+    that is not one."""
     s = _Sampling()
     rc = _lib.rnn_sampling_init(ctypes.byref(s), ctypes.sizeof(s))
     if rc != OK:
         raise RnnError(rc, "rnn_sampling_init")
-    s.temperature, s.top_k = _float(temperature, "temperature"), _int(top_k, "top_k")
-    s.top_p = _float(top_p, "top_p")
+    for name, ctype in _SAMPLING_FIELDS:
+        if name in given:
+            v = given.pop(name)
+            setattr(s, name, _float(v, name) if ctype is _c_float else _int(v, name))
+    if given:
+        raise TypeError("unknown sampling option %r (known: %s)"
+                        % (sorted(given)[0], ", ".join(n for n, _ in _SAMPLING_FIELDS)))
     return s
 
 
@@ -1063,7 +1241,7 @@ class State(_Closing):
     A State keeps its Model alive; closing the Model frees its States (they raise ValueError).
     """
 
-    def __init__(self, model, batch=1, seed=1111):
+    def __init__(self, model: Model, batch: int = 1, seed: int = 1111) -> None:
         self._s = None
         if not isinstance(model, Model):
             raise TypeError("State needs a Model, not %s" % type(model).__name__)
@@ -1080,11 +1258,11 @@ class State(_Closing):
         self._s = s
 
     @classmethod
-    def create(cls, model, batch=1, seed=1111):
+    def create(cls, model: Model, batch: int = 1, seed: int = 1111) -> "State":
         """Same as State(model, batch, seed)."""
         return cls(model, batch, seed)
 
-    def close(self):
+    def close(self) -> None:
         """Frees the state now (rnn_state_free); idempotent."""
         s = getattr(self, "_s", None)
         self._s = None
@@ -1107,7 +1285,7 @@ class State(_Closing):
             raise RnnError(rc, fn, _dec(_lib.rnn_state_errmsg(self._s)))
 
     @property
-    def batch(self):
+    def batch(self) -> int:
         """The number of streams (rnn_state_get_batch)."""
         b = _c_int()
         self._check(_lib.rnn_state_get_batch(self._handle, ctypes.byref(b)), "rnn_state_get_batch")
@@ -1119,18 +1297,18 @@ class State(_Closing):
             raise ValueError("tokens have %d rows, the state has %d streams" % (b, self.batch))
         return pt, s, stride, keep
 
-    def reset(self):
+    def reset(self) -> None:
         """Zero hidden state; every generator reseeded with the creation seed."""
         self._check(_lib.rnn_state_reset(self._handle), "rnn_state_reset")
 
-    def copy_from(self, src):
+    def copy_from(self, src: "State") -> None:
         """Copies src's hidden state and generators into this state (rnn_state_copy; same model
         and batch, no allocation)."""
         if not isinstance(src, State):
             raise TypeError("copy_from needs a State, not %s" % type(src).__name__)
         self._check(_lib.rnn_state_copy(self._handle, src._handle), "rnn_state_copy")
 
-    def clone(self):
+    def clone(self) -> "State":
         """A new State equal to this one (rnn_state_clone)."""
         s = ctypes.c_void_p()
         rc = _lib.rnn_state_clone(ctypes.byref(s), self._handle)
@@ -1147,7 +1325,7 @@ class State(_Closing):
         c = self.model.config
         return (c["num_layers"], self.batch, c["hidden_size"])
 
-    def get(self):
+    def get(self) -> Tuple[Any, Any]:
         """(h, c) float32 [L][batch][H]; c is None unless the model is an LSTM
         (rnn_state_get_hidden)."""
         shape = self._shape()
@@ -1158,7 +1336,7 @@ class State(_Closing):
         self._check(_lib.rnn_state_get_hidden(self._handle, ph, pc if lstm else None), "rnn_state_get_hidden")
         return _result(h, shape), (_result(c, shape) if lstm else None)
 
-    def set(self, h, c=None):
+    def set(self, h: Any, c: Any = None) -> None:
         """Sets the hidden state; c None: zeros (LSTM) (rnn_state_set_hidden)."""
         shape = self._shape()
         n = shape[0] * shape[1] * shape[2]
@@ -1166,26 +1344,40 @@ class State(_Closing):
         pc, kc = _f32_input(c, n, "c") if c is not None else (None, None)
         self._check(_lib.rnn_state_set_hidden(self._handle, ph, pc), "rnn_state_set_hidden")
 
-    def feed(self, tokens):
+    def feed(self, tokens: Tokens) -> None:
         """Advances every stream over tokens [batch][steps] (no dropout): prime with a prompt."""
         pt, s, stride, keep = self._tok(tokens)
         self._check(_lib.rnn_state_feed(self._handle, pt, s, stride), "rnn_state_feed")
 
-    def score(self, tokens):
+    def score(self, tokens: Tokens) -> Any:
         """Per-stream sum of log p(token) over tokens [batch][steps], then advances the state past
         them (rnn_state_score). Returns float64 [batch] (array or list)."""
         pt, s, stride, keep = self._tok(tokens)
-        b = self.batch
-        if _np is not None:
-            out = _np.zeros(b, dtype=_np.float64)
-            po = out.ctypes.data_as(_P_f64)
-        else:
-            out = (_c_double * b)()
-            po = ctypes.cast(out, _P_f64)
+        out, po = _f64_out(self.batch)
         self._check(_lib.rnn_state_score(self._handle, pt, s, stride, po), "rnn_state_score")
         return out if _np is not None else list(out)
 
-    def logprobs(self):
+    def score_sentence(self, tokens: Tokens) -> Any:
+        """Scores tokens [batch][steps] as sentences: every stream reset to the zero hidden state,
+        "<eos>" fed when the model's vocabulary has it, then :meth:`score` -- the library's one
+        definition of a sentence's score (rnn_state_score_sentence). Returns float64 [batch]
+        (array or list); the state is left after the tokens. With a library that lacks the call,
+        the binding makes the same three calls (rnn_state_reset, rnn_state_feed,
+        rnn_state_score)."""
+        pt, s, stride, keep = self._tok(tokens)
+        out, po = _f64_out(self.batch)
+        fn = getattr(_lib, "rnn_state_score_sentence", None)
+        if fn is not None:
+            self._check(fn(self._handle, pt, s, stride, po), "rnn_state_score_sentence")
+        else:  # a library before the call: the steps it is defined as
+            self.reset()
+            eos = self.model._eos_id()
+            if eos is not None:
+                self.feed([[eos]] * self.batch)
+            self._check(_lib.rnn_state_score(self._handle, pt, s, stride, po), "rnn_state_score")
+        return out if _np is not None else list(out)
+
+    def logprobs(self) -> Any:
         """The next-token log-probabilities of every stream, float32 [batch][V]
         (rnn_state_get_logprobs)."""
         shape = (self.batch, self.model.vocab_size)
@@ -1195,18 +1387,19 @@ class State(_Closing):
 
     _sampling = staticmethod(_sampling)
 
-    def next(self, temperature=1.0, top_k=0, top_p=1.0):
+    def next(self, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, **sampling: Any) -> IntArray:
         """Draws one token per stream (temperature, then top-k, then top-p) WITHOUT advancing:
         feed the ones you keep (rnn_state_draw). Returns int32 [batch]."""
-        s = _sampling(temperature, top_k, top_p)
+        s = _sampling(temperature=temperature, top_k=top_k, top_p=top_p, **sampling)
         b = self.batch
         pn, nxt = _i32_out((b,))
         self._check(_lib.rnn_state_draw(self._handle, ctypes.byref(s), pn), "rnn_state_draw")
         return nxt if _np is not None else list(nxt)[:b]
 
-    def generate(self, count, temperature=1.0, top_k=0, top_p=1.0):
+    def generate(self, count: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                 **sampling: Any) -> IntArray:
         """Draws and feeds `count` tokens per stream; returns int32 [batch][count]."""
-        s = _sampling(temperature, top_k, top_p)
+        s = _sampling(temperature=temperature, top_k=top_k, top_p=top_p, **sampling)
         count = _int(count, "count")
         b = self.batch
         po, out = _i32_out((b, max(count, 0)))  # count < 0: the library's ERR_INVALID
