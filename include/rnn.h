@@ -1,5 +1,5 @@
 /*
- * rnn.h -- librnn 1.0, word-level recurrent language models in C.
+ * rnn.h -- librnn 1.1, word-level recurrent language models in C.
  *
  * The only public header of librnn. The model is the one of PyTorch's word_language_model example:
  *
@@ -129,10 +129,10 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------------------------ */
 /* The Makefile reads RNN_VERSION_MAJOR for the soname (librnn.so.MAJOR). */
 #define RNN_VERSION_MAJOR 1
-#define RNN_VERSION_MINOR 0
+#define RNN_VERSION_MINOR 1
 #define RNN_VERSION_PATCH 0
 #define RNN_VERSION_NUMBER (RNN_VERSION_MAJOR * 10000 + RNN_VERSION_MINOR * 100 + RNN_VERSION_PATCH)
-#define RNN_VERSION_STRING "1.0.0"
+#define RNN_VERSION_STRING "1.1.0"
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define RNN_API __attribute__((visibility("default")))

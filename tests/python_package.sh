@@ -12,7 +12,7 @@
 # library and their order (RNN_LIBRARY, the bundled copy, the dynamic loader), that a plain build
 # after a bundled one carries no stale library, the version against RNN_VERSION_STRING, the type
 # hints, encode/decode round trips, score_text (per sentence: equal lines score equal, and the
-# library's rnn_state_score_sentence, when it has one, equals the binding's fallback), generate_text
+# library's rnn_state_score_sentence; a 1.0 library raises naming the version), AdamW, generate_text
 # (reproducible with a seed, made of the State calls it documents, stop_at_eos), the vocabulary
 # cache (fast; emptied by assigning m.vocab), and every Python example of bindings/python/README.md.
 # Prints "N passed, M failed" last; exits non-zero when anything failed.
@@ -254,20 +254,34 @@ check(max(abs(x - per[0]) for x in batch) < 1e-6 * abs(per[0]),  # within roundi
 real_lib = rnn._lib
 
 
-class WithoutSentenceCall:  # a library before rnn_state_score_sentence
+class WithoutSentenceCall:  # a 1.0 library: no rnn_state_score_sentence, no AdamW
     def __getattr__(self, name):
-        if name == "rnn_state_score_sentence":
+        if name in ("rnn_state_score_sentence", "rnn_adamw_step"):
             raise AttributeError(name)
         return getattr(real_lib, name)
 
 
 rnn._lib = WithoutSentenceCall()
-fallback = m.score_text(text)
+errs = []
+for call in (lambda: m.score_text(text), lambda: m.adamw_step()):
+    try:
+        call()
+        errs.append("no error")
+    except rnn.RnnError as e:
+        errs.append(str(e))
 rnn._lib = real_lib
-has = hasattr(real_lib, "rnn_state_score_sentence")
-check(fallback == byhand and (not has or max(abs(a - b) for a, b in zip(fallback, per)) < 1e-9),
-      "the fallback (no rnn_state_score_sentence) gives the definition; the library's call (%s) agrees"
-      % ("exported" if has else "not in this library"))
+check(all("needs librnn 1.1" in e for e in errs),
+      "on a 1.0 library, score_text and adamw_step raise RnnError naming the version needed (%r)" % errs)
+# AdamW through the binding: the step count, and a step that changes the weights
+before = [float(x) for x in m.param_block()[0]]
+m.reset_state(1)
+m.forward([tokens[1][:-1]], [tokens[1][1:]]); m.zero_grad(); m.backward()
+m.adamw_step(lr=1e-2, weight_decay=0.0)
+after = [float(x) for x in m.param_block()[0]]
+check(m.adamw_steps == 1 and before != after,
+      "adamw_step: one step taken (rnn_adamw_get_step), the weights changed")
+m.adamw_reset()
+check(m.adamw_steps == 0, "adamw_reset: a fresh optimizer")
 stream = m.score_text(text, per_sentence=False)
 st = rnn.State(m, 1, 0)
 whole = float(st.score([[i for t in tokens for i in t]])[0])

@@ -86,6 +86,7 @@ __all__ = [
     "OK", "ERR_INVALID", "ERR_RANGE", "ERR_STATE", "ERR_NOMEM", "ERR_IO", "ERR_FORMAT",
     "ERR_NUMERIC", "ERR_NOTFOUND", "ERR_SIZE",
     "LIMIT_DIM", "LIMIT_LAYERS", "LIMIT_THREADS", "LIMIT_CHUNK", "LIMIT_WORD_BYTES", "LIMIT_APP_DATA",
+    "LIMIT_REPEAT_WINDOW",
 ]
 
 # ---- constants (values fixed forever by rnn.h) -------------------------------------------------
@@ -94,6 +95,7 @@ __all__ = [
 CELL_TANH, CELL_RELU, CELL_LSTM, CELL_GRU = range(4)
 CELL_COUNT = 4  #: RNN_CELL_COUNT
 LIMIT_DIM, LIMIT_LAYERS, LIMIT_THREADS, LIMIT_CHUNK, LIMIT_WORD_BYTES, LIMIT_APP_DATA = range(6)
+LIMIT_REPEAT_WINDOW = 6  # librnn 1.1
 IGNORE = -1  #: a target left out of the loss (RNN_IGNORE)
 SAVE_STATE = 1  #: RNN_SAVE_STATE (rnn_model_save / rnn_model_save_mem flag)
 LOAD_NO_STATE = 1  #: RNN_LOAD_NO_STATE (rnn_model_load / rnn_model_load_mem flag)
@@ -123,11 +125,21 @@ class _Config(ctypes.Structure):
 # The rnn_sampling fields after struct_size, in struct order. The one place a new field is added:
 # _sampling() then sets it from a keyword of the same name, which every sampling method
 # (Model.sample, State.next, State.generate, Model.generate_text) passes on (**sampling).
-_SAMPLING_FIELDS = (("temperature", _c_float), ("top_k", _c_int), ("top_p", _c_float))
+# reserved_1_0 covers 1.0's tail padding: in the struct, never a keyword (the library ignores it).
+_SAMPLING_FIELDS = (("temperature", _c_float), ("top_k", _c_int), ("top_p", _c_float),
+                    ("reserved_1_0", _c_int),
+                    # librnn 1.1: a 1.0 library refuses them unless they keep their default 0
+                    ("min_p", _c_float), ("repeat_penalty", _c_float), ("repeat_last_n", _c_int))
+_SAMPLING_OPTIONS = tuple(f for f in _SAMPLING_FIELDS if not f[0].startswith("reserved"))
 
 
 class _Sampling(ctypes.Structure):
     _fields_ = [("struct_size", _c_size)] + list(_SAMPLING_FIELDS)
+
+
+class _AdamW(ctypes.Structure):
+    _fields_ = [("struct_size", _c_size), ("lr", _c_double), ("beta1", _c_double), ("beta2", _c_double),
+                ("eps", _c_double), ("weight_decay", _c_double)]
 
 
 class _Param(ctypes.Structure):
@@ -244,9 +256,14 @@ def _bind(lib):
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = res, args
-    # calls of a newer 1.x library, used when the loaded one exports them (a fallback otherwise)
+    # calls added in librnn 1.1: bound when the loaded library exports them; the methods that use
+    # them raise RnnError naming the version otherwise (_need)
     optional = {
         "rnn_state_score_sentence": (_c_int, [S, _P_i32, _c_int, _c_int, _P_f64]),
+        "rnn_adamw_init": (_c_int, [ctypes.POINTER(_AdamW), _c_size]),
+        "rnn_adamw_step": (_c_int, [M, ctypes.POINTER(_AdamW)]),
+        "rnn_adamw_reset": (_c_int, [M]),
+        "rnn_adamw_get_step": (_c_int, [M, ctypes.POINTER(ctypes.c_int64)]),
     }
     for name, (res, args) in optional.items():
         fn = getattr(lib, name, None)
@@ -899,6 +916,32 @@ class Model(_Closing):
         """p -= lr * grad for every parameter."""
         self._check(_lib.rnn_sgd_step(self._handle, _float(lr, "lr")), "rnn_sgd_step")
 
+    def adamw_step(self, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                   weight_decay: float = 1e-2) -> None:
+        """One torch.optim.AdamW step (rnn_adamw_step, librnn 1.1) with these options (torch's
+        defaults). The step count and moments live in the model (saved with save(state=True));
+        the first step allocates them."""
+        fn = _need("rnn_adamw_step")
+        o = _AdamW()
+        rc = _lib.rnn_adamw_init(ctypes.byref(o), ctypes.sizeof(o))
+        if rc != OK:
+            raise RnnError(rc, "rnn_adamw_init")
+        o.lr, o.eps, o.weight_decay = float(lr), float(eps), float(weight_decay)
+        o.beta1, o.beta2 = (float(b) for b in betas)
+        self._check(fn(self._handle, ctypes.byref(o)), "rnn_adamw_step")
+
+    def adamw_reset(self) -> None:
+        """Drops AdamW's moments and step count: the next adamw_step starts a fresh optimizer
+        (rnn_adamw_reset)."""
+        self._check(_need("rnn_adamw_reset")(self._handle), "rnn_adamw_reset")
+
+    @property
+    def adamw_steps(self) -> int:
+        """AdamW steps taken so far (rnn_adamw_get_step; 0: none)."""
+        n = ctypes.c_int64()
+        self._check(_need("rnn_adamw_get_step")(self._handle, ctypes.byref(n)), "rnn_adamw_get_step")
+        return n.value
+
     # -- evaluation and generation
     def evaluate(self, tokens: Tokens, targets: Optional[Tokens] = None, logprobs: bool = False) -> Any:
         """Evaluation-mode forward (no dropout, no gradient), the state carried (rnn_evaluate).
@@ -1221,14 +1264,24 @@ def _sampling(**given):
     rc = _lib.rnn_sampling_init(ctypes.byref(s), ctypes.sizeof(s))
     if rc != OK:
         raise RnnError(rc, "rnn_sampling_init")
-    for name, ctype in _SAMPLING_FIELDS:
+    for name, ctype in _SAMPLING_OPTIONS:
         if name in given:
             v = given.pop(name)
             setattr(s, name, _float(v, name) if ctype is _c_float else _int(v, name))
     if given:
         raise TypeError("unknown sampling option %r (known: %s)"
-                        % (sorted(given)[0], ", ".join(n for n, _ in _SAMPLING_FIELDS)))
+                        % (sorted(given)[0], ", ".join(n for n, _ in _SAMPLING_OPTIONS)))
     return s
+
+
+def _need(name: str) -> Any:
+    """The library's function `name`, a call added in a later 1.x; RnnError(INVALID) naming the
+    version when the loaded library is older."""
+    fn = getattr(_lib, name, None)
+    if fn is None:
+        raise RnnError(ERR_INVALID, name, "needs librnn 1.1 or later; the loaded library (%s) is %s"
+                       % (library, version()))
+    return fn
 
 
 # ---- inference states ------------------------------------------------------------------------------------
@@ -1360,21 +1413,12 @@ class State(_Closing):
     def score_sentence(self, tokens: Tokens) -> Any:
         """Scores tokens [batch][steps] as sentences: every stream reset to the zero hidden state,
         "<eos>" fed when the model's vocabulary has it, then :meth:`score` -- the library's one
-        definition of a sentence's score (rnn_state_score_sentence). Returns float64 [batch]
-        (array or list); the state is left after the tokens. With a library that lacks the call,
-        the binding makes the same three calls (rnn_state_reset, rnn_state_feed,
-        rnn_state_score)."""
+        definition of a sentence's score (rnn_state_score_sentence, librnn 1.1). Returns float64
+        [batch] (array or list); the state is left after the tokens."""
+        fn = _need("rnn_state_score_sentence")
         pt, s, stride, keep = self._tok(tokens)
         out, po = _f64_out(self.batch)
-        fn = getattr(_lib, "rnn_state_score_sentence", None)
-        if fn is not None:
-            self._check(fn(self._handle, pt, s, stride, po), "rnn_state_score_sentence")
-        else:  # a library before the call: the steps it is defined as
-            self.reset()
-            eos = self.model._eos_id()
-            if eos is not None:
-                self.feed([[eos]] * self.batch)
-            self._check(_lib.rnn_state_score(self._handle, pt, s, stride, po), "rnn_state_score")
+        self._check(fn(self._handle, pt, s, stride, po), "rnn_state_score_sentence")
         return out if _np is not None else list(out)
 
     def logprobs(self) -> Any:
