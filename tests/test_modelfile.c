@@ -30,32 +30,14 @@
 
 #include "atomic.h" /* rnn__atomic_open: outputs (rnnlm's) */
 
-/* ---- CRC-32C, written independently of the library (bitwise, reflected 0x82F63B78) ------------ */
-static uint32_t crc32c(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-    }
-    return crc ^ 0xFFFFFFFFu;
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
+/* The CRC-32C and the little-endian reads and writes are testutil.h's (tu_crc32c, tu_get32,
+   tu_put32): written independently of the library. */
 static void put64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const unsigned char *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
-static uint32_t tag_of(const char *s) { return get32((const unsigned char *)s); }
+static uint64_t get64(const unsigned char *p) { return (uint64_t)tu_get32(p) | (uint64_t)tu_get32(p + 4) << 32; }
+static uint32_t tag_of(const char *s) { return tu_get32((const unsigned char *)s); }
 
 /* ---- a counting allocator ---------------------------------------------------------------------- */
 typedef struct counter {
@@ -361,7 +343,7 @@ typedef struct mfile {
     int n;
 } mfile;
 
-/* Parses a file written by rnn_model_save, checking the framing and every CRC with crc32c(). */
+/* Parses a file written by rnn_model_save, checking the framing and every CRC with tu_crc32c(). */
 static void parse_file(const unsigned char *b, size_t len, mfile *f)
 {
     memset(f, 0, sizeof *f);
@@ -372,7 +354,7 @@ static void parse_file(const unsigned char *b, size_t len, mfile *f)
         ck_assert_int_lt(f->n, MAX_SECT);
         ck_assert_uint_ge(len - pos, 12);
         section *s = &f->s[f->n++];
-        s->tag = get32(b + pos);
+        s->tag = tu_get32(b + pos);
         uint64_t n = get64(b + pos + 4);
         pos += 12;
         ck_assert_uint_ge(len - pos, n + 4);
@@ -380,7 +362,7 @@ static void parse_file(const unsigned char *b, size_t len, mfile *f)
         s->data = malloc(s->len + 1);
         ck_assert_ptr_nonnull(s->data);
         memcpy(s->data, b + pos, s->len);
-        ck_assert_msg(crc32c(b + pos - 12, s->len + 12) == get32(b + pos + s->len), "section %d: CRC-32C mismatch", f->n - 1);
+        ck_assert_msg(tu_crc32c(b + pos - 12, s->len + 12) == tu_get32(b + pos + s->len), "section %d: CRC-32C mismatch", f->n - 1);
         pos += s->len + 4;
         if (s->tag == tag_of("END ")) break;
     }
@@ -395,10 +377,10 @@ static unsigned char *build_file(const mfile *f, size_t *len)
     ck_assert_ptr_nonnull(b);
     memcpy(p, f->hdr, 16), p += 16;
     for (int i = 0; i < f->n; i++) {
-        put32(p, f->s[i].tag), put64(p + 4, f->s[i].len), p += 12;
+        tu_put32(p, f->s[i].tag), put64(p + 4, f->s[i].len), p += 12;
         if (f->s[i].len) memcpy(p, f->s[i].data, f->s[i].len);
         p += f->s[i].len;
-        put32(p, crc32c(p - 12 - f->s[i].len, f->s[i].len + 12)), p += 4;
+        tu_put32(p, tu_crc32c(p - 12 - f->s[i].len, f->s[i].len + 12)), p += 4;
     }
     *len = n;
     return b;
@@ -547,8 +529,8 @@ static void expect_format(const char *dir, const mfile *f, const char *needle, c
 START_TEST(test_crc32c_check_value)
 {
     /* the standard check value of CRC-32C (iSCSI, RFC 3720) */
-    ck_assert_uint_eq(crc32c("123456789", 9), 0xE3069283u);
-    ck_assert_uint_eq(crc32c("", 0), 0u);
+    ck_assert_uint_eq(tu_crc32c("123456789", 9), 0xE3069283u);
+    ck_assert_uint_eq(tu_crc32c("", 0), 0u);
 }
 END_TEST
 
@@ -640,8 +622,8 @@ START_TEST(test_layout_matches_spec)
         size_t rawlen;
         file_of(m, dir, &f, &raw, &rawlen);
         ck_assert(memcmp(raw, "RNNMODEL", 8) == 0);
-        ck_assert_uint_eq(get32(raw + 8), 1);
-        ck_assert_uint_eq(get32(raw + 12), 0);
+        ck_assert_uint_eq(tu_get32(raw + 8), 1);
+        ck_assert_uint_eq(tu_get32(raw + 12), 0);
         ck_assert_int_eq(f.n, 4);
         ck_assert_uint_eq(f.s[0].tag, tag_of("CONF"));
         ck_assert_uint_eq(f.s[1].tag, tag_of("VOCB"));
@@ -649,29 +631,29 @@ START_TEST(test_layout_matches_spec)
         ck_assert_uint_eq(f.s[3].tag, tag_of("END "));
         ck_assert_uint_eq(f.s[3].len, 0);
         /* END's CRC-32C covers its tag and zero length */
-        ck_assert_uint_eq(get32(raw + rawlen - 4), crc32c(raw + rawlen - 16, 12));
+        ck_assert_uint_eq(tu_get32(raw + rawlen - 4), tu_crc32c(raw + rawlen - 16, 12));
 
         rnn_config c = get_cfg(m);
         const unsigned char *p = f.s[0].data;
         ck_assert_uint_eq(f.s[0].len, 36);
-        ck_assert_uint_eq(get32(p + 0), (uint32_t)c.cell);
-        ck_assert_uint_eq(get32(p + 4), (uint32_t)c.vocab_size);
-        ck_assert_uint_eq(get32(p + 8), (uint32_t)c.emb_size);
-        ck_assert_uint_eq(get32(p + 12), (uint32_t)c.hidden_size);
-        ck_assert_uint_eq(get32(p + 16), (uint32_t)c.num_layers);
-        ck_assert_uint_eq(get32(p + 20), (uint32_t)tied);
+        ck_assert_uint_eq(tu_get32(p + 0), (uint32_t)c.cell);
+        ck_assert_uint_eq(tu_get32(p + 4), (uint32_t)c.vocab_size);
+        ck_assert_uint_eq(tu_get32(p + 8), (uint32_t)c.emb_size);
+        ck_assert_uint_eq(tu_get32(p + 12), (uint32_t)c.hidden_size);
+        ck_assert_uint_eq(tu_get32(p + 16), (uint32_t)c.num_layers);
+        ck_assert_uint_eq(tu_get32(p + 20), (uint32_t)tied);
         uint32_t dbits;
         memcpy(&dbits, &c.dropout, 4);
-        ck_assert_uint_eq(get32(p + 24), dbits);
+        ck_assert_uint_eq(tu_get32(p + 24), dbits);
         ck_assert_uint_eq(get64(p + 28), c.seed);
 
         p = f.s[1].data;
-        ck_assert_uint_eq(get32(p), 7);
+        ck_assert_uint_eq(tu_get32(p), 7);
         size_t at = 4;
         for (int i = 0; i < 7; i++) {
             const char *w;
             rnn_vocab_get_word(m, i, &w);
-            ck_assert_uint_eq(get32(p + at), strlen(w));
+            ck_assert_uint_eq(tu_get32(p + at), strlen(w));
             ck_assert(memcmp(p + at + 4, w, strlen(w)) == 0);
             at += 4 + strlen(w);
         }
@@ -681,22 +663,22 @@ START_TEST(test_layout_matches_spec)
         int nt;
         rnn_param_get_count(m, &nt);
         ck_assert_int_eq(nt, 1 + 4 * 2 + (tied ? 0 : 1) + 1);
-        ck_assert_uint_eq(get32(p), (uint32_t)nt);
+        ck_assert_uint_eq(tu_get32(p), (uint32_t)nt);
         at = 4;
         for (int i = 0; i < nt; i++) {
             rnn_param t = {.struct_size = sizeof t};
             ck_assert_int_eq(rnn_param_get(m, i, &t), RNN_OK);
-            size_t nl = get32(p + at);
+            size_t nl = tu_get32(p + at);
             ck_assert_uint_eq(nl, strlen(t.name));
             ck_assert(memcmp(p + at + 4, t.name, nl) == 0);
             at += 4 + nl;
-            ck_assert_uint_eq(get32(p + at), (uint32_t)t.rows);
-            ck_assert_uint_eq(get32(p + at + 4), (uint32_t)t.cols);
+            ck_assert_uint_eq(tu_get32(p + at), (uint32_t)t.rows);
+            ck_assert_uint_eq(tu_get32(p + at + 4), (uint32_t)t.cols);
             at += 8;
             for (size_t j = 0; j < t.size; j++) {
                 uint32_t u;
                 memcpy(&u, &t.data[j], 4);
-                ck_assert_uint_eq(get32(p + at + 4 * j), u);
+                ck_assert_uint_eq(tu_get32(p + at + 4 * j), u);
             }
             at += 4 * t.size;
             if (tied) ck_assert_str_ne(t.name, "decoder.weight");
@@ -837,13 +819,13 @@ START_TEST(test_bad_header)
     file_of(m, dir, &f, NULL, NULL);
     static const uint32_t versions[] = {0, 2, 0xFFFFFFFFu};
     for (int i = 0; i < 3; i++) {
-        put32(f.hdr + 8, versions[i]);
+        tu_put32(f.hdr + 8, versions[i]);
         char num[16];
         snprintf(num, sizeof num, "%u", versions[i]);
         expect_format(dir, &f, "version", "unsupported version");
         expect_format(dir, &f, num, "unsupported version (number)");
     }
-    put32(f.hdr + 8, 1);
+    tu_put32(f.hdr + 8, 1);
     memcpy(f.hdr, "RNNMODEl", 8);
     expect_format(dir, &f, "magic", "bad magic");
     free_file(&f);
@@ -905,7 +887,7 @@ static void set_conf(mfile *f, int field, uint32_t v)
 {
     int c = find_sect(f, "CONF");
     ck_assert_int_ge(c, 0);
-    put32(f->s[c].data + 4 * field, v);
+    tu_put32(f->s[c].data + 4 * field, v);
 }
 
 START_TEST(test_bad_conf)
@@ -1006,7 +988,7 @@ START_TEST(test_bad_vocab)
     static const uint32_t counts[] = {29, 31, 0, 0xFFFFFFFFu, 0x40000000u};
     for (int i = 0; i < 5; i++) {
         RESTORE();
-        put32(f.s[v].data, counts[i]);
+        tu_put32(f.s[v].data, counts[i]);
         expect_format(dir, &f, "VOCB", "VOCB word count lie");
     }
     /* the right count, but the section holds fewer words (the last ones cut off) */
@@ -1021,13 +1003,13 @@ START_TEST(test_bad_vocab)
     expect_format(dir, &f, "VOCB", "VOCB shorter than its count");
     /* word 0 ("w0") claims more bytes than there are */
     RESTORE();
-    put32(f.s[v].data + 4, 0x7FFFFFFFu);
+    tu_put32(f.s[v].data + 4, 0x7FFFFFFFu);
     expect_format(dir, &f, "VOCB", "VOCB word length lie");
-    put32(f.s[v].data + 4, 0xFFFFFFFFu);
+    tu_put32(f.s[v].data + 4, 0xFFFFFFFFu);
     expect_format(dir, &f, "VOCB", "VOCB word length -1");
     /* an empty word, and a word with a NUL byte */
     RESTORE();
-    put32(f.s[v].data + 4, 0);
+    tu_put32(f.s[v].data + 4, 0);
     expect_format(dir, &f, "VOCB", "VOCB empty word");
     RESTORE();
     f.s[v].data[4 + 4 + 1] = 0; /* "w0" -> "w\0" */
@@ -1064,19 +1046,19 @@ START_TEST(test_bad_params)
 #define RESTORE() (memcpy(f.s[p].data, orig, plen), f.s[p].len = plen)
     unsigned char *d = f.s[p].data;
     /* layout: count | 14 "encoder.weight" | rows | cols | data ... */
-    ck_assert_uint_eq(get32(d + 4), 14);
+    ck_assert_uint_eq(tu_get32(d + 4), 14);
     ck_assert(memcmp(d + 8, "encoder.weight", 14) == 0);
     size_t rows_at = 8 + 14, w_ih = rows_at + 8 + 4 * 9 * 3; /* the second tensor */
-    ck_assert_uint_eq(get32(d + w_ih), 16);
+    ck_assert_uint_eq(tu_get32(d + w_ih), 16);
     ck_assert(memcmp(d + w_ih + 4, "rnn.weight_ih_l0", 16) == 0);
 
-    put32(d, get32(orig) + 1);
+    tu_put32(d, tu_get32(orig) + 1);
     expect_format(dir, &f, "tensors", "PARM count + 1");
     RESTORE();
-    put32(d, get32(orig) - 1);
+    tu_put32(d, tu_get32(orig) - 1);
     expect_format(dir, &f, "tensors", "PARM count - 1");
     RESTORE();
-    put32(d, 0xFFFFFFFFu);
+    tu_put32(d, 0xFFFFFFFFu);
     expect_format(dir, &f, NULL, "PARM count -1");
     RESTORE();
     d[8 + 13] = 'T'; /* encoder.weighT */
@@ -1085,16 +1067,16 @@ START_TEST(test_bad_params)
     memcpy(d + w_ih + 4, "rnn.weight_hh_l0", 16);
     expect_format(dir, &f, "rnn.weight_hh_l0", "tensors out of order");
     RESTORE();
-    put32(d + 4, 13); /* "encoder.weigh" + a length that no longer frames the rest */
+    tu_put32(d + 4, 13); /* "encoder.weigh" + a length that no longer frames the rest */
     expect_format(dir, &f, NULL, "name length - 1");
     RESTORE();
-    put32(d + 4, 0xFFFFFFF0u);
+    tu_put32(d + 4, 0xFFFFFFF0u);
     expect_format(dir, &f, NULL, "name length huge");
     RESTORE();
-    put32(d + rows_at, 3), put32(d + rows_at + 4, 9); /* 9x3 -> 3x9: same size, wrong shape */
+    tu_put32(d + rows_at, 3), tu_put32(d + rows_at + 4, 9); /* 9x3 -> 3x9: same size, wrong shape */
     expect_format(dir, &f, "shape", "transposed shape");
     RESTORE();
-    put32(d + rows_at, 0xFFFFFFFFu), put32(d + rows_at + 4, 0xFFFFFFFFu);
+    tu_put32(d + rows_at, 0xFFFFFFFFu), tu_put32(d + rows_at + 4, 0xFFFFFFFFu);
     expect_format(dir, &f, "shape", "huge shape");
     RESTORE();
     f.s[p].len = plen - 4; /* the last float of decoder.bias missing */
@@ -1173,7 +1155,7 @@ START_TEST(test_unknown_sections_skipped)
 
     /* an unknown section's CRC is still checked */
     size_t pos = len - 16 - (16 + sizeof junk); /* ZZZZ is the second to last */
-    ck_assert_uint_eq(get32(b + pos), tag_of("ZZZZ"));
+    ck_assert_uint_eq(tu_get32(b + pos), tag_of("ZZZZ"));
     b[pos + 12 + 100] ^= 0x10;
     r = load_bytes(dir, b, len);
     unload(&r);
@@ -1194,7 +1176,7 @@ START_TEST(test_unknown_sections_skipped)
 }
 END_TEST
 
-/* crc32c() continued over n zero bytes (crc: that of the bytes before them), a byte at a time with a
+/* tu_crc32c() continued over n zero bytes (crc: that of the bytes before them), a byte at a time with a
    table of the bitwise steps */
 static uint32_t crc32c_zeros(uint32_t crc, uint64_t n)
 {
@@ -1217,8 +1199,8 @@ static size_t write_sparse(const char *path, const unsigned char *b, size_t len,
     ck_assert_int_ge(fd, 0);
     size_t head = len - 16; /* END is the last 16 bytes */
     unsigned char sh[12], cb[4];
-    put32(sh, tag_of(tag)), put64(sh + 4, claim);
-    put32(cb, good ? crc32c_zeros(crc32c(sh, 12), claim) : 0x5EED5EEDu);
+    tu_put32(sh, tag_of(tag)), put64(sh + 4, claim);
+    tu_put32(cb, good ? crc32c_zeros(tu_crc32c(sh, 12), claim) : 0x5EED5EEDu);
     ck_assert_int_eq(pwrite(fd, b, head, 0), (ssize_t)head);
     ck_assert_int_eq(pwrite(fd, sh, 12, (off_t)head), 12);
     ck_assert_int_eq(pwrite(fd, cb, 4, (off_t)(head + 12 + claim)), 4);
@@ -1608,13 +1590,13 @@ START_TEST(test_bad_state)
     ck_assert_int_ge(st, 0);
     ck_assert_int_ge(ap, 0);
     unsigned char *sd = f.s[st].data;
-    put32(sd, 4); /* batch 4: the payload is too short for it */
+    tu_put32(sd, 4); /* batch 4: the payload is too short for it */
     expect_format(dir, &f, "STAT", "STAT batch larger than its payload");
-    put32(sd, 0x40000000u);
+    tu_put32(sd, 0x40000000u);
     expect_format(dir, &f, "STAT", "STAT huge batch");
-    put32(sd, 3), put32(sd + 4, 0);
+    tu_put32(sd, 3), tu_put32(sd + 4, 0);
     expect_format(dir, &f, "has_c", "STAT without c for an LSTM");
-    put32(sd + 4, 1);
+    tu_put32(sd + 4, 1);
     memset(sd + 8, 0, 32);
     expect_format(dir, &f, "generator", "STAT with an all-zero generator");
     f.s[st].len -= 4;
@@ -2515,11 +2497,11 @@ static void set_vocb(mfile *f, char **words, int n)
     for (int i = 0; i < n; i++) len += 4 + strlen(words[i]);
     unsigned char *p = malloc(len);
     ck_assert_ptr_nonnull(p);
-    put32(p, (uint32_t)n);
+    tu_put32(p, (uint32_t)n);
     size_t at = 4;
     for (int i = 0; i < n; i++) {
         size_t wl = strlen(words[i]);
-        put32(p + at, (uint32_t)wl);
+        tu_put32(p + at, (uint32_t)wl);
         memcpy(p + at + 4, words[i], wl);
         at += 4 + wl;
     }

@@ -31,24 +31,6 @@
 #define TOL_LOOP 1e-4
 
 /* ---- model images and their sections -------------------------------------------------------------- */
-static uint32_t crc32c(const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
-    }
-    return crc ^ 0xFFFFFFFFu;
-}
-static uint32_t get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
 
 /* The model's memory image (malloc'd, *len bytes). */
 static unsigned char *image(const rnn_model *m, unsigned flags, size_t *len)
@@ -64,7 +46,7 @@ static unsigned char *image(const rnn_model *m, unsigned flags, size_t *len)
 static size_t find_section(const unsigned char *b, size_t len, const char *tag)
 {
     for (size_t pos = 16; pos + 16 <= len;) {
-        uint64_t plen = (uint64_t)get32(b + pos + 4) | (uint64_t)get32(b + pos + 8) << 32;
+        uint64_t plen = (uint64_t)tu_get32(b + pos + 4) | (uint64_t)tu_get32(b + pos + 8) << 32;
         if (memcmp(b + pos, tag, 4) == 0) return pos;
         if (memcmp(b + pos, "END ", 4) == 0) break;
         pos += 16 + (size_t)plen;
@@ -73,12 +55,12 @@ static size_t find_section(const unsigned char *b, size_t len, const char *tag)
 }
 static uint64_t section_len(const unsigned char *b, size_t at)
 {
-    return (uint64_t)get32(b + at + 4) | (uint64_t)get32(b + at + 8) << 32;
+    return (uint64_t)tu_get32(b + at + 4) | (uint64_t)tu_get32(b + at + 8) << 32;
 }
 static void fix_crc(unsigned char *b, size_t at)
 {
     size_t n = (size_t)section_len(b, at);
-    put32(b + at + 12 + n, crc32c(b + at, 12 + n));
+    tu_put32(b + at + 12 + n, tu_crc32c(b + at, 12 + n));
 }
 
 /* ---- small models and a training step -------------------------------------------------------- */
@@ -545,8 +527,8 @@ START_TEST(test_file_checks)
     size_t at = find_section(good, len, "ADMW");
     ck_assert(at > 0);
     size_t n = (size_t)(section_len(good, at) - 8) / 8; /* parameters */
-    ck_assert_uint_eq(get32(good + at + 12), 2);
-    ck_assert_uint_eq(get32(good + at + 16), 0);
+    ck_assert_uint_eq(tu_get32(good + at + 12), 2);
+    ck_assert_uint_eq(tu_get32(good + at + 16), 0);
     ck_assert(at > find_section(good, len, "PARM") && at > find_section(good, len, "STAT"));
     char err[1200];
     ck_assert_int_eq(load_err(good, len, 0, err, sizeof err), RNN_OK);

@@ -29,6 +29,28 @@ static inline uint64_t tu_next(uint64_t *s)
 }
 static inline double tu_uniform(uint64_t *s) { return (double)(tu_next(s) >> 11) * 0x1.0p-53; }
 
+/* ---- model files, written independently of the library (docs/FORMAT.md) ----------------------- */
+/* CRC-32C: bitwise, reflected polynomial 0x82F63B78. */
+static inline uint32_t tu_crc32c(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc & 1u) ? (crc >> 1) ^ 0x82F63B78u : crc >> 1;
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+/* Little-endian integers. */
+static inline uint32_t tu_get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void tu_put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
 /* Runs a suite; returns the process exit status. */
 static inline int tu_run(Suite *s)
 {
