@@ -456,7 +456,8 @@ RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *tar
 
 /*
  * Sampling parameters: a struct that grows. The chain, applied to every stream's next-token
- * distribution in this order (the model's logits z_k = W_dec h + b_dec, k in [0, V)):
+ * distribution in this order (the model's logits z_k = W_dec h + b_dec, k in [0, V); with an
+ * adaptive output layer, z_k is its log-probability log_prob()[k]):
  *   1. repetition penalty (llama.cpp's penalty_repeat), when repeat_penalty is not 0 or 1: for
  *      each distinct token k among the last n tokens of the stream's history (n = repeat_last_n,
  *      0 meaning 64), z_k = z_k / repeat_penalty if z_k > 0, else z_k * repeat_penalty;
