@@ -174,8 +174,10 @@ enum {
     RNN_LIMIT_CHUNK = 3,      /* largest batch * steps of one call */
     RNN_LIMIT_WORD_BYTES = 4, /* longest vocabulary word, in bytes */
     RNN_LIMIT_APP_DATA = 5,   /* largest application data saved with a model, in bytes */
-    RNN_LIMIT_REPEAT_WINDOW = 6 /* largest rnn_sampling.repeat_last_n: the tokens each stream
-                                   remembers for the repetition penalty */
+    RNN_LIMIT_REPEAT_WINDOW = 6, /* largest rnn_sampling.repeat_last_n: the tokens each stream
+                                    remembers for the repetition penalty */
+    RNN_LIMIT_CUTOFFS = 7        /* most rnn_config.cutoffs of an adaptive output layer
+                                    (RNN_MAX_CUTOFFS) */
 };
 /* *value receives the limit. RNN_ERR_INVALID for an unknown limit or a NULL value. */
 RNN_API int rnn_limit_get(int limit, int64_t *value);
@@ -201,6 +203,22 @@ RNN_API int rnn_cell_find(const char *name, int *cell);
 /* ---- Configuration ---------------------------------------------------------------------------- */
 #define RNN_IGNORE (-1) /* a target that is left out of the loss and its gradient */
 
+/* rnn_config.output: the output layer after the top layer's dropout */
+enum {
+    RNN_OUTPUT_FULL = 0,    /* Linear(H, V) + log_softmax: the PyTorch example's decoder */
+    RNN_OUTPUT_ADAPTIVE = 1 /* torch.nn.AdaptiveLogSoftmaxWithLoss(H, V, cutoffs, div_value,
+                               head_bias): a head Linear(H, cutoffs[0] + n) over the first
+                               cutoffs[0] words and one entry per cluster, and cluster i (of n =
+                               num_cutoffs) a Linear(H, floor(H / div_value^(i+1)), bias=False)
+                               then a Linear(that, size of cluster i, bias=False); parameters
+                               decoder.head.weight, decoder.head.bias (head_bias only),
+                               decoder.tail.{i}.0.weight, decoder.tail.{i}.1.weight, initialised
+                               as PyTorch's Linear, U(-1/sqrt(fan_in), 1/sqrt(fan_in)). Word ids
+                               should be ordered by descending frequency. */
+};
+/* the size of rnn_config.cutoffs (rnn_limit_get(RNN_LIMIT_CUTOFFS) says the same) */
+#define RNN_MAX_CUTOFFS 8
+
 /* Model hyperparameters: a struct that grows (see the top of this header). */
 typedef struct rnn_config {
     size_t struct_size; /* sizeof(rnn_config) as the caller compiled it */
@@ -213,6 +231,18 @@ typedef struct rnn_config {
                           decoder (inverted: kept units are scaled by 1/(1-p)); default 0.2 */
     int tied;          /* nonzero: decoder.weight is encoder.weight (requires E == H); default 0 */
     uint64_t seed;     /* seeds initialisation, dropout and sampling; default 1111 */
+    /* librnn 1.1 */
+    int output;        /* RNN_OUTPUT_FULL (default) or RNN_OUTPUT_ADAPTIVE; adaptive cannot be
+                          tied (nor can PyTorch's module) */
+    int num_cutoffs;   /* adaptive: the clusters, in [1, RNN_MAX_CUTOFFS]; full: 0 (default) */
+    int cutoffs[RNN_MAX_CUTOFFS]; /* adaptive: cutoffs[0..num_cutoffs) strictly increasing, each in
+                          [1, vocab_size - 1] (the head holds ids below cutoffs[0], cluster i ids
+                          [cutoffs[i], cutoffs[i+1]) with cutoffs[num_cutoffs] = vocab_size); the
+                          entries past num_cutoffs 0. Full: all 0 (default) */
+    float div_value;   /* adaptive: cluster i projects to floor(H / div_value^(i+1)) units, which
+                          must be at least 1; finite and > 0, 0 = 4 (PyTorch's default; the
+                          model's configuration then says 4). Full: 0 (default) */
+    int head_bias;     /* adaptive: nonzero gives the head a bias (decoder.head.bias); default 0 */
 } rnn_config;
 
 /* Fills cfg (`size` bytes: sizeof *cfg) with the PyTorch example's defaults above and sets
@@ -240,14 +270,17 @@ typedef struct rnn_model rnn_model;
 /*
  * Creates a model with freshly initialised weights, as the PyTorch example does: encoder and
  * decoder weights U(-0.1, 0.1), decoder bias 0, every recurrent weight and bias
- * U(-1/sqrt(H), 1/sqrt(H)); gradients zero; no hidden state yet (call rnn_model_reset_hidden).
+ * U(-1/sqrt(H), 1/sqrt(H)) (an adaptive output layer: RNN_OUTPUT_ADAPTIVE's initialisation);
+ * gradients zero; no hidden state yet (call rnn_model_reset_hidden).
  *   out     receives the handle (set to NULL on failure)
  *   cfg     the hyperparameters (copied)
  *   alloc   allocation hooks, or NULL for malloc/free (copied)
  *   errbuf  optional buffer (errlen bytes) for the reason of a failure, since no handle exists,
  *           e.g. "tied weights need emb_size == hidden_size (got 200 and 100)"
  * Returns RNN_OK, RNN_ERR_INVALID (NULL out/cfg, a value out of range, tied with E != H, hooks
- * with only one of alloc/free set) or RNN_ERR_NOMEM.
+ * with only one of alloc/free set, adaptive cutoffs that PyTorch's module refuses, a cluster
+ * projection of 0 units, adaptive with tied, adaptive settings with RNN_OUTPUT_FULL) or
+ * RNN_ERR_NOMEM.
  */
 RNN_API int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alloc,
                              char *errbuf, size_t errlen);
@@ -423,7 +456,8 @@ RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *tar
 
 /*
  * Sampling parameters: a struct that grows. The chain, applied to every stream's next-token
- * distribution in this order (the model's logits z_k = W_dec h + b_dec, k in [0, V)):
+ * distribution in this order (the model's logits z_k = W_dec h + b_dec, k in [0, V); with an
+ * adaptive output layer, z_k is its log-probability log_prob()[k]):
  *   1. repetition penalty (llama.cpp's penalty_repeat), when repeat_penalty is not 0 or 1: for
  *      each distinct token k among the last n tokens of the stream's history (n = repeat_last_n,
  *      0 meaning 64), z_k = z_k / repeat_penalty if z_k > 0, else z_k * repeat_penalty;

@@ -43,6 +43,7 @@ int rnn_limit_get(int limit, int64_t *value)
     case RNN_LIMIT_WORD_BYTES: *value = (int64_t)RNN__MAX_WORD; return RNN_OK;
     case RNN_LIMIT_APP_DATA: *value = (int64_t)RNN__MAX_APP; return RNN_OK;
     case RNN_LIMIT_REPEAT_WINDOW: *value = RNN__MAX_REPEAT; return RNN_OK;
+    case RNN_LIMIT_CUTOFFS: *value = RNN_MAX_CUTOFFS; return RNN_OK;
     default: return RNN_ERR_INVALID;
     }
 }
@@ -142,7 +143,9 @@ size_t rnn__mul_size(size_t a, size_t b) { return (a && b > SIZE_MAX / a) ? 0 : 
 static const rnn__field config_fields[] = {
     RNN__FIELD(rnn_config, struct_size), RNN__FIELD(rnn_config, cell),        RNN__FIELD(rnn_config, vocab_size),
     RNN__FIELD(rnn_config, emb_size),    RNN__FIELD(rnn_config, hidden_size), RNN__FIELD(rnn_config, num_layers),
-    RNN__FIELD(rnn_config, dropout),     RNN__FIELD(rnn_config, tied),        RNN__FIELD(rnn_config, seed)};
+    RNN__FIELD(rnn_config, dropout),     RNN__FIELD(rnn_config, tied),        RNN__FIELD(rnn_config, seed),
+    RNN__FIELD(rnn_config, output),      RNN__FIELD(rnn_config, num_cutoffs), RNN__FIELD(rnn_config, cutoffs),
+    RNN__FIELD(rnn_config, div_value),   RNN__FIELD(rnn_config, head_bias)};
 /* rnn_sampling.reserved_1_0 is not listed: never copied, so never read, whatever a 1.0 program
  * left in its tail padding (a 1.0 struct_size of 24 covers it); nor checked, since it lies inside
  * the library's struct */
@@ -243,17 +246,86 @@ int rnn_config_init(rnn_config *cfg, size_t size)
     return rnn__struct_init(&rnn__config_layout, cfg, size, &d);
 }
 
+/* Python's float floor division x // y (float_floor_div: fmod, then the rounding fix), which
+ * PyTorch's module applies to int // float: floor(x / y) can differ from it by one where x / y
+ * rounds up to an integer. */
+static double py_floordiv(double x, double y)
+{
+    double mod = fmod(x, y), div = (x - mod) / y;
+    if (mod != 0.0 && ((y < 0) != (mod < 0))) div -= 1.0;
+    if (div == 0.0) return 0.0 * (x / y);
+    double f = floor(div);
+    return div - f > 0.5 ? f + 1.0 : f;
+}
+
+double rnn__adaptive_proj(const rnn_config *cfg, int i)
+{
+    double div = cfg->div_value == 0.0f ? 4.0 : (double)cfg->div_value;
+    return py_floordiv((double)cfg->hidden_size, pow(div, (double)(i + 1)));
+}
+
 uint64_t rnn__config_params(const rnn_config *cfg)
 {
     uint64_t V = (uint64_t)cfg->vocab_size, E = (uint64_t)cfg->emb_size, H = (uint64_t)cfg->hidden_size;
     uint64_t G = (uint64_t)rnn__cell_get(cfg->cell)->gates;
     /* each term < 2^53, at most ~2050 of them: no overflow */
-    uint64_t n = V * E + V + (cfg->tied ? 0 : V * H);
+    uint64_t n = V * E;
+    if (cfg->output == RNN_OUTPUT_ADAPTIVE) {
+        int nc = cfg->num_cutoffs;
+        uint64_t HS = (uint64_t)cfg->cutoffs[0] + (uint64_t)nc;
+        n += HS * H + (cfg->head_bias ? HS : 0);
+        for (int i = 0; i < nc; i++) {
+            uint64_t p = (uint64_t)rnn__adaptive_proj(cfg, i);
+            uint64_t osz = (uint64_t)((i + 1 < nc ? cfg->cutoffs[i + 1] : cfg->vocab_size) - cfg->cutoffs[i]);
+            n += p * H + osz * p;
+        }
+    } else {
+        n += V + (cfg->tied ? 0 : V * H);
+    }
     for (uint64_t l = 0; l < (uint64_t)cfg->num_layers; l++) n += G * H * ((l ? H : E) + H + 2);
     return n;
 }
 
 static int dim_bad(int v) { return v < 1 || v > RNN__MAX_DIM; }
+
+/* the output layer's settings, as AdaptiveLogSoftmaxWithLoss's constructor validates them */
+static int adaptive_check(const rnn_config *c, char *err, size_t errlen)
+{
+#define BAD(...) return rnn__bufail(err, errlen, RNN_ERR_INVALID, __VA_ARGS__)
+    int any = c->num_cutoffs != 0 || c->div_value != 0.0f || c->head_bias != 0;
+    for (int i = 0; i < RNN_MAX_CUTOFFS; i++) any |= c->cutoffs[i] != 0;
+    if (c->output == RNN_OUTPUT_FULL) {
+        if (any) BAD("num_cutoffs, cutoffs, div_value and head_bias are for output RNN_OUTPUT_ADAPTIVE; with "
+                     "RNN_OUTPUT_FULL they must be 0");
+        return RNN_OK;
+    }
+    if (c->output != RNN_OUTPUT_ADAPTIVE)
+        BAD("output %d is not RNN_OUTPUT_FULL (0) or RNN_OUTPUT_ADAPTIVE (1)", c->output);
+    if (c->tied) BAD("an adaptive output layer cannot be tied (its head is not the encoder's shape)");
+    int n = c->num_cutoffs;
+    if (n < 1 || n > RNN_MAX_CUTOFFS) BAD("num_cutoffs %d is outside [1, %d]", n, RNN_MAX_CUTOFFS);
+    for (int i = 0; i < n; i++) {
+        if (c->cutoffs[i] < 1 || c->cutoffs[i] > c->vocab_size - 1)
+            BAD("cutoffs[%d] %d is outside [1, vocab_size - 1 = %d]", i, c->cutoffs[i], c->vocab_size - 1);
+        if (i > 0 && c->cutoffs[i] <= c->cutoffs[i - 1])
+            BAD("cutoffs must be strictly increasing (cutoffs[%d] %d after %d)", i, c->cutoffs[i], c->cutoffs[i - 1]);
+    }
+    for (int i = n; i < RNN_MAX_CUTOFFS; i++)
+        if (c->cutoffs[i]) BAD("cutoffs[%d] is %d past num_cutoffs %d (must be 0)", i, c->cutoffs[i], n);
+    if (!(c->div_value >= 0.0f) || isinf(c->div_value))
+        BAD("div_value %g must be finite and > 0 (0: 4)", (double)c->div_value);
+    for (int i = 0; i < n; i++) {
+        double p = rnn__adaptive_proj(c, i);
+        if (!(p >= 1.0))
+            BAD("cluster %d's projection floor(hidden_size %d / div_value %g^%d) has 0 units (lower div_value or "
+                "fewer cutoffs)", i, c->hidden_size, c->div_value == 0.0f ? 4.0 : (double)c->div_value, i + 1);
+        if (p > RNN__MAX_DIM)
+            BAD("cluster %d's projection floor(hidden_size %d / div_value %g^%d) exceeds %d", i, c->hidden_size,
+                (double)c->div_value, i + 1, RNN__MAX_DIM);
+    }
+    return RNN_OK;
+#undef BAD
+}
 
 int rnn__config_check(const rnn_config *c, char *err, size_t errlen)
 {
@@ -267,6 +339,6 @@ int rnn__config_check(const rnn_config *c, char *err, size_t errlen)
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) BAD("dropout %g is outside [0, 1)", (double)c->dropout);
     if (c->tied && c->emb_size != c->hidden_size)
         BAD("tied weights need emb_size == hidden_size (got %d and %d)", c->emb_size, c->hidden_size);
-    return RNN_OK;
+    return adaptive_check(c, err, errlen);
 #undef BAD
 }

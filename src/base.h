@@ -84,6 +84,9 @@ int rnn__struct_init(const rnn__layout *L, void *out, size_t size, const void *l
 void rnn__config_defaults(rnn_config *cfg);
 /* RNN_OK or RNN_ERR_INVALID with the reason (naming the field and its range) in err. */
 int rnn__config_check(const rnn_config *cfg, char *err, size_t errlen);
+/* The units of adaptive cluster i's projection, floor(H / div_value^(i+1)) as Python computes it
+ * (div_value 0: 4); a double, since an unchecked div_value may make it huge */
+double rnn__adaptive_proj(const rnn_config *cfg, int i);
 /* The number of parameters (floats) a checked configuration has. */
 uint64_t rnn__config_params(const rnn_config *cfg);
 

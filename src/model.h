@@ -8,6 +8,7 @@
  *   api.c        the public entry points of models, states and parameters: argument checks only
  *   model.c      contexts, and the layers forward / backward: embedding, dropout, cells
  *   output.c     the output layer and its heads: loss, log-probabilities, scoring, the sampler chain
+ *   output_adaptive.c  the adaptive output layer (RNN_OUTPUT_ADAPTIVE) behind the same heads
  *   layer.c      what every cell shares: the all-steps input GEMM and the weight-gradient GEMMs
  *   cell_rnn.c, cell_lstm.c, cell_gru.c   the recurrences (one forward/backward pair each; cell.h)
  *   vocab.c      the vocabulary: words, the word -> id index, the tokenizer (rnn_vocab_encode)
@@ -75,6 +76,16 @@ typedef struct rnn__buffers {
     float *dbias;        /* training: (RNN_ROW_CHUNKS, V) the decoder bias gradient of the last forward:
                             row chunk c's column sums in dbias + c*V, summed while each row was
                             still in cache; backward adds the chunks in order */
+    /* the adaptive output layer (output_adaptive.c; NULL for the full one) over its A rows (R,
+     * training N): the head (A, HS), its rows turned into their gradient when training; the
+     * clusters' rows packed cluster after cluster: their inputs (A, H), projections (A,
+     * max proj) and outputs (A, max cluster size), outputs turned into their gradient when
+     * training (backward turns the projections and inputs into theirs); the rows each
+     * cluster took, arow, acnt[i] of them for cluster i. With the adaptive layer, logits holds
+     * B full rows (the sampler's). */
+    float *ahead, *ax, *ap, *az;
+    int32_t *arow;
+    int acnt[RNN_MAX_CUTOFFS];
 } rnn__buffers;
 
 /*
@@ -123,6 +134,18 @@ typedef struct rnn__ctx {
     rnn__pool *pool;       /* librnn's threads for this context (NULL: the caller's alone) */
 } rnn__ctx;
 
+/* The adaptive output layer's shape (nc 0: the full one). Cluster i holds the ids [lo[i],
+ * lo[i+1]) (lo[0] = cutoffs[0], lo[nc] = V), projects H to proj[i] units and has the head's entry
+ * lo[0] + i. */
+typedef struct rnn__adaptive {
+    int nc, HS;            /* clusters; head size cutoffs[0] + nc */
+    int lo[RNN_MAX_CUTOFFS + 1];
+    int proj[RNN_MAX_CUTOFFS];
+    int max_proj, max_size; /* the largest proj[i] and cluster size */
+    size_t head_w, head_b; /* offsets; head_b SIZE_MAX without head_bias */
+    size_t w0[RNN_MAX_CUTOFFS], w1[RNN_MAX_CUTOFFS]; /* decoder.tail.{i}.0/1.weight */
+} rnn__adaptive;
+
 struct rnn_model {
     rnn_config cfg;
     rnn_allocator al;
@@ -134,7 +157,8 @@ struct rnn_model {
     int ntensors;
     rnn__tensor *tensors;  /* PyTorch's parameters() order */
     rnn__layer_params *layers;
-    size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied */
+    size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied (unused when adaptive) */
+    rnn__adaptive ad;      /* the adaptive output layer (ad.nc 0: the full one) */
 
     rnn__ctx train;        /* the model's own context */
     int threads;           /* rnn_model_set_threads; states take it when they are created */
@@ -244,6 +268,18 @@ int rnn__head_sample(const rnn_model *m, rnn__ctx *x, const float *in, int B, co
 void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B, float *logprobs);
 /* After a training loss head over N rows of `in`: the decoder's gradients, dx (N,H) = d/d(in) */
 void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
+/* output_adaptive.c: the adaptive output layer behind the heads above (m->ad.nc > 0).
+ * Loss: the NLL of each of the N rows `in` with a target (tgt, RNN_IGNORE: none) into
+ * x->buf.row_nll (0 for the others), their sum returned, *count the targets kept (count may be
+ * NULL); the head for every row, cluster i only for the rows whose target is in it; want_grad:
+ * keeps d(sum NLL / kept) in the buffers for rnn__ad_backward. rowwise picks the products. */
+double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int N,
+                    int want_grad, double *count);
+/* log_prob(): the full log-probabilities of the N = B*T time-major rows `in`, row r into
+ * out + ((r % B) * T + r / B) * V (T = 1: row r at out + r*V) */
+void rnn__ad_logprobs(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, int B, int T, float *out);
+/* After a training rnn__ad_loss over N rows of `in`: the layer's gradients, dx (N,H) = d/d(in) */
+void rnn__ad_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
 /* The caller's sampling parameters (NULL: the defaults) read and checked into *s */
 int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s);
 

@@ -233,6 +233,8 @@ static int save_args(const rnn_model *m, unsigned flags, const void *app, size_t
 {
     rnn_model *mm = (rnn_model *)m; /* only the message is written */
     if (flags & ~RNN_SAVE_STATE) return rnn__fail(mm, RNN_ERR_INVALID, "unknown save flags 0x%x", flags);
+    if (m->ad.nc) /* (docs/FORMAT.md has no place for its settings yet) */
+        return rnn__fail(mm, RNN_ERR_INVALID, "a model with an adaptive output layer cannot be saved yet");
     if (app_len && !app) return rnn__fail(mm, RNN_ERR_INVALID, "app_data is NULL but app_len is %zu", app_len);
     if (app_len > RNN__MAX_APP)
         return rnn__fail(mm, RNN_ERR_INVALID, "application data of %zu bytes exceeds %zu (RNN_LIMIT_APP_DATA)", app_len,

@@ -1,7 +1,8 @@
 /*
  * output.c -- the fused output layer: logits = x W_dec^T + b_dec, log_softmax, NLL, and the NLL's
  * gradient with respect to the logits, all in one (rows, V) buffer: the logits are overwritten by
- * their gradient, so no second V-wide buffer per token exists.
+ * their gradient, so no second V-wide buffer per token exists. The heads take the adaptive layer
+ * (output_adaptive.c) instead when the model has one.
  */
 #include "model.h"
 #include "kernels.h"
@@ -95,15 +96,23 @@ static double output_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const fl
 
 double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs)
 {
-    double count = 0;
-    double nll = output_rows(m, x, x->per_stream, in, x->buf.tgt, B, T, train, &count, logprobs);
+    double count = 0, nll;
+    if (m->ad.nc) {
+        nll = rnn__ad_loss(m, x, x->per_stream, in, x->buf.tgt, B * T, train, &count);
+        if (logprobs) rnn__ad_logprobs(m, x, x->per_stream, in, B, T, logprobs);
+    } else {
+        nll = output_rows(m, x, x->per_stream, in, x->buf.tgt, B, T, train, &count, logprobs);
+    }
     if (train) x->pending = 1, x->fw_batch = B, x->fw_steps = T;
     return count > 0 ? nll / count : 0.0;
 }
 
 void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B, float *logprobs)
 {
-    output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, NULL, logprobs);
+    if (m->ad.nc)
+        rnn__ad_logprobs(m, x, x->per_stream, in, B, 1, logprobs);
+    else
+        output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, NULL, logprobs);
 }
 
 void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, int block, int carry,
@@ -128,7 +137,10 @@ void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, i
             memcpy(buf->d1, buf->h0 + (size_t)(L - 1) * BH, BH * sizeof(float));
             memcpy(buf->d1 + BH, top, (N * H - BH) * sizeof(float));
         }
-        output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, NULL, NULL);
+        if (m->ad.nc) /* row-wise: which rows a cluster's products take depends on the block */
+            rnn__ad_loss(m, x, 1, in, buf->tok + (size_t)t0 * B, (int)N, 0, NULL);
+        else
+            output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, NULL, NULL);
         for (int t = 0; t < n; t++)
             for (int b = 0; b < B; b++) row_logp[b] -= buf->row_nll[(size_t)t * B + b];
     }
@@ -151,6 +163,10 @@ static void dbias_part(void *arg, int part, int parts)
 
 void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx)
 {
+    if (m->ad.nc) {
+        rnn__ad_backward(m, x, in, N, dx);
+        return;
+    }
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
     const float *dlogits = x->buf.logits;
     /* dW_dec (V,H) += dlogits^T (V,N) * in (N,H) */
@@ -338,14 +354,20 @@ int rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, c
 {
     int V = m->cfg.vocab_size;
     float *logits = ctx->buf.logits;
-    const float *bias = m->params + m->dec_b;
+    /* the adaptive layer's rows are its log-probabilities (log_prob()), with no bias to add: the
+     * chain then runs on them as on logits (they differ from logits by a constant per row, which
+     * temperature, top-k, top-p and min-p do not see; the penalty multiplies them, all <= 0) */
+    const float *bias = m->ad.nc ? NULL : m->params + m->dec_b;
     /* the penalty off (0 or 1) leaves the 1.0 chain's passes exactly as they were */
     int pen = s->repeat_penalty != 0.0f && s->repeat_penalty != 1.0f;
-    decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
+    if (bias)
+        decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
+    else
+        rnn__ad_logprobs(m, ctx, ctx->per_stream, x, N, 1, logits);
     if (pen) /* the bias is added here, and the rows are checked with the penalty applied */
         for (int r = 0; r < N; r++) {
             float *row = logits + (size_t)r * V;
-            rnn__k_add_bias_max(row, bias, V);
+            if (bias) rnn__k_add_bias_max(row, bias, V);
             penalize(ctx, r, row, s->repeat_penalty, s->repeat_last_n ? s->repeat_last_n : 64, ctx->buf.order);
         }
     for (int r = 0, id; r < N; r++) /* every row before any draw: a failure advances no generator */
@@ -354,12 +376,12 @@ int rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, c
             const char *after = pen ? " after the repetition penalty" : "";
             if (id < 0) return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: every logit is -inf%s", r, after);
             return rnn__failf(ctx->err, RNN_ERR_NUMERIC, "stream %d: the logit of token %d is %g%s", r, id,
-                              (double)(pen ? row[id] : row[id] + bias[id]), after);
+                              (double)(pen || !bias ? row[id] : row[id] + bias[id]), after);
         }
     for (int r = 0; r < N; r++) {
         float *row = logits + (size_t)r * V;
         float mx;
-        if (pen) {
+        if (pen || !bias) {
             mx = row[0];
             for (int k = 1; k < V; k++) mx = row[k] > mx ? row[k] : mx;
         } else {

@@ -28,13 +28,18 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->cfg.tied = cfg->tied != 0;
+    int adaptive = cfg->output == RNN_OUTPUT_ADAPTIVE, nc = adaptive ? cfg->num_cutoffs : 0;
+    if (adaptive) { /* the configuration says what the model has: PyTorch's default, a flag */
+        if (m->cfg.div_value == 0.0f) m->cfg.div_value = 4.0f;
+        m->cfg.head_bias = cfg->head_bias != 0;
+    }
     m->al = al;
     m->cell = cell;
     m->G = cell->gates;
     m->threads = 1;
 
     /* the parameter table, in PyTorch's parameters() order */
-    int nt = 1 + 4 * L + (m->cfg.tied ? 0 : 1) + 1;
+    int nt = 1 + 4 * L + (adaptive ? 1 + m->cfg.head_bias + 2 * nc : (m->cfg.tied ? 0 : 1) + 1);
     m->tensors = rnn__alloc(&m->al, sizeof(rnn__tensor) * (size_t)nt);
     m->layers = rnn__alloc(&m->al, sizeof(rnn__layer_params) * (size_t)L);
     if (!m->tensors || !m->layers || rnn__ctx_init(&m->train, m, &m->err) != RNN_OK) goto nomem;
@@ -56,10 +61,30 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
         snprintf(name, sizeof name, "rnn.bias_hh_l%d", l);
         lp->b_hh = off, add_tensor(m, &off, name, 1, GH);
     }
-    m->dec_w = m->enc;
-    if (!m->cfg.tied) m->dec_w = off, add_tensor(m, &off, "decoder.weight", V, H);
-    m->dec_b = off;
-    add_tensor(m, &off, "decoder.bias", 1, V);
+    if (adaptive) { /* AdaptiveLogSoftmaxWithLoss's parameters(): head, then each cluster's two */
+        rnn__adaptive *ad = &m->ad;
+        ad->nc = nc, ad->HS = cfg->cutoffs[0] + nc;
+        for (int i = 0; i <= nc; i++) ad->lo[i] = i < nc ? cfg->cutoffs[i] : V;
+        ad->head_w = off, add_tensor(m, &off, "decoder.head.weight", ad->HS, H);
+        ad->head_b = SIZE_MAX;
+        if (m->cfg.head_bias) ad->head_b = off, add_tensor(m, &off, "decoder.head.bias", 1, ad->HS);
+        for (int i = 0; i < nc; i++) {
+            int p = (int)rnn__adaptive_proj(&m->cfg, i), size = ad->lo[i + 1] - ad->lo[i];
+            ad->proj[i] = p;
+            ad->max_proj = p > ad->max_proj ? p : ad->max_proj;
+            ad->max_size = size > ad->max_size ? size : ad->max_size;
+            snprintf(name, sizeof name, "decoder.tail.%d.0.weight", i);
+            ad->w0[i] = off, add_tensor(m, &off, name, p, H);
+            snprintf(name, sizeof name, "decoder.tail.%d.1.weight", i);
+            ad->w1[i] = off, add_tensor(m, &off, name, size, p);
+        }
+        m->dec_w = m->dec_b = SIZE_MAX;
+    } else {
+        m->dec_w = m->enc;
+        if (!m->cfg.tied) m->dec_w = off, add_tensor(m, &off, "decoder.weight", V, H);
+        m->dec_b = off;
+        add_tensor(m, &off, "decoder.bias", 1, V);
+    }
     m->nparams = off;
     size_t bytes = rnn__mul_size(off, sizeof(float));
     if (!bytes) goto nomem;
@@ -68,7 +93,10 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
     if (!m->params || !m->grads) goto nomem;
     memset(m->grads, 0, bytes);
 
-    /* initialisation as the PyTorch example (init_weights) and nn.RNN/LSTM/GRU's reset_parameters */
+    /* initialisation as the PyTorch example (init_weights) and nn.RNN/LSTM/GRU's reset_parameters;
+     * the adaptive layer's tensors, after the layers', as nn.Linear's reset_parameters: weight and
+     * bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform_ with a = sqrt(5) gives that bound),
+     * drawn in the table's order from the same generator */
     rnn__rng init;
     rnn__rng_seed(&init, cfg->seed ^ 0x6A09E667F3BCC908ull);
     float k = 1.0f / sqrtf((float)H);
@@ -78,6 +106,8 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
         size_t n = (size_t)t->rows * t->cols;
         float a = strncmp(t->name, "rnn.", 4) == 0 ? k : 0.1f;
         if (strcmp(t->name, "decoder.bias") == 0) a = 0.0f;
+        if (strncmp(t->name, "decoder.head.", 13) == 0 || strncmp(t->name, "decoder.tail.", 13) == 0)
+            a = 1.0f / sqrtf((float)(t->rows == 1 && strcmp(t->name, "decoder.head.bias") == 0 ? H : t->cols));
         for (size_t j = 0; j < n; j++) p[j] = a == 0.0f ? 0.0f : -a + 2.0f * a * rnn__rng_float(&init);
     }
     *out = m;

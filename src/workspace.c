@@ -40,7 +40,17 @@ static size_t layout(const rnn_model *m, int mode, int B, int T, size_t R, rnn__
         buf->xd[l] = drop ? RNN_TAKE_F(a, N * H) : buf->y[l];
         buf->md[l] = drop ? RNN_TAKE_F(a, N * H) : NULL;
     }
-    buf->logits = R ? RNN_TAKE_F(a, R * V) : NULL;
+    const rnn__adaptive *ad = &m->ad;
+    /* the adaptive layer's rows (training: all N; otherwise the heads' R), and B full rows of
+     * logits for the sampler (its runs are (B, 1)); as many for every mode, so that TRAIN still
+     * holds EVAL */
+    size_t A = ad->nc ? R : 0;
+    buf->logits = R ? RNN_TAKE_F(a, (ad->nc ? (size_t)B : R) * V) : NULL;
+    buf->ahead = A ? RNN_TAKE_F(a, A * ad->HS) : NULL;
+    buf->ax = A ? RNN_TAKE_F(a, A * H) : NULL;
+    buf->ap = A ? RNN_TAKE_F(a, A * ad->max_proj) : NULL;
+    buf->az = A ? RNN_TAKE_F(a, A * ad->max_size) : NULL;
+    buf->arow = A ? RNN_TAKE_I(a, A) : NULL;
     buf->h0 = RNN_TAKE_F(a, (size_t)L * B * H);
     buf->c0 = m->cfg.cell == RNN_CELL_LSTM ? RNN_TAKE_F(a, (size_t)L * B * H) : NULL;
     buf->d1 = train ? RNN_TAKE_F(a, N * D) : R ? RNN_TAKE_F(a, R * H) : NULL;
@@ -48,7 +58,7 @@ static size_t layout(const rnn_model *m, int mode, int B, int T, size_t R, rnn__
     buf->scratch = train ? RNN_TAKE_F(a, m->cell->scratch_size(B, T, H)) : NULL;
     buf->order = R ? RNN_TAKE_I(a, V) : NULL;
     buf->row_nll = R ? (double *)rnn__arena_take(a, R * sizeof(double)) : NULL;
-    buf->dbias = train ? RNN_TAKE_F(a, (size_t)RNN_ROW_CHUNKS * V) : NULL;
+    buf->dbias = train && !ad->nc ? RNN_TAKE_F(a, (size_t)RNN_ROW_CHUNKS * V) : NULL;
     return a->used;
 }
 

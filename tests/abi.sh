@@ -53,8 +53,9 @@ soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
     bad "soname '$soname', expected librnn.so.1 (RNN_VERSION_MAJOR $major) and the file $libdir/librnn.so.1"
 
 # 3. struct_size: a program compiled against an older 1.x header, in which each struct that grows
-#    lacks its last field (rnn_config: seed, rnn_param: size, rnn_allocator: user; rnn_sampling
-#    its 1.1 fields, min_p, repeat_penalty, repeat_last_n), runs on this library as the header promises: the missing fields take their defaults,
+#    lacks its last field (rnn_param: size, rnn_allocator: user; rnn_config and rnn_sampling
+#    their 1.1 fields: output, num_cutoffs, cutoffs, div_value, head_bias and min_p,
+#    repeat_penalty, repeat_last_n), runs on this library as the header promises: the missing fields take their defaults,
 #    and the library neither reads nor writes past the program's struct (a value placed right after
 #    each struct would change the result or be overwritten). Its results are compared with the same
 #    program compiled against the real header.
@@ -72,10 +73,10 @@ awk 'BEGIN { want["rnn_config"]; want["rnn_sampling"]; want["rnn_param"]; want["
      }
      inside { buf[++n] = $0; next }
      { print }' include/rnn.h > "$tmp/short/rnn.h"
-removed=$(diff include/rnn.h "$tmp/short/rnn.h" | sed -n 's/^< *\([a-z_0-9]* \**[a-z_]*;\).*/\1/p' | tr '\n' ' ')
-[ "$removed" = "uint64_t seed; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size; " ] &&
-    ok "short header: rnn_config without seed, rnn_allocator without user, rnn_sampling without its 1.1 fields (min_p, repeat_penalty, repeat_last_n: the 1.0 layout), rnn_param without size" ||
-    bad "the short header lost '$removed', expected 'uint64_t seed; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size;'"
+removed=$(diff include/rnn.h "$tmp/short/rnn.h" | sed -n 's/^< *\([a-z_0-9]* \**[a-z_]*\(\[[A-Z_]*\]\)\{0,1\};\).*/\1/p' | tr '\n' ' ')
+[ "$removed" = "int output; int num_cutoffs; int cutoffs[RNN_MAX_CUTOFFS]; float div_value; int head_bias; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size; " ] &&
+    ok "short header: rnn_config and rnn_sampling without their 1.1 fields (the 1.0 layouts), rnn_allocator without user, rnn_param without size" ||
+    bad "the short header lost '$removed', expected 'int output; int num_cutoffs; int cutoffs[RNN_MAX_CUTOFFS]; float div_value; int head_bias; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size;'"
 
 cat > "$tmp/structs.c" <<'EOF'
 /* Built twice: against include/rnn.h (FULL) and against a copy whose growable structs lack
@@ -125,7 +126,7 @@ int main(void)
            sizeof(rnn_sampling), sizeof(rnn_param), sizeof(rnn_allocator));
 
     /* rnn_config: init with this program's size; after it a value the library must not take for
-     * the seed (nor overwrite) */
+     * a field the program lacks (nor overwrite) */
     struct { rnn_config c; uint64_t after; } cb;
     memset(&cb, 0x5A, sizeof cb);
     cb.after = 42;
@@ -293,7 +294,7 @@ else
         b=$(grep "^val $key " "$tmp/full.out" || true)
         case $key in
         param) what="rnn_param_get: the same names and shapes ($(echo "$b" | wc -l) tensors)" ;;
-        checksum) what="rnn_config without seed: the weights of seed 1111, as rnn.h's default (${b#val checksum })" ;;
+        checksum) what="rnn_config without its 1.1 fields: the weights of the full output layer, as rnn.h's default (${b#val checksum })" ;;
         sampled) what="rnn_sampling without its 1.1 fields: rnn_state_generate (temperature 1) draws what the defaults draw" ;;
         greedy) what="rnn_sampling without its 1.1 fields: greedy rnn_state_generate the same" ;;
         draw_top_k) what="rnn_sampling without its 1.1 fields: rnn_state_draw with top_k 10 the same" ;;

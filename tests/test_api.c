@@ -2539,6 +2539,7 @@ START_TEST(test_limits)
         {RNN_LIMIT_WORD_BYTES, "RNN_LIMIT_WORD_BYTES", 1048576},
         {RNN_LIMIT_APP_DATA, "RNN_LIMIT_APP_DATA", 16 * 1024 * 1024},
         {RNN_LIMIT_REPEAT_WINDOW, "RNN_LIMIT_REPEAT_WINDOW", 1024},
+        {RNN_LIMIT_CUTOFFS, "RNN_LIMIT_CUTOFFS", RNN_MAX_CUTOFFS},
     };
     ck_assert_int_eq(RNN_LIMIT_DIM, 0);
     ck_assert_int_eq(RNN_LIMIT_APP_DATA, 5);
@@ -2550,7 +2551,8 @@ START_TEST(test_limits)
                       (long long)lim[k].want);
     }
     ck_assert_int_eq(RNN_LIMIT_REPEAT_WINDOW, 6);
-    const int unknown[] = {-1, 7, 8, 100, INT_MAX, INT_MIN};
+    ck_assert_int_eq(RNN_LIMIT_CUTOFFS, 7);
+    const int unknown[] = {-1, 8, 9, 100, INT_MAX, INT_MIN};
     for (size_t k = 0; k < sizeof unknown / sizeof *unknown; k++) {
         int64_t v = -12345;
         ck_assert_msg(rnn_limit_get(unknown[k], &v) == RNN_ERR_INVALID, "rnn_limit_get(%d) not RNN_ERR_INVALID",

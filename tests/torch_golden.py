@@ -61,6 +61,20 @@ the param group divided by 4 before step ADAMW_ANNEAL, as rnnlm anneals it), and
   grad<k>/<name>    float32    every parameter's gradient (clipped) that AdamW step k (1-based) used
   step<k>/<name>    float32    every parameter after AdamW step k
   final/exp_avg/<name>, final/exp_avg_sq/<name>   the optimizer's moments after the last step
+
+Adaptive softmax (tests/test_adaptive.c reads these): OUTDIR/adaptive/<name>.bin for ADAPTIVE_CASES,
+the model above with its decoder replaced by nn.AdaptiveLogSoftmaxWithLoss(H, V, cutoffs, div_value,
+head_bias) (dropout 0, every parameter U(-0.5, 0.5)); targets of RNN_IGNORE (-1) are left out of
+the loss (the module is run on the kept rows only: the loss is their mean), and a case may leave a
+cluster without any target;
+  config            int32 [8]  cell, V, E, H, L, B, T, head_bias
+  cutoffs           int32 [n]
+  div_value         float32 [1]
+  init/<name>, h0, c0, tokens, targets   as above (targets may hold -1)
+  loss              float32 [1]  the module's loss over the kept rows
+  grad/<name>       float32      every parameter's gradient of that loss
+  logprobs          float32 [B][T][V]   module.log_prob() of every row
+  dh0               float32 [L][B][H]
 """
 import os
 import struct
@@ -314,6 +328,89 @@ def make_adamw_case(cell, cell_id, layers, tied, seed):
     return w, tr_norm
 
 
+# (name, cell, layers, cutoffs, div_value, head_bias, ignored targets, cluster left without targets)
+ADAPTIVE_CASES = [
+    ("LSTM_c1", "LSTM", 1, [20], 4.0, 0, 0, None),
+    ("LSTM_c2_bias_ignore", "LSTM", 2, [10, 25], 2.0, 1, 3, None),
+    ("LSTM_c3_empty", "LSTM", 1, [8, 16, 30], 1.5, 0, 0, 1),
+    ("GRU_c1_bias", "GRU", 2, [30], 4.0, 1, 0, None),
+    ("GRU_c3_bias_ignore_empty", "GRU", 1, [8, 16, 30], 1.5, 1, 2, 2),
+    ("RNN_TANH_c2", "RNN_TANH", 1, [12, 24], 2.0, 0, 2, None),
+    ("RNN_RELU_c2_bias_empty", "RNN_RELU", 2, [12, 24], 3.0, 1, 0, 0),
+]
+
+
+class AdaptiveModel(nn.Module):
+    """RNNModel with nn.AdaptiveLogSoftmaxWithLoss as its decoder (dropout 0)."""
+
+    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, cutoffs, div_value, head_bias):
+        super().__init__()
+        self.encoder = nn.Embedding(ntoken, ninp)
+        if rnn_type in ("LSTM", "GRU"):
+            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=0.0)
+        else:
+            nonlinearity = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}[rnn_type]
+            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=0.0)
+        self.decoder = nn.AdaptiveLogSoftmaxWithLoss(nhid, ntoken, cutoffs, div_value=div_value,
+                                                     head_bias=bool(head_bias))
+
+    def forward(self, inp, hidden):
+        output, hidden = self.rnn(self.encoder(inp), hidden)
+        return output.reshape(-1, output.size(2)), hidden
+
+
+def make_adaptive_case(name, cell, layers, cutoffs, div_value, head_bias, n_ignore, empty, seed):
+    torch.manual_seed(seed)
+    cell_id = dict(CELLS)[cell]
+    E, H = E_UNTIED, H_UNTIED
+    model = AdaptiveModel(cell, V, E, H, layers, cutoffs, div_value, head_bias)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-INIT_RANGE, INIT_RANGE)
+    params = named_params(model)
+    is_lstm = cell == "LSTM"
+    w = Writer()
+    w.i32("config", [cell_id, V, E, H, layers, B, T, head_bias])
+    w.i32("cutoffs", cutoffs)
+    w.f32("div_value", [div_value])
+    for n, p in params:
+        w.f32("init/" + n, tensor(p))
+    h0 = (torch.rand(layers, B, H) * 2 - 1).requires_grad_(True)
+    c0 = (torch.rand(layers, B, H) * 2 - 1) if is_lstm else None
+    w.f32("h0", tensor(h0))
+    if is_lstm:
+        w.f32("c0", tensor(c0))
+    tokens = torch.randint(0, V, (T, B))
+    bounds = [0] + cutoffs + [V]
+    allowed = [t for t in range(V) if empty is None or not (bounds[empty + 1] <= t < bounds[empty + 2])]
+    targets = torch.tensor(allowed)[torch.randint(0, len(allowed), (T, B))]
+    flat = targets.view(-1).clone()
+    for r in torch.randperm(T * B)[:n_ignore]:
+        flat[r] = -1
+    targets = flat.view(T, B)
+    for i in range(len(cutoffs)):  # every cluster but the empty one has a target
+        if i != empty and not ((flat >= bounds[i + 1]) & (flat < bounds[i + 2])).any().item():
+            r = ((flat >= 0) & (flat < cutoffs[0])).nonzero()[0, 0]  # a shortlist target moves there
+            flat[r] = bounds[i + 1] + int(r) % (bounds[i + 2] - bounds[i + 1])
+        inside = ((flat >= bounds[i + 1]) & (flat < bounds[i + 2])).any().item()
+        assert inside == (i != empty), (name, i)
+    w.i32("tokens", batch_major(tokens))
+    w.i32("targets", batch_major(targets))
+    model.zero_grad()
+    out, _ = model(tokens, (h0, c0) if is_lstm else h0)
+    kept = flat != -1
+    loss = model.decoder(out[kept], flat[kept]).loss
+    loss.backward()
+    w.f32("loss", [loss.item()])
+    for n, p in params:  # (an empty cluster's tail has no gradient: zeros)
+        w.f32("grad/" + n, tensor(p.grad if p.grad is not None else torch.zeros_like(p)))
+    with torch.no_grad():
+        logp = model.decoder.log_prob(out)
+    w.f32("logprobs", tensor(logp.view(T, B, V).transpose(0, 1)))
+    w.f32("dh0", tensor(h0.grad))
+    return w
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: torch_golden.py OUTDIR")
@@ -339,10 +436,14 @@ def main():
         closest = min([closest] + [abs(n / CLIP[cell] - 1) for n in norms])
         name = "%s_L%d_%s.bin" % (cell, layers, "tied" if tied else "untied")
         w.save(os.path.join(outdir, "adamw", name))
+    os.makedirs(os.path.join(outdir, "adaptive"), exist_ok=True)
+    for case in ADAPTIVE_CASES:
+        seed += 1
+        make_adaptive_case(*case, seed).save(os.path.join(outdir, "adaptive", case[0] + ".bin"))
     # A norm within float noise of the threshold could take the other branch in librnn.
     assert closest > 1e-3, "a gradient norm is too close to the clip threshold; change the seed"
-    print("torch_golden: wrote %d cases and %d AdamW cases to %s (torch %s; %d of %d SGD steps clipped)"
-          % (len(CELLS) * len(LAYERS) * 2, len(ADAMW_CASES), outdir, torch.__version__, nclipped, nsteps))
+    print("torch_golden: wrote %d cases, %d AdamW cases and %d adaptive cases to %s (torch %s; %d of %d SGD "
+          "steps clipped)" % (len(CELLS) * len(LAYERS) * 2, len(ADAMW_CASES), len(ADAPTIVE_CASES), outdir, torch.__version__, nclipped, nsteps))
 
 
 if __name__ == "__main__":
