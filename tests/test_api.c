@@ -45,9 +45,11 @@
 
 /* The 1.0 structs that grow carry their size. */
 #define SMP_SIZE sizeof(rnn_sampling)
+/* An rnn_sampling of the 1.0 fields (designated: the 1.1 fields are 0, their defaults). */
+#define SMPL(size, t, k, p) {.struct_size = (size), .temperature = (t), .top_k = (k), .top_p = (p)}
 #define PARAM_INIT {.struct_size = sizeof(rnn_param)}
 /* rnn_sample's sampling at temperature t (top_k 0, top_p 1: the plain draw of 0.1's rnn_sample) */
-#define SMP(t) (&(rnn_sampling){SMP_SIZE, (t), 0, 1.0f})
+#define SMP(t) (&(rnn_sampling)SMPL(SMP_SIZE, (t), 0, 1.0f))
 
 /* The tiny model most tests use. */
 enum { V = 11, E = 5, H = 6, L = 2, B = 3, T = 4 };
@@ -3043,7 +3045,7 @@ START_TEST(test_struct_size_alloc_sampling)
     rnn_model *a = make_model(&c), *b = make_model(&c);
     OK(rnn_model_reset_hidden(a, B));
     OK(rnn_model_reset_hidden(b, B));
-    rnn_sampling older = {SMP_SIZE, 1.0f, 1, -5.0f};
+    rnn_sampling older = SMPL(SMP_SIZE, 1.0f, 1, -5.0f);
     older.struct_size = offsetof(rnn_sampling, top_p);
     int32_t x[B] = {1, 2, 3}, na[B], nb[B];
     for (int i = 0; i < 10; i++) {
@@ -3182,8 +3184,8 @@ START_TEST(test_sample_topk1_greedy)
             for (size_t j = 0; j < dw.size; j++) dw.data[j] *= 10.0f;
             OK(rnn_model_reset_hidden(all[i], B));
         }
-        const rnn_sampling greedy = {SMP_SIZE, 0.0f, 0, 1.0f}, top1 = {SMP_SIZE, 1.0f, 1, 1.0f},
-                           top1hot = {SMP_SIZE, 3.0f, 1, 0.5f};
+        const rnn_sampling greedy = SMPL(SMP_SIZE, 0.0f, 0, 1.0f), top1 = SMPL(SMP_SIZE, 1.0f, 1, 1.0f),
+                           top1hot = SMPL(SMP_SIZE, 3.0f, 1, 0.5f);
         int32_t x[B] = {0, 4, 8}, a[B], b[B], c[B];
         for (int step = 0; step < 25; step++) {
             OK(rnn_sample(g, x, B, &greedy, a));
@@ -3503,7 +3505,7 @@ static void spoil(float *bias, int how)
  * fed tokens taken back, the generator not advanced (a twin that never failed keeps agreeing). */
 START_TEST(test_sample_nonfinite)
 {
-    const rnn_sampling modes[] = {{SMP_SIZE, 1.0f, 0, 1.0f}, {SMP_SIZE, 0.0f, 0, 1.0f}, {SMP_SIZE, 0.7f, 3, 0.9f}};
+    const rnn_sampling modes[] = {SMPL(SMP_SIZE, 1.0f, 0, 1.0f), SMPL(SMP_SIZE, 0.0f, 0, 1.0f), SMPL(SMP_SIZE, 0.7f, 3, 0.9f)};
     for (int cell = 0; cell < NCELLS; cell++) {
         rnn_config cfg = tiny_cfg(cell, L, 0.3f);
         rnn_model *m = make_model(&cfg), *twin = make_model(&cfg);

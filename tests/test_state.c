@@ -42,9 +42,11 @@
 
 /* The 1.0 structs that grow carry their size. */
 #define SMP_SIZE sizeof(rnn_sampling)
+/* An rnn_sampling of the 1.0 fields (designated: the 1.1 fields are 0, their defaults). */
+#define SMPL(size, t, k, p) {.struct_size = (size), .temperature = (t), .top_k = (k), .top_p = (p)}
 #define PARAM_INIT {.struct_size = sizeof(rnn_param)}
 /* rnn_sample's sampling at temperature t (top_k 0, top_p 1: the plain draw of 0.1's rnn_sample) */
-#define SMP(t) (&(rnn_sampling){SMP_SIZE, (t), 0, 1.0f})
+#define SMP(t) (&(rnn_sampling)SMPL(SMP_SIZE, (t), 0, 1.0f))
 
 enum { V = 37, E = 9, H = 12, L = 2, NCELLS = 4, MAXB = 8 };
 static const char *const CELL_NAME[NCELLS] = {"RNN_TANH", "RNN_RELU", "LSTM", "GRU"};
@@ -563,7 +565,7 @@ END_TEST
 
 /* ---- batched generation == one-stream states seeded seed + b ------------------------------------ */
 enum { GB = 4, GP = 5, GN = 60, NSAMP = 4 };
-static const rnn_sampling SAMPLINGS[NSAMP] = {{SMP_SIZE, 1.0f, 0, 1.0f}, {SMP_SIZE, 1.0f, 5, 1.0f}, {SMP_SIZE, 1.0f, 0, 0.9f}, {SMP_SIZE, 0.8f, 8, 0.95f}};
+static const rnn_sampling SAMPLINGS[NSAMP] = {SMPL(SMP_SIZE, 1.0f, 0, 1.0f), SMPL(SMP_SIZE, 1.0f, 5, 1.0f), SMPL(SMP_SIZE, 1.0f, 0, 0.9f), SMPL(SMP_SIZE, 0.8f, 8, 0.95f)};
 
 START_TEST(test_batched_generation)
 {
@@ -735,7 +737,7 @@ START_TEST(test_fork_reset)
     OK(rnn_state_feed(G1, pre, P, 0));
     OK(rnn_state_feed(G2, pre, P, 0));
     OK(rnn_state_feed(G3, pre, P, 0));
-    rnn_sampling greedy = {SMP_SIZE, 0.0f, 0, 1.0f}, k1 = {SMP_SIZE, 1.0f, 1, 1.0f}, k1hot = {SMP_SIZE, 3.0f, 1, 0.5f};
+    rnn_sampling greedy = SMPL(SMP_SIZE, 0.0f, 0, 1.0f), k1 = SMPL(SMP_SIZE, 1.0f, 1, 1.0f), k1hot = SMPL(SMP_SIZE, 3.0f, 1, 0.5f);
     for (int t = 0; t < 15; t++) {
         int32_t a1[B], a2[B], a3[B];
         float lp[B * V];
@@ -856,16 +858,16 @@ START_TEST(test_sampling_greedy_topk)
         for (int k = 0; k < 7; k++) ck_assert(fabs(lp[b * 7 + k] - log(p[k])) <= 1e-5);
     rnn_state_free(st);
 
-    rnn_sampling g0 = {SMP_SIZE, 0.0f, 0, 1.0f}, k1 = {SMP_SIZE, 1.0f, 1, 1.0f}, k1t = {SMP_SIZE, 2.5f, 1, 1.0f}, k1p = {SMP_SIZE, 1.0f, 1, 0.3f};
+    rnn_sampling g0 = SMPL(SMP_SIZE, 0.0f, 0, 1.0f), k1 = SMPL(SMP_SIZE, 1.0f, 1, 1.0f), k1t = SMPL(SMP_SIZE, 2.5f, 1, 1.0f), k1p = SMPL(SMP_SIZE, 1.0f, 1, 0.3f);
     check_always(m, 7, &g0, 6, "greedy");
     check_always(m, 7, &k1, 6, "top_k 1");
     check_always(m, 7, &k1t, 6, "top_k 1, temperature 2.5");
     check_always(m, 7, &k1p, 6, "top_k 1, top_p 0.3");
-    rnn_sampling pp = {SMP_SIZE, 1.0f, 0, 0.2f}; /* 0.25 alone reaches 0.2 */
+    rnn_sampling pp = SMPL(SMP_SIZE, 1.0f, 0, 0.2f); /* 0.25 alone reaches 0.2 */
     check_always(m, 7, &pp, 6, "top_p 0.2");
 
     double q[7];
-    rnn_sampling s = {SMP_SIZE, 1.0f, 0, 1.0f};
+    rnn_sampling s = SMPL(SMP_SIZE, 1.0f, 0, 1.0f);
     check_draws(m, 7, &s, p, "plain");
     /* top-2: 6 and, of the tied 1 and 3, the lower id 1 */
     s.top_k = 2;
@@ -906,7 +908,7 @@ START_TEST(test_sampling_top_p)
     /* p = [0.5, 0.3, 0.15, 0.05] stored out of order so that the sort matters */
     static const double p[4] = {0.15, 0.5, 0.05, 0.3};
     rnn_model *m = make_dist_model(p, 4);
-    rnn_sampling s = {SMP_SIZE, 1.0f, 0, 1.0f};
+    rnn_sampling s = SMPL(SMP_SIZE, 1.0f, 0, 1.0f);
     struct {
         float top_p;
         double q[4];
@@ -1010,13 +1012,13 @@ START_TEST(test_sampling_bad_values)
     hs h0, h1;
     take(st, &h0);
     const rnn_sampling bad[] = {
-        {SMP_SIZE, 1.0f, -1, 1.0f},      {SMP_SIZE, 1.0f, -1000, 0.5f},    {SMP_SIZE, 1.0f, 0, 0.0f},     {SMP_SIZE, 1.0f, 0, -0.0f},
-        {SMP_SIZE, 1.0f, 0, -0.5f},      {SMP_SIZE, 1.0f, 0, 1.0001f},     {SMP_SIZE, 1.0f, 0, 0x1.000002p0f}, {SMP_SIZE, 1.0f, 0, NAN},
-        {SMP_SIZE, 1.0f, 0, INFINITY},   {SMP_SIZE, 1.0f, 0, -INFINITY},   {SMP_SIZE, -1.0f, 0, 1.0f},    {SMP_SIZE, -1e-30f, 0, 1.0f},
-        {SMP_SIZE, NAN, 0, 1.0f},        {SMP_SIZE, INFINITY, 0, 1.0f},    {SMP_SIZE, -INFINITY, 0, 1.0f}, {SMP_SIZE, 1.0f, 5, 2.0f},
+        SMPL(SMP_SIZE, 1.0f, -1, 1.0f),      SMPL(SMP_SIZE, 1.0f, -1000, 0.5f),    SMPL(SMP_SIZE, 1.0f, 0, 0.0f),     SMPL(SMP_SIZE, 1.0f, 0, -0.0f),
+        SMPL(SMP_SIZE, 1.0f, 0, -0.5f),      SMPL(SMP_SIZE, 1.0f, 0, 1.0001f),     SMPL(SMP_SIZE, 1.0f, 0, 0x1.000002p0f), SMPL(SMP_SIZE, 1.0f, 0, NAN),
+        SMPL(SMP_SIZE, 1.0f, 0, INFINITY),   SMPL(SMP_SIZE, 1.0f, 0, -INFINITY),   SMPL(SMP_SIZE, -1.0f, 0, 1.0f),    SMPL(SMP_SIZE, -1e-30f, 0, 1.0f),
+        SMPL(SMP_SIZE, NAN, 0, 1.0f),        SMPL(SMP_SIZE, INFINITY, 0, 1.0f),    SMPL(SMP_SIZE, -INFINITY, 0, 1.0f), SMPL(SMP_SIZE, 1.0f, 5, 2.0f),
         /* 1.0: struct_size below its own size, or cutting a field */
-        {0, 1.0f, 0, 1.0f},              {3, 1.0f, 0, 1.0f},               {sizeof(size_t) - 1, 1.0f, 0, 1.0f},
-        {offsetof(rnn_sampling, temperature) + 2, 1.0f, 0, 1.0f},          {offsetof(rnn_sampling, top_p) + 1, 1.0f, 0, 1.0f},
+        SMPL(0, 1.0f, 0, 1.0f),              SMPL(3, 1.0f, 0, 1.0f),               SMPL(sizeof(size_t) - 1, 1.0f, 0, 1.0f),
+        SMPL(offsetof(rnn_sampling, temperature) + 2, 1.0f, 0, 1.0f),          SMPL(offsetof(rnn_sampling, top_p) + 1, 1.0f, 0, 1.0f),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int32_t nx[B] = {-7, -7, -7}, out[B * 3];
@@ -1039,8 +1041,8 @@ START_TEST(test_sampling_bad_values)
     OK(rnn_state_generate(twin, NULL, 20, g2));
     ck_assert(memcmp(g1, g2, sizeof g1) == 0);
     /* borderline good values */
-    const rnn_sampling good[] = {{SMP_SIZE, 0.0f, 0, 1.0f}, {SMP_SIZE, -0.0f, 0, 1.0f}, {SMP_SIZE, 1e-30f, 0, 1.0f}, {SMP_SIZE, 1e30f, 0, 1.0f},
-                                 {SMP_SIZE, 1.0f, 0, 1e-30f}, {SMP_SIZE, 1.0f, V + 5, 1.0f}, {SMP_SIZE, 1.0f, 0x7fffffff, 1.0f}};
+    const rnn_sampling good[] = {SMPL(SMP_SIZE, 0.0f, 0, 1.0f), SMPL(SMP_SIZE, -0.0f, 0, 1.0f), SMPL(SMP_SIZE, 1e-30f, 0, 1.0f), SMPL(SMP_SIZE, 1e30f, 0, 1.0f),
+                                 SMPL(SMP_SIZE, 1.0f, 0, 1e-30f), SMPL(SMP_SIZE, 1.0f, V + 5, 1.0f), SMPL(SMP_SIZE, 1.0f, 0x7fffffff, 1.0f)};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int32_t nx[B];
         int rc = rnn_state_draw(st, &good[i], nx);
@@ -1094,7 +1096,7 @@ START_TEST(test_threads)
         OK(rnn_sampling_init(&seq[i].smp, sizeof seq[i].smp));
         if (i == 1) seq[i].smp.top_k = 10;
         if (i == 2) seq[i].smp.top_p = 0.9f, seq[i].smp.temperature = 0.7f;
-        if (i == 3) seq[i].smp = (rnn_sampling){SMP_SIZE, 1.3f, 12, 0.95f};
+        if (i == 3) seq[i].smp = (rnn_sampling)SMPL(SMP_SIZE, 1.3f, 12, 0.95f);
         fill_tokens(seq[i].pre, TB * TP, V, 800 + i);
         par[i] = seq[i];
         run_job(&seq[i]);
@@ -1165,7 +1167,7 @@ START_TEST(test_alloc)
     int32_t big[B * BIG], small[B * 2];
     fill_tokens(big, B * BIG, V, 81);
     fill_tokens(small, B * 2, V, 82);
-    rnn_sampling smp = {SMP_SIZE, 0.9f, 7, 0.9f};
+    rnn_sampling smp = SMPL(SMP_SIZE, 0.9f, 7, 0.9f);
     rnn_state *a = NULL, *b = NULL;
     OK(rnn_state_create(&a, m, B, 1));
     OK(rnn_state_create(&b, m, B, 2));
@@ -1524,7 +1526,7 @@ START_TEST(test_model_readonly)
     fill_tokens(t3, 3 * 5, V, 112);
     OK(rnn_state_feed(st, t3, 5, 0));
     OK(rnn_state_score(st, t3, 5, 0, sc));
-    OK(rnn_state_generate(st, &(rnn_sampling){SMP_SIZE, 0.9f, 5, 0.9f}, 40, out));
+    OK(rnn_state_generate(st, &(rnn_sampling)SMPL(SMP_SIZE, 0.9f, 5, 0.9f), 40, out));
     OK(rnn_state_get_logprobs(st, lp));
     OK(rnn_state_reset(st));
     ck_assert(memcmp(p, p0, n * sizeof(float)) == 0);
@@ -1569,7 +1571,7 @@ START_TEST(test_draw_nonfinite)
 {
     int cell = _i;
     enum { B = 2, P = 3, X = 7 };
-    const rnn_sampling modes[] = {{SMP_SIZE, 1.0f, 0, 1.0f}, {SMP_SIZE, 0.0f, 0, 1.0f}, {SMP_SIZE, 0.7f, 5, 0.9f}};
+    const rnn_sampling modes[] = {SMPL(SMP_SIZE, 1.0f, 0, 1.0f), SMPL(SMP_SIZE, 0.0f, 0, 1.0f), SMPL(SMP_SIZE, 0.7f, 5, 0.9f)};
     rnn_model *m = make_model(cell, 151 + cell);
     rnn_param db = PARAM_INIT, enc = PARAM_INIT;
     OK(rnn_param_find(m, "decoder.bias", &db));
