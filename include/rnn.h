@@ -468,6 +468,17 @@ RNN_API int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *tar
  *   4. top-p: of those, the smallest set of the largest whose sum reaches top_p x their sum;
  *   5. min-p (llama.cpp's min_p): of those, only the w_k >= min_p x the largest w_k;
  *   6. the draw: k with probability w_k / (the sum of the kept w), from the stream's generator.
+ * The generator: every draw takes exactly one uniform (53 bits) from the stream's generator
+ * (rnn_sample: from the model's, stream after stream), whatever the settings; greedy takes none.
+ * The uniform is inverted through the kept weights' running sum, in id order (after top-k or
+ * top-p: best first). With an adaptive output layer at temperature 1 without steps 1, 3, 4 and 5
+ * (the defaults), the draw is two-level and computes only the head and the drawn cluster, not V
+ * log-probabilities: the uniform picks the head's entry (a head word, or a cluster), and where it
+ * fell within that cluster's share (a uniform again) picks the cluster's word; that is
+ * log_prob()'s distribution, and the token the full row would give from the same uniform but for
+ * rounding. Greedy there computes only the clusters whose head entry lies above the best word
+ * found before them (a cluster word's log-probability never exceeds its cluster's entry). These
+ * two check only the head and the clusters they compute for NaN and +inf (RNN_ERR_NUMERIC below).
  * A stream's history is the tokens it was fed, oldest first, since its hidden state was last
  * reset or set: by rnn_state_feed, rnn_state_score and rnn_state_generate (its own tokens) for a
  * state; by rnn_forward, rnn_evaluate and rnn_sample (the tokens it feeds, so its draw already

@@ -84,7 +84,7 @@ typedef struct rnn__buffers {
      * cluster took, arow, acnt[i] of them for cluster i. With the adaptive layer, logits holds
      * B full rows (the sampler's). */
     float *ahead, *ax, *ap, *az;
-    int32_t *arow;
+    int32_t *arow, *apick; /* apick (A): the sampler's draw of each row before it is handed out */
     int acnt[RNN_MAX_CUTOFFS];
 } rnn__buffers;
 
@@ -280,6 +280,17 @@ double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *i
 void rnn__ad_logprobs(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, int B, int T, float *out);
 /* After a training rnn__ad_loss over N rows of `in`: the layer's gradients, dx (N,H) = d/d(in) */
 void rnn__ad_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
+/* output.c: k drawn with probability w[k] / sum(w) (w >= 0, V of them, not all 0) by inversion of
+ * the uniform u01 in [0, 1); frac (may be NULL) receives where u01 fell within k's share, in [0, 1):
+ * a uniform again, independent of k (the adaptive layer's two-level draw reuses it in the cluster) */
+int32_t rnn__draw_u(const float *w, int V, double u01, double *frac);
+/* output_adaptive.c: the sampler's exact shortcuts on the adaptive layer (see rnn__head_sample).
+ * Draw: temperature 1 without any cut or penalty, next[r] from log_prob()'s distribution of the
+ * N rows `in`: the head, then only the drawn cluster, one uniform per row. Greedy: log_prob()'s
+ * first maximum, the clusters that cannot hold it skipped. RNN_ERR_NUMERIC as
+ * rnn__head_sample, for the head and the clusters computed. */
+int rnn__ad_draw(const rnn_model *m, rnn__ctx *x, const float *in, int N, int32_t *next);
+int rnn__ad_greedy(const rnn_model *m, rnn__ctx *x, const float *in, int N, int32_t *next);
 /* The caller's sampling parameters (NULL: the defaults) read and checked into *s */
 int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s);
 

@@ -223,27 +223,35 @@ static void select_top(const float *w, int V, int k, int32_t *out)
     }
 }
 
-/* Draws k with probability w[k] / sum(w) (w >= 0, not all 0): u = uniform * total, then the first k
- * whose running sum exceeds u. The sums go by blocks of DRAW_BLOCK (rnn__k_sum, vectorised): the
- * block holding u is found from the block sums, then scanned one weight at a time. */
+/* Draws k with probability w[k] / sum(w) (w >= 0, not all 0) from one uniform u01 in [0, 1) (model.h):
+ * u = u01 * total, then the first k whose running sum exceeds u. The sums go by blocks of
+ * DRAW_BLOCK (rnn__k_sum, vectorised): the block holding u is found from the block sums, then
+ * scanned one weight at a time. */
 #define DRAW_BLOCK 1024
 static double block_sum(const float *w, int V, int b)
 {
     return rnn__k_sum(w + b, (size_t)(V - b < DRAW_BLOCK ? V - b : DRAW_BLOCK));
 }
 
-static int32_t draw_all(const float *w, int V, rnn__rng *rng)
+int32_t rnn__draw_u(const float *w, int V, double u01, double *frac)
 {
     double total = 0;
     for (int b = 0; b < V; b += DRAW_BLOCK) total += block_sum(w, V, b);
-    double u = rnn__rng_double(rng) * total, acc = 0;
+    double u = u01 * total, acc = 0;
     for (int b = 0; b < V; b += DRAW_BLOCK) {
         double bs = block_sum(w, V, b);
         if (acc + bs > u) { /* u falls in this block */
             double run = acc;
             for (int k = b; k < V && k < b + DRAW_BLOCK; k++) {
+                double before = run;
                 run += w[k];
-                if (w[k] > 0.0f && u < run) return k;
+                if (w[k] > 0.0f && u < run) {
+                    if (frac) { /* where u lies within w[k], in [0, 1) (the block sums round apart) */
+                        double f = (u - before) / w[k];
+                        *frac = f > 0.0 ? (f < 1.0 ? f : 0x1.fffffffffffffp-1) : 0.0;
+                    }
+                    return k;
+                }
             }
         }
         acc += bs;
@@ -251,8 +259,11 @@ static int32_t draw_all(const float *w, int V, rnn__rng *rng)
     /* rounding left u at the very end: the last weight > 0 */
     int k = V - 1;
     while (k > 0 && !(w[k] > 0.0f)) k--;
+    if (frac) *frac = 0x1.fffffffffffffp-1;
     return k;
 }
+
+static int32_t draw_all(const float *w, int V, rnn__rng *rng) { return rnn__draw_u(w, V, rnn__rng_double(rng), NULL); }
 
 /* Draws from weights w (unnormalised) restricted by top-k, top-p and min-p; order is V ids of
  * scratch. */
@@ -360,6 +371,11 @@ int rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, c
     const float *bias = m->ad.nc ? NULL : m->params + m->dec_b;
     /* the penalty off (0 or 1) leaves the 1.0 chain's passes exactly as they were */
     int pen = s->repeat_penalty != 0.0f && s->repeat_penalty != 1.0f;
+    if (!bias && !pen) { /* the adaptive layer's exact shortcuts: the head and the clusters needed */
+        if (!(s->temperature > 0.0f) || isinf(1.0f / s->temperature)) return rnn__ad_greedy(m, ctx, x, N, next);
+        if (s->temperature == 1.0f && !(s->top_k > 0 && s->top_k < V) && s->top_p >= 1.0f && s->min_p == 0.0f)
+            return rnn__ad_draw(m, ctx, x, N, next);
+    }
     if (bias)
         decoder_gemm(m, ctx->pool, ctx->per_stream, x, N, logits);
     else

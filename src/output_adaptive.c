@@ -64,6 +64,108 @@ static void head_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const float 
         for (int r = 0; r < N; r++) rnn__k_add(head + (size_t)r * ad->HS, m->params + ad->head_b, (size_t)ad->HS);
 }
 
+/* ---- the row passes on the context's threads ------------------------------------------------------ */
+/* Every pass below works on whole rows, each row's results depending on that row alone (a column
+ * sum keeps its rows in order), so any split over the threads gives the same bits; the parts are
+ * rnn__split's contiguous ranges. */
+typedef struct rows_job {
+    const rnn_model *m;
+    rnn__buffers *buf;
+    const float *in;
+    const int32_t *tgt;
+    float *out, *dx;
+    int kind, n, rows, cluster, B, T, want_grad; /* n: the rows (HEAD_BIAS: columns) split; rows:
+                                                     HEAD_BIAS's rows */
+    size_t start, zoff; /* the cluster's first packed row and its outputs' offset */
+    float inv;
+} rows_job;
+
+enum { GATHER, CLUSTER_NLL, HEAD_NLL, SCATTER, HEAD_BIAS, LP_HEAD, LP_CLUSTER };
+
+#define COLS 256 /* the head bias's columns summed at a time, in double */
+
+static void rows_range(const rows_job *j, size_t a, size_t b)
+{
+    const rnn__adaptive *ad = &j->m->ad;
+    rnn__buffers *buf = j->buf;
+    int H = j->m->cfg.hidden_size, HS = ad->HS, i = j->cluster;
+    int size = i >= 0 ? ad->lo[i + 1] - ad->lo[i] : 0;
+    const int32_t *rows = buf->arow + j->start;
+    switch (j->kind) {
+    case GATHER: /* cluster rows' inputs packed */
+        for (size_t q = a; q < b; q++)
+            memcpy(buf->ax + (j->start + q) * H, j->in + (size_t)rows[q] * H, (size_t)H * sizeof(float));
+        break;
+    case CLUSTER_NLL: /* the clusters' log-probabilities of their targets, into row_nll */
+        for (size_t q = a; q < b; q++) {
+            int r = rows[q];
+            float *z = buf->az + j->zoff + q * (size_t)size;
+            buf->row_nll[r] = gather_row(z, size, j->tgt[r] - ad->lo[i], j->want_grad, j->inv);
+        }
+        break;
+    case HEAD_NLL: /* output += head_logprob[gather index]; the NLL is -output */
+        for (size_t r = a; r < b; r++) {
+            float *v = buf->ahead + r * HS;
+            int32_t y = j->tgt[r];
+            if (y == RNN_IGNORE) {
+                if (j->want_grad) memset(v, 0, (size_t)HS * sizeof(float));
+                continue;
+            }
+            int c = cluster_of(ad, y);
+            int g = c < 0 ? y : ad->lo[0] + c;
+            float out = (float)buf->row_nll[r] + gather_row(v, HS, g, j->want_grad, j->inv);
+            buf->row_nll[r] = -(double)out;
+        }
+        break;
+    case SCATTER: /* a cluster's dX added into the rows it came from (each row once per cluster) */
+        for (size_t q = a; q < b; q++)
+            rnn__k_add(j->dx + (size_t)rows[q] * H, buf->ax + (j->start + q) * H, (size_t)H);
+        break;
+    case HEAD_BIAS: /* columns [a, b) of the head bias: each column's rows in order, in double */
+        for (size_t k0 = a; k0 < b; k0 += COLS) {
+            double acc[COLS] = {0};
+            size_t w = b - k0 < COLS ? b - k0 : COLS;
+            for (int r = 0; r < j->rows; r++) {
+                const float *d = buf->ahead + (size_t)r * HS + k0;
+                for (size_t k = 0; k < w; k++) acc[k] += d[k];
+            }
+            float *db = j->out + k0;
+            for (size_t k = 0; k < w; k++) db[k] += (float)acc[k];
+        }
+        break;
+    case LP_HEAD:
+    case LP_CLUSTER: /* log_prob(): row r into out + ((r % B) * T + r / B) * V */
+        for (size_t r = a; r < b; r++) {
+            int V = j->m->cfg.vocab_size;
+            float *dst = j->out + ((r % (size_t)j->B) * (size_t)j->T + r / (size_t)j->B) * (size_t)V;
+            float *v = j->kind == LP_HEAD ? buf->ahead + r * HS : buf->az + r * (size_t)size;
+            if (j->kind == LP_HEAD) {
+                log_softmax_row(v, HS, 0, 0.0f);
+                memcpy(dst, v, (size_t)ad->lo[0] * sizeof(float));
+            } else {
+                log_softmax_row(v, size, 1, buf->ahead[r * HS + ad->lo[0] + i]);
+                memcpy(dst + ad->lo[i], v, (size_t)size * sizeof(float));
+            }
+        }
+        break;
+    }
+}
+
+static void rows_part(void *arg, int part, int parts)
+{
+    const rows_job *j = arg;
+    size_t a, b;
+    rnn__split((size_t)j->n, part, parts, j->kind == HEAD_BIAS ? 16 : 1, &a, &b);
+    if (a < b) rows_range(j, a, b);
+}
+
+/* runs pass j->kind over its n rows (columns for HEAD_BIAS) on x's threads */
+static void run_rows(rnn__ctx *x, rows_job *j, int kind, int n)
+{
+    j->kind = kind, j->n = n;
+    rnn__pool_run(n > 1 ? x->pool : NULL, rows_part, j);
+}
+
 double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int N,
                     int want_grad, double *count)
 {
@@ -86,35 +188,25 @@ double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *i
                 buf->acnt[i]++;
             }
     /* the clusters' log-probabilities of their targets, into row_nll (as the module's `output`) */
+    rows_job j = {.m = m, .buf = buf, .in = in, .tgt = tgt, .want_grad = want_grad, .inv = inv};
     size_t start = 0, poff = 0, zoff = 0;
     for (int i = 0; i < ad->nc; i++) {
         int cnt = buf->acnt[i], p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
         if (!cnt) continue;
         float *X = buf->ax + start * H, *P = buf->ap + poff, *Z = buf->az + zoff;
-        for (int j = 0; j < cnt; j++)
-            memcpy(X + (size_t)j * H, in + (size_t)buf->arow[start + j] * H, (size_t)H * sizeof(float));
+        j.cluster = i, j.start = start, j.zoff = zoff;
+        run_rows(x, &j, GATHER, cnt);
         rnn__gemm_nt(x->pool, rowwise, cnt, p, H, X, H, m->params + ad->w0[i], H, 0.0f, P, p);
         rnn__gemm_nt(x->pool, rowwise, cnt, size, p, P, p, m->params + ad->w1[i], p, 0.0f, Z, size);
-        for (int j = 0; j < cnt; j++) {
-            int r = buf->arow[start + j];
-            buf->row_nll[r] = gather_row(Z + (size_t)j * size, size, tgt[r] - ad->lo[i], want_grad, inv);
-        }
+        run_rows(x, &j, CLUSTER_NLL, cnt);
         start += (size_t)cnt, poff += (size_t)cnt * p, zoff += (size_t)cnt * size;
     }
-    /* the head for every row: output += head_logprob[gather index]; the NLL is -output */
+    /* the head for every row */
     head_rows(m, x, rowwise, in, N, buf->ahead);
-    for (int r = 0; r < N; r++) {
-        float *v = buf->ahead + (size_t)r * HS;
-        if (tgt[r] == RNN_IGNORE) {
-            if (want_grad) memset(v, 0, (size_t)HS * sizeof(float));
-            continue;
-        }
-        int c = cluster_of(ad, tgt[r]);
-        int g = c < 0 ? tgt[r] : ad->lo[0] + c;
-        float out = (float)buf->row_nll[r] + gather_row(v, HS, g, want_grad, inv);
-        buf->row_nll[r] = -(double)out;
-        nll += buf->row_nll[r];
-    }
+    j.cluster = -1;
+    run_rows(x, &j, HEAD_NLL, N);
+    for (int r = 0; r < N; r++) nll += buf->row_nll[r]; /* row order (0 for an ignored row) */
+    (void)HS;
     return nll;
 }
 
@@ -127,13 +219,10 @@ void rnn__ad_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *
     /* the head: dW (HS,H) += dhead^T in; db += its column sums (each in row order, in double);
      * dx = dhead W */
     rnn__gemm(x->pool, 1, 0, HS, H, N, 1.0f, dhead, HS, in, H, 1.0f, m->grads + ad->head_w, H);
+    rows_job j = {.m = m, .buf = buf, .in = in, .dx = dx, .cluster = -1};
     if (ad->head_b != SIZE_MAX) {
-        float *db = m->grads + ad->head_b;
-        for (int k = 0; k < HS; k++) {
-            double s = 0;
-            for (int r = 0; r < N; r++) s += dhead[(size_t)r * HS + k];
-            db[k] += (float)s;
-        }
+        j.out = m->grads + ad->head_b, j.rows = N;
+        run_rows(x, &j, HEAD_BIAS, HS); /* over the columns */
     }
     rnn__gemm(x->pool, 0, 0, N, H, HS, 1.0f, dhead, HS, m->params + ad->head_w, H, 0.0f, dx, H);
     /* each cluster over its rows: dW1 += dZ^T P, then dP = dZ W1 (over P), dW0 += dP^T X, then
@@ -147,7 +236,8 @@ void rnn__ad_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *
         rnn__gemm(x->pool, 0, 0, cnt, p, size, 1.0f, dZ, size, m->params + ad->w1[i], p, 0.0f, P, p);
         rnn__gemm(x->pool, 1, 0, p, H, cnt, 1.0f, P, p, X, H, 1.0f, m->grads + ad->w0[i], H);
         rnn__gemm(x->pool, 0, 0, cnt, H, p, 1.0f, P, p, m->params + ad->w0[i], H, 0.0f, X, H);
-        for (int j = 0; j < cnt; j++) rnn__k_add(dx + (size_t)buf->arow[start + j] * H, X + (size_t)j * H, (size_t)H);
+        j.cluster = i, j.start = start;
+        run_rows(x, &j, SCATTER, cnt);
         start += (size_t)cnt, poff += (size_t)cnt * p, zoff += (size_t)cnt * size;
     }
 }
@@ -156,23 +246,160 @@ void rnn__ad_logprobs(const rnn_model *m, rnn__ctx *x, int rowwise, const float 
 {
     const rnn__adaptive *ad = &m->ad;
     rnn__buffers *buf = &x->buf;
-    int H = m->cfg.hidden_size, V = m->cfg.vocab_size, HS = ad->HS, N = B * T;
-#define ROW(r) (out + ((size_t)((r) % B) * T + (size_t)((r) / B)) * V)
+    int H = m->cfg.hidden_size, N = B * T;
+    rows_job j = {.m = m, .buf = buf, .in = in, .out = out, .B = B, .T = T, .cluster = -1};
     head_rows(m, x, rowwise, in, N, buf->ahead);
-    for (int r = 0; r < N; r++) {
-        float *v = buf->ahead + (size_t)r * HS;
-        log_softmax_row(v, HS, 0, 0.0f);
-        memcpy(ROW(r), v, (size_t)ad->lo[0] * sizeof(float));
-    }
+    run_rows(x, &j, LP_HEAD, N);
     for (int i = 0; i < ad->nc; i++) {
         int p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
         rnn__gemm_nt(x->pool, rowwise, N, p, H, in, H, m->params + ad->w0[i], H, 0.0f, buf->ap, p);
         rnn__gemm_nt(x->pool, rowwise, N, size, p, buf->ap, p, m->params + ad->w1[i], p, 0.0f, buf->az, size);
-        for (int r = 0; r < N; r++) {
-            float *v = buf->az + (size_t)r * size;
-            log_softmax_row(v, size, 1, buf->ahead[(size_t)r * HS + ad->lo[0] + i]);
-            memcpy(ROW(r) + ad->lo[i], v, (size_t)size * sizeof(float));
+        j.cluster = i;
+        run_rows(x, &j, LP_CLUSTER, N);
+    }
+}
+
+/* ---- sampling ------------------------------------------------------------------------------------ */
+/* 0 when v[0..n) can be normalised; otherwise 1 with *id the first NaN or +inf entry (-1 when every
+ * entry is -inf) */
+static int row_bad(const float *v, int n, int *id)
+{
+    int bad = 0, some = 0;
+    for (int k = 0; k < n; k++) {
+        bad |= (v[k] != v[k]) | (v[k] == INFINITY);
+        some |= v[k] > -INFINITY;
+    }
+    *id = -1;
+    for (int k = 0; bad && k < n; k++)
+        if (v[k] != v[k] || v[k] == INFINITY) {
+            *id = k;
+            break;
+        }
+    return bad || !some;
+}
+
+/* RNN_ERR_NUMERIC for stream r: head entry (cluster < 0) or cluster word `id` of v is not finite */
+static int fail_row(const rnn__adaptive *ad, rnn__ctx *x, int r, int cluster, const float *v, int id)
+{
+    if (id < 0 && cluster < 0) return rnn__failf(x->err, RNN_ERR_NUMERIC, "stream %d: every logit is -inf", r);
+    if (id < 0)
+        return rnn__failf(x->err, RNN_ERR_NUMERIC, "stream %d: every logit of tokens [%d, %d) is -inf", r,
+                          ad->lo[cluster], ad->lo[cluster + 1]);
+    if (cluster < 0) /* a cluster's entry of the head stands for the cluster's first word */
+        return rnn__failf(x->err, RNN_ERR_NUMERIC, "stream %d: the logit of token %d is %g", r,
+                          id < ad->lo[0] ? id : ad->lo[id - ad->lo[0]], (double)v[id]);
+    return rnn__failf(x->err, RNN_ERR_NUMERIC, "stream %d: the logit of token %d is %g", r, ad->lo[cluster] + id,
+                      (double)v[id]);
+}
+
+/* cluster i's outputs (n, size) in buf->az for the n rows buf->arow[0..n) of `in` (through buf->ax
+ * and buf->ap) */
+static float *cluster_rows(const rnn_model *m, rnn__ctx *x, const float *in, int i, int n)
+{
+    const rnn__adaptive *ad = &m->ad;
+    rnn__buffers *buf = &x->buf;
+    int H = m->cfg.hidden_size, p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
+    for (int j = 0; j < n; j++)
+        memcpy(buf->ax + (size_t)j * H, in + (size_t)buf->arow[j] * H, (size_t)H * sizeof(float));
+    rnn__gemm_nt(x->pool, x->per_stream, n, p, H, buf->ax, H, m->params + ad->w0[i], H, 0.0f, buf->ap, p);
+    rnn__gemm_nt(x->pool, x->per_stream, n, size, p, buf->ap, p, m->params + ad->w1[i], p, 0.0f, buf->az, size);
+    return buf->az;
+}
+
+/* The rows whose apick is `pick` (with bar: whose head entry `pick` beats the row's best so far,
+ * row_nll) into arow; returns their number */
+static int rows_of(const rnn__buffers *buf, int N, int pick, const rnn__adaptive *ad, int bar)
+{
+    int n = 0;
+    for (int r = 0; r < N; r++) {
+        if (bar ? buf->ahead[(size_t)r * ad->HS + pick] > (float)buf->row_nll[r] : buf->apick[r] == pick)
+            buf->arow[n++] = r;
+    }
+    return n;
+}
+
+/*
+ * The two-level draw: log_prob()[k] is the head's log-probability of k's entry (k itself, or k's
+ * cluster) plus, for a cluster word, its log-probability within the cluster, so drawing the entry
+ * from the head's softmax and then the word from the cluster's softmax draws k with probability
+ * exp(log_prob()[k]). One uniform per row, as the full draw: the head's inversion, and where it fell
+ * within the drawn cluster's share (again uniform) for the cluster's inversion, so that both draws
+ * map the generator to the same token but for rounding (the ids run head words, then cluster
+ * after cluster, as the head's entries do). Each row's uniform comes from a copy of its generator,
+ * committed only when every row has drawn.
+ */
+int rnn__ad_draw(const rnn_model *m, rnn__ctx *x, const float *in, int N, int32_t *next)
+{
+    const rnn__adaptive *ad = &m->ad;
+    rnn__buffers *buf = &x->buf;
+    int HS = ad->HS;
+    rnn__rng shared = x->rng;
+    head_rows(m, x, x->per_stream, in, N, buf->ahead);
+    for (int r = 0, id; r < N; r++) {
+        float *v = buf->ahead + (size_t)r * HS;
+        if (row_bad(v, HS, &id)) return fail_row(ad, x, r, -1, v, id);
+        rnn__k_exp_sum(v, row_max(v, HS), HS, 1);
+        rnn__rng own, *g = &shared;
+        if (x->per_stream) own = x->row_rng[r], g = &own;
+        double frac;
+        int j = rnn__draw_u(v, HS, rnn__rng_double(g), &frac);
+        buf->apick[r] = j < ad->lo[0] ? j : -1 - (j - ad->lo[0]); /* a word, or -1 - its cluster */
+        buf->row_nll[r] = frac;
+    }
+    for (int i = 0; i < ad->nc; i++) {
+        int n = rows_of(buf, N, -1 - i, ad, 0), size = ad->lo[i + 1] - ad->lo[i], id;
+        if (!n) continue;
+        float *z = cluster_rows(m, x, in, i, n);
+        for (int j = 0; j < n; j++, z += size) {
+            int r = buf->arow[j];
+            if (row_bad(z, size, &id)) return fail_row(ad, x, r, i, z, id);
+            rnn__k_exp_sum(z, row_max(z, size), size, 1);
+            buf->apick[r] = ad->lo[i] + rnn__draw_u(z, size, buf->row_nll[r], NULL);
         }
     }
-#undef ROW
+    if (x->per_stream)
+        for (int r = 0; r < N; r++) rnn__rng_double(&x->row_rng[r]);
+    else
+        x->rng = shared;
+    memcpy(next, buf->apick, (size_t)N * sizeof(int32_t));
+    return RNN_OK;
+}
+
+/*
+ * Greedy: log_prob()'s first maximum. A cluster word's log-probability is its cluster's entry in the
+ * head plus a log-probability <= 0, rounded, so never above the entry: a cluster whose entry is not
+ * above the best word found so far (ids lower than the cluster's) cannot hold the first maximum and
+ * is skipped. The words computed are log_prob()'s to the bit (the same operations as
+ * rnn__ad_logprobs).
+ */
+int rnn__ad_greedy(const rnn_model *m, rnn__ctx *x, const float *in, int N, int32_t *next)
+{
+    const rnn__adaptive *ad = &m->ad;
+    rnn__buffers *buf = &x->buf;
+    int HS = ad->HS, lo0 = ad->lo[0];
+    head_rows(m, x, x->per_stream, in, N, buf->ahead);
+    for (int r = 0, id; r < N; r++) {
+        float *v = buf->ahead + (size_t)r * HS;
+        if (row_bad(v, HS, &id)) return fail_row(ad, x, r, -1, v, id);
+        log_softmax_row(v, HS, 0, 0.0f);
+        int arg = 0;
+        for (int k = 1; k < lo0; k++) arg = v[k] > v[arg] ? k : arg;
+        buf->apick[r] = arg;
+        buf->row_nll[r] = v[arg]; /* the best so far, exactly (a float) */
+    }
+    for (int i = 0; i < ad->nc; i++) {
+        int n = rows_of(buf, N, lo0 + i, ad, 1), size = ad->lo[i + 1] - ad->lo[i], id;
+        if (!n) continue;
+        float *z = cluster_rows(m, x, in, i, n);
+        for (int j = 0; j < n; j++, z += size) {
+            int r = buf->arow[j];
+            if (row_bad(z, size, &id)) return fail_row(ad, x, r, i, z, id);
+            log_softmax_row(z, size, 1, buf->ahead[(size_t)r * HS + lo0 + i]);
+            int arg = 0;
+            for (int k = 1; k < size; k++) arg = z[k] > z[arg] ? k : arg;
+            if (z[arg] > (float)buf->row_nll[r]) buf->apick[r] = ad->lo[i] + arg, buf->row_nll[r] = z[arg];
+        }
+    }
+    memcpy(next, buf->apick, (size_t)N * sizeof(int32_t));
+    return RNN_OK;
 }

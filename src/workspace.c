@@ -51,6 +51,7 @@ static size_t layout(const rnn_model *m, int mode, int B, int T, size_t R, rnn__
     buf->ap = A ? RNN_TAKE_F(a, A * ad->max_proj) : NULL;
     buf->az = A ? RNN_TAKE_F(a, A * ad->max_size) : NULL;
     buf->arow = A ? RNN_TAKE_I(a, A) : NULL;
+    buf->apick = A ? RNN_TAKE_I(a, A) : NULL;
     buf->h0 = RNN_TAKE_F(a, (size_t)L * B * H);
     buf->c0 = m->cfg.cell == RNN_CELL_LSTM ? RNN_TAKE_F(a, (size_t)L * B * H) : NULL;
     buf->d1 = train ? RNN_TAKE_F(a, N * D) : R ? RNN_TAKE_F(a, R * H) : NULL;
