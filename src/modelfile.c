@@ -5,7 +5,8 @@
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
  *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
  *         generator (RNN_SAVE_STATE), "ADMW" AdamW's state (RNN_SAVE_STATE, after a step),
- *         "APPL" application data, "END " (empty, last)
+ *         "APPL" application data, "DROP" the dropout position of RNN_DROPOUT_COUNTER
+ *         (RNN_SAVE_STATE), "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
@@ -31,6 +32,7 @@
 #define TAG_STAT TAG('S', 'T', 'A', 'T')
 #define TAG_APPL TAG('A', 'P', 'P', 'L')
 #define TAG_ADMW TAG('A', 'D', 'M', 'W')
+#define TAG_DROP TAG('D', 'R', 'O', 'P')
 #define TAG_END TAG('E', 'N', 'D', ' ')
 
 /* ---- application data ---------------------------------------------------------------------------- */
@@ -166,10 +168,14 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     put32(hdr + 12, 0);
     w_raw(w, hdr, 16);
 
-    section_begin(w, TAG_CONF, 36);
+    /* dropout_masks is appended only when not the default: a 1.0 model's file stays byte for byte
+       what 1.0 wrote (and readers before it ignore it, drawing 1.0's masks) */
+    int masks = c->dropout_masks != RNN_DROPOUT_GENERATOR;
+    section_begin(w, TAG_CONF, masks ? 40 : 36);
     w_u32(w, (uint32_t)c->cell), w_u32(w, (uint32_t)c->vocab_size), w_u32(w, (uint32_t)c->emb_size);
     w_u32(w, (uint32_t)c->hidden_size), w_u32(w, (uint32_t)c->num_layers), w_u32(w, (uint32_t)c->tied);
     w_u32(w, f2u(c->dropout)), w_u32(w, (uint32_t)c->seed), w_u32(w, (uint32_t)(c->seed >> 32));
+    if (masks) w_u32(w, (uint32_t)c->dropout_masks);
     section_end(w);
 
     if (m->vocab_count) {
@@ -209,6 +215,13 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
             w_floats(w, m->train.h, n);
             if (has_c) w_floats(w, m->train.c, n);
         }
+        section_end(w);
+    }
+    if ((flags & RNN_SAVE_STATE) && masks) {
+        /* u64 key | u64 stream | u64 step */
+        const uint64_t v[3] = {m->train.drop_key, m->train.drop_stream, m->train.drop_step};
+        section_begin(w, TAG_DROP, 24);
+        for (int i = 0; i < 3; i++) w_u32(w, (uint32_t)v[i]), w_u32(w, (uint32_t)(v[i] >> 32));
         section_end(w);
     }
     if ((flags & RNN_SAVE_STATE) && m->adamw_m) {
@@ -351,6 +364,10 @@ static int parse_conf(loader *ld, cursor *c, rnn_config *cfg)
     cfg->hidden_size = (int)v[3], cfg->num_layers = (int)v[4], cfg->tied = (int)v[5];
     cfg->dropout = u2f(v[6]);
     cfg->seed = (uint64_t)v[7] | (uint64_t)v[8] << 32;
+    uint32_t masks = RNN_DROPOUT_GENERATOR; /* (absent before 1.1) */
+    if (c->left >= 4) c_u32(c, &masks);
+    if (masks > INT_MAX) return lfail(ld, RNN_ERR_FORMAT, "CONF dropout_masks is out of range (%u)", masks);
+    cfg->dropout_masks = (int)masks;
     return RNN_OK;
 }
 
@@ -419,6 +436,18 @@ static int parse_state(loader *ld, rnn_model *m, cursor *c)
     }
     for (int i = 0; i < 4; i++) m->train.rng.s[i] = rng[i];
     return RNN_OK;
+}
+
+/* DROP (24 bytes, checked by check_header): the key, stream and step of RNN_DROPOUT_COUNTER */
+static void parse_drop(rnn_model *m, cursor *c)
+{
+    uint64_t v[3];
+    for (int i = 0; i < 3; i++) {
+        uint32_t lo = 0, hi = 0;
+        c_u32(c, &lo), c_u32(c, &hi);
+        v[i] = (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    m->train.drop_key = v[0], m->train.drop_stream = v[1], m->train.drop_step = v[2];
 }
 
 /* ADMW (its length checked by check_header): the step count (>= 1) and the moments; exp_avg may
@@ -523,6 +552,9 @@ static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh,
         if (len != admw_bytes(m))
             return lfail(ld, RNN_ERR_FORMAT, "ADMW holds %llu bytes; this configuration's %zu parameters take %llu", n,
                          m->nparams, (unsigned long long)admw_bytes(m));
+    } else if (tag == TAG_DROP) {
+        if (!have_parm) return lfail(ld, RNN_ERR_FORMAT, "section 'DROP' before PARM");
+        if (len != 24) return lfail(ld, RNN_ERR_FORMAT, "DROP holds %llu bytes; it holds 24", n);
     } else if (tag == TAG_END && len) {
         return lfail(ld, RNN_ERR_FORMAT, "END holds %llu bytes; it is empty", n);
     }
@@ -601,7 +633,7 @@ static int load(loader *ld, rnn_model **out)
         rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat, have_admw);
         /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
         int keep = tag == TAG_CONF || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL || tag == TAG_END ||
-                   ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
+                   ((tag == TAG_STAT || tag == TAG_ADMW || tag == TAG_DROP) && !(ld->flags & RNN_LOAD_NO_STATE));
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
         if (rc) break;
@@ -624,6 +656,8 @@ static int load(loader *ld, rnn_model **out)
         } else if (tag == TAG_STAT) {
             rc = keep ? parse_state(ld, m, &c) : RNN_OK;
             have_stat = 1;
+        } else if (tag == TAG_DROP) {
+            if (keep) parse_drop(m, &c);
         } else if (tag == TAG_ADMW) {
             rc = keep ? parse_adamw(ld, m, &c) : RNN_OK;
             have_admw = 1;
