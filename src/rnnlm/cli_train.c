@@ -498,10 +498,13 @@ int train_run(trainer *t)
     struct sigaction old[NSTOP];
     g_stop = 0;
     FORWARD_IF_ERROR(cli_set_threads(t->m, t->a->threads));
-    if (mpi_active()) FORWARD_IF_ERROR(dp_setup(t));
-    catch_stop_signals(old);
+    /* under mpirun, a signal ends the job: mpirun sends SIGTERM to every rank when one fails or on
+       Ctrl-C, and a rank that caught it would wait for the dead one (resume from the checkpoint) */
+    int dp = mpi_active();
+    if (dp) FORWARD_IF_ERROR(dp_setup(t));
+    else catch_stop_signals(old);
     int rc = train_loop(t);
-    for (int i = 0; i < NSTOP; i++) sigaction(stop_signals[i], &old[i], NULL);
+    for (int i = 0; i < NSTOP && !dp; i++) sigaction(stop_signals[i], &old[i], NULL);
     FORWARD_IF_ERROR(rc);
     return final_test(t);
 }
@@ -550,9 +553,11 @@ static int train_command_run(train_args *a, uint64_t seen)
         a->seed = (long long)s, a->seed_random = 1;
     }
     /* under mpirun, before any work (a resume checks the checkpoint's batch size in its setup) */
-    RETURN_ERROR_IF(!a->resume && a->batch_size % mpi_size() != 0, CLI_USAGE,
-                    "--batch_size %d is not divisible by the %d processes (each takes batch_size / %d "
-                    "streams): use a multiple of %d", a->batch_size, mpi_size(), mpi_size(), mpi_size());
+    int bad = !a->resume && a->batch_size % mpi_size() != 0; /* (every rank alike: rank 0 says it) */
+    if (bad && mpi_rank() == 0)
+        cli_error(CLI_USAGE, "--batch_size %d is not divisible by the %d processes (each takes batch_size / %d "
+                  "streams): use a multiple of %d", a->batch_size, mpi_size(), mpi_size(), mpi_size());
+    FORWARD_IF_ERROR(mpi_agree(bad ? CLI_USAGE : CLI_OK));
     return a->resume ? train_resume(a, seen) : run_train(a);
 }
 

@@ -19,12 +19,24 @@
 #include "cli_mpi.h"
 #include "cli_train.h"
 
+/* A failure that every rank finds alike (from collective values): rank 0 says it, and mpi_agree
+   marks it as known to all (so that mpi_finish ends the job without MPI_Abort). */
+#define DP_FAIL_IF(cond, status, ...)                                                                \
+    do {                                                                                             \
+        if (cond) {                                                                                  \
+            if (mpi_rank() == 0) cli_error((status), __VA_ARGS__);                                   \
+            return mpi_agree(status);                                                                \
+        }                                                                                            \
+    } while (0)
+
 int dp_setup_rows(trainer *t)
 {
     int B = t->a->batch_size, K = mpi_size(), r = mpi_rank();
-    RETURN_ERROR_IF(B % K != 0, CLI_USAGE,
-                    "--batch_size %d is not divisible by the %d processes (each takes batch_size / %d "
-                    "streams): use a multiple of %d", B, K, K, K);
+    /* (in the setup, before the ranks agree on its status: no collective call here) */
+    if (B % K != 0)
+        return mpi_rank() == 0 ? cli_error(CLI_USAGE, "--batch_size %d is not divisible by the %d processes (each "
+                                           "takes batch_size / %d streams): use a multiple of %d", B, K, K, K)
+                               : CLI_USAGE;
     t->rows = B / K, t->first = r * (B / K);
     if (mpi_rank() != 0) t->bar = 0; /* rank 0 alone draws it */
     return CLI_OK;
@@ -74,13 +86,13 @@ int dp_setup(trainer *t)
     train_pos now = t->pos;
     train_corpus_identity(&t->c, &now);
     uint64_t corpus_id = rnn__fnv1a(now.corpus_hash, &now.n_train, sizeof now.n_train);
-    RETURN_ERROR_IF(!mpi_same(corpus_id), CLI_RUNTIME,
+    DP_FAIL_IF(!mpi_same(corpus_id), CLI_RUNTIME,
                     "the %d processes did not read the same corpus (%s on each machine must hold the same files)",
                     mpi_size(), t->a->data);
-    RETURN_ERROR_IF(!mpi_same(flags_hash(t->a, &t->pos)), CLI_USAGE,
+    DP_FAIL_IF(!mpi_same(flags_hash(t->a, &t->pos)), CLI_USAGE,
                     "the %d processes were given different flags (or resume different checkpoints): give "
                     "every rank the same command", mpi_size());
-    RETURN_ERROR_IF(!mpi_same(train_params_hash(t->m)), CLI_RUNTIME,
+    DP_FAIL_IF(!mpi_same(train_params_hash(t->m)), CLI_RUNTIME,
                     "the %d processes start from different weights (--init or the checkpoint differs)",
                     mpi_size());
     int batch = 0;
@@ -142,14 +154,14 @@ int dp_evaluate(trainer *t, const corpus_batches *b, double *loss)
                     rnn_model_errmsg(t->m));
     double v[2] = {part, scored};
     mpi_sum(v, 2);
-    RETURN_ERROR_IF(v[1] == 0.0, CLI_RUNTIME, "evaluation failed: no chunk has a target to score");
+    DP_FAIL_IF(v[1] == 0.0, CLI_RUNTIME, "evaluation failed: no chunk has a target to score");
     *loss = v[0] / (double)corpus_batches_eval_denominator(b);
     return CLI_OK;
 }
 
 int dp_check_weights(const trainer *t)
 {
-    RETURN_ERROR_IF(!mpi_same(train_params_hash(t->m)), CLI_RUNTIME,
+    DP_FAIL_IF(!mpi_same(train_params_hash(t->m)), CLI_RUNTIME,
                     "the processes' weights differ at epoch %d after step %llu (their reductions "
                     "disagreed): stopping", t->pos.epoch, (unsigned long long)t->pos.step);
     return CLI_OK;
