@@ -271,8 +271,16 @@ fuzz-seeds: $(STATIC)
 
 # ---- examples (programs using only the public API; tests/examples.sh builds them against an
 # installed copy with nothing but pkg-config's flags) ---------------------------------------------
-EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+# (examples/train_mpi.c only when mpicc is found, MPI=1)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/train_mpi.c,$(wildcard examples/*.c)))
+ifeq ($(MPI),1)
+EXAMPLES += $(B)/examples/train_mpi
+endif
 examples: $(EXAMPLES)
+$(B)/examples/train_mpi: examples/train_mpi.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -Iinclude $(MPI_CFLAGS) $(SAN_FLAGS) $(CFLAGS) $< -o $@ \
+	    -L$(OUT)/lib -Wl,-rpath,$(abspath $(OUT)/lib) -lrnn -lm -pthread $(MPI_LIBS)
 $(B)/examples/%: examples/%.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -Iinclude $(SAN_FLAGS) $(CFLAGS) $< -o $@ \

@@ -125,6 +125,20 @@ run $MPIRUN -np 4 "$RNNLM" train --resume "$W/k4/s.rnn.ckpt"
 check "resumed with -np 4 completes" test "$rc" -eq 0
 check "resumed with -np 4: every tensor to 1e-4" "$CMP" "$W/k4/s.rnn" "$W/full.rnn" 1e-4
 
+# ---- examples/train_mpi.c: -np 2 equals -np 1 --------------------------------------------------------
+TM=$W/train_mpi
+# shellcheck disable=SC2086
+if mpicc -std=c11 $RNN_SANFLAGS -Iinclude examples/train_mpi.c "$RNN_LIBDIR/librnn.a" $RNN_LIBS -o "$TM"; then
+    ok
+    run $MPIRUN -np 1 "$TM" "$C/train.txt" "$C/valid.txt" "$W/ex1.rnn" 2
+    check "train_mpi -np 1" test "$rc" -eq 0
+    run $MPIRUN -np 2 "$TM" "$C/train.txt" "$C/valid.txt" "$W/ex2.rnn" 2
+    check "train_mpi -np 2" test "$rc" -eq 0
+    check "train_mpi: -np 2 gives -np 1's weights to 1e-4" "$CMP" "$W/ex2.rnn" "$W/ex1.rnn" 1e-4
+else
+    bad "cannot build examples/train_mpi.c with mpicc"
+fi
+
 # ---- bad input: one clear message, no hang ---------------------------------------------------------
 # mpi_error DESC PATTERN MPIRUN-ARGS...: the job fails (not by timeout) and says PATTERN
 mpi_error() {
