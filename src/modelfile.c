@@ -5,8 +5,8 @@
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
  *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
  *         generator (RNN_SAVE_STATE), "ADMW" AdamW's state (RNN_SAVE_STATE, after a step),
- *         "APPL" application data, "DROP" the dropout position of RNN_DROPOUT_COUNTER
- *         (RNN_SAVE_STATE), "END " (empty, last)
+ *         "APPL" application data, "DROP" RNN_DROPOUT_COUNTER and its position (only for
+ *         such a model), "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
@@ -168,14 +168,11 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     put32(hdr + 12, 0);
     w_raw(w, hdr, 16);
 
-    /* dropout_masks is appended only when not the default: a 1.0 model's file stays byte for byte
-       what 1.0 wrote (and readers before it ignore it, drawing 1.0's masks) */
     int masks = c->dropout_masks != RNN_DROPOUT_GENERATOR;
-    section_begin(w, TAG_CONF, masks ? 40 : 36);
+    section_begin(w, TAG_CONF, 36);
     w_u32(w, (uint32_t)c->cell), w_u32(w, (uint32_t)c->vocab_size), w_u32(w, (uint32_t)c->emb_size);
     w_u32(w, (uint32_t)c->hidden_size), w_u32(w, (uint32_t)c->num_layers), w_u32(w, (uint32_t)c->tied);
     w_u32(w, f2u(c->dropout)), w_u32(w, (uint32_t)c->seed), w_u32(w, (uint32_t)(c->seed >> 32));
-    if (masks) w_u32(w, (uint32_t)c->dropout_masks);
     section_end(w);
 
     if (m->vocab_count) {
@@ -217,10 +214,15 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
         }
         section_end(w);
     }
-    if ((flags & RNN_SAVE_STATE) && masks) {
-        /* u64 key | u64 stream | u64 step */
-        const uint64_t v[3] = {m->train.drop_key, m->train.drop_stream, m->train.drop_step};
-        section_begin(w, TAG_DROP, 24);
+    if (masks) {
+        /* u32 dropout_masks | u32 0 | u64 key | u64 stream | u64 step: the position a created model
+           has unless RNN_SAVE_STATE (only this model's files have the section: a 1.0 model's file
+           stays byte for byte what 1.0 wrote) */
+        int st = (flags & RNN_SAVE_STATE) != 0;
+        const uint64_t v[3] = {st ? m->train.drop_key : c->seed, st ? m->train.drop_stream : 0,
+                               st ? m->train.drop_step : 0};
+        section_begin(w, TAG_DROP, 32);
+        w_u32(w, (uint32_t)c->dropout_masks), w_u32(w, 0);
         for (int i = 0; i < 3; i++) w_u32(w, (uint32_t)v[i]), w_u32(w, (uint32_t)(v[i] >> 32));
         section_end(w);
     }
@@ -364,10 +366,6 @@ static int parse_conf(loader *ld, cursor *c, rnn_config *cfg)
     cfg->hidden_size = (int)v[3], cfg->num_layers = (int)v[4], cfg->tied = (int)v[5];
     cfg->dropout = u2f(v[6]);
     cfg->seed = (uint64_t)v[7] | (uint64_t)v[8] << 32;
-    uint32_t masks = RNN_DROPOUT_GENERATOR; /* (absent before 1.1) */
-    if (c->left >= 4) c_u32(c, &masks);
-    if (masks > INT_MAX) return lfail(ld, RNN_ERR_FORMAT, "CONF dropout_masks is out of range (%u)", masks);
-    cfg->dropout_masks = (int)masks;
     return RNN_OK;
 }
 
@@ -438,9 +436,17 @@ static int parse_state(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
-/* DROP (24 bytes, checked by check_header): the key, stream and step of RNN_DROPOUT_COUNTER */
-static void parse_drop(rnn_model *m, cursor *c)
+/* DROP (32 bytes, checked by check_header): the mode, then the key, stream and step of
+ * RNN_DROPOUT_COUNTER (restored unless RNN_LOAD_NO_STATE) */
+static int parse_drop(loader *ld, rnn_model *m, cursor *c)
 {
+    uint32_t mode = 0, zero = 0;
+    c_u32(c, &mode), c_u32(c, &zero);
+    if (mode != RNN_DROPOUT_COUNTER || zero)
+        return lfail(ld, RNN_ERR_FORMAT, "DROP holds dropout_masks %u (reserved %u): only %d is known", mode, zero,
+                     RNN_DROPOUT_COUNTER);
+    m->cfg.dropout_masks = (int)mode;
+    if (ld->flags & RNN_LOAD_NO_STATE) return RNN_OK;
     uint64_t v[3];
     for (int i = 0; i < 3; i++) {
         uint32_t lo = 0, hi = 0;
@@ -448,6 +454,7 @@ static void parse_drop(rnn_model *m, cursor *c)
         v[i] = (uint64_t)lo | (uint64_t)hi << 32;
     }
     m->train.drop_key = v[0], m->train.drop_stream = v[1], m->train.drop_step = v[2];
+    return RNN_OK;
 }
 
 /* ADMW (its length checked by check_header): the step count (>= 1) and the moments; exp_avg may
@@ -554,7 +561,7 @@ static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh,
                          m->nparams, (unsigned long long)admw_bytes(m));
     } else if (tag == TAG_DROP) {
         if (!have_parm) return lfail(ld, RNN_ERR_FORMAT, "section 'DROP' before PARM");
-        if (len != 24) return lfail(ld, RNN_ERR_FORMAT, "DROP holds %llu bytes; it holds 24", n);
+        if (len != 32) return lfail(ld, RNN_ERR_FORMAT, "DROP holds %llu bytes; it holds 32", n);
     } else if (tag == TAG_END && len) {
         return lfail(ld, RNN_ERR_FORMAT, "END holds %llu bytes; it is empty", n);
     }
@@ -633,7 +640,7 @@ static int load(loader *ld, rnn_model **out)
         rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat, have_admw);
         /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
         int keep = tag == TAG_CONF || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL || tag == TAG_END ||
-                   ((tag == TAG_STAT || tag == TAG_ADMW || tag == TAG_DROP) && !(ld->flags & RNN_LOAD_NO_STATE));
+                   tag == TAG_DROP || ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
         if (rc) break;
@@ -657,7 +664,7 @@ static int load(loader *ld, rnn_model **out)
             rc = keep ? parse_state(ld, m, &c) : RNN_OK;
             have_stat = 1;
         } else if (tag == TAG_DROP) {
-            if (keep) parse_drop(m, &c);
+            rc = parse_drop(ld, m, &c);
         } else if (tag == TAG_ADMW) {
             rc = keep ? parse_adamw(ld, m, &c) : RNN_OK;
             have_admw = 1;
