@@ -244,7 +244,8 @@ typedef struct rnn_config {
                           model's configuration then says 4). Full: 0 (default) */
     int head_bias;     /* adaptive: nonzero gives the head a bias (decoder.head.bias); default 0 */
     int dropout_masks; /* where rnn_forward's dropout masks come from: RNN_DROPOUT_GENERATOR
-                          (default, 1.0's) or RNN_DROPOUT_COUNTER */
+                          (default, 1.0's) or RNN_DROPOUT_COUNTER. A training setting: saved
+                          with RNN_SAVE_STATE (a file saved without it loads with the default) */
 } rnn_config;
 
 /* rnn_config.dropout_masks */

@@ -5,8 +5,8 @@
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
  *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
  *         generator (RNN_SAVE_STATE), "ADMW" AdamW's state (RNN_SAVE_STATE, after a step),
- *         "APPL" application data, "DROP" RNN_DROPOUT_COUNTER and its position (only for
- *         such a model), "END " (empty, last)
+ *         "APPL" application data, "DROP" RNN_DROPOUT_COUNTER and its position (RNN_SAVE_STATE,
+ *         such a model only), "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
@@ -214,13 +214,11 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
         }
         section_end(w);
     }
-    if (masks) {
-        /* u32 dropout_masks | u32 0 | u64 key | u64 stream | u64 step: the position a created model
-           has unless RNN_SAVE_STATE (only this model's files have the section: a 1.0 model's file
-           stays byte for byte what 1.0 wrote) */
-        int st = (flags & RNN_SAVE_STATE) != 0;
-        const uint64_t v[3] = {st ? m->train.drop_key : c->seed, st ? m->train.drop_stream : 0,
-                               st ? m->train.drop_step : 0};
+    if ((flags & RNN_SAVE_STATE) && masks) {
+        /* u32 dropout_masks | u32 0 | u64 key | u64 stream | u64 step: a training setting, saved with
+           the training state only (a file without it is the model itself, as 1.0 and PyTorch's
+           converters write it, byte for byte) */
+        const uint64_t v[3] = {m->train.drop_key, m->train.drop_stream, m->train.drop_step};
         section_begin(w, TAG_DROP, 32);
         w_u32(w, (uint32_t)c->dropout_masks), w_u32(w, 0);
         for (int i = 0; i < 3; i++) w_u32(w, (uint32_t)v[i]), w_u32(w, (uint32_t)(v[i] >> 32));
