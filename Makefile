@@ -4,6 +4,8 @@
 #   make install PREFIX=/usr/local
 #   make BLAS=ref        link the reference CBLAS (Debian libblas-dev) instead of OpenBLAS
 #   make CC=clang        GCC or Clang (the kernels use GNU C vector extensions)
+#   make MPI=0           bin/rnnlm without data-parallel training over MPI (built with it when
+#                        Open MPI's mpicc is found; librnn never uses MPI)
 .SUFFIXES:
 
 CC      ?= cc
@@ -48,9 +50,21 @@ B := build/$(BLAS)$(if $(SANITIZE),-san)
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
 LIB_OBJ  := $(LIB_SRC:src/%.c=$(B)/src/%.o)
-CLI_SRC  := $(sort $(wildcard src/rnnlm/*.c))
-CLI_OBJ  := $(CLI_SRC:src/rnnlm/%.c=$(B)/rnnlm/%.o)
-CLI_LIB_OBJ := $(filter-out $(B)/rnnlm/main.o,$(CLI_OBJ))
+# rnnlm's MPI part: cli_mpi.c when mpicc is found (MPI=1), else cli_mpi_none.c; the test programs
+# always link the latter (one process, no MPI library)
+MPICC   ?= mpicc
+MPI     ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null)
+MPI_OBJ    := cli_mpi.o
+else
+MPI_OBJ    := cli_mpi_none.o
+endif
+CLI_SRC  := $(sort $(filter-out src/rnnlm/cli_mpi.c src/rnnlm/cli_mpi_none.c,$(wildcard src/rnnlm/*.c)))
+CLI_BASE := $(CLI_SRC:src/rnnlm/%.c=$(B)/rnnlm/%.o)
+CLI_OBJ  := $(CLI_BASE) $(B)/rnnlm/$(MPI_OBJ)
+CLI_LIB_OBJ := $(filter-out $(B)/rnnlm/main.o,$(CLI_BASE)) $(B)/rnnlm/cli_mpi_none.o
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
@@ -77,6 +91,16 @@ $(B)/rnnlm/%.o: src/rnnlm/%.c include/rnn.h $(wildcard src/rnnlm/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Isrc/rnnlm -c $< -o $@
 
+$(B)/rnnlm/cli_mpi.o: src/rnnlm/cli_mpi.c include/rnn.h $(wildcard src/rnnlm/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(MPI_CFLAGS) -Isrc/rnnlm -c $< -o $@
+
+# switching MPI relinks bin/rnnlm
+$(B)/rnnlm/mpi-$(MPI).stamp:
+	@mkdir -p $(@D)
+	rm -f $(B)/rnnlm/mpi-*.stamp
+	touch $@
+
 $(STATIC): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@
@@ -96,9 +120,9 @@ PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR
 rnn.pc: rnn.pc.in include/rnn.h Makefile
 	$(PC_SED) > $@
 
-$(RNNLM): $(CLI_OBJ) $(STATIC)
+$(RNNLM): $(CLI_OBJ) $(STATIC) $(B)/rnnlm/mpi-$(MPI).stamp
 	@mkdir -p $(@D)
-	$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
+	$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS) $(MPI_LIBS)
 
 # ---- tests -------------------------------------------------------------------------------------
 $(B)/tests/%: tests/%.c tests/testutil.h tests/golden.h $(STATIC) $(CLI_LIB_OBJ)
@@ -247,8 +271,16 @@ fuzz-seeds: $(STATIC)
 
 # ---- examples (programs using only the public API; tests/examples.sh builds them against an
 # installed copy with nothing but pkg-config's flags) ---------------------------------------------
-EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+# (examples/train_mpi.c only when mpicc is found, MPI=1)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/train_mpi.c,$(wildcard examples/*.c)))
+ifeq ($(MPI),1)
+EXAMPLES += $(B)/examples/train_mpi
+endif
 examples: $(EXAMPLES)
+$(B)/examples/train_mpi: examples/train_mpi.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -Iinclude $(MPI_CFLAGS) $(SAN_FLAGS) $(CFLAGS) $< -o $@ \
+	    -L$(OUT)/lib -Wl,-rpath,$(abspath $(OUT)/lib) -lrnn -lm -pthread $(MPI_LIBS)
 $(B)/examples/%: examples/%.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -Iinclude $(SAN_FLAGS) $(CFLAGS) $< -o $@ \

@@ -243,7 +243,23 @@ typedef struct rnn_config {
                           must be at least 1; finite and > 0, 0 = 4 (PyTorch's default; the
                           model's configuration then says 4). Full: 0 (default) */
     int head_bias;     /* adaptive: nonzero gives the head a bias (decoder.head.bias); default 0 */
+    int dropout_masks; /* where rnn_forward's dropout masks come from: RNN_DROPOUT_GENERATOR
+                          (default, 1.0's) or RNN_DROPOUT_COUNTER. A training setting: saved
+                          with RNN_SAVE_STATE (a file saved without it loads with the default) */
 } rnn_config;
+
+/* rnn_config.dropout_masks */
+enum {
+    RNN_DROPOUT_GENERATOR = 0, /* from the model's generator, which every mask advances: the masks
+                                  depend on the calls before (1.0's, and the default) */
+    RNN_DROPOUT_COUNTER = 1    /* a hash of (seed, stream, step, site, unit): stream b at step t of
+                                  an rnn_forward uses stream s0 + b and step p0 + t, where (s0, p0)
+                                  is the dropout position (rnn_model_set_dropout_position); site 0
+                                  is the embedding's dropout, site l + 1 the one after layer l.
+                                  So the masks of a stream do not depend on which other streams
+                                  share the call: data-parallel drivers that split a batch's
+                                  streams over processes draw the same masks as one process */
+};
 
 /* Fills cfg (`size` bytes: sizeof *cfg) with the PyTorch example's defaults above and sets
  * struct_size = size. RNN_ERR_INVALID for a NULL cfg or a size that is not a field boundary. */
@@ -305,6 +321,19 @@ RNN_API int rnn_model_errcode(const rnn_model *m);
 
 /* Reseeds the model's generator (dropout masks and rnn_sample), as if created with this seed. */
 RNN_API int rnn_model_set_seed(rnn_model *m, uint64_t seed);
+
+/*
+ * The dropout position of RNN_DROPOUT_COUNTER (see rnn_config.dropout_masks): the next
+ * rnn_forward's stream b at step t draws its masks from stream `stream` + b and step `step` + t;
+ * every rnn_forward then adds its steps to the step (not rnn_evaluate, which has no dropout). A
+ * created model starts at (0, 0); rnn_model_set_seed also sets the hash's seed. Saved and loaded
+ * with RNN_SAVE_STATE (with the hash's seed), so training continues bit for bit. A data-parallel
+ * driver that gives process r the streams [first_r, first_r + rows) of every batch sets `stream`
+ * to first_r once. In RNN_DROPOUT_GENERATOR mode the position is kept but unused. Never fails
+ * for a model (RNN_ERR_INVALID for NULL arguments).
+ */
+RNN_API int rnn_model_set_dropout_position(rnn_model *m, uint64_t stream, uint64_t step);
+RNN_API int rnn_model_get_dropout_position(const rnn_model *m, uint64_t *stream, uint64_t *step);
 
 /*
  * The number of threads librnn's computing calls use on this model (1, the default: the caller's

@@ -14,7 +14,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Check (unit tests), PyTorch + NumPy (golden data for tests/torch_golden.py), bible-kjv (the
 # demo corpus, scripts/make_corpus.sh), clang (CI builds once with clang -Werror), and what
 # tests/python_package.sh needs to pip-install bindings/python into a virtual environment without a
-# package index: venv and pip, and setuptools + wheel as the build backend.
+# package index: venv and pip, and setuptools + wheel as the build backend; Open MPI (libopenmpi-dev,
+# openmpi-bin) for `mpirun -np K bin/rnnlm train` (the Makefile builds it in when mpicc is found).
 required=(
     build-essential
     pkg-config
@@ -30,6 +31,8 @@ required=(
     python3-wheel
     python3-venv
     python3-pip
+    libopenmpi-dev
+    openmpi-bin
 )
 # Optional: installed along with the required ones when apt-get runs anyway, but never a reason
 # on its own to run apt-get.

@@ -262,6 +262,22 @@ int rnn_model_set_seed(rnn_model *m, uint64_t seed)
 {
     if (!m) return RNN_ERR_INVALID;
     rnn__rng_seed(&m->train.rng, seed);
+    m->train.drop_key = seed;
+    return RNN_OK;
+}
+
+int rnn_model_set_dropout_position(rnn_model *m, uint64_t stream, uint64_t step)
+{
+    if (!m) return RNN_ERR_INVALID;
+    m->train.drop_stream = stream, m->train.drop_step = step;
+    return RNN_OK;
+}
+
+int rnn_model_get_dropout_position(const rnn_model *m, uint64_t *stream, uint64_t *step)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (!stream || !step) return rnn__fail((rnn_model *)m, RNN_ERR_INVALID, "%s is NULL", stream ? "step" : "stream");
+    *stream = m->train.drop_stream, *step = m->train.drop_step;
     return RNN_OK;
 }
 

@@ -145,7 +145,7 @@ static const rnn__field config_fields[] = {
     RNN__FIELD(rnn_config, emb_size),    RNN__FIELD(rnn_config, hidden_size), RNN__FIELD(rnn_config, num_layers),
     RNN__FIELD(rnn_config, dropout),     RNN__FIELD(rnn_config, tied),        RNN__FIELD(rnn_config, seed),
     RNN__FIELD(rnn_config, output),      RNN__FIELD(rnn_config, num_cutoffs), RNN__FIELD(rnn_config, cutoffs),
-    RNN__FIELD(rnn_config, div_value),   RNN__FIELD(rnn_config, head_bias)};
+    RNN__FIELD(rnn_config, div_value),   RNN__FIELD(rnn_config, head_bias),   RNN__FIELD(rnn_config, dropout_masks)};
 /* rnn_sampling.reserved_1_0 is not listed: never copied, so never read, whatever a 1.0 program
  * left in its tail padding (a 1.0 struct_size of 24 covers it); nor checked, since it lies inside
  * the library's struct */
@@ -337,6 +337,8 @@ int rnn__config_check(const rnn_config *c, char *err, size_t errlen)
     if (c->num_layers < 1 || c->num_layers > RNN__MAX_LAYERS)
         BAD("num_layers %d is outside [1, %d]", c->num_layers, RNN__MAX_LAYERS);
     if (!(c->dropout >= 0.0f && c->dropout < 1.0f)) BAD("dropout %g is outside [0, 1)", (double)c->dropout);
+    if (c->dropout_masks != RNN_DROPOUT_GENERATOR && c->dropout_masks != RNN_DROPOUT_COUNTER)
+        BAD("dropout_masks %d is not RNN_DROPOUT_GENERATOR (0) or RNN_DROPOUT_COUNTER (1)", c->dropout_masks);
     if (c->tied && c->emb_size != c->hidden_size)
         BAD("tied weights need emb_size == hidden_size (got %d and %d)", c->emb_size, c->hidden_size);
     return adaptive_check(c, err, errlen);

@@ -28,6 +28,7 @@ int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err)
     x->measure_buf.y = lists + 4 * L, x->measure_buf.cache = lists + 5 * L;
     x->measure_buf.xd = lists + 6 * L, x->measure_buf.md = lists + 7 * L;
     rnn__rng_seed(&x->rng, m->cfg.seed);
+    x->drop_key = m->cfg.seed;
     return RNN_OK;
 }
 
@@ -196,13 +197,42 @@ static void dropout(rnn__rng *rng, float p, const float *in, float *mask, float 
     }
 }
 
+/* splitmix64's finaliser: a bijection of 64 bits whose every output bit depends on every input bit */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Inverted dropout with RNN_DROPOUT_COUNTER masks over (T, B, n) time-major rows: the mask of
+ * unit i of stream b at step t is a hash of (key, drop_stream + b, drop_step + t, site, i), so it
+ * does not depend on which streams share the call (nor on the calls before). */
+static void dropout_counter(const rnn__ctx *x, int site, float p, const float *in, float *mask, float *out, int B,
+                            int T, size_t n)
+{
+    float scale = 1.0f / (1.0f - p);
+    uint64_t k = mix64(x->drop_key ^ 0x9E3779B97F4A7C15ull);
+    for (int t = 0; t < T; t++) {
+        uint64_t kt = mix64(k ^ mix64(x->drop_step + (uint64_t)t));
+        for (int b = 0; b < B; b++) {
+            uint64_t ks = mix64(kt ^ mix64((x->drop_stream + (uint64_t)b) ^ ((uint64_t)site << 56)));
+            size_t r = ((size_t)t * B + b) * n;
+            for (size_t i = 0; i < n; i++) {
+                float u = (float)(mix64(ks + (uint64_t)i * 0x9E3779B97F4A7C15ull) >> 40) * 0x1.0p-24f;
+                mask[r + i] = u < p ? 0.0f : scale;
+                out[r + i] = in[r + i] * mask[r + i];
+            }
+        }
+    }
+}
 
 const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tokens, const int32_t *targets,
                              int B, int T, int stride, int train)
 {
     int E = m->cfg.emb_size, H = m->cfg.hidden_size, L = m->cfg.num_layers;
     size_t N = (size_t)B * T, LBH = (size_t)L * B * H, S = (size_t)stride;
-    int drop = train && m->cfg.dropout > 0.0f;
+    int drop = train && m->cfg.dropout > 0.0f, counter = m->cfg.dropout_masks == RNN_DROPOUT_COUNTER;
     rnn__buffers *buf = &x->buf;
 
     for (int b = 0; b < B; b++)
@@ -213,7 +243,8 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
     rnn__hist_push(x, buf->tok, B, T);
     const float *enc = m->params + m->enc;
     for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
-    if (drop) dropout(&x->rng, m->cfg.dropout, buf->x0, buf->m0, buf->x0, N * E);
+    if (drop && counter) dropout_counter(x, 0, m->cfg.dropout, buf->x0, buf->m0, buf->x0, B, T, (size_t)E);
+    else if (drop) dropout(&x->rng, m->cfg.dropout, buf->x0, buf->m0, buf->x0, N * E);
 
     memcpy(buf->h0, x->h, LBH * sizeof(float));
     if (buf->c0) memcpy(buf->c0, x->c, LBH * sizeof(float));
@@ -224,12 +255,14 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
         m->cell->forward(&ly);
         out = buf->y[l];
         if (drop) {
-            dropout(&x->rng, m->cfg.dropout, buf->y[l], buf->md[l], buf->xd[l], N * H);
+            if (counter) dropout_counter(x, l + 1, m->cfg.dropout, buf->y[l], buf->md[l], buf->xd[l], B, T, (size_t)H);
+            else dropout(&x->rng, m->cfg.dropout, buf->y[l], buf->md[l], buf->xd[l], N * H);
             out = buf->xd[l];
         }
     }
     x->fw_dropped = drop;
     x->pending = 0;
+    if (train) x->drop_step += (uint64_t)T;
     return out;
 }
 

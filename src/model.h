@@ -131,6 +131,9 @@ typedef struct rnn__ctx {
     int fw_batch, fw_steps, fw_dropped;
 
     rnn__rng rng;          /* dropout, and sampling through rnn_sample */
+    /* RNN_DROPOUT_COUNTER: the hash's seed and the next training pass's first stream and step
+       (rnn_model_set_dropout_position) */
+    uint64_t drop_key, drop_stream, drop_step;
     rnn__pool *pool;       /* librnn's threads for this context (NULL: the caller's alone) */
 } rnn__ctx;
 

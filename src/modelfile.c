@@ -5,7 +5,8 @@
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
  *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
  *         generator (RNN_SAVE_STATE), "ADMW" AdamW's state (RNN_SAVE_STATE, after a step),
- *         "APPL" application data, "END " (empty, last)
+ *         "APPL" application data, "DROP" RNN_DROPOUT_COUNTER and its position (RNN_SAVE_STATE,
+ *         such a model only), "END " (empty, last)
  *
  * All integers and floats little-endian. Readers skip sections with tags they do not know.
  */
@@ -31,6 +32,7 @@
 #define TAG_STAT TAG('S', 'T', 'A', 'T')
 #define TAG_APPL TAG('A', 'P', 'P', 'L')
 #define TAG_ADMW TAG('A', 'D', 'M', 'W')
+#define TAG_DROP TAG('D', 'R', 'O', 'P')
 #define TAG_END TAG('E', 'N', 'D', ' ')
 
 /* ---- application data ---------------------------------------------------------------------------- */
@@ -166,6 +168,7 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     put32(hdr + 12, 0);
     w_raw(w, hdr, 16);
 
+    int masks = c->dropout_masks != RNN_DROPOUT_GENERATOR;
     section_begin(w, TAG_CONF, 36);
     w_u32(w, (uint32_t)c->cell), w_u32(w, (uint32_t)c->vocab_size), w_u32(w, (uint32_t)c->emb_size);
     w_u32(w, (uint32_t)c->hidden_size), w_u32(w, (uint32_t)c->num_layers), w_u32(w, (uint32_t)c->tied);
@@ -209,6 +212,16 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
             w_floats(w, m->train.h, n);
             if (has_c) w_floats(w, m->train.c, n);
         }
+        section_end(w);
+    }
+    if ((flags & RNN_SAVE_STATE) && masks) {
+        /* u32 dropout_masks | u32 0 | u64 key | u64 stream | u64 step: a training setting, saved with
+           the training state only (a file without it is the model itself, as 1.0 and PyTorch's
+           converters write it, byte for byte) */
+        const uint64_t v[3] = {m->train.drop_key, m->train.drop_stream, m->train.drop_step};
+        section_begin(w, TAG_DROP, 32);
+        w_u32(w, (uint32_t)c->dropout_masks), w_u32(w, 0);
+        for (int i = 0; i < 3; i++) w_u32(w, (uint32_t)v[i]), w_u32(w, (uint32_t)(v[i] >> 32));
         section_end(w);
     }
     if ((flags & RNN_SAVE_STATE) && m->adamw_m) {
@@ -421,6 +434,27 @@ static int parse_state(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
+/* DROP (32 bytes, checked by check_header): the mode, then the key, stream and step of
+ * RNN_DROPOUT_COUNTER (restored unless RNN_LOAD_NO_STATE) */
+static int parse_drop(loader *ld, rnn_model *m, cursor *c)
+{
+    uint32_t mode = 0, zero = 0;
+    c_u32(c, &mode), c_u32(c, &zero);
+    if (mode != RNN_DROPOUT_COUNTER || zero)
+        return lfail(ld, RNN_ERR_FORMAT, "DROP holds dropout_masks %u (reserved %u): only %d is known", mode, zero,
+                     RNN_DROPOUT_COUNTER);
+    m->cfg.dropout_masks = (int)mode;
+    if (ld->flags & RNN_LOAD_NO_STATE) return RNN_OK;
+    uint64_t v[3];
+    for (int i = 0; i < 3; i++) {
+        uint32_t lo = 0, hi = 0;
+        c_u32(c, &lo), c_u32(c, &hi);
+        v[i] = (uint64_t)lo | (uint64_t)hi << 32;
+    }
+    m->train.drop_key = v[0], m->train.drop_stream = v[1], m->train.drop_step = v[2];
+    return RNN_OK;
+}
+
 /* ADMW (its length checked by check_header): the step count (>= 1) and the moments; exp_avg may
  * not be NaN, exp_avg_sq must be >= 0 (not NaN). Infinities are kept: a finite gradient whose
  * square overflows makes exp_avg_sq +inf, in PyTorch as here. */
@@ -523,6 +557,9 @@ static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh,
         if (len != admw_bytes(m))
             return lfail(ld, RNN_ERR_FORMAT, "ADMW holds %llu bytes; this configuration's %zu parameters take %llu", n,
                          m->nparams, (unsigned long long)admw_bytes(m));
+    } else if (tag == TAG_DROP) {
+        if (!have_parm) return lfail(ld, RNN_ERR_FORMAT, "section 'DROP' before PARM");
+        if (len != 32) return lfail(ld, RNN_ERR_FORMAT, "DROP holds %llu bytes; it holds 32", n);
     } else if (tag == TAG_END && len) {
         return lfail(ld, RNN_ERR_FORMAT, "END holds %llu bytes; it is empty", n);
     }
@@ -601,7 +638,7 @@ static int load(loader *ld, rnn_model **out)
         rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat, have_admw);
         /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
         int keep = tag == TAG_CONF || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL || tag == TAG_END ||
-                   ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
+                   tag == TAG_DROP || ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
         if (rc) break;
@@ -624,6 +661,8 @@ static int load(loader *ld, rnn_model **out)
         } else if (tag == TAG_STAT) {
             rc = keep ? parse_state(ld, m, &c) : RNN_OK;
             have_stat = 1;
+        } else if (tag == TAG_DROP) {
+            rc = parse_drop(ld, m, &c);
         } else if (tag == TAG_ADMW) {
             rc = keep ? parse_adamw(ld, m, &c) : RNN_OK;
             have_admw = 1;

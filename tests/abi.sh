@@ -54,7 +54,7 @@ soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
 
 # 3. struct_size: a program compiled against an older 1.x header, in which each struct that grows
 #    lacks its last field (rnn_param: size, rnn_allocator: user; rnn_config and rnn_sampling
-#    their 1.1 fields: output, num_cutoffs, cutoffs, div_value, head_bias and min_p,
+#    their 1.1 fields: output, num_cutoffs, cutoffs, div_value, head_bias, dropout_masks and min_p,
 #    repeat_penalty, repeat_last_n), runs on this library as the header promises: the missing fields take their defaults,
 #    and the library neither reads nor writes past the program's struct (a value placed right after
 #    each struct would change the result or be overwritten). Its results are compared with the same
@@ -74,9 +74,9 @@ awk 'BEGIN { want["rnn_config"]; want["rnn_sampling"]; want["rnn_param"]; want["
      inside { buf[++n] = $0; next }
      { print }' include/rnn.h > "$tmp/short/rnn.h"
 removed=$(diff include/rnn.h "$tmp/short/rnn.h" | sed -n 's/^< *\([a-z_0-9]* \**[a-z_]*\(\[[A-Z_]*\]\)\{0,1\};\).*/\1/p' | tr '\n' ' ')
-[ "$removed" = "int output; int num_cutoffs; int cutoffs[RNN_MAX_CUTOFFS]; float div_value; int head_bias; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size; " ] &&
+[ "$removed" = "int output; int num_cutoffs; int cutoffs[RNN_MAX_CUTOFFS]; float div_value; int head_bias; int dropout_masks; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size; " ] &&
     ok "short header: rnn_config and rnn_sampling without their 1.1 fields (the 1.0 layouts), rnn_allocator without user, rnn_param without size" ||
-    bad "the short header lost '$removed', expected 'int output; int num_cutoffs; int cutoffs[RNN_MAX_CUTOFFS]; float div_value; int head_bias; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size;'"
+    bad "the short header lost '$removed', expected 'int output; int num_cutoffs; int cutoffs[RNN_MAX_CUTOFFS]; float div_value; int head_bias; int dropout_masks; void *user; float min_p; float repeat_penalty; int repeat_last_n; size_t size;'"
 
 cat > "$tmp/structs.c" <<'EOF'
 /* Built twice: against include/rnn.h (FULL) and against a copy whose growable structs lack

@@ -38,6 +38,10 @@ int cli_error(int status, const char *fmt, ...)
 #endif
     ;
 
+/* Under mpirun: cli_error's lines of ranks other than 0 say "rnnlm: rank R: ..." (rank 0 and
+   single processes: "rnnlm: ..."). */
+void cli_set_error_rank(int rank);
+
 /* Why a loss or a log-probability is not finite (messages). */
 #define CLI_OVERFLOW "the model's outputs overflow (its weights are too large or broken)"
 

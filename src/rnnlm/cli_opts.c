@@ -8,10 +8,20 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* "rank R: " under mpirun on ranks other than 0 (cli_set_error_rank), else "" */
+static char g_rank_prefix[32];
+
+void cli_set_error_rank(int rank)
+{
+    if (rank > 0) snprintf(g_rank_prefix, sizeof g_rank_prefix, "rank %d: ", rank);
+    else g_rank_prefix[0] = 0;
+}
 
 int cli_error(int status, const char *fmt, ...)
 {
@@ -29,7 +39,7 @@ int cli_error(int status, const char *fmt, ...)
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     fflush(stdout);
-    fprintf(stderr, "rnnlm: %s\n", buf);
+    fprintf(stderr, "rnnlm: %s%s\n", g_rank_prefix, buf);
     if (buf != small) free(buf);
     return status;
 }

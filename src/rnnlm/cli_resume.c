@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_mpi.h"
 #include "cli_train.h"
 
 /* ---- Identities -------------------------------------------------------------------------------- */
@@ -50,11 +51,23 @@ void train_corpus_identity(const corpus *c, train_pos *p)
 }
 
 /* ---- Writing ----------------------------------------------------------------------------------- */
+static int write_checkpoint(trainer *t);
+
 /* The --save files carry no application data; the checkpoint holds the flags (with absolute
    paths) and t->pos. */
 int train_write_checkpoint(trainer *t)
 {
     FORWARD_IF_ERROR(train_check_weights(t, t->ckpt));
+    float *mine = NULL; /* under mpirun: rank 0 writes, with every rank's streams (any K resumes) */
+    if (mpi_active()) FORWARD_IF_ERROR(dp_gather_hidden(t, &mine));
+    if (mpi_rank() != 0) return CLI_OK;
+    int rc = write_checkpoint(t);
+    return mpi_active() && dp_restore_hidden(t, mine) != CLI_OK ? CLI_RUNTIME : rc;
+}
+
+/* train_write_checkpoint's file */
+static int write_checkpoint(trainer *t)
+{
     train_args st = *t->a;
     st.data = t->abs_data, st.save = t->abs_save, st.metrics = t->abs_metrics, st.init = t->abs_init;
     st.resume = NULL;
@@ -133,7 +146,7 @@ static int check_best(trainer *t)
     int same = rnn_model_load(&best, save, NULL, 0, err, sizeof err) == RNN_OK &&
                train_params_hash(best) == p->best_hash;
     rnn_model_free(best);
-    if (same) return CLI_OK;
+    if (same || mpi_rank() != 0) return CLI_OK; /* (rank 0 checks it, and writes it again) */
     RETURN_ERROR_IF(train_params_hash(t->m) != p->best_hash, CLI_RUNTIME,
                     "cannot resume: %s is not the best model this run saved (it is missing or was "
                     "changed since the checkpoint)", save);
@@ -231,15 +244,23 @@ static int setup_resume(trainer *t)
     return CLI_OK;
 }
 
-/* The checkpoint's model, flags and position into t, then the run from there. */
-static int resume_run(trainer *t, const train_args *a, uint64_t seen, train_args *ra, char **store,
-                      char **save_buf)
+/* The checkpoint's model, flags and position into t. */
+static int resume_setup(trainer *t, const train_args *a, uint64_t seen, train_args *ra, char **store,
+                        char **save_buf)
 {
     FORWARD_IF_ERROR(cli_load_model(a->resume, &t->m));
     FORWARD_IF_ERROR(read_state(t, a, seen, ra, store, save_buf));
     t->a = ra;
     FORWARD_IF_ERROR(train_claim(t));
-    FORWARD_IF_ERROR(setup_resume(t));
+    return setup_resume(t);
+}
+
+/* The checkpoint's model, flags and position into t, then the run from there (under mpirun, when
+   every rank could set up). */
+static int resume_run(trainer *t, const train_args *a, uint64_t seen, train_args *ra, char **store,
+                      char **save_buf)
+{
+    FORWARD_IF_ERROR(mpi_agree(resume_setup(t, a, seen, ra, store, save_buf)));
     return train_run(t);
 }
 

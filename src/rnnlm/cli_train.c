@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_mpi.h"
 #include "cli_train.h"
 
 /* Set by the SIGINT / SIGTERM / SIGHUP handler: training stops after the current batch (main.py's
@@ -73,6 +74,8 @@ static int setup_new(trainer *t)
     cfg.cell = a->cell, cfg.vocab_size = (int)vocab_size(t->c.vocab);
     cfg.emb_size = a->emsize, cfg.hidden_size = a->nhid, cfg.num_layers = a->nlayers;
     cfg.dropout = (float)a->dropout, cfg.tied = a->tied, cfg.seed = (uint64_t)a->seed;
+    /* masks that do not depend on how the batch's streams are split (mpirun -np K) */
+    cfg.dropout_masks = RNN_DROPOUT_COUNTER;
     return create_model(t, &cfg);
 }
 
@@ -88,6 +91,7 @@ static int init_from(trainer *t, const rnn_model *init)
     RETURN_ERROR_IF(rnn_model_get_config(init, &cfg) != RNN_OK, CLI_RUNTIME, "%s: %s", a->init,
                     rnn_model_errmsg(init));
     cfg.dropout = (float)a->dropout, cfg.seed = (uint64_t)a->seed;
+    cfg.dropout_masks = RNN_DROPOUT_COUNTER; /* (as setup_new) */
     FORWARD_IF_ERROR(create_model(t, &cfg));
     float *src = NULL, *dst = NULL;
     size_t ns = 0, nd = 0;
@@ -229,6 +233,7 @@ int train_claim(trainer *t)
     FORWARD_IF_ERROR(cli_check_model_output("--save", a->save));
     if (a->checkpoint_every > 0) FORWARD_IF_ERROR(cli_check_model_output("the checkpoint", t->ckpt));
     FORWARD_IF_ERROR(check_save_dir(a->save));
+    if (mpi_rank() != 0) return CLI_OK; /* under mpirun, rank 0 alone writes (and holds the lock) */
     return cli_lock(t->lock, "--save", a->save, &t->lock_fd);
 }
 
@@ -236,9 +241,12 @@ int train_setup_rest(trainer *t, const char *metrics_mode)
 {
     const train_args *a = t->a;
     t->bar = isatty(STDERR_FILENO);
+    t->first = 0, t->rows = a->batch_size;
+    if (mpi_active()) FORWARD_IF_ERROR(dp_setup_rows(t));
     FORWARD_IF_ERROR(setup_batches(t));
-    if (a->metrics) t->metrics = fopen(a->metrics, metrics_mode);
-    RETURN_ERROR_IF(a->metrics && !t->metrics, CLI_RUNTIME, "cannot write %s: %s", a->metrics,
+    int metrics = a->metrics && mpi_rank() == 0;
+    if (metrics) t->metrics = fopen(a->metrics, metrics_mode);
+    RETURN_ERROR_IF(metrics && !t->metrics, CLI_RUNTIME, "cannot write %s: %s", a->metrics,
                     strerror(errno));
     return CLI_OK;
 }
@@ -301,20 +309,45 @@ static int adamw_step(const trainer *t)
     return rnn_adamw_step(t->m, &o);
 }
 
-/* One batch: forward, zero_grad, backward, clip, SGD (or AdamW). */
+/* Whether training stops after this batch (SIGINT): under mpirun, when any rank got the signal, as
+   the ranks agreed at the last step (so that all stop after the same one). */
+static int stopping(const trainer *t) { return mpi_active() ? t->stop : g_stop; }
+
+/* The targets of this process's rows that count (not RNN_IGNORE). */
+static size_t kept_targets(const int32_t *tgt, int rows, int steps, int stride)
+{
+    size_t n = 0;
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < steps; s++) n += tgt[(size_t)r * (size_t)stride + (size_t)s] != RNN_IGNORE;
+    return n;
+}
+
+/* One batch: forward, zero_grad, backward, clip, SGD (or AdamW). Under mpirun, this process's rows
+   of it, and the gradient reduced over the ranks before the clip. */
 static int train_step(trainer *t, int epoch, size_t k)
 {
     rnn_model *m = t->m;
-    int steps = 0, stride = 0, b = t->a->batch_size;
+    int steps = 0, stride = 0, b = t->rows, dp = mpi_active();
     const int32_t *tok = NULL, *tgt = NULL;
     double loss = 0.0, norm = 0.0;
     int rc = cli_chunk(&t->train, k, t->tok, t->tgt, &tok, &tgt, &steps, &stride);
+    if (rc == RNN_OK && dp) { /* rows [first, first + rows) */
+        size_t rs = (size_t)(stride ? stride : steps);
+        tok += (size_t)t->first * rs, tgt += (size_t)t->first * rs, stride = (int)rs;
+    }
     if (rc == RNN_OK) rc = rnn_forward(m, tok, tgt, b, steps, stride, &loss);
-    RETURN_ERROR_IF(rc == RNN_OK && !isfinite(loss), CLI_RUNTIME,
+    RETURN_ERROR_IF(rc == RNN_OK && !dp && !isfinite(loss), CLI_RUNTIME,
                     "training diverged at epoch %d, batch %zu: the loss is not finite (try a lower --lr)",
                     epoch, k);
     if (rc == RNN_OK) rc = rnn_zero_grad(m);
     if (rc == RNN_OK) rc = rnn_backward(m);
+    if (rc == RNN_OK && dp) {
+        FORWARD_IF_ERROR(dp_reduce(t, &loss, kept_targets(tgt, b, steps, stride),
+                                   g_stop, &t->stop));
+        RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME,
+                        "training diverged at epoch %d, batch %zu: the loss is not finite (try a lower --lr)",
+                        epoch, k);
+    }
     if (rc == RNN_OK) rc = rnn_clip_grad_norm(m, (float)t->a->clip, &norm);
     RETURN_ERROR_IF(rc == RNN_ERR_NUMERIC, CLI_RUNTIME,
                     "training diverged at epoch %d, batch %zu: the gradient norm is not finite "
@@ -324,7 +357,7 @@ static int train_step(trainer *t, int epoch, size_t k)
                     k, rnn_status_string(rc), rnn_model_errmsg(m));
     t->pos.iv_loss += loss, t->pos.iv_n++, t->pos.batch = k + 1, t->pos.step++;
     t->iv_here++;
-    t->iv_tokens += (double)b * steps, t->ep_tokens += (double)b * steps;
+    t->iv_tokens += (double)t->a->batch_size * steps, t->ep_tokens += (double)t->a->batch_size * steps;
     return CLI_OK;
 }
 
@@ -341,7 +374,7 @@ static int train_batch(trainer *t, int epoch, size_t k)
 /* The batches of the epoch from t->pos.batch on (stops early after a SIGINT). */
 static int train_batches(trainer *t, int epoch)
 {
-    for (size_t k = (size_t)t->pos.batch; k < t->nbatches && !g_stop; k++) {
+    for (size_t k = (size_t)t->pos.batch; k < t->nbatches && !stopping(t); k++) {
         FORWARD_IF_ERROR(train_batch(t, epoch, k));
         progress_bar(t, epoch, k + 1, k + 1 == t->nbatches);
     }
@@ -353,7 +386,7 @@ static int train_epoch(trainer *t)
 {
     train_pos *p = &t->pos;
     if (p->batch == 0) { /* a resumed epoch goes on with the checkpoint's hidden state */
-        RETURN_ERROR_IF(rnn_model_reset_hidden(t->m, t->a->batch_size) != RNN_OK, CLI_RUNTIME, "%s",
+        RETURN_ERROR_IF(rnn_model_reset_hidden(t->m, t->rows) != RNN_OK, CLI_RUNTIME, "%s",
                         rnn_model_errmsg(t->m));
         p->iv_loss = 0.0, p->iv_n = 0;
     }
@@ -374,11 +407,12 @@ static int end_epoch(trainer *t, double start)
     train_pos *p = &t->pos;
     int epoch = p->epoch;
     double val = 0.0;
-    FORWARD_IF_ERROR(cli_evaluate(t->m, &t->valid, &val, NULL));
+    FORWARD_IF_ERROR(mpi_active() ? dp_evaluate(t, &t->valid, &val) : cli_evaluate(t->m, &t->valid, &val, NULL));
     RETURN_ERROR_IF(!isfinite(val), CLI_RUNTIME,
                     "training diverged at epoch %d: the validation loss is not finite "
                     "(%s was not written)", epoch, t->a->save);
     FORWARD_IF_ERROR(train_check_weights(t, t->a->save));
+    if (mpi_active()) FORWARD_IF_ERROR(dp_check_weights(t));
     progress_epoch(t, epoch, val, cli_now() - start);
     int improved = !p->saved || val < p->best;
     if (improved) p->best = val, p->saved = 1, p->best_hash = train_params_hash(t->m), p->stale = 0;
@@ -390,7 +424,7 @@ static int end_epoch(trainer *t, double start)
         fflush(stdout);
     }
     if (t->a->checkpoint_every > 0) FORWARD_IF_ERROR(train_write_checkpoint(t));
-    RETURN_ERROR_IF(improved && rnn_model_save(t->m, t->a->save, 0, NULL, 0) != RNN_OK, CLI_RUNTIME,
+    RETURN_ERROR_IF(improved && mpi_rank() == 0 && rnn_model_save(t->m, t->a->save, 0, NULL, 0) != RNN_OK, CLI_RUNTIME,
                     "cannot save %s: %s", t->a->save, rnn_model_errmsg(t->m));
     return CLI_OK;
 }
@@ -399,12 +433,12 @@ int train_early_stopped(const trainer *t) { return t->a->patience > 0 && t->pos.
 
 static int train_loop(trainer *t)
 {
-    while (t->pos.epoch <= t->a->epochs && !train_early_stopped(t) && !g_stop) {
+    while (t->pos.epoch <= t->a->epochs && !train_early_stopped(t) && !stopping(t)) {
         double start = cli_now();
         FORWARD_IF_ERROR(train_epoch(t));
-        if (!g_stop) FORWARD_IF_ERROR(end_epoch(t, start));
+        if (!stopping(t)) FORWARD_IF_ERROR(end_epoch(t, start));
     }
-    if (!g_stop) return CLI_OK;
+    if (!stopping(t)) return CLI_OK;
     if (t->a->checkpoint_every > 0) FORWARD_IF_ERROR(train_write_checkpoint(t));
     progress_rule('-');
     if (t->a->checkpoint_every > 0)
@@ -420,9 +454,19 @@ static int final_test(trainer *t)
 {
     RETURN_ERROR_IF(!t->pos.saved, CLI_RUNTIME,
                     "interrupted before the first epoch ended: no model saved");
+    double loss = 0.0;
+    if (mpi_active()) { /* rank 0 reads it; every rank evaluates its share of the streams */
+        rnn_model *best = NULL;
+        int rc = mpi_rank() == 0 ? cli_load_model(t->a->save, &best) : CLI_OK;
+        if (best) rnn_model_free(t->m), t->m = best;
+        FORWARD_IF_ERROR(dp_share_best(t, rc));
+        FORWARD_IF_ERROR(dp_evaluate(t, &t->test, &loss));
+        RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME, "the test loss of %s is not finite: %s", t->a->save,
+                        CLI_OVERFLOW);
+        return progress_test(t, loss);
+    }
     rnn_model_free(t->m);
     t->m = NULL;
-    double loss = 0.0;
     FORWARD_IF_ERROR(cli_load_model(t->a->save, &t->m));
     FORWARD_IF_ERROR(cli_evaluate(t->m, &t->test, &loss, NULL));
     RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME, "the test loss of %s is not finite: %s", t->a->save,
@@ -454,16 +498,20 @@ int train_run(trainer *t)
     struct sigaction old[NSTOP];
     g_stop = 0;
     FORWARD_IF_ERROR(cli_set_threads(t->m, t->a->threads));
-    catch_stop_signals(old);
+    /* under mpirun, a signal ends the job: mpirun sends SIGTERM to every rank when one fails or on
+       Ctrl-C, and a rank that caught it would wait for the dead one (resume from the checkpoint) */
+    int dp = mpi_active();
+    if (dp) FORWARD_IF_ERROR(dp_setup(t));
+    else catch_stop_signals(old);
     int rc = train_loop(t);
-    for (int i = 0; i < NSTOP; i++) sigaction(stop_signals[i], &old[i], NULL);
+    for (int i = 0; i < NSTOP && !dp; i++) sigaction(stop_signals[i], &old[i], NULL);
     FORWARD_IF_ERROR(rc);
     return final_test(t);
 }
 
 static int setup_and_run(trainer *t)
 {
-    FORWARD_IF_ERROR(setup(t));
+    FORWARD_IF_ERROR(mpi_agree(setup(t))); /* under mpirun: every rank stops when one failed */
     return train_run(t);
 }
 
@@ -490,6 +538,29 @@ long long train_random_seed(void)
     return (long long)x;
 }
 
+/* rnnlm train after parsing (between mpi_start and mpi_finish under mpirun). */
+static int train_command_run(train_args *a, uint64_t seen)
+{
+    if (a->accel) {
+        puts("| --accel ignored: there is no accelerator (librnn trains on the CPU; --threads N)");
+        fflush(stdout);
+    }
+    /* the seed drawn is a flag like any other from here: printed, and stored in checkpoints (under
+       mpirun, rank 0's for all) */
+    if (!a->resume && a->seed == -1) {
+        double s = mpi_rank() == 0 ? (double)train_random_seed() : 0.0;
+        mpi_sum(&s, 1);
+        a->seed = (long long)s, a->seed_random = 1;
+    }
+    /* under mpirun, before any work (a resume checks the checkpoint's batch size in its setup) */
+    int bad = !a->resume && a->batch_size % mpi_size() != 0; /* (every rank alike: rank 0 says it) */
+    if (bad && mpi_rank() == 0)
+        cli_error(CLI_USAGE, "--batch_size %d is not divisible by the %d processes (each takes batch_size / %d "
+                  "streams): use a multiple of %d", a->batch_size, mpi_size(), mpi_size(), mpi_size());
+    FORWARD_IF_ERROR(mpi_agree(bad ? CLI_USAGE : CLI_OK));
+    return a->resume ? train_resume(a, seen) : run_train(a);
+}
+
 int cli_train(int argc, char **argv)
 {
     train_args a;
@@ -497,11 +568,6 @@ int cli_train(int argc, char **argv)
     int help = 0;
     FORWARD_IF_ERROR(train_parse(argc, argv, &a, &seen, &help));
     if (help) return train_help();
-    if (a.accel) {
-        puts("| --accel ignored: there is no accelerator (librnn trains on the CPU; --threads N)");
-        fflush(stdout);
-    }
-    /* the seed drawn is a flag like any other from here: printed, and stored in checkpoints */
-    if (!a.resume && a.seed == -1) a.seed = train_random_seed(), a.seed_random = 1;
-    return a.resume ? train_resume(&a, seen) : run_train(&a);
+    FORWARD_IF_ERROR(mpi_start(&argc, &argv));
+    return mpi_finish(train_command_run(&a, seen));
 }

@@ -5,6 +5,7 @@
  *   cli_resume.c       checkpoints (SAVE.ckpt) and --resume
  *   cli_ckpt.c         the checkpoint's application data (the format)
  *   cli_progress.c     the log lines, the progress bar and the --metrics records
+ *   cli_train_dp.c     data-parallel training under mpirun (over cli_mpi.h)
  */
 #ifndef RNNLM_CLI_TRAIN_H
 #define RNNLM_CLI_TRAIN_H
@@ -78,6 +79,10 @@ typedef struct trainer {
     /* this process's part of the current log interval and epoch (timing and the progress bar) */
     double iv_start, iv_tokens, ep_start, ep_tokens, bar_drawn;
     size_t iv_here, ep_first;
+    /* the streams of every training chunk this process trains: [first, first + rows) (all B
+       without mpirun); stop: every rank saw the stop signal's flag (under mpirun) */
+    int first, rows, stop;
+    double reduce_s; /* seconds in the gradient's all-reduce this log interval */
 } trainer;
 
 /* ---- cli_train_flags.c ------------------------------------------------------------------------- */
@@ -167,5 +172,26 @@ int progress_test(trainer *t, double loss);
 void progress_summary(const trainer *t);
 /* main.py's line of 89 c characters. */
 void progress_rule(char c);
+
+/* ---- cli_train_dp.c (under mpirun; cli_mpi.h) ----------------------------------------------- */
+/* t->first, t->rows for this rank (CLI_USAGE when --batch_size is not divisible by the ranks). */
+int dp_setup_rows(trainer *t);
+/* Before the first step: the ranks' corpus, flags and weights compared (a clear error when they
+   differ), a checkpoint's hidden state cut to this rank's streams, the dropout position's stream. */
+int dp_setup(trainer *t);
+/* After backward: *loss (the local mean over `kept` targets) becomes the global mean, the gradient
+   block that of the global mean loss (one all-reduce); *stop_all: some rank's stop was set. */
+int dp_reduce(trainer *t, double *loss, size_t kept, int stop, int *stop_all);
+/* cli_evaluate over the ranks: each evaluates its share of b's streams, the sums are reduced. */
+int dp_evaluate(trainer *t, const corpus_batches *b, double *loss);
+/* The ranks' weights compared by checksum (a mismatch names the epoch and step). */
+int dp_check_weights(const trainer *t);
+/* For a checkpoint mid-epoch: rank 0's model receives all B streams' hidden state (*saved its own,
+   for dp_restore_hidden); the others send theirs. */
+int dp_gather_hidden(trainer *t, float **saved);
+int dp_restore_hidden(trainer *t, float *saved);
+/* The final test: rank 0 loaded the best model (loaded: its status, agreed); every rank's weights
+   become its weights. */
+int dp_share_best(trainer *t, int loaded);
 
 #endif
