@@ -748,7 +748,10 @@ RNN_API int rnn_vocab_encode(const rnn_model *m, const char *text, size_t len, u
 
 /*
  * Saves the configuration, the vocabulary (if any), every parameter and app_data to `path`:
- * little-endian, versioned, every section checksummed (CRC-32C). Atomic: the file is written to a
+ * little-endian, versioned, every section checksummed (CRC-32C). A model with the full output
+ * layer is written as format version 1, the file librnn 1.0 writes and reads; one with an adaptive
+ * output layer (RNN_OUTPUT_ADAPTIVE) as version 2, its settings in an OUTP section, which librnn
+ * 1.0 refuses ("format version 2 is not supported") rather than misreads. Atomic: the file is written to a
  * temporary file in the same folder (`path.tmp.<pid>.<n>`), flushed, fsync'ed and renamed over
  * `path`, so an interrupted save leaves any previous file intact; a temporary file left by a
  * killed process is removed by the next save of the same path.
@@ -775,8 +778,9 @@ RNN_API int rnn_model_save_mem(const rnn_model *m, void *buf, size_t cap, size_t
 /*
  * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
  * count and shape is checked against the file's size and for overflow before anything is
- * allocated or read, and every checksum is verified. Sections this version does not know are
- * skipped. Gradients are zero. The hidden state, the generator and AdamW's state are restored when
+ * allocated or read, and every checksum is verified, and the configuration (the output layer's
+ * too, from a version-2 file) is checked as rnn_model_create checks it. Reads format versions 1
+ * and 2 (docs/FORMAT.md). Sections this version does not know are skipped. Gradients are zero. The hidden state, the generator and AdamW's state are restored when
  * the file was saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is
  * no hidden state (call rnn_model_reset_hidden), the generator is seeded from the configuration's
  * seed and there is no AdamW state (rnn_adamw_get_step gives 0).

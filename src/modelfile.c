@@ -3,12 +3,16 @@
  *
  *   magic "RNNMODEL" | u32 format version | u32 0
  *   sections: u32 tag | u64 payload length | payload | u32 CRC-32C of tag, length and payload
- *   tags: "CONF" configuration, "VOCB" vocabulary, "PARM" parameters, "STAT" hidden state and
- *         generator (RNN_SAVE_STATE), "ADMW" AdamW's state (RNN_SAVE_STATE, after a step),
- *         "APPL" application data, "DROP" RNN_DROPOUT_COUNTER and its position (RNN_SAVE_STATE,
- *         such a model only), "END " (empty, last)
+ *   tags: "CONF" configuration, "OUTP" the output layer (adaptive only), "VOCB" vocabulary,
+ *         "PARM" parameters, "STAT" hidden state and generator (RNN_SAVE_STATE), "ADMW" AdamW's
+ *         state (RNN_SAVE_STATE, after a step), "APPL" application data, "DROP"
+ *         RNN_DROPOUT_COUNTER and its position (RNN_SAVE_STATE, such a model only), "END " (empty,
+ *         last)
  *
- * All integers and floats little-endian. Readers skip sections with tags they do not know.
+ * All integers and floats little-endian. Readers skip sections with tags they do not know. A model
+ * with the full output layer is a version-1 file without OUTP, byte for byte what librnn 1.0
+ * writes; an adaptive one is version 2 with OUTP, which a version-1 reader refuses from the header
+ * (its PARM holds tensors that reader would misread as a full decoder's).
  */
 #include "atomic.h"
 #include "model.h"
@@ -24,7 +28,8 @@
 #include <unistd.h>
 
 #define MAGIC "RNNMODEL"
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 1u   /* the full output layer */
+#define FORMAT_VERSION_2 2u /* an output layer in OUTP (adaptive) */
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define TAG_CONF TAG('C', 'O', 'N', 'F')
 #define TAG_VOCB TAG('V', 'O', 'C', 'B')
@@ -33,6 +38,7 @@
 #define TAG_APPL TAG('A', 'P', 'P', 'L')
 #define TAG_ADMW TAG('A', 'D', 'M', 'W')
 #define TAG_DROP TAG('D', 'R', 'O', 'P')
+#define TAG_OUTP TAG('O', 'U', 'T', 'P')
 #define TAG_END TAG('E', 'N', 'D', ' ')
 
 /* ---- application data ---------------------------------------------------------------------------- */
@@ -164,7 +170,7 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     const rnn_config *c = &m->cfg;
     unsigned char hdr[16];
     memcpy(hdr, MAGIC, 8);
-    put32(hdr + 8, FORMAT_VERSION);
+    put32(hdr + 8, m->ad.nc ? FORMAT_VERSION_2 : FORMAT_VERSION);
     put32(hdr + 12, 0);
     w_raw(w, hdr, 16);
 
@@ -174,6 +180,14 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     w_u32(w, (uint32_t)c->hidden_size), w_u32(w, (uint32_t)c->num_layers), w_u32(w, (uint32_t)c->tied);
     w_u32(w, f2u(c->dropout)), w_u32(w, (uint32_t)c->seed), w_u32(w, (uint32_t)(c->seed >> 32));
     section_end(w);
+
+    if (m->ad.nc) { /* u32 kind | u32 n | u32 cutoffs[n] | f32 div_value | u32 head_bias */
+        section_begin(w, TAG_OUTP, 16 + 4 * (uint64_t)c->num_cutoffs);
+        w_u32(w, (uint32_t)c->output), w_u32(w, (uint32_t)c->num_cutoffs);
+        for (int i = 0; i < c->num_cutoffs; i++) w_u32(w, (uint32_t)c->cutoffs[i]);
+        w_u32(w, f2u(c->div_value)), w_u32(w, (uint32_t)c->head_bias);
+        section_end(w);
+    }
 
     if (m->vocab_count) {
         uint64_t len = 4;
@@ -246,8 +260,6 @@ static int save_args(const rnn_model *m, unsigned flags, const void *app, size_t
 {
     rnn_model *mm = (rnn_model *)m; /* only the message is written */
     if (flags & ~RNN_SAVE_STATE) return rnn__fail(mm, RNN_ERR_INVALID, "unknown save flags 0x%x", flags);
-    if (m->ad.nc) /* (docs/FORMAT.md has no place for its settings yet) */
-        return rnn__fail(mm, RNN_ERR_INVALID, "a model with an adaptive output layer cannot be saved yet");
     if (app_len && !app) return rnn__fail(mm, RNN_ERR_INVALID, "app_data is NULL but app_len is %zu", app_len);
     if (app_len > RNN__MAX_APP)
         return rnn__fail(mm, RNN_ERR_INVALID, "application data of %zu bytes exceeds %zu (RNN_LIMIT_APP_DATA)", app_len,
@@ -326,6 +338,7 @@ typedef struct loader {
     FILE *f;
     const unsigned char *data;
     uint64_t size, at; /* total bytes, and the next byte to read (memory) */
+    uint32_t version;  /* the header's: 1, or 2 (the model is made when OUTP has been read) */
 } loader;
 
 /* reads n bytes; 0 when they are not there */
@@ -364,6 +377,37 @@ static int parse_conf(loader *ld, cursor *c, rnn_config *cfg)
     cfg->hidden_size = (int)v[3], cfg->num_layers = (int)v[4], cfg->tied = (int)v[5];
     cfg->dropout = u2f(v[6]);
     cfg->seed = (uint64_t)v[7] | (uint64_t)v[8] << 32;
+    return RNN_OK;
+}
+
+/* The largest OUTP payload: kind, count, RNN_MAX_CUTOFFS cutoffs, div_value, head_bias. */
+#define OUTP_MAX (16 + 4 * RNN_MAX_CUTOFFS)
+
+/* OUTP into cfg (CONF's, already read): exactly 16 + 4n bytes; the kind must be
+ * RNN_OUTPUT_ADAPTIVE (a full output layer is a version-1 file without OUTP); the caller then
+ * checks the whole configuration with rnn__config_check, as rnn_model_create does. */
+static int parse_outp(loader *ld, cursor *c, rnn_config *cfg)
+{
+    uint32_t kind, n, v = 0;
+    if (!c_u32(c, &kind) || !c_u32(c, &n)) return lfail(ld, RNN_ERR_FORMAT, "OUTP section is truncated");
+    if (kind != RNN_OUTPUT_ADAPTIVE)
+        return lfail(ld, RNN_ERR_FORMAT, "OUTP kind %u is not RNN_OUTPUT_ADAPTIVE (%d); a full output layer has no OUTP",
+                     kind, RNN_OUTPUT_ADAPTIVE);
+    if (n < 1 || n > RNN_MAX_CUTOFFS)
+        return lfail(ld, RNN_ERR_FORMAT, "OUTP holds %u cutoffs (num_cutoffs must be in [1, %d])", n, RNN_MAX_CUTOFFS);
+    if (c->left != 4 * (size_t)n + 8)
+        return lfail(ld, RNN_ERR_FORMAT, "OUTP holds %zu bytes; %u cutoffs take %zu", c->left + 8, n, 16 + 4 * (size_t)n);
+    cfg->output = (int)kind, cfg->num_cutoffs = (int)n;
+    for (uint32_t i = 0; i < n; i++) {
+        c_u32(c, &v);
+        if (v > INT_MAX) return lfail(ld, RNN_ERR_FORMAT, "OUTP cutoff %u is out of range (%u)", i, v);
+        cfg->cutoffs[i] = (int)v;
+    }
+    c_u32(c, &v);
+    cfg->div_value = u2f(v);
+    c_u32(c, &v);
+    if (v > INT_MAX) return lfail(ld, RNN_ERR_FORMAT, "OUTP head_bias is out of range (%u)", v);
+    cfg->head_bias = (int)v;
     return RNN_OK;
 }
 
@@ -519,11 +563,12 @@ static int conf_too_big(const rnn_config *cfg, uint64_t left) { return rnn__conf
 
 /* What a section's header alone decides, before any of its payload is read or allocated: the
  * order and number of the known sections, and each one's largest payload from the configuration
- * (CONF: CONF_MAX; VOCB: V words of at most RNN_LIMIT_WORD_BYTES; PARM: exactly what the
- * configuration takes; STAT: 40 bytes and whole streams of state; APPL: RNN_LIMIT_APP_DATA; END:
- * empty). A shorter payload is left to the parser, which says what is missing. */
+ * (CONF: CONF_MAX; OUTP: OUTP_MAX, only in version 2, after CONF and before VOCB and PARM; VOCB:
+ * V words of at most RNN_LIMIT_WORD_BYTES; PARM: exactly what the configuration takes; STAT: 40
+ * bytes and whole streams of state; APPL: RNN_LIMIT_APP_DATA; END: empty). A shorter payload is
+ * left to the parser, which says what is missing. */
 static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh, uint64_t len, int have_conf,
-                        int have_parm, int have_stat, int have_admw)
+                        int have_outp, int have_parm, int have_stat, int have_admw)
 {
     uint32_t tag = get32(sh);
     unsigned long long n = (unsigned long long)len;
@@ -531,7 +576,17 @@ static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh,
         if (have_conf) return lfail(ld, RNN_ERR_FORMAT, "two CONF sections");
         if (len > CONF_MAX)
             return lfail(ld, RNN_ERR_FORMAT, "CONF holds %llu bytes (at most %d are read)", n, CONF_MAX);
+    } else if (tag == TAG_OUTP) {
+        if (ld->version == FORMAT_VERSION)
+            return lfail(ld, RNN_ERR_FORMAT, "section 'OUTP' in a format version 1 file (an output layer in OUTP "
+                                             "makes a version 2 file)");
+        if (!have_conf) return lfail(ld, RNN_ERR_FORMAT, "section 'OUTP' before CONF");
+        if (have_outp) return lfail(ld, RNN_ERR_FORMAT, "two OUTP sections");
+        if (len > OUTP_MAX) return lfail(ld, RNN_ERR_FORMAT, "OUTP holds %llu bytes (at most %d)", n, OUTP_MAX);
     } else if (tag == TAG_VOCB || tag == TAG_PARM) {
+        if (!m && have_conf) /* version 2: the model is made from CONF and OUTP */
+            return lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before OUTP (a format version 2 file has its output "
+                                             "layer in OUTP, after CONF)", (const char *)sh);
         if (!m) return lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
         uint64_t most = tag == TAG_PARM ? parm_bytes(m) : 4 + (uint64_t)m->cfg.vocab_size * (4 + RNN__MAX_WORD);
         if (tag == TAG_VOCB && m->vocab_count) return lfail(ld, RNN_ERR_FORMAT, "two VOCB sections");
@@ -611,14 +666,17 @@ static int load(loader *ld, rnn_model **out)
     if (fsize < 16 || !l_read(ld, hdr, 16)) return lfail(ld, RNN_ERR_FORMAT, "file too short for the header");
     if (memcmp(hdr, MAGIC, 8) != 0) return lfail(ld, RNN_ERR_FORMAT, "not a librnn model file (bad magic)");
     uint32_t version = get32(hdr + 8);
-    if (version != FORMAT_VERSION)
-        return lfail(ld, RNN_ERR_FORMAT, "format version %u is not supported (this library reads version %u)", version,
-                     FORMAT_VERSION);
+    if (version != FORMAT_VERSION && version != FORMAT_VERSION_2)
+        return lfail(ld, RNN_ERR_FORMAT, "format version %u is not supported (this library reads versions %u and %u)",
+                     version, FORMAT_VERSION, FORMAT_VERSION_2);
+    ld->version = version;
     if (get32(hdr + 12) != 0) return lfail(ld, RNN_ERR_FORMAT, "reserved header word is %u, not 0", get32(hdr + 12));
     uint64_t pos = 16;
     rnn_model *m = NULL;
     unsigned char *payload = NULL;
-    int rc = RNN_OK, have_conf = 0, have_parm = 0, have_stat = 0, have_admw = 0, ended = 0;
+    int rc = RNN_OK, have_conf = 0, have_outp = 0, have_parm = 0, have_stat = 0, have_admw = 0, ended = 0;
+    rnn_config cfg; /* CONF's, and (version 2) OUTP's; the model is made from it once it is whole */
+    rnn__config_defaults(&cfg);
     /* sections are read one at a time; a payload is read only after its length has been checked
      * against the bytes that remain in the file and against its section's limit */
     while (!ended) {
@@ -635,29 +693,33 @@ static int load(loader *ld, rnn_model **out)
                        (unsigned long long)len, (unsigned long long)(fsize - pos));
             break;
         }
-        rc = check_header(ld, m, sh, len, have_conf, have_parm, have_stat, have_admw);
+        rc = check_header(ld, m, sh, len, have_conf, have_outp, have_parm, have_stat, have_admw);
         /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
-        int keep = tag == TAG_CONF || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL || tag == TAG_END ||
-                   tag == TAG_DROP || ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
+        int keep = tag == TAG_CONF || tag == TAG_OUTP || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL ||
+                   tag == TAG_END || tag == TAG_DROP ||
+                   ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
         if (rc) break;
         pos += len + 4;
         cursor c = {p, (size_t)len};
-        if (tag == TAG_CONF) {
-            rnn_config cfg;
-            rc = parse_conf(ld, &c, &cfg);
+        if (tag == TAG_CONF || tag == TAG_OUTP) {
+            /* CONF (with the full output layer's zeros), then in version 2 OUTP's fields: each
+             * time the configuration so far is checked as rnn_model_create checks it, and once it
+             * is whole, its parameters must fit in the file before the model is made */
+            rc = tag == TAG_CONF ? parse_conf(ld, &c, &cfg) : parse_outp(ld, &c, &cfg);
             char msg[RNN_ERR_LEN];
             if (!rc && rnn__config_check(&cfg, msg, sizeof msg))
-                rc = lfail(ld, RNN_ERR_FORMAT, "CONF holds an invalid configuration: %s", msg);
-            if (!rc && conf_too_big(&cfg, fsize - pos)) /* before allocating anything for it */
-                rc = lfail(ld, RNN_ERR_FORMAT, "CONF describes a model larger than the file (V %d, E %d, H %d, L %d)",
-                           cfg.vocab_size, cfg.emb_size, cfg.hidden_size, cfg.num_layers);
-            if (!rc) {
+                rc = lfail(ld, RNN_ERR_FORMAT, "%.4s holds an invalid configuration: %s", (const char *)sh, msg);
+            int whole = tag == TAG_OUTP || ld->version == FORMAT_VERSION;
+            if (!rc && whole && conf_too_big(&cfg, fsize - pos)) /* before allocating anything for it */
+                rc = lfail(ld, RNN_ERR_FORMAT, "%.4s describes a model larger than the file (V %d, E %d, H %d, L %d)",
+                           (const char *)sh, cfg.vocab_size, cfg.emb_size, cfg.hidden_size, cfg.num_layers);
+            if (!rc && whole) {
                 rc = rnn__model_new(&m, &cfg, &ld->al);
                 if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_status_string(rc));
             }
-            have_conf = 1;
+            have_conf = 1, have_outp |= tag == TAG_OUTP;
         } else if (tag == TAG_STAT) {
             rc = keep ? parse_state(ld, m, &c) : RNN_OK;
             have_stat = 1;
@@ -686,7 +748,7 @@ static int load(loader *ld, rnn_model **out)
     }
     rnn__free(&ld->al, payload);
     if (!rc && (!have_conf || !have_parm))
-        rc = lfail(ld, RNN_ERR_FORMAT, "missing %s section", have_conf ? "PARM" : "CONF");
+        rc = lfail(ld, RNN_ERR_FORMAT, "missing %s section", !have_conf ? "CONF" : ld->version == FORMAT_VERSION_2 && !have_outp ? "OUTP" : "PARM");
     if (rc) {
         rnn_model_free(m);
         return rc;

@@ -6,7 +6,10 @@
 #   (3) 5 clipped SGD steps of `rnnlm train --init` versus main.py's training loop: every tensor
 #       within 1e-4 (max abs diff / max abs value), the weight change within 1e-3; the file
 #       rnnlm wrote, converted back and forth, is byte-identical;
-# plus the FORMAT.md example, CRC checking, unknown sections and the converters' error paths.
+# plus the FORMAT.md examples, CRC checking, unknown sections and the converters' error paths; and
+# the adaptive output layer (format version 2, OUTP): tools/rnnfile.py against the library (through
+# the Python binding and `rnnlm info`): the files each writes, byte for byte, and every malformed
+# OUTP refused by both.
 # Usage (from `make check`): RNNLM=/abs/bin/rnnlm sh tests/interop.sh
 # Prints one line per check and a last line "N passed, M failed"; exits 1 on any failure.
 PY=${PYTHON3:-/usr/bin/python3}
@@ -305,6 +308,24 @@ def misc():
             '%d bytes written, %d stated; %d bytes shown in the doc compared%s'
             % (len(enc), size, nbytes, ', differing at ' + ' '.join(bad) if bad else ''))
     R.check(rnnfile.crc32c(b'123456789') == 0xE3069283, 'CRC-32C check value')
+    # the second example: an adaptive model (version 2, OUTP)
+    size2 = int(re.search(r'every value 0; (\d+) bytes', block).group(1))
+    m = rnnfile.Model('RNN_TANH', 3, 1, 2, 1, False, 0.5, 1111, [b'a', b'b', b'<eos>'],
+                      [(n, np.zeros(s, np.float32)) for n, s in
+                       rnnfile.expected_shapes('RNN_TANH', 3, 1, 2, 1, False, [1], 2.0, True)],
+                      cutoffs=[1], div_value=2.0, head_bias=True)
+    enc = rnnfile.encode(m)
+    nbytes, bad = 0, []
+    for line in block.split('```')[3].splitlines():
+        mo = re.match(r'^([0-9a-f]{8}): ((?:[0-9a-f]{2,4} ?)+)', line)
+        if mo:
+            off, got = int(mo.group(1), 16), bytes.fromhex(mo.group(2).split('  ')[0].replace(' ', ''))
+            nbytes += len(got)
+            if enc[off:off + len(got)] != got:
+                bad.append('%08x' % off)
+    R.check(len(enc) == size2 and nbytes >= 100 and not bad, 'FORMAT.md adaptive example bytes',
+            '%d bytes written, %d stated; %d bytes shown in the doc compared%s'
+            % (len(enc), size2, nbytes, ', differing at ' + ' '.join(bad) if bad else ''))
 
     # a small LSTM to break
     model = make_model('LSTM', 8, 8, 1, False, 7)
@@ -394,6 +415,136 @@ def misc():
     return R
 
 
+def adaptive():
+    """The adaptive output layer's file (version 2, OUTP): the library (the Python binding, whose
+    librnn is the build's) and tools/rnnfile.py write the same bytes and read each other's files,
+    and refuse the same malformed ones."""
+    R = Results()
+    d = os.path.join(TMP, 'adaptive')
+    os.makedirs(d)
+    sys.path.insert(0, 'bindings/python')
+    try:
+        import rnn
+    except Exception as e:  # noqa: BLE001 (an ASan build's librnn.so does not load into python)
+        R.check(os.environ.get('RNN_SANFLAGS') is not None, 'the Python binding loads librnn (or: a sanitizer '
+                'build, whose librnn.so python cannot load)', str(e))
+        return R
+    rng = np.random.default_rng(3)
+    k = 0
+    for nc in (1, 2, 3):
+        for hb in (False, True):
+            V, H = 40 + k, 16
+            cuts = [5 + 9 * i for i in range(nc)]
+            div = 2.0 if nc == 3 else (4.0, 2.5, 0.0)[k % 3]
+            tag = 'adaptive %d cluster%s, head bias %s, div_value %g' % (nc, 's' if nc > 1 else '', 'on' if hb else 'off', div)
+            a = rnn.Model(vocab=WORDS + ['w%d' % i for i in range(V - len(WORDS))], cell=('LSTM', 'GRU', 'RNN_TANH')[k % 3],
+                          emb_size=8, hidden_size=H, num_layers=1 + k % 2, dropout=0.1, seed=50 + k,
+                          adaptive_cutoffs=cuts, div_value=div, head_bias=hb)
+            blk = a.param_block()[0]
+            blk[:] = rng.standard_normal(blk.shape).astype(np.float32)
+            lib_path = os.path.join(d, 'lib%d.rnn' % k)
+            a.save(lib_path)
+            raw = open(lib_path, 'rb').read()
+            f = rnnfile.read(lib_path)
+            ps = a.params()
+            same = (f.cutoffs == cuts and f.div_value == (div or 4.0) and f.head_bias == hb
+                    and [n for n, _ in f.params] == list(ps)
+                    and all(np.array_equal(x, ps[n].data.reshape(x.shape)) for n, x in f.params))
+            R.check(same, tag + ': rnnfile.read of the library\'s file', f.describe())
+            R.check(rnnfile.encode(f) == raw, tag + ': rnnfile.encode gives the library\'s bytes')
+            # rnnfile writes one with other values: the library loads exactly them
+            for i, (n, x) in enumerate(f.params):
+                f.params[i] = (n, (x * 0.5 + 0.25).astype(np.float32))
+            py_path = os.path.join(d, 'py%d.rnn' % k)
+            rnnfile.write(py_path, f)
+            b = rnn.Model.load(py_path)
+            pb = b.params()
+            R.check(b.config == a.config and all(np.array_equal(x, pb[n].data.reshape(x.shape)) for n, x in f.params)
+                    and b.to_bytes() == open(py_path, 'rb').read(),
+                    tag + ': the library loads rnnfile\'s file (and saves the same bytes)')
+            _, out, _ = run([RNNLM, 'info', '--checkpoint', py_path, '--json'])
+            j = json.loads(out)
+            R.check(j['format_version'] == 2 and j['output'] == 'adaptive' and j['cutoffs'] == cuts
+                    and j['head_bias'] == hb and j['parameters'] == sum(x.size for _, x in f.params),
+                    tag + ': rnnlm info of rnnfile\'s file', out.strip()[:300])
+            k += 1
+    # malformed or misplaced OUTP: refused by both readers; a few valid variations accepted by both
+    base = open(os.path.join(d, 'lib3.rnn'), 'rb').read()   # 2 clusters, head bias
+
+    def sections(data):
+        out, pos = [], 16
+        while pos < len(data):
+            (ln,) = struct.unpack_from('<Q', data, pos + 4)
+            out.append([data[pos:pos + 4], bytearray(data[pos + 12:pos + 12 + ln])])
+            pos += 16 + ln
+        return out
+
+    def build(secs, version=2):
+        return b'RNNMODEL' + struct.pack('<II', version, 0) + b''.join(
+            rnnfile._section(bytes(t), bytes(p)) for t, p in secs)
+
+    def outp(secs):
+        return [s for s in secs if s[0] == b'OUTP'][0][1]
+
+    def with_field(i, v, fmt='<I'):
+        secs = sections(base)
+        struct.pack_into(fmt, outp(secs), 4 * i, v)
+        return build(secs)
+
+    def moved(f):
+        secs = sections(base)
+        f(secs)
+        return build(secs)
+
+    def resized(n):
+        secs = sections(base)
+        p = outp(secs)
+        del p[n:]
+        p.extend(b'\0' * (n - len(p)))
+        return build(secs)
+
+    o = [s[0] for s in sections(base)].index(b'OUTP')
+    bad = {
+        'kind 0': with_field(0, 0), 'kind 2': with_field(0, 2), 'no cutoffs': with_field(1, 0),
+        '9 cutoffs': with_field(1, 9), '1 cutoff in a payload of 2': with_field(1, 1),
+        'cutoff 0': with_field(2, 0), 'equal cutoffs': with_field(2, 14), 'cutoff V': with_field(3, 43),
+        'cutoff 2^31': with_field(3, 1 << 31), 'div_value NaN': with_field(4, float('nan'), '<f'),
+        'div_value -1': with_field(4, -1.0, '<f'), 'div_value inf': with_field(4, float('inf'), '<f'),
+        'div_value 64 (0 units)': with_field(4, 64.0, '<f'), 'div_value 2 (shapes differ)': with_field(4, 2.0, '<f'),
+        'head_bias 0 (a bias in PARM)': with_field(5, 0), 'head_bias 2^31': with_field(5, 1 << 31),
+        'OUTP truncated': resized(20), 'OUTP empty': resized(0), 'OUTP too long': resized(52),
+        'OUTP twice': moved(lambda s: s.insert(o, [b'OUTP', bytearray(outp(s))])),
+        'OUTP after PARM': moved(lambda s: s.insert(len(s) - 1, s.pop(o))),
+        'OUTP before CONF': moved(lambda s: s.insert(0, s.pop(o))),
+        'no OUTP in version 2': moved(lambda s: s.pop(o)),
+        'tied adaptive': moved(lambda s: struct.pack_into('<II', s[0][1], 8, 16, 16) or
+                               struct.pack_into('<I', s[0][1], 20, 1)),
+    }
+    secs = sections(base)
+    bad['OUTP in version 1'] = build(secs, version=1)
+    bad['version 1 without OUTP (adaptive tensors)'] = build([s for s in secs if s[0] != b'OUTP'], version=1)
+    bad['version 3'] = build(secs, version=3)
+    good = {'the library\'s file': base,
+            'an unknown section before OUTP': moved(lambda s: s.insert(o, [b'XTRA', bytearray(b'xyz')])),
+            'div_value 0 (4)': with_field(4, 0.0, '<f')}
+    for name, data in list(bad.items()) + list(good.items()):
+        want = name not in bad
+        try:
+            rnnfile.decode(data)
+            py_ok, py_msg = True, ''
+        except rnnfile.FormatError as e:
+            py_ok, py_msg = False, str(e)
+        try:
+            rnn.Model.from_bytes(data).close()
+            lib_ok, lib_msg = True, ''
+        except rnn.RnnError as e:
+            lib_ok, lib_msg = (False if e.code == rnn.ERR_FORMAT else 'status %d' % e.code), str(e)
+        R.check(py_ok is want and lib_ok is want, 'OUTP: %s: %s by rnnfile and the library'
+                % (name, 'accepted' if want else 'refused'),
+                'rnnfile: %s; librnn: %s' % (py_msg or 'loads', lib_msg or 'loads'))
+    return R
+
+
 def main():
     t0 = time.time()
     cases = [(i, cell, tied) for i, (cell, tied) in
@@ -401,15 +552,22 @@ def main():
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
         futs = [ex.submit(run_case, *c) for c in cases]
         fm = ex.submit(misc)
+        fa = ex.submit(adaptive)
         results = [f.result() for f in futs]
         try:
             mres = fm.result()
         except Exception as e:  # noqa: BLE001
             mres = Results()
             mres.check(False, 'format and error paths', '%s: %s' % (type(e).__name__, e))
+        try:
+            ares = fa.result()
+        except Exception as e:  # noqa: BLE001
+            ares = Results()
+            ares.check(False, 'adaptive output layer files', '%s: %s' % (type(e).__name__, e))
     for R, *_ in results:
         print('\n'.join(R.lines))
     print('\n'.join(mres.lines))
+    print('\n'.join(ares.lines))
     print('summary (max over tied/untied): cell       eval ppl rel.diff  5-step weights  5-step change')
     for cell in ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'):
         rows = [r for (i, c, t), r in zip(cases, results) if c == cell and r[1] is not None]

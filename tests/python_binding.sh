@@ -764,6 +764,82 @@ st = rnn.State(fresh())
 expect(OverflowError, lambda: st.generate(2 ** 32 + 3), "outside")
 ''')
 
+# ---- the adaptive output layer (librnn 1.1): config fields, create, train, save, load ------------
+import ctypes, re  # noqa: E402
+hdr = open(os.path.join(os.getcwd(), "include", "rnn.h"), encoding="utf8").read()
+hdr_max = int(re.search(r"#define RNN_MAX_CUTOFFS (\d+)", hdr).group(1))
+C = rnn._Config
+check(rnn.MAX_CUTOFFS == hdr_max == rnn.limit(rnn.LIMIT_CUTOFFS) and len(C().cutoffs) == hdr_max
+      and C.output.offset == C.seed.offset + 8 and C.cutoffs.offset == C.num_cutoffs.offset + 4
+      and C.div_value.offset == C.cutoffs.offset + 4 * hdr_max and ctypes.sizeof(C) == C.head_bias.offset + 4,
+      "rnn_config's 1.1 fields after the 1.0 layout: cutoffs is int[RNN_MAX_CUTOFFS = %d] (rnn.h), no padding" % hdr_max)
+cuts = [3, V // 2]
+ad = rnn.Model(vocab=words, emb_size=12, hidden_size=16, num_layers=1, dropout=0.0, cell="GRU",
+               adaptive_cutoffs=cuts, div_value=2.0, head_bias=True)
+c = ad.config
+check(c["adaptive_cutoffs"] == cuts and c["div_value"] == 2.0 and c["head_bias"] is True,
+      "Model(adaptive_cutoffs=, div_value=, head_bias=): config reports them: %r" % {k: c[k] for k in ("adaptive_cutoffs", "div_value", "head_bias")})
+check(list(ad.params())[-6:] == ["decoder.head.weight", "decoder.head.bias", "decoder.tail.0.0.weight",
+                                 "decoder.tail.0.1.weight", "decoder.tail.1.0.weight", "decoder.tail.1.1.weight"]
+      and ad.params()["decoder.head.weight"].shape == (cuts[0] + 2, 16) and ad.params()["decoder.tail.1.0.weight"].shape == (4, 16),
+      "adaptive model: PyTorch's AdaptiveLogSoftmaxWithLoss parameters")
+full = rnn.Model(vocab_size=5, emb_size=2, hidden_size=2, num_layers=1)
+check(full.config["adaptive_cutoffs"] is None and full.config["div_value"] == 0.0 and full.config["head_bias"] is False
+      and rnn.Model(**ad.config).config == ad.config, "config of a full model: None, 0.0, False; Model(**m.config) remakes an adaptive one")
+d0 = rnn.Model(vocab_size=V, emb_size=4, hidden_size=16, num_layers=1, adaptive_cutoffs=[5]).config
+check(d0["div_value"] == 4.0 and d0["head_bias"] is False, "adaptive defaults: div_value 4, no head bias")
+src = batchify(train, 4)
+xa, ya = src[:, :10], src[:, 1:11]
+ad.reset_state(4)
+l0 = ad.forward(xa, ya)
+ad.zero_grad(); ad.backward(); ad.clip_grad_norm(0.25); ad.sgd_step(1.0)
+check(math.isfinite(l0) and abs(l0 - math.log(V)) < 2.0, "adaptive model: a training step (loss %.4f, log V %.4f)" % (l0, math.log(V)))
+apath = os.path.join(W, "adaptive.rnn")
+ad.save(apath)
+check(open(apath, "rb").read()[8:12] == b"\x02\x00\x00\x00", "an adaptive model is saved as format version 2")
+ad2 = rnn.Model.load(apath)
+ad.reset_state(4); ad2.reset_state(4)
+la, lpa = ad.evaluate(xa, ya, logprobs=True)
+lb, lpb = ad2.evaluate(xa, ya, logprobs=True)
+check(ad2.config == ad.config and la == lb and np.array_equal(lpa, lpb) and ad2.vocab == words,
+      "adaptive model: save, load: same config, vocabulary, loss and log-probabilities (bit for bit)")
+check(np.allclose(np.exp(lpa).sum(-1), 1.0, atol=1e-5), "adaptive log-probabilities sum to 1")
+ad3 = rnn.Model.from_bytes(ad.to_bytes(state=True))
+check(ad3.config == ad.config and ad3.state_batch == 4, "adaptive model: to_bytes / from_bytes with its state")
+f = rnnfile.read(apath)
+check(f.cutoffs == cuts and f.div_value == 2.0 and f.head_bias and [n for n, _ in f.params] == list(ad.params()),
+      "tools/rnnfile.py reads the adaptive file: %s" % f.describe())
+r = subprocess.run([os.environ["RNNLM"], "info", "--checkpoint", apath, "--json"], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+j = json.loads(r.stdout.decode() or "{}")
+sizes = [cuts[1] - cuts[0], V - cuts[1]]
+check(r.returncode == 0 and j.get("format_version") == 2 and j.get("output") == "adaptive" and j.get("cutoffs") == cuts
+      and j.get("div_value") == 2 and j.get("head_bias") is True and j.get("head_size") == cuts[0] + 2
+      and j.get("cluster_sizes") == sizes and j.get("projections") == [8, 4]
+      and j.get("parameters") == sum(p.data.size for p in ad.params().values()),
+      "rnnlm info --json of the adaptive model: %s" % (r.stdout.decode().strip() or r.stderr.decode().strip())[:400])
+r = subprocess.run([os.environ["RNNLM"], "info", "--checkpoint", apath], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+t = r.stdout.decode()
+check(r.returncode == 0 and "output          adaptive softmax: cutoffs 3,%d, div_value 2, head bias yes\n" % cuts[1] in t
+      and "  head          5 rows: words 0-2 and 2 clusters\n" in t
+      and "  cluster 1     %d words (%d-%d) through 4 projection units\n" % (sizes[1], cuts[1], V - 1) in t,
+      "rnnlm info of the adaptive model: the output layer, its head and clusters")
+for kw, text in (({"adaptive_cutoffs": [V]}, "cutoffs[0]"), ({"adaptive_cutoffs": [4, 4]}, "increasing"),
+                 ({"adaptive_cutoffs": []}, "num_cutoffs"), ({"adaptive_cutoffs": [2], "tied": True, "emb_size": 16}, "tied"),
+                 ({"adaptive_cutoffs": [2], "div_value": 32.0}, "0 units"), ({"div_value": 2.0}, "RNN_OUTPUT_FULL"),
+                 ({"head_bias": True}, "RNN_OUTPUT_FULL")):
+    raises(lambda: rnn.Model(vocab_size=V, hidden_size=16, num_layers=1, **kw), rnn.ERR_INVALID, text, "Model(%r)" % kw)
+for kw, exc in (({"adaptive_cutoffs": [1] * (rnn.MAX_CUTOFFS + 1)}, ValueError), ({"adaptive_cutoffs": [2.0]}, TypeError),
+                ({"adaptive_cutoffs": 5}, TypeError), ({"adaptive_cutoffs": "12"}, TypeError),
+                ({"adaptive_cutoffs": [2 ** 31]}, OverflowError), ({"div_value": "4"}, TypeError), ({"head_bias": 1.0}, TypeError)):
+    try:
+        rnn.Model(vocab_size=V, hidden_size=16, num_layers=1, **kw)
+        check(False, "Model(%r) did not raise" % kw)
+    except exc:
+        check(True, "Model(%r) raises %s" % (kw, exc.__name__))
+    except Exception as e:  # noqa
+        check(False, "Model(%r) raised %r, not %s" % (kw, e, exc.__name__))
+
 np.save(os.path.join(W, "gen.npy"), gen(5, n=30))
 with open(os.path.join(W, "dump.json"), "w") as f:  # for the no-numpy run
     json.dump({"gen": gen(5, n=30)[0].tolist(), "bias": m2.params()["decoder.bias"].data[0].tolist(),

@@ -151,10 +151,27 @@ START_TEST(test_golden)
     }
     rnn_state_free(st);
 
-    /* not saved yet: refused with the reason */
-    size_t len;
-    ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &len, 0, NULL, 0), RNN_ERR_INVALID);
-    ck_assert_msg(strstr(rnn_model_errmsg(m), "adaptive") != NULL, "%s", rnn_model_errmsg(m));
+    /* saved (format version 2, OUTP; test_modelfile.c tests the file) and loaded back whole */
+    size_t len = 0;
+    ck_assert_int_eq(rnn_model_save_mem(m, NULL, 0, &len, 0, NULL, 0), RNN_OK);
+    unsigned char *img = malloc(len);
+    ck_assert_ptr_nonnull(img);
+    ck_assert_int_eq(rnn_model_save_mem(m, img, len, &len, 0, NULL, 0), RNN_OK);
+    rnn_model *back = NULL;
+    ck_assert_msg(rnn_model_load_mem(&back, img, len, NULL, 0, err, sizeof err) == RNN_OK, "%s", err);
+    rnn_config cb;
+    rnn_config_init(&cb, sizeof cb);
+    ck_assert_int_eq(rnn_model_get_config(back, &cb), RNN_OK);
+    ck_assert_int_eq(cb.output, RNN_OUTPUT_ADAPTIVE);
+    ck_assert_int_eq(cb.num_cutoffs, (int)cu->n);
+    float *pa, *pb, *ga, *gb;
+    size_t na, nb;
+    ck_assert_int_eq(rnn_param_get_block(m, &pa, &ga, &na), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_block(back, &pb, &gb, &nb), RNN_OK);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_msg(memcmp(pa, pb, na * sizeof(float)) == 0, "%s: parameters differ after loading", cases[_i]);
+    rnn_model_free(back);
+    free(img);
     free(dh), free(dc), free(logp), free(row), free(want_row);
     rnn_model_free(m);
     gfile_free(&g);

@@ -213,6 +213,25 @@ static rnn_model *make_model(int cell, int tied, int L, int V, int E, int H, int
     return m;
 }
 
+/* A model with an adaptive output layer of nc clusters (cutoffs spread over V), randomized. */
+static rnn_model *make_adaptive(int cell, int L, int V, int E, int H, int nc, float div, int head_bias, int vocab,
+                                uint64_t seed)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    cfg.cell = cell, cfg.num_layers = L, cfg.vocab_size = V, cfg.emb_size = E, cfg.hidden_size = H;
+    cfg.dropout = 0.25f, cfg.seed = 0xA5A5F00Dull ^ seed;
+    cfg.output = RNN_OUTPUT_ADAPTIVE, cfg.num_cutoffs = nc, cfg.div_value = div, cfg.head_bias = head_bias;
+    for (int i = 0; i < nc; i++) cfg.cutoffs[i] = 2 + i * (V - 2) / (nc + 1) + i;
+    rnn_model *m = NULL;
+    char err[256] = "";
+    int rc = rnn_model_create(&m, &cfg, NULL, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "create adaptive: %s (%s)", rnn_status_string(rc), err);
+    randomize(m, seed * 7919 + 17);
+    if (vocab) set_vocab(m, V);
+    return m;
+}
+
 /* A small model for the byte-level loops: V 5, E = H = 2, one layer. */
 static rnn_model *small_model(int cell, int tied, int vocab)
 {
@@ -231,6 +250,12 @@ static void assert_same_model(rnn_model *a, rnn_model *b, int same_vocab)
     ck_assert_msg(memcmp(&ca.dropout, &cb.dropout, sizeof(float)) == 0, "dropout %g != %g", (double)ca.dropout,
                   (double)cb.dropout);
     ck_assert_uint_eq(ca.seed, cb.seed);
+    ck_assert_int_eq(ca.output, cb.output);
+    ck_assert_int_eq(ca.num_cutoffs, cb.num_cutoffs);
+    for (int i = 0; i < RNN_MAX_CUTOFFS; i++) ck_assert_int_eq(ca.cutoffs[i], cb.cutoffs[i]);
+    ck_assert_msg(memcmp(&ca.div_value, &cb.div_value, sizeof(float)) == 0, "div_value %g != %g", (double)ca.div_value,
+                  (double)cb.div_value);
+    ck_assert_int_eq(ca.head_bias, cb.head_bias);
 
     if (same_vocab) {
         int na, nb;
@@ -817,8 +842,8 @@ START_TEST(test_bad_header)
     rnn_model *m = small_model(RNN_CELL_TANH, 0, 1);
     mfile f;
     file_of(m, dir, &f, NULL, NULL);
-    static const uint32_t versions[] = {0, 2, 0xFFFFFFFFu};
-    for (int i = 0; i < 3; i++) {
+    static const uint32_t versions[] = {0, 2, 3, 0xFFFFFFFFu}; /* (2 without OUTP: test_adaptive_bad_outp) */
+    for (int i = 0; i < 4; i++) {
         tu_put32(f.hdr + 8, versions[i]);
         char num[16];
         snprintf(num, sizeof num, "%u", versions[i]);
@@ -2617,6 +2642,331 @@ START_TEST(test_vocab_duplicates_refused)
 }
 END_TEST
 
+/* ---- tests: the adaptive output layer (OUTP, format version 2) ------------------------------------ */
+/* Round trips of 1, 2 and 3 clusters, head bias on and off, every cell: a version-2 file with OUTP
+ * after CONF holding exactly the configuration's output fields; the model comes back with the same
+ * configuration, parameters, losses and log-probabilities bit for bit, from a file and from memory;
+ * saving it again gives the same bytes. */
+START_TEST(test_adaptive_roundtrip)
+{
+    char *dir = make_tmpdir();
+    int k = 0;
+    for (int nc = 1; nc <= 3; nc++)
+        for (int hb = 0; hb <= 1; hb++, k++) {
+            int cell = k % 4, V = 23 + k, H = 16;
+            float div = nc == 3 ? 2.0f : k % 2 ? 0.0f : 3.5f; /* 0: the default, saved as 4 */
+            rnn_model *a = make_adaptive(cell, 1 + k % 2, V, 5, H, nc, div, hb, k != 3, (uint64_t)k + 1);
+            rnn_config ca = get_cfg(a);
+            mfile f;
+            unsigned char *raw;
+            size_t len;
+            file_of(a, dir, &f, &raw, &len);
+            ck_assert_uint_eq(tu_get32(raw + 8), 2); /* version 2 */
+            ck_assert_uint_eq(f.s[0].tag, tag_of("CONF"));
+            ck_assert_uint_eq(f.s[1].tag, tag_of("OUTP"));
+            ck_assert_int_eq(find_sect(&f, "VOCB"), k != 3 ? 2 : -1);
+            ck_assert_uint_eq(f.s[0].len, 36);
+            ck_assert_uint_eq(tu_get32(f.s[0].data + 20), 0); /* untied */
+            /* OUTP: u32 kind | u32 n | u32 cutoffs[n] | f32 div_value | u32 head_bias */
+            const unsigned char *p = f.s[1].data;
+            ck_assert_uint_eq(f.s[1].len, 16 + 4 * (size_t)nc);
+            ck_assert_uint_eq(tu_get32(p), RNN_OUTPUT_ADAPTIVE);
+            ck_assert_uint_eq(tu_get32(p + 4), (uint32_t)nc);
+            for (int i = 0; i < nc; i++) ck_assert_uint_eq(tu_get32(p + 8 + 4 * i), (uint32_t)ca.cutoffs[i]);
+            float dv;
+            uint32_t du = tu_get32(p + 8 + 4 * nc);
+            memcpy(&dv, &du, 4);
+            ck_assert_float_eq(dv, div == 0.0f ? 4.0f : div);
+            ck_assert_uint_eq(tu_get32(p + 12 + 4 * nc), (uint32_t)hb);
+            /* PARM holds the adaptive tensors, with their names */
+            int pm = find_sect(&f, "PARM");
+            int nt;
+            rnn_param_get_count(a, &nt);
+            ck_assert_int_eq(nt, 1 + 4 * ca.num_layers + 1 + hb + 2 * nc);
+            ck_assert_uint_eq(tu_get32(f.s[pm].data), (uint32_t)nt);
+            ck_assert_uint_eq(tu_get32(f.s[pm].data + 4), strlen("encoder.weight"));
+
+            load_result r = load_bytes(dir, raw, len); /* from a file and from memory, the same */
+            ck_assert_msg(r.rc == RNN_OK, "nc %d head_bias %d: %s (%s)", nc, hb, rnn_status_string(r.rc), r.err);
+            assert_same_model(a, r.m, 1);
+            rnn_config cb = get_cfg(r.m);
+            ck_assert_int_eq(cb.output, RNN_OUTPUT_ADAPTIVE);
+            ck_assert_int_eq(cb.num_cutoffs, nc);
+            ck_assert_int_eq(cb.head_bias, hb);
+            float *lpa = malloc(sizeof(float) * 12 * (size_t)V), *lpb = malloc(sizeof(float) * 12 * (size_t)V);
+            ck_assert(lpa && lpb);
+            double la = eval_loss(a, lpa), lb = eval_loss(r.m, lpb);
+            ck_assert_msg(memcmp(&la, &lb, sizeof la) == 0, "nc %d head_bias %d: loss %.17g != %.17g", nc, hb, la, lb);
+            ck_assert_msg(memcmp(lpa, lpb, sizeof(float) * 12 * (size_t)V) == 0, "log-probabilities differ");
+            size_t l2;
+            unsigned char *again = mem_image(r.m, 0, NULL, 0, &l2);
+            ck_assert_uint_eq(l2, len);
+            ck_assert_msg(memcmp(raw, again, len) == 0, "re-saved adaptive file differs");
+            free(again), free(lpa), free(lpb), free(raw);
+            unload(&r);
+            free_file(&f);
+            rnn_model_free(a);
+        }
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* RNN_SAVE_STATE of an adaptive model mid-training with AdamW: the loaded model continues bit for
+ * bit (losses, parameters, AdamW's step count, sampling). */
+START_TEST(test_adaptive_resume)
+{
+    int nc = 1 + _i;
+    rnn_model *a = make_adaptive(_i == 1 ? RNN_CELL_LSTM : RNN_CELL_GRU, 2, 40, 6, 12, nc, 2.0f, _i != 1, 1, 9);
+    int32_t t[10], g[10];
+    for (int i = 0; i < 10; i++) t[i] = (int32_t)(i * 3 % 40), g[i] = (int32_t)(i * 7 % 40);
+    g[4] = RNN_IGNORE;
+    rnn_adamw opt;
+    ck_assert_int_eq(rnn_adamw_init(&opt, sizeof opt), RNN_OK);
+    ck_assert_int_eq(rnn_model_reset_hidden(a, 2), RNN_OK);
+    double l;
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(rnn_forward(a, t, g, 2, 5, 0, &l), RNN_OK);
+        ck_assert_int_eq(rnn_zero_grad(a), RNN_OK);
+        ck_assert_int_eq(rnn_backward(a), RNN_OK);
+        ck_assert_int_eq(rnn_adamw_step(a, &opt), RNN_OK);
+    }
+    size_t len;
+    unsigned char *img = mem_image(a, RNN_SAVE_STATE, APP, APP_LEN, &len);
+    ck_assert_uint_eq(tu_get32(img + 8), 2);
+    rnn_model *b = load_mem_ok(img, len, NULL, 0);
+    assert_same_model(a, b, 1);
+    assert_same_hidden(a, b);
+    assert_app_data(b, APP, APP_LEN);
+    int64_t sa = -1, sb = -2;
+    ck_assert_int_eq(rnn_adamw_get_step(a, &sa), RNN_OK);
+    ck_assert_int_eq(rnn_adamw_get_step(b, &sb), RNN_OK);
+    ck_assert_int_eq(sa, 3);
+    ck_assert_int_eq(sb, 3);
+    rnn_model *ms[2] = {a, b};
+    double loss[2][3];
+    for (int j = 0; j < 2; j++)
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(rnn_forward(ms[j], t, g, 2, 5, 0, &loss[j][k]), RNN_OK);
+            ck_assert_int_eq(rnn_zero_grad(ms[j]), RNN_OK);
+            ck_assert_int_eq(rnn_backward(ms[j]), RNN_OK);
+            ck_assert_int_eq(rnn_adamw_step(ms[j], &opt), RNN_OK);
+        }
+    ck_assert_msg(memcmp(loss[0], loss[1], sizeof loss[0]) == 0, "resumed losses differ: %.17g vs %.17g", loss[0][2],
+                  loss[1][2]);
+    float *pa, *pb, *ga, *gb;
+    size_t n;
+    rnn_param_get_block(a, &pa, &ga, &n);
+    rnn_param_get_block(b, &pb, &gb, &n);
+    ck_assert_int_eq(memcmp(pa, pb, n * sizeof(float)), 0);
+    rnn_sampling smp;
+    ck_assert_int_eq(rnn_sampling_init(&smp, sizeof smp), RNN_OK);
+    int32_t xa[2] = {3, 4}, xb[2] = {3, 4};
+    for (int k = 0; k < 12; k++) {
+        int32_t na[2], nb[2];
+        ck_assert_int_eq(rnn_sample(a, xa, 2, &smp, na), RNN_OK);
+        ck_assert_int_eq(rnn_sample(b, xb, 2, &smp, nb), RNN_OK);
+        ck_assert_msg(na[0] == nb[0] && na[1] == nb[1], "sample %d differs after resuming", k);
+        memcpy(xa, na, sizeof xa), memcpy(xb, nb, sizeof xb);
+    }
+    rnn_model_free(a), rnn_model_free(b);
+    free(img);
+}
+END_TEST
+
+static void set_outp(mfile *f, int field, uint32_t v)
+{
+    int o = find_sect(f, "OUTP");
+    ck_assert_int_ge(o, 0);
+    ck_assert_uint_ge(f->s[o].len, 4 * (size_t)field + 4);
+    tu_put32(f->s[o].data + 4 * field, v);
+}
+
+/* Every malformed OUTP, and OUTP where the version says there is none (and the reverse), is a format
+ * error that allocates nothing near the model's size; fields are checked as rnn_model_create checks
+ * its configuration. The valid file first, so that each case changes one thing. */
+START_TEST(test_adaptive_bad_outp)
+{
+    char *dir = make_tmpdir();
+    /* V 30, E = H = 16, cutoffs 2, 12 (two clusters), div_value 4, head bias */
+    rnn_model *m = make_adaptive(RNN_CELL_LSTM, 1, 30, 16, 16, 2, 4.0f, 1, 1, 3);
+    ck_assert_int_eq(get_cfg(m).cutoffs[1], 12);
+    mfile f;
+    unsigned char *raw;
+    size_t rawlen;
+    file_of(m, dir, &f, &raw, &rawlen);
+    load_result ok = load_bytes(dir, raw, rawlen);
+    ck_assert_msg(ok.rc == RNN_OK, "%s", ok.err);
+    unload(&ok);
+    int o = find_sect(&f, "OUTP");
+    ck_assert_int_eq(o, 1);
+    ck_assert_uint_eq(f.s[o].len, 24);
+    unsigned char keep[24], conf[36];
+    memcpy(keep, f.s[o].data, 24);
+    memcpy(conf, f.s[0].data, 36);
+#define RESET() (memcpy(f.s[o].data, keep, 24), f.s[o].len = 24, memcpy(f.s[0].data, conf, 36), tu_put32(f.hdr + 8, 2))
+    struct {
+        int field; /* 0 kind, 1 n, 2.. cutoffs, 4 div_value, 5 head_bias */
+        uint32_t v;
+        const char *needle, *what;
+    } cases[] = {
+        {0, 0, "kind", "kind RNN_OUTPUT_FULL"},
+        {0, 2, "kind", "kind 2"},
+        {0, 0xFFFFFFFFu, "kind", "kind -1"},
+        {1, 0, "cutoffs", "no cutoffs"},
+        {1, RNN_MAX_CUTOFFS + 1, "cutoffs", "too many cutoffs"},
+        {1, 0xFFFFFFFFu, "cutoffs", "cutoff count -1"},
+        {1, 1, "OUTP holds", "one cutoff in a payload of two"},
+        {1, 3, "OUTP holds", "three cutoffs in a payload of two"},
+        {2, 0, "cutoffs[0]", "cutoff 0"},
+        {2, 12, "increasing", "equal cutoffs"},
+        {2, 13, "increasing", "decreasing cutoffs"},
+        {3, 30, "cutoffs[1]", "cutoff V"},
+        {3, 0x80000000u, "cutoff", "cutoff 2^31"},
+        {3, 0xFFFFFFFFu, "cutoff", "cutoff -1"},
+        {4, 0x7FC00000u, "div_value", "div_value NaN"},
+        {4, 0x7F800000u, "div_value", "div_value inf"},
+        {4, 0xBF800000u, "div_value", "div_value -1"},
+        {4, 0x41000000u, "0 units", "div_value 8: cluster 1 projects to 16/64 = 0 units"},
+        {4, 0x41880000u, "0 units", "div_value 17: cluster 0 projects to 0 units"},
+        {4, 0x40000000u, "PARM", "div_value 2: the tails' shapes differ from PARM's"},
+        {5, 0, "PARM", "head_bias 0 with decoder.head.bias in PARM"},
+        {5, 0x80000000u, "head_bias", "head_bias 2^31"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        RESET();
+        set_outp(&f, cases[i].field, cases[i].v);
+        expect_format(dir, &f, cases[i].needle, cases[i].what);
+    }
+    /* adaptive with tied (E == H here): refused as rnn_model_create refuses it */
+    RESET();
+    set_conf(&f, 5, 1);
+    expect_format(dir, &f, "tied", "tied adaptive");
+    /* truncated payloads and one longer than any OUTP (refused from the header) */
+    static const size_t lens[] = {0, 4, 8, 12, 20, 23};
+    for (int i = 0; i < 6; i++) {
+        RESET();
+        f.s[o].len = lens[i];
+        expect_format(dir, &f, "OUTP", "truncated OUTP");
+    }
+    RESET();
+    unsigned char big[64] = {0};
+    memcpy(big, keep, 24);
+    insert_sect(&f, o, "OUTP", big, 16 + 4 * RNN_MAX_CUTOFFS + 4);
+    remove_sect(&f, o + 1);
+    expect_format(dir, &f, "OUTP holds", "OUTP over its largest length");
+    remove_sect(&f, o);
+    insert_sect(&f, o, "OUTP", keep, 24);
+    RESET();
+    /* twice; after PARM; before CONF */
+    insert_sect(&f, o + 1, "OUTP", keep, 24);
+    expect_format(dir, &f, "two OUTP", "two OUTP sections");
+    remove_sect(&f, o + 1);
+    int pm = find_sect(&f, "PARM");
+    insert_sect(&f, pm + 1, "OUTP", keep, 24);
+    remove_sect(&f, o);
+    expect_format(dir, &f, "before OUTP", "OUTP after PARM");
+    remove_sect(&f, pm);
+    insert_sect(&f, 0, "OUTP", keep, 24);
+    o = 0;
+    expect_format(dir, &f, "before CONF", "OUTP before CONF");
+    remove_sect(&f, 0);
+    insert_sect(&f, 1, "OUTP", keep, 24);
+    o = 1;
+    /* a VOCB between CONF and OUTP: the model is made from both, before its vocabulary */
+    int v = find_sect(&f, "VOCB");
+    section vs = f.s[v];
+    memmove(&f.s[v], &f.s[o], sizeof(section));
+    f.s[o] = vs;
+    o = v;
+    expect_format(dir, &f, "before OUTP", "VOCB before OUTP");
+    vs = f.s[o];
+    memmove(&f.s[o], &f.s[1], sizeof(section));
+    f.s[1] = vs;
+    o = 1;
+    /* an unknown section between CONF and OUTP is skipped: the file loads */
+    insert_sect(&f, 1, "XTRA", "abc", 3);
+    o = 2;
+    {
+        size_t len;
+        unsigned char *b = build_file(&f, &len);
+        load_result r = load_bytes(dir, b, len);
+        ck_assert_msg(r.rc == RNN_OK, "an unknown section before OUTP: %s", r.err);
+        assert_same_model(m, r.m, 1);
+        unload(&r);
+        free(b);
+    }
+    remove_sect(&f, 1);
+    o = 1;
+    /* the version must say whether OUTP is there: 1 with OUTP, 2 without it */
+    RESET();
+    tu_put32(f.hdr + 8, 1);
+    expect_format(dir, &f, "version 1", "version 1 with OUTP");
+    tu_put32(f.hdr + 8, 2);
+    remove_sect(&f, o);
+    expect_format(dir, &f, "OUTP", "version 2 without OUTP");
+    /* ... and a version-1 reading of the adaptive tensors is refused by PARM's names */
+    tu_put32(f.hdr + 8, 1);
+    expect_format(dir, &f, "PARM", "adaptive tensors in a version-1 file");
+    tu_put32(f.hdr + 8, 2);
+    insert_sect(&f, o, "OUTP", keep, 24);
+    /* a CONF whose model with this output layer is far larger than the file: refused at OUTP,
+     * before anything is allocated for it (V 2^24: an embedding of 2^28 floats) */
+    RESET();
+    set_conf(&f, 1, 1u << 24);
+    expect_format(dir, &f, "larger than the file", "V 2^24 in a small version-2 file");
+    RESET();
+    {
+        size_t len;
+        unsigned char *b = build_file(&f, &len);
+        ck_assert_uint_eq(len, rawlen);
+        ck_assert_msg(memcmp(b, raw, len) == 0, "the test did not restore the file");
+        free(b);
+    }
+#undef RESET
+    free(raw);
+    free_file(&f);
+    rnn_model_free(m);
+    remove_tmpdir(dir);
+}
+END_TEST
+
+/* Every truncation and every single-byte flip of an adaptive file fails cleanly (or, at the two
+ * places the format does not protect, loads the same model: see test_flip_every_byte). */
+START_TEST(test_adaptive_truncated_flipped)
+{
+    char *dir = make_tmpdir();
+    rnn_model *m = make_adaptive(RNN_CELL_GRU, 1, 9, 2, 4, 2, 2.0f, 1, 1, 4);
+    mfile f;
+    unsigned char *raw;
+    size_t len;
+    file_of(m, dir, &f, &raw, &len);
+    for (size_t n = 0; n < len; n++) {
+        load_result r = load_bytes(dir, raw, n);
+        unload(&r);
+        ck_assert_msg(r.rc == RNN_ERR_FORMAT || r.rc == RNN_ERR_IO, "truncated to %zu of %zu: %s", n, len,
+                      rnn_status_string(r.rc));
+        ck_assert_msg(r.max_req <= len + 4096, "truncated to %zu: an allocation of %zu bytes", n, r.max_req);
+    }
+    int v = find_sect(&f, "VOCB");
+    size_t vocb_tag = 16;
+    for (int i = 0; i < v; i++) vocb_tag += 16 + f.s[i].len;
+    for (size_t i = 0; i < len; i++) {
+        raw[i] ^= 0xFF;
+        load_result r = load_bytes(dir, raw, len);
+        raw[i] ^= 0xFF;
+        ck_assert_msg(r.max_req <= len + 4096, "byte %zu: an allocation of %zu bytes", i, r.max_req);
+        int reserved = i >= 12 && i < 16, vtag = i >= vocb_tag && i < vocb_tag + 4;
+        if (r.rc == RNN_OK) ck_assert_msg(reserved || vtag, "byte %zu of %zu flipped, yet the file loads", i, len);
+        else ck_assert_msg(r.rc == RNN_ERR_FORMAT, "byte %zu: %s (%s)", i, rnn_status_string(r.rc), r.err);
+        unload(&r);
+    }
+    free(raw);
+    free_file(&f);
+    rnn_model_free(m);
+    remove_tmpdir(dir);
+}
+END_TEST
+
 static Suite *modelfile_suite(void)
 {
     Suite *s = suite_create("modelfile");
@@ -2657,6 +3007,10 @@ static Suite *modelfile_suite(void)
     tcase_add_test(tc, test_load_mem_truncated_or_corrupt);
     tcase_add_test(tc, test_app_data_roundtrip);
     tcase_add_test(tc, test_vocab_duplicates_refused);
+    tcase_add_test(tc, test_adaptive_roundtrip);
+    tcase_add_loop_test(tc, test_adaptive_resume, 0, 3);
+    tcase_add_test(tc, test_adaptive_bad_outp);
+    tcase_add_test(tc, test_adaptive_truncated_flipped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""rnnfile.py -- read and write librnn model files (docs/FORMAT.md, version 1) with numpy.
+"""rnnfile.py -- read and write librnn model files (docs/FORMAT.md, versions 1 and 2) with numpy.
 
 Shared by tools/torch2rnn.py and tools/rnn2torch.py; needs numpy only (no torch).
 
     import rnnfile
     m = rnnfile.read('model.rnn')          # verifies every CRC-32C, skips unknown sections
     m.cell, m.V, m.E, m.H, m.L, m.tied, m.dropout, m.seed
+    m.cutoffs, m.div_value, m.head_bias     # adaptive output layer (version 2, OUTP); cutoffs None: full
     m.vocab                                 # list of bytes (word i = token id i), or None
     m.params                                # list of (name, float32 array rows x cols), in file order
     rnnfile.write('out.rnn', m)             # atomic: temp file in the same folder + os.replace
@@ -20,7 +21,10 @@ import tempfile
 import numpy as np
 
 MAGIC = b'RNNMODEL'
-VERSION = 1
+VERSION = 1            # the full output layer (no OUTP)
+VERSION_ADAPTIVE = 2   # an adaptive output layer, in OUTP
+OUTPUT_ADAPTIVE = 1    # OUTP's kind (RNN_OUTPUT_ADAPTIVE)
+MAX_CUTOFFS = 8        # RNN_MAX_CUTOFFS = rnn_limit_get(RNN_LIMIT_CUTOFFS)
 # CONF's cell field: the RNN_CELL_* ids of rnn.h, named as rnn_cell_name() names them (this module
 # reads and writes files without librnn; tests/python_binding.sh checks the two agree).
 CELLS = ['RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU']
@@ -117,9 +121,13 @@ class Model:
     """cell: 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU'; vocab: list of bytes or None;
     params: list of (name, 2-D float32 numpy array) in the file's (PyTorch parameters()) order."""
 
-    def __init__(self, cell, V, E, H, L, tied, dropout=0.2, seed=1111, vocab=None, params=None):
+    def __init__(self, cell, V, E, H, L, tied, dropout=0.2, seed=1111, vocab=None, params=None,
+                 cutoffs=None, div_value=4.0, head_bias=False):
         self.cell, self.V, self.E, self.H, self.L = cell, V, E, H, L
         self.tied, self.dropout, self.seed = bool(tied), dropout, seed
+        # the output layer: cutoffs None is the full softmax; a list makes it adaptive
+        self.cutoffs = list(cutoffs) if cutoffs is not None else None
+        self.div_value, self.head_bias = div_value, bool(head_bias)
         self.vocab = vocab
         self.params = params if params is not None else []
         self.extra_sections = []   # (tag, payload) of sections this reader does not know
@@ -127,17 +135,32 @@ class Model:
     def param_dict(self):
         return dict(self.params)
 
+    def output(self):
+        """The output layer in words: 'full', or 'adaptive cutoffs=[...] div_value=D head_bias=B'."""
+        if self.cutoffs is None:
+            return 'full'
+        return ('adaptive cutoffs=%s div_value=%g head_bias=%d'
+                % (','.join(str(c) for c in self.cutoffs), self.div_value, self.head_bias))
+
     def describe(self):
         n = sum(a.size for _, a in self.params)
-        return ('%s V=%d E=%d H=%d L=%d %s dropout=%g seed=%d, %d tensors, %d parameters, %s'
+        return ('%s V=%d E=%d H=%d L=%d %s dropout=%g seed=%d, output %s, %d tensors, %d parameters, %s'
                 % (self.cell, self.V, self.E, self.H, self.L, 'tied' if self.tied else 'untied',
-                   self.dropout, self.seed, len(self.params), n,
+                   self.dropout, self.seed, self.output(), len(self.params), n,
                    'vocabulary of %d words' % len(self.vocab) if self.vocab is not None
                    else 'no vocabulary'))
 
 
-def expected_shapes(cell, V, E, H, L, tied):
-    """[(name, (rows, cols))] in the order docs/FORMAT.md's PARM table gives."""
+def adaptive_proj(H, div_value, i):
+    """Units of adaptive cluster i's projection: PyTorch's in_features // (div_value ** (i + 1))
+    (Python's float floor division; div_value 0 means 4, as in rnn_config)."""
+    d = 4.0 if div_value == 0 else float(div_value)
+    return H // (d ** (i + 1))
+
+
+def expected_shapes(cell, V, E, H, L, tied, cutoffs=None, div_value=4.0, head_bias=False):
+    """[(name, (rows, cols))] in the order docs/FORMAT.md's PARM table gives (with cutoffs: the
+    adaptive output layer's tensors, OUTP's table, instead of decoder.weight and decoder.bias)."""
     G = GATES[cell]
     out = [('encoder.weight', (V, E))]
     for k in range(L):
@@ -145,14 +168,26 @@ def expected_shapes(cell, V, E, H, L, tied):
                 ('rnn.weight_hh_l%d' % k, (G * H, H)),
                 ('rnn.bias_ih_l%d' % k, (1, G * H)),
                 ('rnn.bias_hh_l%d' % k, (1, G * H))]
+    if cutoffs is not None:
+        n = len(cutoffs)
+        out.append(('decoder.head.weight', (cutoffs[0] + n, H)))
+        if head_bias:
+            out.append(('decoder.head.bias', (1, cutoffs[0] + n)))
+        bounds = list(cutoffs) + [V]
+        for i in range(n):
+            p = int(adaptive_proj(H, div_value, i))
+            out += [('decoder.tail.%d.0.weight' % i, (p, H)),
+                    ('decoder.tail.%d.1.weight' % i, (bounds[i + 1] - bounds[i], p))]
+        return out
     if not tied:
         out.append(('decoder.weight', (V, H)))
     out.append(('decoder.bias', (1, V)))
     return out
 
 
-def check_config(cell, V, E, H, L, tied, dropout, seed):
-    """Raises FormatError unless rnn_model_create would accept this configuration."""
+def check_config(cell, V, E, H, L, tied, dropout, seed, cutoffs=None, div_value=4.0, head_bias=False):
+    """Raises FormatError unless rnn_model_create would accept this configuration (cutoffs None:
+    the full output layer; a list: the adaptive one, as AdaptiveLogSoftmaxWithLoss checks it)."""
     if cell not in GATES:
         raise FormatError('unknown cell %r (expected one of %s)' % (cell, ', '.join(CELLS)))
     for name, v, hi in (('V (vocabulary size)', V, MAX_DIM), ('E (embedding size)', E, MAX_DIM),
@@ -166,6 +201,30 @@ def check_config(cell, V, E, H, L, tied, dropout, seed):
         raise FormatError('a tied model needs E == H (E=%d, H=%d)' % (E, H))
     if not isinstance(seed, int) or not 0 <= seed < (1 << 64):
         raise FormatError('seed %r is outside [0, 2^64)' % (seed,))
+    if cutoffs is None:
+        return
+    if tied:
+        raise FormatError('an adaptive output layer cannot be tied')
+    n = len(cutoffs)
+    if not 1 <= n <= MAX_CUTOFFS:
+        raise FormatError('%d cutoffs (num_cutoffs must be in [1, %d])' % (n, MAX_CUTOFFS))
+    for i, c in enumerate(cutoffs):
+        if not isinstance(c, int) or not 1 <= c <= V - 1:
+            raise FormatError('cutoffs[%d] %r is outside [1, V - 1 = %d]' % (i, c, V - 1))
+        if i and c <= cutoffs[i - 1]:
+            raise FormatError('cutoffs must be strictly increasing (cutoffs[%d] %d after %d)'
+                              % (i, c, cutoffs[i - 1]))
+    d32 = struct.unpack('<f', struct.pack('<f', div_value))[0] if div_value == div_value else div_value
+    if not (d32 >= 0.0) or d32 == float('inf'):
+        raise FormatError('div_value %r must be finite and > 0 (0: 4)' % (div_value,))
+    for i in range(n):
+        p = adaptive_proj(H, d32, i)
+        if not p >= 1:
+            raise FormatError("cluster %d's projection floor(H %d / div_value %g^%d) has 0 units"
+                              % (i, H, d32 or 4.0, i + 1))
+        if p > MAX_DIM:
+            raise FormatError("cluster %d's projection floor(H %d / div_value %g^%d) exceeds %d"
+                              % (i, H, d32 or 4.0, i + 1, MAX_DIM))
 
 
 def check_word(w, i):
@@ -207,10 +266,17 @@ def _section(tag, payload):
 
 def encode(m):
     """The file's bytes for Model m (validated first)."""
-    check_config(m.cell, m.V, m.E, m.H, m.L, m.tied, m.dropout, m.seed)
+    check_config(m.cell, m.V, m.E, m.H, m.L, m.tied, m.dropout, m.seed, m.cutoffs, m.div_value,
+                 m.head_bias)
     conf = struct.pack('<6I', CELLS.index(m.cell), m.V, m.E, m.H, m.L, 1 if m.tied else 0)
     conf += struct.pack('<f', m.dropout) + struct.pack('<Q', m.seed)
-    out = [MAGIC + struct.pack('<II', VERSION, 0), _section(b'CONF', conf)]
+    version = VERSION if m.cutoffs is None else VERSION_ADAPTIVE
+    out = [MAGIC + struct.pack('<II', version, 0), _section(b'CONF', conf)]
+    if m.cutoffs is not None:   # as librnn writes it: the model's div_value (0 is 4), head_bias 0/1
+        n = len(m.cutoffs)
+        outp = struct.pack('<II%dI' % n, OUTPUT_ADAPTIVE, n, *m.cutoffs)
+        outp += struct.pack('<fI', m.div_value or 4.0, 1 if m.head_bias else 0)
+        out.append(_section(b'OUTP', outp))
     if m.vocab is not None:
         if len(m.vocab) != m.V:
             raise FormatError('the vocabulary has %d words but V = %d' % (len(m.vocab), m.V))
@@ -219,7 +285,7 @@ def encode(m):
         for w in m.vocab:
             parts += [struct.pack('<I', len(w)), bytes(w)]
         out.append(_section(b'VOCB', b''.join(parts)))
-    want = expected_shapes(m.cell, m.V, m.E, m.H, m.L, m.tied)
+    want = expected_shapes(m.cell, m.V, m.E, m.H, m.L, m.tied, m.cutoffs, m.div_value, m.head_bias)
     if [n for n, _ in m.params] != [n for n, _ in want]:
         raise FormatError('tensor names %s differ from the expected %s'
                           % ([n for n, _ in m.params], [n for n, _ in want]))
@@ -290,13 +356,13 @@ def decode(data, keep_unknown=False):
     if bytes(data[:8]) != MAGIC:
         raise FormatError('not a librnn model file (bad magic %r)' % bytes(data[:8]))
     version, reserved = struct.unpack_from('<II', data, 8)
-    if version != VERSION:
-        raise FormatError('unsupported format version %d (this reader reads version 1)' % version)
+    if version not in (VERSION, VERSION_ADAPTIVE):
+        raise FormatError('unsupported format version %d (this reader reads versions 1 and 2)' % version)
     if reserved != 0:
         raise FormatError('reserved header word is %d, expected 0' % reserved)
     pos = 16
     m = None
-    have_vocab = have_parm = False
+    have_vocab = have_parm = have_outp = False
     while True:
         if len(data) - pos < 12:
             raise FormatError('truncated file: no END section (offset %d)' % pos)
@@ -314,10 +380,23 @@ def decode(data, keep_unknown=False):
         pos += 16 + ln
         if tag == b'END ':
             break
+        if tag in (b'VOCB', b'PARM') and m is not None and version == VERSION_ADAPTIVE and not have_outp:
+            raise FormatError('%s section before OUTP (a format version 2 file has its output layer '
+                              'in OUTP, after CONF)' % tag.decode())
         if tag == b'CONF':
             if m is not None:
                 raise FormatError('repeated CONF section')
             m = _decode_conf(payload)
+        elif tag == b'OUTP':
+            if version == VERSION:
+                raise FormatError('OUTP section in a format version 1 file (an output layer in OUTP '
+                                  'makes a version 2 file)')
+            if m is None:
+                raise FormatError('OUTP section before CONF')
+            if have_outp:
+                raise FormatError('repeated OUTP section')
+            _decode_outp(payload, m)
+            have_outp = True
         elif tag == b'VOCB':
             if m is None:
                 raise FormatError('VOCB section before CONF')
@@ -338,9 +417,42 @@ def decode(data, keep_unknown=False):
             m.extra_sections.append((tag, bytes(payload)))
     if m is None:
         raise FormatError('no CONF section')
+    if version == VERSION_ADAPTIVE and not have_outp:
+        raise FormatError('no OUTP section in a format version 2 file')
     if not have_parm:
         raise FormatError('no PARM section')
     return m
+
+
+def _decode_outp(p, m):
+    """OUTP into m: as librnn's loader reads it (kind 1, 1 <= n <= MAX_CUTOFFS, exactly 16 + 4n
+    bytes, fields at most 2^31 - 1), then the whole configuration checked as rnn_model_create
+    checks it."""
+    if len(p) > 16 + 4 * MAX_CUTOFFS:
+        raise FormatError('OUTP holds %d bytes (at most %d)' % (len(p), 16 + 4 * MAX_CUTOFFS))
+    if len(p) < 8:
+        raise FormatError('OUTP section is truncated')
+    kind, n = struct.unpack_from('<II', p, 0)
+    if kind != OUTPUT_ADAPTIVE:
+        raise FormatError('OUTP kind %d is not RNN_OUTPUT_ADAPTIVE (1)' % kind)
+    if not 1 <= n <= MAX_CUTOFFS:
+        raise FormatError('OUTP holds %d cutoffs (num_cutoffs must be in [1, %d])' % (n, MAX_CUTOFFS))
+    if len(p) != 16 + 4 * n:
+        raise FormatError('OUTP holds %d bytes; %d cutoffs take %d' % (len(p), n, 16 + 4 * n))
+    cutoffs = list(struct.unpack_from('<%dI' % n, p, 8))
+    (div_value,) = struct.unpack_from('<f', p, 8 + 4 * n)
+    (head_bias,) = struct.unpack_from('<I', p, 12 + 4 * n)
+    for i, c in enumerate(cutoffs):
+        if c > U32_MAX_FIELD:
+            raise FormatError('OUTP cutoff %d is out of range (%d)' % (i, c))
+    if head_bias > U32_MAX_FIELD:
+        raise FormatError('OUTP head_bias is out of range (%d)' % head_bias)
+    try:
+        check_config(m.cell, m.V, m.E, m.H, m.L, m.tied, m.dropout, m.seed, cutoffs, div_value,
+                     head_bias != 0)
+    except FormatError as e:
+        raise FormatError('invalid OUTP: %s' % e)
+    m.cutoffs, m.div_value, m.head_bias = cutoffs, (div_value or 4.0), head_bias != 0
 
 
 def _decode_conf(p):
@@ -391,7 +503,7 @@ def _decode_vocab(p, V):
 
 
 def _decode_parm(p, m):
-    want = expected_shapes(m.cell, m.V, m.E, m.H, m.L, m.tied)
+    want = expected_shapes(m.cell, m.V, m.E, m.H, m.L, m.tied, m.cutoffs, m.div_value, m.head_bias)
     if len(p) < 4:
         raise FormatError('PARM payload too short')
     (t,) = struct.unpack_from('<I', p, 0)

@@ -1,6 +1,7 @@
 /*
- * cli_info.c -- `rnnlm info`: what a model file holds (configuration, parameter count, format
- * version, training state and, with --vocab, the vocabulary), without running the model.
+ * cli_info.c -- `rnnlm info`: what a model file holds (configuration, output layer, parameter
+ * count, format version, training state and, with --vocab, the vocabulary), without running the
+ * model.
  */
 #include <errno.h>
 #include <limits.h>
@@ -29,7 +30,9 @@ static const char info_head[] =
     "usage: rnnlm info --checkpoint FILE [--vocab] [--json]\n"
     "\n"
     "Prints what a model file holds: its format version (docs/FORMAT.md), the configuration\n"
-    "(cell, sizes, layers, dropout, tied, seed), the vocabulary size, the number of parameters\n"
+    "(cell, sizes, layers, dropout, tied, seed), the output layer (the full softmax, or the\n"
+    "adaptive softmax with its cutoffs, div_value, head bias, and each cluster's words and\n"
+    "projection), the vocabulary size, the number of parameters\n"
     "(PyTorch's sum of p.numel() over model.parameters()), whether its weights are finite, and\n"
     "whether it holds a training state: a saved hidden state and generator, and application\n"
     "data (an rnnlm train checkpoint's loop position and flags).\n"
@@ -82,6 +85,27 @@ static void app_kind(const rnn_model *m, char *kind, size_t n, size_t *len)
     kind[k] = 0;
 }
 
+/* The adaptive output layer's clusters: sizes[i] words (ids cutoffs[i] .. cutoffs[i+1] - 1, the last
+   up to V - 1) through a projection of proj[i] units (the rows of decoder.tail.{i}.0.weight). */
+static void clusters(const rnn_model *m, const rnn_config *c, int *sizes, int *proj)
+{
+    for (int i = 0; i < c->num_cutoffs; i++) {
+        sizes[i] = (i + 1 < c->num_cutoffs ? c->cutoffs[i + 1] : c->vocab_size) - c->cutoffs[i];
+        char name[64];
+        snprintf(name, sizeof name, "decoder.tail.%d.0.weight", i);
+        rnn_param p = {.struct_size = sizeof p};
+        proj[i] = rnn_param_find(m, name, &p) == RNN_OK ? p.rows : 0;
+    }
+}
+
+/* a JSON array of n ints */
+static void json_ints(const int *v, int n)
+{
+    fputc('[', stdout);
+    for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", v[i]);
+    fputc(']', stdout);
+}
+
 static int print_info(const info_args *a, const rnn_model *m, unsigned long version)
 {
     rnn_config c;
@@ -103,6 +127,9 @@ static int print_info(const info_args *a, const rnn_model *m, unsigned long vers
     int finite = cli_weights_finite(m, where, sizeof where);
     size_t app = 0;
     app_kind(m, kind, sizeof kind, &app);
+    int adaptive = c.output == RNN_OUTPUT_ADAPTIVE, nc = adaptive ? c.num_cutoffs : 0;
+    int sizes[RNN_MAX_CUTOFFS], proj[RNN_MAX_CUTOFFS];
+    clusters(m, &c, sizes, proj);
     if (a->json) {
         printf("{\"file\":");
         json_str(stdout, a->checkpoint);
@@ -110,6 +137,20 @@ static int print_info(const info_args *a, const rnn_model *m, unsigned long vers
                "\"num_layers\":%d,",
                version, cell, c.vocab_size, c.emb_size, c.hidden_size, c.num_layers);
         printf("\"dropout\":%g,", (double)c.dropout); /* (a float in [0, 1): %g gives what was set) */
+        /* the output layer: "full" (the adaptive fields null) or "adaptive" */
+        printf("\"output\":\"%s\",\"cutoffs\":", adaptive ? "adaptive" : "full");
+        if (adaptive) {
+            json_ints(c.cutoffs, nc);
+            printf(",\"div_value\":%.9g,\"head_bias\":%s,\"head_size\":%d,\"cluster_sizes\":", (double)c.div_value,
+                   c.head_bias ? "true" : "false", c.cutoffs[0] + nc);
+            json_ints(sizes, nc);
+            fputs(",\"projections\":", stdout);
+            json_ints(proj, nc);
+            fputc(',', stdout);
+        } else {
+            fputs("null,\"div_value\":null,\"head_bias\":null,\"head_size\":null,\"cluster_sizes\":null,"
+                  "\"projections\":null,", stdout);
+        }
         printf("\"tied\":%s,\"seed\":%llu,\"parameters\":%llu,\"tensors\":%d,\"vocabulary\":%d,\"finite\":%s,"
                "\"hidden_state_batch\":%d,\"app_data_bytes\":%zu,\"checkpoint\":",
                c.tied ? "true" : "false", (unsigned long long)c.seed, params, ntensors, words,
@@ -139,6 +180,18 @@ static int print_info(const info_args *a, const rnn_model *m, unsigned long vers
     printf("dropout         %g\n", (double)c.dropout);
     printf("tied            %s\n", c.tied ? "yes" : "no");
     printf("seed            %llu\n", (unsigned long long)c.seed);
+    if (adaptive) {
+        printf("output          adaptive softmax: cutoffs ");
+        for (int i = 0; i < nc; i++) printf(i ? ",%d" : "%d", c.cutoffs[i]);
+        printf(", div_value %g, head bias %s\n", (double)c.div_value, c.head_bias ? "yes" : "no");
+        printf("  head          %d rows: words 0-%d and %d cluster%s\n", c.cutoffs[0] + nc, c.cutoffs[0] - 1, nc,
+               nc == 1 ? "" : "s");
+        for (int i = 0; i < nc; i++)
+            printf("  cluster %d     %d words (%d-%d) through %d projection unit%s\n", i, sizes[i], c.cutoffs[i],
+                   c.cutoffs[i] + sizes[i] - 1, proj[i], proj[i] == 1 ? "" : "s");
+    } else {
+        printf("output          full softmax\n");
+    }
     printf("parameters      %llu in %d tensors\n", params, ntensors);
     printf("vocabulary      %s\n", words > 0 ? "yes" : "none");
     printf("weights         %s%s\n", finite ? "finite" : "NOT finite: ", finite ? "" : where);

@@ -91,8 +91,21 @@ static void exercise(rnn_model *m)
                   cfg.cell >= 0 && cfg.cell <= 3 && cfg.dropout >= 0 && cfg.dropout < 1 &&
                   (!cfg.tied || cfg.emb_size == cfg.hidden_size),
               "loaded an invalid configuration");
-    int np = 0;
-    FZ_ASSERT(rnn_param_get_count(m, &np) == RNN_OK && np == 4 * cfg.num_layers + 3 - !!cfg.tied, "param count %d", np);
+    /* the output layer (format version 2, OUTP): as rnn_model_create accepts it */
+    int adaptive = cfg.output == RNN_OUTPUT_ADAPTIVE, nc = cfg.num_cutoffs;
+    FZ_ASSERT(cfg.output == RNN_OUTPUT_FULL || adaptive, "output %d", cfg.output);
+    if (adaptive) {
+        FZ_ASSERT(!cfg.tied && nc >= 1 && nc <= RNN_MAX_CUTOFFS && cfg.div_value > 0 && isfinite(cfg.div_value) &&
+                      (cfg.head_bias == 0 || cfg.head_bias == 1),
+                  "loaded an invalid adaptive configuration");
+        for (int i = 0; i < nc; i++)
+            FZ_ASSERT(cfg.cutoffs[i] >= 1 && cfg.cutoffs[i] < cfg.vocab_size && (i == 0 || cfg.cutoffs[i] > cfg.cutoffs[i - 1]),
+                      "loaded cutoffs[%d] = %d", i, cfg.cutoffs[i]);
+    } else {
+        FZ_ASSERT(nc == 0 && cfg.div_value == 0 && cfg.head_bias == 0, "a full output layer with adaptive settings");
+    }
+    int np = 0, want_np = 4 * cfg.num_layers + (adaptive ? 2 + cfg.head_bias + 2 * nc : 3 - !!cfg.tied) /* the encoder too */;
+    FZ_ASSERT(rnn_param_get_count(m, &np) == RNN_OK && np == want_np, "param count %d, want %d", np, want_np);
     size_t total = 0, block = 0;
     float *data, *grad;
     FZ_ASSERT(rnn_param_get_block(m, &data, &grad, &block) == RNN_OK, "param block");
@@ -159,7 +172,10 @@ static void assert_same(rnn_model *a, rnn_model *b)
     FZ_ASSERT(rnn_model_get_config(a, &ca) == RNN_OK && rnn_model_get_config(b, &cb) == RNN_OK, "config");
     FZ_ASSERT(ca.cell == cb.cell && ca.vocab_size == cb.vocab_size && ca.emb_size == cb.emb_size &&
                   ca.hidden_size == cb.hidden_size && ca.num_layers == cb.num_layers && ca.tied == cb.tied &&
-                  memcmp(&ca.dropout, &cb.dropout, sizeof ca.dropout) == 0 && ca.seed == cb.seed,
+                  memcmp(&ca.dropout, &cb.dropout, sizeof ca.dropout) == 0 && ca.seed == cb.seed &&
+                  ca.output == cb.output && ca.num_cutoffs == cb.num_cutoffs &&
+                  memcmp(ca.cutoffs, cb.cutoffs, sizeof ca.cutoffs) == 0 &&
+                  memcmp(&ca.div_value, &cb.div_value, sizeof ca.div_value) == 0 && ca.head_bias == cb.head_bias,
               "file and memory loads give different configurations");
     float *d1, *d2, *g;
     size_t n1, n2;

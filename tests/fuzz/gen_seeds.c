@@ -104,6 +104,41 @@ static void adamw_seed(const char *name, int cell, int tied, unsigned char ctl)
     rnn_model_free(m);
 }
 
+/* A model with an adaptive output layer (format version 2, OUTP) of nc clusters; adamw: two
+ * training steps with rnn_adamw_step, saved with RNN_SAVE_STATE (STAT and ADMW too). */
+static void adaptive_seed(const char *name, int cell, int V, int H, int L, int nc, float div, int head_bias, int vocab,
+                          int adamw, unsigned char ctl)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    cfg.cell = cell, cfg.vocab_size = V, cfg.emb_size = 2, cfg.hidden_size = H, cfg.num_layers = L, cfg.seed = 42;
+    cfg.output = RNN_OUTPUT_ADAPTIVE, cfg.num_cutoffs = nc, cfg.div_value = div, cfg.head_bias = head_bias;
+    for (int i = 0; i < nc; i++) cfg.cutoffs[i] = 1 + 2 * i;
+    rnn_model *m;
+    if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK) exit(1);
+    if (vocab) {
+        const char *words[8] = {"<eos>", "the", "cat", "sat", "on", "mat", "<unk>", "a"};
+        if (rnn_vocab_set(m, words, V) != RNN_OK) exit(1);
+    }
+    if (adamw) {
+        int32_t tok[4] = {1, 2, 3, 0}, tgt[4] = {2, 3, 0, (int32_t)V - 1};
+        if (rnn_model_reset_hidden(m, 2) != RNN_OK) exit(1);
+        for (int k = 0; k < 2; k++)
+            if (rnn_forward(m, tok, tgt, 2, 2, 0, NULL) != RNN_OK || rnn_zero_grad(m) != RNN_OK ||
+                rnn_backward(m) != RNN_OK || rnn_adamw_step(m, NULL) != RNN_OK)
+                exit(1);
+    }
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
+    if (rnn_model_save(m, tmp, adamw ? RNN_SAVE_STATE : 0, NULL, 0) != RNN_OK) exit(1);
+    size_t n;
+    unsigned char *p = slurp(tmp, &n);
+    remove(tmp);
+    write_file("modelfile", name, &ctl, 1, p, n);
+    free(p);
+    rnn_model_free(m);
+}
+
 /* The vocabulary's "cat" becomes a second "the" (the CRC is left stale: the seed's control byte
  * asks fuzz_modelfile to fix it), a file the loaders must refuse. */
 static void dup_word(unsigned char *p, size_t n)
@@ -147,6 +182,11 @@ int main(int argc, char **argv)
     adamw_seed("lstm_adamw_state", RNN_CELL_LSTM, 0, 0);
     adamw_seed("gru_tied_adamw_fixcrc", RNN_CELL_GRU, 1, 1);
     adamw_seed("tanh_adamw_nostate", RNN_CELL_TANH, 0, 32); /* RNN_LOAD_NO_STATE */
+    adaptive_seed("lstm_adaptive_c1_vocab", RNN_CELL_LSTM, 6, 4, 1, 1, 0.0f, 0, 1, 0, 0);
+    adaptive_seed("gru_adaptive_c2_bias_adamw_fixcrc", RNN_CELL_GRU, 7, 4, 2, 2, 2.0f, 1, 1, 1, 1);
+    adaptive_seed("tanh_adaptive_c3_bias_fixcrc", RNN_CELL_TANH, 8, 8, 1, 3, 2.0f, 1, 0, 0, 1);
+    adaptive_seed("relu_adaptive_c2_fixcrc_failalloc", RNN_CELL_RELU, 5, 4, 1, 2, 1.5f, 0, 1, 0, 1 | (4 << 1));
+    adaptive_seed("lstm_adaptive_adamw_nostate", RNN_CELL_LSTM, 6, 4, 1, 2, 2.0f, 1, 1, 1, 32); /* RNN_LOAD_NO_STATE */
     write_file("modelfile", "empty", "\0", 1, NULL, 0);
     write_file("modelfile", "header_only", "\0RNNMODEL\1\0\0\0\0\0\0\0", 17, NULL, 0);
 

@@ -86,7 +86,7 @@ __all__ = [
     "OK", "ERR_INVALID", "ERR_RANGE", "ERR_STATE", "ERR_NOMEM", "ERR_IO", "ERR_FORMAT",
     "ERR_NUMERIC", "ERR_NOTFOUND", "ERR_SIZE",
     "LIMIT_DIM", "LIMIT_LAYERS", "LIMIT_THREADS", "LIMIT_CHUNK", "LIMIT_WORD_BYTES", "LIMIT_APP_DATA",
-    "LIMIT_REPEAT_WINDOW",
+    "LIMIT_REPEAT_WINDOW", "LIMIT_CUTOFFS", "OUTPUT_FULL", "OUTPUT_ADAPTIVE", "MAX_CUTOFFS",
 ]
 
 # ---- constants (values fixed forever by rnn.h) -------------------------------------------------
@@ -96,6 +96,9 @@ CELL_TANH, CELL_RELU, CELL_LSTM, CELL_GRU = range(4)
 CELL_COUNT = 4  #: RNN_CELL_COUNT
 LIMIT_DIM, LIMIT_LAYERS, LIMIT_THREADS, LIMIT_CHUNK, LIMIT_WORD_BYTES, LIMIT_APP_DATA = range(6)
 LIMIT_REPEAT_WINDOW = 6  # librnn 1.1
+LIMIT_CUTOFFS = 7  # librnn 1.1
+OUTPUT_FULL, OUTPUT_ADAPTIVE = 0, 1  #: rnn_config.output (RNN_OUTPUT_*, librnn 1.1)
+MAX_CUTOFFS = 8  #: RNN_MAX_CUTOFFS, the size of rnn_config.cutoffs (fixed by the 1.1 layout)
 IGNORE = -1  #: a target left out of the loss (RNN_IGNORE)
 SAVE_STATE = 1  #: RNN_SAVE_STATE (rnn_model_save / rnn_model_save_mem flag)
 LOAD_NO_STATE = 1  #: RNN_LOAD_NO_STATE (rnn_model_load / rnn_model_load_mem flag)
@@ -119,7 +122,15 @@ _P_i32, _P_f32, _P_f64 = ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(_c_float
 class _Config(ctypes.Structure):
     _fields_ = [("struct_size", _c_size), ("cell", _c_int), ("vocab_size", _c_int),
                 ("emb_size", _c_int), ("hidden_size", _c_int), ("num_layers", _c_int),
-                ("dropout", _c_float), ("tied", _c_int), ("seed", ctypes.c_uint64)]
+                ("dropout", _c_float), ("tied", _c_int), ("seed", ctypes.c_uint64),
+                # librnn 1.1: the output layer (a 1.0 library refuses them unless they keep their
+                # default 0: the struct rules); Model's keywords adaptive_cutoffs, div_value,
+                # head_bias set them
+                ("output", _c_int), ("num_cutoffs", _c_int), ("cutoffs", _c_int * MAX_CUTOFFS),
+                ("div_value", _c_float), ("head_bias", _c_int)]
+
+
+_CONFIG_1_0 = ("cell", "vocab_size", "emb_size", "hidden_size", "num_layers", "dropout", "tied", "seed")
 
 
 # The rnn_sampling fields after struct_size, in struct order. The one place a new field is added:
@@ -705,6 +716,12 @@ class Model(_Closing):
     ``vocab_size``, ``emb_size`` (200), ``hidden_size`` (200), ``num_layers`` (2), ``dropout``
     (0.2), ``tied`` (False), ``seed`` (1111). ``vocab=[words]`` may be given instead of (or with)
     ``vocab_size``: it sets the size and the vocabulary.
+    The output layer (librnn 1.1): ``adaptive_cutoffs=[c0, c1, ...]`` (at most MAX_CUTOFFS,
+    strictly increasing, in [1, vocab_size - 1]) makes it PyTorch's AdaptiveLogSoftmaxWithLoss
+    (RNN_OUTPUT_ADAPTIVE) instead of the full softmax (None, the default), with ``div_value``
+    (4.0; 0 means 4) and ``head_bias`` (False). :attr:`config` reports the three (None, 0.0 and
+    False for the full softmax), so ``Model(**m.config)`` makes the same kind of model. A 1.0
+    library refuses an adaptive model (RnnError ERR_INVALID, naming the version needed).
     ``Model.load(path)`` reads a model file, ``Model.from_bytes(data)`` a memory image.
     """
 
@@ -719,22 +736,46 @@ class Model(_Closing):
                 raise TypeError("vocab must be a list of words, not %s" % type(vocab).__name__)
             vocab = list(vocab)
             config.setdefault("vocab_size", len(vocab))
-        fields = [f for f, _ in _Config._fields_ if f != "struct_size"]
+        fields = _CONFIG_1_0 + ("adaptive_cutoffs", "div_value", "head_bias")
         for key, val in config.items():
             if key not in fields:
                 raise TypeError("unknown config field %r" % key)
+            if key == "adaptive_cutoffs":
+                if val is None:
+                    continue
+                if isinstance(val, (str, bytes, bytearray)):
+                    raise TypeError("adaptive_cutoffs must be a list of ints, not %s" % type(val).__name__)
+                try:
+                    cuts = [_int(c, "adaptive_cutoffs[%d]" % i) for i, c in enumerate(val)]
+                except TypeError as e:
+                    if not hasattr(val, "__iter__"):
+                        raise TypeError("adaptive_cutoffs must be a list of ints, not %s"
+                                        % type(val).__name__) from None
+                    raise e
+                if len(cuts) > MAX_CUTOFFS:
+                    raise ValueError("adaptive_cutoffs has %d entries; at most %d (RNN_MAX_CUTOFFS)"
+                                     % (len(cuts), MAX_CUTOFFS))
+                cfg.output, cfg.num_cutoffs = OUTPUT_ADAPTIVE, len(cuts)
+                for i, c in enumerate(cuts):
+                    cfg.cutoffs[i] = c
+                continue
             if key == "cell":
                 val = _cell_id(val)
-            elif key == "dropout":
+            elif key in ("dropout", "div_value"):
                 val = _float(val, key)
-            else:  # C ints, except the uint64 seed; tied is a yes/no (bool or int)
-                val = _int(val, key, 0, _U64_MAX) if key == "seed" else _int(val, key, flag=key == "tied")
+            else:  # C ints, except the uint64 seed; tied and head_bias are yes/no (bool or int)
+                val = (_int(val, key, 0, _U64_MAX) if key == "seed"
+                       else _int(val, key, flag=key in ("tied", "head_bias")))
             setattr(cfg, key, val)
         h = ctypes.c_void_p()
         err = ctypes.create_string_buffer(512)
         rc = _lib.rnn_model_create(ctypes.byref(h), ctypes.byref(cfg), None, err, len(err))
         if rc != OK:
-            raise RnnError(rc, "rnn_model_create", _dec(err.value))
+            msg = _dec(err.value)
+            if rc == ERR_INVALID and _lib_older_than_1_1() and (cfg.output or cfg.div_value or cfg.head_bias):
+                msg = ("the adaptive output layer (adaptive_cutoffs, div_value, head_bias) needs librnn 1.1 "
+                       "or later; the loaded library (%s) is %s (it says: %s)" % (library, version(), msg))
+            raise RnnError(rc, "rnn_model_create", msg)
         self._adopt(h)
         if vocab is not None:
             self.vocab = vocab
@@ -1251,9 +1292,20 @@ class Model(_Closing):
 def _config_dict(cfg):
     name = ctypes.c_char_p()
     cell = _dec(name.value) if _lib.rnn_cell_name(cfg.cell, ctypes.byref(name)) == OK else cfg.cell
+    adaptive = cfg.output == OUTPUT_ADAPTIVE
     return {"cell": cell, "vocab_size": cfg.vocab_size,
             "emb_size": cfg.emb_size, "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers,
-            "dropout": float("%.7g" % cfg.dropout), "tied": bool(cfg.tied), "seed": cfg.seed}
+            "dropout": float("%.7g" % cfg.dropout), "tied": bool(cfg.tied), "seed": cfg.seed,
+            "adaptive_cutoffs": list(cfg.cutoffs[:cfg.num_cutoffs]) if adaptive else None,
+            "div_value": float("%.7g" % cfg.div_value), "head_bias": bool(cfg.head_bias)}
+
+
+def _lib_older_than_1_1():
+    try:
+        major, minor = (int(x) for x in version().split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < (1, 1)
 
 
 def _sampling(**given):
