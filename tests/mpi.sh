@@ -94,7 +94,9 @@ run $MPIRUN -np 2 "$RNNLM" train $F --dropout 0 --save "$W/nodrop.rnn"
 if "$CMP" "$W/nodrop.rnn" "$W/one.rnn" 1e-4 >/dev/null; then bad "the comparison cannot tell runs apart"; else ok; fi
 
 # ---- a rank killed with SIGKILL; resumed with the same K and with another ------------------------
-R="--data $C --emsize 64 --nhid 64 --epochs 2 --batch_size 4 --bptt 10 --dropout 0.2 --threads 1 --max-batches 40 --log-interval 5"
+# long enough (4 epochs of 40 batches) that the kill after the second log line lands mid-run on a
+# loaded machine
+R="--data $C --emsize 64 --nhid 64 --epochs 4 --batch_size 4 --bptt 10 --dropout 0.2 --threads 1 --max-batches 40 --log-interval 5"
 run $MPIRUN -np 2 "$RNNLM" train $R --save "$W/full.rnn" --checkpoint-every 1
 check "the uninterrupted -np 2 run" test "$rc" -eq 0 -a -s "$W/full.rnn"
 FULL_LINE=$(grep '^| End of training' "$W/out" || true)
@@ -107,8 +109,8 @@ polls=0
 while [ $polls -lt 3000 ] && [ "$(grep -c '^| epoch' "$W/k.out" 2>/dev/null || true)" -lt 2 ] && [ ! -s "$W/k.rc" ]; do
     polls=$((polls + 1)); sleep 0.02
 done
-mp=$(pgrep -n -x mpirun -P "$(pgrep -n -x timeout -P "$sub" || echo 0)" 2>/dev/null || true)
-rank=$(pgrep -n -P "${mp:-0}" 2>/dev/null || true)
+# a rank: a process named rnnlm (not mpirun, not timeout) whose command line has this run's --save
+rank=$(ps -eo pid=,comm=,args= | awk -v p="$W/k/s.rnn" '$2 == "rnnlm" && index($0, p) { r = $1 } END { print r }')
 if [ -n "$rank" ]; then kill -9 "$rank"; fi
 waited=0
 while [ ! -s "$W/k.rc" ] && [ $waited -lt 300 ]; do waited=$((waited + 1)); sleep 0.1; done
