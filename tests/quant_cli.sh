@@ -57,6 +57,19 @@ for t in q8 bf16; do
     run "$RNNLM" eval --checkpoint "$W/m.rnn" --reference "$W/m.rnn" --data "$C/test.txt" --json
     check "a model against itself: KL 0, agreement 1" sh -c "grep -q '\"kl_mean\":0,' '$W/out' && grep -q '\"top1_agreement\":1,' '$W/out'"
 
+    # docs/DESIGN.md's definitions reproduced with numpy: the stored values bit for bit, the loss
+    # to numpy's tanh / exp
+    if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+        head -c 2000 "$C/test.txt" | head -n 8 >"$W/short.txt"
+        run "$RNNLM" eval --checkpoint "$W/$t.rnn" --data "$W/short.txt" --batch_size 1 --bptt 5000 --json
+        loss=$(sed -n 's/.*"loss":\([0-9.e+-]*\),.*/\1/p' "$W/out")
+        run /usr/bin/python3 "$(dirname "$0")/quant_numpy.py" "$W/m.rnn" "$W/$t.rnn" "$W/short.txt" "$loss"
+        check "quant_numpy.py reproduces $t" test "$rc" -eq 0
+        cat "$W/out"
+    else
+        echo "quant_cli: numpy missing for /usr/bin/python3: the numpy reproduction is skipped"
+    fi
+
     # training from a quantized model is refused with one line
     expect_error 1 "train --init $t" "$RNNLM" train --data "$C" --epochs 1 --max-batches 5 --init "$W/$t.rnn" --save "$W/bad.rnn"
     check "train --init $t says quantized" grep -q "quantized" "$W/err"
