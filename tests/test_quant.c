@@ -339,6 +339,28 @@ START_TEST(test_paths_identical)
         eval_logprobs(q, got, &lg);
         ck_assert_mem_eq(ref, got, sizeof ref);
     }
+    /* threads split the outputs of a product large enough to be cut: the same dots */
+    {
+        rnn_allocator pal = {sizeof pal, tu_alloc, tu_free, NULL};
+        int M = 64, N = 301, K = 130;
+        float *w = malloc(sizeof(float) * N * K), *a = malloc(sizeof(float) * M * K);
+        float *c0 = malloc(sizeof(float) * M * N), *c1 = malloc(sizeof(float) * M * N);
+        uint64_t s2 = 17;
+        for (int i = 0; i < N * K; i++) w[i] = (float)(tu_uniform(&s2) - 0.5);
+        for (int i = 0; i < M * K; i++) a[i] = (float)(tu_uniform(&s2) - 0.5);
+        rnn__qmat m;
+        rnn__pool *pool = NULL;
+        ck_assert_int_eq(rnn__qmat_alloc(&m, type, N, K, &pal), RNN_OK);
+        ck_assert_int_eq(rnn__pool_create(&pool, 3, &pal), RNN_OK);
+        rnn__qmat_fill(&m, w);
+        rnn__q_force = -1;
+        rnn__qgemm_nt(NULL, M, &m, a, K, 0.0f, c0, N);
+        rnn__qgemm_nt(pool, M, &m, a, K, 0.0f, c1, N);
+        ck_assert_mem_eq(c0, c1, sizeof(float) * M * N);
+        rnn__pool_free(pool, &pal);
+        rnn__qmat_free(&m, &pal);
+        free(w), free(a), free(c0), free(c1);
+    }
     printf("test_quant: %s: %d vector path(s) compared with plain C\n", type == RNN_WEIGHTS_Q8 ? "q8" : "bf16", paths);
 
     rnn_allocator al = {sizeof al, tu_alloc, tu_free, NULL};
