@@ -305,6 +305,34 @@ RNN_API int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_a
  * of the model must be freed first. */
 RNN_API void rnn_model_free(rnn_model *m);
 
+/* ---- Quantized weights (librnn 1.1): an opt-in inference mode --------------------------------- */
+enum {
+    RNN_WEIGHTS_FP32 = 0, /* the default: every weight a binary32, results bit-exact against PyTorch */
+    RNN_WEIGHTS_BF16 = 1, /* bfloat16 weights (rounded to nearest even), products summed in fp32 */
+    RNN_WEIGHTS_Q8 = 2    /* int8 weights in blocks of 32 inputs with one fp32 scale per block;
+                             activations quantized the same way on the fly, block products summed
+                             exactly in int32 */
+};
+
+/*
+ * Converts the model's weight matrices (the embedding, every layer's weight_ih and weight_hh, the
+ * decoder) to `type` in place; biases stay fp32. docs/DESIGN.md ("Quantized weights") defines
+ * every rounding and the order of every sum: results are the same bits on every CPU, kernel path,
+ * thread count and batch. Irreversible: the fp32 weights, the gradients and AdamW's state are
+ * freed. A quantized model is for inference: rnn_evaluate, rnn_sample, rnn_state_* and saving work;
+ * rnn_forward, rnn_backward, rnn_zero_grad, rnn_clip_grad_norm, rnn_sgd_step and rnn_adamw_step
+ * return RNN_ERR_STATE; rnn_param_get / rnn_param_find give a weight matrix's name and shape with
+ * data NULL (biases: data as before), grad is NULL for every tensor, and rnn_param_get_block
+ * returns RNN_ERR_STATE. No other call may use the model or its states during the conversion.
+ * Returns RNN_OK (also for the type the model already has), RNN_ERR_INVALID (unknown type, an
+ * adaptive output layer, E or H over 65536), RNN_ERR_STATE (already quantized to another type),
+ * RNN_ERR_NUMERIC (a weight that is not finite, named in the message) or RNN_ERR_NOMEM; on failure
+ * the model is unchanged.
+ */
+RNN_API int rnn_model_quantize(rnn_model *m, int type);
+/* *type receives the model's RNN_WEIGHTS_* type. RNN_ERR_INVALID on NULL arguments. */
+RNN_API int rnn_model_get_weight_type(const rnn_model *m, int *type);
+
 /* Copies the model's configuration into *out (out->struct_size set by the caller, e.g. by
  * rnn_config_init). RNN_ERR_INVALID on NULL arguments or a bad struct_size. */
 RNN_API int rnn_model_get_config(const rnn_model *m, rnn_config *out);

@@ -50,6 +50,7 @@ void rnn_model_free(rnn_model *m)
     rnn__ctx_free(&m->train);
     rnn__free(&m->al, m->params);
     rnn__free(&m->al, m->grads);
+    rnn__model_quantize_free(m);
     rnn__adamw_free(m);
     rnn__vocab_clear(m);
     rnn__free(&m->al, m->app);
@@ -148,6 +149,7 @@ int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targets, int
 {
     if (!m) return RNN_ERR_INVALID;
     if (!targets) return rnn__fail(m, RNN_ERR_INVALID, "targets is NULL");
+    if (m->wtype) return rnn__check_trainable(m, "rnn_forward");
     int rc = rnn__check_tokens(&m->train, tokens, targets, batch, steps, &stride);
     if (!rc) rc = rnn__ws_prepare(&m->train, RNN__WS_TRAIN, batch, steps, (size_t)batch * steps);
     if (rc) return rc;
@@ -179,6 +181,7 @@ int rnn_evaluate(rnn_model *m, const int32_t *tokens, const int32_t *targets, in
 int rnn_backward(rnn_model *m)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_backward");
     if (!m->train.pending)
         return rnn__fail(m, RNN_ERR_STATE, "rnn_backward needs a preceding rnn_forward (once per forward)");
     rnn__run_backward(m, &m->train);
@@ -188,6 +191,7 @@ int rnn_backward(rnn_model *m)
 int rnn_zero_grad(rnn_model *m)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_zero_grad");
     rnn__params_pass(m, RNN__ZERO, 0.0f);
     return RNN_OK;
 }
@@ -195,6 +199,7 @@ int rnn_zero_grad(rnn_model *m)
 int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_clip_grad_norm");
     if (!(max_norm > 0.0f) || isinf(max_norm))
         return rnn__fail(m, RNN_ERR_INVALID, "max_norm must be finite and > 0 (got %g)", (double)max_norm);
     float total = (float)sqrt(rnn__params_pass(m, RNN__SUMSQ, 0.0f));
@@ -208,6 +213,7 @@ int rnn_clip_grad_norm(rnn_model *m, float max_norm, double *total_norm)
 int rnn_sgd_step(rnn_model *m, float lr)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_sgd_step");
     if (!isfinite(lr)) return rnn__fail(m, RNN_ERR_INVALID, "lr must be finite (got %g)", (double)lr);
     rnn__params_pass(m, RNN__AXPY, -lr);
     m->train.pending = 0;
@@ -485,8 +491,9 @@ static int fill_param(const rnn_model *m, const rnn__tensor *t, rnn_param *out)
     rnn_param p;
     p.struct_size = sizeof p;
     p.name = t->name;
-    p.data = m->params + t->offset;
-    p.grad = m->grads + t->offset;
+    /* a quantized model: no fp32 copy of a weight matrix, no gradients (rnn_model_quantize) */
+    p.data = m->wtype && rnn__q_tensor(t) ? NULL : m->params + t->offset;
+    p.grad = m->grads ? m->grads + t->offset : NULL;
     p.rows = t->rows, p.cols = t->cols;
     p.size = (size_t)t->rows * t->cols;
     char msg[RNN_ERR_LEN];
@@ -516,6 +523,7 @@ int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
 int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable((rnn_model *)m, "rnn_param_get_block");
     if (data) *data = m->params;
     if (grad) *grad = m->grads;
     if (count) *count = m->nparams;

@@ -19,6 +19,7 @@ typedef struct rnn__layer {
     int rowwise;         /* forward products through rnn__gemm_nt's row-wise path (inference states) */
     struct rnn__pool *pool; /* threads for the all-steps products (NULL: the caller alone) */
     const float *w_ih, *w_hh, *b_ih, *b_hh;
+    const struct rnn__qmat *qw_ih, *qw_hh; /* a quantized model's (then w_ih, w_hh are NULL): row-wise */
     float *dw_ih, *dw_hh, *db_ih, *db_hh; /* backward adds into these */
     const float *x;      /* (T,B,in) input */
     const float *h0;     /* (B,H) state entering the chunk */
@@ -50,6 +51,8 @@ const rnn__cell *rnn__cell_get(int id);
 /* layer.c -- shared by the cells.
  * gates(T*B, G*H) = x w_ih^T + b_ih for all steps at once. */
 void rnn__layer_input_gemm(const rnn__layer *l, int G, float *gates);
+/* out (B, N) = h (B, H) w_hh^T + beta * out (beta 0 or 1): the recurrent product of one step */
+void rnn__layer_hh_gemm(const rnn__layer *l, int N, const float *h, float beta, float *out);
 /* After the time loop: dw_ih += dgx^T x, db_ih += colsum(dgx), dx = dgx w_ih,
  * dw_hh += dgh^T [h0; y_1..y_{T-1}], db_hh += colsum(dgh). dgx, dgh are (T*B, G*H). */
 void rnn__layer_weight_grads(const rnn__layer *l, int G, const float *dgx, const float *dgh);

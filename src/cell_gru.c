@@ -27,7 +27,7 @@ static void gru_forward(const rnn__layer *l)
     const float *br = l->b_hh, *bz = br + H, *bn = bz + H;
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
-        rnn__gemm_nt(NULL, l->rowwise, B, 3 * H, H, hp, H, l->w_hh, H, 0.0f, gh, 3 * H);
+        rnn__layer_hh_gemm(l, 3 * H, hp, 0.0f, gh);
         for (int b = 0; b < B; b++) {
             float *gr = gates + t * BH * 3 + b * H3, *gz = gr + H, *gn = gz + H;
             const float *hr = gh + b * H3, *hz = hr + H, *hnn = hz + H;

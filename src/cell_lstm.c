@@ -27,7 +27,7 @@ static void lstm_forward(const rnn__layer *l)
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         const float *cp = t ? cs + (t - 1) * BH : l->c0;
         float *gt = gates + t * BH * 4;
-        rnn__gemm_nt(NULL, l->rowwise, B, 4 * H, H, hp, H, l->w_hh, H, 1.0f, gt, 4 * H);
+        rnn__layer_hh_gemm(l, 4 * H, hp, 1.0f, gt);
         for (int b = 0; b < B; b++) {
             float *gi = gt + b * H4, *gf = gi + H, *gg = gf + H, *go = gg + H;
             size_t o = t * BH + (size_t)b * H;

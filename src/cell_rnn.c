@@ -24,7 +24,7 @@ static void forward(const rnn__layer *l, int relu)
     for (int t = 0; t < T; t++) {
         const float *hp = t ? l->y + (t - 1) * BH : l->h0;
         float *yt = l->y + t * BH;
-        rnn__gemm_nt(NULL, l->rowwise, B, H, H, hp, H, l->w_hh, H, 1.0f, yt, H);
+        rnn__layer_hh_gemm(l, H, hp, 1.0f, yt);
         for (int b = 0; b < B; b++) {
             float *row = yt + (size_t)b * H;
             if (!relu) {

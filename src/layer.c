@@ -2,6 +2,7 @@
 #include "blas.h"
 #include "cell.h"
 #include "kernels.h"
+#include "quant.h"
 
 #include <string.h>
 
@@ -10,7 +11,14 @@ void rnn__layer_input_gemm(const rnn__layer *l, int G, float *gates)
     int N = l->T * l->B, GH = G * l->H;
     for (int r = 0; r < N; r++) memcpy(gates + (size_t)r * GH, l->b_ih, (size_t)GH * sizeof(float));
     /* gates (N, GH) += x (N, in) * w_ih^T (in, GH) */
-    rnn__gemm_nt(l->pool, l->rowwise, N, GH, l->in, l->x, l->in, l->w_ih, l->in, 1.0f, gates, GH);
+    if (l->qw_ih) rnn__qgemm_nt(l->pool, N, l->qw_ih, l->x, l->in, 1.0f, gates, GH);
+    else rnn__gemm_nt(l->pool, l->rowwise, N, GH, l->in, l->x, l->in, l->w_ih, l->in, 1.0f, gates, GH);
+}
+
+void rnn__layer_hh_gemm(const rnn__layer *l, int N, const float *h, float beta, float *out)
+{
+    if (l->qw_hh) rnn__qgemm_nt(NULL, l->B, l->qw_hh, h, l->H, beta, out, N);
+    else rnn__gemm_nt(NULL, l->rowwise, l->B, N, l->H, h, l->H, l->w_hh, l->H, beta, out, N);
 }
 
 static void add_colsum(float *acc, const float *a, int rows, int cols)

@@ -171,10 +171,14 @@ static void make_layer(const rnn_model *m, rnn__ctx *x, int l, int B, int T, int
     ly->B = B, ly->T = T, ly->in = lp->in, ly->H = H;
     ly->rowwise = x->per_stream;
     ly->pool = x->pool;
-    ly->w_ih = m->params + lp->w_ih, ly->w_hh = m->params + lp->w_hh;
     ly->b_ih = m->params + lp->b_ih, ly->b_hh = m->params + lp->b_hh;
-    ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
-    ly->db_ih = m->grads + lp->b_ih, ly->db_hh = m->grads + lp->b_hh;
+    if (m->wtype) { /* quantized: inference only, no gradients */
+        ly->qw_ih = rnn__q_ih(m, l), ly->qw_hh = rnn__q_hh(m, l);
+    } else {
+        ly->w_ih = m->params + lp->w_ih, ly->w_hh = m->params + lp->w_hh;
+        ly->dw_ih = m->grads + lp->w_ih, ly->dw_hh = m->grads + lp->w_hh;
+        ly->db_ih = m->grads + lp->b_ih, ly->db_hh = m->grads + lp->b_hh;
+    }
     ly->x = l == 0 ? b->x0 : drop ? b->xd[l - 1] : b->y[l - 1];
     ly->h0 = b->h0 + l * BH;
     ly->c0 = b->c0 ? b->c0 + l * BH : NULL;
@@ -241,8 +245,12 @@ const float *rnn__run_layers(const rnn_model *m, rnn__ctx *x, const int32_t *tok
             if (buf->tgt) buf->tgt[(size_t)t * B + b] = targets ? targets[(size_t)b * S + t] : RNN_IGNORE;
         }
     rnn__hist_push(x, buf->tok, B, T);
-    const float *enc = m->params + m->enc;
-    for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
+    if (m->wtype) { /* a quantized embedding: the row dequantized */
+        for (size_t r = 0; r < N; r++) rnn__qmat_row(rnn__q_enc(m), buf->tok[r], buf->x0 + r * E);
+    } else {
+        const float *enc = m->params + m->enc;
+        for (size_t r = 0; r < N; r++) memcpy(buf->x0 + r * E, enc + (size_t)buf->tok[r] * E, (size_t)E * sizeof(float));
+    }
     if (drop && counter) dropout_counter(x, 0, m->cfg.dropout, buf->x0, buf->m0, buf->x0, B, T, (size_t)E);
     else if (drop) dropout(&x->rng, m->cfg.dropout, buf->x0, buf->m0, buf->x0, N * E);
 

@@ -25,6 +25,7 @@
 #include "blas.h"
 #include "cell.h"
 #include "pool.h"
+#include "quant.h"
 #include "rng.h"
 #include "workspace.h"
 
@@ -184,6 +185,11 @@ struct rnn_model {
     size_t app_len;
 
     rnn__err err;
+
+    /* rnn_model_quantize (quant.c): RNN_WEIGHTS_*; when not fp32, qm[i] holds table entry i's
+     * weights (the biases stay in params, a block of only them; grads NULL) */
+    int wtype;
+    rnn__qmat *qm;
 };
 
 struct rnn_state {
@@ -299,6 +305,23 @@ int rnn__sampling_read(rnn__err *err, const rnn_sampling *in, rnn_sampling *s);
 
 /* optim.c: frees the AdamW state (a model without one) */
 void rnn__adamw_free(rnn_model *m);
+
+/* quant.c: quantized models. The matrices of the embedding, the decoder (the embedding's when
+ * tied), layer l's input and recurrent weights */
+const rnn__qmat *rnn__q_enc(const rnn_model *m);
+const rnn__qmat *rnn__q_dec(const rnn_model *m);
+const rnn__qmat *rnn__q_ih(const rnn_model *m, int l);
+const rnn__qmat *rnn__q_hh(const rnn_model *m, int l);
+/* 1 for a table entry stored quantized (a weight, not a bias) */
+int rnn__q_tensor(const rnn__tensor *t);
+/* RNN_ERR_STATE (naming `call`) on a quantized model: the training calls */
+int rnn__check_trainable(rnn_model *m, const char *call);
+/* Quantizing in two steps (rnn_model_quantize, the loader): alloc gets every quantized matrix
+ * (unfilled) and the smaller fp32 block (RNN_ERR_NOMEM, nothing changed); commit moves the biases
+ * into that block (copying them when copy), frees the fp32 weights, gradients and AdamW state */
+int rnn__model_quantize_alloc(rnn_model *m, int type, rnn__qmat **q, float **fparams);
+void rnn__model_quantize_commit(rnn_model *m, int type, rnn__qmat *q, float *fparams, int copy);
+void rnn__model_quantize_free(rnn_model *m);
 
 /* vocab.c */
 void rnn__vocab_clear(rnn_model *m);

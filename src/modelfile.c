@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,12 @@
 #include <unistd.h>
 
 #define MAGIC "RNNMODEL"
-#define FORMAT_VERSION 1u   /* the full output layer */
-#define FORMAT_VERSION_2 2u /* an output layer in OUTP (adaptive) */
+#define FORMAT_VERSION 1u /* the plain model */
+/* The header's version is the highest feature the file needs (docs/FORMAT.md): 1 the plain model,
+ * 2 an output layer in OUTP (adaptive), 3 quantized weights (QPRM instead of PARM). A reader reads
+ * every version up to the highest it knows. */
+#define FORMAT_VERSION_2 2u
+#define FORMAT_VERSION_QUANT 3u
 #define TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define TAG_CONF TAG('C', 'O', 'N', 'F')
 #define TAG_VOCB TAG('V', 'O', 'C', 'B')
@@ -39,6 +44,7 @@
 #define TAG_ADMW TAG('A', 'D', 'M', 'W')
 #define TAG_DROP TAG('D', 'R', 'O', 'P')
 #define TAG_OUTP TAG('O', 'U', 'T', 'P')
+#define TAG_QPRM TAG('Q', 'P', 'R', 'M')
 #define TAG_END TAG('E', 'N', 'D', ' ')
 
 /* ---- application data ---------------------------------------------------------------------------- */
@@ -162,6 +168,58 @@ static uint64_t parm_bytes(const rnn_model *m)
     return len;
 }
 
+/* ---- QPRM: the parameters of a quantized model (typed tensors; docs/FORMAT.md) -------------------- */
+/* one tensor's value bytes as `type` stores them: f32 4 a value; bf16 2; q8 a f32 scale per block
+ * of 32 (per row) then an int8 per value */
+static uint64_t qtensor_bytes(int type, uint64_t rows, uint64_t cols)
+{
+    if (type == RNN_WEIGHTS_BF16) return 2 * rows * cols;
+    if (type == RNN_WEIGHTS_Q8) return rows * ((cols + RNN_QBLOCK - 1) / RNN_QBLOCK) * 4 + rows * cols;
+    return 4 * rows * cols;
+}
+
+/* the QPRM payload's length for weights of `type`: 8 + sum over tensors of (4 + len(name) + 12 +
+ * the values) */
+static uint64_t qprm_bytes(const rnn_model *m, int type)
+{
+    uint64_t len = 8;
+    for (int i = 0; i < m->ntensors; i++) {
+        const rnn__tensor *t = &m->tensors[i];
+        len += 4 + strlen(t->name) + 12 + qtensor_bytes(rnn__q_tensor(t) ? type : 0, (uint64_t)t->rows, (uint64_t)t->cols);
+    }
+    return len;
+}
+
+static void write_qprm(writer *w, const rnn_model *m)
+{
+    section_begin(w, TAG_QPRM, qprm_bytes(m, m->wtype));
+    w_u32(w, (uint32_t)m->ntensors), w_u32(w, (uint32_t)m->wtype);
+    for (int i = 0; i < m->ntensors; i++) {
+        const rnn__tensor *t = &m->tensors[i];
+        size_t n = strlen(t->name);
+        int q = rnn__q_tensor(t);
+        w_u32(w, (uint32_t)n);
+        w_bytes(w, t->name, n);
+        w_u32(w, (uint32_t)t->rows), w_u32(w, (uint32_t)t->cols), w_u32(w, q ? (uint32_t)m->wtype : 0);
+        if (!q) {
+            w_floats(w, m->params + t->offset, (size_t)t->rows * t->cols);
+            continue;
+        }
+        const rnn__qmat *qm = &m->qm[i];
+        if (qm->type == RNN_WEIGHTS_BF16) {
+            unsigned char b[2];
+            for (size_t k = 0, nv = (size_t)t->rows * t->cols; k < nv; k++) {
+                b[0] = (unsigned char)qm->bf[k], b[1] = (unsigned char)(qm->bf[k] >> 8);
+                w_bytes(w, b, 2);
+            }
+        } else {
+            w_floats(w, qm->scale, (size_t)t->rows * qm->nb);
+            for (int r = 0; r < t->rows; r++) w_bytes(w, qm->q + (size_t)r * qm->nb * RNN_QBLOCK, (size_t)t->cols);
+        }
+    }
+    section_end(w);
+}
+
 /* the ADMW payload's length: the step count and two moments of every parameter */
 static uint64_t admw_bytes(const rnn_model *m) { return 8 + 8 * (uint64_t)m->nparams; }
 
@@ -170,7 +228,7 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
     const rnn_config *c = &m->cfg;
     unsigned char hdr[16];
     memcpy(hdr, MAGIC, 8);
-    put32(hdr + 8, m->ad.nc ? FORMAT_VERSION_2 : FORMAT_VERSION);
+    put32(hdr + 8, m->wtype ? FORMAT_VERSION_QUANT : m->ad.nc ? FORMAT_VERSION_2 : FORMAT_VERSION);
     put32(hdr + 12, 0);
     w_raw(w, hdr, 16);
 
@@ -203,17 +261,21 @@ static void write_model(writer *w, const rnn_model *m, unsigned flags, const voi
         section_end(w);
     }
 
-    section_begin(w, TAG_PARM, parm_bytes(m));
-    w_u32(w, (uint32_t)m->ntensors);
-    for (int i = 0; i < m->ntensors; i++) {
-        const rnn__tensor *t = &m->tensors[i];
-        size_t n = strlen(t->name);
-        w_u32(w, (uint32_t)n);
-        w_bytes(w, t->name, n);
-        w_u32(w, (uint32_t)t->rows), w_u32(w, (uint32_t)t->cols);
-        w_floats(w, m->params + t->offset, (size_t)t->rows * t->cols);
+    if (m->wtype) { /* a quantized model: typed tensors in QPRM instead of PARM */
+        write_qprm(w, m);
+    } else {
+        section_begin(w, TAG_PARM, parm_bytes(m));
+        w_u32(w, (uint32_t)m->ntensors);
+        for (int i = 0; i < m->ntensors; i++) {
+            const rnn__tensor *t = &m->tensors[i];
+            size_t n = strlen(t->name);
+            w_u32(w, (uint32_t)n);
+            w_bytes(w, t->name, n);
+            w_u32(w, (uint32_t)t->rows), w_u32(w, (uint32_t)t->cols);
+            w_floats(w, m->params + t->offset, (size_t)t->rows * t->cols);
+        }
+        section_end(w);
     }
-    section_end(w);
 
     if (flags & RNN_SAVE_STATE) {
         /* u32 batch | u32 has_c | u64 rng[4] | f32 h[L][batch][H] | f32 c[L][batch][H] (LSTM) */
@@ -555,8 +617,96 @@ static int parse_params(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
+/* QPRM (its length at most parm_bytes + 4, checked by check_header): the count and the weight type,
+ * then the tensors as PARM's, each with its type (the weight type for a weight matrix, 0 (f32) for
+ * a bias). The payload must take exactly what the type gives before anything is allocated; q8
+ * values must be in [-127, 127], scales finite and > 0, or 0 for a block of zeros. The model is
+ * then quantized (rnn__model_quantize_commit) with the values read. */
+static int parse_qprm(loader *ld, rnn_model *m, cursor *c)
+{
+    uint32_t n, type;
+    if (!c_u32(c, &n) || !c_u32(c, &type)) return lfail(ld, RNN_ERR_FORMAT, "QPRM section is truncated");
+    if (n != (uint32_t)m->ntensors)
+        return lfail(ld, RNN_ERR_FORMAT, "QPRM holds %u tensors; this configuration has %d", n, m->ntensors);
+    if (type != RNN_WEIGHTS_BF16 && type != RNN_WEIGHTS_Q8)
+        return lfail(ld, RNN_ERR_FORMAT, "QPRM weight type %u is unknown (1 bf16, 2 q8)", type);
+    if (m->ad.nc) return lfail(ld, RNN_ERR_FORMAT, "QPRM: an adaptive output layer cannot be quantized");
+    if (m->cfg.emb_size > RNN__QMAX_IN || m->cfg.hidden_size > RNN__QMAX_IN)
+        return lfail(ld, RNN_ERR_FORMAT, "QPRM: quantized weights take inputs of at most %d units", RNN__QMAX_IN);
+    if (c->left != qprm_bytes(m, (int)type) - 8)
+        return lfail(ld, RNN_ERR_FORMAT, "QPRM holds %zu bytes of tensors; %s weights of this configuration take %llu",
+                     c->left, type == RNN_WEIGHTS_Q8 ? "q8" : "bf16", (unsigned long long)(qprm_bytes(m, (int)type) - 8));
+    rnn__qmat *q;
+    float *fp;
+    if (rnn__model_quantize_alloc(m, (int)type, &q, &fp)) return lfail(ld, RNN_ERR_NOMEM, "cannot allocate the quantized weights");
+    int rc = RNN_OK;
+    for (int i = 0; !rc && i < m->ntensors; i++) {
+        const rnn__tensor *t = &m->tensors[i];
+        uint32_t len, rows, cols, tt, want = rnn__q_tensor(t) ? type : 0;
+        const unsigned char *name = NULL, *data = NULL;
+        if (!c_u32(c, &len) || !c_take(c, len, &name) || !c_u32(c, &rows) || !c_u32(c, &cols) || !c_u32(c, &tt)) {
+            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %d header is truncated", i);
+            break;
+        }
+        if (len != strlen(t->name) || memcmp(name, t->name, len) != 0)
+            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %d is \"%.*s\"; expected \"%s\"", i, (int)(len < 64 ? len : 64),
+                       (const char *)name, t->name);
+        else if (rows != (uint32_t)t->rows || cols != (uint32_t)t->cols)
+            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s has shape %ux%u; expected %dx%d", t->name, rows, cols, t->rows,
+                       t->cols);
+        else if (tt != want)
+            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s has type %u; expected %u", t->name, tt, want);
+        else if (!c_take(c, (size_t)qtensor_bytes((int)tt, rows, cols), &data))
+            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s data is truncated", t->name);
+        if (rc) break;
+        size_t count = (size_t)rows * cols;
+        if (tt == 0) { /* into the fp32 block's old place; the commit moves it */
+            float *p = m->params + t->offset;
+            for (size_t j = 0; j < count; j++) p[j] = u2f(get32(data + 4 * j));
+        } else if (tt == RNN_WEIGHTS_BF16) {
+            for (size_t j = 0; j < count; j++) q[i].bf[j] = (uint16_t)(data[2 * j] | data[2 * j + 1] << 8);
+        } else {
+            int nb = q[i].nb;
+            const unsigned char *qs = data + (size_t)rows * nb * 4;
+            for (uint32_t r = 0; !rc && r < rows; r++) {
+                int8_t *qr = q[i].q + (size_t)r * nb * RNN_QBLOCK;
+                memset(qr, 0, (size_t)nb * RNN_QBLOCK);
+                for (int b = 0; !rc && b < nb; b++) {
+                    float sc = u2f(get32(data + ((size_t)r * nb + b) * 4));
+                    int nz = 0;
+                    for (uint32_t k = (uint32_t)b * RNN_QBLOCK; k < cols && k < (uint32_t)(b + 1) * RNN_QBLOCK; k++) {
+                        int v = (int8_t)qs[(size_t)r * cols + k];
+                        if (v == -128) {
+                            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s row %u holds -128 (q8 values are in [-127, 127])",
+                                       t->name, r);
+                            break;
+                        }
+                        qr[k] = (int8_t)v;
+                        nz |= v != 0;
+                    }
+                    if (!rc && !(isfinite(sc) && (sc > 0.0f || (sc == 0.0f && !nz))))
+                        rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s row %u block %d has scale %g (finite and > 0, or 0 "
+                                   "for a block of zeros)", t->name, r, b, (double)sc);
+                    q[i].scale[(size_t)r * nb + b] = sc;
+                }
+            }
+        }
+    }
+    if (rc) {
+        for (int i = 0; i < m->ntensors; i++) rnn__qmat_free(&q[i], &m->al);
+        rnn__free(&m->al, q);
+        rnn__free(&m->al, fp);
+        return rc;
+    }
+    rnn__model_quantize_commit(m, (int)type, q, fp, 1);
+    return RNN_OK;
+}
+
 /* 1 when the parameters of a valid configuration cannot fit in `left` bytes (4 per float) */
-static int conf_too_big(const rnn_config *cfg, uint64_t left) { return rnn__config_params(cfg) > left / 4; }
+static int conf_too_big(const rnn_config *cfg, uint64_t left, uint32_t version)
+{
+    return rnn__config_params(cfg) > (version >= FORMAT_VERSION_QUANT ? left : left / 4); /* q8: >= 1 byte each */
+}
 
 /* The largest CONF payload read: 36 bytes now; newer writers may append fields. */
 #define CONF_MAX 4096
@@ -577,20 +727,22 @@ static int check_header(loader *ld, const rnn_model *m, const unsigned char *sh,
         if (len > CONF_MAX)
             return lfail(ld, RNN_ERR_FORMAT, "CONF holds %llu bytes (at most %d are read)", n, CONF_MAX);
     } else if (tag == TAG_OUTP) {
-        if (ld->version == FORMAT_VERSION)
-            return lfail(ld, RNN_ERR_FORMAT, "section 'OUTP' in a format version 1 file (an output layer in OUTP "
-                                             "makes a version 2 file)");
+        if (ld->version != FORMAT_VERSION_2)
+            return lfail(ld, RNN_ERR_FORMAT, "section 'OUTP' in a format version %u file (an output layer in OUTP "
+                                             "makes a version 2 file)", ld->version);
         if (!have_conf) return lfail(ld, RNN_ERR_FORMAT, "section 'OUTP' before CONF");
         if (have_outp) return lfail(ld, RNN_ERR_FORMAT, "two OUTP sections");
         if (len > OUTP_MAX) return lfail(ld, RNN_ERR_FORMAT, "OUTP holds %llu bytes (at most %d)", n, OUTP_MAX);
-    } else if (tag == TAG_VOCB || tag == TAG_PARM) {
+    } else if (tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_QPRM) {
         if (!m && have_conf) /* version 2: the model is made from CONF and OUTP */
             return lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before OUTP (a format version 2 file has its output "
                                              "layer in OUTP, after CONF)", (const char *)sh);
         if (!m) return lfail(ld, RNN_ERR_FORMAT, "section '%.4s' before CONF", (const char *)sh);
-        uint64_t most = tag == TAG_PARM ? parm_bytes(m) : 4 + (uint64_t)m->cfg.vocab_size * (4 + RNN__MAX_WORD);
+        /* QPRM: 4 more bytes than PARM's header, at most 2 bytes a value */
+        uint64_t most = tag == TAG_PARM ? parm_bytes(m) : tag == TAG_QPRM ? parm_bytes(m) + 4
+                                                                           : 4 + (uint64_t)m->cfg.vocab_size * (4 + RNN__MAX_WORD);
         if (tag == TAG_VOCB && m->vocab_count) return lfail(ld, RNN_ERR_FORMAT, "two VOCB sections");
-        if (tag == TAG_PARM && have_parm) return lfail(ld, RNN_ERR_FORMAT, "two PARM sections");
+        if (tag != TAG_VOCB && have_parm) return lfail(ld, RNN_ERR_FORMAT, "two PARM / QPRM sections");
         if (len > most)
             return lfail(ld, RNN_ERR_FORMAT, "%.4s holds %llu bytes; this configuration allows at most %llu",
                          (const char *)sh, n, (unsigned long long)most);
@@ -666,9 +818,9 @@ static int load(loader *ld, rnn_model **out)
     if (fsize < 16 || !l_read(ld, hdr, 16)) return lfail(ld, RNN_ERR_FORMAT, "file too short for the header");
     if (memcmp(hdr, MAGIC, 8) != 0) return lfail(ld, RNN_ERR_FORMAT, "not a librnn model file (bad magic)");
     uint32_t version = get32(hdr + 8);
-    if (version != FORMAT_VERSION && version != FORMAT_VERSION_2)
-        return lfail(ld, RNN_ERR_FORMAT, "format version %u is not supported (this library reads versions %u and %u)",
-                     version, FORMAT_VERSION, FORMAT_VERSION_2);
+    if (version < FORMAT_VERSION || version > FORMAT_VERSION_QUANT)
+        return lfail(ld, RNN_ERR_FORMAT, "format version %u is not supported (this library reads versions %u to %u)",
+                     version, FORMAT_VERSION, FORMAT_VERSION_QUANT);
     ld->version = version;
     if (get32(hdr + 12) != 0) return lfail(ld, RNN_ERR_FORMAT, "reserved header word is %u, not 0", get32(hdr + 12));
     uint64_t pos = 16;
@@ -695,8 +847,12 @@ static int load(loader *ld, rnn_model **out)
         }
         rc = check_header(ld, m, sh, len, have_conf, have_outp, have_parm, have_stat, have_admw);
         /* unknown sections (from a newer writer) and a state not wanted: checked and skipped */
-        int keep = tag == TAG_CONF || tag == TAG_OUTP || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_APPL ||
-                   tag == TAG_END || tag == TAG_DROP ||
+        if (!rc && tag == TAG_QPRM && version < FORMAT_VERSION_QUANT)
+            rc = lfail(ld, RNN_ERR_FORMAT, "QPRM (quantized weights) in a version %u file (needs version %u)", version,
+                       FORMAT_VERSION_QUANT);
+        if (!rc && tag == TAG_ADMW && m && m->wtype) rc = lfail(ld, RNN_ERR_FORMAT, "ADMW in a quantized model");
+        int keep = tag == TAG_CONF || tag == TAG_OUTP || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_QPRM ||
+                   tag == TAG_APPL || tag == TAG_END || tag == TAG_DROP ||
                    ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
@@ -711,8 +867,8 @@ static int load(loader *ld, rnn_model **out)
             char msg[RNN_ERR_LEN];
             if (!rc && rnn__config_check(&cfg, msg, sizeof msg))
                 rc = lfail(ld, RNN_ERR_FORMAT, "%.4s holds an invalid configuration: %s", (const char *)sh, msg);
-            int whole = tag == TAG_OUTP || ld->version == FORMAT_VERSION;
-            if (!rc && whole && conf_too_big(&cfg, fsize - pos)) /* before allocating anything for it */
+            int whole = tag == TAG_OUTP || ld->version != FORMAT_VERSION_2;
+            if (!rc && whole && conf_too_big(&cfg, fsize - pos, ld->version)) /* before allocating anything for it */
                 rc = lfail(ld, RNN_ERR_FORMAT, "%.4s describes a model larger than the file (V %d, E %d, H %d, L %d)",
                            (const char *)sh, cfg.vocab_size, cfg.emb_size, cfg.hidden_size, cfg.num_layers);
             if (!rc && whole) {
@@ -734,9 +890,9 @@ static int load(loader *ld, rnn_model **out)
                 if (!m->app) rc = lfail(ld, RNN_ERR_NOMEM, "cannot allocate the application data");
                 else memcpy(m->app, p, (size_t)len), m->app_len = (size_t)len;
             }
-        } else if (tag == TAG_VOCB || tag == TAG_PARM) {
-            rc = tag == TAG_VOCB ? parse_vocab(ld, m, &c) : parse_params(ld, m, &c);
-            have_parm |= tag == TAG_PARM;
+        } else if (tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_QPRM) {
+            rc = tag == TAG_VOCB ? parse_vocab(ld, m, &c) : tag == TAG_QPRM ? parse_qprm(ld, m, &c) : parse_params(ld, m, &c);
+            have_parm |= tag != TAG_VOCB;
             if (!rc && c.left) /* (CONF may grow: newer writers append fields) */
                 rc = lfail(ld, RNN_ERR_FORMAT, "%zu unexpected bytes at the end of section '%.4s'", c.left, (const char *)sh);
         } else if (tag == TAG_END) {

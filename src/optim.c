@@ -110,6 +110,7 @@ static void step_part(void *arg, int part, int parts)
 int rnn_adamw_step(rnn_model *m, const rnn_adamw *opt)
 {
     if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_adamw_step");
     rnn_adamw o;
     int rc = adamw_read(m, opt, &o);
     if (rc) return rc;

@@ -14,7 +14,8 @@
 static void decoder_gemm(const rnn_model *m, rnn__pool *pool, int rowwise, const float *x, int N, float *logits)
 {
     int H = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    rnn__gemm_nt(pool, rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
+    if (m->wtype) rnn__qgemm_nt(pool, N, rnn__q_dec(m), x, H, 0.0f, logits, V); /* always row-wise */
+    else rnn__gemm_nt(pool, rowwise, N, V, H, x, H, m->params + m->dec_w, H, 0.0f, logits, V);
 }
 
 /* the row passes of one forward, shared by its threads */

@@ -28,6 +28,7 @@ int cli_eval(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_score(int argc, char **argv);
 int cli_info(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
 
 /* ---- Errors ------------------------------------------------------------------------------------ */
 /* Prints "rnnlm: <message>\n" on stderr (one line: newlines in the message become spaces) and
@@ -236,6 +237,9 @@ int cli_chunk_buffers(const corpus_batches *b, int32_t **tok, int32_t **tgt);
 /* Whether every weight of m is finite; otherwise where (n bytes) names the first one that is not
    ("decoder.bias[0] is nan"). */
 int cli_weights_finite(const rnn_model *m, char *where, size_t n);
+/* CLI_RUNTIME with the message when m (loaded from path for `flag`, e.g. "--resume") has quantized
+   weights (rnnlm quantize): those are for inference only. */
+int cli_check_trainable(const rnn_model *m, const char *flag, const char *path);
 
 /* ---- Small utilities --------------------------------------------------------------------------- */
 /* Seconds on a monotonic clock. */

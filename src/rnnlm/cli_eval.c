@@ -11,7 +11,7 @@
 #include "cli.h"
 
 typedef struct eval_args {
-    const char *checkpoint, *data, *batching, *unk_policy;
+    const char *checkpoint, *data, *batching, *unk_policy, *reference;
     int batch_size, bptt, threads, json;
 } eval_args;
 
@@ -30,6 +30,9 @@ static const cli_flag eval_flags[] = {
      .help = "a word missing from the model's vocabulary: " CLI_UNK_POLICY_HELP},
     {CLI_THREADS_FLAG(eval_args), .help = CLI_THREADS_HELP},
     {FLAG("json", NULL, CLI_FLAG, json), .help = "one JSON object instead of text (below)"},
+    {FLAG("reference", "FILE", CLI_STR, reference),
+     .help = "an fp32 model (that --checkpoint was quantized from): also its\n"
+             "perplexity, and how far the two next-word distributions are apart"},
 };
 
 static const char eval_head[] =
@@ -51,7 +54,14 @@ static const char eval_tail[] =
     "  words (KenLM's \"excluding OOVs\"; Y includes them, scored as <unk>). When --data is a\n"
     "  folder, a first line says which file was evaluated.\n"
     "--json:  {\"loss\":X,\"ppl\":Y,\"tokens\":N,\"oovs\":K,\"loss_excluding_oovs\":L,\n"
-    "          \"ppl_excluding_oovs\":Z,\"tokens_excluding_oovs\":M,\"data\":\"FILE\"}\n";
+    "          \"ppl_excluding_oovs\":Z,\"tokens_excluding_oovs\":M,\"data\":\"FILE\"}\n"
+    "--reference R:  loss X ppl Y tokens N\n"
+    "         reference_loss X2 reference_ppl Y2\n"
+    "         kl_mean D kl_p99 D99 top1_agreement A\n"
+    "  (--json: those keys in one object.) D: the mean over the N scored positions of\n"
+    "  KL(P_R || P) = sum_w P_R(w) (log P_R(w) - log P(w)) in nats, P_R R's next-word\n"
+    "  distribution and P the --checkpoint's; D99 its 99th percentile (nearest rank); A the\n"
+    "  share of positions where both give their highest probability to the same word.\n";
 
 static const cli_command eval_command = {
     "eval", eval_flags, (int)(sizeof eval_flags / sizeof eval_flags[0]), 21, eval_head, eval_tail};
@@ -222,6 +232,143 @@ static int eval_file(const eval_args *a, rnn_model *m, eval_result *r)
     return rc;
 }
 
+/* ---- --reference: the cost of quantization, as llama.cpp's perplexity --kl-divergence ---------- */
+/* What --reference adds to a chunk's (B, T) rows: their KL divergences into kl (one per scored
+   position) and the argmax agreements; lq, lr are [b][t][V] log-probabilities. */
+static void compare_rows(const float *lq, const float *lr, const int32_t *tgt, int batch, int steps, int stride,
+                         int V, double *kl, size_t *n, size_t *agree)
+{
+    size_t st = (size_t)(stride ? stride : steps);
+    for (int b = 0; b < batch; b++)
+        for (int t = 0; t < steps; t++) {
+            if (tgt[(size_t)b * st + (size_t)t] == RNN_IGNORE) continue;
+            const float *q = lq + ((size_t)b * steps + (size_t)t) * V, *r = lr + ((size_t)b * steps + (size_t)t) * V;
+            double d = 0.0;
+            int aq = 0, ar = 0;
+            for (int v = 0; v < V; v++) {
+                d += exp((double)r[v]) * ((double)r[v] - (double)q[v]);
+                aq = q[v] > q[aq] ? v : aq, ar = r[v] > r[ar] ? v : ar;
+            }
+            kl[(*n)++] = d > 0.0 ? d : 0.0; /* (rounding can give a tiny negative) */
+            *agree += aq == ar;
+        }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Both models over the chunks of b: their losses (main.py's), and the comparison. */
+static int reference_pass(rnn_model *m, rnn_model *ref, const corpus_batches *b, int V, double *loss, double *rloss,
+                          double *kl, size_t *n, size_t *agree)
+{
+    int32_t *tok_buf = NULL, *tgt_buf = NULL;
+    FORWARD_IF_ERROR(cli_chunk_buffers(b, &tok_buf, &tgt_buf));
+    size_t rows = (size_t)b->batch * (size_t)b->bptt * (size_t)V;
+    float *lq = malloc(rows * sizeof *lq), *lr = malloc(rows * sizeof *lr);
+    int rc = lq && lr ? rnn_model_reset_hidden(m, b->batch) : RNN_ERR_NOMEM;
+    if (rc == RNN_OK) rc = rnn_model_reset_hidden(ref, b->batch);
+    double total = 0.0, rtotal = 0.0;
+    rnn_model *failed = m;
+    for (size_t k = 0; rc == RNN_OK && k < b->num_chunks; k++) {
+        int steps = 0, stride = 0;
+        const int32_t *tok = NULL, *tgt = NULL;
+        double l = 0.0, lref = 0.0;
+        rc = cli_chunk(b, k, tok_buf, tgt_buf, &tok, &tgt, &steps, &stride);
+        if (rc == RNN_OK) rc = rnn_evaluate(m, tok, tgt, b->batch, steps, stride, &l, lq);
+        if (rc == RNN_OK && (rc = rnn_evaluate(ref, tok, tgt, b->batch, steps, stride, &lref, lr)) != RNN_OK) failed = ref;
+        if (rc != RNN_OK) break;
+        total += (double)steps * l, rtotal += (double)steps * lref;
+        compare_rows(lq, lr, tgt, b->batch, steps, stride, V, kl, n, agree);
+    }
+    free(tok_buf), free(tgt_buf), free(lq), free(lr);
+    RETURN_ERROR_IF(rc == RNN_ERR_NOMEM && (!lq || !lr), CLI_RUNTIME, "out of memory: log-probabilities of %zu rows", rows);
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "evaluation failed: %s (%s)", rnn_status_string(rc), rnn_model_errmsg(failed));
+    RETURN_ERROR_IF(*n == 0, CLI_RUNTIME, "evaluation failed: no chunk has a target to score");
+    *loss = total / (double)corpus_batches_eval_denominator(b);
+    *rloss = rtotal / (double)corpus_batches_eval_denominator(b);
+    return CLI_OK;
+}
+
+/* The models' vocabularies must be the same words with the same ids. */
+static int same_vocab(const eval_args *a, const rnn_model *m, const rnn_model *ref, int *V)
+{
+    int vm = 0, vr = 0;
+    rnn_vocab_get_size(m, &vm), rnn_vocab_get_size(ref, &vr);
+    RETURN_ERROR_IF(vm != vr, CLI_RUNTIME, "--reference %s has %d words; %s has %d", a->reference, vr, a->checkpoint, vm);
+    for (int i = 0; i < vm; i++) {
+        const char *x = "", *y = "";
+        rnn_vocab_get_word(m, i, &x), rnn_vocab_get_word(ref, i, &y);
+        RETURN_ERROR_IF(strcmp(x, y) != 0, CLI_RUNTIME, "--reference %s: word %d is '%s' but '%s' in %s", a->reference,
+                        i, y, x, a->checkpoint);
+    }
+    *V = vm;
+    return CLI_OK;
+}
+
+static int eval_reference_tokens(const eval_args *a, rnn_model *m, rnn_model *ref, const cli_tokens *t, const char *path)
+{
+    int V = 0;
+    FORWARD_IF_ERROR(same_vocab(a, m, ref, &V));
+    char err[CORPUS_ERR_SIZE];
+    corpus_batches b;
+    int lrc = t->n ? corpus_batches_init(&b, t->ids, t->n, a->batch_size, a->bptt, cli_batching_mode(a->batching), err,
+                                         sizeof err)
+                   : RNN_ERR_INVALID;
+    RETURN_ERROR_IF(lrc != RNN_OK, CLI_RUNTIME, "%s is too short: %s", path, !t->n ? "no tokens" : err);
+    double *kl = malloc(t->n * sizeof *kl), loss = 0, rloss = 0;
+    RETURN_ERROR_IF(!kl, CLI_RUNTIME, "out of memory: %zu tokens", t->n);
+    size_t n = 0, agree = 0;
+    int rc = reference_pass(m, ref, &b, V, &loss, &rloss, kl, &n, &agree);
+    if (rc == CLI_OK) {
+        double sum = 0.0;
+        for (size_t i = 0; i < n; i++) sum += kl[i];
+        qsort(kl, n, sizeof *kl, cmp_double);
+        size_t rank = (size_t)ceil(0.99 * (double)n);
+        double mean = sum / (double)n, p99 = kl[rank ? rank - 1 : 0], share = (double)agree / (double)n;
+        if (a->json) {
+            fputc('{', stdout);
+            cli_json_num(stdout, "loss", loss, 0), cli_json_num(stdout, "ppl", exp(loss), 0);
+            printf("\"tokens\":%zu,", n);
+            cli_json_num(stdout, "reference_loss", rloss, 0), cli_json_num(stdout, "reference_ppl", exp(rloss), 0);
+            cli_json_num(stdout, "kl_mean", mean, 0), cli_json_num(stdout, "kl_p99", p99, 0);
+            cli_json_num(stdout, "top1_agreement", share, 0);
+            fputs("\"data\":", stdout);
+            cli_json_str(stdout, path);
+            fputs("}\n", stdout);
+        } else {
+            printf("loss %.4f ppl %.2f tokens %zu\n", loss, exp(loss), n);
+            printf("reference_loss %.4f reference_ppl %.2f\n", rloss, exp(rloss));
+            printf("kl_mean %.9f kl_p99 %.9f top1_agreement %.4f\n", mean, p99, share);
+        }
+    }
+    free(kl);
+    return rc;
+}
+
+/* --reference: tokenizes path (--unk-policy) and compares the models on it */
+static int eval_reference(const eval_args *a, rnn_model *m, const char *path)
+{
+    rnn_model *ref = NULL;
+    FORWARD_IF_ERROR(cli_load_model(a->reference, &ref));
+    int rc = cli_set_threads(ref, a->threads);
+    unsigned policy = 0;
+    if (rc == CLI_OK) rc = cli_unk_policy(a->unk_policy, &policy);
+    FILE *f = rc == CLI_OK ? fopen(path, "rb") : NULL;
+    if (rc == CLI_OK && !f) rc = cli_error(CLI_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
+    if (f) {
+        cli_tokens t;
+        rc = cli_tokenize(m, f, path, policy, NULL, NULL, NULL, &t);
+        fclose(f);
+        if (rc == CLI_OK) rc = eval_reference_tokens(a, m, ref, &t, path);
+        cli_tokens_free(&t);
+    }
+    rnn_model_free(ref);
+    return rc;
+}
+
 /* Evaluates a->data, or its test.txt when it is a folder. */
 static int run_eval(const void *args, rnn_model *m, const int32_t *unused, size_t nunused)
 {
@@ -237,7 +384,7 @@ static int run_eval(const void *args, rnn_model *m, const int32_t *unused, size_
         RETURN_ERROR_IF(!joined, CLI_RUNTIME, "out of memory");
         r.path = joined, r.folder = 1;
     }
-    int rc = eval_file(a, m, &r);
+    int rc = a->reference ? eval_reference(a, m, r.path) : eval_file(a, m, &r);
     free(joined);
     return rc;
 }

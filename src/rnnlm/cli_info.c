@@ -123,6 +123,9 @@ static int print_info(const info_args *a, const rnn_model *m, unsigned long vers
     }
     rnn_vocab_get_size(m, &words);
     rnn_model_get_batch(m, &batch);
+    int wt = RNN_WEIGHTS_FP32;
+    rnn_model_get_weight_type(m, &wt);
+    const char *wname = wt == RNN_WEIGHTS_Q8 ? "q8" : wt == RNN_WEIGHTS_BF16 ? "bf16" : "fp32";
     char where[128] = "", kind[64];
     int finite = cli_weights_finite(m, where, sizeof where);
     size_t app = 0;
@@ -152,9 +155,9 @@ static int print_info(const info_args *a, const rnn_model *m, unsigned long vers
                   "\"projections\":null,", stdout);
         }
         printf("\"tied\":%s,\"seed\":%llu,\"parameters\":%llu,\"tensors\":%d,\"vocabulary\":%d,\"finite\":%s,"
-               "\"hidden_state_batch\":%d,\"app_data_bytes\":%zu,\"checkpoint\":",
+               "\"hidden_state_batch\":%d,\"app_data_bytes\":%zu,\"weight_type\":\"%s\",\"checkpoint\":",
                c.tied ? "true" : "false", (unsigned long long)c.seed, params, ntensors, words,
-               finite ? "true" : "false", batch, app);
+               finite ? "true" : "false", batch, app, wname);
         if (kind[0]) json_str(stdout, kind);
         else fputs("null", stdout);
         if (a->vocab) {
@@ -195,6 +198,7 @@ static int print_info(const info_args *a, const rnn_model *m, unsigned long vers
     printf("parameters      %llu in %d tensors\n", params, ntensors);
     printf("vocabulary      %s\n", words > 0 ? "yes" : "none");
     printf("weights         %s%s\n", finite ? "finite" : "NOT finite: ", finite ? "" : where);
+    printf("weight type     %s%s\n", wname, wt ? " (quantized: inference only)" : "");
     if (batch > 0) printf("hidden state    saved, %d stream%s (with its generator)\n", batch, batch == 1 ? "" : "s");
     else printf("hidden state    not saved\n");
     if (app > 0) printf("app data        %zu bytes%s%s\n", app, kind[0] ? ": " : "", kind);

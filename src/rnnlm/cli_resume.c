@@ -249,6 +249,7 @@ static int resume_setup(trainer *t, const train_args *a, uint64_t seen, train_ar
                         char **save_buf)
 {
     FORWARD_IF_ERROR(cli_load_model(a->resume, &t->m));
+    FORWARD_IF_ERROR(cli_check_trainable(t->m, "--resume", a->resume));
     FORWARD_IF_ERROR(read_state(t, a, seen, ra, store, save_buf));
     t->a = ra;
     FORWARD_IF_ERROR(train_claim(t));

@@ -106,7 +106,8 @@ static int setup_init(trainer *t)
 {
     rnn_model *init = NULL;
     FORWARD_IF_ERROR(cli_load_model(t->a->init, &init));
-    int rc = init_from(t, init);
+    int rc = cli_check_trainable(init, "--init", t->a->init);
+    if (rc == CLI_OK) rc = init_from(t, init);
     rnn_model_free(init);
     return rc;
 }

@@ -87,6 +87,16 @@ int cli_weights_finite(const rnn_model *m, char *where, size_t n)
     return 0;
 }
 
+int cli_check_trainable(const rnn_model *m, const char *flag, const char *path)
+{
+    int wt = RNN_WEIGHTS_FP32;
+    rnn_model_get_weight_type(m, &wt);
+    RETURN_ERROR_IF(wt != RNN_WEIGHTS_FP32, CLI_RUNTIME,
+                    "%s %s: the model's weights are quantized (%s, rnnlm quantize), which is for inference only: "
+                    "train from the fp32 model it was made from", flag, path, wt == RNN_WEIGHTS_Q8 ? "q8" : "bf16");
+    return CLI_OK;
+}
+
 /* Whether path begins as a file of PyTorch's torch.save does: a zip archive ("PK\3\4", since 1.6)
    or a pickle (protocol 2+ starts with 0x80: the legacy format). */
 static int is_pytorch_file(const char *path)

@@ -22,6 +22,7 @@ static const char usage[] =
     "            repetition penalty, --prompt-file, --stop-at-eos)\n"
     "  score     log-probability of every line of a text file, and the perplexity\n"
     "  info      what a model file holds: configuration, parameters, format, vocabulary\n"
+    "  quantize  a model with bf16 or q8 weights, for faster inference from a smaller file\n"
     "\n"
     "  rnnlm COMMAND --help   the flags of a command\n"
     "  rnnlm --version        the librnn version\n"
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "generate") == 0) rc = cli_generate(argc - 1, argv + 1);
     else if (strcmp(cmd, "score") == 0) rc = cli_score(argc - 1, argv + 1);
     else if (strcmp(cmd, "info") == 0) rc = cli_info(argc - 1, argv + 1);
+    else if (strcmp(cmd, "quantize") == 0) rc = cli_quantize(argc - 1, argv + 1);
     else RETURN_ERROR(CLI_USAGE, "unknown command '%s' (try rnnlm --help)", cmd);
     /* the result (and the log) on stdout was written: a full disk or a closed pipe is an error */
     return rc == CLI_OK ? cli_stdout_flush() : rc;

@@ -139,6 +139,30 @@ static void adaptive_seed(const char *name, int cell, int V, int H, int L, int n
     rnn_model_free(m);
 }
 
+/* A quantized model file (QPRM, format version 3; rnn_model_quantize to `type`) with a
+ * vocabulary; E = 33 gives a row of two q8 blocks, the second of one value. */
+static void quant_seed(const char *name, int cell, int tied, int type, unsigned char ctl)
+{
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    cfg.cell = cell, cfg.vocab_size = 5, cfg.emb_size = 33, cfg.hidden_size = tied ? 33 : 3, cfg.num_layers = 1;
+    cfg.tied = tied, cfg.seed = 42;
+    rnn_model *m;
+    const char *words[5] = {"<eos>", "the", "cat", "sat", "on"};
+    if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK || rnn_vocab_set(m, words, 5) != RNN_OK ||
+        rnn_model_quantize(m, type) != RNN_OK)
+        exit(1);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
+    if (rnn_model_save(m, tmp, 0, NULL, 0) != RNN_OK) exit(1);
+    size_t n;
+    unsigned char *p = slurp(tmp, &n);
+    remove(tmp);
+    write_file("modelfile", name, &ctl, 1, p, n);
+    free(p);
+    rnn_model_free(m);
+}
+
 /* The vocabulary's "cat" becomes a second "the" (the CRC is left stale: the seed's control byte
  * asks fuzz_modelfile to fix it), a file the loaders must refuse. */
 static void dup_word(unsigned char *p, size_t n)
@@ -187,6 +211,9 @@ int main(int argc, char **argv)
     adaptive_seed("tanh_adaptive_c3_bias_fixcrc", RNN_CELL_TANH, 8, 8, 1, 3, 2.0f, 1, 0, 0, 1);
     adaptive_seed("relu_adaptive_c2_fixcrc_failalloc", RNN_CELL_RELU, 5, 4, 1, 2, 1.5f, 0, 1, 0, 1 | (4 << 1));
     adaptive_seed("lstm_adaptive_adamw_nostate", RNN_CELL_LSTM, 6, 4, 1, 2, 2.0f, 1, 1, 1, 32); /* RNN_LOAD_NO_STATE */
+    quant_seed("lstm_q8", RNN_CELL_LSTM, 0, RNN_WEIGHTS_Q8, 0);
+    quant_seed("gru_tied_q8_fixcrc", RNN_CELL_GRU, 1, RNN_WEIGHTS_Q8, 1);
+    quant_seed("tanh_bf16_fixcrc", RNN_CELL_TANH, 0, RNN_WEIGHTS_BF16, 1);
     write_file("modelfile", "empty", "\0", 1, NULL, 0);
     write_file("modelfile", "header_only", "\0RNNMODEL\1\0\0\0\0\0\0\0", 17, NULL, 0);
 
