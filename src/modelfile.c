@@ -850,6 +850,8 @@ static int load(loader *ld, rnn_model **out)
         if (!rc && tag == TAG_QPRM && version < FORMAT_VERSION_QUANT)
             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM (quantized weights) in a version %u file (needs version %u)", version,
                        FORMAT_VERSION_QUANT);
+        if (!rc && tag == TAG_PARM && version == FORMAT_VERSION_QUANT)
+            rc = lfail(ld, RNN_ERR_FORMAT, "PARM in a format version %u file (its weights are in QPRM)", version);
         if (!rc && tag == TAG_ADMW && m && m->wtype) rc = lfail(ld, RNN_ERR_FORMAT, "ADMW in a quantized model");
         int keep = tag == TAG_CONF || tag == TAG_OUTP || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_QPRM ||
                    tag == TAG_APPL || tag == TAG_END || tag == TAG_DROP ||

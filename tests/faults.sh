@@ -270,7 +270,7 @@ done
 # bad files
 mkdir -p "$W/files"
 F=$W/files
-cp "$W/good.rnn" "$F/v3.rnn" && printf '\003' | dd of="$F/v3.rnn" bs=1 seek=8 conv=notrunc 2>/dev/null
+cp "$W/good.rnn" "$F/v4.rnn" && printf '\004' | dd of="$F/v4.rnn" bs=1 seek=8 conv=notrunc 2>/dev/null
 cp "$W/good.rnn" "$F/magic.rnn" && printf 'X' | dd of="$F/magic.rnn" bs=1 seek=0 conv=notrunc 2>/dev/null
 cp "$W/good.rnn" "$F/flip.rnn" && printf '\377' | dd of="$F/flip.rnn" bs=1 seek=300 conv=notrunc 2>/dev/null
 : >"$F/empty.rnn"
@@ -289,13 +289,13 @@ cp "$F/badutf8.txt" "$F/c_badutf8/train.txt"
 cp "$F/nul.txt" "$F/c_nul/valid.txt"
 printf 'the cat sat\n' >"$F/c_shorter/train.txt"
 : >"$F/c_novalid/valid.txt"
-for ck in v3 magic flip empty dir trunc8 trunc16 trunc28 trunc40 "trunc$((size / 2))" "trunc$((size - 4))" "trunc$((size - 1))"; do
+for ck in v4 magic flip empty dir trunc8 trunc16 trunc28 trunc40 "trunc$((size / 2))" "trunc$((size - 4))" "trunc$((size - 1))"; do
     expect_error 1 "eval --checkpoint $ck.rnn" "$RNNLM" eval --checkpoint "$F/$ck.rnn" --data "$C/test.txt"
     check "eval --checkpoint $ck.rnn names the file" grep -q "$ck.rnn" "$W/err"
 done
-check "a format version 3 file (this library reads 1 and 2): the message names the version" sh -c "'$RNNLM' eval --checkpoint '$F/v3.rnn' --data '$C/test.txt' 2>&1 | grep -q 'version 3'"
+check "a format version 4 file (this library reads 1 to 3): the message names the version" sh -c "'$RNNLM' eval --checkpoint '$F/v4.rnn' --data '$C/test.txt' 2>&1 | grep -q 'version 4'"
 check "a flipped byte: the message says checksum" sh -c "'$RNNLM' eval --checkpoint '$F/flip.rnn' --data '$C/test.txt' 2>&1 | grep -q 'checksum'"
-for ck in v3 flip "trunc$((size / 2))"; do
+for ck in v4 flip "trunc$((size / 2))"; do
     expect_error 1 "generate --checkpoint $ck.rnn" "$RNNLM" generate --checkpoint "$F/$ck.rnn" --outf "$W/bad.txt"
     expect_error 1 "score --checkpoint $ck.rnn" "$RNNLM" score --checkpoint "$F/$ck.rnn" --data "$C/test.txt"
     expect_error 1 "train --init $ck.rnn" "$RNNLM" train --data "$C" --init "$F/$ck.rnn" --save "$W/bad.rnn"

@@ -149,10 +149,10 @@ assert d['parameters'] == $((V * 16 + 2 * 4 * 16 * 34 + 16 * V + V)) and len(d['
 " "$W/out"
 fi
 # a file with another version: info names it
-cp "$W/m.rnn" "$W/v3.rnn"
-printf '\003' | dd of="$W/v3.rnn" bs=1 seek=8 conv=notrunc 2>/dev/null
-expect_error 1 "info on a version-3 file" "$RNNLM" info --checkpoint "$W/v3.rnn"
-check "info names the version" grep -q 'format version 3' "$W/err"
+cp "$W/m.rnn" "$W/v4.rnn"
+printf '\004' | dd of="$W/v4.rnn" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_error 1 "info on a version-4 file" "$RNNLM" info --checkpoint "$W/v4.rnn"
+check "info names the version" grep -q 'format version 4' "$W/err"
 check "info on a full-softmax model: output full" sh -c "'$RNNLM' info --checkpoint '$W/m.rnn' | grep -q '^output          full softmax$'"
 printf 'hello world\n' >"$W/text.txt"
 expect_error 1 "info on a file that is not a model" "$RNNLM" info --checkpoint "$W/text.txt"
