@@ -171,6 +171,19 @@ static void cluster_freq(const corpus *c, const int *cutoffs, int n, double *fre
     for (int i = 0; i <= n; i++) freq[i] /= (double)c->n_train;
 }
 
+/* A checksum of the token ids of train, valid and test (in that order, positions i counted
+   through all three): sum of id_i * (i mod 1000003 + 1), which torch_ref.py computes the same way,
+   so that the report can check that both sides numbered the words alike. */
+static uint64_t ids_check(const corpus *c)
+{
+    uint64_t h = 0, i = 0;
+    const int32_t *part[3] = {c->train, c->valid, c->test};
+    size_t n[3] = {c->n_train, c->n_valid, c->n_test};
+    for (int k = 0; k < 3; k++)
+        for (size_t t = 0; t < n[k]; t++, i++) h += (uint64_t)part[k][t] * (i % 1000003 + 1);
+    return h;
+}
+
 static void print_list(const char *key, const double *v, int n)
 {
     printf(", \"%s\": [", key);
@@ -346,8 +359,9 @@ static int cmd_run(int argc, char **argv)
         free(out8);
     }
 
-    printf("{\"impl\": \"ours\", \"output\": \"%s\", \"cutoffs\": \"%s\", \"vocab\": %d, \"freq_order\": %d, ",
-           output, adaptive ? cutoff_list : "", V, freq_order);
+    printf("{\"impl\": \"ours\", \"output\": \"%s\", \"cutoffs\": \"%s\", \"vocab\": %d, \"freq_order\": %d, "
+           "\"ids_check\": %llu, ",
+           output, adaptive ? cutoff_list : "", V, freq_order, (unsigned long long)ids_check(&c));
     if (adaptive) {
         printf("\"div_value\": %g, \"head_bias\": %d", (double)div_value, head_bias);
         print_list("cluster_freq", freq, ncut + 1);

@@ -72,8 +72,11 @@ def cmd_run(argv):
     if args.freq_order:
         tm.order_by_frequency(corpus)
     cutoffs = [int(x) for x in args.cutoffs.split(',')]
+    ids = torch.cat([corpus.train, corpus.valid, corpus.test])  # bench.c's ids_check, the same sum
     extra = {"output": args.output, "cutoffs": args.cutoffs if adaptive else "", "vocab": ntokens,
-             "freq_order": args.freq_order}
+             "freq_order": args.freq_order,
+             "ids_check": int((ids * (torch.arange(ids.numel()) % 1000003 + 1)).sum().item())}
+    del ids
     if adaptive:
         edges = [0] + cutoffs + [ntokens]
         counts = torch.bincount(corpus.train, minlength=ntokens)
@@ -303,6 +306,12 @@ def cmd_report(argv):
                 g['shape'], (' (' + g['cell'] + ')') if g.get('cell') else '', g['trans'], g['M'], g['N'], g['K'],
                 g.get('calls_per_chunk', 1), g['gflops']))
         w('')
+    for c in models:  # both sides must have numbered the words alike (bench.c's ids_check)
+        checks = {r.get('ids_check') for r in runs if r['model'] == c}
+        if len(checks) > 1:
+            w('WARNING: %s: ours and PyTorch numbered the words differently (ids_check %s): the '
+              'rows do not compare the same model.' % (c, ', '.join(str(x) for x in sorted(checks, key=str))))
+            w('')
     adaptive_section(w, runs, threads, roof_ad, gemm_ad, med)
     head = ['# librnn vs PyTorch benchmark', '']
     if meta:

@@ -236,6 +236,12 @@ def report(recs, vocabs, threads, a, md, png, seconds):
                     '%s, %s' % ('%.2f' % (o / o0) if o and o0 else 'n/a', '%.2f' % (p / p0) if p and p0 else 'n/a'),
                     no, np_))
     w.append('')
+    for V in vocabs:  # both sides must have numbered the words alike (bench.c's ids_check)
+        checks = {r.get('ids_check') for r in recs if r['V'] == V}
+        if len(checks) > 1:
+            w.append('WARNING: V = %d: ours and PyTorch numbered the words differently (ids_check %s).' % (
+                V, ', '.join(str(x) for x in sorted(checks, key=str))))
+            w.append('')
     try:
         import matplotlib
         matplotlib.use('Agg')
