@@ -291,6 +291,10 @@ $(B)/examples/%: examples/%.c include/rnn.h $(SHARED) $(OUT)/lib/librnn.so
 bench: $(STATIC)
 	MAKE="$(MAKE)" PYTHON="$(PYTHON)" sh bench/run.sh
 .PHONY: bench
+# training cost against the vocabulary (Zipf corpora, full and adaptive softmax; bench/zipf.py)
+bench-vocab: $(STATIC)
+	MAKE="$(MAKE)" PYTHON="$(PYTHON)" sh bench/run.sh vocab
+.PHONY: bench-vocab
 
 # ---- install -----------------------------------------------------------------------------------
 install: all

@@ -4,7 +4,10 @@ flags rnnlm shares, for side-by-side quality and speed comparisons with `rnnlm t
 
 The model, batching, training loop, evaluation, lr annealing and log format are main.py's.
 Extra flags: --max-batches N (stop each epoch after N batches), --threads N (torch threads),
---metrics FILE (JSON lines like rnnlm's).  Run with Debian's python3-torch: /usr/bin/python3.
+--metrics FILE (JSON lines like rnnlm's), and, as `rnnlm train` has them, --adaptive-cutoffs
+C1,C2,... [--div-value D] [--head-bias]: the decoder becomes nn.AdaptiveLogSoftmaxWithLoss
+(AdaptiveRNNModel below; not part of the example) and word ids are ordered by descending
+training-set frequency (order_by_frequency). Run with Debian's python3-torch: /usr/bin/python3.
 """
 import argparse, json, math, os, sys, time
 import torch
@@ -86,6 +89,60 @@ class RNNModel(nn.Module):  # model.py
         return weight.new_zeros(self.nlayers, bsz, self.nhid)
 
 
+class AdaptiveRNNModel(nn.Module):
+    """model.py's RNNModel with nn.AdaptiveLogSoftmaxWithLoss as its decoder, after the output
+    dropout (not part of the example; librnn's RNN_OUTPUT_ADAPTIVE, `rnnlm train
+    --adaptive-cutoffs`). forward() returns the dropped-out hidden outputs, (steps*batch, nhid);
+    loss(output, targets) is the module's mean NLL (.loss), log_prob(output) its log_prob().
+    The decoder keeps PyTorch's own initialisation (the module cannot be tied)."""
+
+    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout, cutoffs, div_value=4.0,
+                 head_bias=False):
+        super().__init__()
+        self.ntoken = ntoken
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.Embedding(ntoken, ninp)
+        if rnn_type in ['LSTM', 'GRU']:
+            self.rnn = getattr(nn, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
+        else:
+            nonlinearity = {'RNN_TANH': 'tanh', 'RNN_RELU': 'relu'}[rnn_type]
+            self.rnn = nn.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity, dropout=dropout)
+        self.decoder = nn.AdaptiveLogSoftmaxWithLoss(nhid, ntoken, list(cutoffs), div_value=div_value,
+                                                     head_bias=head_bias)
+        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)  # RNNModel.init_weights, encoder part
+        self.rnn_type, self.nhid, self.nlayers = rnn_type, nhid, nlayers
+
+    def forward(self, input, hidden):
+        emb = self.drop(self.encoder(input))
+        output, hidden = self.rnn(emb, hidden)
+        output = self.drop(output)
+        return output.view(-1, self.nhid), hidden
+
+    def loss(self, output, targets):
+        return self.decoder(output, targets).loss
+
+    def log_prob(self, output):
+        return self.decoder.log_prob(output)
+
+    init_hidden = RNNModel.init_hidden
+
+
+def order_by_frequency(corpus):
+    """Renumbers corpus's word ids by descending frequency in corpus.train, ties by first
+    appearance (data.py's id: train, then valid, then test), as adaptive softmax needs and `rnnlm
+    train --adaptive-cutoffs` and bench/bench.c do; remaps train/valid/test and the dictionary."""
+    n = len(corpus.dictionary)
+    count = torch.bincount(corpus.train, minlength=n).tolist()
+    order = sorted(range(n), key=lambda i: (-count[i], i))
+    newid = torch.empty(n, dtype=torch.int64)
+    newid[torch.tensor(order, dtype=torch.int64)] = torch.arange(n, dtype=torch.int64)
+    corpus.train, corpus.valid, corpus.test = newid[corpus.train], newid[corpus.valid], newid[corpus.test]
+    d = corpus.dictionary
+    d.idx2word = [d.idx2word[i] for i in order]
+    d.word2idx = {w: i for i, w in enumerate(d.idx2word)}
+    return corpus
+
+
 def batchify(data, bsz):
     nbatch = data.size(0) // bsz
     data = data.narrow(0, 0, nbatch * bsz)
@@ -119,18 +176,29 @@ def main():
     p.add_argument('--max-batches', type=int, default=0)
     p.add_argument('--threads', type=int, default=0)
     p.add_argument('--metrics', default='')
+    p.add_argument('--adaptive-cutoffs', default='')
+    p.add_argument('--div-value', type=float, default=4.0)
+    p.add_argument('--head-bias', action='store_true')
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     corpus = Corpus(args.data)
+    if args.adaptive_cutoffs:
+        order_by_frequency(corpus)
     eval_batch_size = 10
     train_data = batchify(corpus.train, args.batch_size)
     val_data = batchify(corpus.valid, eval_batch_size)
     test_data = batchify(corpus.test, eval_batch_size)
     ntokens = len(corpus.dictionary)
-    model = RNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied)
-    criterion = nn.NLLLoss()
+    if args.adaptive_cutoffs:
+        cutoffs = [int(c) for c in args.adaptive_cutoffs.split(',')]
+        model = AdaptiveRNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, cutoffs,
+                                 args.div_value, args.head_bias)
+        criterion = model.loss
+    else:
+        model = RNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout, args.tied)
+        criterion = nn.NLLLoss()
     metrics = open(args.metrics, 'w') if args.metrics else None
 
     def get_batch(source, i):
