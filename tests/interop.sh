@@ -9,7 +9,14 @@
 # plus the FORMAT.md examples, CRC checking, unknown sections and the converters' error paths; and
 # the adaptive output layer (format version 2, OUTP): tools/rnnfile.py against the library (through
 # the Python binding and `rnnlm info`): the files each writes, byte for byte, and every malformed
-# OUTP refused by both.
+# OUTP refused by both; and adaptive models through the converters: docs/PYTORCH.md's
+# AdaptiveRNNModel (its code block, executed here) for 1-3 clusters, head bias on and off, LSTM, GRU
+# and RNN_RELU: torch2rnn --adaptive-cutoffs/--div-value/--head-bias -> rnn2torch gives identical
+# tensors (and back, the same bytes), rnnlm eval's loss and the Python binding's loss and
+# log-probabilities equal its decoder's .loss and log_prob() to 1e-5 relative, flags that
+# contradict the shapes or the file (and a tied adaptive model) are refused with one clear line,
+# and PYTORCH.md's frequency order (compared with `rnnlm train --adaptive-cutoffs`'s vocabulary
+# when rnnlm has that flag).
 # Usage (from `make check`): RNNLM=/abs/bin/rnnlm sh tests/interop.sh
 # Prints one line per check and a last line "N passed, M failed"; exits 1 on any failure.
 PY=${PYTHON3:-/usr/bin/python3}
@@ -545,6 +552,280 @@ def adaptive():
     return R
 
 
+# ---- adaptive models through the converters ---------------------------------------------------
+def pytorch_doc_block(marker):
+    """The one ```python block of docs/PYTORCH.md that contains marker (the documented code is the
+    tested code)."""
+    doc = open('docs/PYTORCH.md', encoding='utf8').read()
+    hits = [b for b in re.findall(r'```python\n(.*?)```', doc, re.S) if marker in b]
+    if len(hits) != 1:
+        raise RuntimeError('docs/PYTORCH.md has %d ```python blocks with %r (expected 1)' % (len(hits), marker))
+    return hits[0]
+
+
+def doc_adaptive_class():
+    ns = {'__name__': 'pytorch_md'}
+    exec(compile(pytorch_doc_block('class AdaptiveRNNModel('), 'docs/PYTORCH.md', 'exec'), ns)
+    return ns['AdaptiveRNNModel']
+
+
+def make_adaptive(cls, cell, E, H, L, cuts, div, hb, seed):
+    model = cls(cell, V, E, H, L, cuts, div_value=div, head_bias=hb, dropout=0.2)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            s = 1.0 if not name.startswith('rnn.') else 1.5 / math.sqrt(H)
+            p.copy_(torch.rand(p.shape, generator=g) * 2 * s - s)
+    return model
+
+
+def torch_evaluate_adaptive(model, ids, bsz=10, bptt=35):
+    """main.py's evaluate() with PYTORCH.md's loss: decoder(output.view(-1, nhid), targets).loss."""
+    model.eval()
+    data_source = batchify(ids, bsz)
+    total_loss = 0.
+    hidden = model.init_hidden(bsz)
+    with torch.no_grad():
+        for i in range(0, data_source.size(0) - 1, bptt):
+            seq_len = min(bptt, len(data_source) - 1 - i)
+            data, targets = data_source[i:i + seq_len], data_source[i + 1:i + 1 + seq_len].view(-1)
+            output, hidden = model(data, hidden)
+            hidden = repackage_hidden(hidden)
+            total_loss += len(data) * model.decoder(output.view(-1, model.nhid), targets.view(-1)).loss.item()
+    return total_loss / (len(data_source) - 1), (len(data_source) - 1) * bsz
+
+
+ADAPTIVE_TOL = 1e-5   # issue 14's tolerance for loss and log_prob
+# (cell, layers, cutoffs, div_value (None: the flag left out, 4), head_bias): 1-3 clusters, head
+# bias on and off, each with LSTM and GRU (and one RNN_RELU)
+ADAPTIVE_CASES = [('LSTM', 2, [10], None, False), ('GRU', 1, [10], 4.0, True),
+                  ('GRU', 2, [6, 20], 2.5, False), ('LSTM', 1, [6, 20], None, True),
+                  ('LSTM', 2, [4, 12, 25], 2.0, False), ('GRU', 1, [4, 12, 25], 2.0, True),
+                  ('RNN_RELU', 1, [6, 20], 2.0, True)]
+
+
+def adaptive_convert():
+    """docs/PYTORCH.md's AdaptiveRNNModel through torch2rnn and rnn2torch: exact round trips;
+    rnnlm eval and the Python binding against its .loss and log_prob(); the flags' errors."""
+    R = Results()
+    d = os.path.join(TMP, 'adaptive-convert')
+    os.makedirs(d)
+    Model = doc_adaptive_class()
+    try:
+        sys.path.insert(0, 'bindings/python')
+        import rnn
+    except Exception as e:  # noqa: BLE001 (an ASan build's librnn.so does not load into python)
+        rnn = None
+        R.check(os.environ.get('RNN_SANFLAGS') is not None, 'the Python binding loads librnn (or: a sanitizer '
+                'build, whose librnn.so python cannot load)', str(e))
+    vocab_path = os.path.join(d, 'vocab.txt')
+    write(vocab_path, ''.join(w + '\n' for w in WORDS))
+    E = 10
+    H = 16
+    paths = {}
+    for k, (cell, L, cuts, div, hb) in enumerate(ADAPTIVE_CASES):
+        dv = 4.0 if div is None else div
+        tag = 'adaptive %s L=%d cutoffs %s div_value %g head bias %s' % (
+            cell, L, ','.join(map(str, cuts)), dv, 'on' if hb else 'off')
+        try:
+            model = make_adaptive(Model, cell, E, H, L, cuts, dv, hb, 300 + k)
+            sd0 = model.state_dict()
+            sd_path, rnn_path = os.path.join(d, 'sd%d.pt' % k), os.path.join(d, 'm%d.rnn' % k)
+            torch.save(sd0, sd_path)
+            flags = ['--adaptive-cutoffs', ','.join(map(str, cuts))] + \
+                (['--div-value', repr(div)] if div is not None else []) + (['--head-bias'] if hb else [])
+            torch2rnn('--state-dict', sd_path, '--vocab', vocab_path, '--model', cell, *flags,
+                      '--out', rnn_path)
+            paths[k] = (sd_path, rnn_path)
+            f = rnnfile.read(rnn_path)
+            R.check((f.cell, f.V, f.E, f.H, f.L, f.tied, f.cutoffs, f.div_value, f.head_bias)
+                    == (cell, V, E, H, L, False, cuts, dv, hb), tag + ': the file\'s configuration',
+                    f.describe())
+            # back: the settings from the file (the flags given in odd cases, checked)
+            back = os.path.join(d, 'back%d.pt' % k)
+            _, out, _ = run([PY, 'tools/rnn2torch.py', '--checkpoint', rnn_path, '--state-dict', back,
+                             '--vocab', os.path.join(d, 'back%d.txt' % k)] + (flags if k % 2 else []))
+            sd1 = torch.load(back)
+            bad = [n for n in sd0 if n not in sd1 or sd1[n].dtype != sd0[n].dtype
+                   or not torch.equal(sd1[n], sd0[n])]
+            R.check(list(sd1) == list(sd0) and not bad, tag + ': round trip tensors',
+                    'keys %s, differing %s' % (list(sd1), bad) if bad or list(sd1) != list(sd0)
+                    else '%d tensors identical' % len(sd0))
+            R.check(open(os.path.join(d, 'back%d.txt' % k), 'rb').read() == open(vocab_path, 'rb').read(),
+                    tag + ': round trip vocabulary')
+            again = os.path.join(d, 'again%d.rnn' % k)
+            torch2rnn('--state-dict', back, '--vocab', os.path.join(d, 'back%d.txt' % k), '--model', cell,
+                      *flags, '--out', again)
+            R.check(open(again, 'rb').read() == open(rnn_path, 'rb').read(),
+                    tag + ': torch2rnn of rnn2torch\'s output == the file (byte for byte)')
+            # rnn2torch's last line builds PYTORCH.md's class and loads the state_dict into it
+            ns = {'AdaptiveRNNModel': Model, 'torch': torch}
+            try:
+                ret = eval(out.strip().splitlines()[-1], ns)
+                ok, why = not ret.missing_keys and not ret.unexpected_keys, str(ret)
+            except Exception as e:  # noqa: BLE001
+                ok, why = False, '%s: %s' % (type(e).__name__, e)
+            R.check(ok, tag + ': rnn2torch\'s last line loads it into AdaptiveRNNModel',
+                    why if not ok else out.strip().splitlines()[-1][:160])
+
+            # rnnlm eval (main.py's evaluate with .loss)
+            rng = random.Random(70 + k)
+            eval_path = os.path.join(d, 'eval%d.txt' % k)
+            write(eval_path, gen_text(rng, 421))
+            t_loss, t_tokens = torch_evaluate_adaptive(model, tokenize(eval_path))
+            _, out, _ = run([RNNLM, 'eval', '--checkpoint', rnn_path, '--data', eval_path, '--json'])
+            j = json.loads(out.strip().splitlines()[-1])
+            e = abs(j['loss'] - t_loss) / t_loss
+            R.check(e <= ADAPTIVE_TOL and j['tokens'] == t_tokens, tag + ': rnnlm eval loss == .loss',
+                    'rnnlm %.8f torch %.8f rel.diff %.2e, tokens %s / %d' % (j['loss'], t_loss, e, j['tokens'], t_tokens))
+
+            # the Python binding: loss and log-probabilities over two chunks (the state carried)
+            if rnn is not None:
+                B, T = 3, 6
+                ids = torch.tensor([rng.randrange(V) for _ in range(B * (2 * T + 1))])
+                grid = ids.view(B, -1)                      # librnn's [batch][steps]
+                lm = rnn.Model.load(rnn_path)
+                lm.reset_state(B)
+                model.eval()
+                hidden = model.init_hidden(B)
+                worst_loss = worst_lp = 0.0
+                with torch.no_grad():
+                    for c in range(2):
+                        x, y = grid[:, c * T:(c + 1) * T], grid[:, c * T + 1:(c + 1) * T + 1]
+                        loss, lp = lm.evaluate(x.numpy().astype(np.int32), y.numpy().astype(np.int32),
+                                               logprobs=True)
+                        output, hidden = model(x.t().contiguous(), hidden)   # time-major
+                        t_loss = model.decoder(output.view(-1, model.nhid), y.t().reshape(-1)).loss.item()
+                        t_lp = model.decoder.log_prob(output.view(-1, model.nhid)).view(T, B, V).permute(1, 0, 2)
+                        worst_loss = max(worst_loss, abs(loss - t_loss) / abs(t_loss))
+                        worst_lp = max(worst_lp, rel_err(np.asarray(lp).reshape(B, T, V), t_lp.numpy()))
+                lm.close()
+                R.check(worst_loss <= ADAPTIVE_TOL and worst_lp <= ADAPTIVE_TOL,
+                        tag + ': Python binding loss == .loss, log-probabilities == log_prob()',
+                        'rel.diff loss %.2e, log_prob %.2e (max |diff| / max |value|)' % (worst_loss, worst_lp))
+        except Exception as e:  # noqa: BLE001
+            R.check(False, tag, '%s: %s' % (type(e).__name__, str(e)[:400]))
+
+    # flags that contradict the shapes (one line on stderr, exit 1; usage errors exit 2); the
+    # output is left as it was
+    out = os.path.join(d, 'out.rnn')
+    write(out, 'old')
+    sd_bias, _ = paths.get(3, (None, None))        # LSTM L=1, cutoffs 6,20, div 4, head bias
+    sd_plain, rnn_plain = paths.get(2, (None, None))   # GRU L=2, cutoffs 6,20, div 2.5, no head bias
+    full_sd = os.path.join(d, 'full.pt')
+    torch.save(make_model('LSTM', E, H, 1, False, 9).state_dict(), full_sd)
+    cases = [
+        ('no --adaptive-cutoffs for an adaptive decoder', sd_bias, [], 1,
+         '--adaptive-cutoffs 6,20 [--div-value D] --head-bias'),
+        ('--tied without --adaptive-cutoffs', sd_bias, ['--tied'], 1, 'AdaptiveLogSoftmaxWithLoss'),
+        ('other cutoffs (6,21)', sd_bias, ['--adaptive-cutoffs', '6,21', '--head-bias'], 1,
+         'its shapes say --adaptive-cutoffs 6,20 --head-bias'),
+        ('other head size (7,20)', sd_bias, ['--adaptive-cutoffs', '7,20', '--head-bias'], 1,
+         'decoder.head.weight has 8 rows, expected 9'),
+        ('fewer clusters (6)', sd_bias, ['--adaptive-cutoffs', '6', '--head-bias'], 1,
+         'makes 1 cluster, but the decoder has 2'),
+        ('more clusters (6,20,30)', sd_bias, ['--adaptive-cutoffs', '6,20,30', '--head-bias'], 1,
+         'makes 3 clusters, but the decoder has 2'),
+        ('a cutoff >= V', sd_bias, ['--adaptive-cutoffs', '6,40', '--head-bias'], 1, 'outside [1, V - 1 = 39]'),
+        ('no --head-bias for a head with a bias', sd_bias, ['--adaptive-cutoffs', '6,20'], 1, 'pass --head-bias'),
+        ('--head-bias for a head without one', sd_plain, ['--adaptive-cutoffs', '6,20', '--div-value', '2.5',
+                                                          '--head-bias'], 1, 'leave out --head-bias'),
+        ('--div-value that gives other projections', sd_plain, ['--adaptive-cutoffs', '6,20'], 1,
+         'decoder.tail.0.0.weight has 6 rows, but --div-value 4 gives cluster 0 a projection of '
+         'floor(H 16 / 4^1) = 4 units'),
+        ('--div-value whose projection has 0 units', sd_plain, ['--adaptive-cutoffs', '6,20', '--div-value', '17'],
+         1, 'has 0 units'),
+        ('--adaptive-cutoffs for a full softmax decoder', full_sd, ['--adaptive-cutoffs', '6,20'], 1,
+         'nn.Linear (decoder.weight, decoder.bias)'),
+        ('a tied adaptive model (--tied --adaptive-cutoffs)', sd_bias,
+         ['--tied', '--adaptive-cutoffs', '6,20', '--head-bias'], 2, 'cannot be tied'),
+        ('--div-value without --adaptive-cutoffs', full_sd, ['--div-value', '2'], 2, 'need --adaptive-cutoffs'),
+        ('--head-bias without --adaptive-cutoffs', full_sd, ['--head-bias'], 2, 'need --adaptive-cutoffs'),
+        ('decreasing cutoffs', sd_bias, ['--adaptive-cutoffs', '20,6'], 2, 'strictly increasing'),
+        ('--div-value 0', sd_bias, ['--adaptive-cutoffs', '6,20', '--div-value', '0'], 2, '> 0'),
+    ]
+    for name, sd_path, flags, want_rc, want_msg in cases:
+        if sd_path is None:
+            R.check(False, 'torch2rnn: ' + name, 'its model was not converted (see above)')
+            continue
+        model_flag = 'GRU' if sd_path == sd_plain else 'LSTM'
+        rc, _, err = torch2rnn('--state-dict', sd_path, '--vocab', vocab_path, '--model', model_flag,
+                               *flags, '--out', out, check=False)
+        lines = err.strip().splitlines()
+        ok = rc == want_rc and want_msg in err and open(out).read() == 'old' and lines
+        if want_rc == 1:
+            ok = ok and len(lines) == 1
+        R.check(bool(ok), 'torch2rnn: %s -> exit %d' % (name, want_rc),
+                'exit %d: %s' % (rc, lines[-1] if lines else ''))
+    # rnn2torch: the flags, when given, are checked against the file
+    full_rnn = os.path.join(d, 'full.rnn')
+    torch2rnn('--state-dict', full_sd, '--vocab', vocab_path, '--model', 'LSTM', '--out', full_rnn)
+    cases = [('other cutoffs', rnn_plain, ['--adaptive-cutoffs', '6,21'], 'differs from the file\'s cutoffs 6,20'),
+             ('other --div-value', rnn_plain, ['--div-value', '4'], 'differs from the file\'s div_value 2.5'),
+             ('--head-bias for a head without one', rnn_plain, ['--head-bias'], 'head_bias=False'),
+             ('--adaptive-cutoffs for a full softmax file', full_rnn, ['--adaptive-cutoffs', '6,20'],
+              'the full softmax output layer')]
+    sd_out = os.path.join(d, 'x.pt')
+    for name, path, flags, want_msg in cases:
+        if path is None:
+            R.check(False, 'rnn2torch: ' + name, 'its model was not converted (see above)')
+            continue
+        rc, _, err = rnn2torch('--checkpoint', path, '--state-dict', sd_out, *flags, check=False)
+        lines = err.strip().splitlines()
+        R.check(rc == 1 and len(lines) == 1 and want_msg in err and not os.path.exists(sd_out),
+                'rnn2torch: %s -> exit 1' % name, 'exit %d: %s' % (rc, lines[-1] if lines else ''))
+    rc, _, err = rnn2torch('--checkpoint', rnn_plain, '--state-dict', sd_out, '--adaptive-cutoffs', '6,20',
+                           '--div-value', '2.5', check=False) if rnn_plain else (None, '', '')
+    R.check(rc == 0, 'rnn2torch: flags that agree with the file -> exit 0', err.strip())
+    leftovers = [n for n in os.listdir(d) if '.tmp.' in n]
+    R.check(not leftovers, 'adaptive: no temporary files left', ' '.join(leftovers))
+
+    # PYTORCH.md's frequency order: on a corpus, as it says; and the vocabulary of
+    # `rnnlm train --adaptive-cutoffs` is in that order (once rnnlm has the flag)
+    ns = {'__name__': 'pytorch_md'}
+    saved = sys.modules.get('data')
+    import torch_main
+    sys.modules['data'] = torch_main          # data.py's Corpus
+    try:
+        exec(compile(pytorch_doc_block('def frequency_order('), 'docs/PYTORCH.md', 'exec'), ns)
+    finally:
+        if saved is None:
+            del sys.modules['data']
+        else:
+            sys.modules['data'] = saved
+    corpus_dir = os.path.join(d, 'corpus')
+    os.makedirs(corpus_dir)
+    write(os.path.join(corpus_dir, 'train.txt'), 'b a c\nc b d\nc\n')     # c 3, b 2, <eos> 3, a 1, d 1
+    write(os.path.join(corpus_dir, 'valid.txt'), 'e a\nf\n')
+    write(os.path.join(corpus_dir, 'test.txt'), 'f g b\n')
+    want = ['c', '<eos>', 'b', 'a', 'd', 'e', 'f', 'g']   # by count, ties by first appearance; then the rest
+    corpus = torch_main.Corpus(corpus_dir)
+    old_valid = [corpus.dictionary.idx2word[i] for i in corpus.valid.tolist()]
+    ns['reorder_by_frequency'](corpus, corpus_dir)
+    R.check(corpus.dictionary.idx2word == want and [want[i] for i in corpus.valid.tolist()] == old_valid
+            and all(corpus.dictionary.word2idx[w] == i for i, w in enumerate(want)),
+            'PYTORCH.md\'s reorder_by_frequency: ids by train.txt\'s counts, then first appearance',
+            'got %s' % corpus.dictionary.idx2word)
+    _, out, err = run([RNNLM, 'train', '--help'], check=False)
+    if '--adaptive-cutoffs' in out + err:
+        big = os.path.join(d, 'corpus-big')
+        os.makedirs(big)
+        rng = random.Random(77)
+        files = [os.path.join(big, n) for n in ('train.txt', 'valid.txt', 'test.txt')]
+        for path, n in zip(files, (300, 80, 80)):
+            write(path, gen_text(rng, n))
+        want = ns['frequency_order'](files)
+        m_path = os.path.join(d, 'freq.rnn')
+        run([RNNLM, 'train', '--data', big, '--adaptive-cutoffs', '5,15', '--emsize', '4', '--nhid', '8',
+             '--nlayers', '1', '--epochs', '1', '--dry-run', '--save', m_path])
+        got = [w.decode() for w in rnnfile.read(m_path).vocab]
+        R.check(got == want, 'rnnlm train --adaptive-cutoffs numbers words as PYTORCH.md says',
+                'got %s, PYTORCH.md %s' % (got[:12], want[:12]))
+    else:
+        R.lines.append('SKIP rnnlm train --adaptive-cutoffs: this rnnlm has no such flag (yet)')
+    return R
+
+
 def main():
     t0 = time.time()
     cases = [(i, cell, tied) for i, (cell, tied) in
@@ -553,6 +834,7 @@ def main():
         futs = [ex.submit(run_case, *c) for c in cases]
         fm = ex.submit(misc)
         fa = ex.submit(adaptive)
+        fc = ex.submit(adaptive_convert)
         results = [f.result() for f in futs]
         try:
             mres = fm.result()
@@ -564,10 +846,16 @@ def main():
         except Exception as e:  # noqa: BLE001
             ares = Results()
             ares.check(False, 'adaptive output layer files', '%s: %s' % (type(e).__name__, e))
+        try:
+            cres = fc.result()
+        except Exception as e:  # noqa: BLE001
+            cres = Results()
+            cres.check(False, 'adaptive models through the converters', '%s: %s' % (type(e).__name__, e))
     for R, *_ in results:
         print('\n'.join(R.lines))
     print('\n'.join(mres.lines))
     print('\n'.join(ares.lines))
+    print('\n'.join(cres.lines))
     print('summary (max over tied/untied): cell       eval ppl rel.diff  5-step weights  5-step change')
     for cell in ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'):
         rows = [r for (i, c, t), r in zip(cases, results) if c == cell and r[1] is not None]
