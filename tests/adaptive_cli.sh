@@ -13,13 +13,15 @@
 #   - the flags are stored in checkpoints and a run killed with SIGKILL (or stopped with SIGINT),
 #     then continued with --resume, ends with a --save file bit-identical to an uninterrupted run's;
 #     --init from an adaptive model keeps its output layer and vocabulary;
+#   - one epoch (dropout 0) gives PyTorch's validation and test loss with
+#     nn.AdaptiveLogSoftmaxWithLoss from the same weights (tests/adaptive_torch.py; needs torch);
 #   - mpirun -np 1 is the single process bit for bit, -np 2 the same up to sum order (skipped
 #     without mpirun / mpicc or an rnnlm built without MPI);
 #   - the flags' errors: one "rnnlm:" line, exit 2 (exit 1 for a cutoff >= V, known once the
 #     corpus is read).
 #   RNNLM=/abs/path/bin/rnnlm sh tests/adaptive_cli.sh        (make check runs it)
 # Environment: PYTHON (default /usr/bin/python3; with numpy the model file and the Python binding
-# are checked too), RNN_LIBDIR (librnn.a / librnn.so, default lib), RNN_CC, RNN_LIBS (the MPI
+# are checked too, with torch the comparison with PyTorch), RNN_LIBDIR (librnn.a / librnn.so, default lib), RNN_CC, RNN_LIBS (the MPI
 # part's comparing helper, as tests/mpi.sh).
 # Prints "N passed, M failed" last; exits non-zero when anything failed.
 set -eu
@@ -206,7 +208,7 @@ check "generate: another --seed, another text" test "$(gen --seed 5)" != "$(gen 
 
 # ---- checkpoints and --resume --------------------------------------------------------------------------
 # shellcheck disable=SC2086
-"$RNNLM" train $F $A --save "$W/B.rnn" --checkpoint-every 1 >"$W/B.out"
+"$RNNLM" train $F $A --save "$W/B.rnn" --checkpoint-every 1 >"$W/B.out" 2>&1 || bad "the run with checkpoints failed: $(tail -n 1 "$W/B.out")"
 check "checkpoints do not change the run" cmp -s "$W/A.rnn" "$W/B.rnn"
 check "the checkpoint stores --adaptive-cutoffs" grep -aq '^adaptive_cutoffs=20,100$' "$W/B.rnn.ckpt"
 check "the checkpoint stores --head-bias" grep -aq '^head_bias=1$' "$W/B.rnn.ckpt"
@@ -299,6 +301,26 @@ check "--help names the flags and the order" sh -c "'$RNNLM' train --help | grep
 run "$RNNLM" train $E --adaptive-cutoffs 20,$((V - 1))
 check "the largest cutoff, V - 1 (a cluster of one word), trains" test "$rc" -eq 0
 
+# ---- against PyTorch: one epoch of main.py's loop with nn.AdaptiveLogSoftmaxWithLoss ----------------------
+# The initial weights: a run with --lr 0 saves them unchanged; then one epoch with dropout 0 here and
+# in PyTorch (tests/adaptive_torch.py, float64) from them: the validation and test losses to 1e-6.
+if "$PY" -c 'import torch, numpy' 2>/dev/null; then
+    # shellcheck disable=SC2086
+    run "$RNNLM" train $F --epochs 1 --lr 0 $A --save "$W/init.rnn"
+    # shellcheck disable=SC2086
+    run "$RNNLM" train --data "$C" --init "$W/init.rnn" --epochs 1 --batch_size 4 --bptt 5 --threads 1 --dropout 0 \
+        --lr 5 --log-interval 1000 --save "$W/T.rnn" --metrics "$W/T.json"
+    "$PY" tests/adaptive_torch.py "$W/init.rnn" "$C" 4 5 5 >"$W/torch.json" 2>"$W/torch.err" || cat "$W/torch.err"
+    for k in valid_loss test_loss; do
+        ours=$(sed -n "s/.*\"$k\":\([-0-9.eE+]*\).*/\1/p" "$W/T.json" 2>/dev/null | tail -n 1)
+        theirs=$(sed -n "s/.*\"$k\": \([-0-9.eE+]*\).*/\1/p" "$W/torch.json")
+        check "one epoch against PyTorch's AdaptiveLogSoftmaxWithLoss: $k $ours, PyTorch $theirs (1e-6)" \
+            awk -v a="$ours" -v b="$theirs" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && b != "" && d <= 1e-6 * b) }'
+    done
+else
+    echo "note: $PY has no torch: the comparison with PyTorch is skipped"
+fi
+
 # ---- mpirun: -np 1 bit for bit, -np 2 up to the order of sums -------------------------------------------
 mpi_part() {
     command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1 || { echo "SKIP (mpi): no mpirun / mpicc"; return 0; }
@@ -313,7 +335,8 @@ mpi_part() {
     # shellcheck disable=SC2086
     run timeout 120 mpirun -np 2 "$RNNLM" train $M --save "$W/np2.rnn" --metrics "$W/np2.json"
     check "mpirun -np 2 with --adaptive-cutoffs trains" test "$rc" -eq 0
-    a=$(sed -n 's/.*"test_loss":\([-0-9.eE+]*\).*/\1/p' "$W/np2.json") b=$(sed -n 's/.*"test_loss":\([-0-9.eE+]*\).*/\1/p' "$W/one.json")
+    a=$(sed -n 's/.*"test_loss":\([-0-9.eE+]*\).*/\1/p' "$W/np2.json" 2>/dev/null || true)
+    b=$(sed -n 's/.*"test_loss":\([-0-9.eE+]*\).*/\1/p' "$W/one.json" 2>/dev/null || true)
     check "mpirun -np 2: the test loss of one process to 1e-5 ($a, $b)" awk -v a="$a" -v b="$b" \
         'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-5 * (b < 0 ? -b : b)) }'
     CMP=$W/mpi_compare
