@@ -248,6 +248,55 @@ stopped kill2 KILL 2 2
 stopped int3 INT 3 4
 expect_error 2 "--adaptive-cutoffs with --resume" "$RNNLM" train --resume "$W/B.rnn.ckpt" --adaptive-cutoffs 20
 
+# ---- checkpoints of earlier versions: the keys are "added in version 2" ------------------------------------
+# A checkpoint's application data rewritten (tools/rnnfile.py) as version 1, which lacks the keys of
+# version 2: it resumes with the full softmax, bit-identical to the uninterrupted run. A version-2
+# blob must hold them; a version-1 blob must not.
+if [ "$NUMPY" = 1 ]; then
+    O="--data $C --emsize 16 --nhid 16 --batch_size 4 --bptt 5 --threads 1 --max-batches 10 --log-interval 1000 --lr 5"
+    # shellcheck disable=SC2086
+    run "$RNNLM" train $O --epochs 2 --save "$W/ref.rnn"
+    cp "$W/out" "$W/ref.out"
+    # shellcheck disable=SC2086
+    run "$RNNLM" train $O --epochs 1 --checkpoint-every 1000 --save "$W/old.rnn"
+    # appl CKPT VERSION DROP-KEYS...: the checkpoint with its training state's version and without the keys
+    appl() {
+        "$PY" - "$@" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import rnnfile
+path, version, drop = sys.argv[2], sys.argv[3], set(sys.argv[4:])
+m = rnnfile.read(path, keep_unknown=True)
+for i, (tag, p) in enumerate(m.extra_sections):
+    if tag == b'APPL':
+        lines = p.decode().split('\n')
+        lines[0] = 'rnnlm-train-checkpoint ' + version
+        lines = [l for l in lines if l.split('=')[0] not in drop]
+        m.extra_sections[i] = (tag, '\n'.join(lines).encode())
+rnnfile.write(path, m)
+PYEOF
+    }
+    ADDED="vocab_size min_count patience max_eval_batches stale use_optimizer weight_decay"
+    cp "$W/old.rnn.ckpt" "$W/old.keep"
+    # shellcheck disable=SC2086
+    appl "$TOOLS" "$W/old.rnn.ckpt" 1 $ADDED adaptive_cutoffs div_value head_bias
+    run "$RNNLM" train --resume "$W/old.rnn.ckpt" --epochs 2
+    check "a version-1 checkpoint (without the adaptive keys) resumes" test "$rc" -eq 0
+    check "a version-1 checkpoint: the full softmax, bit-identical to the uninterrupted run" sh -c \
+        "cmp -s '$W/old.rnn' '$W/ref.rnn' && ! grep -q '^| output' '$W/out' && grep -q '^| end of epoch   2' '$W/out'"
+    check "the uninterrupted run's second epoch is its best (so that the comparison can fail)" sh -c \
+        "[ \$(sed -n 's/.*valid loss *\\([0-9.]*\\) .*/\\1/p' '$W/ref.out' | sort -n | head -n 1) = \$(sed -n 's/^| end of epoch   2 .*valid loss *\\([0-9.]*\\) .*/\\1/p' '$W/ref.out') ]"
+    cp "$W/old.keep" "$W/old.rnn.ckpt"
+    appl "$TOOLS" "$W/old.rnn.ckpt" 2 adaptive_cutoffs
+    expect_error 1 "a version-2 checkpoint without adaptive_cutoffs" "$RNNLM" train --resume "$W/old.rnn.ckpt" --epochs 2
+    check "a version-2 checkpoint without adaptive_cutoffs: the message" grep -q "lacks 'adaptive_cutoffs'" "$W/err"
+    cp "$W/old.keep" "$W/old.rnn.ckpt"
+    # shellcheck disable=SC2086
+    appl "$TOOLS" "$W/old.rnn.ckpt" 1 $ADDED div_value head_bias
+    expect_error 1 "a version-1 checkpoint with adaptive_cutoffs" "$RNNLM" train --resume "$W/old.rnn.ckpt" --epochs 2
+    check "a version-1 checkpoint with adaptive_cutoffs: the message" grep -q "unknown key 'adaptive_cutoffs'" "$W/err"
+fi
+
 # ---- --init from an adaptive model ----------------------------------------------------------------------
 run "$RNNLM" train --data "$C" --init "$W/A.rnn" --epochs 1 --batch_size 4 --bptt 5 --threads 1 --save "$W/I.rnn"
 check "--init from an adaptive model trains" test "$rc" -eq 0 -a -s "$W/I.rnn"
