@@ -18,7 +18,8 @@
  *   Unknown keys are an error (a later version that adds keys bumps the version). Version 1 lacks
  *   the keys added by version 2 (added_in_2 below): they read as 0, which is what they mean when
  *   the flags are not given (data.py's vocabulary, all of validation and test, no early stopping,
- *   plain SGD: weight_decay is read only with use_optimizer).
+ *   plain SGD: weight_decay is read only with use_optimizer; the full softmax: adaptive_cutoffs
+ *   empty, div_value 0 and head_bias 0).
  * - Integers are decimal ("-12"); uint64 hashes are 16 lowercase hex digits; real numbers are C99
  *   hexadecimal floats ("%a", e.g. 0x1.4p+4), so they round-trip exactly, independent of locale
  *   and endianness; strings are bytes with '%', '=', control bytes and 0x7f written as %XX (two
@@ -26,7 +27,7 @@
  *
  * Keys: the train flags, each under its checkpoint key in train_command's table (data model
  * vocab_size min_count emsize nhid nlayers lr clip use_optimizer weight_decay epochs patience
- * batch_size bptt dropout tied
+ * batch_size bptt dropout tied adaptive_cutoffs div_value head_bias
  * seed log_interval save dry_run max_batches max_eval_batches threads metrics init batching
  * checkpoint_every; paths as absolute paths; seed the one drawn for --seed -1), its value
  * as the flag's kind says (CLI_INT and CLI_FLAG: integer; CLI_I64: integer; CLI_REAL: real;
@@ -48,7 +49,8 @@
 
 /* The keys version 2 added (version 1 blobs lack them; they read as 0). */
 static const char *const added_in_2[] = {"vocab_size", "min_count", "patience", "max_eval_batches",
-                                         "stale", "use_optimizer", "weight_decay"};
+                                         "stale", "use_optimizer", "weight_decay", "adaptive_cutoffs",
+                                         "div_value", "head_bias"};
 
 static int added_after(const char *key, int version)
 {

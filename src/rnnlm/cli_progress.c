@@ -103,12 +103,42 @@ void progress_interval(trainer *t, int epoch, size_t batch)
     t->iv_tokens = 0.0, t->iv_here = 0, t->iv_start = now;
 }
 
+/* The adaptive softmax of cfg (over the corpus c): its settings, then the head and each cluster with
+   its words, its projection and its share of the training tokens (the head's: the words it holds;
+   a cluster's: its words, reached through the head's entry for it). */
+static void summary_adaptive(const rnn_config *cfg, const corpus *c)
+{
+    int n = cfg->num_cutoffs;
+    size_t in[RNN_MAX_CUTOFFS + 1] = {0};
+    for (size_t i = 0; i < c->n_train; i++) {
+        int k = 0;
+        while (k < n && c->train[i] >= cfg->cutoffs[k]) k++;
+        in[k]++;
+    }
+    double all = c->n_train ? (double)c->n_train : 1.0;
+    printf("| output: adaptive softmax, cutoffs ");
+    for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", cfg->cutoffs[i]);
+    printf(", div_value %g, %s\n", cfg->div_value == 0.0f ? 4.0 : (double)cfg->div_value,
+           cfg->head_bias ? "head bias" : "no head bias");
+    printf("|   head: words 0-%d (%d) and %d cluster%s: %.1f%% of the training tokens\n", cfg->cutoffs[0] - 1,
+           cfg->cutoffs[0], n, n == 1 ? "" : "s", 100.0 * (double)in[0] / all);
+    for (int i = 0; i < n; i++) {
+        int end = i + 1 < n ? cfg->cutoffs[i + 1] : cfg->vocab_size, proj = (int)rnn__adaptive_proj(cfg, i);
+        printf("|   cluster %d: words %d-%d (%d) through %d unit%s: %.1f%% of the training tokens\n", i,
+               cfg->cutoffs[i], end - 1, end - cfg->cutoffs[i], proj, proj == 1 ? "" : "s",
+               100.0 * (double)in[i + 1] / all);
+    }
+}
+
 void progress_summary(const trainer *t)
 {
     const train_args *a = t->a;
     const corpus *c = &t->c;
     printf("| vocabulary: %d words, ", (int)vocab_size(c->vocab));
     if (a->init) printf("those of --init's model\n");
+    else if (!train_vocab_by_count(a) && a->num_cutoffs > 0)
+        printf("every word of train, valid and test (data.py), ids by descending count in train.txt "
+               "(--adaptive-cutoffs)\n");
     else if (!train_vocab_by_count(a)) printf("every word of train, valid and test (data.py)\n");
     else if (a->vocab_size > 0 && a->min_count > 0)
         printf("<unk> and train.txt's most frequent (--vocab-size %d, --min-count %d)\n", a->vocab_size,
@@ -128,6 +158,7 @@ void progress_summary(const trainer *t)
     rnn_param_get_block(t->m, &block, NULL, &np);
     printf("| model: %s, %d layers, emsize %d, nhid %d%s, dropout %.2f: %zu parameters\n", cell, cfg.num_layers, cfg.emb_size, cfg.hidden_size, cfg.tied ? ", tied" : "",
            (double)cfg.dropout, np);
+    if (cfg.output == RNN_OUTPUT_ADAPTIVE) summary_adaptive(&cfg, c);
     printf("| batches: %zu", t->nbatches);
     if (t->nbatches < t->train.num_chunks) printf(" of %zu", t->train.num_chunks);
     printf(" per epoch%s, %d x %d tokens; validation %zu", t->nbatches < t->train.num_chunks ? (a->dry_run ? " (--dry-run)" : " (--max-batches)") : "",

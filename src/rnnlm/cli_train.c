@@ -4,7 +4,8 @@
  *
  * The flags are in cli_train_flags.c, the reports (log lines, progress bar, --metrics) in
  * cli_progress.c. This file sets a run up (a fresh model over data.py's vocabulary or train.txt's
- * by frequency, or --init's weights; --max-eval-batches cuts validation and test), trains it epoch
+ * by frequency, with a full or an adaptive softmax, or --init's weights; --max-eval-batches cuts
+ * validation and test), trains it epoch
  * by epoch (main.py's train() and its epoch tail: validation, save or lr /= 4, --patience) and
  * tests the best model. Checkpoints are written after every N-th batch (counting over all epochs), after every
  * epoch's validation (before that epoch's SAVE), and on Ctrl-C.
@@ -51,10 +52,22 @@ static int create_model(trainer *t, const rnn_config *cfg)
     return set_model_vocab(t->m, t->c.vocab);
 }
 
+/* --adaptive-cutoffs over data.py's vocabulary: the ids renumbered by descending count in
+   train.txt (the head holds ids below cutoffs[0]: it must hold the frequent words). */
+static int order_by_count(trainer *t)
+{
+    char err[CORPUS_ERR_SIZE];
+    RETURN_ERROR_IF(corpus_order_by_count(&t->c, err, sizeof err) != RNN_OK, CLI_RUNTIME, "%s", err);
+    return CLI_OK;
+}
+
 int train_load_corpus(trainer *t)
 {
     const train_args *a = t->a;
-    if (!train_vocab_by_count(a)) return cli_load_corpus(&t->c, a->data, NULL);
+    if (!train_vocab_by_count(a)) {
+        FORWARD_IF_ERROR(cli_load_corpus(&t->c, a->data, NULL));
+        return a->num_cutoffs > 0 ? order_by_count(t) : CLI_OK;
+    }
     char *path = corpus_join_path(a->data, "train.txt"), err[CORPUS_ERR_SIZE];
     RETURN_ERROR_IF(!path, CLI_RUNTIME, "out of memory");
     corpus_vocab *v = NULL;
@@ -74,6 +87,12 @@ static int setup_new(trainer *t)
     cfg.cell = a->cell, cfg.vocab_size = (int)vocab_size(t->c.vocab);
     cfg.emb_size = a->emsize, cfg.hidden_size = a->nhid, cfg.num_layers = a->nlayers;
     cfg.dropout = (float)a->dropout, cfg.tied = a->tied, cfg.seed = (uint64_t)a->seed;
+    if (a->num_cutoffs > 0) { /* --adaptive-cutoffs */
+        FORWARD_IF_ERROR(train_check_cutoffs(a, cfg.vocab_size));
+        cfg.output = RNN_OUTPUT_ADAPTIVE, cfg.num_cutoffs = a->num_cutoffs;
+        memcpy(cfg.cutoffs, a->cutoffs, sizeof cfg.cutoffs);
+        cfg.div_value = (float)a->div_value, cfg.head_bias = a->head_bias;
+    }
     /* masks that do not depend on how the batch's streams are split (mpirun -np K) */
     cfg.dropout_masks = RNN_DROPOUT_COUNTER;
     return create_model(t, &cfg);

@@ -31,8 +31,13 @@ typedef struct train_args {
     int seed_random; /* --seed -1: seed was drawn at random (train_random_seed) */
     int use_optimizer;     /* --use-optimizer: AdamW (rnn_adamw_step) instead of plain SGD */
     double weight_decay;   /* its --weight-decay */
+    const char *adaptive_cutoffs; /* --adaptive-cutoffs "2000,10000": the adaptive softmax (NULL: full) */
+    double div_value;      /* its --div-value (0: not given, PyTorch's 4) */
+    int head_bias;         /* its --head-bias */
     int cell, mode;  /* from model and batching (train_check) */
-    int shape_given; /* a CLI_SHAPE flag (--model/--emsize/--nhid/--nlayers/--tied) was given */
+    int num_cutoffs, cutoffs[RNN_MAX_CUTOFFS]; /* from adaptive_cutoffs (train_check; 0: full) */
+    int shape_given; /* a CLI_SHAPE flag (--model/--emsize/--nhid/--nlayers/--tied, the output
+                        layer's) was given */
 } train_args;
 
 /*
@@ -96,9 +101,13 @@ extern const cli_command train_command;
 int train_parse(int argc, char **argv, train_args *a, uint64_t *seen, int *help);
 /* The --help text on stdout; CLI_OK. */
 int train_help(void);
-/* The checks across flags (--data given, --model, --batching, --tied, --init); sets a->cell,
-   a->mode and, with --dry-run, a->max_batches. CLI_USAGE with the message. */
+/* The checks across flags (--data given, --model, --batching, --tied, --init, the adaptive
+   softmax's); sets a->cell, a->mode, a->num_cutoffs, a->cutoffs and, with --dry-run,
+   a->max_batches. CLI_USAGE with the message. */
 int train_check(train_args *a);
+/* With --adaptive-cutoffs: CLI_RUNTIME with the message (naming V) unless every cutoff is below
+   the vocabulary's V words (known once the corpus is read). */
+int train_check_cutoffs(const train_args *a, int V);
 /* Whether the vocabulary is train.txt's by frequency (--vocab-size / --min-count). */
 int train_vocab_by_count(const train_args *a);
 /* --seed -1: a seed drawn from /dev/urandom (else the clock and PID), in [0, 2^32). */
@@ -110,7 +119,8 @@ void train_override(train_args *ra, const train_args *a, uint64_t seen);
 
 /* ---- cli_train.c ------------------------------------------------------------------------------- */
 /* The corpus of a->data: the vocabulary of the run (data.py's over the three files, or
-   train.txt's by frequency) and the token ids. */
+   train.txt's by frequency; with --adaptive-cutoffs data.py's words renumbered by descending
+   count in train.txt) and the token ids. */
 int train_load_corpus(trainer *t);
 /* Whether --patience has stopped training (that many validations without a better one). */
 int train_early_stopped(const trainer *t);
@@ -168,7 +178,8 @@ void progress_epoch(trainer *t, int epoch, double val, double secs);
    file cannot be written). */
 int progress_test(trainer *t, double loss);
 /* The start-up summary on stdout: the vocabulary, tokens per split (and how many became <unk>),
-   the model's parameters, batches per epoch, validation and test, the seed. */
+   the model's parameters (an adaptive softmax: its clusters and their shares of the training
+   tokens), batches per epoch, validation and test, the seed. */
 void progress_summary(const trainer *t);
 /* main.py's line of 89 c characters. */
 void progress_rule(char c);

@@ -4,6 +4,7 @@
  * in checkpoints. The parser, --help, the checkpoint format (cli_ckpt.c) and the --resume rules
  * all read it.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,19 @@ static const cli_flag train_flags[] = {
      .what = CLI_FLOAT, .key = "dropout", .help = "dropout in [0, 1), default %D"},
     {FLAG("tied", NULL, CLI_FLAG, tied), .what = CLI_SHAPE, .key = "tied",
      .help = "tie the word embedding and softmax weights (needs emsize == nhid)"},
+    {FLAG("adaptive-cutoffs", "LIST", CLI_STR, adaptive_cutoffs), .what = CLI_SHAPE, .key = "adaptive_cutoffs",
+     .help = "the output layer is PyTorch's adaptive softmax\n"
+             "(nn.AdaptiveLogSoftmaxWithLoss) with these cutoffs, e.g. 2000,10000:\n"
+             "the head holds words 0-1999, cluster 0 words 2000-9999, cluster 1\n"
+             "the rest; strictly increasing, each in [1, V-1], at most 8 (librnn's\n"
+             "RNN_LIMIT_CUTOFFS). Word ids are then ordered by frequency (below).\n"
+             "Default: the full softmax"},
+    {FLAG("div-value", "X", CLI_REAL, div_value), .lo = 0, .lo_open = 1, .hi = INFINITY, .what = CLI_SHAPE | CLI_FLOAT,
+     .key = "div_value",
+     .help = "adaptive softmax: cluster i projects to floor(nhid / X^(i+1)) units,\n"
+             "default 4"},
+    {FLAG("head-bias", NULL, CLI_FLAG, head_bias), .what = CLI_SHAPE, .key = "head_bias",
+     .help = "adaptive softmax: give its head a bias"},
     {FLAG("seed", "N", CLI_I64, seed), CLI_ANY_I64, .def = "1111", .key = "seed",
      .help = "random seed (initialisation, dropout), default %D; -1: a random one\n"
              "(printed, and kept in checkpoints)"},
@@ -122,8 +136,13 @@ static const char help_head[] =
 static const char help_tail[] =
     "\n"
     "Vocabulary with --vocab-size or --min-count: id 0 is <unk>, then train.txt's words (<eos>\n"
-    "included) by descending count, ties in order of first occurrence. The start-up summary\n"
-    "gives the vocabulary, the tokens of each file and how many became <unk>, the parameters,\n"
+    "included) by descending count, ties in order of first occurrence. With --adaptive-cutoffs\n"
+    "(whose head must hold the frequent words) and without them: data.py's words of train,\n"
+    "valid and test, with ids by descending count in train.txt, ties in order of first\n"
+    "occurrence over train, valid and test (words missing from train.txt come last); with them,\n"
+    "their order (<unk> stays id 0, in the head). Otherwise ids are data.py's. The start-up\n"
+    "summary gives the vocabulary, the tokens of each file and how many became <unk>, the\n"
+    "parameters (an adaptive softmax: each cluster's words and share of the training tokens),\n"
     "and the batches of an epoch, of validation and of test.\n"
     "Progress: every --log-interval batches a line on stdout (main.py's, plus tokens/s); when\n"
     "stderr is a terminal also a live progress bar there.\n";
@@ -188,6 +207,81 @@ int train_help(void)
 /* ---- Parsing and checks ------------------------------------------------------------------------ */
 int train_vocab_by_count(const train_args *a) { return a->vocab_size > 0 || a->min_count > 0; }
 
+/* --adaptive-cutoffs LIST into a->num_cutoffs, a->cutoffs: comma-separated integers, strictly
+   increasing, each at least 1, at most librnn's RNN_LIMIT_CUTOFFS of them (V is checked once the
+   corpus is read: train_check_cutoffs). */
+static int parse_cutoffs(train_args *a)
+{
+    const char *s = a->adaptive_cutoffs;
+    int max = (int)cli_limit(RNN_LIMIT_CUTOFFS), n = 0;
+    a->num_cutoffs = 0;
+    memset(a->cutoffs, 0, sizeof a->cutoffs);
+    for (const char *p = s;; p++) {
+        char *end = NULL;
+        errno = 0;
+        long long x = *p >= '0' && *p <= '9' ? strtoll(p, &end, 10) : -1;
+        RETURN_ERROR_IF(x < 0 || (*end != ',' && *end != 0), CLI_USAGE,
+                        "--adaptive-cutoffs: '%s' is not a comma-separated list of integers (e.g. 2000,10000)",
+                        s);
+        RETURN_ERROR_IF(n == max, CLI_USAGE,
+                        "--adaptive-cutoffs: '%s' has more than %d cutoffs (librnn's RNN_LIMIT_CUTOFFS)", s, max);
+        RETURN_ERROR_IF(x < 1, CLI_USAGE, "--adaptive-cutoffs: each cutoff must be at least 1, got %lld", x);
+        RETURN_ERROR_IF(errno == ERANGE || x > cli_limit(RNN_LIMIT_DIM), CLI_USAGE,
+                        "--adaptive-cutoffs: cutoff '%.*s' is larger than any vocabulary (librnn's "
+                        "RNN_LIMIT_DIM %lld)", (int)(end - p), p, (long long)cli_limit(RNN_LIMIT_DIM));
+        RETURN_ERROR_IF(n > 0 && x <= a->cutoffs[n - 1], CLI_USAGE,
+                        "--adaptive-cutoffs must be strictly increasing, got %lld after %d", x, a->cutoffs[n - 1]);
+        a->cutoffs[n++] = (int)x;
+        if (*end == 0) break;
+        p = end;
+    }
+    a->num_cutoffs = n;
+    return CLI_OK;
+}
+
+/* The adaptive softmax's flags: --div-value and --head-bias only with --adaptive-cutoffs, not with
+   --tied (as PyTorch's module), and every cluster's projection at least one unit (as librnn
+   computes it: rnn__adaptive_proj). */
+static int check_adaptive(train_args *a)
+{
+    a->num_cutoffs = 0;
+    memset(a->cutoffs, 0, sizeof a->cutoffs);
+    if (!a->adaptive_cutoffs) {
+        RETURN_ERROR_IF(a->div_value != 0.0 || a->head_bias, CLI_USAGE, "%s is for the adaptive softmax: give "
+                        "--adaptive-cutoffs too", a->div_value != 0.0 ? "--div-value" : "--head-bias");
+        return CLI_OK;
+    }
+    RETURN_ERROR_IF(a->tied, CLI_USAGE,
+                    "--tied cannot be used with --adaptive-cutoffs (the adaptive softmax has no weight of "
+                    "the encoder's shape to tie, nor has PyTorch's module)");
+    FORWARD_IF_ERROR(parse_cutoffs(a));
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    cfg.hidden_size = a->nhid, cfg.div_value = (float)a->div_value;
+    double div = a->div_value != 0.0 ? a->div_value : 4.0;
+    for (int i = 0; i < a->num_cutoffs; i++) {
+        double p = rnn__adaptive_proj(&cfg, i);
+        RETURN_ERROR_IF(!(p >= 1.0), CLI_USAGE,
+                        "--div-value %g%s gives cluster %d a projection of floor(--nhid %d / %g^%d) = 0 units: "
+                        "give a smaller --div-value, a larger --nhid or fewer cutoffs", div,
+                        a->div_value != 0.0 ? "" : " (the default)", i, a->nhid, div, i + 1);
+        RETURN_ERROR_IF(p > (double)cli_limit(RNN_LIMIT_DIM), CLI_USAGE,
+                        "--div-value %g gives cluster %d a projection of floor(--nhid %d / %g^%d) units, more "
+                        "than librnn's RNN_LIMIT_DIM %lld: give a larger --div-value", div, i, a->nhid, div,
+                        i + 1, (long long)cli_limit(RNN_LIMIT_DIM));
+    }
+    return CLI_OK;
+}
+
+int train_check_cutoffs(const train_args *a, int V)
+{
+    int n = a->num_cutoffs;
+    RETURN_ERROR_IF(n > 0 && a->cutoffs[n - 1] > V - 1, CLI_RUNTIME,
+                    "--adaptive-cutoffs %s: the vocabulary has V = %d words, so every cutoff must be at most "
+                    "V - 1 = %d (each cluster holds at least one word)", a->adaptive_cutoffs, V, V - 1);
+    return CLI_OK;
+}
+
 int train_check(train_args *a)
 {
     FORWARD_IF_ERROR(cli_require(&train_command, a));
@@ -200,12 +294,13 @@ int train_check(train_args *a)
     a->mode = cli_batching_mode(a->batching);
     FORWARD_IF_ERROR(cli_check_chunk(a->batch_size, "--batch_size", a->bptt));
     FORWARD_IF_ERROR(cli_check_chunk(TRAIN_EVAL_BATCH, "the validation and test batch size", a->bptt));
-    RETURN_ERROR_IF(a->tied && a->emsize != a->nhid && !a->init, CLI_USAGE,
-                    "--tied needs --emsize == --nhid (got %d and %d)", a->emsize, a->nhid);
     char names[256];
     RETURN_ERROR_IF(a->init && a->shape_given, CLI_USAGE,
-                    "--init takes the model's cell and sizes from the checkpoint; drop %s",
+                    "--init takes the model's cell, sizes and output layer from the checkpoint; drop %s",
                     flag_names(names, sizeof names, "/", shape));
+    FORWARD_IF_ERROR(check_adaptive(a));
+    RETURN_ERROR_IF(a->tied && a->emsize != a->nhid && !a->init, CLI_USAGE,
+                    "--tied needs --emsize == --nhid (got %d and %d)", a->emsize, a->nhid);
     RETURN_ERROR_IF(a->init && train_vocab_by_count(a), CLI_USAGE,
                     "--init takes the model's vocabulary; drop --vocab-size/--min-count");
     /* main.py's --dry-run breaks after one batch; here validation and test are one batch too, so

@@ -740,6 +740,45 @@ static int rank_words(const corpus_vocab *all, const int32_t *ids, size_t n, int
     return rc;
 }
 
+int corpus_order_by_count(corpus *c, char *err, size_t errsz)
+{
+    if (err && errsz) err[0] = '\0';
+    if (!c || !c->vocab) {
+        set_err(err, errsz, "corpus_order_by_count: NULL argument");
+        return RNN_ERR_INVALID;
+    }
+    int32_t nw = vocab_size(c->vocab);
+    ranked *r = calloc((size_t)nw ? (size_t)nw : 1, sizeof *r);
+    int32_t *map = malloc(((size_t)nw ? (size_t)nw : 1) * sizeof *map);
+    corpus_vocab *v = NULL;
+    int rc = r && map ? vocab_create(&v) : RNN_ERR_NOMEM;
+    if (rc == RNN_OK) {
+        for (int32_t i = 0; i < nw; i++) r[i].id = i;
+        for (size_t i = 0; i < c->n_train; i++) r[c->train[i]].count++;
+        qsort(r, (size_t)nw, sizeof *r, by_count); /* count 0 (not in train) last, by id */
+        for (int32_t i = 0; i < nw && rc == RNN_OK; i++) {
+            const char *w = vocab_word(c->vocab, r[i].id);
+            map[r[i].id] = i;
+            rc = vocab_add(v, w, strlen(w), NULL);
+        }
+    }
+    if (rc == RNN_OK) { /* nothing fails from here: c changes entirely or not at all */
+        int32_t *arrays[3] = {c->train, c->valid, c->test};
+        size_t counts[3] = {c->n_train, c->n_valid, c->n_test};
+        for (int f = 0; f < 3; f++)
+            for (size_t i = 0; i < counts[f]; i++) arrays[f][i] = map[arrays[f][i]];
+        vocab_free(c->vocab);
+        c->vocab = v;
+        v = NULL;
+    } else {
+        set_err(err, errsz, "out of memory");
+    }
+    vocab_free(v);
+    free(map);
+    free(r);
+    return rc;
+}
+
 int corpus_vocab_build(const char *path, int64_t max_size, int64_t min_count, corpus_vocab **out,
                        size_t *n_words, char *err, size_t errsz)
 {

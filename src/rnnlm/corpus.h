@@ -152,6 +152,14 @@ int corpus_load_dir(corpus *c, const char *dir, corpus_vocab *v, char *err, size
  */
 int corpus_vocab_build(const char *path, int64_t max_size, int64_t min_count, corpus_vocab **out,
                        size_t *n_words, char *err, size_t errsz);
+/*
+ * Renumbers c's words by descending count in c->train, ties by their current id (for data.py's
+ * vocabulary: first occurrence over train, valid, test), so words missing from train come last in
+ * their order; rewrites c->train, c->valid and c->test to the new ids (rnnlm train
+ * --adaptive-cutoffs, whose head holds the ids below the first cutoff). On failure
+ * (RNN_ERR_NOMEM, RNN_ERR_INVALID for a NULL or empty c) c is unchanged.
+ */
+int corpus_order_by_count(corpus *c, char *err, size_t errsz);
 /* dir/name in a malloc'd string (no second '/' when dir ends in one); NULL when out of memory. */
 char *corpus_join_path(const char *dir, const char *name);
 /* Frees what corpus_load_dir allocated and zeroes c; NULL or a zeroed corpus is fine. */
