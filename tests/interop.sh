@@ -816,7 +816,7 @@ def adaptive_convert():
             write(path, gen_text(rng, n))
         want = ns['frequency_order'](files)
         m_path = os.path.join(d, 'freq.rnn')
-        run([RNNLM, 'train', '--data', big, '--adaptive-cutoffs', '5,15', '--emsize', '4', '--nhid', '8',
+        run([RNNLM, 'train', '--data', big, '--adaptive-cutoffs', '5,15', '--emsize', '4', '--nhid', '16',
              '--nlayers', '1', '--epochs', '1', '--dry-run', '--save', m_path])
         got = [w.decode() for w in rnnfile.read(m_path).vocab]
         R.check(got == want, 'rnnlm train --adaptive-cutoffs numbers words as PYTORCH.md says',
