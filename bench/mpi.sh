@@ -14,7 +14,8 @@
 #   BENCH_QUICK=1 make bench-mpi     1 round, 16 batches (a few minutes)
 # Knobs: BENCH_DATA (default ../shared/data/wikitext-2), BENCH_RUNS (rounds), BENCH_BATCHES,
 # BENCH_LOG (log interval), BENCH_REPS (timed all-reduce calls per run).
-# Writes build/bench/mpi.jsonl (every run, one JSON line) and prints the medians.
+# Writes build/bench/mpi.jsonl (every run, one JSON line) and prints the medians
+# (BENCH_REPORT_ONLY=1 sh bench/mpi.sh: the medians of the last run's file again).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ fi
 for f in train.txt valid.txt test.txt; do
     [ -f "$DATA/$f" ] || { echo "bench-mpi: $DATA/$f not found (set BENCH_DATA=DIR)" >&2; exit 1; }
 done
-[ -x "$AR" ] && [ -x "$RNNLM" ] || { echo "bench-mpi: run it as make bench-mpi" >&2; exit 1; }
+if [ ! -x "$AR" ] || [ ! -x "$RNNLM" ]; then echo "bench-mpi: run it as make bench-mpi" >&2; exit 1; fi
 
 # root (as in CI) and more ranks than cores are allowed; nothing else of Open MPI's is set here
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -40,8 +41,8 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/rnnlm-bench-mpi.XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-echo "bench-mpi: $cpu, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $BENCH_RUNS round(s), $BENCH_BATCHES batches" >&2
-printf '{"kind": "meta", "date": "%s", "cpu": "%s", "cores": %s, "load_start": "%s", "runs": %s, "batches": %s}\n' \
+[ "${BENCH_REPORT_ONLY:-0}" = 1 ] || echo "bench-mpi: $cpu, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $BENCH_RUNS round(s), $BENCH_BATCHES batches" >&2
+[ "${BENCH_REPORT_ONLY:-0}" = 1 ] || printf '{"kind": "meta", "date": "%s", "cpu": "%s", "cores": %s, "load_start": "%s", "runs": %s, "batches": %s}\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$cpu" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$BENCH_RUNS" \
     "$BENCH_BATCHES" > "$RAW"
 
@@ -73,7 +74,8 @@ train() {
               print "}" }' "$W/m.jsonl" >> "$RAW"
 }
 
-for r in $(seq 1 "$BENCH_RUNS"); do
+# BENCH_REPORT_ONLY=1: only the medians of the last run's build/bench/mpi.jsonl
+[ "${BENCH_REPORT_ONLY:-0}" = 1 ] || for r in $(seq 1 "$BENCH_RUNS"); do
     echo "bench-mpi: round $r" >&2
     allreduce shm-default
     # shellcheck disable=SC2086
@@ -86,8 +88,10 @@ for r in $(seq 1 "$BENCH_RUNS"); do
     train 1x2 "" "" 2
     train 2ranks-dense "RNNLM_DP_EXCHANGE=dense" "mpirun -np 2 -x RNNLM_DP_EXCHANGE" 1
 done
-echo "bench-mpi: load at the end $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-printf '{"kind": "meta_end", "load_end": "%s"}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RAW"
+if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
+    echo "bench-mpi: load at the end $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    printf '{"kind": "meta_end", "load_end": "%s"}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >> "$RAW"
+fi
 
 # the medians over rounds
 awk '
@@ -101,5 +105,9 @@ awk '
         for (i = 1; i <= no; i++) { split(order[i], p, " "); printf "| %s | %s | %.1f | %.2f |\n", p[1], p[2], med(ms[order[i]]), med(bw[order[i]]) }
         print ""; print "| training | tokens/s | vs 1x1 | all-reduce ms/step |"; print "|---|---|---|---|"
         base = med(tps["1x1"])
-        for (i = 1; i <= nt; i++) { c = torder[i]; v = med(tps[c]); printf "| %s | %.0f | %.2fx | %s |\n", c, v, base > 0 ? v / base : 0, arm[c] == "" ? "-" : sprintf("%.1f", med(arm[c])) }
+        for (i = 1; i <= nt; i++) {
+            c = torder[i]; v = med(tps[c]); r = 0; if (base > 0) r = v / base
+            a = "-"; if (arm[c] != "") a = sprintf("%.1f", med(arm[c]))
+            printf "| %s | %.0f | %.2fx | %s |\n", c, v, r, a
+        }
     }' "$RAW"
