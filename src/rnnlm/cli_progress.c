@@ -62,7 +62,9 @@ static void metrics_interval(trainer *t, int epoch, size_t batch, metric *base, 
     double mine[3] = {t->iv_tokens * t->rows / t->a->batch_size / (work > 0 ? work : 1e-9),
                       t->reduce_s * 1000.0 / steps, t->reduce_floats / steps};
     double *all = mpi_rank() == 0 ? malloc(sizeof *all * 4 * (size_t)K) : NULL;
-    if (mpi_rank() == 0 && !all) return; /* (no record rather than a wrong one) */
+    double lost = mpi_rank() == 0 && !all ? 1.0 : 0.0;
+    mpi_sum(&lost, 1); /* rank 0 out of memory: every rank skips the gather (no record, no hang) */
+    if (lost > 0.0) return;
     mpi_gather_doubles(mine, all, 3);
     if (mpi_rank() == 0) {
         double *speed = all + 3 * (size_t)K, ms = 0.0;
