@@ -19,7 +19,7 @@ missing=$(while read -r f; do grep -q "\`$f\`\|\b$f\b" docs/API.md || echo "$f";
 
 # calls named in the user-facing text that the header does not have (MIGRATING.md's old names
 # are its point, so it is left out; rnn_type is model.py's argument, in PYTORCH.md's PyTorch code)
-for doc in README.md docs/API.md docs/DESIGN.md docs/FORMAT.md docs/PYTORCH.md docs/RELIABILITY.md bench/README.md \
+for doc in README.md docs/API.md docs/DESIGN.md docs/FORMAT.md docs/PYTORCH.md docs/RELIABILITY.md docs/SCALING.md bench/README.md \
     bindings/python/README.md examples/*.c; do
     [ -f "$doc" ] || continue
     stale=$(grep -o '\brnn_[a-z0-9_]*' "$doc" | sort -u | while read -r f; do

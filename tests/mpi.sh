@@ -5,6 +5,10 @@
 #     separate machines use) against one process without mpirun: 30 batches with dropout 0.2, every
 #     tensor of the --save file to 1e-4 (tensor-relative) and the final test loss to 1e-5 relative;
 #     -np 1 bit for bit;
+#   - --metrics under mpirun: world_size, rank_tokens_per_s, allreduce_ms, allreduce_floats;
+#   - the sparse exchange (only the embedding rows a step touched): on a 400-word vocabulary it
+#     exchanges fewer floats than the parameters and equals one process at -np 2 and 4, as does
+#     RNNLM_DP_EXCHANGE=dense (every parameter); another value is a clear error;
 #   - a rank killed with SIGKILL ends the job (no hang), the checkpoint resumes under mpirun with the
 #     same K to a --save file bit-identical to the uninterrupted run's, and with another K to 1e-4;
 #   - bad input ends with a clear message and no hang: --batch_size not divisible by K, a corpus
@@ -95,6 +99,57 @@ F=$F_SAVED
 check "only rank 0 prints (one summary line)" test "$(grep -c '^| model:' "$W/out")" -eq 1
 check "the summary names the processes" grep -q "^| processes: 2 (mpirun), 2 of the 4 streams each, 2 threads each" "$W/out"
 check "--metrics holds one record per log line and epoch" test "$(grep -c '"test_loss"' "$W/np4.json")" -eq 1
+
+# ---- --metrics under mpirun: the world size, each rank's speed, the exchange per step ---------------
+# num FILE KEY: KEY's number in the first record of FILE that has it
+num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1" | head -n 1; }
+check "--metrics: world_size is 4" test "$(num "$W/np4.json" world_size)" = 4
+check "--metrics: rank_tokens_per_s holds 4 speeds" \
+    grep -q '"rank_tokens_per_s":\[[0-9.eE+]*,[0-9.eE+]*,[0-9.eE+]*,[0-9.eE+]*\]' "$W/np4.json"
+check "--metrics: allreduce_ms per step" awk -v x="$(num "$W/np4.json" allreduce_ms)" 'BEGIN { exit !(x > 0) }'
+check "--metrics: one record per log line under mpirun (rank 0 alone writes)" \
+    test "$(grep -c '"world_size"' "$W/np4.json")" -eq 2
+check "--metrics: no world_size without mpirun" test "$(grep -c world_size "$W/one.json")" -eq 0
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+    check "tools/plot_metrics.py plots the mpirun records" /usr/bin/python3 tools/plot_metrics.py "$W/np4.json" "$W/np4.png"
+elif [ -x /usr/bin/python3 ]; then # (no matplotlib: its reading part)
+    check "tools/plot_metrics.py reads the mpirun records" /usr/bin/python3 -c "import sys; sys.path.insert(0, 'tools')
+import plot_metrics as p
+logs, epochs, test = p.read_metrics(sys.argv[1])
+assert len(logs) == 2 and len(p.log_positions(logs)) == 2 and test is not None" "$W/np4.json"
+fi
+
+# ---- the sparse exchange: a vocabulary of 400 words, 20 tokens a step -------------------------------
+# Only the embedding rows some rank's tokens touched are all-reduced (cli_train_dp.c): at most
+# (V - 20) x emsize floats fewer than the parameters; RNNLM_DP_EXCHANGE=dense exchanges them all.
+# Both equal one process (tensors 1e-4, test loss 1e-5), -np 2 and -np 4. (--lr 5: at lr 20 this
+# corpus amplifies the rounding of either exchange past 1e-4 within 30 batches.)
+BV=$W/bigvocab
+mkdir "$BV" && awk -v dir="$BV" 'BEGIN { srand(5)
+    for (f = 0; f < 3; f++) { file = dir "/" (f == 0 ? "train.txt" : f == 1 ? "valid.txt" : "test.txt")
+        for (i = 0; i < (f ? 60 : 400); i++) { k = 3 + int(rand() * 6); l = ""
+            for (j = 0; j < k; j++) l = l (j ? " " : "") "w" int(rand() * rand() * 400)
+            print l > file } } }'
+F_SAVED=$F REF_SAVED=$REF
+cp "$W/one.rnn" "$W/one-toy.rnn"
+F="--data $BV --emsize 16 --nhid 16 --epochs 1 --batch_size 4 --bptt 5 --dropout 0.2 --threads 1 --max-batches 30 --log-interval 10 --lr 5"
+run "$RNNLM" train $F --save "$W/one.rnn" --metrics "$W/one.json"
+REF=$(test_loss "$W/one.json")
+V=$(sed -n 's/^| vocabulary: \([0-9]*\) words.*/\1/p' "$W/out")
+NP=$(sed -n 's/^| model: .*: \([0-9]*\) parameters/\1/p' "$W/out")
+same sparse2 -np 2
+same sparse4 -np 4
+got=$(num "$W/sparse2.json" allreduce_floats)
+if awk -v f="$got" -v n="$NP" -v v="$V" 'BEGIN { exit !(v > 300 && f > 0 && f <= n - (v - 20) * 16) }'; then ok
+else bad "the sparse exchange: $got floats a step of $NP parameters (V $V; want <= $NP - ($V - 20) x 16)"; fi
+export RNNLM_DP_EXCHANGE=dense
+same dense2 -np 2 -x RNNLM_DP_EXCHANGE
+unset RNNLM_DP_EXCHANGE
+check "RNNLM_DP_EXCHANGE=dense exchanges every parameter" test "$(num "$W/dense2.json" allreduce_floats)" = "$NP"
+mpi_error_early() { run $MPIRUN "$@"; if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || ! grep -q "RNNLM_DP_EXCHANGE is 'sparse'" "$W/err"; then bad "RNNLM_DP_EXCHANGE=sparse: exit $rc"; cat "$W/err"; else ok; fi; }
+RNNLM_DP_EXCHANGE=sparse mpi_error_early -np 2 -x RNNLM_DP_EXCHANGE "$RNNLM" train $F --save "$W/bad.rnn"
+F=$F_SAVED REF=$REF_SAVED
+cp "$W/one-toy.rnn" "$W/one.rnn"
 
 # ---- without the counter masks the runs would differ: dropout 0 vs 0.2 tells the test can fail ---
 run $MPIRUN -np 2 "$RNNLM" train $F --dropout 0 --save "$W/nodrop.rnn"

@@ -94,6 +94,20 @@ void mpi_allreduce_floats(float *g, size_t n)
     }
 }
 
+void mpi_or_words(uint32_t *w, size_t n)
+{
+    if (g_on && g_size > 1) MPI_Allreduce(MPI_IN_PLACE, w, (int)n, MPI_UINT32_T, MPI_BOR, MPI_COMM_WORLD);
+}
+
+void mpi_gather_doubles(const double *mine, double *all, int n)
+{
+    if (!g_on) {
+        memcpy(all, mine, sizeof(double) * (size_t)n);
+        return;
+    }
+    MPI_Gather(mine, n, MPI_DOUBLE, g_rank == 0 ? all : NULL, n, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+}
+
 void mpi_bcast_floats(float *v, size_t n, int root)
 {
     if (!g_on || g_size == 1) return;

@@ -38,6 +38,11 @@ int mpi_agree(int rc);
 void mpi_sum(double *v, int n);
 /* Whether every rank holds the same v. */
 int mpi_same(uint64_t v);
+/* n 32-bit words OR-ed over the ranks, in place (the embedding rows some rank touched). */
+void mpi_or_words(uint32_t *w, size_t n);
+/* Rank 0 receives every rank's n doubles into all[size][n] in rank order (all is only written on
+   rank 0; without MPI, a copy). */
+void mpi_gather_doubles(const double *mine, double *all, int n);
 /* n floats summed over the ranks, in place: one MPI_Allreduce (two past 2^31 - 1 floats). */
 void mpi_allreduce_floats(float *g, size_t n);
 /* Rank root's n floats into every rank's buffer. */

@@ -5,6 +5,7 @@
  */
 #define RNN_EXPERT_API /* rnn_param_get_block: the summary counts the parameters */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_mpi.h"
@@ -16,18 +17,66 @@ typedef struct metric {
     double x;
 } metric;
 
-/* One --metrics record, flushed: {"epoch":E,"batch":B,"key":x,...} (epoch, batch 0: left out).
-   Returns fflush's result (0 without a metrics file). */
-static int metrics_write(trainer *t, int epoch, size_t batch, const metric *m, int n)
+/* One --metrics record, flushed: {"epoch":E,"batch":B,"key":x,...} (epoch, batch 0: left out),
+   and last, when akey is not NULL, "akey":[av[0],...] (an numbers). Returns fflush's result (0
+   without a metrics file). */
+static int metrics_write_array(trainer *t, int epoch, size_t batch, const metric *m, int n, const char *akey,
+                               const double *av, int an)
 {
     FILE *f = t->metrics;
     if (!f) return 0;
     fputc('{', f);
     if (epoch) fprintf(f, "\"epoch\":%d,", epoch);
     if (batch) fprintf(f, "\"batch\":%zu,", batch);
-    for (int i = 0; i < n; i++) cli_json_num(f, m[i].key, m[i].x, i == n - 1);
+    for (int i = 0; i < n; i++) cli_json_num(f, m[i].key, m[i].x, i == n - 1 && !akey);
+    if (akey) {
+        fprintf(f, "\"%s\":[", akey);
+        for (int j = 0; j < an; j++) {
+            if (j) fputc(',', f);
+            if (isfinite(av[j])) fprintf(f, "%.10g", av[j]);
+            else fputs("null", f);
+        }
+        fputc(']', f);
+    }
     fputs("}\n", f);
     return fflush(f);
+}
+
+static int metrics_write(trainer *t, int epoch, size_t batch, const metric *m, int n)
+{
+    return metrics_write_array(t, epoch, batch, m, n, NULL, NULL, 0);
+}
+
+/*
+ * Under mpirun, the interval's record also holds (rank 0 gathers them; every rank calls this):
+ * world_size; rank_tokens_per_s, each rank's tokens per second of its own work (the interval less
+ * the exchange and the wait for the other ranks before it: a slow rank shows here, and their sum
+ * against tokens_per_s shows what the exchange costs); allreduce_ms, the gradient exchange's time
+ * per step (the ranks' mean); allreduce_floats, the floats each step exchanged (fewer than the
+ * parameters when the sparse exchange left out embedding rows: cli_train_dp.c).
+ */
+static void metrics_interval(trainer *t, int epoch, size_t batch, metric *base, int nbase, double el)
+{
+    int K = mpi_size();
+    double steps = t->iv_here ? (double)t->iv_here : 1.0, work = el - t->wait_s - t->reduce_s;
+    double mine[3] = {t->iv_tokens * t->rows / t->a->batch_size / (work > 0 ? work : 1e-9),
+                      t->reduce_s * 1000.0 / steps, t->reduce_floats / steps};
+    double *all = mpi_rank() == 0 ? malloc(sizeof *all * 4 * (size_t)K) : NULL;
+    double lost = mpi_rank() == 0 && !all ? 1.0 : 0.0;
+    mpi_sum(&lost, 1); /* rank 0 out of memory: every rank skips the gather (no record, no hang) */
+    if (lost > 0.0) return;
+    mpi_gather_doubles(mine, all, 3);
+    if (mpi_rank() == 0) {
+        double *speed = all + 3 * (size_t)K, ms = 0.0;
+        for (int r = 0; r < K; r++) speed[r] = all[3 * r], ms += all[3 * r + 1] / K;
+        metric m[8];
+        memcpy(m, base, sizeof *m * (size_t)nbase);
+        m[nbase] = (metric){"world_size", K};
+        m[nbase + 1] = (metric){"allreduce_ms", ms};
+        m[nbase + 2] = (metric){"allreduce_floats", all[2]};
+        metrics_write_array(t, epoch, batch, m, nbase + 3, "rank_tokens_per_s", speed, K);
+    }
+    free(all);
 }
 
 /* ---- The progress bar -------------------------------------------------------------------------- */
@@ -97,10 +146,12 @@ void progress_interval(trainer *t, int epoch, size_t batch)
            epoch, batch, logged_total(t), p->lr, ms, loss, exp(loss), tps);
     fflush(stdout);
     metric m[] = {{"loss", loss}, {"ppl", exp(loss)}, {"lr", p->lr}, {"tokens_per_s", tps}};
-    metrics_write(t, epoch, batch, m, 4);
+    if (mpi_active()) metrics_interval(t, epoch, batch, m, 4, el);
+    else metrics_write(t, epoch, batch, m, 4);
     p->last_loss = loss;
     p->iv_loss = 0.0, p->iv_n = 0;
     t->iv_tokens = 0.0, t->iv_here = 0, t->iv_start = now;
+    t->reduce_s = t->wait_s = t->reduce_floats = 0.0;
 }
 
 /* The adaptive softmax of cfg (over the corpus c): its settings, then the head and each cluster with

@@ -288,6 +288,7 @@ static int setup(trainer *t)
 void train_teardown(trainer *t)
 {
     if (t->metrics) fclose(t->metrics);
+    dp_teardown(t);
     rnn_model_free(t->m);
     corpus_free(&t->c);
     free(t->tok);
@@ -362,7 +363,7 @@ static int train_step(trainer *t, int epoch, size_t k)
     if (rc == RNN_OK) rc = rnn_zero_grad(m);
     if (rc == RNN_OK) rc = rnn_backward(m);
     if (rc == RNN_OK && dp) {
-        FORWARD_IF_ERROR(dp_reduce(t, &loss, kept_targets(tgt, b, steps, stride),
+        FORWARD_IF_ERROR(dp_reduce(t, tok, b, steps, stride, &loss, kept_targets(tgt, b, steps, stride),
                                    g_stop, &t->stop));
         RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME,
                         "training diverged at epoch %d, batch %zu: the loss is not finite (try a lower --lr)",
@@ -411,6 +412,7 @@ static int train_epoch(trainer *t)
         p->iv_loss = 0.0, p->iv_n = 0;
     }
     t->iv_tokens = t->ep_tokens = 0.0, t->iv_here = 0;
+    t->reduce_s = t->wait_s = t->reduce_floats = 0.0;
     t->iv_start = t->ep_start = cli_now();
     t->ep_first = (size_t)p->batch;
     int rc = train_batches(t, p->epoch);

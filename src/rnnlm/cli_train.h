@@ -87,7 +87,10 @@ typedef struct trainer {
     /* the streams of every training chunk this process trains: [first, first + rows) (all B
        without mpirun); stop: every rank saw the stop signal's flag (under mpirun) */
     int first, rows, stop;
-    double reduce_s; /* seconds in the gradient's all-reduce this log interval */
+    /* under mpirun, this log interval's: seconds in the gradient's all-reduce, seconds waiting for
+       the other ranks before it (the loss sum), floats all-reduced */
+    double reduce_s, wait_s, reduce_floats;
+    struct dp_exchange *dx; /* the sparse exchange's buffers (cli_train_dp.c) */
 } trainer;
 
 /* ---- cli_train_flags.c ------------------------------------------------------------------------- */
@@ -190,9 +193,14 @@ int dp_setup_rows(trainer *t);
 /* Before the first step: the ranks' corpus, flags and weights compared (a clear error when they
    differ), a checkpoint's hidden state cut to this rank's streams, the dropout position's stream. */
 int dp_setup(trainer *t);
-/* After backward: *loss (the local mean over `kept` targets) becomes the global mean, the gradient
-   block that of the global mean loss (one all-reduce); *stop_all: some rank's stop was set. */
-int dp_reduce(trainer *t, double *loss, size_t kept, int stop, int *stop_all);
+/* After backward on the rows tok[rows][steps] (row stride `stride`): *loss (the local mean over
+   `kept` targets) becomes the global mean, the gradient block that of the global mean loss (one
+   all-reduce: of the embedding rows some rank's tok touched and the rest of the block, or of the
+   whole block); *stop_all: some rank's stop was set. */
+int dp_reduce(trainer *t, const int32_t *tok, int rows, int steps, int stride, double *loss, size_t kept,
+              int stop, int *stop_all);
+/* Frees what dp_reduce allocated (every process; nothing without mpirun). */
+void dp_teardown(trainer *t);
 /* cli_evaluate over the ranks: each evaluates its share of b's streams, the sums are reduced. */
 int dp_evaluate(trainer *t, const corpus_batches *b, double *loss);
 /* The ranks' weights compared by checksum (a mismatch names the epoch and step). */

@@ -7,7 +7,9 @@
  * RNN_DROPOUT_COUNTER mode (a hash of the global stream and step), so they do not depend on K.
  * A step is the local forward and backward, the local gradient scaled by the rank's share of the
  * kept targets, one all-reduce over the gradient block (the gradient of the global mean loss), then
- * the same clip and SGD step on every rank. Validation and test give each rank a share of their
+ * the same clip and SGD step on every rank. The all-reduce leaves out the embedding rows that no
+ * rank's tokens touched (their gradient is zero everywhere): see dp_reduce. Validation and test
+ * give each rank a share of their
  * streams and sum the losses. Rank 0 alone prints, writes --metrics and saves; a checkpoint holds
  * the hidden state of all B streams (gathered on rank 0), so --resume works with any K.
  */
@@ -81,6 +83,8 @@ static int slice_hidden(trainer *t)
    must hold for all B streams; at an epoch's start or end it is reset before use. */
 static int mid_epoch(const trainer *t) { return t->pos.batch > 0 && t->pos.batch < t->nbatches; }
 
+static int exchange_setup(trainer *t);
+
 int dp_setup(trainer *t)
 {
     train_pos now = t->pos;
@@ -101,26 +105,124 @@ int dp_setup(trainer *t)
     uint64_t stream = 0, step = 0;
     rnn_model_get_dropout_position(t->m, &stream, &step);
     rnn_model_set_dropout_position(t->m, (uint64_t)t->first, step);
+    return exchange_setup(t);
+}
+
+/*
+ * The sparse exchange. A step's embedding gradient is zero but in the rows of the tokens it read
+ * (at most B x bptt of V rows: 700 of WikiText-2's 33,278 by default), on every rank; the rest of
+ * the block is dense. So the ranks OR a bitmap of the rows their tokens touched (V bits), move
+ * those rows, in ascending order, to the end of the embedding (the block starts with it, and the
+ * rows there that no rank touched are zero), all-reduce from there to the end of the block, and
+ * put the rows back (zeroing the slots they used). Every rank packs the same rows in the same
+ * order, so the one all-reduce gives every rank the same bits, as the dense one does; the sums per
+ * element are the dense exchange's, in the order the ring gives their new offsets. With the
+ * default model it sends 29 MB instead of 56 per step (docs/SCALING.md has the cost model and
+ * bench/README.md the measurements). Tied models (the decoder's gradient is dense over the same
+ * rows), a block that does not start with the embedding, one process, or RNNLM_DP_EXCHANGE=dense
+ * on any rank: the whole block.
+ */
+typedef struct dp_exchange {
+    int sparse;     /* the sparse exchange applies */
+    size_t V, E;    /* the embedding's rows and width */
+    uint32_t *seen; /* V bits: rows some rank's tokens touched this step */
+    float *rows;    /* the touched rows, packed (V x E at most) */
+} dp_exchange;
+
+void dp_teardown(trainer *t)
+{
+    if (!t->dx) return;
+    free(t->dx->seen);
+    free(t->dx->rows);
+    free(t->dx);
+    t->dx = NULL;
+}
+
+/* RNNLM_DP_EXCHANGE (auto or dense) on every rank, and the buffers of the sparse exchange. */
+static int exchange_setup(trainer *t)
+{
+    const char *e = getenv("RNNLM_DP_EXCHANGE");
+    int bad = e && strcmp(e, "auto") != 0 && strcmp(e, "dense") != 0, dense = e && strcmp(e, "dense") == 0;
+    int rc = bad ? cli_error(CLI_USAGE, "RNNLM_DP_EXCHANGE is '%s': it must be auto (the default) or dense", e)
+                 : CLI_OK;
+    FORWARD_IF_ERROR(mpi_agree(rc));
+    double any = dense ? 1.0 : 0.0;
+    mpi_sum(&any, 1);
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    rnn_model_get_config(t->m, &cfg);
+    rnn_param enc;
+    enc.struct_size = sizeof enc;
+    float *g = NULL;
+    size_t n = 0;
+    rnn_param_get_block(t->m, NULL, &g, &n);
+    int sparse = any == 0.0 && mpi_size() > 1 && !cfg.tied && rnn_param_find(t->m, "encoder.weight", &enc) == RNN_OK &&
+                 enc.grad == g && enc.size < n;
+    dp_exchange *dx = calloc(1, sizeof *dx);
+    RETURN_ERROR_IF(!dx, CLI_RUNTIME, "out of memory"); /* (the other ranks then stop: MPI_Abort) */
+    t->dx = dx;
+    if (!sparse) return CLI_OK;
+    dx->V = (size_t)enc.rows, dx->E = (size_t)enc.cols;
+    dx->seen = malloc(sizeof *dx->seen * ((dx->V + 31) / 32));
+    dx->rows = malloc(sizeof *dx->rows * enc.size);
+    RETURN_ERROR_IF(!dx->seen || !dx->rows, CLI_RUNTIME, "out of memory");
+    dx->sparse = 1;
     return CLI_OK;
 }
 
-int dp_reduce(trainer *t, double *loss, size_t kept, int stop, int *stop_all)
+/* The rows some rank's tokens touched, packed at the end of the embedding's gradient (dx->rows
+   holds them until unpack); returns how many. */
+static size_t pack_rows(dp_exchange *dx, float *g, const int32_t *tok, int rows, int steps, int stride)
+{
+    size_t words = (dx->V + 31) / 32, u = 0, E = dx->E;
+    memset(dx->seen, 0, sizeof *dx->seen * words);
+    for (int r = 0; r < rows; r++)
+        for (int s = 0; s < steps; s++) {
+            int32_t id = tok[(size_t)r * (size_t)stride + (size_t)s];
+            if (id >= 0 && (size_t)id < dx->V) dx->seen[id >> 5] |= 1u << (id & 31);
+        }
+    mpi_or_words(dx->seen, words);
+    for (size_t id = 0; id < dx->V; id++)
+        if (dx->seen[id >> 5] >> (id & 31) & 1u) memcpy(dx->rows + u++ * E, g + id * E, sizeof *g * E);
+    memcpy(g + (dx->V - u) * E, dx->rows, sizeof *g * u * E);
+    return u;
+}
+
+/* The reduced rows (packed in the last u slots) back to their places; the slots zeroed first. */
+static void unpack_rows(dp_exchange *dx, float *g, size_t u)
+{
+    size_t E = dx->E, k = 0;
+    float *slots = g + (dx->V - u) * E;
+    memcpy(dx->rows, slots, sizeof *g * u * E);
+    memset(slots, 0, sizeof *g * u * E);
+    for (size_t id = 0; id < dx->V; id++)
+        if (dx->seen[id >> 5] >> (id & 31) & 1u) memcpy(g + id * E, dx->rows + k++ * E, sizeof *g * E);
+}
+
+int dp_reduce(trainer *t, const int32_t *tok, int rows, int steps, int stride, double *loss, size_t kept,
+              int stop, int *stop_all)
 {
     float *g = NULL;
     size_t n = 0;
     rnn_param_get_block(t->m, NULL, &g, &n);
-    double v[3] = {(double)kept, *loss * (double)kept, stop ? 1.0 : 0.0};
-    mpi_sum(v, 3);
+    double v[3] = {(double)kept, *loss * (double)kept, stop ? 1.0 : 0.0}, t0 = mpi_time();
+    mpi_sum(v, 3); /* (where a rank waits for the slower ones) */
+    double t1 = mpi_time();
+    t->wait_s += t1 - t0;
     *stop_all = v[2] > 0.0;
     double total = v[0];
     *loss = total > 0.0 ? v[1] / total : 0.0;
     /* local gradient: of the local mean; the global mean's is the sum of each times kept / total */
     float share = total > 0.0 ? (float)((double)kept / total) : 0.0f;
-    double t0 = mpi_time();
+    dp_exchange *dx = t->dx;
+    size_t u = dx->sparse ? pack_rows(dx, g, tok, rows, steps, stride) : 0;
+    size_t from = dx->sparse ? (dx->V - u) * dx->E : 0; /* the block from here is reduced */
     if (share != 1.0f)
-        for (size_t i = 0; i < n; i++) g[i] *= share;
-    mpi_allreduce_floats(g, n);
-    t->reduce_s += mpi_time() - t0;
+        for (size_t i = from; i < n; i++) g[i] *= share;
+    mpi_allreduce_floats(g + from, n - from);
+    if (dx->sparse) unpack_rows(dx, g, u);
+    t->reduce_s += mpi_time() - t1;
+    t->reduce_floats += mpi_size() > 1 ? (double)(n - from) : 0.0;
     return CLI_OK;
 }
 

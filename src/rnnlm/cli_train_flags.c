@@ -88,7 +88,8 @@ static const cli_flag train_flags[] = {
      .help = "accepted for main.py's sake and ignored (there is no accelerator)"},
     {FLAG("metrics", "FILE", CLI_STR, metrics), .resume = 2, .key = "metrics",
      .help = "JSON lines: one object per log interval, per epoch, and the test\n"
-             "result (plot with tools/plot_metrics.py)"},
+             "result (plot with tools/plot_metrics.py); under mpirun also the\n"
+             "world size, each rank's tokens/s and the all-reduce's ms per step"},
     {FLAG("init", "CHECKPOINT", CLI_STR, init), .key = "init",
      .help = "start from this model's weights and vocabulary (its cell and sizes\n"
              "are used; the corpus is mapped onto its vocabulary, unknown words\n"
