@@ -373,7 +373,7 @@ fi
 # ---- mpirun: -np 1 bit for bit, -np 2 up to the order of sums -------------------------------------------
 mpi_part() {
     command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1 || { echo "SKIP (mpi): no mpirun / mpicc"; return 0; }
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    mpi_env
     M="--data $C --emsize 16 --nhid 16 --epochs 1 --batch_size 4 --bptt 5 --dropout 0.2 --threads 1 --max-batches 30 --log-interval 10 $A"
     # shellcheck disable=SC2086
     run "$RNNLM" train $M --save "$W/one.rnn" --metrics "$W/one.json"

@@ -25,13 +25,6 @@ RNN_LIBDIR=${RNN_LIBDIR:-lib}
 RNN_CC=${RNN_CC:-cc}
 RNN_SANFLAGS=${RNN_SANFLAGS:-}
 RNN_LIBS=${RNN_LIBS:-"$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -pthread"}
-# Under the sanitizer build (make SANITIZE=1 check), LeakSanitizer would report Open MPI's own
-# allocations (libmpi and the plugins it loads never free some at MPI_Finalize) as leaks of every
-# rank. Leaks are not checked here; every other suite checks rnnlm's and librnn's own under LSan.
-if [ -n "$RNN_SANFLAGS" ]; then
-    ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-    export ASAN_OPTIONS
-fi
 skip() {
     if [ -n "${CI:-}" ] && [ "${CI:-}" != false ]; then
         echo "FAIL: $1 (CI is set: scripts/setup.sh installs Open MPI)"
@@ -50,7 +43,7 @@ trap 'rm -rf "$W"' EXIT INT TERM
 . "$(dirname "$0")/lib/harness.sh"
 
 # CI runs as root; the ranks may outnumber the cores
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+mpi_env
 MPIRUN="timeout 120 mpirun"
 
 CMP=$W/mpi_compare
