@@ -437,7 +437,10 @@ RNN_API int rnn_forward(rnn_model *m, const int32_t *tokens, const int32_t *targ
  */
 RNN_API int rnn_backward(rnn_model *m);
 
-/* Sets every gradient to zero (the example's model.zero_grad()). */
+/* Sets every gradient to zero (the example's model.zero_grad()).
+ * Cost: these three passes skip the embedding rows no rnn_backward touched since the last
+ * rnn_zero_grad (their gradient is zero), with the same results to the bit, unless the model is
+ * tied or has handed out a gradient pointer (see rnn_param); then they cover the whole block. */
 RNN_API int rnn_zero_grad(rnn_model *m);
 
 /*
@@ -701,7 +704,11 @@ typedef struct rnn_param {
                           "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", ...,
                           "decoder.weight" (untied models only), "decoder.bias" */
     float *data;       /* rows x cols floats, row-major (a bias has rows = 1) */
-    float *grad;       /* the same shape, in the gradient block */
+    float *grad;       /* the same shape, in the gradient block. Handing it out (rnn_param_get,
+                          rnn_param_find; rnn_param_get_block's grad) lets the caller write any
+                          gradient, so from then on rnn_zero_grad, rnn_clip_grad_norm and
+                          rnn_sgd_step cover every embedding row, for the rest of the model's life
+                          (otherwise they skip the rows no rnn_backward touched) */
     int rows;
     int cols;
     size_t size;       /* rows * cols */
@@ -843,7 +850,9 @@ RNN_API int rnn_model_get_app_data(const rnn_model *m, const void **data, size_t
 RNN_API int rnn_model_get_hidden_grad(const rnn_model *m, int batch, float *dh, float *dc);
 
 /* The whole parameter block and gradient block, `count` floats each, in parameters() order (each
- * rnn_param is a view into them): for data-parallel drivers that reduce all gradients at once. */
+ * rnn_param is a view into them): for data-parallel drivers that reduce all gradients at once.
+ * data, grad and count may each be NULL; a grad asked for makes the block passes dense for the
+ * rest of the model's life (see rnn_param.grad); data alone does not. */
 RNN_API int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count);
 #endif
 

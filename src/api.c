@@ -50,6 +50,7 @@ void rnn_model_free(rnn_model *m)
     rnn__ctx_free(&m->train);
     rnn__free(&m->al, m->params);
     rnn__free(&m->al, m->grads);
+    rnn__free(&m->al, m->touched);
     rnn__model_quantize_free(m);
     rnn__adamw_free(m);
     rnn__vocab_clear(m);
@@ -498,7 +499,9 @@ static int fill_param(const rnn_model *m, const rnn__tensor *t, rnn_param *out)
     p.size = (size_t)t->rows * t->cols;
     char msg[RNN_ERR_LEN];
     int rc = rnn__struct_write(&rnn__param_layout, out, &p, msg, sizeof msg);
-    return rc ? rnn__fail((rnn_model *)m, rc, "%s", msg) : RNN_OK;
+    if (rc) return rnn__fail((rnn_model *)m, rc, "%s", msg);
+    rnn__grads_exposed(m);
+    return RNN_OK;
 }
 
 int rnn_param_get(const rnn_model *m, int index, rnn_param *out)
@@ -525,7 +528,7 @@ int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *
     if (!m) return RNN_ERR_INVALID;
     if (m->wtype) return rnn__check_trainable((rnn_model *)m, "rnn_param_get_block");
     if (data) *data = m->params;
-    if (grad) *grad = m->grads;
+    if (grad) *grad = m->grads, rnn__grads_exposed(m);
     if (count) *count = m->nparams;
     return RNN_OK;
 }

@@ -43,6 +43,7 @@ void rnn__k_log_softmax(float *dst, const float *src, const float *bias, float m
 void rnn__k_scale(float *a, float s, size_t n) { PICK(scale, a, s, n); }
 void rnn__k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, dst, src, shift, n); }
 double rnn__k_sumsq(const float *a, size_t n) { return PICK(sumsq, a, n); }
+double rnn__k_sumsq_from(double total, const float *a, size_t n) { return PICK(sumsq_from, total, a, n); }
 double rnn__k_sum(const float *a, size_t n) { return PICK(sum, a, n); }
 void rnn__k_axpy(float *p, float alpha, const float *g, size_t n) { PICK(axpy, p, alpha, g, n); }
 void rnn__k_add(float *acc, const float *a, size_t n) { PICK(add, acc, a, n); }

@@ -38,6 +38,10 @@ void rnn__k_sub(float *dst, const float *src, float shift, int n);
 /* sum of squares / sum, summed as rnn__k_exp_sum's */
 double rnn__k_sumsq(const float *a, size_t n);
 double rnn__k_sum(const float *a, size_t n);
+/* total + rnn__k_sumsq(a, n), the sum carried on from total: the sum of squares of a run cut into
+ * pieces of 1024 elements (the last may be shorter) is the chain of this call over the pieces, to
+ * the bit, and a piece of zeros adds nothing, so a pass may leave out pieces known to be zero */
+double rnn__k_sumsq_from(double total, const float *a, size_t n);
 /* p[k] += alpha * g[k] (multiply, then add: no fused multiply-add) */
 void rnn__k_axpy(float *p, float alpha, const float *g, size_t n);
 /* acc[k] += a[k] */
@@ -65,6 +69,7 @@ void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, 
     void P##scale(float *a, float s, size_t n);                                                     \
     void P##sub(float *dst, const float *src, float shift, int n);                                  \
     double P##sumsq(const float *a, size_t n);                                                      \
+    double P##sumsq_from(double total, const float *a, size_t n);                                   \
     double P##sum(const float *a, size_t n);                                                        \
     void P##axpy(float *p, float alpha, const float *g, size_t n);                                  \
     void P##add(float *acc, const float *a, size_t n);                                              \

@@ -104,14 +104,14 @@ float KNAME(bias_max)(const float *row, const float *bias, int n)
     return mx;
 }
 
-/* The one summation of the kernels, in the order described at the top: the sum over k of a[k]
- * (T_SUM), a[k]^2 (T_SUMSQ) or exp(a[k] (+ bias[k]) - shift) (T_EXP; stored back into a[k] when
- * store; bias may be NULL). term and store are constants at every call, so each use compiles to
- * its own loop. */
+/* The one summation of the kernels, in the order described at the top: total0 plus the sum over
+ * k of a[k] (T_SUM), a[k]^2 (T_SUMSQ) or exp(a[k] (+ bias[k]) - shift) (T_EXP; stored back into
+ * a[k] when store; bias may be NULL). term and store are constants at every call, so each use
+ * compiles to its own loop. */
 enum { T_SUM, T_SUMSQ, T_EXP };
-KINL double sum16(float *a, const float *bias, float shift, size_t n, int term, int store_exp)
+KINL double sum16(double total0, float *a, const float *bias, float shift, size_t n, int term, int store_exp)
 {
-    double total = 0;
+    double total = total0;
     vf sh = splat(shift);
     size_t k = 0;
     while (k + 16 <= n) {
@@ -149,7 +149,7 @@ KINL double sum16(float *a, const float *bias, float shift, size_t n, int term, 
 /* sum_k exp(row[k] (+ bias[k]) - shift), optionally stored; bias may be NULL */
 double KNAME(exp_sum)(float *row, const float *bias, float shift, int n, int store_exp)
 {
-    return store_exp ? sum16(row, bias, shift, (size_t)n, T_EXP, 1) : sum16(row, bias, shift, (size_t)n, T_EXP, 0);
+    return store_exp ? sum16(0, row, bias, shift, (size_t)n, T_EXP, 1) : sum16(0, row, bias, shift, (size_t)n, T_EXP, 0);
 }
 
 void KNAME(log_softmax)(float *dst, const float *src, const float *bias, float mx, float logsum, int n)
@@ -174,8 +174,9 @@ void KNAME(sub)(float *dst, const float *src, float shift, int n)
 }
 
 /* (the const is kept: T_SUM and T_SUMSQ never store) */
-double KNAME(sumsq)(const float *a, size_t n) { return sum16((float *)a, NULL, 0.0f, n, T_SUMSQ, 0); }
-double KNAME(sum)(const float *a, size_t n) { return sum16((float *)a, NULL, 0.0f, n, T_SUM, 0); }
+double KNAME(sumsq)(const float *a, size_t n) { return sum16(0, (float *)a, NULL, 0.0f, n, T_SUMSQ, 0); }
+double KNAME(sumsq_from)(double total, const float *a, size_t n) { return sum16(total, (float *)a, NULL, 0.0f, n, T_SUMSQ, 0); }
+double KNAME(sum)(const float *a, size_t n) { return sum16(0, (float *)a, NULL, 0.0f, n, T_SUM, 0); }
 
 void KNAME(axpy)(float *p, float alpha, const float *g, size_t n)
 {

@@ -328,6 +328,7 @@ void rnn__run_backward(rnn_model *m, rnn__ctx *x)
     for (size_t r = 0; r < N; r++) {
         rnn__k_add(denc + (size_t)buf->tok[r] * E, d1 + r * E, (size_t)E);
     }
+    rnn__grads_touch(m, buf->tok, N);
     x->pending = 0;
     x->have_dstate = 1;
 }

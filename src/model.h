@@ -162,6 +162,14 @@ struct rnn_model {
     rnn__tensor *tensors;  /* PyTorch's parameters() order */
     rnn__layer_params *layers;
     size_t enc, dec_w, dec_b; /* offsets; dec_w == enc when tied (unused when adaptive) */
+    /* The embedding's gradient rows that may be nonzero: bit r of touched is set when the
+     * embedding's backward adds into row r, and cleared by rnn_zero_grad; every other row holds
+     * +0.0 (set when the block was made or last zeroed, written by nothing since), so the block
+     * passes leave those rows out (params.c). NULL for a tied model (the decoder's gradient covers
+     * every row). grad_exposed: a gradient pointer was handed out (rnn_param_get / find /
+     * get_block), so the caller may have written any row: the passes are dense from then on. */
+    uint64_t *touched;
+    int grad_exposed;
     rnn__adaptive ad;      /* the adaptive output layer (ad.nc 0: the full one) */
 
     rnn__ctx train;        /* the model's own context */
@@ -205,9 +213,18 @@ struct rnn_state {
 int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *al);
 /* params.c: one pass over the whole gradient block (and parameters, for AXPY): zero it, return its
  * squared norm, scale it by a, or params += a * grads; cut into fixed chunks on the training pool,
- * so the norm does not depend on the thread count */
+ * so the norm does not depend on the thread count. Leaves out the embedding rows m->touched says
+ * are zero (unless m->grad_exposed), with the dense pass's results to the bit. */
 enum { RNN__ZERO, RNN__SUMSQ, RNN__SCALE, RNN__AXPY };
 double rnn__params_pass(rnn_model *m, int op, float a);
+
+/* params.c: the embedding's backward added into the rows of the n tokens tok (m->touched) */
+void rnn__grads_touch(rnn_model *m, const int32_t *tok, size_t n);
+/* a gradient pointer is handed out (api.c): the passes are dense for the model's life */
+static inline void rnn__grads_exposed(const rnn_model *m)
+{
+    if (m->grads) ((rnn_model *)m)->grad_exposed = 1; /* (the handle is never const itself) */
+}
 
 /* model.c: contexts */
 int rnn__ctx_init(rnn__ctx *x, const rnn_model *m, rnn__err *err);

@@ -92,6 +92,12 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
     m->grads = rnn__alloc(&m->al, bytes);
     if (!m->params || !m->grads) goto nomem;
     memset(m->grads, 0, bytes);
+    if (!m->cfg.tied) { /* the embedding's touched rows (none yet) */
+        size_t words = ((size_t)V + 63) / 64;
+        m->touched = rnn__alloc(&m->al, words * sizeof *m->touched);
+        if (!m->touched) goto nomem;
+        memset(m->touched, 0, words * sizeof *m->touched);
+    }
 
     /* initialisation as the PyTorch example (init_weights) and nn.RNN/LSTM/GRU's reset_parameters;
      * the adaptive layer's tensors, after the layers', as nn.Linear's reset_parameters: weight and
@@ -119,14 +125,74 @@ nomem:
 
 /* Whole-block passes over the parameters and gradients, cut into RNN_BLOCK_CHUNKS fixed chunks
  * (multiples of 1024 floats) that the pool's threads share: the norm's sum is the same whatever the
- * number of threads. */
+ * number of threads.
+ *
+ * Sparse passes: a step's tokens touch at most batch x steps rows of the V x E embedding, and its
+ * other rows' gradients are +0.0 (m->touched), so the passes leave them out with the dense pass's
+ * bits: zeroing them changes nothing; scaling them gives +0.0 (coef > 0); the update adds
+ * alpha * +0.0, which is -0.0 when alpha = -lr has its sign bit set (lr >= +0), and p + -0.0 is p
+ * for every p (+0.0, -0.0, inf, NaN), so only then (a negative lr would turn a -0.0 weight into
+ * +0.0); the norm's chunk sums are chains over 1024-float pieces (rnn__k_sumsq_from), to which a
+ * piece of zeros adds +0.0, so the pieces holding only untouched rows are left out. */
 #define RNN_BLOCK_CHUNKS 64
+#define RNN_PIECE 1024 /* the kernels' sums flush every 1024 floats (kernels_body.h) */
 typedef struct block_job {
     rnn_model *m;
-    int op;
+    int op, sparse;
     float a;
     double part[RNN_BLOCK_CHUNKS];
 } block_job;
+
+static void dense_op(const block_job *j, size_t b, size_t e)
+{
+    float *g = j->m->grads + b;
+    switch (j->op) {
+    case RNN__ZERO: memset(g, 0, (e - b) * sizeof(float)); break;
+    case RNN__SCALE: rnn__k_scale(g, j->a, e - b); break;
+    default: rnn__k_axpy(j->m->params + b, j->a, g, e - b); break;
+    }
+}
+
+/* the first touched row in [r, end), or end */
+static size_t next_touched(const uint64_t *bits, size_t r, size_t end)
+{
+    while (r < end) {
+        uint64_t w = bits[r / 64] >> (r % 64);
+        if (w) return r + (size_t)__builtin_ctzll(w) < end ? r + (size_t)__builtin_ctzll(w) : end;
+        r = (r / 64 + 1) * 64;
+    }
+    return end;
+}
+
+/* [b, e) of the block, the embedding's untouched rows left out: the norm's chain over the pieces
+ * of 1024 floats from b that hold anything else; the other passes over the rest, row by row */
+static void sparse_chunk(block_job *j, int c, size_t b, size_t e)
+{
+    const rnn_model *m = j->m;
+    size_t E = (size_t)m->cfg.emb_size, es = m->enc, ee = es + (size_t)m->cfg.vocab_size * E;
+    if (j->op == RNN__SUMSQ) {
+        double total = 0;
+        for (size_t k = b; k < e; k += RNN_PIECE) {
+            size_t n = e - k < RNN_PIECE ? e - k : RNN_PIECE;
+            size_t r1 = k < es || k + n > ee ? 0 : (k + n - es + E - 1) / E; /* (0: floats outside it) */
+            if (!r1 || next_touched(m->touched, (k - es) / E, r1) < r1) total = rnn__k_sumsq_from(total, m->grads + k, n);
+        }
+        j->part[c] = total;
+        return;
+    }
+    size_t lo = b > es ? b : es, hi = e < ee ? e : ee; /* the embedding's floats in the chunk */
+    if (lo >= hi) {
+        dense_op(j, b, e);
+        return;
+    }
+    if (b < lo) dense_op(j, b, lo);
+    if (hi < e) dense_op(j, hi, e);
+    size_t end = (hi - es + E - 1) / E;
+    for (size_t r = next_touched(m->touched, (lo - es) / E, end); r < end; r = next_touched(m->touched, r + 1, end)) {
+        size_t rb = es + r * E, re = rb + E;
+        dense_op(j, rb > lo ? rb : lo, re < hi ? re : hi);
+    }
+}
 
 static void block_part(void *arg, int part, int parts)
 {
@@ -134,14 +200,10 @@ static void block_part(void *arg, int part, int parts)
     size_t n = j->m->nparams;
     for (int c = part; c < RNN_BLOCK_CHUNKS; c += parts) {
         size_t b, e;
-        rnn__split(n, c, RNN_BLOCK_CHUNKS, 1024, &b, &e);
-        float *g = j->m->grads + b;
-        switch (j->op) {
-        case RNN__ZERO: memset(g, 0, (e - b) * sizeof(float)); break;
-        case RNN__SUMSQ: j->part[c] = rnn__k_sumsq(g, e - b); break;
-        case RNN__SCALE: rnn__k_scale(g, j->a, e - b); break;
-        default: rnn__k_axpy(j->m->params + b, j->a, g, e - b); break;
-        }
+        rnn__split(n, c, RNN_BLOCK_CHUNKS, RNN_PIECE, &b, &e);
+        if (j->sparse) sparse_chunk(j, c, b, e);
+        else if (j->op == RNN__SUMSQ) j->part[c] = rnn__k_sumsq(j->m->grads + b, e - b);
+        else dense_op(j, b, e);
     }
 }
 
@@ -149,10 +211,19 @@ double rnn__params_pass(rnn_model *m, int op, float a)
 {
     block_job j;
     j.m = m, j.op = op, j.a = a;
+    j.sparse = m->touched && !m->grad_exposed && (op != RNN__AXPY || signbit(a));
     rnn__pool_run(m->train.pool, block_part, &j);
     double total = 0;
     if (op == RNN__SUMSQ)
         for (int c = 0; c < RNN_BLOCK_CHUNKS; c++) total += j.part[c];
+    if (op == RNN__ZERO && m->touched) /* every row is zero again */
+        memset(m->touched, 0, ((size_t)m->cfg.vocab_size + 63) / 64 * sizeof *m->touched);
     return total;
 }
 
+/* After the embedding's backward added into the rows of the n tokens tok */
+void rnn__grads_touch(rnn_model *m, const int32_t *tok, size_t n)
+{
+    if (!m->touched) return;
+    for (size_t r = 0; r < n; r++) m->touched[(uint32_t)tok[r] / 64] |= 1ull << ((uint32_t)tok[r] % 64);
+}
