@@ -1055,10 +1055,10 @@ static void op_static(fz *z)
 {
     fz_in *in = &z->in;
     unsigned sel = fz_u8(in);
-    int lim = (int)(sel % 9) - 1;
+    int lim = (int)(sel % 10) - 1; /* -1, every limit (0 .. RNN_LIMIT_CUTOFFS), one past the last */
     int64_t v = -1;
     int rc = rnn_limit_get(lim, &v);
-    if (lim >= 0 && lim <= RNN_LIMIT_REPEAT_WINDOW) FZ_ASSERT(rc == RNN_OK && v > 0, "limit %d = %d (%lld)", lim, rc, (long long)v);
+    if (lim >= 0 && lim <= RNN_LIMIT_CUTOFFS) FZ_ASSERT(rc == RNN_OK && v > 0, "limit %d = %d (%lld)", lim, rc, (long long)v);
     else FZ_ASSERT(rc == RNN_ERR_INVALID, "limit %d = %d", lim, rc);
     FZ_ASSERT(rnn_limit_get(RNN_LIMIT_DIM, NULL) == RNN_ERR_INVALID, "limit_get(NULL)");
     int cell = (int)(fz_u8(in) % (RNN_CELL_COUNT + 2)) - 1, id = -5;
