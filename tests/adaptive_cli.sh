@@ -214,20 +214,7 @@ check "the checkpoint stores --adaptive-cutoffs" grep -aq '^adaptive_cutoffs=20,
 check "the checkpoint stores --head-bias" grep -aq '^head_bias=1$' "$W/B.rnn.ckpt"
 check "the checkpoint stores --div-value (0: not given, 4)" grep -aq '^div_value=0x0p+0$' "$W/B.rnn.ckpt"
 
-# wait_for FILE PATTERN COUNT PID: until COUNT lines of FILE match PATTERN (1 if the run ended first)
-wait_for() {
-    polls=0
-    while [ $polls -lt 6000 ]; do
-        polls=$((polls + 1))
-        n=$(grep -c "$2" "$1" 2>/dev/null || true)
-        [ "${n:-0}" -ge "$3" ] && return 0
-        grep -q '^| End of training' "$1" 2>/dev/null && return 1
-        kill -0 "$4" 2>/dev/null || return 1
-        sleep 0.01
-    done
-    return 1
-}
-# stopped NAME SIGNAL EPOCH N: the run is sent SIGNAL after the N-th log line of EPOCH, then resumed
+# wait_for: tests/lib/harness.sh
 stopped() {
     S=$W/$1.rnn
     # shellcheck disable=SC2086

@@ -39,19 +39,7 @@ check "the checkpoint holds AdamW's state (ADMW)" grep -aq 'ADMW' "$W/B.rnn.ckpt
 check "the best model holds no AdamW state" sh -c "! grep -aq ADMW '$W/A.rnn'"
 
 # ---- killed or stopped, resumed until the run completes ----------------------------------------------
-# wait_for FILE PATTERN COUNT PID: until COUNT lines of FILE match PATTERN (1 if the run ended first)
-wait_for() {
-    polls=0
-    while [ $polls -lt 6000 ]; do
-        polls=$((polls + 1))
-        n=$(grep -c "$2" "$1" 2>/dev/null || true)
-        [ "${n:-0}" -ge "$3" ] && return 0
-        grep -q '^| End of training' "$1" 2>/dev/null && return 1
-        kill -0 "$4" 2>/dev/null || return 1
-        sleep 0.01
-    done
-    return 1
-}
+# wait_for: tests/lib/harness.sh
 
 # stopped NAME SIGNAL EPOCH N: the run is sent SIGNAL after the N-th log line of EPOCH, then resumed
 stopped() {

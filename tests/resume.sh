@@ -40,20 +40,7 @@ check "checkpoints do not change the logged losses" cmp -s "$W/B.losses" "$W/A.l
 check "the last checkpoint is written" test -s "$W/B.rnn.ckpt"
 
 # ---- (b) killed runs, resumed until they complete ------------------------------------------------
-# wait_for FILE PATTERN COUNT PID: until COUNT lines of FILE match PATTERN (1 if the run ended
-# first, or after 60 s)
-wait_for() {
-    polls=0
-    while [ $polls -lt 6000 ]; do
-        polls=$((polls + 1))
-        n=$(grep -c "$2" "$1" 2>/dev/null || true)
-        [ "${n:-0}" -ge "$3" ] && return 0
-        grep -q '^| End of training' "$1" 2>/dev/null && return 1
-        kill -0 "$4" 2>/dev/null || return 1
-        sleep 0.01
-    done
-    return 1
-}
+# wait_for: tests/lib/harness.sh
 
 midrun=0
 # scenario NAME STOP...: starts the run with --checkpoint-every 1; each STOP ends one segment:

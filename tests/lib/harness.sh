@@ -5,6 +5,8 @@
 #   one_line_error STATUS DESC   the last run exited with STATUS (x: any non-zero) and printed
 #                             exactly one stderr line "rnnlm: ..."
 #   expect_error STATUS DESC CMD...   run + one_line_error, and no $W/bad.* output file left
+#   wait_for FILE PATTERN COUNT PID   until COUNT lines of FILE match PATTERN: 0; 1 when the run
+#                             (PID) ended or printed "End of training" first, or after 60 s
 #   mpi_env                   the environment for mpirun in tests: as root, oversubscribed, and
 #                             under the sanitizer build without LeakSanitizer (below)
 #   and the generators of tests/lib/corpus.sh
@@ -53,4 +55,18 @@ mpi_env() {
         ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
         export ASAN_OPTIONS
     fi
+}
+
+# wait_for FILE PATTERN COUNT PID (see the top)
+wait_for() {
+    polls=0
+    while [ $polls -lt 6000 ]; do
+        polls=$((polls + 1))
+        n=$(grep -c "$2" "$1" 2>/dev/null || true)
+        [ "${n:-0}" -ge "$3" ] && return 0
+        grep -q '^| End of training' "$1" 2>/dev/null && return 1
+        kill -0 "$4" 2>/dev/null || return 1
+        sleep 0.01
+    done
+    return 1
 }
