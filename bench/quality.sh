@@ -16,7 +16,9 @@
 #   QUALITY_RUNS="torch-adaptive" sh bench/quality.sh     only PyTorch's adaptive model
 #   QUALITY_MAX_BATCHES=50 sh bench/quality.sh            a smoke run (50 batches, whole valid/test)
 #
-# Knobs (environment): QUALITY_DATA (../shared/data/wikitext-2), QUALITY_RUNS ("ours-full
+# Knobs (environment): QUALITY_SEEDS (1111; a list, e.g. "1111 1 2": every run once per seed, in
+# turn, and each run's figure is the geometric mean over its seeds, i.e. the mean test loss
+# exponentiated), QUALITY_DATA (../shared/data/wikitext-2), QUALITY_RUNS ("ours-full
 # ours-adaptive torch-adaptive"; torch-full may be added), QUALITY_EPOCHS (1), QUALITY_CUTOFFS
 # (2000,10000), QUALITY_DIV_VALUE (4), QUALITY_HEAD_BIAS (0; 1 adds --head-bias), QUALITY_THREADS
 # (1: rnnlm --threads and torch.set_num_threads, OPENBLAS_NUM_THREADS=1 for both),
@@ -33,6 +35,7 @@ EPOCHS=${QUALITY_EPOCHS:-1}
 CUTOFFS=${QUALITY_CUTOFFS:-2000,10000}
 DIV=${QUALITY_DIV_VALUE:-4}
 THREADS=${QUALITY_THREADS:-1}
+SEEDS=${QUALITY_SEEDS:-1111}
 MAXB=${QUALITY_MAX_BATCHES:-0}
 OUT=build/bench/quality
 mkdir -p "$OUT"
@@ -48,45 +51,50 @@ export OPENBLAS_NUM_THREADS=1
 failed=0
 summary=$OUT/summary.txt
 : > "$summary"
+for seed in $SEEDS; do
 for name in $RUNS; do
+    tag=$name
+    [ "$SEEDS" = 1111 ] || tag=$name-seed$seed
     case $name in
-    ours-full) set -- bin/rnnlm train $COMMON --save "$OUT/$name.model" ;;
-    ours-adaptive) set -- bin/rnnlm train $COMMON $AD --save "$OUT/$name.model" ;;
-    torch-full) set -- "$PYTHON" bench/torch_main.py $COMMON --save "$OUT/$name.pt" ;;
-    torch-adaptive) set -- "$PYTHON" bench/torch_main.py $COMMON $AD --save "$OUT/$name.pt" ;;
+    ours-full) set -- bin/rnnlm train $COMMON --seed "$seed" --save "$OUT/$tag.model" ;;
+    ours-adaptive) set -- bin/rnnlm train $COMMON $AD --seed "$seed" --save "$OUT/$tag.model" ;;
+    torch-full) set -- "$PYTHON" bench/torch_main.py $COMMON --seed "$seed" --save "$OUT/$tag.pt" ;;
+    torch-adaptive) set -- "$PYTHON" bench/torch_main.py $COMMON $AD --seed "$seed" --save "$OUT/$tag.pt" ;;
     *) echo "quality: unknown run '$name' (ours-full, ours-adaptive, torch-adaptive, torch-full)" >&2; exit 2 ;;
     esac
     if [ "$name" = ours-adaptive ] && ! bin/rnnlm train --help 2>&1 | grep -q -- '--adaptive-cutoffs'; then
         echo "quality: skip $name: this rnnlm has no 'train --adaptive-cutoffs' yet" >&2
-        echo "$name skipped" >> "$summary"
+        echo "$name $seed skipped" >> "$summary"
         continue
     fi
-    echo "quality: $* > $OUT/$name.log" >&2
+    echo "quality: $* > $OUT/$tag.log" >&2
     t0=$(date +%s)
-    if "$@" > "$OUT/$name.log" 2>&1; then
-        ppl=$(sed -n 's/.*End of training.*test ppl *\([0-9.]*\).*/\1/p' "$OUT/$name.log" | tail -n 1)
-        echo "$name ${ppl:-?} $(( $(date +%s) - t0 ))" >> "$summary"
+    if "$@" > "$OUT/$tag.log" 2>&1; then
+        ppl=$(sed -n 's/.*End of training.*test ppl *\([0-9.]*\).*/\1/p' "$OUT/$tag.log" | tail -n 1)
+        echo "$name $seed ${ppl:-?} $(( $(date +%s) - t0 ))" >> "$summary"
     else
-        echo "quality: $name FAILED (see $OUT/$name.log)" >&2
-        tail -n 5 "$OUT/$name.log" >&2
-        echo "$name failed" >> "$summary"
+        echo "quality: $tag FAILED (see $OUT/$tag.log)" >&2
+        tail -n 5 "$OUT/$tag.log" >&2
+        echo "$name $seed failed" >> "$summary"
         failed=1
     fi
 done
+done
 
-# the table: test perplexity, seconds, and the two comparisons of ours-adaptive
-awk -v epochs="$EPOCHS" -v cut="$CUTOFFS" -v maxb="$MAXB" '
-    { name[NR] = $1; ppl[$1] = $2; sec[$1] = $3 }
+# the table: test perplexity and seconds per run and seed; per run, the geometric mean of its
+# seeds' perplexities (the mean test loss, exponentiated), which the two comparisons use
+awk -v epochs="$EPOCHS" -v cut="$CUTOFFS" -v maxb="$MAXB" -v seeds="$SEEDS" '
+    { n = $1; if (!(n in seen)) { seen[n] = 1; order[++no] = n }
+      row[NR] = $0
+      if ($3 != "skipped" && $3 != "failed" && $3 != "?") { ls[n] += log($3); k[n]++ } }
     END {
-        printf "WikiText-2, default LSTM, %s epoch(s)%s; adaptive: cutoffs %s\n\n", epochs,
-               maxb ? sprintf(" of at most %s batches (a smoke run)", maxb) : "", cut
-        printf "| run | test ppl | seconds |\n|---|---:|---:|\n"
-        for (i = 1; i <= NR; i++) {
-            n = name[i]
-            if (ppl[n] == "skipped" || ppl[n] == "failed") printf "| %s | %s | |\n", n, ppl[n]
-            else printf "| %s | %s | %s |\n", n, ppl[n], sec[n]
-        }
-        a = ppl["ours-adaptive"] + 0; t = ppl["torch-adaptive"] + 0; f = ppl["ours-full"] + 0
+        printf "WikiText-2, default LSTM, %s epoch(s)%s; adaptive: cutoffs %s; seeds: %s\n\n", epochs,
+               maxb ? sprintf(" of at most %s batches (a smoke run)", maxb) : "", cut, seeds
+        printf "| run | seed | test ppl | seconds |\n|---|---:|---:|---:|\n"
+        for (i = 1; i <= NR; i++) { split(row[i], fl, " "); printf "| %s | %s | %s | %s |\n", fl[1], fl[2], fl[3], fl[4] }
+        printf "\n| run | seeds | geometric mean test ppl |\n|---|---:|---:|\n"
+        for (i = 1; i <= no; i++) { n = order[i]; if (k[n]) { g[n] = exp(ls[n] / k[n]); printf "| %s | %d | %.2f |\n", n, k[n], g[n] } }
+        a = g["ours-adaptive"] + 0; t = g["torch-adaptive"] + 0; f = g["ours-full"] + 0
         printf "\n"
         if (a > 0 && t > 0)
             printf "ours-adaptive / torch-adaptive test ppl: %.4f (target: within 3%%, i.e. <= 1.03): %s\n", a / t,

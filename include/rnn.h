@@ -708,7 +708,8 @@ typedef struct rnn_param {
                           rnn_param_find; rnn_param_get_block's grad) lets the caller write any
                           gradient, so from then on rnn_zero_grad, rnn_clip_grad_norm and
                           rnn_sgd_step cover every embedding row, for the rest of the model's life
-                          (otherwise they skip the rows no rnn_backward touched) */
+                          (otherwise they skip the rows no rnn_backward touched), but for the steps
+                          the expert rnn_param_declare_grad_rows covers */
     int rows;
     int cols;
     size_t size;       /* rows * cols */
@@ -852,8 +853,24 @@ RNN_API int rnn_model_get_hidden_grad(const rnn_model *m, int batch, float *dh, 
 /* The whole parameter block and gradient block, `count` floats each, in parameters() order (each
  * rnn_param is a view into them): for data-parallel drivers that reduce all gradients at once.
  * data, grad and count may each be NULL; a grad asked for makes the block passes dense for the
- * rest of the model's life (see rnn_param.grad); data alone does not. */
+ * rest of the model's life (see rnn_param.grad), except where rnn_param_declare_grad_rows says
+ * which embedding rows are nonzero; data alone does not. */
 RNN_API int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count);
+
+/*
+ * For a driver that writes into the gradient (a data-parallel all-reduce, librnn 1.2): declares
+ * that, until the next rnn_zero_grad, the embedding's gradient ("encoder.weight") is +0.0 in
+ * every row but rows[0 .. n) and the rows this model's own rnn_backward added into since the last
+ * rnn_zero_grad. rnn_zero_grad, rnn_clip_grad_norm and rnn_sgd_step then skip the other rows again,
+ * as they do before a gradient pointer is handed out, with the dense passes' results to the bit
+ * when the declaration is true; rows the caller wrote without declaring them are neither counted,
+ * applied nor zeroed (a false declaration is the caller's bug). rnn_zero_grad ends the declaration:
+ * the passes are dense again until the next one. rows may repeat and come in any order. A tied
+ * model (its decoder's gradient covers every row) accepts it and stays dense. RNN_ERR_INVALID
+ * (NULL rows with n > 0, a row outside [0, vocab_size): nothing is declared), RNN_ERR_STATE on a
+ * quantized model.
+ */
+RNN_API int rnn_param_declare_grad_rows(rnn_model *m, const int32_t *rows, size_t n);
 #endif
 
 #ifdef __cplusplus

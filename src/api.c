@@ -523,6 +523,21 @@ int rnn_param_find(const rnn_model *m, const char *name, rnn_param *out)
     return rnn__fail((rnn_model *)m, RNN_ERR_NOTFOUND, "no parameter named \"%.64s\"", name);
 }
 
+int rnn_param_declare_grad_rows(rnn_model *m, const int32_t *rows, size_t n)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_param_declare_grad_rows");
+    if (!rows && n > 0) return rnn__fail(m, RNN_ERR_INVALID, "rnn_param_declare_grad_rows: rows is NULL");
+    for (size_t i = 0; i < n; i++) /* all checked before any is marked: nothing changes on failure */
+        if (rows[i] < 0 || rows[i] >= m->cfg.vocab_size)
+            return rnn__fail(m, RNN_ERR_INVALID, "rnn_param_declare_grad_rows: rows[%zu] is %d, not a row of the "
+                             "embedding (0 .. %d)", i, (int)rows[i], m->cfg.vocab_size - 1);
+    if (!m->touched) return RNN_OK; /* tied: the passes are always dense */
+    rnn__grads_touch(m, rows, n);
+    m->grad_declared = 1;
+    return RNN_OK;
+}
+
 int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count)
 {
     if (!m) return RNN_ERR_INVALID;

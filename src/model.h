@@ -167,9 +167,11 @@ struct rnn_model {
      * +0.0 (set when the block was made or last zeroed, written by nothing since), so the block
      * passes leave those rows out (params.c). NULL for a tied model (the decoder's gradient covers
      * every row). grad_exposed: a gradient pointer was handed out (rnn_param_get / find /
-     * get_block), so the caller may have written any row: the passes are dense from then on. */
+     * get_block), so the caller may have written any row: the passes are dense from then on, except
+     * between rnn_param_declare_grad_rows (grad_declared: the caller added its rows to touched and
+     * promised every other row is zero) and the next rnn_zero_grad. */
     uint64_t *touched;
-    int grad_exposed;
+    int grad_exposed, grad_declared;
     rnn__adaptive ad;      /* the adaptive output layer (ad.nc 0: the full one) */
 
     rnn__ctx train;        /* the model's own context */

@@ -211,13 +211,13 @@ double rnn__params_pass(rnn_model *m, int op, float a)
 {
     block_job j;
     j.m = m, j.op = op, j.a = a;
-    j.sparse = m->touched && !m->grad_exposed && (op != RNN__AXPY || signbit(a));
+    j.sparse = m->touched && (!m->grad_exposed || m->grad_declared) && (op != RNN__AXPY || signbit(a));
     rnn__pool_run(m->train.pool, block_part, &j);
     double total = 0;
     if (op == RNN__SUMSQ)
         for (int c = 0; c < RNN_BLOCK_CHUNKS; c++) total += j.part[c];
-    if (op == RNN__ZERO && m->touched) /* every row is zero again */
-        memset(m->touched, 0, ((size_t)m->cfg.vocab_size + 63) / 64 * sizeof *m->touched);
+    if (op == RNN__ZERO && m->touched) /* every row is zero again; a declaration covered one step */
+        memset(m->touched, 0, ((size_t)m->cfg.vocab_size + 63) / 64 * sizeof *m->touched), m->grad_declared = 0;
     return total;
 }
 

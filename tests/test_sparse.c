@@ -12,6 +12,8 @@
  *   - a model that handed out a gradient pointer (rnn_param_get, rnn_param_find or
  *     rnn_param_get_block) in the middle of training, whose caller then writes into an untouched
  *     row's gradient: the norm counts it, rnn_sgd_step applies it, rnn_zero_grad clears it;
+ *   - rnn_param_declare_grad_rows: a model that handed out its gradient block, whose caller adds
+ *     rows and declares them, is sparse again (and the dense twin's bits) until rnn_zero_grad;
  *   - rnn__k_sumsq_from: a chain over 1024-float pieces, zero pieces left out, is rnn__k_sumsq.
  */
 #include "testutil.h"
@@ -220,6 +222,95 @@ START_TEST(test_exposed_write)
 }
 END_TEST
 
+/* rnn_param_declare_grad_rows (the MPI driver's call): a model that handed out its gradient block,
+ * whose caller adds "another rank's" gradient into an untouched row R and declares it, gets the
+ * dense twin's bits over 4 steps (kind 0 full, 1 adaptive; declared rows repeated and out of
+ * order); a value written into an undeclared untouched row Q is left out by the norm, the update
+ * and the zeroing (the passes are sparse again), and once rnn_zero_grad ended the declaration the
+ * next step's passes count it (dense again). */
+START_TEST(test_declared_rows)
+{
+    int kind = _i;
+    rnn_model *s = make(kind, 1), *d = make_dense(kind, 1);
+    float *ps, *pd, *gs, *gd;
+    size_t n;
+    ck_assert_int_eq(rnn_param_get_block(s, &ps, &gs, &n), RNN_OK);
+    ck_assert_int_eq(rnn_param_get_block(d, &pd, &gd, NULL), RNN_OK);
+    const size_t R = (size_t)MID + 2, Q = (size_t)MID + 5, es = s->enc;
+    for (int k = 0; k < 4; k++) {
+        trace ts, td;
+        for (int i = 0; i < 2; i++) {
+            rnn_model *m = i ? d : s;
+            float *g = i ? gd : gs;
+            trace *tr = i ? &td : &ts;
+            int32_t tok[B * (T + 1)];
+            tokens(k, tok);
+            ck_assert_int_eq(rnn_zero_grad(m), RNN_OK);
+            ck_assert_int_eq(rnn_forward(m, tok, tok + 1, B, T, T + 1, &tr->loss[k]), RNN_OK);
+            ck_assert_int_eq(rnn_backward(m), RNN_OK);
+            for (int c = 0; c < E; c++) g[es + R * E + (size_t)c] += 0.01f * (float)(c + k + 1); /* the other rank's row */
+            if (i == 0) {
+                int32_t rows[4] = {(int32_t)R, tok[0], (int32_t)R, tok[1]};
+                ck_assert_int_eq(rnn_param_declare_grad_rows(m, rows, 4), RNN_OK);
+            }
+            tr->sumsq[k] = rnn__params_pass(m, RNN__SUMSQ, 0.0f);
+            ck_assert_int_eq(rnn_clip_grad_norm(m, 0.25f, &tr->norm[k]), RNN_OK);
+            /* undeclared, a false promise: the update and the zeroing leave it out row by row (the
+               norm, by pieces of 1024 floats, might share a piece with a touched row) */
+            if (i == 0) g[es + Q * E + 3] = 1e3f;
+            ck_assert_int_eq(rnn_sgd_step(m, 0.5f), RNN_OK);
+            if (i == 0) ck_assert_int_eq(rnn_zero_grad(m), RNN_OK); /* (sparse: still declared) */
+            if (i == 0) ck_assert_msg(g[es + Q * E + 3] == 1e3f, "step %d: an undeclared row was zeroed", k);
+            if (k < 3) g[es + Q * E + 3] = 0.0f; /* (kept after the last step, for the check below) */
+        }
+        ck_assert_msg(same_bits(&ts.sumsq[k], &td.sumsq[k], sizeof(double)),
+                      "kind %d step %d: sum of squares %.17g, dense %.17g", kind, k, ts.sumsq[k], td.sumsq[k]);
+        ck_assert_msg(same_bits(ps, pd, n * sizeof(float)), "kind %d step %d: parameters differ", kind, k);
+    }
+    /* (the parameters' equality above says the update left Q's weights as they were) */
+    /* the zeroing after the last step ended the declaration: a step without one is dense and
+       counts Q's value, which that zeroing left */
+    int32_t tok[B * (T + 1)];
+    tokens(9, tok);
+    double loss, norm;
+    ck_assert_int_eq(rnn_forward(s, tok, tok + 1, B, T, T + 1, &loss), RNN_OK);
+    ck_assert_int_eq(rnn_backward(s), RNN_OK);
+    ck_assert_int_eq(rnn_clip_grad_norm(s, 1e9f, &norm), RNN_OK);
+    ck_assert_msg(norm >= 1e3, "after rnn_zero_grad the passes must be dense again (norm %g)", norm);
+    float before = ps[es + Q * E + 3];
+    ck_assert_int_eq(rnn_sgd_step(s, 0.5f), RNN_OK);
+    ck_assert_msg(ps[es + Q * E + 3] == before - 0.5f * 1e3f, "the dense update skipped row Q");
+    rnn_model_free(s), rnn_model_free(d);
+}
+END_TEST
+
+/* Bad arguments change nothing; a tied model accepts the call and stays dense. */
+START_TEST(test_declared_rows_errors)
+{
+    rnn_model *m = make(0, 1);
+    float *g;
+    ck_assert_int_eq(rnn_param_get_block(m, NULL, &g, NULL), RNN_OK);
+    int32_t bad[2] = {3, V};
+    ck_assert_int_eq(rnn_param_declare_grad_rows(m, bad, 2), RNN_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(rnn_model_errmsg(m), "rows[1] is 3000"));
+    bad[1] = -1;
+    ck_assert_int_eq(rnn_param_declare_grad_rows(m, bad, 2), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_param_declare_grad_rows(m, NULL, 1), RNN_ERR_INVALID);
+    ck_assert_int_eq(rnn_param_declare_grad_rows(NULL, bad, 1), RNN_ERR_INVALID);
+    ck_assert_int_eq(m->grad_declared, 0);
+    ck_assert(!(m->touched[3 / 64] >> 3 & 1)); /* row 3 of the refused call was not marked */
+    ck_assert_int_eq(rnn_param_declare_grad_rows(m, NULL, 0), RNN_OK); /* nothing but the others are zero */
+    ck_assert_int_eq(m->grad_declared, 1);
+    rnn_model_free(m);
+
+    m = make(2, 1); /* tied */
+    int32_t one = 5;
+    ck_assert_int_eq(rnn_param_declare_grad_rows(m, &one, 1), RNN_OK);
+    ck_assert_int_eq(m->grad_declared, 0);
+    rnn_model_free(m);
+}
+END_TEST
+
 START_TEST(test_sumsq_from_chain)
 {
     uint64_t s = 5;
@@ -251,6 +342,8 @@ int main(void)
     tcase_add_test(tc, test_negative_zero_weight_kept);
     tcase_add_test(tc, test_untouched_rows_skipped);
     tcase_add_loop_test(tc, test_exposed_write, 0, 3);
+    tcase_add_loop_test(tc, test_declared_rows, 0, 2);
+    tcase_add_test(tc, test_declared_rows_errors);
     tcase_add_test(tc, test_sumsq_from_chain);
     suite_add_tcase(s, tc);
     return tu_run(s);

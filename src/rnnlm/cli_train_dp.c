@@ -8,7 +8,9 @@
  * A step is the local forward and backward, the local gradient scaled by the rank's share of the
  * kept targets, one all-reduce over the gradient block (the gradient of the global mean loss), then
  * the same clip and SGD step on every rank. The all-reduce leaves out the embedding rows that no
- * rank's tokens touched (their gradient is zero everywhere): see dp_reduce. Validation and test
+ * rank's tokens touched (their gradient is zero everywhere): see dp_reduce; the rows it did reduce
+ * are declared to librnn (rnn_param_declare_grad_rows), whose clip, update and next zeroing then
+ * skip the others as in one process. Validation and test
  * give each rank a share of their
  * streams and sum the losses. Rank 0 alone prints, writes --metrics and saves; a checkpoint holds
  * the hidden state of all B streams (gathered on rank 0), so --resume works with any K.
@@ -127,6 +129,7 @@ typedef struct dp_exchange {
     size_t V, E;    /* the embedding's rows and width */
     uint32_t *seen; /* V bits: rows some rank's tokens touched this step */
     float *rows;    /* the touched rows, packed (V x E at most) */
+    int32_t *ids;   /* their ids, ascending (V at most) */
 } dp_exchange;
 
 void dp_teardown(trainer *t)
@@ -134,6 +137,7 @@ void dp_teardown(trainer *t)
     if (!t->dx) return;
     free(t->dx->seen);
     free(t->dx->rows);
+    free(t->dx->ids);
     free(t->dx);
     t->dx = NULL;
 }
@@ -165,7 +169,8 @@ static int exchange_setup(trainer *t)
     dx->V = (size_t)enc.rows, dx->E = (size_t)enc.cols;
     dx->seen = malloc(sizeof *dx->seen * ((dx->V + 31) / 32));
     dx->rows = malloc(sizeof *dx->rows * enc.size);
-    RETURN_ERROR_IF(!dx->seen || !dx->rows, CLI_RUNTIME, "out of memory");
+    dx->ids = malloc(sizeof *dx->ids * dx->V);
+    RETURN_ERROR_IF(!dx->seen || !dx->rows || !dx->ids, CLI_RUNTIME, "out of memory");
     dx->sparse = 1;
     return CLI_OK;
 }
@@ -188,7 +193,8 @@ static size_t pack_rows(dp_exchange *dx, float *g, const int32_t *tok, int rows,
     return u;
 }
 
-/* The reduced rows (packed in the last u slots) back to their places; the slots zeroed first. */
+/* The reduced rows (packed in the last u slots) back to their places, the slots zeroed first;
+   their ids to dx->ids. */
 static void unpack_rows(dp_exchange *dx, float *g, size_t u)
 {
     size_t E = dx->E, k = 0;
@@ -196,7 +202,7 @@ static void unpack_rows(dp_exchange *dx, float *g, size_t u)
     memcpy(dx->rows, slots, sizeof *g * u * E);
     memset(slots, 0, sizeof *g * u * E);
     for (size_t id = 0; id < dx->V; id++)
-        if (dx->seen[id >> 5] >> (id & 31) & 1u) memcpy(g + id * E, dx->rows + k++ * E, sizeof *g * E);
+        if (dx->seen[id >> 5] >> (id & 31) & 1u) dx->ids[k] = (int32_t)id, memcpy(g + id * E, dx->rows + k++ * E, sizeof *g * E);
 }
 
 int dp_reduce(trainer *t, const int32_t *tok, int rows, int steps, int stride, double *loss, size_t kept,
@@ -220,9 +226,14 @@ int dp_reduce(trainer *t, const int32_t *tok, int rows, int steps, int stride, d
     if (share != 1.0f)
         for (size_t i = from; i < n; i++) g[i] *= share;
     mpi_allreduce_floats(g + from, n - from);
-    if (dx->sparse) unpack_rows(dx, g, u);
+    int rc = RNN_OK;
+    if (dx->sparse) { /* the other rows are zero: the clip, the update and the next zeroing skip them */
+        unpack_rows(dx, g, u);
+        rc = rnn_param_declare_grad_rows(t->m, dx->ids, u);
+    }
     t->reduce_s += mpi_time() - t1;
     t->reduce_floats += mpi_size() > 1 ? (double)(n - from) : 0.0;
+    RETURN_ERROR_IF(rc != RNN_OK, CLI_RUNTIME, "cannot declare the reduced rows: %s", rnn_model_errmsg(t->m));
     return CLI_OK;
 }
 
