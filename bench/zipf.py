@@ -6,6 +6,7 @@ see bench/README.md). Run with Debian's python3-torch: /usr/bin/python3.
   zipf.py [--bench build/bench/bench] [--out build/bench] [--quick] [--vocabs 10000,33278,...]
           [--runs N] [--warmup W] [--train-batches N] [--threads 1,2] [--rule geometric|proportional]
           [--train-words N] [--seed S] [--exponent S] [--python /usr/bin/python3]
+          [--png bench/vocab_scan.png] [--report-only]
 
 Corpora (written under OUT/zipf/V<V>/, seeded, rewritten only when their settings change; nothing
 downloaded): V - 1 words "w0".."w{V-2}" plus data.py's "<eos>", so that the vocabulary data.py
@@ -30,8 +31,11 @@ the same at every V; proportional: [round(0.0601 V), round(0.3005 V)], WikiText-
 scaled with V (the head grows with V). div_value 4, no head bias.
 
 Writes OUT/vocab_raw.jsonl (one JSON line per measurement), OUT/vocab.md (the table, also
-printed) and, when matplotlib can be imported, OUT/vocab.png (tokens/s and peak memory against V,
-log-log).
+printed) and, when matplotlib can be imported, the plot --png (default bench/vocab_scan.png, beside
+bench/README.md: training tokens/s and peak memory against V, log-log, full and adaptive, ours and
+PyTorch's). Without matplotlib the scan still runs and says how to install it (Debian:
+apt-get install -y python3-matplotlib; for the bench only). --report-only rewrites the table and
+the plot from OUT/vocab_raw.jsonl without measuring.
 """
 import argparse, json, math, os, statistics, subprocess, sys, time
 
@@ -109,6 +113,8 @@ def main():
     p.add_argument('--exponent', type=float, default=1.0)
     p.add_argument('--python', default=os.environ.get('PYTHON', '/usr/bin/python3'))
     p.add_argument('--timeout', type=float, default=900, help='seconds per measurement')
+    p.add_argument('--png', default=os.path.join(HERE, 'vocab_scan.png'), help='the plot (needs matplotlib)')
+    p.add_argument('--report-only', action='store_true', help='table and plot from OUT/vocab_raw.jsonl, no runs')
     a = p.parse_args()
     if a.runs is None:
         a.runs = 1 if a.quick else 3
@@ -121,6 +127,17 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     raw = os.path.join(a.out, 'vocab_raw.jsonl')
     t_start = time.time()
+    if a.report_only:  # the settings of the run that wrote the raw file, for the table's header
+        lines = [json.loads(l) for l in open(raw) if l.startswith('{')]
+        meta = next((l for l in lines if l.get('kind') == 'meta'), {})
+        recs = [l for l in lines if l.get('kind') != 'meta']
+        for k in ('quick', 'runs', 'warmup', 'train_batches', 'rule', 'train_words', 'exponent', 'seed'):
+            if k in meta:
+                setattr(a, k, meta[k])
+        vocabs = sorted({r['V'] for r in recs})
+        threads = sorted({r['threads'] for r in recs})
+        report(recs, vocabs, threads, a, os.path.join(a.out, 'vocab.md'), a.png, 0)
+        return 0
 
     def log(msg):
         sys.stderr.write('bench-vocab: [%ds] %s\n' % (time.time() - t_start, msg))
@@ -174,8 +191,7 @@ def main():
                                 out.write(json.dumps(rec) + '\n')
                                 out.flush()
     log('done; raw runs in %s' % raw)
-    report(recs, vocabs, threads, a, os.path.join(a.out, 'vocab.md'), os.path.join(a.out, 'vocab.png'),
-           time.time() - t_start)
+    report(recs, vocabs, threads, a, os.path.join(a.out, 'vocab.md'), a.png, time.time() - t_start)
     return failed
 
 
@@ -246,26 +262,39 @@ def report(recs, vocabs, threads, a, md, png, seconds):
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
-        w.append('No plot: matplotlib cannot be imported by %s (the table above is the result).' % sys.executable)
+        w.append('No plot: matplotlib cannot be imported by %s (the table above is the result); for the plot '
+                 '(bench only): apt-get install -y python3-matplotlib' % sys.executable)
         w.append('')
+        sys.stderr.write('bench-vocab: no plot: matplotlib cannot be imported by %s; to get %s:\n'
+                         '    apt-get install -y python3-matplotlib\n' % (sys.executable, png))
         plt = None
     if plt is not None:
-        fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
-        for impl, name in (('ours', 'librnn'), ('torch', 'PyTorch')):
+        fig, ax = plt.subplots(1, 2, figsize=(11, 4.4))
+        # colour: librnn / PyTorch; line: full (solid) / adaptive (dashed); marker: thread count
+        for impl, name, colour in (('ours', 'librnn', 'tab:blue'), ('torch', 'PyTorch', 'tab:orange')):
             for output, style in (('full', '-'), ('adaptive', '--')):
-                for t in threads:
+                for t, marker in zip(threads, 'osD^v'):
                     xs = [V for V in vocabs if med(impl, V, output, t, 'train_tok_s')[0]]
-                    lab = '%s %s%s' % (name, output, '' if len(threads) == 1 else ' %d thr' % t)
-                    ax[0].plot(xs, [med(impl, V, output, t, 'train_tok_s')[0] for V in xs], style, marker='o', label=lab)
-                    ax[1].plot(xs, [med(impl, V, output, t, 'peak_rss_mb')[0] for V in xs], style, marker='o', label=lab)
-        for x, title in ((ax[0], 'training tokens/s'), (ax[1], 'peak memory (MiB)')):
+                    if not xs:
+                        continue
+                    lab = '%s %s%s' % (name, output, '' if len(threads) == 1 else ', %d threads' % t)
+                    for x, key in ((ax[0], 'train_tok_s'), (ax[1], 'peak_rss_mb')):
+                        x.plot(xs, [med(impl, V, output, t, key)[0] for V in xs], style, color=colour, marker=marker,
+                               label=lab)
+        for x, title in ((ax[0], 'training tokens/s (higher is better)'), (ax[1], 'peak memory, MiB (lower is better)')):
             x.set_xscale('log')
             x.set_yscale('log')
-            x.set_xlabel('vocabulary V')
-            x.set_title(title)
+            x.set_xlabel('vocabulary size V (Zipf corpus)')
+            x.set_xticks(vocabs)
+            x.set_xticklabels(['%dk' % round(V / 1000) for V in vocabs])
+            x.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            x.set_title(title, fontsize=10)
             x.grid(True, which='both', alpha=0.3)
         ax[0].legend(fontsize=8)
+        fig.suptitle('Training cost against the vocabulary: default LSTM, batch 20, bptt 35, %s' % (
+            'quick run (not a measurement)' if a.quick else '%d run(s), medians' % a.runs), fontsize=10)
         fig.tight_layout()
         fig.savefig(png, dpi=100)
         w.append('Plot: %s' % png)

@@ -1,4 +1,4 @@
-/* kernels.c -- see kernels.h: the 4-lane build of kernels_body.h, the 16-lane build's dispatch,
+/* kernels.c -- see kernels.h: the 4-lane build of kernels_body.h, the wider builds' dispatch,
  * and the row-wise dot products. */
 #include "kernels.h"
 
@@ -16,18 +16,25 @@ float rnn__expf(float x) { return expf1(x); }
 float rnn__tanhf(float x) { return tanhf1(x); }
 float rnn__sigmoid(float x) { return sigmoid1(x); }
 
-/* The 16-lane build (kernels_avx512.c), taken when the CPU and the OS support AVX-512F. Both
- * builds give the same bits (kernels_body.h), so this choice never changes a result. */
+/* The 16-lane build (kernels_avx512.c), taken when the CPU and the OS support AVX-512F, else the
+ * 8-lane one (kernels_avx2.c) where they support AVX2. All builds give the same bits
+ * (kernels_body.h), so this choice never changes a result. */
 #if RNN_HAVE_K16
 int rnn__k_wide(void) { return __builtin_cpu_supports("avx512f"); }
-#define PICK(name, ...) (rnn__k_wide() ? rnn__k16_##name(__VA_ARGS__) : rnn__k4_##name(__VA_ARGS__))
+int rnn__k_avx2(void) { return __builtin_cpu_supports("avx2"); }
+#define PICK(name, ...)                                                                             \
+    (rnn__k_wide()   ? rnn__k16_##name(__VA_ARGS__)                                                 \
+     : rnn__k_avx2() ? rnn__k8_##name(__VA_ARGS__)                                                  \
+                     : rnn__k4_##name(__VA_ARGS__))
 #else
 int rnn__k_wide(void) { return 0; }
+int rnn__k_avx2(void) { return 0; }
 #define PICK(name, ...) rnn__k4_##name(__VA_ARGS__)
 #endif
 
 float rnn__k_add_bias_max(float *row, const float *bias, int n) { return PICK(add_bias_max, row, bias, n); }
 float rnn__k_bias_max(const float *row, const float *bias, int n) { return PICK(bias_max, row, bias, n); }
+float rnn__k_max(const float *row, int n) { return PICK(max, row, n); }
 double rnn__k_exp_sum_bias(float *row, const float *bias, float shift, int n, int store_exp)
 {
     return PICK(exp_sum, row, bias, shift, n, store_exp);

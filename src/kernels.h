@@ -1,7 +1,8 @@
 /*
  * kernels.h -- the element-wise loops of the hot path, written once (kernels_body.h, GCC/clang
- * vector extensions) and built twice: 4 lanes (SSE2 on x86-64, NEON on arm64) and, on x86-64,
- * 16 lanes for CPUs with AVX-512F, picked per call. Every element is computed by the same
+ * vector extensions) and built for 4 lanes (SSE2 on x86-64, NEON on arm64) and, on x86-64, again
+ * for 8 lanes (CPUs with AVX2) and 16 lanes (CPUs with AVX-512F), the widest the CPU runs picked
+ * per call. Every element is computed by the same
  * operations and every sum in the same order (16 partial sums) in both, so results do not depend
  * on the build taken or on the compiler's instruction choices.
  */
@@ -18,11 +19,16 @@
 #endif
 /* 1 when the 16-lane build runs on this machine */
 int rnn__k_wide(void);
+/* 1 when the 8-lane build can run on this machine (it is taken when the 16-lane one cannot) */
+int rnn__k_avx2(void);
 
 /* row[k] += bias[k]; returns max_k row[k] (-inf for n == 0; NaN propagates) */
 float rnn__k_add_bias_max(float *row, const float *bias, int n);
 /* returns max_k (row[k] + bias[k]) without writing (-inf for n == 0; NaN lanes are skipped) */
 float rnn__k_bias_max(const float *row, const float *bias, int n);
+/* returns max_k row[k] (-inf for n == 0; NaN entries are skipped; of a maximum of both +0 and -0
+ * either may come back, by the build) */
+float rnn__k_max(const float *row, int n);
 /* returns sum_k exp(row[k] - shift), 16 partial sums flushed to double every 1024 elements;
  * when store, row[k] = exp(row[k] - shift) */
 double rnn__k_exp_sum(float *row, float shift, int n, int store);
@@ -59,11 +65,12 @@ void rnn__k_dots(float *out, const float *a, const float *B, int ldb, int N, int
 /* rnn__k_dots for 4 rows a_r = a + r*lda into out_r = out + r*ldo at once (each B row is loaded once
  * for the 4): every output bit-identical to rnn__k_dots' */
 void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta);
-/* The two builds behind the rnn__k_* calls above (the tests compare them; rnn__k16_* only where
- * RNN_HAVE_K16 and only to be called when rnn__k_wide()). */
+/* The builds behind the rnn__k_* calls above (the tests compare them; rnn__k8_* and rnn__k16_*
+ * only where RNN_HAVE_K16, and only to be called when rnn__k_avx2() / rnn__k_wide()). */
 #define RNN_K_BUILD(P)                                                                              \
     float P##add_bias_max(float *row, const float *bias, int n);                                    \
     float P##bias_max(const float *row, const float *bias, int n);                                  \
+    float P##max(const float *row, int n);                                                          \
     double P##exp_sum(float *row, const float *bias, float shift, int n, int store_exp);            \
     void P##log_softmax(float *dst, const float *src, const float *bias, float mx, float logsum, int n); \
     void P##scale(float *a, float s, size_t n);                                                     \
@@ -79,6 +86,7 @@ void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, 
     void P##tanh(float *y, const float *x, int n);
 RNN_K_BUILD(rnn__k4_)
 #if RNN_HAVE_K16
+RNN_K_BUILD(rnn__k8_)
 RNN_K_BUILD(rnn__k16_)
 #endif
 /* the scalar versions, bit-identical to one lane of the vector code */

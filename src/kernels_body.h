@@ -1,12 +1,14 @@
 /*
  * kernels_body.h -- the element-wise kernels, written once and compiled twice: by kernels.c with
- * 4-lane vectors (the SSE2/NEON baseline) and by kernels_avx512.c with 16-lane vectors. The
+ * 4-lane vectors (the SSE2/NEON baseline), by kernels_avx2.c with 8-lane vectors and by
+ * kernels_avx512.c with 16-lane vectors. The
  * includer defines vf / vi (W lanes of float / int32), W, and KNAME(name) (the function names).
  *
  * Every element's value is computed by the same operations in both, and every sum runs in the
  * same order: 16 partial sums (lane i of the sum takes elements k with k % 16 == i), added in lane
  * order into a double every 1024 elements, then the tail (n % 16 elements) one by one. With
- * 4 lanes that is four accumulators per 16 elements. So both builds give the same bits.
+ * 4 lanes that is four accumulators per 16 elements, with 8 lanes two. So all builds give the same
+ * bits.
  */
 #if !defined(W) || !defined(KNAME)
 #error "define vf, vi, W and KNAME before including kernels_body.h"
@@ -101,6 +103,18 @@ float KNAME(bias_max)(const float *row, const float *bias, int n)
         float v = row[k] + bias[k];
         mx = v > mx ? v : mx;
     }
+    return mx;
+}
+
+/* max_k row[k] (-inf for n == 0; NaN lanes are skipped) */
+float KNAME(max)(const float *row, int n)
+{
+    vf m = splat(-INFINITY);
+    int k = 0;
+    for (; k + W <= n; k += W) m = vmax(load(row + k), m);
+    float mx = -INFINITY;
+    for (int j = 0; j < W; j++) mx = m[j] > mx ? m[j] : mx;
+    for (; k < n; k++) mx = row[k] > mx ? row[k] : mx;
     return mx;
 }
 

@@ -15,7 +15,8 @@
  *   modelfile.c  the model file and memory image (docs/FORMAT.md)
  *   optim.c      AdamW (rnn_adamw_step and its calls): the update and its state in the model
  *   workspace.c  the per-context arena and its layout; rng.c the generator; blas.c the one GEMM call
- *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx512.c, 16)
+ *   kernels.c    the element-wise loops (kernels_body.h, built for 4 lanes and, kernels_avx2.c and
+ *                kernels_avx512.c, 8 and 16)
  *   pool.c       librnn's own worker threads (rnn_model_set_threads), one pool per context
  */
 #ifndef RNN_MODEL_H

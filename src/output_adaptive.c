@@ -24,11 +24,12 @@ static int cluster_of(const rnn__adaptive *ad, int32_t y)
     return i;
 }
 
+/* The first maximum of v[0..n) (n >= 1), NaN entries skipped unless v[0] is one (then NaN): the
+ * vectorised maximum is the same value (of a maximum of both +0 and -0 either zero may come back,
+ * which changes no exp and no difference but the sign of an exact 0) */
 static float row_max(const float *v, int n)
 {
-    float mx = v[0];
-    for (int k = 1; k < n; k++) mx = v[k] > mx ? v[k] : mx;
-    return mx;
+    return v[0] != v[0] ? v[0] : rnn__k_max(v, n);
 }
 
 /* log_softmax of v[0..n) in place, in PyTorch's order; with `add`: plus add afterwards */

@@ -1,5 +1,5 @@
 /* test_kernels.c -- the vectorised element-wise kernels against libm and plain loops, and the
- * 16-lane (AVX-512F) build against the 4-lane one, bit for bit. */
+ * 8-lane (AVX2) and 16-lane (AVX-512F) builds against the 4-lane one, bit for bit. */
 #include "testutil.h"
 
 #include "kernels.h"
@@ -122,23 +122,47 @@ START_TEST(test_dots4_matches_dots)
 }
 END_TEST
 
-/* Every kernel of the 16-lane build gives the 4-lane build's bits: lengths around the 16-element
- * groups and the 1024-element flush, values spanning exp's overflow and underflow, NaN, +-0. */
+/* Every kernel of the 8-lane and 16-lane builds gives the 4-lane build's bits: lengths around the
+ * 16-element groups and the 1024-element flush, values spanning exp's overflow and underflow, NaN,
+ * +-0. Each build is run where the CPU has it. */
 #if RNN_HAVE_K16
+typedef struct kbuild {
+    const char *name;
+    float (*add_bias_max)(float *, const float *, int);
+    float (*bias_max)(const float *, const float *, int);
+    float (*max)(const float *, int);
+    double (*exp_sum)(float *, const float *, float, int, int);
+    void (*log_softmax)(float *, const float *, const float *, float, float, int);
+    void (*scale)(float *, float, size_t);
+    void (*sub)(float *, const float *, float, int);
+    double (*sumsq)(const float *, size_t);
+    double (*sumsq_from)(double, const float *, size_t);
+    double (*sum)(const float *, size_t);
+    void (*axpy)(float *, float, const float *, size_t);
+    void (*add)(float *, const float *, size_t);
+    void (*mul)(float *, const float *, size_t);
+    void (*sigmoid_bias)(float *, const float *, int);
+    void (*tanh_bias)(float *, const float *, int);
+    void (*tanh)(float *, const float *, int);
+} kbuild;
+#define KBUILD(P, label)                                                                            \
+    {label, P##add_bias_max, P##bias_max, P##max, P##exp_sum, P##log_softmax, P##scale, P##sub,     \
+     P##sumsq, P##sumsq_from, P##sum, P##axpy, P##add, P##mul, P##sigmoid_bias, P##tanh_bias, P##tanh}
+static const kbuild k4 = KBUILD(rnn__k4_, "4 lanes"), k8 = KBUILD(rnn__k8_, "8 lanes (AVX2)"),
+                    k16 = KBUILD(rnn__k16_, "16 lanes (AVX-512F)");
+
 static void fill(float *a, int n, uint64_t *s, float scale)
 {
     for (int i = 0; i < n; i++) a[i] = (float)((tu_uniform(s) - 0.5) * scale);
 }
-#define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(float) * (size_t)(n)) == 0, "n = %d: %s", n, #a)
-START_TEST(test_wide_build_same_bits)
+#define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(float) * (size_t)(n)) == 0, "%s, n = %d: %s", w->name, n, #a)
+/* the same value; a zero maximum may be +0 in one build and -0 in another (kernels.h) */
+#define SAME_MAX(a, b) ck_assert_msg((a) == (b) || ((a) != (a) && (b) != (b)), "%s, n = %d: max %g, %g", w->name, n, (double)(a), (double)(b))
+static void same_bits(const kbuild *w)
 {
-    if (!rnn__k_wide()) {
-        printf("kernels: this CPU has no AVX-512F; the 16-lane build is not run here\n");
-        return;
-    }
     enum { MAXN = 33278 };
-    static float x[MAXN], b[MAXN], r4[MAXN], r16[MAXN], o4[MAXN], o16[MAXN];
-    const int lens[] = {0, 1, 3, 4, 15, 16, 17, 31, 33, 63, 64, 65, 1023, 1024, 1025, 1040, 2049, 4111, MAXN};
+    static float x[MAXN], b[MAXN], r4[MAXN], rw[MAXN], o4[MAXN], ow[MAXN];
+    const int lens[] = {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 1023, 1024, 1025, 1040, 2049, 4111, MAXN};
     uint64_t s = 2024;
     for (unsigned li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         int n = lens[li];
@@ -146,42 +170,68 @@ START_TEST(test_wide_build_same_bits)
             float scale = rep == 0 ? 4.0f : rep == 1 ? 60.0f : 400.0f; /* 400: beyond exp's range */
             fill(x, n, &s, scale), fill(b, n, &s, scale);
             if (rep == 2 && n > 5) x[n / 2] = NAN, x[1] = -0.0f, x[2] = 0.0f, b[3] = -INFINITY;
-            memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
-            float m4 = rnn__k4_add_bias_max(r4, b, n), m16 = rnn__k16_add_bias_max(r16, b, n);
-            ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
-            SAME(r4, r16, n);
-            m4 = rnn__k4_bias_max(x, b, n), m16 = rnn__k16_bias_max(x, b, n);
-            ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
+            memcpy(r4, x, sizeof(float) * n), memcpy(rw, x, sizeof(float) * n);
+            float m4 = k4.add_bias_max(r4, b, n), mw = w->add_bias_max(rw, b, n);
+            ck_assert(memcmp(&m4, &mw, sizeof m4) == 0);
+            SAME(r4, rw, n);
+            m4 = k4.bias_max(x, b, n), mw = w->bias_max(x, b, n);
+            ck_assert(memcmp(&m4, &mw, sizeof m4) == 0);
+            m4 = k4.max(x, n), mw = w->max(x, n);
+            SAME_MAX(m4, mw);
+            float plain = -INFINITY; /* the maximum as a plain loop finds it */
+            for (int k = 0; k < n; k++) plain = x[k] > plain ? x[k] : plain;
+            SAME_MAX(m4, plain);
             for (int store = 0; store < 2; store++)
                 for (int withb = 0; withb < 2; withb++) {
-                    memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
-                    double s4 = rnn__k4_exp_sum(r4, withb ? b : NULL, 1.5f, n, store);
-                    double s16 = rnn__k16_exp_sum(r16, withb ? b : NULL, 1.5f, n, store);
-                    ck_assert(memcmp(&s4, &s16, sizeof s4) == 0);
-                    SAME(r4, r16, n);
+                    memcpy(r4, x, sizeof(float) * n), memcpy(rw, x, sizeof(float) * n);
+                    double s4 = k4.exp_sum(r4, withb ? b : NULL, 1.5f, n, store);
+                    double sw = w->exp_sum(rw, withb ? b : NULL, 1.5f, n, store);
+                    ck_assert(memcmp(&s4, &sw, sizeof s4) == 0);
+                    SAME(r4, rw, n);
                 }
-            rnn__k4_log_softmax(o4, x, b, 0.75f, 1.5f, n), rnn__k16_log_softmax(o16, x, b, 0.75f, 1.5f, n);
-            SAME(o4, o16, n);
-            rnn__k4_sub(o4, x, 0.75f, n), rnn__k16_sub(o16, x, 0.75f, n);
-            SAME(o4, o16, n);
-            double q4 = rnn__k4_sumsq(x, (size_t)n), q16 = rnn__k16_sumsq(x, (size_t)n);
-            ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
-            q4 = rnn__k4_sum(x, (size_t)n), q16 = rnn__k16_sum(x, (size_t)n);
-            ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
-#define ONE(call4, call16)                                                                       \
-    memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);                         \
-    call4, call16;                                                                                \
-    SAME(r4, r16, n)
-            ONE(rnn__k4_scale(r4, 0.3f, (size_t)n), rnn__k16_scale(r16, 0.3f, (size_t)n));
-            ONE(rnn__k4_axpy(r4, -0.7f, b, (size_t)n), rnn__k16_axpy(r16, -0.7f, b, (size_t)n));
-            ONE(rnn__k4_add(r4, b, (size_t)n), rnn__k16_add(r16, b, (size_t)n));
-            ONE(rnn__k4_mul(r4, b, (size_t)n), rnn__k16_mul(r16, b, (size_t)n));
-            ONE(rnn__k4_sigmoid_bias(r4, b, n), rnn__k16_sigmoid_bias(r16, b, n));
-            ONE(rnn__k4_tanh_bias(r4, b, n), rnn__k16_tanh_bias(r16, b, n));
-            rnn__k4_tanh(o4, x, n), rnn__k16_tanh(o16, x, n);
-            SAME(o4, o16, n);
+            k4.log_softmax(o4, x, b, 0.75f, 1.5f, n), w->log_softmax(ow, x, b, 0.75f, 1.5f, n);
+            SAME(o4, ow, n);
+            k4.sub(o4, x, 0.75f, n), w->sub(ow, x, 0.75f, n);
+            SAME(o4, ow, n);
+            double q4 = k4.sumsq(x, (size_t)n), qw = w->sumsq(x, (size_t)n);
+            ck_assert(memcmp(&q4, &qw, sizeof q4) == 0);
+            q4 = k4.sumsq_from(0.5, x, (size_t)n), qw = w->sumsq_from(0.5, x, (size_t)n);
+            ck_assert(memcmp(&q4, &qw, sizeof q4) == 0);
+            q4 = k4.sum(x, (size_t)n), qw = w->sum(x, (size_t)n);
+            ck_assert(memcmp(&q4, &qw, sizeof q4) == 0);
+#define ONE(call4, callw)                                                                        \
+    memcpy(r4, x, sizeof(float) * n), memcpy(rw, x, sizeof(float) * n);                          \
+    call4, callw;                                                                                 \
+    SAME(r4, rw, n)
+            ONE(k4.scale(r4, 0.3f, (size_t)n), w->scale(rw, 0.3f, (size_t)n));
+            ONE(k4.axpy(r4, -0.7f, b, (size_t)n), w->axpy(rw, -0.7f, b, (size_t)n));
+            ONE(k4.add(r4, b, (size_t)n), w->add(rw, b, (size_t)n));
+            ONE(k4.mul(r4, b, (size_t)n), w->mul(rw, b, (size_t)n));
+            ONE(k4.sigmoid_bias(r4, b, n), w->sigmoid_bias(rw, b, n));
+            ONE(k4.tanh_bias(r4, b, n), w->tanh_bias(rw, b, n));
+            k4.tanh(o4, x, n), w->tanh(ow, x, n);
+            SAME(o4, ow, n);
         }
     }
+}
+
+START_TEST(test_avx2_build_same_bits)
+{
+    if (!rnn__k_avx2()) {
+        printf("kernels: this CPU has no AVX2; the 8-lane build is not run here\n");
+        return;
+    }
+    same_bits(&k8);
+}
+END_TEST
+
+START_TEST(test_wide_build_same_bits)
+{
+    if (!rnn__k_wide()) {
+        printf("kernels: this CPU has no AVX-512F; the 16-lane build is not run here\n");
+        return;
+    }
+    same_bits(&k16);
 }
 END_TEST
 #endif
@@ -196,6 +246,7 @@ int main(void)
     tcase_add_test(tc, test_reductions);
     tcase_add_test(tc, test_dots4_matches_dots);
 #if RNN_HAVE_K16
+    tcase_add_test(tc, test_avx2_build_same_bits);
     tcase_add_test(tc, test_wide_build_same_bits);
 #endif
     suite_add_tcase(s, tc);
