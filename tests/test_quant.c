@@ -385,6 +385,35 @@ START_TEST(test_paths_identical)
         rnn__qmat_free(&m, &al);
         free(w), free(a), free(c0), free(c1);
     }
+    /* the vector kernels' shapes: 8 (q8; bf16 with one activation row) or 4 (bf16 with two)
+     * weight rows at a time, activation rows in pairs, and the rows left over, into C with beta 0
+     * and 1 and a row stride past N */
+    for (int K = 1; K <= 200; K += K < 40 ? 31 : 83)
+        for (int N = 1; N <= 37; N += N < 20 ? 1 : 8)
+            for (int M = 1; M <= 10; M += M < 4 ? 1 : 3) {
+                int ldc = N + 3;
+                float *w = malloc(sizeof(float) * N * K), *a = malloc(sizeof(float) * M * K);
+                float *c0 = malloc(sizeof(float) * M * ldc), *c1 = malloc(sizeof(float) * M * ldc);
+                for (int i = 0; i < N * K; i++) w[i] = (float)(tu_uniform(&s) - 0.5) * (i % 7 ? 1.0f : 30.0f);
+                for (int i = 0; i < M * K; i++) a[i] = (float)(tu_uniform(&s) - 0.5) * (i % 4 ? 1.0f : 8.0f);
+                rnn__qmat m;
+                ck_assert_int_eq(rnn__qmat_alloc(&m, type, N, K, &al), RNN_OK);
+                rnn__qmat_fill(&m, w);
+                for (int beta = 0; beta <= 1; beta++) {
+                    for (int i = 0; i < M * ldc; i++) c0[i] = c1[i] = (float)i;
+                    rnn__q_force = 0;
+                    rnn__qgemm_nt(NULL, M, &m, a, K, (float)beta, c0, ldc);
+                    for (int path = 1; path <= 1; path++) {
+                        if (!rnn__q_have(path)) continue;
+                        for (int i = 0; i < M * ldc; i++) c1[i] = (float)i;
+                        rnn__q_force = path;
+                        rnn__qgemm_nt(NULL, M, &m, a, K, (float)beta, c1, ldc);
+                        ck_assert_msg(!memcmp(c0, c1, sizeof(float) * M * ldc), "K %d N %d M %d beta %d", K, N, M, beta);
+                    }
+                }
+                rnn__qmat_free(&m, &al);
+                free(w), free(a), free(c0), free(c1);
+            }
     rnn__q_force = -1;
     rnn_model_free(q);
 }
