@@ -419,6 +419,31 @@ START_TEST(test_paths_identical)
 }
 END_TEST
 
+/* Generation at batch 1 on 1, 2 and 3 threads: the decoder is large enough (V * H >= 2^18) for the
+ * pool to cut its rows, and the tokens drawn are the same */
+START_TEST(test_generate_threads)
+{
+    int type = TYPES[_i];
+    rnn_config c;
+    rnn_config_init(&c, sizeof c);
+    c.vocab_size = 3001, c.emb_size = 40, c.hidden_size = 100, c.num_layers = 2, c.dropout = 0.0f, c.seed = 5;
+    int32_t ref[40], got[40], start = 17;
+    for (int threads = 1; threads <= 3; threads++) {
+        rnn_model *m = NULL;
+        rnn_state *st = NULL;
+        ck_assert_int_eq(rnn_model_create(&m, &c, NULL, NULL, 0), RNN_OK);
+        ck_assert_int_eq(rnn_model_quantize(m, type), RNN_OK);
+        ck_assert_int_eq(rnn_model_set_threads(m, threads), RNN_OK);
+        ck_assert_int_eq(rnn_state_create(&st, m, 1, 3), RNN_OK);
+        ck_assert_int_eq(rnn_state_feed(st, &start, 1, 0), RNN_OK);
+        ck_assert_int_eq(rnn_state_generate(st, NULL, 40, threads == 1 ? ref : got), RNN_OK);
+        if (threads > 1) ck_assert_mem_eq(ref, got, sizeof ref);
+        rnn_state_free(st);
+        rnn_model_free(m);
+    }
+}
+END_TEST
+
 /* the roundings as docs/DESIGN.md defines them, on values chosen for their ties */
 START_TEST(test_roundings)
 {
@@ -458,6 +483,7 @@ int main(void)
     tc = tcase_create("inference");
     tcase_add_loop_test(tc, test_inference_close, 0, 8);
     tcase_add_loop_test(tc, test_paths_identical, 0, 2);
+    tcase_add_loop_test(tc, test_generate_threads, 0, 2);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
