@@ -16,13 +16,18 @@ float rnn__expf(float x) { return expf1(x); }
 float rnn__tanhf(float x) { return tanhf1(x); }
 float rnn__sigmoid(float x) { return sigmoid1(x); }
 
-/* The 16-lane build (kernels_avx512.c), taken when the CPU and the OS support AVX-512F. Both
- * builds give the same bits (kernels_body.h), so this choice never changes a result. */
+/* The 16-lane build (kernels_avx512.c), taken when the CPU and the OS support AVX-512F, else the
+ * 8-lane one (kernels_avx2.c) with AVX2. The builds give the same bits (kernels_body.h), so this
+ * choice never changes a result. */
 #if RNN_HAVE_K16
 int rnn__k_wide(void) { return __builtin_cpu_supports("avx512f"); }
-#define PICK(name, ...) (rnn__k_wide() ? rnn__k16_##name(__VA_ARGS__) : rnn__k4_##name(__VA_ARGS__))
+int rnn__k_avx2(void) { return !rnn__k_wide() && __builtin_cpu_supports("avx2"); }
+#define PICK(name, ...)                                                                                             \
+    (rnn__k_wide() ? rnn__k16_##name(__VA_ARGS__)                                                                   \
+                   : __builtin_cpu_supports("avx2") ? rnn__k8_##name(__VA_ARGS__) : rnn__k4_##name(__VA_ARGS__))
 #else
 int rnn__k_wide(void) { return 0; }
+int rnn__k_avx2(void) { return 0; }
 #define PICK(name, ...) rnn__k4_##name(__VA_ARGS__)
 #endif
 

@@ -1,9 +1,9 @@
 /*
  * kernels.h -- the element-wise loops of the hot path, written once (kernels_body.h, GCC/clang
- * vector extensions) and built twice: 4 lanes (SSE2 on x86-64, NEON on arm64) and, on x86-64,
- * 16 lanes for CPUs with AVX-512F, picked per call. Every element is computed by the same
- * operations and every sum in the same order (16 partial sums) in both, so results do not depend
- * on the build taken or on the compiler's instruction choices.
+ * vector extensions) and built three times: 4 lanes (SSE2 on x86-64, NEON on arm64) and, on x86-64,
+ * 8 lanes for CPUs with AVX2 and 16 lanes for CPUs with AVX-512F, picked per call. Every element is
+ * computed by the same operations and every sum in the same order (16 partial sums) in all, so
+ * results do not depend on the build taken or on the compiler's instruction choices.
  */
 #ifndef RNN_KERNELS_H
 #define RNN_KERNELS_H
@@ -16,8 +16,10 @@
 #else
 #define RNN_HAVE_K16 0
 #endif
-/* 1 when the 16-lane build runs on this machine */
+/* 1 when the 16-lane build runs on this machine; rnn__k_avx2: 1 when the 8-lane one does (AVX2
+ * without AVX-512F) */
 int rnn__k_wide(void);
+int rnn__k_avx2(void);
 
 /* row[k] += bias[k]; returns max_k row[k] (-inf for n == 0; NaN propagates) */
 float rnn__k_add_bias_max(float *row, const float *bias, int n);
@@ -59,8 +61,8 @@ void rnn__k_dots(float *out, const float *a, const float *B, int ldb, int N, int
 /* rnn__k_dots for 4 rows a_r = a + r*lda into out_r = out + r*ldo at once (each B row is loaded once
  * for the 4): every output bit-identical to rnn__k_dots' */
 void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, int ldb, int N, int K, float beta);
-/* The two builds behind the rnn__k_* calls above (the tests compare them; rnn__k16_* only where
- * RNN_HAVE_K16 and only to be called when rnn__k_wide()). */
+/* The builds behind the rnn__k_* calls above (the tests compare them; rnn__k8_* and rnn__k16_* only
+ * where RNN_HAVE_K16, and only to be called when the CPU has AVX2 / when rnn__k_wide()). */
 #define RNN_K_BUILD(P)                                                                              \
     float P##add_bias_max(float *row, const float *bias, int n);                                    \
     float P##bias_max(const float *row, const float *bias, int n);                                  \
@@ -79,6 +81,7 @@ void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, 
     void P##tanh(float *y, const float *x, int n);
 RNN_K_BUILD(rnn__k4_)
 #if RNN_HAVE_K16
+RNN_K_BUILD(rnn__k8_)
 RNN_K_BUILD(rnn__k16_)
 #endif
 /* the scalar versions, bit-identical to one lane of the vector code */

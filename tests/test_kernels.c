@@ -122,23 +122,46 @@ START_TEST(test_dots4_matches_dots)
 }
 END_TEST
 
-/* Every kernel of the 16-lane build gives the 4-lane build's bits: lengths around the 16-element
- * groups and the 1024-element flush, values spanning exp's overflow and underflow, NaN, +-0. */
+/* Every kernel of the 8- and 16-lane builds gives the 4-lane build's bits: lengths around the
+ * 16-element groups and the 1024-element flush, values spanning exp's overflow and underflow, NaN,
+ * +-0. Each build the CPU runs is compared (through a table of its functions). */
 #if RNN_HAVE_K16
+typedef struct kbuild {
+    const char *name;
+    float (*add_bias_max)(float *, const float *, int);
+    float (*bias_max)(const float *, const float *, int);
+    double (*exp_sum)(float *, const float *, float, int, int);
+    void (*log_softmax)(float *, const float *, const float *, float, float, int);
+    void (*sub)(float *, const float *, float, int);
+    double (*sumsq)(const float *, size_t);
+    double (*sum)(const float *, size_t);
+    void (*scale)(float *, float, size_t);
+    void (*axpy)(float *, float, const float *, size_t);
+    void (*add)(float *, const float *, size_t);
+    void (*mul)(float *, const float *, size_t);
+    void (*sigmoid_bias)(float *, const float *, int);
+    void (*tanh_bias)(float *, const float *, int);
+    void (*tanh)(float *, const float *, int);
+} kbuild;
+#define KBUILD(P, name)                                                                                       \
+    {name, P##add_bias_max, P##bias_max, P##exp_sum, P##log_softmax, P##sub, P##sumsq, P##sum, P##scale, P##axpy, \
+     P##add, P##mul, P##sigmoid_bias, P##tanh_bias, P##tanh}
+static const kbuild BUILDS[2] = {KBUILD(rnn__k8_, "8-lane (AVX2)"), KBUILD(rnn__k16_, "16-lane (AVX-512F)")};
 static void fill(float *a, int n, uint64_t *s, float scale)
 {
     for (int i = 0; i < n; i++) a[i] = (float)((tu_uniform(s) - 0.5) * scale);
 }
-#define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(float) * (size_t)(n)) == 0, "n = %d: %s", n, #a)
+#define SAME(a, b, n) ck_assert_msg(memcmp((a), (b), sizeof(float) * (size_t)(n)) == 0, "%s, n = %d: %s", kb->name, n, #a)
 START_TEST(test_wide_build_same_bits)
 {
-    if (!rnn__k_wide()) {
-        printf("kernels: this CPU has no AVX-512F; the 16-lane build is not run here\n");
+    const kbuild *kb = &BUILDS[_i];
+    if (_i == 0 ? !__builtin_cpu_supports("avx2") : !rnn__k_wide()) {
+        printf("kernels: this CPU has no %s; the %s build is not run here\n", _i == 0 ? "AVX2" : "AVX-512F", kb->name);
         return;
     }
     enum { MAXN = 33278 };
     static float x[MAXN], b[MAXN], r4[MAXN], r16[MAXN], o4[MAXN], o16[MAXN];
-    const int lens[] = {0, 1, 3, 4, 15, 16, 17, 31, 33, 63, 64, 65, 1023, 1024, 1025, 1040, 2049, 4111, MAXN};
+    const int lens[] = {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 1023, 1024, 1025, 1040, 2049, 4111, MAXN};
     uint64_t s = 2024;
     for (unsigned li = 0; li < sizeof lens / sizeof lens[0]; li++) {
         int n = lens[li];
@@ -147,38 +170,38 @@ START_TEST(test_wide_build_same_bits)
             fill(x, n, &s, scale), fill(b, n, &s, scale);
             if (rep == 2 && n > 5) x[n / 2] = NAN, x[1] = -0.0f, x[2] = 0.0f, b[3] = -INFINITY;
             memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
-            float m4 = rnn__k4_add_bias_max(r4, b, n), m16 = rnn__k16_add_bias_max(r16, b, n);
+            float m4 = rnn__k4_add_bias_max(r4, b, n), m16 = kb->add_bias_max(r16, b, n);
             ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
             SAME(r4, r16, n);
-            m4 = rnn__k4_bias_max(x, b, n), m16 = rnn__k16_bias_max(x, b, n);
+            m4 = rnn__k4_bias_max(x, b, n), m16 = kb->bias_max(x, b, n);
             ck_assert(memcmp(&m4, &m16, sizeof m4) == 0);
             for (int store = 0; store < 2; store++)
                 for (int withb = 0; withb < 2; withb++) {
                     memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);
                     double s4 = rnn__k4_exp_sum(r4, withb ? b : NULL, 1.5f, n, store);
-                    double s16 = rnn__k16_exp_sum(r16, withb ? b : NULL, 1.5f, n, store);
+                    double s16 = kb->exp_sum(r16, withb ? b : NULL, 1.5f, n, store);
                     ck_assert(memcmp(&s4, &s16, sizeof s4) == 0);
                     SAME(r4, r16, n);
                 }
-            rnn__k4_log_softmax(o4, x, b, 0.75f, 1.5f, n), rnn__k16_log_softmax(o16, x, b, 0.75f, 1.5f, n);
+            rnn__k4_log_softmax(o4, x, b, 0.75f, 1.5f, n), kb->log_softmax(o16, x, b, 0.75f, 1.5f, n);
             SAME(o4, o16, n);
-            rnn__k4_sub(o4, x, 0.75f, n), rnn__k16_sub(o16, x, 0.75f, n);
+            rnn__k4_sub(o4, x, 0.75f, n), kb->sub(o16, x, 0.75f, n);
             SAME(o4, o16, n);
-            double q4 = rnn__k4_sumsq(x, (size_t)n), q16 = rnn__k16_sumsq(x, (size_t)n);
+            double q4 = rnn__k4_sumsq(x, (size_t)n), q16 = kb->sumsq(x, (size_t)n);
             ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
-            q4 = rnn__k4_sum(x, (size_t)n), q16 = rnn__k16_sum(x, (size_t)n);
+            q4 = rnn__k4_sum(x, (size_t)n), q16 = kb->sum(x, (size_t)n);
             ck_assert(memcmp(&q4, &q16, sizeof q4) == 0);
 #define ONE(call4, call16)                                                                       \
     memcpy(r4, x, sizeof(float) * n), memcpy(r16, x, sizeof(float) * n);                         \
     call4, call16;                                                                                \
     SAME(r4, r16, n)
-            ONE(rnn__k4_scale(r4, 0.3f, (size_t)n), rnn__k16_scale(r16, 0.3f, (size_t)n));
-            ONE(rnn__k4_axpy(r4, -0.7f, b, (size_t)n), rnn__k16_axpy(r16, -0.7f, b, (size_t)n));
-            ONE(rnn__k4_add(r4, b, (size_t)n), rnn__k16_add(r16, b, (size_t)n));
-            ONE(rnn__k4_mul(r4, b, (size_t)n), rnn__k16_mul(r16, b, (size_t)n));
-            ONE(rnn__k4_sigmoid_bias(r4, b, n), rnn__k16_sigmoid_bias(r16, b, n));
-            ONE(rnn__k4_tanh_bias(r4, b, n), rnn__k16_tanh_bias(r16, b, n));
-            rnn__k4_tanh(o4, x, n), rnn__k16_tanh(o16, x, n);
+            ONE(rnn__k4_scale(r4, 0.3f, (size_t)n), kb->scale(r16, 0.3f, (size_t)n));
+            ONE(rnn__k4_axpy(r4, -0.7f, b, (size_t)n), kb->axpy(r16, -0.7f, b, (size_t)n));
+            ONE(rnn__k4_add(r4, b, (size_t)n), kb->add(r16, b, (size_t)n));
+            ONE(rnn__k4_mul(r4, b, (size_t)n), kb->mul(r16, b, (size_t)n));
+            ONE(rnn__k4_sigmoid_bias(r4, b, n), kb->sigmoid_bias(r16, b, n));
+            ONE(rnn__k4_tanh_bias(r4, b, n), kb->tanh_bias(r16, b, n));
+            rnn__k4_tanh(o4, x, n), kb->tanh(o16, x, n);
             SAME(o4, o16, n);
         }
     }
@@ -196,7 +219,7 @@ int main(void)
     tcase_add_test(tc, test_reductions);
     tcase_add_test(tc, test_dots4_matches_dots);
 #if RNN_HAVE_K16
-    tcase_add_test(tc, test_wide_build_same_bits);
+    tcase_add_loop_test(tc, test_wide_build_same_bits, 0, 2);
 #endif
     suite_add_tcase(s, tc);
     return tu_run(s);
