@@ -2,7 +2,7 @@
 # bench/run.sh -- librnn vs PyTorch's examples/word_language_model on WikiText-2 (bench/README.md).
 #
 #   sh bench/run.sh                 the full run (3 runs of every row; < 20 minutes on 2 cores)
-#   BENCH_QUICK=1 sh bench/run.sh   a ~3-minute smoke run (LSTM only, 1 run, tiny counts)
+#   BENCH_QUICK=1 sh bench/run.sh   a ~3-minute smoke run (LSTM only, 1 run, tiny counts; q8 and bf16 rows too)
 #   sh bench/run.sh vocab           the vocabulary scan instead (make bench-vocab): builds the bench,
 #                                   then runs bench/zipf.py (Zipf corpora, V = 10k..250k, full and
 #                                   adaptive softmax, ours and PyTorch's; BENCH_QUICK=1 as above)
