@@ -6,6 +6,7 @@
  *                    [--eval-chunks N] [--gen-tokens N] [--run I] [--setting S] [--threads N]
  *                    [--lib-threads N] [--max-seconds S] [--output full|adaptive]
  *                    [--cutoffs C1,C2,...] [--div-value D] [--head-bias 0|1] [--freq-order 0|1]
+ *                    [--weights fp32|bf16|q8]
  *       One process = one measurement of every figure, printed as one JSON line:
  *       training tokens/s (main.py's loop: forward, zero_grad, backward, clip 0.25, sgd lr 20;
  *       batch 20, bptt 35, W warm-up batches then N timed), peak RSS (VmHWM read right after the
@@ -22,6 +23,11 @@
  *       ids are then ordered by descending training-set frequency, ties by first appearance
  *       (--freq-order 1, the default with adaptive; --freq-order 1 also works with full), and the
  *       JSON gives each cluster's share of the training tokens (cluster_freq, head first).
+ *       --weights bf16|q8: after the training loop (and its RSS), rnn_model_quantize converts the
+ *       model, so that evaluation and generation run the reduced-precision weights; the JSON then
+ *       has "weights". Every run's JSON gives file_mb (rnn_model_save_mem's size of the model that
+ *       evaluation and generation ran) and eval_cpu_tok_s / gen_cpu_tok_s (tokens per CPU-second
+ *       of the process, all threads counted).
  *
  *   build/bench gemm [--reps R]
  *       cblas_sgemm GFLOP/s for every GEMM shape of a training step of the default model
@@ -210,6 +216,7 @@ static int cmd_run(int argc, char **argv)
     const char *output = "full", *cutoff_list = "2000,10000";
     float div_value = 4.0f;
     int head_bias = 0, freq_order = -1; /* -1: on with adaptive, off with full */
+    const char *weights = "fp32";
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
         if (!strcmp(k, "--data")) data = v;
@@ -228,8 +235,12 @@ static int cmd_run(int argc, char **argv)
         else if (!strcmp(k, "--div-value")) div_value = (float)atof(v);
         else if (!strcmp(k, "--head-bias")) head_bias = atoi(v);
         else if (!strcmp(k, "--freq-order")) freq_order = atoi(v);
+        else if (!strcmp(k, "--weights")) weights = v;
         else die("unknown option", k);
     }
+    int wtype = !strcmp(weights, "fp32") ? RNN_WEIGHTS_FP32 : !strcmp(weights, "bf16") ? RNN_WEIGHTS_BF16
+              : !strcmp(weights, "q8") ? RNN_WEIGHTS_Q8 : -1;
+    if (wtype < 0) die("unknown --weights", weights);
     int adaptive = !strcmp(output, "adaptive");
     if (!adaptive && strcmp(output, "full")) die("unknown --output", output);
     if (freq_order < 0) freq_order = adaptive;
@@ -287,6 +298,9 @@ static int cmd_run(int argc, char **argv)
     double train_s = now() - t0, train_cpu_s = cpu_now() - c0;
     long allocs_train = n_alloc - a0;
     double rss = peak_rss_mb();
+    if (wtype != RNN_WEIGHTS_FP32) CHECK(rnn_model_quantize(m, wtype), m);
+    size_t file_bytes = 0;
+    CHECK(rnn_model_save_mem(m, NULL, 0, &file_bytes, 0, NULL, 0), m);
 
     /* evaluation: main.py's evaluate(), batch 10, bptt 35, on the validation set */
     corpus_batches vb;
@@ -300,7 +314,7 @@ static int cmd_run(int argc, char **argv)
     for (int k = 0; k < ewarm + neval; k++) {
         int steps;
         corpus_batches_get(&vb, (size_t)k, tok, tgt, &steps);
-        if (k == ewarm) { t0 = now(); a0 = n_alloc; }
+        if (k == ewarm) { t0 = now(); c0 = cpu_now(); a0 = n_alloc; }
         CHECK(rnn_evaluate(m, tok, tgt, EB, steps, 0, &eloss, NULL), m);
         if (k >= ewarm) {
             etokens += (double)EB * steps;
@@ -309,15 +323,16 @@ static int cmd_run(int argc, char **argv)
         }
     }
     eval_s = now() - t0;
+    double eval_cpu_s = cpu_now() - c0;
     allocs_eval = n_alloc - a0;
-    if (neval <= 0) { eval_s = 1; allocs_eval = 0; } /* no evaluation: 0 tokens/s in the JSON */
+    if (neval <= 0) { eval_s = eval_cpu_s = 1; allocs_eval = 0; } /* no evaluation: 0 tokens/s in the JSON */
 
     /* generation: generate.py's loop, batch 1, temperature 1, one token per step (--gen-tokens 0:
        neither generation figure) */
     rnn_state *st = NULL;
     int32_t *out = NULL;
     int gtokens = 0, g8 = 0;
-    double gen_s = 1, gen8_s = 1;
+    double gen_s = 1, gen8_s = 1, gen_cpu_s = 1;
     long allocs_gen = 0;
     enum { GB = 8 };
     if (ngen > 0) {
@@ -328,6 +343,7 @@ static int cmd_run(int argc, char **argv)
         if (rnn_state_feed(st, &start, 1, 0) || rnn_state_generate(st, NULL, 20, out))
             die("generate", rnn_state_errmsg(st)); /* warm-up */
         t0 = now();
+        c0 = cpu_now();
         a0 = n_alloc;
         while (gtokens < ngen) { /* blocks of <= 10 tokens, so that the time cap can be checked */
             int n = ngen - gtokens < 10 ? ngen - gtokens : 10;
@@ -336,6 +352,7 @@ static int cmd_run(int argc, char **argv)
             if (cap > 0 && gtokens >= 20 && now() - t0 > cap) break;
         }
         gen_s = now() - t0;
+        gen_cpu_s = cpu_now() - c0;
         allocs_gen = n_alloc - a0;
 
         /* batched generation: 8 independent streams advanced together (one state, batch 8) */
@@ -362,6 +379,7 @@ static int cmd_run(int argc, char **argv)
     printf("{\"impl\": \"ours\", \"output\": \"%s\", \"cutoffs\": \"%s\", \"vocab\": %d, \"freq_order\": %d, "
            "\"ids_check\": %llu, ",
            output, adaptive ? cutoff_list : "", V, freq_order, (unsigned long long)ids_check(&c));
+    if (wtype != RNN_WEIGHTS_FP32) printf("\"weights\": \"%s\", ", weights);
     if (adaptive) {
         printf("\"div_value\": %g, \"head_bias\": %d", (double)div_value, head_bias);
         print_list("cluster_freq", freq, ncut + 1);
@@ -371,11 +389,11 @@ static int cmd_run(int argc, char **argv)
            "\"run\": %d, \"train_batches\": %d, \"train_tokens\": %.0f, \"train_s\": %.4f, \"train_cpu_s\": %.4f, \"train_tok_s\": %.1f, "
            "\"last_loss\": %.4f, \"peak_rss_mb\": %.1f, \"eval_chunks\": %d, \"eval_tok_s\": %.1f, "
            "\"gen_tokens\": %d, \"gen_tok_s\": %.1f, \"gen8_tok_s\": %.1f, \"allocs_train\": %ld, \"allocs_eval\": %ld, "
-           "\"allocs_gen\": %ld}\n",
+           "\"allocs_gen\": %ld, \"file_mb\": %.2f, \"eval_cpu_tok_s\": %.1f, \"gen_cpu_tok_s\": %.1f}\n",
            cellname, threads ? threads : blas_threads(), lib_threads, blas_threads(), setting, run, nb, tokens, train_s, train_cpu_s,
            tokens / train_s, loss, rss,
            echunks, etokens / eval_s, gtokens, gtokens / gen_s, GB * g8 / gen8_s, allocs_train, allocs_eval,
-           allocs_gen);
+           allocs_gen, file_bytes / 1e6, etokens / eval_cpu_s, gtokens / gen_cpu_s);
     fflush(stdout);
     rnn_state_free(st);
     rnn_model_free(m);

@@ -2,7 +2,7 @@
 # bench/run.sh -- librnn vs PyTorch's examples/word_language_model on WikiText-2 (bench/README.md).
 #
 #   sh bench/run.sh                 the full run (3 runs of every row; < 20 minutes on 2 cores)
-#   BENCH_QUICK=1 sh bench/run.sh   a ~3-minute smoke run (LSTM only, 1 run, tiny counts)
+#   BENCH_QUICK=1 sh bench/run.sh   a ~3-minute smoke run (LSTM only, 1 run, tiny counts; q8 and bf16 rows too)
 #   sh bench/run.sh vocab           the vocabulary scan instead (make bench-vocab): builds the bench,
 #                                   then runs bench/zipf.py (Zipf corpora, V = 10k..250k, full and
 #                                   adaptive softmax, ours and PyTorch's; BENCH_QUICK=1 as above)
@@ -13,7 +13,8 @@
 # BENCH_GEN_TOKENS, BENCH_FIGURE_CAP_S (evaluation and generation each stop after this many
 # seconds), BENCH_GEMM_REPS, BENCH_BUDGET_S (runs after the first round are skipped when they would
 # end past this many seconds), BENCH_ADAPTIVE (the adaptive rows' cutoffs, default 2000,10000;
-# "none": no adaptive rows), PYTHON (default /usr/bin/python3, Debian's, which has torch).
+# "none": no adaptive rows), BENCH_WEIGHTS (the quantized rows' weight types, default "q8 bf16";
+# "none": no quantized rows), PYTHON (default /usr/bin/python3, Debian's, which has torch).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -39,6 +40,8 @@ fi
 : "${BENCH_THREADS:=1 2}"
 : "${BENCH_ADAPTIVE:=2000,10000}"
 [ "$BENCH_ADAPTIVE" != none ] || BENCH_ADAPTIVE=
+: "${BENCH_WEIGHTS:=q8 bf16}"
+[ "$BENCH_WEIGHTS" != none ] || BENCH_WEIGHTS=
 
 for f in train.txt valid.txt test.txt; do
     [ "${1:-}" != vocab ] || break
@@ -140,6 +143,15 @@ while [ "$r" -le "$BENCH_RUNS" ]; do
             done
         done
     fi
+    # quantized weights (rnn_model_quantize after the training loop): the example's default LSTM,
+    # evaluation and generation against the fp32 rows above (ours and PyTorch's LSTM)
+    for wt in $BENCH_WEIGHTS; do
+        for t in $BENCH_THREADS; do
+            measure "ours_${wt}_$t" "LSTM weights $wt threads=$t ours" \
+                env OPENBLAS_NUM_THREADS=1 "$BIN" run $COMMON --cell LSTM --weights "$wt" --threads "$t" \
+                --lib-threads "$t" --run "$r" --setting "OB=1"
+        done
+    done
     r=$((r + 1))
 done
 [ "$skipped" = 0 ] || echo "bench: $skipped measurements skipped for the time budget (see the runs column)" >&2

@@ -214,7 +214,8 @@ CELLS = ['LSTM', 'GRU', 'RNN_TANH']
 def cmd_report(argv):
     raw, out = argv[0], argv[1]
     recs = [json.loads(l) for l in open(raw) if l.strip().startswith('{')]
-    runs = [r for r in recs if r.get('impl') in ('ours', 'torch')]
+    runs = [r for r in recs if r.get('impl') in ('ours', 'torch') and not r.get('weights')]
+    qruns = [r for r in recs if r.get('impl') == 'ours' and r.get('weights')]
     for r in runs:
         r['model'] = model_of(r)
     gemm = [r for r in recs if r.get('kind') == 'gemm' and r.get('output', 'full') == 'full']
@@ -313,6 +314,7 @@ def cmd_report(argv):
               'rows do not compare the same model.' % (c, ', '.join(str(x) for x in sorted(checks, key=str))))
             w('')
     adaptive_section(w, runs, threads, roof_ad, gemm_ad, med)
+    quant_section(w, runs, qruns, med)
     head = ['# librnn vs PyTorch benchmark', '']
     if meta:
         head.append('%s; CPU: %s (%s cores); %s run, %s s; PyTorch %s; load average %s at the start, %s at the '
@@ -408,6 +410,52 @@ def adaptive_section(w, runs, threads, roof_ad, gemm_ad, med):
     for g in gemm_ad:
         w('| %s | %s | %d x %d x %d | %d | %.1f |' % (g['shape'], g['trans'], g['M'], g['N'], g['K'],
                                                    g.get('calls_per_chunk', 1), g['gflops']))
+    w('')
+
+
+QFIGURES = [('eval_tok_s', 'evaluation tokens/s', True), ('gen_tok_s', 'generation tokens/s', True),
+            ('gen8_tok_s', 'generation tokens/s, 8 streams', True), ('file_mb', 'model file MB', False)]
+
+
+def quant_section(w, runs, qruns, med):
+    """Quantized weights (rnn_model_quantize after training): our LSTM with bf16 and q8 weights
+    against our fp32 LSTM and PyTorch's fp32 LSTM (its better OPENBLAS_NUM_THREADS setting)."""
+    types = [t for t in ('bf16', 'q8') if any(r['weights'] == t for r in qruns)]
+    if not types:
+        return
+    w('Quantized weights (`rnn_model_quantize` after the training loop; the example\'s default LSTM): '
+      'ours fp32, bf16 and q8 against PyTorch\'s fp32 model (its better OPENBLAS_NUM_THREADS setting at '
+      'the same thread count); the model file is `rnn_model_save`\'s size (PyTorch\'s: none measured):')
+    w('')
+    w('| figure | threads | ours fp32 | ' + ' | '.join('ours ' + t for t in types) + ' | ' +
+      ' | '.join(t + '/fp32' for t in types) + ' | PyTorch fp32 | ' + ' | '.join(t + '/PyTorch' for t in types) +
+      ' | runs (' + '/'.join(types) + ') |')
+    w('|---|---:|---:|' + '---:|' * (3 * len(types) + 1) + '---|')
+    threads = sorted({r['threads'] for r in qruns})
+    for fig, label, higher in QFIGURES:
+        for t in threads:
+            fp = med([r for r in runs if r['impl'] == 'ours' and r['model'] == 'LSTM' and r['threads'] == t], fig)
+            th = [r for r in runs if r['impl'] == 'torch' and r['model'] == 'LSTM' and r['threads'] == t]
+            per = [med([r for r in th if r['setting'] == s], fig) for s in sorted({r['setting'] for r in th})]
+            per = [v for v in per if v is not None]
+            p = max(per) if per else None
+            q = {k: med([r for r in qruns if r['weights'] == k and r['threads'] == t], fig) for k in types}
+            n = [len([r for r in qruns if r['weights'] == k and r['threads'] == t]) for k in types]
+            w('| %s | %d | %s | %s | %s | %s | %s | %s |' % (
+                label, t, fmt(fp), ' | '.join(fmt(q[k]) for k in types),
+                ' | '.join('%.2f' % (q[k] / fp) if q[k] and fp else 'n/a' for k in types), fmt(p),
+                ' | '.join('%.2f' % (q[k] / p) if q[k] and p and higher else 'n/a' for k in types),
+                '/'.join(str(x) for x in n)))
+    best_t = [r for r in runs if r['impl'] == 'torch' and r['model'] == 'LSTM']
+    bt = [med([r for r in best_t if r['setting'] == s and r['threads'] == t], 'gen_tok_s')
+          for s in {r['setting'] for r in best_t} for t in {r['threads'] for r in best_t}]
+    bt = [v for v in bt if v is not None]
+    if bt:
+        w('')
+        w('Batch-1 generation against PyTorch\'s best (%s tokens/s, any thread count and setting): %s.' % (
+            fmt(max(bt)), ', '.join('%s %s' % (k, '%.2fx' % (max(v) / max(bt)) if v else 'n/a') for k, v in (
+                (k, [x for x in (med([r for r in qruns if r['weights'] == k and r['threads'] == t], 'gen_tok_s')
+                                 for t in threads) if x is not None]) for k in types))))
     w('')
 
 

@@ -404,10 +404,10 @@ int rnn__head_sample(const rnn_model *m, rnn__ctx *ctx, const float *x, int N, c
         } else {
             mx = rnn__k_add_bias_max(row, bias, V);
         }
-        int arg = 0;
-        while (arg < V - 1 && !(row[arg] == mx)) arg++; /* the first maximum: lowest id on ties */
         float inv_t = s->temperature > 0.0f ? 1.0f / s->temperature : INFINITY;
         if (isinf(inv_t)) { /* greedy: temperature 0 (or below 1/FLT_MAX) */
+            int arg = 0;
+            while (arg < V - 1 && !(row[arg] == mx)) arg++; /* the first maximum: lowest id on ties */
             next[r] = arg;
             continue;
         }

@@ -96,7 +96,8 @@ int rnn__qmat_alloc(rnn__qmat *q, int type, int rows, int cols, const rnn_alloca
     }
     q->q = rnn__alloc(al, rnn__mul_size((size_t)rows, (size_t)q->nb * RNN_QBLOCK));
     q->scale = rnn__alloc(al, rnn__mul_size(rnn__mul_size((size_t)rows, (size_t)q->nb), sizeof(float)));
-    return q->q && q->scale ? RNN_OK : RNN_ERR_NOMEM;
+    q->st = rows >= 8 ? rnn__alloc(al, rnn__mul_size(rnn__mul_size((size_t)rows / 8 * 8, (size_t)q->nb), sizeof(float))) : NULL;
+    return q->q && q->scale && (q->st || rows < 8) ? RNN_OK : RNN_ERR_NOMEM;
 }
 
 void rnn__qmat_free(rnn__qmat *q, const rnn_allocator *al)
@@ -104,6 +105,7 @@ void rnn__qmat_free(rnn__qmat *q, const rnn_allocator *al)
     rnn__free(al, q->bf);
     rnn__free(al, q->q);
     rnn__free(al, q->scale);
+    rnn__free(al, q->st);
     memset(q, 0, sizeof *q);
 }
 
@@ -116,6 +118,16 @@ void rnn__qmat_fill(rnn__qmat *q, const float *w)
     }
     for (int r = 0; r < q->rows; r++)
         quant_row(w + (size_t)r * q->cols, q->cols, q->nb, q->q + (size_t)r * kp, q->scale + (size_t)r * q->nb);
+    rnn__qmat_index(q);
+}
+
+void rnn__qmat_index(rnn__qmat *q)
+{
+    if (q->type != RNN_WEIGHTS_Q8) return;
+    size_t nb = (size_t)q->nb;
+    for (size_t g = 0; g < (size_t)q->rows / 8; g++)
+        for (size_t b = 0; b < nb; b++)
+            for (size_t o = 0; o < 8; o++) q->st[(g * nb + b) * 8 + o] = q->scale[(g * 8 + o) * nb + b];
 }
 
 void rnn__qmat_row(const rnn__qmat *q, int r, float *out)
@@ -232,6 +244,107 @@ static void q8_dots_avx2(const int8_t *qa, const float *sa, const int8_t *qw, co
     }
 }
 
+/* NW weight rows (w, K apart) against R activation rows (a, lda apart) into out[r * NW + o]: the
+ * NW * R dots run together (independent sums hide the additions' latency, and each weight vector
+ * widened once serves every activation row), each lane by lane as bf16_dots_avx2's */
+static inline __attribute__((always_inline)) void bf16_rows(const float *a, size_t lda, const uint16_t *w, int K,
+                                                            int NW, int R, float *out)
+{
+    int K8 = K & ~7;
+    __m256 acc[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < NW * R; i++) acc[i] = _mm256_setzero_ps();
+    for (int k = 0; k < K8; k += 8) {
+        __m256 wv[8];
+#pragma GCC unroll 8
+        for (int o = 0; o < NW; o++) wv[o] = bf16_load8(w + (size_t)o * K + k);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+            __m256 av = _mm256_loadu_ps(a + r * lda + k);
+#pragma GCC unroll 8
+            for (int o = 0; o < NW; o++) acc[r * NW + o] = _mm256_add_ps(acc[r * NW + o], _mm256_mul_ps(av, wv[o]));
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int o = 0; o < NW; o++) {
+            const uint16_t *wr = w + (size_t)o * K;
+            const float *ar = a + r * lda;
+            float l[8];
+            _mm256_storeu_ps(l, acc[r * NW + o]);
+            for (int k = K8; k < K; k++) l[k & 7] += ar[k] * rnn__bf16_float(wr[k]);
+            out[r * NW + o] = bf16_tree(l);
+        }
+}
+
+/* asks for the bytes [p, p + n) to come into the cache (the kernels read 8 rows at once, which the
+ * hardware's stream prefetchers follow less well than one row after another) */
+static inline void prefetch(const void *p, size_t n)
+{
+    for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+}
+
+static void bf16_8rows_1(const float *a, size_t lda, const uint16_t *w, int K, float *out)
+{
+    bf16_rows(a, lda, w, K, 8, 1, out);
+}
+static void bf16_4rows_2(const float *a, size_t lda, const uint16_t *w, int K, float *out)
+{
+    bf16_rows(a, lda, w, K, 4, 2, out);
+}
+
+/* the 8 int32 sums of 8 vectors' lanes: lane r = the sum of pr's 8 lanes (exact) */
+static inline __m256i sum8x8(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m256i p4, __m256i p5, __m256i p6,
+                             __m256i p7)
+{
+    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7));
+    /* h0 = (rows 0-3, low 128 bits' sums | rows 0-3, high 128 bits' sums), h1 the same for rows 4-7 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x21), _mm256_blend_epi32(h0, h1, 0xF0));
+}
+
+/* Eight weight rows (qw, kp bytes apart) against R (1 or 2) activation rows (qa, kp apart; scales
+ * sa, nb apart) into out[r * 8 + o]; st[b * 8 + o] is weight row o's scale of block b. Lane o of
+ * acc is output o: its blocks added in order, each (float)(exact int32 sum) * (s_w * s_a), which
+ * are q8_dots_c's operations. */
+static inline __attribute__((always_inline)) void q8_8rows(const int8_t *qa, const float *sa, const int8_t *qw,
+                                                           const float *st, int nb, int R, float *out)
+{
+    size_t kp = (size_t)nb * RNN_QBLOCK;
+    const __m256i one = _mm256_set1_epi16(1);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+#define Q8_W(o) __m256i w##o = _mm256_loadu_si256((const __m256i *)(qw + (o) * kp + at))
+#define Q8_P(o, a, ua) _mm256_madd_epi16(_mm256_maddubs_epi16(ua, _mm256_sign_epi8(w##o, a)), one)
+#define Q8_ROW(r, acc)                                                                                         \
+    do {                                                                                                       \
+        __m256i a = _mm256_loadu_si256((const __m256i *)(qa + (r) * kp + at)), ua = _mm256_sign_epi8(a, a);   \
+        __m256i s = sum8x8(Q8_P(0, a, ua), Q8_P(1, a, ua), Q8_P(2, a, ua), Q8_P(3, a, ua), Q8_P(4, a, ua),     \
+                           Q8_P(5, a, ua), Q8_P(6, a, ua), Q8_P(7, a, ua));                                    \
+        __m256 f = _mm256_mul_ps(s8, _mm256_set1_ps(sa[(r) * nb + b]));                                        \
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(s), f));                                     \
+    } while (0)
+    for (int b = 0; b < nb; b++) {
+        size_t at = (size_t)b * RNN_QBLOCK;
+        __m256 s8 = _mm256_loadu_ps(st + (size_t)b * 8);
+        Q8_W(0); Q8_W(1); Q8_W(2); Q8_W(3); Q8_W(4); Q8_W(5); Q8_W(6); Q8_W(7);
+        Q8_ROW(0, acc0);
+        if (R == 2) Q8_ROW(1, acc1);
+    }
+#undef Q8_W
+#undef Q8_P
+#undef Q8_ROW
+    _mm256_storeu_ps(out, acc0);
+    if (R == 2) _mm256_storeu_ps(out + 8, acc1);
+}
+
+static void q8_8rows_1(const int8_t *qa, const float *sa, const int8_t *qw, const float *sw, int nb, float *out)
+{
+    q8_8rows(qa, sa, qw, sw, nb, 1, out);
+}
+static void q8_8rows_2(const int8_t *qa, const float *sa, const int8_t *qw, const float *sw, int nb, float *out)
+{
+    q8_8rows(qa, sa, qw, sw, nb, 2, out);
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -262,7 +375,32 @@ static void qgemm_cols(const qgemm_job *j, size_t j0, size_t j1)
     size_t kp = (size_t)nb * RNN_QBLOCK;
     float out[4];
     if (W->type == RNN_WEIGHTS_BF16) {
-        for (int i = 0; i < j->M; i++) {
+        int i = 0;
+#if RNN_HAVE_QAVX2
+        if (path == 1) /* eight weight rows against one activation row, or four against two */
+            for (; i < j->M; i += j->M - i >= 2 ? 2 : 1) {
+                int two = j->M - i >= 2;
+                const float *a = j->A + (size_t)i * j->lda;
+                size_t step = two ? 4 : 8, jj = j0;
+                float o8[8];
+                for (; jj + step <= j1; jj += step) {
+                    const uint16_t *w = W->bf + jj * (size_t)K;
+                    if (jj + 3 * step <= j1) prefetch(w + 2 * step * (size_t)K, step * (size_t)K * 2);
+                    if (two) bf16_4rows_2(a, (size_t)j->lda, w, K, o8);
+                    else bf16_8rows_1(a, (size_t)j->lda, w, K, o8);
+                    for (int t = 0; t <= two; t++)
+                        for (size_t o = 0; o < step; o++)
+                            store_out(j->C + (size_t)(i + t) * j->ldc + jj + o, o8[(size_t)t * step + o], j->beta);
+                }
+                for (int t = 0; t <= two; t++)
+                    for (size_t jt = jj; jt < j1; jt += 4) { /* the last rows */
+                        int n = j1 - jt < 4 ? (int)(j1 - jt) : 4;
+                        bf16_dots_avx2(a + (size_t)t * j->lda, W->bf + jt * (size_t)K, K, n, out);
+                        for (int o = 0; o < n; o++) store_out(j->C + (size_t)(i + t) * j->ldc + jt + o, out[o], j->beta);
+                    }
+            }
+#endif
+        for (; i < j->M; i++) {
             const float *a = j->A + (size_t)i * j->lda;
             float *c = j->C + (size_t)i * j->ldc;
             for (size_t jj = j0; jj < j1; jj += 4) {
@@ -286,7 +424,26 @@ static void qgemm_cols(const qgemm_job *j, size_t j0, size_t j1)
         int rows = j->M - i0 < tile ? j->M - i0 : tile;
         for (int r = 0; r < rows; r++)
             quant_row(j->A + (size_t)(i0 + r) * j->lda, K, nb, qa + (size_t)r * kp, sa + (size_t)r * nb);
-        for (size_t jj = j0; jj < j1; jj += 4) {
+        size_t jj = j0;
+#if RNN_HAVE_QAVX2
+        if (path == 1) /* eight weight rows at a time, against two activation rows at a time */
+            for (; jj + 8 <= j1; jj += 8) {
+                const int8_t *qw = W->q + jj * kp;
+                const float *st = W->st + jj * (size_t)nb; /* (jj is a multiple of 8: rnn__split's unit) */
+                if (jj + 24 <= j1) prefetch(qw + 16 * kp, 8 * kp), prefetch(st + 16 * (size_t)nb, 8 * (size_t)nb * 4);
+                float o8[16];
+                for (int r = 0; r < rows; r += 2) {
+                    int two = rows - r >= 2;
+                    if (two) q8_8rows_2(qa + (size_t)r * kp, sa + (size_t)r * nb, qw, st, nb, o8);
+                    else q8_8rows_1(qa + (size_t)r * kp, sa + (size_t)r * nb, qw, st, nb, o8);
+                    for (int t = 0; t <= two; t++) {
+                        float *c = j->C + (size_t)(i0 + r + t) * j->ldc + jj;
+                        for (int o = 0; o < 8; o++) store_out(c + o, o8[t * 8 + o], j->beta);
+                    }
+                }
+            }
+#endif
+        for (; jj < j1; jj += 4) {
             int n = j1 - jj < 4 ? (int)(j1 - jj) : 4;
             const int8_t *qw = W->q + jj * kp;
             const float *sw = W->scale + jj * (size_t)nb;
@@ -354,6 +511,8 @@ void rnn__model_quantize_commit(rnn_model *m, int type, rnn__qmat *q, float *fp,
     /* the fp32 tensors (the biases) move to the new, smaller block in table order: layer l's at
      * table entries 3 + 4l and 4 + 4l, the decoder's last; the weights' offsets are no longer used */
     size_t off = 0;
+    for (int i = 0; i < m->ntensors; i++) /* (a loader wrote the scales: the kernels' copy from them) */
+        if (q[i].rows) rnn__qmat_index(&q[i]);
     for (int i = 0; i < m->ntensors; i++) {
         rnn__tensor *t = &m->tensors[i];
         if (rnn__q_tensor(t)) continue;

@@ -29,6 +29,8 @@ typedef struct rnn__qmat {
     uint16_t *bf;    /* bf16: rows x cols */
     int8_t *q;       /* q8: rows x nb*32 (zero padded) */
     float *scale;    /* q8: rows x nb */
+    float *st;       /* q8: the scales of each whole group of 8 rows again, transposed for the
+                      * kernels: row 8g+o's block b at st[(g * nb + b) * 8 + o] (rnn__qmat_index) */
 } rnn__qmat;
 
 /* bfloat16 of f rounded to nearest, ties to even (f finite), and back */
@@ -44,6 +46,8 @@ static inline float rnn__bf16_float(uint16_t b)
 int rnn__qmat_alloc(rnn__qmat *q, int type, int rows, int cols, const rnn_allocator *al);
 void rnn__qmat_free(rnn__qmat *q, const rnn_allocator *al);
 void rnn__qmat_fill(rnn__qmat *q, const float *w);
+/* fills q->st from q->scale (after fill, or after a loader wrote the scales) */
+void rnn__qmat_index(rnn__qmat *q);
 /* out (cols) = row r, dequantized (the embedding lookup) */
 void rnn__qmat_row(const rnn__qmat *q, int r, float *out);
 /* C[M][N] = A (M,K) * W^T (W: N rows of K) + beta * C, beta 0 or 1, W quantized; a pool splits N.

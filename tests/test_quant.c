@@ -385,8 +385,62 @@ START_TEST(test_paths_identical)
         rnn__qmat_free(&m, &al);
         free(w), free(a), free(c0), free(c1);
     }
+    /* the vector kernels' shapes: 8 (q8; bf16 with one activation row) or 4 (bf16 with two)
+     * weight rows at a time, activation rows in pairs, and the rows left over, into C with beta 0
+     * and 1 and a row stride past N */
+    for (int K = 1; K <= 200; K += K < 40 ? 31 : 83)
+        for (int N = 1; N <= 37; N += N < 20 ? 1 : 8)
+            for (int M = 1; M <= 10; M += M < 4 ? 1 : 3) {
+                int ldc = N + 3;
+                float *w = malloc(sizeof(float) * N * K), *a = malloc(sizeof(float) * M * K);
+                float *c0 = malloc(sizeof(float) * M * ldc), *c1 = malloc(sizeof(float) * M * ldc);
+                for (int i = 0; i < N * K; i++) w[i] = (float)(tu_uniform(&s) - 0.5) * (i % 7 ? 1.0f : 30.0f);
+                for (int i = 0; i < M * K; i++) a[i] = (float)(tu_uniform(&s) - 0.5) * (i % 4 ? 1.0f : 8.0f);
+                rnn__qmat m;
+                ck_assert_int_eq(rnn__qmat_alloc(&m, type, N, K, &al), RNN_OK);
+                rnn__qmat_fill(&m, w);
+                for (int beta = 0; beta <= 1; beta++) {
+                    for (int i = 0; i < M * ldc; i++) c0[i] = c1[i] = (float)i;
+                    rnn__q_force = 0;
+                    rnn__qgemm_nt(NULL, M, &m, a, K, (float)beta, c0, ldc);
+                    for (int path = 1; path <= 1; path++) {
+                        if (!rnn__q_have(path)) continue;
+                        for (int i = 0; i < M * ldc; i++) c1[i] = (float)i;
+                        rnn__q_force = path;
+                        rnn__qgemm_nt(NULL, M, &m, a, K, (float)beta, c1, ldc);
+                        ck_assert_msg(!memcmp(c0, c1, sizeof(float) * M * ldc), "K %d N %d M %d beta %d", K, N, M, beta);
+                    }
+                }
+                rnn__qmat_free(&m, &al);
+                free(w), free(a), free(c0), free(c1);
+            }
     rnn__q_force = -1;
     rnn_model_free(q);
+}
+END_TEST
+
+/* Generation at batch 1 on 1, 2 and 3 threads: the decoder is large enough (V * H >= 2^18) for the
+ * pool to cut its rows, and the tokens drawn are the same */
+START_TEST(test_generate_threads)
+{
+    int type = TYPES[_i];
+    rnn_config c;
+    rnn_config_init(&c, sizeof c);
+    c.vocab_size = 3001, c.emb_size = 40, c.hidden_size = 100, c.num_layers = 2, c.dropout = 0.0f, c.seed = 5;
+    int32_t ref[40], got[40], start = 17;
+    for (int threads = 1; threads <= 3; threads++) {
+        rnn_model *m = NULL;
+        rnn_state *st = NULL;
+        ck_assert_int_eq(rnn_model_create(&m, &c, NULL, NULL, 0), RNN_OK);
+        ck_assert_int_eq(rnn_model_quantize(m, type), RNN_OK);
+        ck_assert_int_eq(rnn_model_set_threads(m, threads), RNN_OK);
+        ck_assert_int_eq(rnn_state_create(&st, m, 1, 3), RNN_OK);
+        ck_assert_int_eq(rnn_state_feed(st, &start, 1, 0), RNN_OK);
+        ck_assert_int_eq(rnn_state_generate(st, NULL, 40, threads == 1 ? ref : got), RNN_OK);
+        if (threads > 1) ck_assert_mem_eq(ref, got, sizeof ref);
+        rnn_state_free(st);
+        rnn_model_free(m);
+    }
 }
 END_TEST
 
@@ -429,6 +483,7 @@ int main(void)
     tc = tcase_create("inference");
     tcase_add_loop_test(tc, test_inference_close, 0, 8);
     tcase_add_loop_test(tc, test_paths_identical, 0, 2);
+    tcase_add_loop_test(tc, test_generate_threads, 0, 2);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
