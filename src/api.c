@@ -33,7 +33,7 @@ int rnn_model_create(rnn_model **out, const rnn_config *cfg, const rnn_allocator
     int rc = rnn__struct_read(&rnn__config_layout, &c, cfg, errbuf, errlen);
     if (!rc) rc = rnn__config_check(&c, errbuf, errlen);
     if (!rc) rc = rnn__allocator_init(&al, alloc, errbuf, errlen);
-    if (!rc) rc = rnn__model_new(out, &c, &al);
+    if (!rc) rc = rnn__model_new(out, &c, &al, 1);
     if (rc == RNN_ERR_NOMEM) {
         unsigned long long n = rnn__config_params(&c);
         rnn__bufail(errbuf, errlen, rc, "cannot allocate the model: %llu parameters need %llu bytes for the values and "

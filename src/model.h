@@ -212,8 +212,11 @@ struct rnn_state {
 #define rnn__fail(m, ...) rnn__failf(&(m)->err, __VA_ARGS__)
 
 /* params.c: a model with this configuration's shapes and freshly initialised weights (creation
- * and the loader); the configuration must have passed rnn__config_check */
-int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *al);
+ * and the loader); the configuration must have passed rnn__config_check. fp32 0 (the loader of a
+ * quantized file): the tensor table only, with no parameter or gradient block and nothing
+ * initialised, so that the quantized weights are read straight into their own storage (which
+ * rnn__model_quantize_commit then gives the model) and never share the memory with fp32 ones. */
+int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *al, int fp32);
 /* params.c: one pass over the whole gradient block (and parameters, for AXPY): zero it, return its
  * squared norm, scale it by a, or params += a * grads; cut into fixed chunks on the training pool,
  * so the norm does not depend on the thread count. Leaves out the embedding rows m->touched says

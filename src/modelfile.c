@@ -617,15 +617,63 @@ static int parse_params(loader *ld, rnn_model *m, cursor *c)
     return RNN_OK;
 }
 
+/* Where QPRM's payload comes from: memory (c, its CRC already checked) or, for a file, the stream
+ * itself (f), each byte read once, straight into the storage it ends in, and added to the CRC,
+ * which the caller checks after the payload: a quantized model never holds its payload in a
+ * buffer beside its weights, nor fp32 weights (the model was made without them). */
+typedef struct qsrc {
+    loader *ld;
+    const crc_table *ct;
+    uint32_t crc;     /* file: of the section's header and the payload read so far */
+    cursor c;         /* memory */
+    uint64_t left;    /* payload bytes not read yet */
+    int ioerr;
+} qsrc;
+
+static int s_read(qsrc *s, void *dst, size_t n)
+{
+    if (n > s->left) return 0;
+    if (s->ld->f) {
+        if (!l_read(s->ld, dst, n)) return s->ioerr = 1, 0;
+        s->crc = crc_update(s->ct, s->crc, dst, n);
+    } else {
+        const unsigned char *p = NULL;
+        if (!c_take(&s->c, n, &p)) return 0;
+        memcpy(dst, p, n);
+    }
+    s->left -= n;
+    return 1;
+}
+static int s_u32(qsrc *s, uint32_t *v)
+{
+    unsigned char b[4];
+    if (!s_read(s, b, 4)) return 0;
+    *v = get32(b);
+    return 1;
+}
+/* reads and drops n bytes (through the CRC) */
+static int s_skip(qsrc *s, uint64_t n)
+{
+    unsigned char chunk[4096];
+    while (n) {
+        size_t k = n < sizeof chunk ? (size_t)n : sizeof chunk;
+        if (!s_read(s, chunk, k)) return 0;
+        n -= k;
+    }
+    return 1;
+}
+
 /* QPRM (its length at most parm_bytes + 4, checked by check_header): the count and the weight type,
  * then the tensors as PARM's, each with its type (the weight type for a weight matrix, 0 (f32) for
  * a bias). The payload must take exactly what the type gives before anything is allocated; q8
- * values must be in [-127, 127], scales finite and > 0, or 0 for a block of zeros. The model is
- * then quantized (rnn__model_quantize_commit) with the values read. */
-static int parse_qprm(loader *ld, rnn_model *m, cursor *c)
+ * values must be in [-127, 127], scales finite and > 0, or 0 for a block of zeros. Each tensor's
+ * bytes are read into its final storage (the quantized matrices, and the biases' block in the
+ * order rnn__model_quantize_commit lays it out) and converted there, in place; the commit then
+ * gives them to the model, which was made without fp32 weights. */
+static int parse_qprm(loader *ld, rnn_model *m, qsrc *s)
 {
     uint32_t n, type;
-    if (!c_u32(c, &n) || !c_u32(c, &type)) return lfail(ld, RNN_ERR_FORMAT, "QPRM section is truncated");
+    if (!s_u32(s, &n) || !s_u32(s, &type)) return lfail(ld, RNN_ERR_FORMAT, "QPRM section is truncated");
     if (n != (uint32_t)m->ntensors)
         return lfail(ld, RNN_ERR_FORMAT, "QPRM holds %u tensors; this configuration has %d", n, m->ntensors);
     if (type != RNN_WEIGHTS_BF16 && type != RNN_WEIGHTS_Q8)
@@ -633,73 +681,105 @@ static int parse_qprm(loader *ld, rnn_model *m, cursor *c)
     if (m->ad.nc) return lfail(ld, RNN_ERR_FORMAT, "QPRM: an adaptive output layer cannot be quantized");
     if (m->cfg.emb_size > RNN__QMAX_IN || m->cfg.hidden_size > RNN__QMAX_IN)
         return lfail(ld, RNN_ERR_FORMAT, "QPRM: quantized weights take inputs of at most %d units", RNN__QMAX_IN);
-    if (c->left != qprm_bytes(m, (int)type) - 8)
+    if (s->left != qprm_bytes(m, (int)type) - 8)
         return lfail(ld, RNN_ERR_FORMAT, "QPRM holds %zu bytes of tensors; %s weights of this configuration take %llu",
-                     c->left, type == RNN_WEIGHTS_Q8 ? "q8" : "bf16", (unsigned long long)(qprm_bytes(m, (int)type) - 8));
+                     (size_t)s->left, type == RNN_WEIGHTS_Q8 ? "q8" : "bf16",
+                     (unsigned long long)(qprm_bytes(m, (int)type) - 8));
     rnn__qmat *q;
     float *fp;
     if (rnn__model_quantize_alloc(m, (int)type, &q, &fp)) return lfail(ld, RNN_ERR_NOMEM, "cannot allocate the quantized weights");
     int rc = RNN_OK;
+    size_t foff = 0; /* the next bias's place in fp: table order, as the commit lays them out */
     for (int i = 0; !rc && i < m->ntensors; i++) {
         const rnn__tensor *t = &m->tensors[i];
         uint32_t len, rows, cols, tt, want = rnn__q_tensor(t) ? type : 0;
-        const unsigned char *name = NULL, *data = NULL;
-        if (!c_u32(c, &len) || !c_take(c, len, &name) || !c_u32(c, &rows) || !c_u32(c, &cols) || !c_u32(c, &tt)) {
+        char name[64];
+        if (!s_u32(s, &len) || len > s->left || !s_read(s, name, len < sizeof name ? len : sizeof name) ||
+            !s_skip(s, len < sizeof name ? 0 : len - sizeof name) || !s_u32(s, &rows) || !s_u32(s, &cols) ||
+            !s_u32(s, &tt)) {
             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %d header is truncated", i);
             break;
         }
         if (len != strlen(t->name) || memcmp(name, t->name, len) != 0)
             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %d is \"%.*s\"; expected \"%s\"", i, (int)(len < 64 ? len : 64),
-                       (const char *)name, t->name);
+                       name, t->name);
         else if (rows != (uint32_t)t->rows || cols != (uint32_t)t->cols)
             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s has shape %ux%u; expected %dx%d", t->name, rows, cols, t->rows,
                        t->cols);
         else if (tt != want)
             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s has type %u; expected %u", t->name, tt, want);
-        else if (!c_take(c, (size_t)qtensor_bytes((int)tt, rows, cols), &data))
+        else if (qtensor_bytes((int)tt, rows, cols) > s->left)
             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s data is truncated", t->name);
         if (rc) break;
         size_t count = (size_t)rows * cols;
-        if (tt == 0) { /* into the fp32 block's old place; the commit moves it */
-            float *p = m->params + t->offset;
-            for (size_t j = 0; j < count; j++) p[j] = u2f(get32(data + 4 * j));
+        if (tt == 0) { /* little-endian bytes, converted in place */
+            float *p = fp + foff;
+            foff += count;
+            if (!s_read(s, p, count * 4)) break;
+            for (size_t j = 0; j < count; j++) p[j] = u2f(get32((const unsigned char *)(p + j)));
         } else if (tt == RNN_WEIGHTS_BF16) {
-            for (size_t j = 0; j < count; j++) q[i].bf[j] = (uint16_t)(data[2 * j] | data[2 * j + 1] << 8);
-        } else {
+            uint16_t *b = q[i].bf;
+            if (!s_read(s, b, count * 2)) break;
+            for (size_t j = 0; j < count; j++) {
+                const unsigned char *u = (const unsigned char *)(b + j);
+                b[j] = (uint16_t)(u[0] | u[1] << 8);
+            }
+        } else { /* the scales, then each row's values into its padded row (zeros past cols) */
             int nb = q[i].nb;
-            const unsigned char *qs = data + (size_t)rows * nb * 4;
+            size_t kp = (size_t)nb * RNN_QBLOCK, ns = (size_t)rows * nb;
+            float *sc = q[i].scale;
+            if (!s_read(s, sc, ns * 4)) break;
+            for (size_t j = 0; j < ns; j++) sc[j] = u2f(get32((const unsigned char *)(sc + j)));
+            for (uint32_t r = 0; r < rows; r++) {
+                int8_t *qr = q[i].q + (size_t)r * kp;
+                memset(qr + cols, 0, kp - cols);
+                if (!s_read(s, qr, cols)) break;
+            }
+            if (s->ioerr) break;
             for (uint32_t r = 0; !rc && r < rows; r++) {
-                int8_t *qr = q[i].q + (size_t)r * nb * RNN_QBLOCK;
-                memset(qr, 0, (size_t)nb * RNN_QBLOCK);
+                const int8_t *qr = q[i].q + (size_t)r * kp;
                 for (int b = 0; !rc && b < nb; b++) {
-                    float sc = u2f(get32(data + ((size_t)r * nb + b) * 4));
+                    float v = sc[(size_t)r * nb + b];
                     int nz = 0;
                     for (uint32_t k = (uint32_t)b * RNN_QBLOCK; k < cols && k < (uint32_t)(b + 1) * RNN_QBLOCK; k++) {
-                        int v = (int8_t)qs[(size_t)r * cols + k];
-                        if (v == -128) {
+                        if (qr[k] == -128) {
                             rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s row %u holds -128 (q8 values are in [-127, 127])",
                                        t->name, r);
                             break;
                         }
-                        qr[k] = (int8_t)v;
-                        nz |= v != 0;
+                        nz |= qr[k] != 0;
                     }
-                    if (!rc && !(isfinite(sc) && (sc > 0.0f || (sc == 0.0f && !nz))))
+                    if (!rc && !(isfinite(v) && (v > 0.0f || (v == 0.0f && !nz))))
                         rc = lfail(ld, RNN_ERR_FORMAT, "QPRM tensor %s row %u block %d has scale %g (finite and > 0, or 0 "
-                                   "for a block of zeros)", t->name, r, b, (double)sc);
-                    q[i].scale[(size_t)r * nb + b] = sc;
+                                   "for a block of zeros)", t->name, r, b, (double)v);
                 }
             }
         }
     }
+    if (!rc && s->ioerr) rc = lfail(ld, RNN_ERR_IO, "read error in section 'QPRM'");
     if (rc) {
         for (int i = 0; i < m->ntensors; i++) rnn__qmat_free(&q[i], &m->al);
         rnn__free(&m->al, q);
         rnn__free(&m->al, fp);
         return rc;
     }
-    rnn__model_quantize_commit(m, (int)type, q, fp, 1);
+    rnn__model_quantize_commit(m, (int)type, q, fp, 0);
     return RNN_OK;
+}
+
+/* QPRM from a file (sh: its 12-byte header; len checked by check_header): parsed as it is read,
+ * then the rest of the payload (after a failure) and the CRC. A CRC that does not match is the
+ * error, as for every other section, whatever the parse said. */
+static int load_qprm_file(loader *ld, const crc_table *ct, const unsigned char *sh, uint64_t len, rnn_model *m)
+{
+    qsrc s = {ld, ct, crc_update(ct, 0, sh, 12), {NULL, 0}, len, 0};
+    int rc = parse_qprm(ld, m, &s);
+    unsigned char cb[4];
+    if (!s.ioerr) s_skip(&s, s.left);
+    if (s.ioerr || !l_read(ld, cb, 4)) return lfail(ld, RNN_ERR_IO, "read error in section '%.4s'", (const char *)sh);
+    if (s.crc != get32(cb))
+        return lfail(ld, RNN_ERR_FORMAT, "checksum mismatch in section '%.4s' (the file is corrupt)", (const char *)sh);
+    return rc;
 }
 
 /* 1 when the parameters of a valid configuration cannot fit in `left` bytes (4 per float) */
@@ -856,6 +936,13 @@ static int load(loader *ld, rnn_model **out)
         int keep = tag == TAG_CONF || tag == TAG_OUTP || tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_QPRM ||
                    tag == TAG_APPL || tag == TAG_END || tag == TAG_DROP ||
                    ((tag == TAG_STAT || tag == TAG_ADMW) && !(ld->flags & RNN_LOAD_NO_STATE));
+        if (!rc && tag == TAG_QPRM && ld->f) { /* from a file: straight into the quantized storage */
+            rc = load_qprm_file(ld, &ct, sh, len, m);
+            if (rc) break;
+            pos += len + 4;
+            have_parm = 1;
+            continue;
+        }
         const unsigned char *p = NULL;
         if (!rc) rc = read_section(ld, &ct, sh, len, keep, &p, &payload);
         if (rc) break;
@@ -874,7 +961,8 @@ static int load(loader *ld, rnn_model **out)
                 rc = lfail(ld, RNN_ERR_FORMAT, "%.4s describes a model larger than the file (V %d, E %d, H %d, L %d)",
                            (const char *)sh, cfg.vocab_size, cfg.emb_size, cfg.hidden_size, cfg.num_layers);
             if (!rc && whole) {
-                rc = rnn__model_new(&m, &cfg, &ld->al);
+                /* a quantized file's model has no fp32 weights: QPRM's are read into their own storage */
+                rc = rnn__model_new(&m, &cfg, &ld->al, ld->version != FORMAT_VERSION_QUANT);
                 if (rc) lfail(ld, rc, "cannot create the model: %s", rnn_status_string(rc));
             }
             have_conf = 1, have_outp |= tag == TAG_OUTP;
@@ -893,7 +981,13 @@ static int load(loader *ld, rnn_model **out)
                 else memcpy(m->app, p, (size_t)len), m->app_len = (size_t)len;
             }
         } else if (tag == TAG_VOCB || tag == TAG_PARM || tag == TAG_QPRM) {
-            rc = tag == TAG_VOCB ? parse_vocab(ld, m, &c) : tag == TAG_QPRM ? parse_qprm(ld, m, &c) : parse_params(ld, m, &c);
+            if (tag == TAG_QPRM) { /* from memory: its CRC checked, copied into the quantized storage */
+                qsrc s = {ld, &ct, 0, c, c.left, 0};
+                rc = parse_qprm(ld, m, &s);
+                c.left = (size_t)s.left;
+            } else {
+                rc = tag == TAG_VOCB ? parse_vocab(ld, m, &c) : parse_params(ld, m, &c);
+            }
             have_parm |= tag != TAG_VOCB;
             if (!rc && c.left) /* (CONF may grow: newer writers append fields) */
                 rc = lfail(ld, RNN_ERR_FORMAT, "%zu unexpected bytes at the end of section '%.4s'", c.left, (const char *)sh);

@@ -18,7 +18,7 @@ static void add_tensor(rnn_model *m, size_t *off, const char *name, int rows, in
     *off += (size_t)rows * cols;
 }
 
-int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alp)
+int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *alp, int fp32)
 {
     rnn_allocator al = *alp;
     const rnn__cell *cell = rnn__cell_get(cfg->cell);
@@ -88,6 +88,10 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
     m->nparams = off;
     size_t bytes = rnn__mul_size(off, sizeof(float));
     if (!bytes) goto nomem;
+    if (!fp32) { /* the loader of a quantized file fills the weights */
+        *out = m;
+        return RNN_OK;
+    }
     m->params = rnn__alloc(&m->al, bytes);
     m->grads = rnn__alloc(&m->al, bytes);
     if (!m->params || !m->grads) goto nomem;

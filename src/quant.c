@@ -562,7 +562,8 @@ int rnn_model_quantize(rnn_model *m, int type)
         return rnn__fail(m, RNN_ERR_STATE, "the model's weights are already %s: quantization cannot be undone or redone",
                          m->wtype == RNN_WEIGHTS_Q8 ? "q8" : "bf16");
     if (m->ad.nc)
-        return rnn__fail(m, RNN_ERR_INVALID, "a model with an adaptive output layer cannot be quantized yet");
+        return rnn__fail(m, RNN_ERR_INVALID, "a model with an adaptive output layer cannot be quantized yet: run it in "
+                         "fp32, or quantize a model with the full output layer (RNN_OUTPUT_FULL)");
     if (m->cfg.emb_size > RNN__QMAX_IN || m->cfg.hidden_size > RNN__QMAX_IN)
         return rnn__fail(m, RNN_ERR_INVALID, "quantized weights take inputs of at most %d units (E %d, H %d)",
                          RNN__QMAX_IN, m->cfg.emb_size, m->cfg.hidden_size);

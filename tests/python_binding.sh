@@ -840,6 +840,89 @@ for kw, exc in (({"adaptive_cutoffs": [1] * (rnn.MAX_CUTOFFS + 1)}, ValueError),
     except Exception as e:  # noqa
         check(False, "Model(%r) raised %r, not %s" % (kw, e, exc.__name__))
 
+# ---- quantized weights (librnn 1.1): quantize, weight_type, files, inference, training refused ----
+fp = rnn.Model.load(path)
+check(fp.weight_type == "fp32", "a trained model's weight_type is 'fp32'")
+ref = evaluate(fp, valid)
+qtext = " ".join(words[int(i)] for i in valid[:12] if int(i) != EOS)
+for kind in ("q8", "bf16"):
+    q = rnn.Model.load(path)
+    q.quantize(kind)
+    qv = evaluate(q, valid)
+    check(q.weight_type == kind and math.isfinite(qv) and qv != ref and abs(qv - ref) < 0.02 * ref,
+          "Model.quantize(%r): weight_type %r, valid loss %.6f against fp32 %.6f" % (kind, q.weight_type, qv, ref))
+    ps, fps = q.params(), fp.params()
+    check(list(ps) == list(fps) and ps["encoder.weight"].data is None and ps["rnn.weight_hh_l1"].data is None
+          and np.array_equal(ps["decoder.bias"].data, fps["decoder.bias"].data)
+          and all(p.grad is None for p in ps.values()) and ps["decoder.weight"].shape == fps["decoder.weight"].shape,
+          "%s params(): weight matrices' data None, biases fp32 as before, no gradients" % kind)
+    for name, call in (("forward", lambda: q.forward(x, y)), ("backward", lambda: q.backward()),
+                       ("zero_grad", lambda: q.zero_grad()), ("clip_grad_norm", lambda: q.clip_grad_norm(0.25)),
+                       ("sgd_step", lambda: q.sgd_step(1.0)), ("adamw_step", lambda: q.adamw_step()),
+                       ("param_block", lambda: q.param_block())):
+        raises(call, rnn.ERR_STATE, "the model's weights are %s (rnn_model_quantize): a quantized model is for inference only"
+               % kind, "%s model: %s" % (kind, name))
+    qp = os.path.join(W, "py.%s.rnn" % kind)
+    q.save(qp)
+    lq, bq = rnn.Model.load(qp), rnn.Model.from_bytes(q.to_bytes())
+    check(open(qp, "rb").read()[8:12] == b"\x03\x00\x00\x00" and os.path.getsize(qp) < 0.6 * os.path.getsize(path)
+          and lq.weight_type == bq.weight_type == kind and lq.vocab == words and lq.config == q.config
+          and evaluate(lq, valid) == evaluate(bq, valid) == qv,
+          "%s model: save / load and to_bytes / from_bytes: format version 3, %d bytes against %d, the same evaluation"
+          % (kind, os.path.getsize(qp), os.path.getsize(path)))
+    out = subprocess.run([rnnlm, "eval", "--checkpoint", qp, "--data", os.path.join(W, "valid.txt"), "--json"],
+                         capture_output=True, text=True)
+    cli = json.loads(out.stdout or "{}")
+    check(out.returncode == 0 and abs(cli.get("ppl", 0) - math.exp(qv)) <= 1e-5 * math.exp(qv),
+          "rnnlm eval of the %s file: ppl %r == the binding's %.10g" % (kind, cli.get("ppl"), math.exp(qv)))
+    lq.reset_state(1); q.reset_state(1)
+    sq = rnn.State(q, 2, 7)
+    sq.feed([[EOS, index["the"]]] * 2)
+    gq = sq.generate(15)
+    sl = rnn.State(lq, 2, 7)
+    sl.feed([[EOS, index["the"]]] * 2)
+    check(np.array_equal(gq, sl.generate(15)) and lq.score_text(qtext) == q.score_text(qtext)
+          and all(math.isfinite(v) for v in q.score_text(qtext)) and lq.sample([EOS], 1.0) is not None
+          and lq.generate_text("the", words=12, seed=4) == q.generate_text("the", words=12, seed=4),
+          "%s model: State feed / generate, score_text, sample and generate_text work, and agree after load" % kind)
+    lp = lq.evaluate([[EOS, index["the"]]], logprobs=True)
+    check(np.allclose(np.exp(np.asarray(lp[1] if isinstance(lp, tuple) else lp)).sum(-1), 1.0, atol=1e-4),
+          "%s model: evaluate(logprobs=True) rows sum to 1" % kind)
+    q.quantize(kind)  # the type it has: nothing to do
+    other = "bf16" if kind == "q8" else "q8"
+    raises(lambda: q.quantize(other), rnn.ERR_STATE, "already %s" % kind, "%s model: quantize(%r)" % (kind, other))
+raises(lambda: ad.quantize("q8"), rnn.ERR_INVALID, "adaptive output layer", "adaptive model: quantize('q8')")
+check(ad.weight_type == "fp32", "a refused quantize leaves the model fp32")
+try:
+    fp.quantize("q4")
+    check(False, "quantize('q4') did not raise")
+except ValueError as e:
+    check("q8" in str(e) and fp.weight_type == "fp32", "quantize('q4') raises ValueError naming the types: %s" % e)
+fp.quantize(rnn.WEIGHTS_BF16)
+check(fp.weight_type == "bf16", "quantize(rnn.WEIGHTS_BF16): an RNN_WEIGHTS_* int works too")
+real_lib = rnn._lib
+
+
+class Without11Quant:  # a 1.0 library: no rnn_model_quantize, no rnn_model_get_weight_type
+    def __getattr__(self, name):
+        if name in ("rnn_model_quantize", "rnn_model_get_weight_type"):
+            raise AttributeError(name)
+        return getattr(real_lib, name)
+
+
+rnn._lib = Without11Quant()
+m10 = rnn.Model.load(path)
+errs = []
+for call in (lambda: m10.quantize("q8"), lambda: m10.weight_type):
+    try:
+        call()
+        errs.append("no error")
+    except rnn.RnnError as e:
+        errs.append(str(e))
+rnn._lib = real_lib
+check(all("needs librnn 1.1" in e for e in errs) and m10.weight_type == "fp32",
+      "on a 1.0 library, quantize and weight_type raise RnnError naming the version needed (%r)" % errs)
+
 np.save(os.path.join(W, "gen.npy"), gen(5, n=30))
 with open(os.path.join(W, "dump.json"), "w") as f:  # for the no-numpy run
     json.dump({"gen": gen(5, n=30)[0].tolist(), "bias": m2.params()["decoder.bias"].data[0].tolist(),

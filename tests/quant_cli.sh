@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/quant_cli.sh -- rnnlm quantize (q8, bf16) and what reads its output: eval (and eval
 # --reference), score, generate, info; train --resume / --init refusing it; the refusals of
-# quantize itself (its own input as --out, a quantized input, a bad --type). On a tiny corpus and
+# quantize itself (its own input as --out, a quantized input, a bad --type, an adaptive model). On a tiny corpus and
 # a model trained here.
 #   RNNLM=/abs/path/bin/rnnlm sh tests/quant_cli.sh        (make check runs it)
 # Prints "N passed, M failed" last; exits non-zero when anything failed.
@@ -78,6 +78,13 @@ for t in q8 bf16; do
     # quantizing a quantized model
     expect_error 1 "quantize a $t model" "$RNNLM" quantize --checkpoint "$W/$t.rnn" --out "$W/bad.rnn" --type q8
 done
+
+# an adaptive output layer is refused, naming what to do instead
+run "$RNNLM" train --data "$C" $TINY --adaptive-cutoffs 8 --save "$W/ad.rnn"
+check "train an adaptive model" test "$rc" -eq 0 -a -s "$W/ad.rnn"
+expect_error 1 "quantize an adaptive model" "$RNNLM" quantize --checkpoint "$W/ad.rnn" --out "$W/bad.rnn" --type q8
+check "the refusal names the alternatives (fp32; a model without --adaptive-cutoffs)" \
+    sh -c "grep -q 'adaptive' '$W/err' && grep -q 'fp32' '$W/err' && grep -q 'without --adaptive-cutoffs' '$W/err'"
 
 # the same input twice gives the same bytes
 run "$RNNLM" quantize --checkpoint "$W/m.rnn" --out "$W/q8b.rnn" --type q8

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* E and H not multiples of 32 (a short last q8 block) nor of 8 (the bf16 tail) */
 enum { V = 97, E = 44, H = 36, L = 2, B = 3, T = 9 };
@@ -127,6 +128,7 @@ START_TEST(test_refusals_leave_model)
     ck_assert_int_eq(rnn_model_create(&m, &c, NULL, NULL, 0), RNN_OK);
     ck_assert_int_eq(rnn_model_quantize(m, RNN_WEIGHTS_Q8), RNN_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(rnn_model_errmsg(m), "adaptive"));
+    ck_assert_ptr_nonnull(strstr(rnn_model_errmsg(m), "RNN_OUTPUT_FULL")); /* what to do instead */
     rnn_model_free(m);
 }
 END_TEST
@@ -192,6 +194,17 @@ START_TEST(test_inference_close)
 }
 END_TEST
 
+/* bytes to a temporary file (the caller unlinks path) */
+static void write_tmp(const unsigned char *f, size_t n, char *path, size_t len)
+{
+    snprintf(path, len, "%s/rnn-test-quant.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    FILE *o = fdopen(fd, "wb");
+    ck_assert(o && fwrite(f, 1, n, o) == n);
+    fclose(o);
+}
+
 /* save and load give the same model: the same bytes again and the same bits out */
 START_TEST(test_roundtrip)
 {
@@ -224,6 +237,15 @@ START_TEST(test_roundtrip)
     ck_assert_int_eq(rnn_model_save_mem(r, buf2, n, &n2, 0, "app", 3), RNN_OK);
     ck_assert_uint_eq(n2, n);
     ck_assert_mem_eq(buf, buf2, n);
+    char path[512];
+    write_tmp(buf, n, path, sizeof path);
+    rnn_model *rf = NULL;
+    ck_assert_msg(rnn_model_load(&rf, path, NULL, 0, err, sizeof err) == RNN_OK, "%s", err);
+    unlink(path);
+    ck_assert_int_eq(rnn_model_save_mem(rf, buf2, n, &n2, 0, "app", 3), RNN_OK);
+    ck_assert_uint_eq(n2, n);
+    ck_assert_mem_eq(buf, buf2, n); /* from a file: the same model */
+    rnn_model_free(rf);
     static float a[B * T * V], b[B * T * V];
     double la, lb;
     eval_logprobs(q, a, &la);
@@ -264,11 +286,21 @@ static void fix_crc(unsigned char *f, size_t sec)
     tu_put32(f + sec + 12 + len, tu_crc32c(f + sec, 12 + len));
 }
 
+/* loads f from memory and from a file (a quantized file's QPRM is parsed as it is read: its own
+ * path); both must give the same status and message */
 static int load_patched(const unsigned char *f, size_t n, char *err, size_t errlen)
 {
     rnn_model *r = NULL;
     int rc = rnn_model_load_mem(&r, f, n, NULL, 0, err, errlen);
     rnn_model_free(r);
+    char path[512], ferr[256];
+    write_tmp(f, n, path, sizeof path);
+    r = NULL;
+    int frc = rnn_model_load(&r, path, NULL, 0, ferr, sizeof ferr);
+    rnn_model_free(r);
+    unlink(path);
+    ck_assert_int_eq(frc, rc);
+    if (errlen) ck_assert_str_eq(ferr, err);
     return rc;
 }
 
@@ -303,6 +335,16 @@ START_TEST(test_load_validates)
     fix_crc(g, sec);
     ck_assert_int_eq(load_patched(g, n, err, sizeof err), RNN_ERR_FORMAT);
     ck_assert_msg(strstr(err, "-128") != NULL, "%s", err);
+    /* the same -128 with the CRC left as it was: a corrupt file, whatever the values say (from a
+     * file too, where the values are checked before the CRC has been read) */
+    memcpy(g, f, n);
+    g[at + (size_t)4 * H * nb * 4 + 40] = 0x80;
+    ck_assert_int_eq(load_patched(g, n, err, sizeof err), RNN_ERR_FORMAT);
+    ck_assert_msg(strstr(err, "checksum mismatch in section 'QPRM'") != NULL, "%s", err);
+    memcpy(g, f, n);
+    g[n - 40] ^= 1; /* a byte of the last tensor's values: parsed, then the CRC */
+    ck_assert_int_eq(load_patched(g, n, err, sizeof err), RNN_ERR_FORMAT);
+    ck_assert_msg(strstr(err, "checksum mismatch") != NULL, "%s", err);
     /* a tensor type that the model's weight type does not give */
     memcpy(g, f, n);
     tu_put32(g + at - 4, 1);
@@ -317,6 +359,71 @@ START_TEST(test_load_validates)
     for (size_t cut = 0; cut < n; cut += 97) ck_assert_int_ne(load_patched(f, cut, err, sizeof err), RNN_OK);
     rnn_model_free(q);
     free(f), free(g);
+}
+END_TEST
+
+/* ---- the memory a load takes: an allocator that counts the live bytes and their peak ------------ */
+typedef struct bytes_counter {
+    size_t live, peak;
+} bytes_counter;
+static void *b_alloc(void *u, size_t n)
+{
+    bytes_counter *c = u;
+    size_t *p = malloc(n + 16); /* the size in front, 16 bytes keep the alignment */
+    if (!p) return NULL;
+    p[0] = n;
+    c->live += n;
+    if (c->live > c->peak) c->peak = c->live;
+    return (char *)p + 16;
+}
+static void b_free(void *u, void *p)
+{
+    if (!p) return;
+    bytes_counter *c = u;
+    size_t *h = (size_t *)((char *)p - 16);
+    c->live -= h[0];
+    free(h);
+}
+
+/* Loading a quantized file reads its weights straight into their quantized storage: the peak of
+ * the bytes allocated stays near what the loaded model keeps (no fp32 weights or gradients on the
+ * way, and, from a file, no buffer holding the payload), for memory images and files alike. */
+START_TEST(test_load_peak)
+{
+    int type = TYPES[_i % 2], from_file = _i / 2;
+    rnn_config c;
+    rnn_config_init(&c, sizeof c);
+    c.vocab_size = 6000, c.emb_size = 64, c.hidden_size = 64, c.num_layers = 2, c.dropout = 0.0f;
+    rnn_model *m = NULL;
+    ck_assert_int_eq(rnn_model_create(&m, &c, NULL, NULL, 0), RNN_OK);
+    size_t fp32 = 0, n;
+    int np;
+    rnn_param_get_count(m, &np);
+    for (int i = 0; i < np; i++) {
+        rnn_param p = {.struct_size = sizeof p};
+        rnn_param_get(m, i, &p);
+        fp32 += p.size * sizeof(float);
+    }
+    ck_assert_int_eq(rnn_model_quantize(m, type), RNN_OK);
+    rnn_model_save_mem(m, NULL, 0, &n, 0, NULL, 0);
+    unsigned char *buf = malloc(n);
+    ck_assert_int_eq(rnn_model_save_mem(m, buf, n, &n, 0, NULL, 0), RNN_OK);
+    char path[512], err[256];
+    if (from_file) write_tmp(buf, n, path, sizeof path);
+    bytes_counter bc = {0, 0};
+    rnn_allocator al = {sizeof al, b_alloc, b_free, &bc};
+    rnn_model *r = NULL;
+    int rc = from_file ? rnn_model_load(&r, path, &al, 0, err, sizeof err) : rnn_model_load_mem(&r, buf, n, &al, 0, err, sizeof err);
+    ck_assert_msg(rc == RNN_OK, "%s", err);
+    printf("test_load_peak: %s from %s: peak %zu bytes allocated, %zu kept by the model, file %zu, fp32 weights %zu\n",
+           type == RNN_WEIGHTS_Q8 ? "q8" : "bf16", from_file ? "a file" : "memory", bc.peak, bc.live, n, fp32);
+    ck_assert_msg(bc.peak <= bc.live + bc.live / 8, "peak %zu, kept %zu", bc.peak, bc.live);
+    ck_assert(bc.live < fp32 * (type == RNN_WEIGHTS_Q8 ? 0.35 : 0.6));
+    rnn_model_free(r);
+    ck_assert_uint_eq(bc.live, 0);
+    if (from_file) unlink(path);
+    free(buf);
+    rnn_model_free(m);
 }
 END_TEST
 
@@ -489,6 +596,7 @@ int main(void)
     tc = tcase_create("files");
     tcase_add_loop_test(tc, test_roundtrip, 0, 4);
     tcase_add_test(tc, test_load_validates);
+    tcase_add_loop_test(tc, test_load_peak, 0, 4);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return tu_run(s);

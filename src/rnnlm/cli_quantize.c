@@ -41,6 +41,13 @@ static int quantize_model(const quantize_args *a, rnn_model *m, int type)
     rnn_model_get_weight_type(m, &wt);
     RETURN_ERROR_IF(wt != RNN_WEIGHTS_FP32, CLI_RUNTIME, "%s is already quantized (%s): quantize an fp32 model",
                     a->checkpoint, wt == RNN_WEIGHTS_Q8 ? "q8" : "bf16");
+    rnn_config cfg;
+    rnn_config_init(&cfg, sizeof cfg);
+    rnn_model_get_config(m, &cfg);
+    /* the library's message names RNN_OUTPUT_FULL; say it in rnnlm's terms */
+    RETURN_ERROR_IF(cfg.output == RNN_OUTPUT_ADAPTIVE, CLI_RUNTIME,
+                    "cannot quantize %s: its output layer is adaptive (--adaptive-cutoffs), which cannot be quantized "
+                    "yet: use it in fp32 as it is, or quantize a model trained without --adaptive-cutoffs", a->checkpoint);
     RETURN_ERROR_IF(rnn_model_quantize(m, type) != RNN_OK, CLI_RUNTIME, "cannot quantize %s: %s", a->checkpoint,
                     rnn_model_errmsg(m));
     RETURN_ERROR_IF(rnn_model_save(m, a->out, 0, NULL, 0) != RNN_OK, CLI_RUNTIME, "cannot save %s: %s", a->out,

@@ -87,6 +87,7 @@ __all__ = [
     "ERR_NUMERIC", "ERR_NOTFOUND", "ERR_SIZE",
     "LIMIT_DIM", "LIMIT_LAYERS", "LIMIT_THREADS", "LIMIT_CHUNK", "LIMIT_WORD_BYTES", "LIMIT_APP_DATA",
     "LIMIT_REPEAT_WINDOW", "LIMIT_CUTOFFS", "OUTPUT_FULL", "OUTPUT_ADAPTIVE", "MAX_CUTOFFS",
+    "WEIGHTS_FP32", "WEIGHTS_BF16", "WEIGHTS_Q8",
 ]
 
 # ---- constants (values fixed forever by rnn.h) -------------------------------------------------
@@ -99,6 +100,8 @@ LIMIT_REPEAT_WINDOW = 6  # librnn 1.1
 LIMIT_CUTOFFS = 7  # librnn 1.1
 OUTPUT_FULL, OUTPUT_ADAPTIVE = 0, 1  #: rnn_config.output (RNN_OUTPUT_*, librnn 1.1)
 MAX_CUTOFFS = 8  #: RNN_MAX_CUTOFFS, the size of rnn_config.cutoffs (fixed by the 1.1 layout)
+WEIGHTS_FP32, WEIGHTS_BF16, WEIGHTS_Q8 = 0, 1, 2  #: RNN_WEIGHTS_* (rnn_model_quantize, librnn 1.1)
+_WEIGHT_NAMES = {"fp32": WEIGHTS_FP32, "bf16": WEIGHTS_BF16, "q8": WEIGHTS_Q8}
 IGNORE = -1  #: a target left out of the loss (RNN_IGNORE)
 SAVE_STATE = 1  #: RNN_SAVE_STATE (rnn_model_save / rnn_model_save_mem flag)
 LOAD_NO_STATE = 1  #: RNN_LOAD_NO_STATE (rnn_model_load / rnn_model_load_mem flag)
@@ -275,6 +278,8 @@ def _bind(lib):
         "rnn_adamw_step": (_c_int, [M, ctypes.POINTER(_AdamW)]),
         "rnn_adamw_reset": (_c_int, [M]),
         "rnn_adamw_get_step": (_c_int, [M, ctypes.POINTER(ctypes.c_int64)]),
+        "rnn_model_quantize": (_c_int, [M, _c_int]),
+        "rnn_model_get_weight_type": (_c_int, [M, ctypes.POINTER(_c_int)]),
     }
     for name, (res, args) in optional.items():
         fn = getattr(lib, name, None)
@@ -983,6 +988,38 @@ class Model(_Closing):
         self._check(_need("rnn_adamw_get_step")(self._handle, ctypes.byref(n)), "rnn_adamw_get_step")
         return n.value
 
+    # -- quantized weights (librnn 1.1)
+    def quantize(self, weights: Union[str, int]) -> None:
+        """Converts the weight matrices (embedding, every layer's weight_ih / weight_hh, decoder)
+        to ``"q8"`` (int8 in blocks of 32 inputs, one fp32 scale each) or ``"bf16"`` (bfloat16)
+        in place; biases stay fp32 (rnn_model_quantize; a WEIGHTS_* int works too). Irreversible:
+        the fp32 weights, gradients and AdamW state are freed, so the model is then for
+        inference only: evaluate, sample, score_text, generate_text, State and save work;
+        forward, backward, zero_grad, clip_grad_norm, sgd_step, adamw_step and param_block raise
+        RnnError(ERR_STATE), and :meth:`params` gives a weight matrix's ``data`` as None.
+        ``"fp32"`` or the type the model already has does nothing. RnnError(ERR_INVALID) for an
+        adaptive output layer, ERR_STATE when already quantized to the other type, ERR_NUMERIC
+        for a weight that is not finite; ValueError for an unknown name. A quantized model saves
+        as a quantized file (format version 3) that :meth:`load` reads back."""
+        if isinstance(weights, str):
+            if weights.lower() not in _WEIGHT_NAMES:
+                raise ValueError("weights must be one of %s; got %r" % (", ".join(_WEIGHT_NAMES), weights))
+            code = _WEIGHT_NAMES[weights.lower()]
+        else:
+            code = _int(weights, "weights")
+        self._check(_need("rnn_model_quantize")(self._handle, code), "rnn_model_quantize")
+
+    @property
+    def weight_type(self) -> str:
+        """``"fp32"`` (the default), ``"bf16"`` or ``"q8"`` (rnn_model_get_weight_type): what
+        :meth:`quantize` made of the model, or what its file held."""
+        t = _c_int()
+        self._check(_need("rnn_model_get_weight_type")(self._handle, ctypes.byref(t)), "rnn_model_get_weight_type")
+        for name, code in _WEIGHT_NAMES.items():
+            if code == t.value:
+                return name
+        return "unknown (%d)" % t.value  # a later library's type
+
     # -- evaluation and generation
     def evaluate(self, tokens: Tokens, targets: Optional[Tokens] = None, logprobs: bool = False) -> Any:
         """Evaluation-mode forward (no dropout, no gradient), the state carried (rnn_evaluate).
@@ -1248,13 +1285,17 @@ class Model(_Closing):
 
     # -- parameters
     def _param(self, p):
-        return Param(_dec(p.name), p.rows, p.cols, _view(p.data, (p.rows, p.cols), self),
-                     _view(p.grad, (p.rows, p.cols), self))
+        # a quantized model has no fp32 weight matrices and no gradients: those are NULL -> None
+        shape = (p.rows, p.cols)
+        return Param(_dec(p.name), p.rows, p.cols, _view(p.data, shape, self) if p.data else None,
+                     _view(p.grad, shape, self) if p.grad else None)
 
     def params(self) -> Dict[str, "Param"]:
         """{state_dict name: Param} in model.parameters() order (a tied model has no
         "decoder.weight": it is encoder.weight). Param.data / .grad are zero-copy numpy views
-        (rows x cols float32) of the library's memory, or memoryviews without numpy."""
+        (rows x cols float32) of the library's memory, or memoryviews without numpy. On a
+        quantized model (:meth:`quantize`) a weight matrix's ``data`` is None (its values are
+        int8 / bfloat16, not float32) and every ``grad`` is None."""
         n = _c_int()
         self._check(_lib.rnn_param_get_count(self._handle, ctypes.byref(n)), "rnn_param_get_count")
         out = {}
