@@ -129,10 +129,10 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------------------------ */
 /* The Makefile reads RNN_VERSION_MAJOR for the soname (librnn.so.MAJOR). */
 #define RNN_VERSION_MAJOR 1
-#define RNN_VERSION_MINOR 1
+#define RNN_VERSION_MINOR 2
 #define RNN_VERSION_PATCH 0
 #define RNN_VERSION_NUMBER (RNN_VERSION_MAJOR * 10000 + RNN_VERSION_MINOR * 100 + RNN_VERSION_PATCH)
-#define RNN_VERSION_STRING "1.1.0"
+#define RNN_VERSION_STRING "1.2.0"
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define RNN_API __attribute__((visibility("default")))
