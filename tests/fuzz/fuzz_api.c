@@ -38,7 +38,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#define RNN_EXPERT_API /* rnn_model_get_hidden_grad, rnn_param_get_block */
+#define RNN_EXPERT_API /* rnn_model_get_hidden_grad, rnn_param_get_block, rnn_param_declare_grad_rows */
 #include "rnn.h"
 
 #define MAXB 4
@@ -1089,6 +1089,22 @@ static void op_static(fz *z)
     }
 }
 
+/* rnn_param_declare_grad_rows (expert, 1.2): up to 8 rows, in and out of range; a refused call
+   changes nothing (step() compares the hash), an accepted one changes no value either (the
+   fuzzer writes no gradient itself, so every declaration here is true) */
+static int op_declare_rows(fz *z)
+{
+    int32_t rows[8];
+    int n = fz_u8(&z->in) % 9, bad = 0;
+    for (int k = 0; k < n; k++) {
+        rows[k] = fz_range(&z->in, -2, z->V + 1);
+        bad |= rows[k] < 0 || rows[k] >= z->V;
+    }
+    int rc = rnn_param_declare_grad_rows(z->m, n ? rows : NULL, (size_t)n);
+    FZ_ASSERT(bad ? rc == RNN_ERR_INVALID : rc == RNN_OK, "declare_grad_rows(%d rows, bad %d) = %d", n, bad, rc);
+    return rc;
+}
+
 /* One of the 1.0 operations; *checked, *msg and *pure as in step(). */
 static int op_new(fz *z, unsigned k, long failed0, int *checked, int *msg, int *pure)
 {
@@ -1139,11 +1155,17 @@ static int op_new(fz *z, unsigned k, long failed0, int *checked, int *msg, int *
         *pure = 1;
         op_static(z);
         return 0;
-    default: /* 18 */
+    default: { /* 18 */
         *pure = 1;
-        if (fz_u8(&z->in) & 1) return op_param_sizes(z);
+        unsigned sel = fz_u8(&z->in);
+        if (sel & 1) return op_param_sizes(z);
+        if (sel & 0x80) {
+            *checked = 1, *msg = 1;
+            return op_declare_rows(z);
+        }
         op_config_sizes(z);
         return 0;
+    }
     }
 }
 
