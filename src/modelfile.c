@@ -214,7 +214,8 @@ static void write_qprm(writer *w, const rnn_model *m)
             }
         } else {
             w_floats(w, qm->scale, (size_t)t->rows * qm->nb);
-            for (int r = 0; r < t->rows; r++) w_bytes(w, qm->q + (size_t)r * qm->nb * RNN_QBLOCK, (size_t)t->cols);
+            int8_t qr[RNN__QMAX_IN]; /* (rnn_model_quantize limits the input size) */
+            for (int r = 0; r < t->rows; r++) rnn__qmat_qrow(qm, r, qr), w_bytes(w, qr, (size_t)t->cols);
         }
     }
     section_end(w);

@@ -12,6 +12,8 @@
  *   bf16 dot  = 8 fp32 lanes, lane i += a[k] * w[k] for every k with k % 8 == i, in increasing k;
  *               then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))
  *   output    = beta 0: dot; beta 1: C + dot
+ * The q8 weights are interleaved by columns in memory (quant.h, rnn__qmat_index), so that the AVX2
+ * kernel's lanes are outputs and an exact int32 block sum needs no horizontal reduction.
  */
 #include "quant.h"
 #include "model.h"
@@ -94,10 +96,14 @@ int rnn__qmat_alloc(rnn__qmat *q, int type, int rows, int cols, const rnn_alloca
         q->bf = rnn__alloc(al, rnn__mul_size(rnn__mul_size((size_t)rows, (size_t)cols), 2));
         return q->bf ? RNN_OK : RNN_ERR_NOMEM;
     }
-    q->q = rnn__alloc(al, rnn__mul_size((size_t)rows, (size_t)q->nb * RNN_QBLOCK));
+    /* whole groups of 8 rows, and one group more: the scratch of rnn__qmat_index; zeroed, so
+     * that the padding rows add nothing to the integer sums */
+    size_t g8 = ((size_t)rows + 7) / 8 * 8, qbytes = rnn__mul_size(g8 + 8, (size_t)q->nb * RNN_QBLOCK);
+    q->q = rnn__alloc(al, qbytes);
     q->scale = rnn__alloc(al, rnn__mul_size(rnn__mul_size((size_t)rows, (size_t)q->nb), sizeof(float)));
-    q->st = rows >= 8 ? rnn__alloc(al, rnn__mul_size(rnn__mul_size((size_t)rows / 8 * 8, (size_t)q->nb), sizeof(float))) : NULL;
-    return q->q && q->scale && (q->st || rows < 8) ? RNN_OK : RNN_ERR_NOMEM;
+    q->st = rnn__alloc(al, rnn__mul_size(rnn__mul_size(g8, (size_t)q->nb), sizeof(float)));
+    if (q->q) memset(q->q, 0, qbytes);
+    return q->q && q->scale && q->st ? RNN_OK : RNN_ERR_NOMEM;
 }
 
 void rnn__qmat_free(rnn__qmat *q, const rnn_allocator *al)
@@ -116,18 +122,36 @@ void rnn__qmat_fill(rnn__qmat *q, const float *w)
         for (size_t i = 0; i < n; i++) q->bf[i] = rnn__bf16_round(w[i]);
         return;
     }
+    q->packed = 0;
     for (int r = 0; r < q->rows; r++)
         quant_row(w + (size_t)r * q->cols, q->cols, q->nb, q->q + (size_t)r * kp, q->scale + (size_t)r * q->nb);
     rnn__qmat_index(q);
 }
 
+/* the byte of weight (r, k) in the interleaved layout (quant.h) */
+static inline size_t q_at(size_t kp, size_t r, size_t k) { return r / 8 * 8 * kp + k / 4 * 32 + r % 8 * 4 + k % 4; }
+
 void rnn__qmat_index(rnn__qmat *q)
 {
-    if (q->type != RNN_WEIGHTS_Q8) return;
-    size_t nb = (size_t)q->nb;
-    for (size_t g = 0; g < (size_t)q->rows / 8; g++)
+    if (q->type != RNN_WEIGHTS_Q8 || q->packed) return;
+    size_t nb = (size_t)q->nb, kp = nb * RNN_QBLOCK, g8 = ((size_t)q->rows + 7) / 8 * 8;
+    int8_t *tmp = q->q + g8 * kp; /* the scratch group: each group is copied there, then spread back */
+    for (size_t g = 0; g < g8; g += 8) {
+        int8_t *grp = q->q + g * kp;
+        memcpy(tmp, grp, 8 * kp);
+        for (size_t t = 0; t < kp / 4; t++)
+            for (size_t o = 0; o < 8; o++) memcpy(grp + t * 32 + o * 4, tmp + o * kp + t * 4, 4);
         for (size_t b = 0; b < nb; b++)
-            for (size_t o = 0; o < 8; o++) q->st[(g * nb + b) * 8 + o] = q->scale[(g * 8 + o) * nb + b];
+            for (size_t o = 0; o < 8; o++)
+                q->st[(g / 8 * nb + b) * 8 + o] = g + o < (size_t)q->rows ? q->scale[(g + o) * nb + b] : 0.0f;
+    }
+    q->packed = 1;
+}
+
+void rnn__qmat_qrow(const rnn__qmat *q, int r, int8_t *out)
+{
+    size_t kp = (size_t)q->nb * RNN_QBLOCK;
+    for (int k = 0; k < q->cols; k++) out[k] = q->q[q_at(kp, (size_t)r, (size_t)k)];
 }
 
 void rnn__qmat_row(const rnn__qmat *q, int r, float *out)
@@ -137,9 +161,9 @@ void rnn__qmat_row(const rnn__qmat *q, int r, float *out)
         for (int k = 0; k < q->cols; k++) out[k] = rnn__bf16_float(b[k]);
         return;
     }
-    const int8_t *qr = q->q + (size_t)r * q->nb * RNN_QBLOCK;
+    size_t kp = (size_t)q->nb * RNN_QBLOCK;
     const float *s = q->scale + (size_t)r * q->nb;
-    for (int k = 0; k < q->cols; k++) out[k] = (float)qr[k] * s[k / RNN_QBLOCK];
+    for (int k = 0; k < q->cols; k++) out[k] = (float)q->q[q_at(kp, (size_t)r, (size_t)k)] * s[k / RNN_QBLOCK];
 }
 
 /* ---- kernels: out[o] = dot of one activation row with weight rows j0 .. j0+n-1 (n <= 4) --------- */
@@ -155,20 +179,21 @@ static void bf16_dots_c(const float *a, const uint16_t *w, int K, int n, float *
     }
 }
 
-static void q8_dots_c(const int8_t *qa, const float *sa, const int8_t *qw, const float *sw, int nb, int n, float *out)
+/* one activation row (qa, sa) against weight row r of W (interleaved), as the definition says */
+static float q8_dot_c(const int8_t *qa, const float *sa, const rnn__qmat *W, size_t r)
 {
+    int nb = W->nb;
     size_t kp = (size_t)nb * RNN_QBLOCK;
-    for (int o = 0; o < n; o++) {
-        const int8_t *wr = qw + (size_t)o * kp;
-        const float *s = sw + (size_t)o * nb;
-        float acc = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            int32_t sum = 0;
-            for (int i = 0; i < RNN_QBLOCK; i++) sum += (int32_t)qa[b * RNN_QBLOCK + i] * wr[b * RNN_QBLOCK + i];
-            acc += (float)sum * (s[b] * sa[b]);
-        }
-        out[o] = acc;
+    const int8_t *wr = W->q + q_at(kp, r, 0);
+    const float *s = W->scale + r * (size_t)nb;
+    float acc = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        int32_t sum = 0;
+        for (size_t k = (size_t)b * RNN_QBLOCK; k < (size_t)(b + 1) * RNN_QBLOCK; k++)
+            sum += (int32_t)qa[k] * wr[k / 4 * 32 + k % 4];
+        acc += (float)sum * (s[b] * sa[b]);
     }
+    return acc;
 }
 
 #if RNN_HAVE_QAVX2
@@ -178,6 +203,9 @@ static void q8_dots_c(const int8_t *qa, const float *sa, const int8_t *qw, const
 #pragma GCC push_options
 #pragma GCC target("avx2")
 #endif
+
+/* activation rows per q8 kernel call */
+#define Q8_R 6
 
 static inline __m256 bf16_load8(const uint16_t *p)
 {
@@ -196,51 +224,6 @@ static void bf16_dots_avx2(const float *a, const uint16_t *w, int K, int n, floa
         _mm256_storeu_ps(l, acc);
         for (int k = K8; k < K; k++) l[k & 7] += a[k] * rnn__bf16_float(wr[k]);
         out[o] = bf16_tree(l);
-    }
-}
-
-/* the 8 int32 partial sums of one 32-byte block's products (exact: |each| <= 4 * 127 * 127) */
-static inline __m256i q8_block(__m256i a, __m256i w)
-{
-    __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(w, a));
-    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
-
-static void q8_dots_avx2(const int8_t *qa, const float *sa, const int8_t *qw, const float *sw, int nb, int n, float *out)
-{
-    size_t kp = (size_t)nb * RNN_QBLOCK;
-    if (n == 4) { /* four outputs: the block sums of all four reduced together, acc lane o = output o */
-        const int8_t *w0 = qw, *w1 = w0 + kp, *w2 = w1 + kp, *w3 = w2 + kp;
-        const float *s0 = sw, *s1 = s0 + nb, *s2 = s1 + nb, *s3 = s2 + nb;
-        __m128 acc = _mm_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            size_t o = (size_t)b * RNN_QBLOCK;
-            __m256i a = _mm256_loadu_si256((const __m256i *)(qa + o));
-            __m256i p0 = q8_block(a, _mm256_loadu_si256((const __m256i *)(w0 + o)));
-            __m256i p1 = q8_block(a, _mm256_loadu_si256((const __m256i *)(w1 + o)));
-            __m256i p2 = q8_block(a, _mm256_loadu_si256((const __m256i *)(w2 + o)));
-            __m256i p3 = q8_block(a, _mm256_loadu_si256((const __m256i *)(w3 + o)));
-            __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-            __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-            __m128 f = _mm_mul_ps(_mm_set_ps(s3[b], s2[b], s1[b], s0[b]), _mm_set1_ps(sa[b]));
-            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(s), f));
-        }
-        _mm_storeu_ps(out, acc);
-        return;
-    }
-    for (int o = 0; o < n; o++) {
-        const int8_t *wr = qw + (size_t)o * kp;
-        const float *s = sw + (size_t)o * nb;
-        float acc = 0.0f;
-        for (int b = 0; b < nb; b++) {
-            size_t at = (size_t)b * RNN_QBLOCK;
-            __m256i p = q8_block(_mm256_loadu_si256((const __m256i *)(qa + at)), _mm256_loadu_si256((const __m256i *)(wr + at)));
-            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-            h = _mm_hadd_epi32(h, h);
-            h = _mm_hadd_epi32(h, h);
-            acc += (float)_mm_cvtsi128_si32(h) * (s[b] * sa[b]);
-        }
-        out[o] = acc;
     }
 }
 
@@ -292,58 +275,71 @@ static void bf16_4rows_2(const float *a, size_t lda, const uint16_t *w, int K, f
     bf16_rows(a, lda, w, K, 4, 2, out);
 }
 
-/* the 8 int32 sums of 8 vectors' lanes: lane r = the sum of pr's 8 lanes (exact) */
-static inline __m256i sum8x8(__m256i p0, __m256i p1, __m256i p2, __m256i p3, __m256i p4, __m256i p5, __m256i p6,
-                             __m256i p7)
+/* R activation rows (qa: the int8 values, sa: the scales; kp and nb apart) against one group of 8
+ * weight rows (qw: interleaved; st: their transposed scales) into c[r * ldc + o] (beta 0: the dot;
+ * 1: c + the dot), the first n of the 8 outputs. Lane o of is[r] is weight row o: per 4 inputs,
+ * sign moves a's signs onto the 4 weights (a 0 gives 0) and maddubs multiplies them by |w| (u8 x
+ * s8, pairs into int16: at most 2 * 127 * 127, no saturation), madd with ones adds the pairs into
+ * int32; after a block's 8 such steps the lane holds the block's exact sum, and acc[r] takes
+ * (float)sum * (s_w * s_a) in block order: q8_dot_c's operations, lane by lane, with no horizontal
+ * sum. Each weight vector serves the R rows (6 fit the 16 registers; 8 rows of weights at a time
+ * measured faster than 16 here). */
+static inline __attribute__((always_inline)) void q8_cols(const int8_t *qa, const float *sa, size_t kp, int nb,
+                                                          const int8_t *qw, const float *st, int R, float *c,
+                                                          size_t ldc, float beta, int n)
 {
-    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p4, p5), _mm256_hadd_epi32(p6, p7));
-    /* h0 = (rows 0-3, low 128 bits' sums | rows 0-3, high 128 bits' sums), h1 the same for rows 4-7 */
-    return _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x21), _mm256_blend_epi32(h0, h1, 0xF0));
-}
-
-/* Eight weight rows (qw, kp bytes apart) against R (1 or 2) activation rows (qa, kp apart; scales
- * sa, nb apart) into out[r * 8 + o]; st[b * 8 + o] is weight row o's scale of block b. Lane o of
- * acc is output o: its blocks added in order, each (float)(exact int32 sum) * (s_w * s_a), which
- * are q8_dots_c's operations. */
-static inline __attribute__((always_inline)) void q8_8rows(const int8_t *qa, const float *sa, const int8_t *qw,
-                                                           const float *st, int nb, int R, float *out)
-{
-    size_t kp = (size_t)nb * RNN_QBLOCK;
     const __m256i one = _mm256_set1_epi16(1);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-#define Q8_W(o) __m256i w##o = _mm256_loadu_si256((const __m256i *)(qw + (o) * kp + at))
-#define Q8_P(o, a, ua) _mm256_madd_epi16(_mm256_maddubs_epi16(ua, _mm256_sign_epi8(w##o, a)), one)
-#define Q8_ROW(r, acc)                                                                                         \
-    do {                                                                                                       \
-        __m256i a = _mm256_loadu_si256((const __m256i *)(qa + (r) * kp + at)), ua = _mm256_sign_epi8(a, a);   \
-        __m256i s = sum8x8(Q8_P(0, a, ua), Q8_P(1, a, ua), Q8_P(2, a, ua), Q8_P(3, a, ua), Q8_P(4, a, ua),     \
-                           Q8_P(5, a, ua), Q8_P(6, a, ua), Q8_P(7, a, ua));                                    \
-        __m256 f = _mm256_mul_ps(s8, _mm256_set1_ps(sa[(r) * nb + b]));                                        \
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(s), f));                                     \
-    } while (0)
+    __m256 acc[Q8_R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        size_t at = (size_t)b * RNN_QBLOCK;
-        __m256 s8 = _mm256_loadu_ps(st + (size_t)b * 8);
-        Q8_W(0); Q8_W(1); Q8_W(2); Q8_W(3); Q8_W(4); Q8_W(5); Q8_W(6); Q8_W(7);
-        Q8_ROW(0, acc0);
-        if (R == 2) Q8_ROW(1, acc1);
+        __m256i is[Q8_R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) is[r] = _mm256_setzero_si256();
+        const int8_t *wb = qw + (size_t)b * 8 * RNN_QBLOCK, *ab = qa + (size_t)b * RNN_QBLOCK;
+#pragma GCC unroll 1 /* (unrolled, GCC reassociates the integer sums and spills them) */
+        for (int t = 0; t < RNN_QBLOCK / 4; t++) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(wb + t * 32)), uw = _mm256_abs_epi8(w);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                int32_t x;
+                memcpy(&x, ab + r * kp + t * 4, 4);
+                __m256i p = _mm256_maddubs_epi16(uw, _mm256_sign_epi8(_mm256_set1_epi32(x), w));
+                is[r] = _mm256_add_epi32(is[r], _mm256_madd_epi16(p, one));
+            }
+        }
+        __m256 sw = _mm256_loadu_ps(st + (size_t)b * 8);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            __m256 f = _mm256_mul_ps(sw, _mm256_set1_ps(sa[r * nb + b]));
+            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_cvtepi32_ps(is[r]), f));
+        }
     }
-#undef Q8_W
-#undef Q8_P
-#undef Q8_ROW
-    _mm256_storeu_ps(out, acc0);
-    if (R == 2) _mm256_storeu_ps(out + 8, acc1);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        float *cr = c + r * ldc;
+        if (n == 8) {
+            _mm256_storeu_ps(cr, beta == 0.0f ? acc[r] : _mm256_add_ps(_mm256_loadu_ps(cr), acc[r]));
+            continue;
+        }
+        float o8[8];
+        _mm256_storeu_ps(o8, acc[r]);
+        for (int o = 0; o < n; o++) cr[o] = beta == 0.0f ? o8[o] : cr[o] + o8[o];
+    }
 }
 
-static void q8_8rows_1(const int8_t *qa, const float *sa, const int8_t *qw, const float *sw, int nb, float *out)
-{
-    q8_8rows(qa, sa, qw, sw, nb, 1, out);
-}
-static void q8_8rows_2(const int8_t *qa, const float *sa, const int8_t *qw, const float *sw, int nb, float *out)
-{
-    q8_8rows(qa, sa, qw, sw, nb, 2, out);
-}
+#define Q8_COLS(R)                                                                                                \
+    static void q8_cols_##R(const int8_t *qa, const float *sa, size_t kp, int nb, const int8_t *qw, const float *st, \
+                            float *c, size_t ldc, float beta, int n)                                                 \
+    {                                                                                                                \
+        q8_cols(qa, sa, kp, nb, qw, st, R, c, ldc, beta, n);                                                         \
+    }
+Q8_COLS(1) Q8_COLS(2) Q8_COLS(3) Q8_COLS(4) Q8_COLS(5) Q8_COLS(6)
+#undef Q8_COLS
+
+typedef void q8_cols_fn(const int8_t *, const float *, size_t, int, const int8_t *, const float *, float *, size_t,
+                        float, int);
+static q8_cols_fn *const q8_cols_table[Q8_R] = {q8_cols_1, q8_cols_2, q8_cols_3, q8_cols_4, q8_cols_5, q8_cols_6};
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -355,7 +351,7 @@ static void q8_8rows_2(const int8_t *qa, const float *sa, const int8_t *qw, cons
 /* ---- the product --------------------------------------------------------------------------------- */
 /* activation rows quantized at a time: a tile of at most QTILE rows and QTILE_BYTES bytes of q8
  * (rnn_model_quantize limits the input size to RNN__QMAX_IN, so one row always fits) */
-#define QTILE 8
+#define QTILE 128
 #define QTILE_BYTES (64 * 1024)
 
 typedef struct qgemm_job {
@@ -424,38 +420,26 @@ static void qgemm_cols(const qgemm_job *j, size_t j0, size_t j1)
         int rows = j->M - i0 < tile ? j->M - i0 : tile;
         for (int r = 0; r < rows; r++)
             quant_row(j->A + (size_t)(i0 + r) * j->lda, K, nb, qa + (size_t)r * kp, sa + (size_t)r * nb);
-        size_t jj = j0;
 #if RNN_HAVE_QAVX2
-        if (path == 1) /* eight weight rows at a time, against two activation rows at a time */
-            for (; jj + 8 <= j1; jj += 8) {
+        if (path == 1) { /* 8 weight rows against Q8_R activation rows at a time, every row of the tile
+                          * against one group of weights before the next (which stays in the L1 cache) */
+            for (size_t jj = j0; jj < j1; jj += 8) { /* (jj is a multiple of 8: rnn__split's unit is 16) */
+                int n = j1 - jj < 8 ? (int)(j1 - jj) : 8;
                 const int8_t *qw = W->q + jj * kp;
-                const float *st = W->st + jj * (size_t)nb; /* (jj is a multiple of 8: rnn__split's unit) */
+                const float *st = W->st + jj * (size_t)nb;
                 if (jj + 24 <= j1) prefetch(qw + 16 * kp, 8 * kp), prefetch(st + 16 * (size_t)nb, 8 * (size_t)nb * 4);
-                float o8[16];
-                for (int r = 0; r < rows; r += 2) {
-                    int two = rows - r >= 2;
-                    if (two) q8_8rows_2(qa + (size_t)r * kp, sa + (size_t)r * nb, qw, st, nb, o8);
-                    else q8_8rows_1(qa + (size_t)r * kp, sa + (size_t)r * nb, qw, st, nb, o8);
-                    for (int t = 0; t <= two; t++) {
-                        float *c = j->C + (size_t)(i0 + r + t) * j->ldc + jj;
-                        for (int o = 0; o < 8; o++) store_out(c + o, o8[t * 8 + o], j->beta);
-                    }
+                for (int r = 0; r < rows; r += Q8_R) {
+                    int R = rows - r < Q8_R ? rows - r : Q8_R;
+                    q8_cols_table[R - 1](qa + (size_t)r * kp, sa + (size_t)r * nb, kp, nb, qw, st,
+                                         j->C + (size_t)(i0 + r) * j->ldc + jj, (size_t)j->ldc, j->beta, n);
                 }
             }
+            continue;
+        }
 #endif
-        for (; jj < j1; jj += 4) {
-            int n = j1 - jj < 4 ? (int)(j1 - jj) : 4;
-            const int8_t *qw = W->q + jj * kp;
-            const float *sw = W->scale + jj * (size_t)nb;
-            for (int r = 0; r < rows; r++) {
-#if RNN_HAVE_QAVX2
-                if (path == 1) q8_dots_avx2(qa + (size_t)r * kp, sa + (size_t)r * nb, qw, sw, nb, n, out);
-                else
-#endif
-                    q8_dots_c(qa + (size_t)r * kp, sa + (size_t)r * nb, qw, sw, nb, n, out);
-                float *c = j->C + (size_t)(i0 + r) * j->ldc + jj;
-                for (int o = 0; o < n; o++) store_out(c + o, out[o], j->beta);
-            }
+        for (int r = 0; r < rows; r++) {
+            float *c = j->C + (size_t)(i0 + r) * j->ldc;
+            for (size_t jj = j0; jj < j1; jj++) store_out(c + jj, q8_dot_c(qa + (size_t)r * kp, sa + (size_t)r * nb, W, jj), j->beta);
         }
     }
 }

@@ -449,7 +449,7 @@ START_TEST(test_paths_identical)
     /* threads split the outputs of a product large enough to be cut: the same dots */
     {
         rnn_allocator pal = {sizeof pal, tu_alloc, tu_free, NULL};
-        int M = 64, N = 301, K = 130;
+        int M = 140, N = 301, K = 130; /* (more rows than one activation tile: 128) */
         float *w = malloc(sizeof(float) * N * K), *a = malloc(sizeof(float) * M * K);
         float *c0 = malloc(sizeof(float) * M * N), *c1 = malloc(sizeof(float) * M * N);
         uint64_t s2 = 17;
@@ -492,12 +492,15 @@ START_TEST(test_paths_identical)
         rnn__qmat_free(&m, &al);
         free(w), free(a), free(c0), free(c1);
     }
-    /* the vector kernels' shapes: 8 (q8; bf16 with one activation row) or 4 (bf16 with two)
-     * weight rows at a time, activation rows in pairs, and the rows left over, into C with beta 0
-     * and 1 and a row stride past N */
-    for (int K = 1; K <= 200; K += K < 40 ? 31 : 83)
+    /* the vector kernels' shapes: q8 takes 8 weight rows (the last group padded) against 1 to 6
+     * activation rows, over groups of 4 inputs (K not a multiple of 4 or 32: the padding is zero);
+     * bf16 8 weight rows against one activation row or 4 against two, and the rows left over; into
+     * C with beta 0 and 1 and a row stride past N */
+    static const int Ks[] = {1, 3, 4, 5, 32, 33, 63, 146, 200};
+    for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
         for (int N = 1; N <= 37; N += N < 20 ? 1 : 8)
-            for (int M = 1; M <= 10; M += M < 4 ? 1 : 3) {
+            for (int M = 1; M <= 13; M += M < 7 ? 1 : 3) {
+                int K = Ks[ki];
                 int ldc = N + 3;
                 float *w = malloc(sizeof(float) * N * K), *a = malloc(sizeof(float) * M * K);
                 float *c0 = malloc(sizeof(float) * M * ldc), *c1 = malloc(sizeof(float) * M * ldc);
