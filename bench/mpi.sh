@@ -6,8 +6,10 @@
 #      (--mca btl tcp,self), each with Open MPI's default algorithm choice and with the ring;
 #   2. rnnlm train's tokens/s on WikiText-2: 1 process x 1 thread, 1 process x 2 threads, 2 ranks x
 #      1 thread (plain `mpirun -np 2`), and 2 ranks x 1 thread exchanging the whole embedding
-#      gradient (RNNLM_DP_EXCHANGE=dense, the exchange before the sparse one); and, as the ceiling
-#      of any two-way split, two independent 1 x 1 runs at once (2x1-independent, tokens/s added).
+#      gradient (RNNLM_DP_EXCHANGE=dense, the exchange before the sparse one); and two independent
+#      1 x 1 runs at once, tokens/s added: with the whole batch each (2x1-independent, what two
+#      cores give two copies of the work) and with half of it (2x1-independent-half, the work of
+#      2 ranks without their exchange: the ceiling of mpirun -np 2 on this machine).
 # Runs are interleaved (round r: every configuration once) and each figure is the median over
 # rounds; a training run's figure is the median tokens/s of its log intervals after the first.
 #
@@ -75,13 +77,16 @@ train() {
               print "}" }' "$W/m.jsonl" >> "$RAW"
 }
 
-# pair: two independent 1 x 1 processes at once (no MPI), each on the whole batch; their tokens/s
-# added up is what this machine's two cores give two untouched copies of the work, the ceiling
-# that no two-way split of one run can pass (memory bandwidth and the shared L3 are the limits)
+# pair NAME BATCH: two independent 1 x 1 processes at once (no MPI), each with --batch_size BATCH;
+# their tokens/s added up. With the whole batch (20): what this machine's two cores give two
+# untouched copies of the work (memory bandwidth and the shared L3 are the limits). With half of
+# it (10): exactly the computation of 2 ranks, without their exchange and waiting, i.e. the
+# ceiling of `mpirun -np 2` here.
 pair() {
+    pname=$1 pb=$2
     for i in 1 2; do
         rm -f "$W/p$i.jsonl" "$W/p$i.rnn"
-        "$RNNLM" train --data "$DATA" --threads 1 --epochs 1 --max-batches "$BENCH_BATCHES" \
+        "$RNNLM" train --data "$DATA" --threads 1 --epochs 1 --max-batches "$BENCH_BATCHES" --batch_size "$pb" \
             --log-interval "$BENCH_LOG" --max-eval-batches 1 --save "$W/p$i.rnn" --metrics "$W/p$i.jsonl" \
             > "$W/p$i.out" 2> "$W/p$i.err" &
     done
@@ -94,7 +99,7 @@ pair() {
                                           for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
                                           return m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2 }
         END { if (k[1] == 0 || k[2] == 0) exit 1
-              printf "{\"kind\": \"train\", \"config\": \"2x1-independent\", \"intervals\": %d, \"tokens_per_s\": %.1f}\n", k[1], med(1, k[1]) + med(2, k[2]) }' \
+              printf "{\"kind\": \"train\", \"config\": \"%s\", \"intervals\": %d, \"tokens_per_s\": %.1f}\n", name, k[1], med(1, k[1]) + med(2, k[2]) }' name="$pname" \
         "$W/p1.jsonl" "$W/p2.jsonl" >> "$RAW"
 }
 
@@ -111,7 +116,8 @@ pair() {
     train 2ranks "" "mpirun -np 2" 1
     train 1x2 "" "" 2
     train 2ranks-dense "RNNLM_DP_EXCHANGE=dense" "mpirun -np 2 -x RNNLM_DP_EXCHANGE" 1
-    pair
+    pair 2x1-independent 20
+    pair 2x1-independent-half 10
 done
 if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
     echo "bench-mpi: load at the end $(cut -d' ' -f1-3 /proc/loadavg)" >&2
