@@ -319,7 +319,8 @@ enum {
  * decoder) to `type` in place; biases stay fp32. docs/DESIGN.md ("Quantized weights") defines
  * every rounding and the order of every sum: results are the same bits on every CPU, kernel path,
  * thread count and batch. Irreversible: the fp32 weights, the gradients and AdamW's state are
- * freed. A quantized model is for inference: rnn_evaluate, rnn_sample, rnn_state_* and saving work;
+ * freed (every pointer rnn_param_get / find / get_block handed out is then invalid; the biases
+ * move to a new block). A quantized model is for inference: rnn_evaluate, rnn_sample, rnn_state_* and saving work;
  * rnn_forward, rnn_backward, rnn_zero_grad, rnn_clip_grad_norm, rnn_sgd_step and rnn_adamw_step
  * return RNN_ERR_STATE; rnn_param_get / rnn_param_find give a weight matrix's name and shape with
  * data NULL (biases: data as before), grad is NULL for every tensor, and rnn_param_get_block
@@ -695,7 +696,8 @@ RNN_API int rnn_state_generate(rnn_state *st, const rnn_sampling *sampling, int 
 /* ---- Parameters by name (for converters and FFI) ---------------------------------------------- */
 /*
  * One parameter tensor: a view into the model's parameter and gradient blocks. The pointers stay
- * valid until rnn_model_free. Writing through data changes the model. A struct the library fills:
+ * valid until rnn_model_free, or until rnn_model_quantize converts the model (which frees both
+ * blocks: take the views again afterwards). Writing through data changes the model. A struct the library fills:
  * set struct_size (sizeof(rnn_param)) before the call.
  */
 typedef struct rnn_param {
@@ -815,8 +817,8 @@ RNN_API int rnn_model_save_mem(const rnn_model *m, void *buf, size_t cap, size_t
  * Creates a model from a file written by rnn_model_save. The file is untrusted: every length,
  * count and shape is checked against the file's size and for overflow before anything is
  * allocated or read, and every checksum is verified, and the configuration (the output layer's
- * too, from a version-2 file) is checked as rnn_model_create checks it. Reads format versions 1
- * and 2 (docs/FORMAT.md). Sections this version does not know are skipped. Gradients are zero. The hidden state, the generator and AdamW's state are restored when
+ * too, from a version-2 file) is checked as rnn_model_create checks it. Reads format versions 1,
+ * 2 and 3 (docs/FORMAT.md). Sections this version does not know are skipped. Gradients are zero. The hidden state, the generator and AdamW's state are restored when
  * the file was saved with RNN_SAVE_STATE (unless flags has RNN_LOAD_NO_STATE); otherwise there is
  * no hidden state (call rnn_model_reset_hidden), the generator is seeded from the configuration's
  * seed and there is no AdamW state (rnn_adamw_get_step gives 0).
@@ -863,8 +865,8 @@ RNN_API int rnn_param_get_block(const rnn_model *m, float **data, float **grad, 
  * every row but rows[0 .. n) and the rows this model's own rnn_backward added into since the last
  * rnn_zero_grad. rnn_zero_grad, rnn_clip_grad_norm and rnn_sgd_step then skip the other rows again,
  * as they do before a gradient pointer is handed out, with the dense passes' results to the bit
- * when the declaration is true; rows the caller wrote without declaring them are neither counted,
- * applied nor zeroed (a false declaration is the caller's bug). rnn_zero_grad ends the declaration:
+ * when the declaration is true; rows the caller wrote without declaring them may be left out of
+ * the norm, the update and the zeroing (a false declaration is the caller's bug). rnn_zero_grad ends the declaration:
  * the passes are dense again until the next one. rows may repeat and come in any order. A tied
  * model (its decoder's gradient covers every row) accepts it and stays dense. RNN_ERR_INVALID
  * (NULL rows with n > 0, a row outside [0, vocab_size): nothing is declared), RNN_ERR_STATE on a

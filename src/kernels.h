@@ -3,7 +3,7 @@
  * vector extensions) and built for 4 lanes (SSE2 on x86-64, NEON on arm64) and, on x86-64, again
  * for 8 lanes (CPUs with AVX2) and 16 lanes (CPUs with AVX-512F), the widest the CPU runs picked
  * per call. Every element is computed by the same
- * operations and every sum in the same order (16 partial sums) in both, so results do not depend
+ * operations and every sum in the same order (16 partial sums) in all three, so results do not depend
  * on the build taken or on the compiler's instruction choices.
  */
 #ifndef RNN_KERNELS_H

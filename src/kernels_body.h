@@ -1,10 +1,10 @@
 /*
- * kernels_body.h -- the element-wise kernels, written once and compiled twice: by kernels.c with
+ * kernels_body.h -- the element-wise kernels, written once and compiled three times: by kernels.c with
  * 4-lane vectors (the SSE2/NEON baseline), by kernels_avx2.c with 8-lane vectors and by
  * kernels_avx512.c with 16-lane vectors. The
  * includer defines vf / vi (W lanes of float / int32), W, and KNAME(name) (the function names).
  *
- * Every element's value is computed by the same operations in both, and every sum runs in the
+ * Every element's value is computed by the same operations in every build, and every sum runs in the
  * same order: 16 partial sums (lane i of the sum takes elements k with k % 16 == i), added in lane
  * order into a double every 1024 elements, then the tail (n % 16 elements) one by one. With
  * 4 lanes that is four accumulators per 16 elements, with 8 lanes two. So all builds give the same

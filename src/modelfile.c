@@ -214,8 +214,12 @@ static void write_qprm(writer *w, const rnn_model *m)
             }
         } else {
             w_floats(w, qm->scale, (size_t)t->rows * qm->nb);
-            int8_t qr[RNN__QMAX_IN]; /* (rnn_model_quantize limits the input size) */
-            for (int r = 0; r < t->rows; r++) rnn__qmat_qrow(qm, r, qr), w_bytes(w, qr, (size_t)t->cols);
+            int8_t qr[256]; /* (a row in pieces: the caller's stack may be small) */
+            for (int r = 0; r < t->rows; r++)
+                for (int k0 = 0; k0 < t->cols; k0 += (int)sizeof qr) {
+                    int len = t->cols - k0 < (int)sizeof qr ? t->cols - k0 : (int)sizeof qr;
+                    rnn__qmat_qrow(qm, r, k0, len, qr), w_bytes(w, qr, (size_t)len);
+                }
         }
     }
     section_end(w);

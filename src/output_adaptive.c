@@ -25,11 +25,17 @@ static int cluster_of(const rnn__adaptive *ad, int32_t y)
 }
 
 /* The first maximum of v[0..n) (n >= 1), NaN entries skipped unless v[0] is one (then NaN): the
- * vectorised maximum is the same value (of a maximum of both +0 and -0 either zero may come back,
- * which changes no exp and no difference but the sign of an exact 0) */
+ * vectorised maximum is the same value, but of a maximum held by both +0 and -0 the lanes may
+ * return either, so a zero maximum is looked up again in order (the first zero, as 1.1's scalar
+ * loop; it decides the sign of an exact-zero log-probability on every build alike) */
 static float row_max(const float *v, int n)
 {
-    return v[0] != v[0] ? v[0] : rnn__k_max(v, n);
+    if (v[0] != v[0]) return v[0];
+    float mx = rnn__k_max(v, n);
+    if (mx == 0.0f)
+        for (int k = 0; k < n; k++)
+            if (v[k] == 0.0f) return v[k];
+    return mx;
 }
 
 /* log_softmax of v[0..n) in place, in PyTorch's order; with `add`: plus add afterwards */

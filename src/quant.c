@@ -148,10 +148,10 @@ void rnn__qmat_index(rnn__qmat *q)
     q->packed = 1;
 }
 
-void rnn__qmat_qrow(const rnn__qmat *q, int r, int8_t *out)
+void rnn__qmat_qrow(const rnn__qmat *q, int r, int k0, int n, int8_t *out)
 {
     size_t kp = (size_t)q->nb * RNN_QBLOCK;
-    for (int k = 0; k < q->cols; k++) out[k] = q->q[q_at(kp, (size_t)r, (size_t)k)];
+    for (int k = 0; k < n; k++) out[k] = q->q[q_at(kp, (size_t)r, (size_t)(k0 + k))];
 }
 
 void rnn__qmat_row(const rnn__qmat *q, int r, float *out)
@@ -166,7 +166,7 @@ void rnn__qmat_row(const rnn__qmat *q, int r, float *out)
     for (int k = 0; k < q->cols; k++) out[k] = (float)q->q[q_at(kp, (size_t)r, (size_t)k)] * s[k / RNN_QBLOCK];
 }
 
-/* ---- kernels: out[o] = dot of one activation row with weight rows j0 .. j0+n-1 (n <= 4) --------- */
+/* ---- kernels: dots of activation rows with weight rows (the plain C ones define the results) ----- */
 static float bf16_tree(const float *l) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
 
 static void bf16_dots_c(const float *a, const uint16_t *w, int K, int n, float *out)

@@ -58,8 +58,9 @@ void rnn__qmat_fill(rnn__qmat *q, const float *w);
 /* repacks q->q into the interleaved layout and fills q->st from q->scale (after fill, or after a
  * loader wrote the row-major values and the scales); once, later calls do nothing */
 void rnn__qmat_index(rnn__qmat *q);
-/* out (cols) = row r's int8 values (q8, after rnn__qmat_index: what a file stores) */
-void rnn__qmat_qrow(const rnn__qmat *q, int r, int8_t *out);
+/* out[0 .. n) = row r's int8 values k0 .. k0 + n - 1 (q8, after rnn__qmat_index: what a file
+ * stores) */
+void rnn__qmat_qrow(const rnn__qmat *q, int r, int k0, int n, int8_t *out);
 /* out (cols) = row r, dequantized (the embedding lookup) */
 void rnn__qmat_row(const rnn__qmat *q, int r, float *out);
 /* C[M][N] = A (M,K) * W^T (W: N rows of K) + beta * C, beta 0 or 1, W quantized; a pool splits N.

@@ -898,8 +898,19 @@ try:
     check(False, "quantize('q4') did not raise")
 except ValueError as e:
     check("q8" in str(e) and fp.weight_type == "fp32", "quantize('q4') raises ValueError naming the types: %s" % e)
+# quantizing frees the fp32 blocks: refused while a params() / param_block() view is alive (it
+# would read freed memory), allowed once they are gone
+emb = fp.params()["encoder.weight"].data
+first = float(emb[0][0])
+del ps, fps
+raises(lambda: fp.quantize("q8"), rnn.ERR_STATE, "still alive", "quantize with a live params() view")
+check(fp.weight_type == "fp32" and float(emb[0][0]) == first, "the refused quantize left the model and the view as they were")
+blk = fp.param_block()
+del emb
+raises(lambda: fp.quantize("q8"), rnn.ERR_STATE, "still alive", "quantize with a live param_block() view")
+del blk
 fp.quantize(rnn.WEIGHTS_BF16)
-check(fp.weight_type == "bf16", "quantize(rnn.WEIGHTS_BF16): an RNN_WEIGHTS_* int works too")
+check(fp.weight_type == "bf16", "quantize(rnn.WEIGHTS_BF16): an RNN_WEIGHTS_* int works too, once the views are gone")
 real_lib = rnn._lib
 
 

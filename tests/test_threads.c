@@ -365,7 +365,9 @@ static void count_free(void *u, void *p)
 
 /* Training and evaluation on 2 and 3 threads match one thread: the row and parameter sums are
  * chunked independently of the thread count, only the split products may differ in the last bits
- * (with Debian's OpenBLAS 0.3.21 they do not). Zero allocations per step with threads. */
+ * (they do with Debian's OpenBLAS 0.3.21 on AMD Zen 3: its sgemm kernel rounds an element of C
+ * differently depending on where the element's tile falls, so a product cut in two is not the
+ * whole product's bits; at this model's size they agree). Zero allocations per step with threads. */
 START_TEST(test_threads_train_match)
 {
     int cell = _i;

@@ -1000,14 +1000,23 @@ class Model(_Closing):
         ``"fp32"`` or the type the model already has does nothing. RnnError(ERR_INVALID) for an
         adaptive output layer, ERR_STATE when already quantized to the other type, ERR_NUMERIC
         for a weight that is not finite; ValueError for an unknown name. A quantized model saves
-        as a quantized file (format version 3) that :meth:`load` reads back."""
+        as a quantized file (format version 3) that :meth:`load` reads back. Converting frees the
+        memory that :meth:`params` and :meth:`param_block` views point into, so it raises
+        RnnError(ERR_STATE) while any such view is still alive: drop them (``del``) first."""
         if isinstance(weights, str):
             if weights.lower() not in _WEIGHT_NAMES:
                 raise ValueError("weights must be one of %s; got %r" % (", ".join(_WEIGHT_NAMES), weights))
             code = _WEIGHT_NAMES[weights.lower()]
         else:
             code = _int(weights, "weights")
-        self._check(_need("rnn_model_quantize")(self._handle, code), "rnn_model_quantize")
+        quantize = _need("rnn_model_quantize")
+        if code != WEIGHTS_FP32 and _WEIGHT_NAMES.get(self.weight_type) == WEIGHTS_FP32:
+            alive = sum(1 for ref in list(self._owner.views.values()) if ref() is not None)
+            if alive:  # (they would read freed memory: a numpy array cannot be disarmed)
+                raise RnnError(ERR_STATE, "Model.quantize",
+                               "%d view(s) from params() / param_block() are still alive and would point into "
+                               "freed memory: drop them (del) before quantizing" % alive)
+        self._check(quantize(self._handle, code), "rnn_model_quantize")
 
     @property
     def weight_type(self) -> str:
