@@ -214,25 +214,14 @@ check "the checkpoint stores --adaptive-cutoffs" grep -aq '^adaptive_cutoffs=20,
 check "the checkpoint stores --head-bias" grep -aq '^head_bias=1$' "$W/B.rnn.ckpt"
 check "the checkpoint stores --div-value (0: not given, 4)" grep -aq '^div_value=0x0p+0$' "$W/B.rnn.ckpt"
 
-# wait_for: tests/lib/harness.sh
-stopped() {
-    S=$W/$1.rnn
-    # shellcheck disable=SC2086
-    "$RNNLM" train $F $A --save "$S" --checkpoint-every 1 >"$W/$1.1" 2>&1 &
-    pid=$!
-    wait_for "$W/$1.1" "^| epoch   $3 |" "$4" "$pid" || bad "$1: the run ended before the signal"
-    kill -"$2" "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    "$RNNLM" train --resume "$S.ckpt" >"$W/$1.2" 2>&1 || bad "$1: the resume failed: $(cat "$W/$1.2")"
-    echo "  $1: $(sed -n 's/^| resume: [^:]*: //p' "$W/$1.2")"
-    check "$1: --save is bit-identical to the uninterrupted run's" cmp -s "$S" "$W/A.rnn"
-    check "$1: the same test line" test "$(grep '^| End of training' "$W/$1.2")" = "$TEST_LINE"
-    check "$1: the resumed summary names the output layer" grep -q '^| output: adaptive softmax, cutoffs 20,100' "$W/$1.2"
-}
+# stopped: tests/lib/harness.sh; here the resumed summary also names the output layer
 echo "stops (resume point = the last checkpoint):"
-stopped kill1 KILL 1 5
-stopped kill2 KILL 2 2
-stopped int3 INT 3 4
+for stop in "kill1 KILL 1 5" "kill2 KILL 2 2" "int3 INT 3 4"; do
+    # shellcheck disable=SC2086
+    stopped $stop "$W/A.rnn" "$TEST_LINE" $F $A
+    name=${stop%% *}
+    check "$name: the resumed summary names the output layer" grep -q '^| output: adaptive softmax, cutoffs 20,100' "$W/$name.2"
+done
 expect_error 2 "--adaptive-cutoffs with --resume" "$RNNLM" train --resume "$W/B.rnn.ckpt" --adaptive-cutoffs 20
 
 # ---- checkpoints of earlier versions: the keys are "added in version 2" ------------------------------------

@@ -39,26 +39,10 @@ check "the checkpoint holds AdamW's state (ADMW)" grep -aq 'ADMW' "$W/B.rnn.ckpt
 check "the best model holds no AdamW state" sh -c "! grep -aq ADMW '$W/A.rnn'"
 
 # ---- killed or stopped, resumed until the run completes ----------------------------------------------
-# wait_for: tests/lib/harness.sh
-
-# stopped NAME SIGNAL EPOCH N: the run is sent SIGNAL after the N-th log line of EPOCH, then resumed
-stopped() {
-    S=$W/$1.rnn
-    # shellcheck disable=SC2086
-    "$RNNLM" train $F $A --save "$S" --checkpoint-every 1 >"$W/$1.1" 2>&1 &
-    pid=$!
-    wait_for "$W/$1.1" "^| epoch   $3 |" "$4" "$pid" || bad "$1: the run ended before the signal"
-    kill -"$2" "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    "$RNNLM" train --resume "$S.ckpt" >"$W/$1.2" 2>&1 || bad "$1: the resume failed: $(cat "$W/$1.2")"
-    echo "  $1: $(sed -n 's/^| resume: [^:]*: //p' "$W/$1.2")"
-    check "$1: --save is bit-identical to the uninterrupted run's" cmp -s "$S" "$W/A.rnn"
-    check "$1: the same test line" test "$(grep '^| End of training' "$W/$1.2")" = "$TEST_LINE"
-}
+# stopped: tests/lib/harness.sh
 echo "stops (resume point = the last checkpoint):"
-stopped kill1 KILL 1 5
-stopped kill2 KILL 2 2
-stopped int3 INT 3 4
+# shellcheck disable=SC2086
+for stop in "kill1 KILL 1 5" "kill2 KILL 2 2" "int3 INT 3 4"; do stopped $stop "$W/A.rnn" "$TEST_LINE" $F $A; done
 
 # ---- errors -----------------------------------------------------------------------------------------
 # shellcheck disable=SC2086

@@ -7,6 +7,10 @@
 #   expect_error STATUS DESC CMD...   run + one_line_error, and no $W/bad.* output file left
 #   wait_for FILE PATTERN COUNT PID   until COUNT lines of FILE match PATTERN: 0; 1 when the run
 #                             (PID) ended or printed "End of training" first, or after 60 s
+#   stopped NAME SIGNAL EPOCH N REF TEST_LINE FLAGS...   "$RNNLM" train FLAGS --save $W/NAME.rnn
+#                             --checkpoint-every 1, sent SIGNAL after the N-th log line of EPOCH,
+#                             resumed from its checkpoint: its --save must be REF's bytes and its
+#                             test line TEST_LINE (the resume's output stays in $W/NAME.2)
 #   mpi_env                   the environment for mpirun in tests: as root, oversubscribed, and
 #                             under the sanitizer build without LeakSanitizer (below)
 #   and the generators of tests/lib/corpus.sh
@@ -69,4 +73,20 @@ wait_for() {
         sleep 0.01
     done
     return 1
+}
+
+# stopped NAME SIGNAL EPOCH N REF TEST_LINE FLAGS... (see the top)
+stopped() {
+    name=$1 sig=$2 epoch=$3 nth=$4 ref=$5 line=$6
+    shift 6
+    S=$W/$name.rnn
+    "$RNNLM" train "$@" --save "$S" --checkpoint-every 1 >"$W/$name.1" 2>&1 &
+    pid=$!
+    wait_for "$W/$name.1" "^| epoch   $epoch |" "$nth" "$pid" || bad "$name: the run ended before the signal"
+    kill -"$sig" "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    "$RNNLM" train --resume "$S.ckpt" >"$W/$name.2" 2>&1 || bad "$name: the resume failed: $(cat "$W/$name.2")"
+    echo "  $name: $(sed -n 's/^| resume: [^:]*: //p' "$W/$name.2")"
+    check "$name: --save is bit-identical to the uninterrupted run's" cmp -s "$S" "$ref"
+    check "$name: the same test line" test "$(grep '^| End of training' "$W/$name.2")" = "$line"
 }
