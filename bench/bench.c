@@ -411,6 +411,23 @@ typedef struct shape {
     int per_chunk; /* calls per training chunk (per layer for layer shapes) */
 } shape;
 
+/* The 6 products of one recurrent layer in a chunk of B x T tokens (N = B T rows), gate width GH,
+ * input size E, hidden size H (every layer has input size E or H = 200: the same shapes for both);
+ * `gemm` and `gemm-adaptive` time the same list. */
+static void layer_shapes(shape lay[6], int B, int T, int E, int H, int GH)
+{
+    const int N = B * T;
+    const shape s[6] = {
+        {"layer fwd  input  X W_ih^T (all steps)", 0, 1, N, GH, E, 1},
+        {"layer fwd  recur  h W_hh^T (per step)", 0, 1, B, GH, H, T},
+        {"layer bwd  dW_ih = dG^T X", 1, 0, GH, E, N, 1},
+        {"layer bwd  dX = dG W_ih", 0, 0, N, E, GH, 1},
+        {"layer bwd  dW_hh = dG^T h (all steps)", 1, 0, GH, H, N, 1},
+        {"layer bwd  dh = dG W_hh (per step)", 0, 0, B, H, GH, T},
+    };
+    memcpy(lay, s, sizeof s);
+}
+
 /* Best time of one call over reps timings: CPU time (returned) and wall time (*wall). */
 static double time_gemm(const shape *s, int reps, float *A, float *Bm, float *C, double *wall)
 {
@@ -465,15 +482,8 @@ static int cmd_gemm(int argc, char **argv)
     }
     for (int c = 0; c < 3; c++) {
         int GH = gates[c] * H;
-        /* every layer has input size E or H = 200: the same shapes for both layers */
-        const shape lay[6] = {
-            {"layer fwd  input  X W_ih^T (all steps)", 0, 1, N, GH, E, 1},
-            {"layer fwd  recur  h W_hh^T (per step)", 0, 1, B, GH, H, T},
-            {"layer bwd  dW_ih = dG^T X", 1, 0, GH, E, N, 1},
-            {"layer bwd  dX = dG W_ih", 0, 0, N, E, GH, 1},
-            {"layer bwd  dW_hh = dG^T h (all steps)", 1, 0, GH, H, N, 1},
-            {"layer bwd  dh = dG W_hh (per step)", 0, 0, B, H, GH, T},
-        };
+        shape lay[6];
+        layer_shapes(lay, B, T, E, H, GH);
         double lay_t = 0, lay_f = 0;
         for (int i = 0; i < 6; i++) {
             double w, t = time_gemm(&lay[i], reps, A, Bm, C, &w), f = 2.0 * lay[i].M * lay[i].N * lay[i].K;
@@ -549,15 +559,9 @@ static int cmd_gemm_adaptive(int argc, char **argv)
     if (!A || !Bm || !C) die("malloc", "out of memory");
     for (size_t i = 0; i < big; i++) A[i] = Bm[i] = C[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
 
-    /* the layers: as `gemm` (every layer has input size E or H = 200: the same shapes twice) */
-    const shape lay[6] = {
-        {"layer fwd  input  X W_ih^T (all steps)", 0, 1, N, GH, E, 1},
-        {"layer fwd  recur  h W_hh^T (per step)", 0, 1, B, GH, H, T},
-        {"layer bwd  dW_ih = dG^T X", 1, 0, GH, E, N, 1},
-        {"layer bwd  dX = dG W_ih", 0, 0, N, E, GH, 1},
-        {"layer bwd  dW_hh = dG^T h (all steps)", 1, 0, GH, H, N, 1},
-        {"layer bwd  dh = dG W_hh (per step)", 0, 0, B, H, GH, T},
-    };
+    /* the layers: as `gemm` */
+    shape lay[6];
+    layer_shapes(lay, B, T, E, H, GH);
     double lay_t = 0;
     for (int i = 0; i < 6; i++) lay_t += time_print(&lay[i], reps, A, Bm, C, cellname);
     /* the head: every row */
