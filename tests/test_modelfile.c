@@ -758,6 +758,19 @@ START_TEST(test_roundtrip_no_vocab)
 END_TEST
 
 /* ---- tests: untrusted input ----------------------------------------------------------------------- */
+/* every shorter prefix of the file raw (len bytes) fails to load with FORMAT or IO, and no load asks
+ * for much more memory than the file holds */
+static void assert_every_truncation_fails(const char *dir, const unsigned char *raw, size_t len)
+{
+    for (size_t n = 0; n < len; n++) {
+        load_result r = load_bytes(dir, raw, n);
+        unload(&r);
+        ck_assert_msg(r.rc == RNN_ERR_FORMAT || r.rc == RNN_ERR_IO, "truncated to %zu of %zu: %s", n, len,
+                      rnn_status_string(r.rc));
+        ck_assert_msg(r.max_req <= len + 4096, "truncated to %zu: an allocation of %zu bytes", n, r.max_req);
+    }
+}
+
 START_TEST(test_truncated_every_length)
 {
     char *dir = make_tmpdir();
@@ -767,13 +780,7 @@ START_TEST(test_truncated_every_length)
         unsigned char *raw;
         size_t len;
         file_of(m, dir, &f, &raw, &len);
-        for (size_t n = 0; n < len; n++) {
-            load_result r = load_bytes(dir, raw, n);
-            unload(&r);
-            ck_assert_msg(r.rc == RNN_ERR_FORMAT || r.rc == RNN_ERR_IO, "truncated to %zu of %zu: %s", n, len,
-                          rnn_status_string(r.rc));
-            ck_assert_msg(r.max_req <= len + 4096, "truncated to %zu: an allocation of %zu bytes", n, r.max_req);
-        }
+        assert_every_truncation_fails(dir, raw, len);
         load_result r = load_bytes(dir, raw, len);
         ck_assert_int_eq(r.rc, RNN_OK);
         assert_same_model(m, r.m, 1);
@@ -2942,13 +2949,7 @@ START_TEST(test_adaptive_truncated_flipped)
     unsigned char *raw;
     size_t len;
     file_of(m, dir, &f, &raw, &len);
-    for (size_t n = 0; n < len; n++) {
-        load_result r = load_bytes(dir, raw, n);
-        unload(&r);
-        ck_assert_msg(r.rc == RNN_ERR_FORMAT || r.rc == RNN_ERR_IO, "truncated to %zu of %zu: %s", n, len,
-                      rnn_status_string(r.rc));
-        ck_assert_msg(r.max_req <= len + 4096, "truncated to %zu: an allocation of %zu bytes", n, r.max_req);
-    }
+    assert_every_truncation_fails(dir, raw, len);
     int v = find_sect(&f, "VOCB");
     size_t vocb_tag = 16;
     for (int i = 0; i < v; i++) vocb_tag += 16 + f.s[i].len;
