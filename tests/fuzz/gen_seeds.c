@@ -40,6 +40,23 @@ static unsigned char *slurp(const char *path, size_t *n)
     return p;
 }
 
+/* m saved (flags, application data app of applen bytes) as the seed `name` of fuzz_modelfile
+ * (control byte ctl), its bytes first passed to patch when not NULL; frees m. */
+static void save_seed(rnn_model *m, const char *name, unsigned flags, const char *app, size_t applen, unsigned char ctl,
+                      void (*patch)(unsigned char *, size_t))
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
+    if (rnn_model_save(m, tmp, flags, app, applen) != RNN_OK) exit(1);
+    size_t n;
+    unsigned char *p = slurp(tmp, &n);
+    remove(tmp);
+    if (patch) patch(p, n);
+    write_file("modelfile", name, &ctl, 1, p, n);
+    free(p);
+    rnn_model_free(m);
+}
+
 /* A model file as the seed `name` of fuzz_modelfile (control byte ctl). patch, when not NULL, is
  * called on the file's bytes first (a seed of a file the library would not write). */
 static void model_seed_patched(const char *name, int cell, int V, int E, int H, int L, int tied, int vocab, int state,
@@ -60,16 +77,7 @@ static void model_seed_patched(const char *name, int cell, int V, int E, int H, 
         int32_t tok[4] = {1, 2, 3, 0};
         rnn_evaluate(m, tok, NULL, 2, 2, 0, NULL, NULL);
     }
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
-    if (rnn_model_save(m, tmp, state ? RNN_SAVE_STATE : 0, app ? "epoch=3" : NULL, app ? 7 : 0) != RNN_OK) exit(1);
-    size_t n;
-    unsigned char *p = slurp(tmp, &n);
-    remove(tmp);
-    if (patch) patch(p, n);
-    write_file("modelfile", name, &ctl, 1, p, n);
-    free(p);
-    rnn_model_free(m);
+    save_seed(m, name, state ? RNN_SAVE_STATE : 0, app ? "epoch=3" : NULL, app ? 7 : 0, ctl, patch);
 }
 
 static void model_seed(const char *name, int cell, int V, int E, int H, int L, int tied, int vocab, int state,
@@ -93,15 +101,7 @@ static void adamw_seed(const char *name, int cell, int tied, unsigned char ctl)
         if (rnn_forward(m, tok, tgt, 2, 2, 0, NULL) != RNN_OK || rnn_zero_grad(m) != RNN_OK ||
             rnn_backward(m) != RNN_OK || rnn_adamw_step(m, NULL) != RNN_OK)
             exit(1);
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
-    if (rnn_model_save(m, tmp, RNN_SAVE_STATE, NULL, 0) != RNN_OK) exit(1);
-    size_t n;
-    unsigned char *p = slurp(tmp, &n);
-    remove(tmp);
-    write_file("modelfile", name, &ctl, 1, p, n);
-    free(p);
-    rnn_model_free(m);
+    save_seed(m, name, RNN_SAVE_STATE, NULL, 0, ctl, NULL);
 }
 
 /* A model with an adaptive output layer (format version 2, OUTP) of nc clusters; adamw: two
@@ -128,15 +128,7 @@ static void adaptive_seed(const char *name, int cell, int V, int H, int L, int n
                 rnn_backward(m) != RNN_OK || rnn_adamw_step(m, NULL) != RNN_OK)
                 exit(1);
     }
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
-    if (rnn_model_save(m, tmp, adamw ? RNN_SAVE_STATE : 0, NULL, 0) != RNN_OK) exit(1);
-    size_t n;
-    unsigned char *p = slurp(tmp, &n);
-    remove(tmp);
-    write_file("modelfile", name, &ctl, 1, p, n);
-    free(p);
-    rnn_model_free(m);
+    save_seed(m, name, adamw ? RNN_SAVE_STATE : 0, NULL, 0, ctl, NULL);
 }
 
 /* A quantized model file (QPRM, format version 3; rnn_model_quantize to `type`) with a
@@ -152,15 +144,7 @@ static void quant_seed(const char *name, int cell, int tied, int type, unsigned 
     if (rnn_model_create(&m, &cfg, NULL, NULL, 0) != RNN_OK || rnn_vocab_set(m, words, 5) != RNN_OK ||
         rnn_model_quantize(m, type) != RNN_OK)
         exit(1);
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s/tmp.bin", g_out);
-    if (rnn_model_save(m, tmp, 0, NULL, 0) != RNN_OK) exit(1);
-    size_t n;
-    unsigned char *p = slurp(tmp, &n);
-    remove(tmp);
-    write_file("modelfile", name, &ctl, 1, p, n);
-    free(p);
-    rnn_model_free(m);
+    save_seed(m, name, 0, NULL, 0, ctl, NULL);
 }
 
 /* The vocabulary's "cat" becomes a second "the" (the CRC is left stale: the seed's control byte
