@@ -133,10 +133,10 @@ def make_model(cell, E, H, L, tied, seed):
     return model
 
 
-def torch_evaluate(model, ids, bsz=10, bptt=35):  # main.py's evaluate()
+def torch_evaluate(model, ids, bsz=10, bptt=35, criterion=None):  # main.py's evaluate()
     model.eval()
     data_source = batchify(ids, bsz)
-    criterion = nn.NLLLoss()
+    criterion = criterion or nn.NLLLoss()
     total_loss = 0.
     hidden = model.init_hidden(bsz)
     with torch.no_grad():
@@ -581,18 +581,8 @@ def make_adaptive(cls, cell, E, H, L, cuts, div, hb, seed):
 
 def torch_evaluate_adaptive(model, ids, bsz=10, bptt=35):
     """main.py's evaluate() with PYTORCH.md's loss: decoder(output.view(-1, nhid), targets).loss."""
-    model.eval()
-    data_source = batchify(ids, bsz)
-    total_loss = 0.
-    hidden = model.init_hidden(bsz)
-    with torch.no_grad():
-        for i in range(0, data_source.size(0) - 1, bptt):
-            seq_len = min(bptt, len(data_source) - 1 - i)
-            data, targets = data_source[i:i + seq_len], data_source[i + 1:i + 1 + seq_len].view(-1)
-            output, hidden = model(data, hidden)
-            hidden = repackage_hidden(hidden)
-            total_loss += len(data) * model.decoder(output.view(-1, model.nhid), targets.view(-1)).loss.item()
-    return total_loss / (len(data_source) - 1), (len(data_source) - 1) * bsz
+    return torch_evaluate(model, ids, bsz, bptt,
+                          criterion=lambda output, targets: model.decoder(output.view(-1, model.nhid), targets).loss)
 
 
 ADAPTIVE_TOL = 1e-5   # issue 14's tolerance for loss and log_prob
