@@ -32,17 +32,6 @@ except ImportError as _e:  # numpy missing: say which Python to use instead of a
 PROG = 'rnn2torch'
 
 
-def cutoffs_arg(text):
-    """--adaptive-cutoffs: 'C1,C2,...', positive and strictly increasing (argparse type; the same
-    as torch2rnn's)."""
-    try:
-        cuts = [int(c) for c in text.split(',')]
-    except ValueError:
-        cuts = []
-    if not cuts or any(c < 1 for c in cuts) or any(b <= a for a, b in zip(cuts, cuts[1:])):
-        raise argparse.ArgumentTypeError('%r is not a comma-separated list of strictly increasing '
-                                         'positive integers, e.g. 2000,10000' % text)
-    return cuts
 
 
 class Fail(Exception):
@@ -90,7 +79,7 @@ def main(argv=None):
                    'state_dict')
     p.add_argument('--vocab', metavar='OUT.txt', help='where to write the vocabulary, one word per '
                    'line (an error when the model has none)')
-    p.add_argument('--adaptive-cutoffs', type=cutoffs_arg, metavar='C1,C2,...',
+    p.add_argument('--adaptive-cutoffs', type=rnnfile.cutoffs_arg, metavar='C1,C2,...',
                    help='checked: the file\'s output layer is adaptive with these cutoffs (the file '
                    'has them; the flag is optional)')
     p.add_argument('--div-value', type=float, metavar='D', help='checked: its div_value is D')

@@ -13,6 +13,7 @@ Shared by tools/torch2rnn.py and tools/rnn2torch.py; needs numpy only (no torch)
 
 Run as a script to describe a file:  python3 tools/rnnfile.py model.rnn
 """
+import argparse
 import os
 import struct
 import sys
@@ -149,6 +150,21 @@ class Model:
                    self.dropout, self.seed, self.output(), len(self.params), n,
                    'vocabulary of %d words' % len(self.vocab) if self.vocab is not None
                    else 'no vocabulary'))
+
+
+def cutoffs_arg(text, max_cutoffs=None):
+    """--adaptive-cutoffs of the converters: 'C1,C2,...', positive and strictly increasing, at
+    most max_cutoffs of them when given (an argparse type)."""
+    try:
+        cuts = [int(c) for c in text.split(',')]
+    except ValueError:
+        cuts = []
+    if not cuts or any(c < 1 for c in cuts) or any(b <= a for a, b in zip(cuts, cuts[1:])):
+        raise argparse.ArgumentTypeError('%r is not a comma-separated list of strictly increasing '
+                                         'positive integers, e.g. 2000,10000' % text)
+    if max_cutoffs is not None and len(cuts) > max_cutoffs:
+        raise argparse.ArgumentTypeError('%d cutoffs; at most %d' % (len(cuts), max_cutoffs))
+    return cuts
 
 
 def adaptive_proj(H, div_value, i):

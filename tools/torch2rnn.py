@@ -111,17 +111,8 @@ def load_state_dict(path):
 
 
 def cutoffs_arg(text):
-    """--adaptive-cutoffs: 'C1,C2,...', positive and strictly increasing (argparse type)."""
-    try:
-        cuts = [int(c) for c in text.split(',')]
-    except ValueError:
-        cuts = []
-    if not cuts or any(c < 1 for c in cuts) or any(b <= a for a, b in zip(cuts, cuts[1:])):
-        raise argparse.ArgumentTypeError('%r is not a comma-separated list of strictly increasing '
-                                         'positive integers, e.g. 2000,10000' % text)
-    if len(cuts) > rnnfile.MAX_CUTOFFS:
-        raise argparse.ArgumentTypeError('%d cutoffs; at most %d' % (len(cuts), rnnfile.MAX_CUTOFFS))
-    return cuts
+    """--adaptive-cutoffs (argparse type): rnnfile.cutoffs_arg, at most librnn's RNN_MAX_CUTOFFS."""
+    return rnnfile.cutoffs_arg(text, rnnfile.MAX_CUTOFFS)
 
 
 def adaptive_shapes(sd):
