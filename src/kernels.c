@@ -52,6 +52,12 @@ void rnn__k_sub(float *dst, const float *src, float shift, int n) { PICK(sub, ds
 double rnn__k_sumsq(const float *a, size_t n) { return PICK(sumsq, a, n); }
 double rnn__k_sumsq_from(double total, const float *a, size_t n) { return PICK(sumsq_from, total, a, n); }
 double rnn__k_sum(const float *a, size_t n) { return PICK(sum, a, n); }
+double rnn__k_dot(const float *a, const float *b, size_t n) { return PICK(dot, a, b, n); }
+void rnn__k_proj(float *z, size_t ldz, const float *p, size_t ldp, int rows, const float *wt, size_t ldw, int n,
+                 int K)
+{
+    PICK(proj, z, ldz, p, ldp, rows, wt, ldw, n, K);
+}
 void rnn__k_axpy(float *p, float alpha, const float *g, size_t n) { PICK(axpy, p, alpha, g, n); }
 void rnn__k_add(float *acc, const float *a, size_t n) { PICK(add, acc, a, n); }
 void rnn__k_mul(float *a, const float *m, size_t n) { PICK(mul, a, m, n); }

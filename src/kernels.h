@@ -44,6 +44,14 @@ void rnn__k_sub(float *dst, const float *src, float shift, int n);
 /* sum of squares / sum, summed as rnn__k_exp_sum's */
 double rnn__k_sumsq(const float *a, size_t n);
 double rnn__k_sum(const float *a, size_t n);
+/* sum_k a[k] * b[k] (each product rounded to float), summed as rnn__k_exp_sum's */
+double rnn__k_dot(const float *a, const float *b, size_t n);
+/* the rows r < rows of z (stride ldz), j < n: z_r[j] = ((p_r[0] * wt[j] + p_r[1] * wt[ldw + j]) + ...)
+ * + p_r[K-1] * wt[(K-1)*ldw + j], p_r = p + r*ldp: the products of a K-unit projection p with the
+ * transposed weights wt (K x ldw), every product rounded and added in k order (no fused
+ * multiply-add), the same bits in every build */
+void rnn__k_proj(float *z, size_t ldz, const float *p, size_t ldp, int rows, const float *wt, size_t ldw, int n,
+                 int K);
 /* total + rnn__k_sumsq(a, n), the sum carried on from total: the sum of squares of a run cut into
  * pieces of 1024 elements (the last may be shorter) is the chain of this call over the pieces, to
  * the bit, and a piece of zeros adds nothing, so a pass may leave out pieces known to be zero */
@@ -78,6 +86,9 @@ void rnn__k_dots4(float *out, int ldo, const float *a, int lda, const float *B, 
     double P##sumsq(const float *a, size_t n);                                                      \
     double P##sumsq_from(double total, const float *a, size_t n);                                   \
     double P##sum(const float *a, size_t n);                                                        \
+    double P##dot(const float *a, const float *b, size_t n);                                        \
+    void P##proj(float *z, size_t ldz, const float *p, size_t ldp, int rows, const float *wt, size_t ldw, int n, \
+                 int K);                                                                            \
     void P##axpy(float *p, float alpha, const float *g, size_t n);                                  \
     void P##add(float *acc, const float *a, size_t n);                                              \
     void P##mul(float *a, const float *m, size_t n);                                                \

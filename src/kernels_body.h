@@ -119,10 +119,10 @@ float KNAME(max)(const float *row, int n)
 }
 
 /* The one summation of the kernels, in the order described at the top: total0 plus the sum over
- * k of a[k] (T_SUM), a[k]^2 (T_SUMSQ) or exp(a[k] (+ bias[k]) - shift) (T_EXP; stored back into
- * a[k] when store; bias may be NULL). term and store are constants at every call, so each use
+ * k of a[k] (T_SUM), a[k]^2 (T_SUMSQ), a[k] * bias[k] (T_DOT) or exp(a[k] (+ bias[k]) - shift)
+ * (T_EXP; stored back into a[k] when store; bias may be NULL). term and store are constants at every call, so each use
  * compiles to its own loop. */
-enum { T_SUM, T_SUMSQ, T_EXP };
+enum { T_SUM, T_SUMSQ, T_EXP, T_DOT };
 KINL double sum16(double total0, float *a, const float *bias, float shift, size_t n, int term, int store_exp)
 {
     double total = total0;
@@ -142,6 +142,8 @@ KINL double sum16(double total0, float *a, const float *bias, float shift, size_
                     if (store_exp) store(a + o, v);
                 } else if (term == T_SUMSQ) {
                     v = v * v;
+                } else if (term == T_DOT) {
+                    v = v * load(bias + o);
                 }
                 acc[i] += v;
             }
@@ -154,7 +156,12 @@ KINL double sum16(double total0, float *a, const float *bias, float shift, size_
             if (store_exp) a[k] = e;
             total += e;
         } else {
-            total += term == T_SUMSQ ? (double)a[k] * a[k] : (double)a[k];
+            if (term == T_DOT) {
+                float t = a[k] * bias[k]; /* rounded as a lane's product */
+                total += t;
+            } else {
+                total += term == T_SUMSQ ? (double)a[k] * a[k] : (double)a[k];
+            }
         }
     }
     return total;
@@ -191,6 +198,53 @@ void KNAME(sub)(float *dst, const float *src, float shift, int n)
 double KNAME(sumsq)(const float *a, size_t n) { return sum16(0, (float *)a, NULL, 0.0f, n, T_SUMSQ, 0); }
 double KNAME(sumsq_from)(double total, const float *a, size_t n) { return sum16(total, (float *)a, NULL, 0.0f, n, T_SUMSQ, 0); }
 double KNAME(sum)(const float *a, size_t n) { return sum16(0, (float *)a, NULL, 0.0f, n, T_SUM, 0); }
+double KNAME(dot)(const float *a, const float *b, size_t n) { return sum16(0, (float *)a, b, 0.0f, n, T_DOT, 0); }
+
+/* z_r[j] = ((p_r[0] * wt_0[j] + p_r[1] * wt_1[j]) + ...) + p_r[K-1] * wt_{K-1}[j] for the rows
+ * r < rows (z_r = z + r*ldz, p_r = p + r*ldp) and j < n, wt_k = wt + k*ldw (K >= 1): every product
+ * rounded, then added in k order. Four rows at a time share each load of wt. */
+void KNAME(proj)(float *z, size_t ldz, const float *p, size_t ldp, int rows, const float *wt, size_t ldw, int n,
+                 int K)
+{
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *p0 = p + (size_t)r * ldp, *p1 = p0 + ldp, *p2 = p1 + ldp, *p3 = p2 + ldp;
+        float *z0 = z + (size_t)r * ldz, *z1 = z0 + ldz, *z2 = z1 + ldz, *z3 = z2 + ldz;
+        int j = 0;
+        for (; j + W <= n; j += W) {
+            vf w = load(wt + j);
+            vf s0 = splat(p0[0]) * w, s1 = splat(p1[0]) * w, s2 = splat(p2[0]) * w, s3 = splat(p3[0]) * w;
+            for (int k = 1; k < K; k++) {
+                w = load(wt + (size_t)k * ldw + j);
+                s0 += splat(p0[k]) * w, s1 += splat(p1[k]) * w, s2 += splat(p2[k]) * w, s3 += splat(p3[k]) * w;
+            }
+            store(z0 + j, s0), store(z1 + j, s1), store(z2 + j, s2), store(z3 + j, s3);
+        }
+        for (; j < n; j++) {
+            float w = wt[j], s0 = p0[0] * w, s1 = p1[0] * w, s2 = p2[0] * w, s3 = p3[0] * w;
+            for (int k = 1; k < K; k++) {
+                w = wt[(size_t)k * ldw + j];
+                s0 += p0[k] * w, s1 += p1[k] * w, s2 += p2[k] * w, s3 += p3[k] * w;
+            }
+            z0[j] = s0, z1[j] = s1, z2[j] = s2, z3[j] = s3;
+        }
+    }
+    for (; r < rows; r++) {
+        const float *p0 = p + (size_t)r * ldp;
+        float *z0 = z + (size_t)r * ldz;
+        int j = 0;
+        for (; j + W <= n; j += W) {
+            vf s0 = splat(p0[0]) * load(wt + j);
+            for (int k = 1; k < K; k++) s0 += splat(p0[k]) * load(wt + (size_t)k * ldw + j);
+            store(z0 + j, s0);
+        }
+        for (; j < n; j++) {
+            float s0 = p0[0] * wt[j];
+            for (int k = 1; k < K; k++) s0 += p0[k] * wt[(size_t)k * ldw + j];
+            z0[j] = s0;
+        }
+    }
+}
 
 void KNAME(axpy)(float *p, float alpha, const float *g, size_t n)
 {

@@ -9,6 +9,15 @@
  * log_softmax is PyTorch's order, ((v - max) - log(sum exp(v - max))), in float, and a
  * cluster word's log-probability is its cluster log-probability plus the head's cluster entry, as
  * the module adds them.
+ *
+ * A thin cluster (a projection of at most RNN__THIN_PROJ units: a large vocabulary's last clusters,
+ * e.g. 200,000 words through 3 units) is never multiplied out by the BLAS: its logits come from
+ * rnn__k_proj over its weights transposed once a pass (the same bits on every BLAS and build, and
+ * in every path below), and the loss takes its rows a block at a time (RNN__THIN_BLOCK logits, which
+ * stay in the cache) through the log-softmax and, when training, straight on into the block's
+ * dP = dZ W1 and its share of dW1 = dZ^T P, so that the cluster's (rows, size) logits never go
+ * through memory. Every sum there has a fixed order (rows in order, the words' tiles in order), so
+ * the results do not depend on the threads.
  */
 #include "model.h"
 #include "kernels.h"
@@ -69,6 +78,162 @@ static void head_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const float 
     rnn__gemm_nt(x->pool, rowwise, N, ad->HS, H, in, H, m->params + ad->head_w, H, 0.0f, head, ad->HS);
     if (ad->head_b != SIZE_MAX)
         for (int r = 0; r < N; r++) rnn__k_add(head + (size_t)r * ad->HS, m->params + ad->head_b, (size_t)ad->HS);
+}
+
+/* ---- thin clusters -------------------------------------------------------------------------------- */
+static int thin(const rnn__adaptive *ad, int i) { return ad->proj[i] <= RNN__THIN_PROJ; }
+
+typedef struct thin_job {
+    const rnn__adaptive *ad;
+    rnn__buffers *buf;
+    const float *w1, *P;   /* cluster weights (size, p); the block's projections (rows, p) */
+    float *z, *stash, *g1; /* the block's logits (rows, size); dW1^T (p, size); W1's gradient */
+    const int32_t *y;      /* the block's targets within the cluster (loss only) */
+    const float *fac;      /* the block's gradient factors */
+    float inv;
+    int kind, size, p, rows;
+} thin_job;
+
+enum { T_TRANSPOSE, T_LOGITS, T_GRAD, T_STASH_ADD };
+
+static void thin_part(void *arg, int part, int parts)
+{
+    const thin_job *j = arg;
+    rnn__buffers *buf = j->buf;
+    int size = j->size, p = j->p, tile = RNN__THIN_TILE;
+    size_t a, b;
+    rnn__split((size_t)size, part, parts, (size_t)tile, &a, &b);
+    switch (j->kind) {
+    case T_TRANSPOSE: /* awt (p, size) = w1^T, words [a, b) */
+        for (size_t w = a; w < b; w++)
+            for (int k = 0; k < p; k++) buf->awt[(size_t)k * size + w] = j->w1[w * p + k];
+        break;
+    case T_STASH_ADD: /* w1's gradient (size, p) += stash^T, words [a, b) */
+        for (size_t w = a; w < b; w++)
+            for (int k = 0; k < p; k++) j->g1[w * p + k] += j->stash[(size_t)k * size + w];
+        break;
+    case T_LOGITS: /* z = P awt, tile by tile so that a tile of awt serves every row from the cache */
+        for (size_t t = a; t < b; t += (size_t)tile) {
+            int n = b - t < (size_t)tile ? (int)(b - t) : tile;
+            rnn__k_proj(j->z + t, (size_t)size, j->P, (size_t)p, j->rows, buf->awt + t, (size_t)size, n, p);
+        }
+        break;
+    case T_GRAD: /* z (holding exp(z - max)) becomes dZ; the tile's partial dP sums, and dW1^T += dZ^T P */
+        for (size_t t = a; t < b; t += (size_t)tile) {
+            int n = b - t < (size_t)tile ? (int)(b - t) : tile;
+            size_t ti = t / (size_t)tile;
+            for (int r = 0; r < j->rows; r++) {
+                float *dz = j->z + (size_t)r * size + t;
+                rnn__k_scale(dz, j->fac[r], (size_t)n); /* as gather_row: exp * (inv / s), then - inv */
+                if ((size_t)j->y[r] >= t && (size_t)j->y[r] < t + (size_t)n) dz[j->y[r] - t] -= j->inv;
+                for (int k = 0; k < p; k++)
+                    buf->apart[(ti * j->rows + r) * p + k] = rnn__k_dot(dz, buf->awt + (size_t)k * size + t, (size_t)n);
+            }
+            for (int k = 0; k < p; k++)
+                for (int r = 0; r < j->rows; r++)
+                    rnn__k_axpy(j->stash + (size_t)k * size + t, j->P[(size_t)r * p + k], j->z + (size_t)r * size + t,
+                                (size_t)n);
+        }
+        break;
+    }
+}
+
+static void thin_run(rnn__ctx *x, thin_job *j, int kind)
+{
+    j->kind = kind;
+    rnn__pool_run(j->size > RNN__THIN_TILE ? x->pool : NULL, thin_part, j);
+}
+
+/* buf->awt = cluster i's weights transposed */
+static void thin_transpose(const rnn_model *m, rnn__ctx *x, int i)
+{
+    const rnn__adaptive *ad = &m->ad;
+    thin_job j = {.ad = ad, .buf = &x->buf, .w1 = m->params + ad->w1[i], .size = ad->lo[i + 1] - ad->lo[i],
+                  .p = ad->proj[i]};
+    thin_run(x, &j, T_TRANSPOSE);
+}
+
+/* Z (rows, size) = P (rows, p) W1^T for thin cluster i, after thin_transpose(i) */
+static void thin_logits(const rnn_model *m, rnn__ctx *x, int i, const float *P, int rows, float *Z)
+{
+    const rnn__adaptive *ad = &m->ad;
+    thin_job j = {.ad = ad, .buf = &x->buf, .P = P, .z = Z, .rows = rows, .size = ad->lo[i + 1] - ad->lo[i],
+                  .p = ad->proj[i]};
+    thin_run(x, &j, T_LOGITS);
+}
+
+/* The loss rows of a block of thin cluster i: for packed rows q in [0, rows) (row arow[q0 + q]),
+ * gather_row's operations on z_q: row_nll, and the gradient factor in afac[q0 + q]; apick[q0 + q]
+ * takes the target within the cluster */
+typedef struct thin_nll_job {
+    const rnn__adaptive *ad;
+    rnn__buffers *buf;
+    const int32_t *tgt;
+    float *z;
+    size_t q0;
+    int i, rows, size, want_grad;
+    float inv;
+} thin_nll_job;
+
+static void thin_nll_part(void *arg, int part, int parts)
+{
+    const thin_nll_job *j = arg;
+    rnn__buffers *buf = j->buf;
+    size_t a, b;
+    rnn__split((size_t)j->rows, part, parts, 1, &a, &b);
+    for (size_t q = a; q < b; q++) {
+        int r = buf->arow[j->q0 + q], y = j->tgt[r] - j->ad->lo[j->i];
+        float *z = j->z + q * (size_t)j->size, mx = row_max(z, j->size), vy = z[y];
+        double s = rnn__k_exp_sum(z, mx, j->size, j->want_grad);
+        buf->row_nll[r] = (vy - mx) - (float)log(s);
+        buf->afac[j->q0 + q] = (float)(j->inv / s);
+        buf->apick[j->q0 + q] = y;
+    }
+}
+
+/* The loss of thin cluster i over its cnt packed rows from q0 (projections P, (cnt, p)), a block of
+ * rows at a time in z; when training, P becomes dP and stash (p, size) dW1^T */
+static void thin_loss(const rnn_model *m, rnn__ctx *x, int i, const int32_t *tgt, size_t q0, int cnt, float *P,
+                      float *z, float *stash, int want_grad, float inv)
+{
+    const rnn__adaptive *ad = &m->ad;
+    rnn__buffers *buf = &x->buf;
+    int p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i], tiles = (size + RNN__THIN_TILE - 1) / RNN__THIN_TILE;
+    int R = (int)(RNN__THIN_BLOCK / (size_t)size);
+    R = R < 1 ? 1 : R;
+    thin_transpose(m, x, i);
+    if (want_grad) memset(stash, 0, (size_t)p * size * sizeof(float));
+    for (int b0 = 0; b0 < cnt; b0 += R) {
+        int nb = cnt - b0 < R ? cnt - b0 : R;
+        float *Pb = P + (size_t)b0 * p;
+        thin_logits(m, x, i, Pb, nb, z);
+        thin_nll_job n = {.ad = ad, .buf = buf, .tgt = tgt, .z = z, .q0 = q0 + b0, .i = i, .rows = nb, .size = size,
+                          .want_grad = want_grad, .inv = inv};
+        rnn__pool_run(nb > 1 ? x->pool : NULL, thin_nll_part, &n);
+        if (!want_grad) continue;
+        thin_job j = {.ad = ad, .buf = buf, .P = Pb, .z = z, .stash = stash, .y = buf->apick + q0 + b0,
+                      .fac = buf->afac + q0 + b0, .inv = inv, .size = size, .p = p, .rows = nb};
+        thin_run(x, &j, T_GRAD);
+        for (int q = 0; q < nb; q++) /* dP: the tiles' partial sums in order */
+            for (int k = 0; k < p; k++) {
+                double d = 0;
+                for (int t = 0; t < tiles; t++) d += buf->apart[((size_t)t * nb + q) * p + k];
+                Pb[(size_t)q * p + k] = (float)d;
+            }
+    }
+}
+
+/* Z (rows, size) = P (rows, p) W1^T for cluster i (P, Z: the context's buffers), by the BLAS or, for
+ * a thin cluster, by rnn__k_proj */
+static void cluster_logits(const rnn_model *m, rnn__ctx *x, int rowwise, int i, const float *P, int rows, float *Z)
+{
+    const rnn__adaptive *ad = &m->ad;
+    int p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
+    if (thin(ad, i)) {
+        thin_transpose(m, x, i);
+        thin_logits(m, x, i, P, rows, Z);
+    } else
+        rnn__gemm_nt(x->pool, rowwise, rows, size, p, P, p, m->params + ad->w1[i], p, 0.0f, Z, size);
 }
 
 /* ---- the row passes on the context's threads ------------------------------------------------------ */
@@ -196,17 +361,24 @@ double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *i
             }
     /* the clusters' log-probabilities of their targets, into row_nll (as the module's `output`) */
     rows_job j = {.m = m, .buf = buf, .in = in, .tgt = tgt, .want_grad = want_grad, .inv = inv};
-    size_t start = 0, poff = 0, zoff = 0;
+    size_t start = 0, poff = 0, zoff = 0, soff = 0;
     for (int i = 0; i < ad->nc; i++) {
         int cnt = buf->acnt[i], p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
+        if (thin(ad, i) && want_grad) soff += (size_t)p * size; /* (stash: even without rows) */
         if (!cnt) continue;
         float *X = buf->ax + start * H, *P = buf->ap + poff, *Z = buf->az + zoff;
         j.cluster = i, j.start = start, j.zoff = zoff;
         run_rows(x, &j, GATHER, cnt);
         rnn__gemm_nt(x->pool, rowwise, cnt, p, H, X, H, m->params + ad->w0[i], H, 0.0f, P, p);
-        rnn__gemm_nt(x->pool, rowwise, cnt, size, p, P, p, m->params + ad->w1[i], p, 0.0f, Z, size);
-        run_rows(x, &j, CLUSTER_NLL, cnt);
-        start += (size_t)cnt, poff += (size_t)cnt * p, zoff += (size_t)cnt * size;
+        if (thin(ad, i)) {
+            thin_loss(m, x, i, tgt, start, cnt, P, Z, want_grad ? buf->astash + soff - (size_t)p * size : NULL,
+                      want_grad, inv);
+        } else {
+            rnn__gemm_nt(x->pool, rowwise, cnt, size, p, P, p, m->params + ad->w1[i], p, 0.0f, Z, size);
+            run_rows(x, &j, CLUSTER_NLL, cnt);
+            zoff += (size_t)cnt * size;
+        }
+        start += (size_t)cnt, poff += (size_t)cnt * p;
     }
     /* the head for every row */
     head_rows(m, x, rowwise, in, N, buf->ahead);
@@ -234,18 +406,29 @@ void rnn__ad_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *
     rnn__gemm(x->pool, 0, 0, N, H, HS, 1.0f, dhead, HS, m->params + ad->head_w, H, 0.0f, dx, H);
     /* each cluster over its rows: dW1 += dZ^T P, then dP = dZ W1 (over P), dW0 += dP^T X, then
      * dX = dP W0 (over X), added into the rows it came from */
-    size_t start = 0, poff = 0, zoff = 0;
+    size_t start = 0, poff = 0, zoff = 0, soff = 0;
     for (int i = 0; i < ad->nc; i++) {
         int cnt = buf->acnt[i], p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
+        if (thin(ad, i)) { /* the forward left dW1^T in the stash (zero without rows) and dP in P */
+            if (cnt) {
+                thin_job t = {.ad = ad, .buf = buf, .stash = buf->astash + soff, .g1 = m->grads + ad->w1[i],
+                              .size = size, .p = p};
+                thin_run(x, &t, T_STASH_ADD);
+            }
+            soff += (size_t)p * size;
+        }
         if (!cnt) continue;
         float *X = buf->ax + start * H, *P = buf->ap + poff, *dZ = buf->az + zoff;
-        rnn__gemm(x->pool, 1, 0, size, p, cnt, 1.0f, dZ, size, P, p, 1.0f, m->grads + ad->w1[i], p);
-        rnn__gemm(x->pool, 0, 0, cnt, p, size, 1.0f, dZ, size, m->params + ad->w1[i], p, 0.0f, P, p);
+        if (!thin(ad, i)) {
+            rnn__gemm(x->pool, 1, 0, size, p, cnt, 1.0f, dZ, size, P, p, 1.0f, m->grads + ad->w1[i], p);
+            rnn__gemm(x->pool, 0, 0, cnt, p, size, 1.0f, dZ, size, m->params + ad->w1[i], p, 0.0f, P, p);
+            zoff += (size_t)cnt * size;
+        }
         rnn__gemm(x->pool, 1, 0, p, H, cnt, 1.0f, P, p, X, H, 1.0f, m->grads + ad->w0[i], H);
         rnn__gemm(x->pool, 0, 0, cnt, H, p, 1.0f, P, p, m->params + ad->w0[i], H, 0.0f, X, H);
         j.cluster = i, j.start = start;
         run_rows(x, &j, SCATTER, cnt);
-        start += (size_t)cnt, poff += (size_t)cnt * p, zoff += (size_t)cnt * size;
+        start += (size_t)cnt, poff += (size_t)cnt * p;
     }
 }
 
@@ -258,9 +441,9 @@ void rnn__ad_logprobs(const rnn_model *m, rnn__ctx *x, int rowwise, const float 
     head_rows(m, x, rowwise, in, N, buf->ahead);
     run_rows(x, &j, LP_HEAD, N);
     for (int i = 0; i < ad->nc; i++) {
-        int p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
+        int p = ad->proj[i];
         rnn__gemm_nt(x->pool, rowwise, N, p, H, in, H, m->params + ad->w0[i], H, 0.0f, buf->ap, p);
-        rnn__gemm_nt(x->pool, rowwise, N, size, p, buf->ap, p, m->params + ad->w1[i], p, 0.0f, buf->az, size);
+        cluster_logits(m, x, rowwise, i, buf->ap, N, buf->az);
         j.cluster = i;
         run_rows(x, &j, LP_CLUSTER, N);
     }
@@ -305,11 +488,11 @@ static float *cluster_rows(const rnn_model *m, rnn__ctx *x, const float *in, int
 {
     const rnn__adaptive *ad = &m->ad;
     rnn__buffers *buf = &x->buf;
-    int H = m->cfg.hidden_size, p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
+    int H = m->cfg.hidden_size, p = ad->proj[i];
     for (int j = 0; j < n; j++)
         memcpy(buf->ax + (size_t)j * H, in + (size_t)buf->arow[j] * H, (size_t)H * sizeof(float));
     rnn__gemm_nt(x->pool, x->per_stream, n, p, H, buf->ax, H, m->params + ad->w0[i], H, 0.0f, buf->ap, p);
-    rnn__gemm_nt(x->pool, x->per_stream, n, size, p, buf->ap, p, m->params + ad->w1[i], p, 0.0f, buf->az, size);
+    cluster_logits(m, x, x->per_stream, i, buf->ap, n, buf->az);
     return buf->az;
 }
 

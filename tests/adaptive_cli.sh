@@ -185,9 +185,11 @@ m = rnn.Model.load('$W/A.rnn')
 c = m.config
 assert c['adaptive_cutoffs'] == [20, 100] and c['head_bias'], c
 text = open('$C/valid.txt').read()
-for x in m.score_text(text, per_sentence=True): print('%.4f' % x)
-for x in m.score_text(text, per_sentence=False): print('%.4f' % x)" >"$W/py.lp" 2>"$W/py.err" || cat "$W/py.err"
-    awk '{ printf "%.4f\n", $1 }' "$W/sent.lp" "$W/stream.lp" >"$W/cli.lp"
+for x in m.score_text(text, per_sentence=True): print('%.6f' % x)
+for x in m.score_text(text, per_sentence=False): print('%.6f' % x)" >"$W/py.lp" 2>"$W/py.err" || cat "$W/py.err"
+    cat "$W/sent.lp" "$W/stream.lp" >"$W/cli.lp"
+    # (both print the doubles to 6 decimals, C's printf and Python's %: the same digits; rounding
+    # the CLI's printed decimals again to fewer would not be, at a tie such as -21.033250)
     check "the Python binding: the config and score's numbers (per sentence and streamed)" cmp -s "$W/py.lp" "$W/cli.lp"
 fi
 

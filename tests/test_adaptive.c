@@ -20,7 +20,8 @@
 #include <string.h>
 
 static const char *cases[] = {"LSTM_c1",         "LSTM_c2_bias_ignore",      "LSTM_c3_empty", "GRU_c1_bias",
-                              "GRU_c3_bias_ignore_empty", "RNN_TANH_c2", "RNN_RELU_c2_bias_empty"};
+                              "GRU_c3_bias_ignore_empty", "RNN_TANH_c2", "RNN_RELU_c2_bias_empty",
+                              "LSTM_c2_wide_thin", "GRU_c2_big_thin"};
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 static double g_worst;
 
@@ -194,13 +195,15 @@ static double fd_loss(fdfix *f)
     return loss;
 }
 
-/* every cell and 1, 2, 3 clusters (with and without head bias), dropout on (masks replayed) */
+/* every cell and 1, 2, 3 clusters (with and without head bias), thin and not, dropout on (masks replayed) */
 START_TEST(test_finite_differences)
 {
     static const int cut[3][3] = {{9}, {6, 15}, {5, 11, 17}};
     int cell = _i % 4, nc = 1 + _i % 3, bias = _i / 4 % 2;
     rnn_config cfg;
-    adaptive_config(&cfg, FV, 6, nc, cut[nc - 1], 1.5f, bias); /* 6 // 1.5^3 = 1 */
+    /* 6 // 1.5^3 = 1; with 34 units the first cluster projects to 22 (more than RNN__THIN_PROJ: the
+     * BLAS products) and the others to 15 and 10 (thin) */
+    adaptive_config(&cfg, FV, _i % 2 ? 34 : 6, nc, cut[nc - 1], 1.5f, bias);
     cfg.cell = cell, cfg.emb_size = 5, cfg.num_layers = 1 + _i % 2, cfg.dropout = 0.3f;
     fdfix f;
     char err[256];

@@ -122,6 +122,47 @@ START_TEST(test_dots4_matches_dots)
 }
 END_TEST
 
+/* rnn__k_proj: every product rounded, then added in k order (a plain scalar loop gives the same
+ * bits), for every row count around the 4-row groups and lengths around the lanes; rnn__k_dot:
+ * the sum of the rounded products, to double accuracy */
+START_TEST(test_proj_and_dot)
+{
+    enum { K = 13, LD = 1100 };
+    static float p[7 * K], wt[K * LD], z[7 * LD];
+    uint64_t s = 5;
+    for (int i = 0; i < 7 * K; i++) p[i] = (float)(tu_uniform(&s) - 0.5);
+    for (int i = 0; i < K * LD; i++) wt[i] = (float)(tu_uniform(&s) * 4 - 2);
+    const int ns[] = {1, 7, 8, 17, 1024, 1037};
+    for (int k = 1; k <= K; k += 4)
+        for (int rows = 1; rows <= 7; rows++)
+            for (unsigned ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                int n = ns[ni];
+                memset(z, 0, sizeof z);
+                rnn__k_proj(z, LD, p, K, rows, wt, LD, n, k);
+                for (int r = 0; r < rows; r++)
+                    for (int j = 0; j < n; j++) {
+                        volatile float t = p[r * K] * wt[j]; /* (volatile: rounded at every step) */
+                        for (int q = 1; q < k; q++) {
+                            volatile float prod = p[r * K + q] * wt[q * LD + j];
+                            t = t + prod;
+                        }
+                        ck_assert_msg(z[r * LD + j] == t, "proj K %d rows %d n %d: z[%d][%d] %.9g, want %.9g", k, rows, n,
+                                      r, j, (double)z[r * LD + j], (double)t);
+                    }
+                ck_assert(z[rows * LD - LD + n] == 0.0f || n == LD); /* nothing past n */
+            }
+    for (unsigned ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        int n = ns[ni];
+        double want = 0, mag = 0;
+        for (int j = 0; j < n; j++) {
+            float prod = wt[j] * wt[LD + j];
+            want += prod, mag += fabs(prod);
+        }
+        ck_assert_double_eq_tol(rnn__k_dot(wt, wt + LD, (size_t)n), want, mag * 1e-6);
+    }
+}
+END_TEST
+
 /* Every kernel of the 8-lane and 16-lane builds gives the 4-lane build's bits: lengths around the
  * 16-element groups and the 1024-element flush, values spanning exp's overflow and underflow, NaN,
  * +-0. Each build is run where the CPU has it. */
@@ -144,10 +185,13 @@ typedef struct kbuild {
     void (*sigmoid_bias)(float *, const float *, int);
     void (*tanh_bias)(float *, const float *, int);
     void (*tanh)(float *, const float *, int);
+    double (*dot)(const float *, const float *, size_t);
+    void (*proj)(float *, size_t, const float *, size_t, int, const float *, size_t, int, int);
 } kbuild;
 #define KBUILD(P, label)                                                                            \
     {label, P##add_bias_max, P##bias_max, P##max, P##exp_sum, P##log_softmax, P##scale, P##sub,     \
-     P##sumsq, P##sumsq_from, P##sum, P##axpy, P##add, P##mul, P##sigmoid_bias, P##tanh_bias, P##tanh}
+     P##sumsq, P##sumsq_from, P##sum, P##axpy, P##add, P##mul, P##sigmoid_bias, P##tanh_bias, P##tanh,  \
+     P##dot, P##proj}
 static const kbuild k4 = KBUILD(rnn__k4_, "4 lanes"), k8 = KBUILD(rnn__k8_, "8 lanes (AVX2)"),
                     k16 = KBUILD(rnn__k16_, "16 lanes (AVX-512F)");
 
@@ -199,6 +243,14 @@ static void same_bits(const kbuild *w)
             ck_assert(memcmp(&q4, &qw, sizeof q4) == 0);
             q4 = k4.sum(x, (size_t)n), qw = w->sum(x, (size_t)n);
             ck_assert(memcmp(&q4, &qw, sizeof q4) == 0);
+            q4 = k4.dot(x, b, (size_t)n), qw = w->dot(x, b, (size_t)n);
+            ck_assert(memcmp(&q4, &qw, sizeof q4) == 0);
+            if (n >= 5 * 3) { /* 5 rows of a 3-unit projection (x) through b as (3, n / 3) */
+                int m = n / 3;
+                k4.proj(o4, (size_t)m / 5, x, 3, 5, b, (size_t)m, m / 5, 3);
+                w->proj(ow, (size_t)m / 5, x, 3, 5, b, (size_t)m, m / 5, 3);
+                SAME(o4, ow, m / 5 * 5);
+            }
 #define ONE(call4, callw)                                                                        \
     memcpy(r4, x, sizeof(float) * n), memcpy(rw, x, sizeof(float) * n);                          \
     call4, callw;                                                                                 \
@@ -245,6 +297,7 @@ int main(void)
     tcase_add_test(tc, test_tails_match_bodies);
     tcase_add_test(tc, test_reductions);
     tcase_add_test(tc, test_dots4_matches_dots);
+    tcase_add_test(tc, test_proj_and_dot);
 #if RNN_HAVE_K16
     tcase_add_test(tc, test_avx2_build_same_bits);
     tcase_add_test(tc, test_wide_build_same_bits);

@@ -337,6 +337,11 @@ ADAPTIVE_CASES = [
     ("GRU_c3_bias_ignore_empty", "GRU", 1, [8, 16, 30], 1.5, 1, 2, 2),
     ("RNN_TANH_c2", "RNN_TANH", 1, [12, 24], 2.0, 0, 2, None),
     ("RNN_RELU_c2_bias_empty", "RNN_RELU", 2, [12, 24], 3.0, 1, 0, 0),
+    # (with their own V, E, H) a cluster projecting to more than 16 units, which librnn multiplies
+    # out by the BLAS, beside a thin one (output_adaptive.c); and a thin cluster of 118,000 words,
+    # which librnn takes in blocks of rows and tiles of 1,024 words
+    ("LSTM_c2_wide_thin", "LSTM", 1, [10, 25], 2.0, 1, 2, None, dict(H=40)),
+    ("GRU_c2_big_thin", "GRU", 1, [10, 2000], 2.0, 0, 1, None, dict(V=120000, E=8, H=8)),
 ]
 
 
@@ -359,10 +364,10 @@ class AdaptiveModel(nn.Module):
         return output.reshape(-1, output.size(2)), hidden
 
 
-def make_adaptive_case(name, cell, layers, cutoffs, div_value, head_bias, n_ignore, empty, seed):
+def make_adaptive_case(name, cell, layers, cutoffs, div_value, head_bias, n_ignore, empty, seed, V=V, E=E_UNTIED,
+                       H=H_UNTIED):
     torch.manual_seed(seed)
     cell_id = dict(CELLS)[cell]
-    E, H = E_UNTIED, H_UNTIED
     model = AdaptiveModel(cell, V, E, H, layers, cutoffs, div_value, head_bias)
     with torch.no_grad():
         for p in model.parameters():
@@ -390,7 +395,10 @@ def make_adaptive_case(name, cell, layers, cutoffs, div_value, head_bias, n_igno
     targets = flat.view(T, B)
     for i in range(len(cutoffs)):  # every cluster but the empty one has a target
         if i != empty and not ((flat >= bounds[i + 1]) & (flat < bounds[i + 2])).any().item():
-            r = ((flat >= 0) & (flat < cutoffs[0])).nonzero()[0, 0]  # a shortlist target moves there
+            cand = ((flat >= 0) & (flat < cutoffs[0])).nonzero()  # a shortlist target moves there
+            if len(cand) == 0:  # (or, with a large V, one of the last cluster's)
+                cand = (flat >= bounds[-2]).nonzero()
+            r = cand[0, 0]
             flat[r] = bounds[i + 1] + int(r) % (bounds[i + 2] - bounds[i + 1])
         inside = ((flat >= bounds[i + 1]) & (flat < bounds[i + 2])).any().item()
         assert inside == (i != empty), (name, i)
@@ -439,7 +447,7 @@ def main():
     os.makedirs(os.path.join(outdir, "adaptive"), exist_ok=True)
     for case in ADAPTIVE_CASES:
         seed += 1
-        make_adaptive_case(*case, seed).save(os.path.join(outdir, "adaptive", case[0] + ".bin"))
+        make_adaptive_case(*case[:8], seed, **(case[8] if len(case) > 8 else {})).save(os.path.join(outdir, "adaptive", case[0] + ".bin"))
     # A norm within float noise of the threshold could take the other branch in librnn.
     assert closest > 1e-3, "a gradient norm is too close to the clip threshold; change the seed"
     print("torch_golden: wrote %d cases, %d AdamW cases and %d adaptive cases to %s (torch %s; %d of %d SGD "
