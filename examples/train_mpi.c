@@ -9,13 +9,14 @@
  * is the global batch: rank r trains streams [r*BATCH/K, (r+1)*BATCH/K) of every chunk, so K must
  * divide it. Dropout uses RNN_DROPOUT_COUNTER with the rank's first stream as the dropout position,
  * so the masks -- and, up to the order of the sums, the weights -- do not depend on K. Each step:
- * the local forward and backward give the gradient of the local mean loss; scaled by the rank's
- * share of the targets (here all chunks keep every target, so 1/K) and summed by MPI_Allreduce it
- * is the gradient of the global mean loss; every rank then clips and steps alike. Validation runs
+ * the loss's denominator is the whole batch's number of targets (rnn_set_loss_denominator; here
+ * every target is kept, so BATCH x steps), so the local forward and backward give this rank's
+ * share of the global mean loss and its gradient, and MPI_Allreduce sums them into the gradient of
+ * the global mean loss with no scaling; every rank then clips and steps alike. Validation runs
  * on rank 0 alone (the other ranks wait in the next collective); rank 0 prints and saves.
  * The library itself knows nothing of MPI: the driver reduces what rnn_param_get_block exposes.
  */
-#define RNN_EXPERT_API /* rnn_param_get_block */
+#define RNN_EXPERT_API /* rnn_param_get_block, rnn_set_loss_denominator */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <math.h>
@@ -194,14 +195,14 @@ int main(int argc, char **argv)
         for (size_t i = 0; i + 1 < nbatch; i += BPTT, chunks++) {
             int steps = chunk_steps(nbatch, i);
             const int32_t *mine = train.v + (size_t)first * nbatch + i; /* rows [first, first + rows) */
+            check(m, rnn_set_loss_denominator(m, (double)BATCH * steps), "rnn_set_loss_denominator");
             check(m, rnn_forward(m, mine, mine + 1, rows, steps, stride, &loss), "rnn_forward");
             check(m, rnn_zero_grad(m), "rnn_zero_grad");
             check(m, rnn_backward(m), "rnn_backward");
-            for (size_t j = 0; j < count && size > 1; j++) grad[j] /= (float)size; /* each rank's share */
             MPI_Allreduce(MPI_IN_PLACE, grad, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
             check(m, rnn_clip_grad_norm(m, 0.25f, &norm), "rnn_clip_grad_norm");
             check(m, rnn_sgd_step(m, lr), "rnn_sgd_step");
-            sum += loss / size;
+            sum += loss; /* this rank's share of the batch's mean loss */
         }
         MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
         double val = 0.0;

@@ -1,5 +1,5 @@
 /*
- * rnn.h -- librnn 1.1, word-level recurrent language models in C.
+ * rnn.h -- librnn 1.3, word-level recurrent language models in C.
  *
  * The only public header of librnn. The model is the one of PyTorch's word_language_model example:
  *
@@ -129,10 +129,10 @@ extern "C" {
 /* ---- Version ------------------------------------------------------------------------------ */
 /* The Makefile reads RNN_VERSION_MAJOR for the soname (librnn.so.MAJOR). */
 #define RNN_VERSION_MAJOR 1
-#define RNN_VERSION_MINOR 2
+#define RNN_VERSION_MINOR 3
 #define RNN_VERSION_PATCH 0
 #define RNN_VERSION_NUMBER (RNN_VERSION_MAJOR * 10000 + RNN_VERSION_MINOR * 100 + RNN_VERSION_PATCH)
-#define RNN_VERSION_STRING "1.2.0"
+#define RNN_VERSION_STRING "1.3.0"
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define RNN_API __attribute__((visibility("default")))
@@ -873,6 +873,20 @@ RNN_API int rnn_param_get_block(const rnn_model *m, float **data, float **grad, 
  * quantized model.
  */
 RNN_API int rnn_param_declare_grad_rows(rnn_model *m, const int32_t *rows, size_t n);
+
+/*
+ * For a data-parallel driver (librnn 1.3): from now on rnn_forward returns, and rnn_backward
+ * differentiates, the sum of the call's NLLs divided by denom instead of by the number of targets
+ * it kept (denom 0, the default, restores that: the mean, as PyTorch's word_language_model takes
+ * it). A rank that takes part of a batch passes the whole batch's number of kept targets (it can
+ * count them from the targets alone):
+ * each row's gradient then carries PyTorch's 1 / kept of the whole batch, the ranks' gradients add
+ * up to the one process's (but for the order of the sums) with no scaling pass, and the ranks'
+ * losses add up to its loss. rnn_evaluate and the states keep the mean. The setting is not saved
+ * with the model. RNN_ERR_INVALID for a negative or non-finite denom (nothing changes),
+ * RNN_ERR_STATE on a quantized model.
+ */
+RNN_API int rnn_set_loss_denominator(rnn_model *m, double denom);
 #endif
 
 #ifdef __cplusplus

@@ -538,6 +538,16 @@ int rnn_param_declare_grad_rows(rnn_model *m, const int32_t *rows, size_t n)
     return RNN_OK;
 }
 
+int rnn_set_loss_denominator(rnn_model *m, double denom)
+{
+    if (!m) return RNN_ERR_INVALID;
+    if (m->wtype) return rnn__check_trainable(m, "rnn_set_loss_denominator");
+    if (!(denom >= 0.0) || !isfinite(denom))
+        return rnn__fail(m, RNN_ERR_INVALID, "rnn_set_loss_denominator: %g is not a finite number >= 0", denom);
+    m->loss_denom = denom;
+    return RNN_OK;
+}
+
 int rnn_param_get_block(const rnn_model *m, float **data, float **grad, size_t *count)
 {
     if (!m) return RNN_ERR_INVALID;

@@ -189,6 +189,8 @@ struct rnn_model {
 
     rnn__ctx train;        /* the model's own context */
     int threads;           /* rnn_model_set_threads; states take it when they are created */
+    double loss_denom;     /* rnn_set_loss_denominator: training losses are NLL sums over this (0:
+                              over the call's kept targets, the mean) */
 
     /* vocabulary (vocab.c): vocab_count NUL-terminated words packed in vocab_blob, and an
      * open-addressing index of vocab_slots (a power of two) ids, -1 for empty */
@@ -316,9 +318,10 @@ void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, flo
  * Loss: the NLL of each of the N rows `in` with a target (tgt, RNN_IGNORE: none) into
  * x->buf.row_nll (0 for the others), their sum returned, *count the targets kept (count may be
  * NULL); the head for every row, cluster i only for the rows whose target is in it; want_grad:
- * keeps d(sum NLL / kept) in the buffers for rnn__ad_backward. rowwise picks the products. */
+ * keeps d(sum NLL / denom) in the buffers for rnn__ad_backward (denom 0: the targets kept).
+ * rowwise picks the products. */
 double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int N,
-                    int want_grad, double *count);
+                    int want_grad, double denom, double *count);
 /* log_prob(): the full log-probabilities of the N = B*T time-major rows `in`, row r into
  * out + ((r % B) * T + r / B) * V (T = 1: row r at out + r*V) */
 void rnn__ad_logprobs(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, int B, int T, float *out);

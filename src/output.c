@@ -77,10 +77,11 @@ static void rows_part(void *arg, int part, int parts)
 /* The decoder and log-softmax over the N = B*T time-major rows `in` in x->buf.logits, on x's pool;
  * rowwise picks the row-wise products. Every row's NLL goes to x->buf.row_nll (0 where the target
  * is RNN_IGNORE or tgt is NULL); returns their sum and *count the targets kept. want_grad: the
- * logits become d(mean NLL)/d(logits) and x->buf.dbias receives each row chunk's column sums.
+ * logits become d(NLL sum / denom)/d(logits) (denom 0: the targets kept, the mean) and x->buf.dbias
+ * receives each row chunk's column sums.
  * logprobs (may be NULL): [b][t][V] log-probabilities. */
 static double output_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
-                          int T, int want_grad, double *count, float *logprobs)
+                          int T, int want_grad, double denom, double *count, float *logprobs)
 {
     int N = B * T;
     rows_job j = {m, x->buf.logits, x->buf.dbias, logprobs, tgt, x->buf.row_nll, B, T, want_grad, 0.0f};
@@ -88,7 +89,8 @@ static double output_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const fl
     double kept = 0, nll = 0;
     if (tgt)
         for (int r = 0; r < N; r++) kept += tgt[r] != RNN_IGNORE;
-    j.inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
+    if (denom <= 0) denom = kept;
+    j.inv = denom > 0 ? (float)(1.0 / denom) : 0.0f;
     rnn__pool_run(N > 1 ? x->pool : NULL, rows_part, &j);
     for (int r = 0; r < N; r++) nll += j.row_nll[r];
     if (count) *count = kept;
@@ -97,15 +99,17 @@ static double output_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const fl
 
 double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs)
 {
-    double count = 0, nll;
+    /* training: the model's loss denominator (rnn_set_loss_denominator), 0 for the mean */
+    double count = 0, nll, denom = train ? m->loss_denom : 0.0;
     if (m->ad.nc) {
-        nll = rnn__ad_loss(m, x, x->per_stream, in, x->buf.tgt, B * T, train, &count);
+        nll = rnn__ad_loss(m, x, x->per_stream, in, x->buf.tgt, B * T, train, denom, &count);
         if (logprobs) rnn__ad_logprobs(m, x, x->per_stream, in, B, T, logprobs);
     } else {
-        nll = output_rows(m, x, x->per_stream, in, x->buf.tgt, B, T, train, &count, logprobs);
+        nll = output_rows(m, x, x->per_stream, in, x->buf.tgt, B, T, train, denom, &count, logprobs);
     }
     if (train) x->pending = 1, x->fw_batch = B, x->fw_steps = T;
-    return count > 0 ? nll / count : 0.0;
+    if (denom <= 0) denom = count;
+    return denom > 0 ? nll / denom : 0.0;
 }
 
 void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B, float *logprobs)
@@ -113,7 +117,7 @@ void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B,
     if (m->ad.nc)
         rnn__ad_logprobs(m, x, x->per_stream, in, B, 1, logprobs);
     else
-        output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, NULL, logprobs);
+        output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, 0.0, NULL, logprobs);
 }
 
 void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, int block, int carry,
@@ -139,9 +143,9 @@ void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, i
             memcpy(buf->d1 + BH, top, (N * H - BH) * sizeof(float));
         }
         if (m->ad.nc) /* row-wise: which rows a cluster's products take depends on the block */
-            rnn__ad_loss(m, x, 1, in, buf->tok + (size_t)t0 * B, (int)N, 0, NULL);
+            rnn__ad_loss(m, x, 1, in, buf->tok + (size_t)t0 * B, (int)N, 0, 0.0, NULL);
         else
-            output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, NULL, NULL);
+            output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, 0.0, NULL, NULL);
         for (int t = 0; t < n; t++)
             for (int b = 0; b < B; b++) row_logp[b] -= buf->row_nll[(size_t)t * B + b];
     }

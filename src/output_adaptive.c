@@ -339,7 +339,7 @@ static void run_rows(rnn__ctx *x, rows_job *j, int kind, int n)
 }
 
 double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int N,
-                    int want_grad, double *count)
+                    int want_grad, double denom, double *count)
 {
     const rnn__adaptive *ad = &m->ad;
     rnn__buffers *buf = &x->buf;
@@ -347,7 +347,8 @@ double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *i
     double kept = 0, nll = 0;
     for (int r = 0; r < N; r++) kept += tgt && tgt[r] != RNN_IGNORE;
     if (count) *count = kept;
-    float inv = kept > 0 ? (float)(1.0 / kept) : 0.0f;
+    if (denom <= 0) denom = kept;
+    float inv = denom > 0 ? (float)(1.0 / denom) : 0.0f;
     for (int r = 0; r < N; r++) buf->row_nll[r] = 0.0;
     for (int i = 0; i < ad->nc; i++) buf->acnt[i] = 0;
     if (!tgt) return 0.0;

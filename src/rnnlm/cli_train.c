@@ -351,10 +351,13 @@ static int train_step(trainer *t, int epoch, size_t k)
     int steps = 0, stride = 0, b = t->rows, dp = mpi_active();
     const int32_t *tok = NULL, *tgt = NULL;
     double loss = 0.0, norm = 0.0;
+    size_t total = 0; /* under mpirun: the whole batch's kept targets, the loss's denominator */
     int rc = cli_chunk(&t->train, k, t->tok, t->tgt, &tok, &tgt, &steps, &stride);
     if (rc == RNN_OK && dp) { /* rows [first, first + rows) */
         size_t rs = (size_t)(stride ? stride : steps);
+        total = kept_targets(tgt, t->a->batch_size, steps, (int)rs);
         tok += (size_t)t->first * rs, tgt += (size_t)t->first * rs, stride = (int)rs;
+        rc = rnn_set_loss_denominator(m, (double)total);
     }
     if (rc == RNN_OK) rc = rnn_forward(m, tok, tgt, b, steps, stride, &loss);
     RETURN_ERROR_IF(rc == RNN_OK && !dp && !isfinite(loss), CLI_RUNTIME,
@@ -363,7 +366,7 @@ static int train_step(trainer *t, int epoch, size_t k)
     if (rc == RNN_OK) rc = rnn_zero_grad(m);
     if (rc == RNN_OK) rc = rnn_backward(m);
     if (rc == RNN_OK && dp) {
-        FORWARD_IF_ERROR(dp_reduce(t, tok, b, steps, stride, &loss, kept_targets(tgt, b, steps, stride),
+        FORWARD_IF_ERROR(dp_reduce(t, tok, b, steps, stride, &loss, kept_targets(tgt, b, steps, stride), total,
                                    g_stop, &t->stop));
         RETURN_ERROR_IF(!isfinite(loss), CLI_RUNTIME,
                         "training diverged at epoch %d, batch %zu: the loss is not finite (try a lower --lr)",

@@ -193,12 +193,13 @@ int dp_setup_rows(trainer *t);
 /* Before the first step: the ranks' corpus, flags and weights compared (a clear error when they
    differ), a checkpoint's hidden state cut to this rank's streams, the dropout position's stream. */
 int dp_setup(trainer *t);
-/* After backward on the rows tok[rows][steps] (row stride `stride`): *loss (the local mean over
-   `kept` targets) becomes the global mean, the gradient block that of the global mean loss (one
-   all-reduce: of the embedding rows some rank's tok touched and the rest of the block, or of the
-   whole block); *stop_all: some rank's stop was set. */
+/* After backward on the rows tok[rows][steps] (row stride `stride`), which kept `kept` of the
+   whole batch's `total` targets, with the loss denominator set to total (rnn_set_loss_denominator):
+   *loss (this rank's share of the global mean) becomes the global mean and the gradient block that
+   of the global mean loss (one all-reduce: of the embedding rows some rank's tok touched and the
+   rest of the block, or of the whole block); *stop_all: some rank's stop was set. */
 int dp_reduce(trainer *t, const int32_t *tok, int rows, int steps, int stride, double *loss, size_t kept,
-              int stop, int *stop_all);
+              size_t total, int stop, int *stop_all);
 /* Frees what dp_reduce allocated (every process; nothing without mpirun). */
 void dp_teardown(trainer *t);
 /* cli_evaluate over the ranks: each evaluates its share of b's streams, the sums are reduced. */

@@ -5,9 +5,10 @@
  * --batch_size B stays the global batch: rank r owns streams [r*B/K, (r+1)*B/K) of every chunk
  * (both --batching modes), and its part of the dropout masks, which rnnlm draws in librnn's
  * RNN_DROPOUT_COUNTER mode (a hash of the global stream and step), so they do not depend on K.
- * A step is the local forward and backward, the local gradient scaled by the rank's share of the
- * kept targets, one all-reduce over the gradient block (the gradient of the global mean loss), then
- * the same clip and SGD step on every rank. The all-reduce leaves out the embedding rows that no
+ * A step is the local forward and backward, with the loss's denominator set to the whole batch's
+ * kept targets (rnn_set_loss_denominator: each row's gradient carries 1 / kept of the batch, as in
+ * one process, so the ranks' gradients need no scaling), one all-reduce over the gradient block
+ * (the gradient of the global mean loss), then the same clip and SGD step on every rank. The all-reduce leaves out the embedding rows that no
  * rank's tokens touched (their gradient is zero everywhere): see dp_reduce; the rows it did reduce
  * are declared to librnn (rnn_param_declare_grad_rows), whose clip, update and next zeroing then
  * skip the others as in one process. Validation and test
@@ -206,25 +207,24 @@ static void unpack_rows(dp_exchange *dx, float *g, size_t u)
 }
 
 int dp_reduce(trainer *t, const int32_t *tok, int rows, int steps, int stride, double *loss, size_t kept,
-              int stop, int *stop_all)
+              size_t total, int stop, int *stop_all)
 {
     float *g = NULL;
     size_t n = 0;
     rnn_param_get_block(t->m, NULL, &g, &n);
-    double v[3] = {(double)kept, *loss * (double)kept, stop ? 1.0 : 0.0}, t0 = mpi_time();
+    double v[3] = {(double)kept, *loss, stop ? 1.0 : 0.0}, t0 = mpi_time();
     mpi_sum(v, 3); /* (where a rank waits for the slower ones) */
     double t1 = mpi_time();
     t->wait_s += t1 - t0;
     *stop_all = v[2] > 0.0;
-    double total = v[0];
-    *loss = total > 0.0 ? v[1] / total : 0.0;
-    /* local gradient: of the local mean; the global mean's is the sum of each times kept / total */
-    float share = total > 0.0 ? (float)((double)kept / total) : 0.0f;
+    /* each rank's loss and gradient are already its share of the global mean's (the denominator
+       is the whole batch's count), so the sums are the global ones, with no scaling pass */
+    *loss = v[1];
+    DP_FAIL_IF(v[0] != (double)total, CLI_RUNTIME,
+               "the ranks kept %.0f targets of the batch's %zu (their batches disagree): stopping", v[0], total);
     dp_exchange *dx = t->dx;
     size_t u = dx->sparse ? pack_rows(dx, g, tok, rows, steps, stride) : 0;
     size_t from = dx->sparse ? (dx->V - u) * dx->E : 0; /* the block from here is reduced */
-    if (share != 1.0f)
-        for (size_t i = from; i < n; i++) g[i] *= share;
     mpi_allreduce_floats(g + from, n - from);
     int rc = RNN_OK;
     if (dx->sparse) { /* the other rows are zero: the clip, the update and the next zeroing skip them */

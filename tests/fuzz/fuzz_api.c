@@ -38,7 +38,8 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#define RNN_EXPERT_API /* rnn_model_get_hidden_grad, rnn_param_get_block, rnn_param_declare_grad_rows */
+#define RNN_EXPERT_API /* rnn_model_get_hidden_grad, rnn_param_get_block, rnn_param_declare_grad_rows,
+                          rnn_set_loss_denominator */
 #include "rnn.h"
 
 #define MAXB 4
@@ -1105,6 +1106,18 @@ static int op_declare_rows(fz *z)
     return rc;
 }
 
+/* rnn_set_loss_denominator (expert, 1.3): 0, a count, a fraction, or a negative or non-finite
+   value (refused, changing nothing); the setting changes no parameter, gradient or state */
+static int op_loss_denominator(fz *z)
+{
+    static const double vals[] = {0.0, 1.0, 7.0, 0.25, 1e30, -1.0, -0.0, NAN, INFINITY, -INFINITY};
+    double d = vals[fz_u8(&z->in) % (sizeof vals / sizeof vals[0])];
+    int bad = !(d >= 0.0) || isinf(d);
+    int rc = rnn_set_loss_denominator(z->m, d);
+    FZ_ASSERT(bad ? rc == RNN_ERR_INVALID : rc == RNN_OK, "set_loss_denominator(%g) = %d", d, rc);
+    return rc;
+}
+
 /* One of the 1.0 operations; *checked, *msg and *pure as in step(). */
 static int op_new(fz *z, unsigned k, long failed0, int *checked, int *msg, int *pure)
 {
@@ -1162,6 +1175,10 @@ static int op_new(fz *z, unsigned k, long failed0, int *checked, int *msg, int *
         if (sel & 0x80) {
             *checked = 1, *msg = 1;
             return op_declare_rows(z);
+        }
+        if (sel & 0x40) {
+            *checked = 1, *msg = 1;
+            return op_loss_denominator(z);
         }
         op_config_sizes(z);
         return 0;
