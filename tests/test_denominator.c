@@ -144,9 +144,5 @@ int main(void)
     tcase_add_loop_test(tc, test_parts_add_up, 0, 2);
     tcase_add_test(tc, test_evaluate_and_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_run(s);
 }
