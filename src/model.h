@@ -87,8 +87,8 @@ typedef struct rnn__buffers {
      * B full rows (the sampler's). */
     float *ahead, *ax, *ap, *az;
     /* the thin clusters (output_adaptive.c): one's weights transposed (proj, size); training: each
-     * one's dW1 of the last forward, transposed, cluster after cluster; a block's partial sums;
-     * each packed row's gradient factor 1 / (kept * sum exp) */
+     * one's dW1 of the last forward, transposed, cluster after cluster, and a block's partial dP
+     * sums; each packed row's gradient factor 1 / (denominator * sum exp) */
     float *awt, *astash, *afac;
     double *apart;
     int32_t *arow, *apick; /* apick (A): the sampler's draw of each row before it is handed out */
@@ -150,15 +150,22 @@ typedef struct rnn__ctx {
 #define RNN__THIN_PROJ 16           /* a cluster projecting to at most this many units is thin */
 #define RNN__THIN_TILE 1024          /* a thin cluster's words taken at a time */
 #define RNN__THIN_BLOCK ((size_t)1 << 20) /* a thin cluster's rows taken at a time: this many logits */
+/* a thin cluster of `size` words: the rows of one block, and its tiles */
+static inline int rnn__thin_rows(int size)
+{
+    size_t rows = RNN__THIN_BLOCK / (size_t)size;
+    return rows < 1 ? 1 : (int)rows;
+}
+static inline int rnn__thin_tiles(int size) { return (size + RNN__THIN_TILE - 1) / RNN__THIN_TILE; }
 typedef struct rnn__adaptive {
     int nc, HS;            /* clusters; head size cutoffs[0] + nc */
     int lo[RNN_MAX_CUTOFFS + 1];
     int proj[RNN_MAX_CUTOFFS];
     int max_proj, max_size; /* the largest proj[i] and cluster size */
     /* the thin clusters (proj[i] <= RNN__THIN_PROJ; output_adaptive.c): the most floats of one's
-     * transposed weights (proj x size), their sum, the most rows of one's block, and the most
-     * doubles of one block's partial sums */
-    size_t thin_max, thin_sum, thin_rows, thin_part;
+     * transposed weights (proj x size), their sum, and the most doubles of one block's partial
+     * sums (rows x tiles x proj) */
+    size_t thin_max, thin_sum, thin_part;
     size_t head_w, head_b; /* offsets; head_b SIZE_MAX without head_bias */
     size_t w0[RNN_MAX_CUTOFFS], w1[RNN_MAX_CUTOFFS]; /* decoder.tail.{i}.0/1.weight */
 } rnn__adaptive;

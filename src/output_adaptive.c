@@ -84,7 +84,6 @@ static void head_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const float 
 static int thin(const rnn__adaptive *ad, int i) { return ad->proj[i] <= RNN__THIN_PROJ; }
 
 typedef struct thin_job {
-    const rnn__adaptive *ad;
     rnn__buffers *buf;
     const float *w1, *P;   /* cluster weights (size, p); the block's projections (rows, p) */
     float *z, *stash, *g1; /* the block's logits (rows, size); dW1^T (p, size); W1's gradient */
@@ -148,7 +147,7 @@ static void thin_run(rnn__ctx *x, thin_job *j, int kind)
 static void thin_transpose(const rnn_model *m, rnn__ctx *x, int i)
 {
     const rnn__adaptive *ad = &m->ad;
-    thin_job j = {.ad = ad, .buf = &x->buf, .w1 = m->params + ad->w1[i], .size = ad->lo[i + 1] - ad->lo[i],
+    thin_job j = {.buf = &x->buf, .w1 = m->params + ad->w1[i], .size = ad->lo[i + 1] - ad->lo[i],
                   .p = ad->proj[i]};
     thin_run(x, &j, T_TRANSPOSE);
 }
@@ -157,7 +156,7 @@ static void thin_transpose(const rnn_model *m, rnn__ctx *x, int i)
 static void thin_logits(const rnn_model *m, rnn__ctx *x, int i, const float *P, int rows, float *Z)
 {
     const rnn__adaptive *ad = &m->ad;
-    thin_job j = {.ad = ad, .buf = &x->buf, .P = P, .z = Z, .rows = rows, .size = ad->lo[i + 1] - ad->lo[i],
+    thin_job j = {.buf = &x->buf, .P = P, .z = Z, .rows = rows, .size = ad->lo[i + 1] - ad->lo[i],
                   .p = ad->proj[i]};
     thin_run(x, &j, T_LOGITS);
 }
@@ -198,9 +197,7 @@ static void thin_loss(const rnn_model *m, rnn__ctx *x, int i, const int32_t *tgt
 {
     const rnn__adaptive *ad = &m->ad;
     rnn__buffers *buf = &x->buf;
-    int p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i], tiles = (size + RNN__THIN_TILE - 1) / RNN__THIN_TILE;
-    int R = (int)(RNN__THIN_BLOCK / (size_t)size);
-    R = R < 1 ? 1 : R;
+    int p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i], tiles = rnn__thin_tiles(size), R = rnn__thin_rows(size);
     thin_transpose(m, x, i);
     if (want_grad) memset(stash, 0, (size_t)p * size * sizeof(float));
     for (int b0 = 0; b0 < cnt; b0 += R) {
@@ -211,7 +208,7 @@ static void thin_loss(const rnn_model *m, rnn__ctx *x, int i, const int32_t *tgt
                           .want_grad = want_grad, .inv = inv};
         rnn__pool_run(nb > 1 ? x->pool : NULL, thin_nll_part, &n);
         if (!want_grad) continue;
-        thin_job j = {.ad = ad, .buf = buf, .P = Pb, .z = z, .stash = stash, .y = buf->apick + q0 + b0,
+        thin_job j = {.buf = buf, .P = Pb, .z = z, .stash = stash, .y = buf->apick + q0 + b0,
                       .fac = buf->afac + q0 + b0, .inv = inv, .size = size, .p = p, .rows = nb};
         thin_run(x, &j, T_GRAD);
         for (int q = 0; q < nb; q++) /* dP: the tiles' partial sums in order */
@@ -365,15 +362,15 @@ double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *i
     size_t start = 0, poff = 0, zoff = 0, soff = 0;
     for (int i = 0; i < ad->nc; i++) {
         int cnt = buf->acnt[i], p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
-        if (thin(ad, i) && want_grad) soff += (size_t)p * size; /* (stash: even without rows) */
+        float *stash = thin(ad, i) && want_grad ? buf->astash + soff : NULL; /* (a place even without rows) */
+        if (stash) soff += (size_t)p * size;
         if (!cnt) continue;
         float *X = buf->ax + start * H, *P = buf->ap + poff, *Z = buf->az + zoff;
         j.cluster = i, j.start = start, j.zoff = zoff;
         run_rows(x, &j, GATHER, cnt);
         rnn__gemm_nt(x->pool, rowwise, cnt, p, H, X, H, m->params + ad->w0[i], H, 0.0f, P, p);
         if (thin(ad, i)) {
-            thin_loss(m, x, i, tgt, start, cnt, P, Z, want_grad ? buf->astash + soff - (size_t)p * size : NULL,
-                      want_grad, inv);
+            thin_loss(m, x, i, tgt, start, cnt, P, Z, stash, want_grad, inv);
         } else {
             rnn__gemm_nt(x->pool, rowwise, cnt, size, p, P, p, m->params + ad->w1[i], p, 0.0f, Z, size);
             run_rows(x, &j, CLUSTER_NLL, cnt);
@@ -412,7 +409,7 @@ void rnn__ad_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *
         int cnt = buf->acnt[i], p = ad->proj[i], size = ad->lo[i + 1] - ad->lo[i];
         if (thin(ad, i)) { /* the forward left dW1^T in the stash (zero without rows) and dP in P */
             if (cnt) {
-                thin_job t = {.ad = ad, .buf = buf, .stash = buf->astash + soff, .g1 = m->grads + ad->w1[i],
+                thin_job t = {.buf = buf, .stash = buf->astash + soff, .g1 = m->grads + ad->w1[i],
                               .size = size, .p = p};
                 thin_run(x, &t, T_STASH_ADD);
             }

@@ -74,13 +74,10 @@ int rnn__model_new(rnn_model **out, const rnn_config *cfg, const rnn_allocator *
             ad->max_proj = p > ad->max_proj ? p : ad->max_proj;
             ad->max_size = size > ad->max_size ? size : ad->max_size;
             if (p <= RNN__THIN_PROJ) {
-                size_t w = (size_t)p * size, rows = RNN__THIN_BLOCK / (size_t)size,
-                       tiles = ((size_t)size + RNN__THIN_TILE - 1) / RNN__THIN_TILE;
-                rows = rows < 1 ? 1 : rows;
+                size_t w = (size_t)p * size, part = (size_t)rnn__thin_rows(size) * rnn__thin_tiles(size) * p;
                 ad->thin_max = w > ad->thin_max ? w : ad->thin_max;
                 ad->thin_sum += w;
-                ad->thin_rows = rows > ad->thin_rows ? rows : ad->thin_rows;
-                ad->thin_part = rows * tiles * p > ad->thin_part ? rows * tiles * p : ad->thin_part;
+                ad->thin_part = part > ad->thin_part ? part : ad->thin_part;
             }
             snprintf(name, sizeof name, "decoder.tail.%d.0.weight", i);
             ad->w0[i] = off, add_tensor(m, &off, name, p, H);

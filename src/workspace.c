@@ -52,7 +52,7 @@ static size_t layout(const rnn_model *m, int mode, int B, int T, size_t R, rnn__
     buf->az = A ? RNN_TAKE_F(a, A * ad->max_size) : NULL;
     buf->awt = A && ad->thin_max ? RNN_TAKE_F(a, ad->thin_max) : NULL;
     buf->astash = train && ad->thin_sum ? RNN_TAKE_F(a, ad->thin_sum) : NULL;
-    buf->apart = A && ad->thin_max ? (double *)rnn__arena_take(a, ad->thin_part * sizeof(double)) : NULL;
+    buf->apart = train && ad->thin_max ? (double *)rnn__arena_take(a, ad->thin_part * sizeof(double)) : NULL;
     buf->afac = A && ad->thin_max ? RNN_TAKE_F(a, A) : NULL;
     buf->arow = A ? RNN_TAKE_I(a, A) : NULL;
     buf->apick = A ? RNN_TAKE_I(a, A) : NULL;
