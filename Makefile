@@ -296,12 +296,14 @@ bench-vocab: $(STATIC)
 	MAKE="$(MAKE)" PYTHON="$(PYTHON)" sh bench/run.sh vocab
 .PHONY: bench-vocab
 
-# ---- data-parallel benchmark (bench/README.md, "MPI"): the all-reduce alone, and rnnlm train's
-# tokens/s over 2 ranks against 1 process; needs mpicc / mpirun (BENCH_QUICK=1: a short run)
+# ---- data-parallel benchmark (bench/README.md, "MPI"): the all-reduce alone, rnnlm train's
+# tokens/s over 2 ranks against 1 process, and the training step with and without the exchange
+# (bench/dpstep.c); needs mpicc / mpirun (BENCH_QUICK=1: a short run)
 bench-mpi: all
 	@test "$(MPI)" = 1 || { echo "bench-mpi: needs Open MPI's mpicc (apt-get install libopenmpi-dev openmpi-bin)"; exit 1; }
 	mkdir -p build/bench
 	$(MPICC) -O2 -std=c11 $(WARN) bench/allreduce.c -o build/bench/allreduce
+	$(MPICC) -O2 -std=c11 $(WARN) -Iinclude bench/dpstep.c $(STATIC) $(LIBS) -o build/bench/dpstep
 	sh bench/mpi.sh
 .PHONY: bench-mpi
 

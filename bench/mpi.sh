@@ -9,11 +9,16 @@
 #      gradient (RNNLM_DP_EXCHANGE=dense, the exchange before the sparse one); and two independent
 #      1 x 1 runs at once, tokens/s added: with the whole batch each (2x1-independent, what two
 #      cores give two copies of the work) and with half of it (2x1-independent-half, the work of
-#      2 ranks without their exchange: the ceiling of mpirun -np 2 on this machine).
+#      2 ranks without their exchange: the ceiling of mpirun -np 2 on this machine);
+#   3. the training step alone (build/bench/dpstep, bench/dpstep.c: the same library calls on
+#      synthetic tokens, BENCH_BATCHES steps after 3 warm-up ones): 1 process (step-1x1), 2 ranks
+#      that only synchronise once a step and exchange nothing (step-2ranks-sync: what waiting for
+#      the slower rank costs), 2 ranks with the whole block's ring all-reduce
+#      (step-2ranks-allreduce), and two independent half-batch processes (the ceiling again).
 # Runs are interleaved (round r: every configuration once) and each figure is the median over
 # rounds; a training run's figure is the median tokens/s of its log intervals after the first.
 #
-#   make bench-mpi                   (builds bin/rnnlm and build/bench/allreduce first)
+#   make bench-mpi                   (builds bin/rnnlm, build/bench/allreduce and build/bench/dpstep first)
 #   BENCH_QUICK=1 make bench-mpi     1 round, 16 batches (a few minutes)
 # Knobs: BENCH_DATA (default ../shared/data/wikitext-2), BENCH_RUNS (rounds), BENCH_BATCHES,
 # BENCH_LOG (log interval), BENCH_REPS (timed all-reduce calls per run).
@@ -27,6 +32,7 @@ RAW=$OUTDIR/mpi.jsonl
 DATA=${BENCH_DATA:-../shared/data/wikitext-2}
 RNNLM=$(pwd)/bin/rnnlm
 AR=$OUTDIR/allreduce
+STEP=$(pwd)/$OUTDIR/dpstep
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     : "${BENCH_RUNS:=1}" "${BENCH_BATCHES:=16}" "${BENCH_LOG:=4}" "${BENCH_REPS:=7}"
 else
@@ -35,7 +41,7 @@ fi
 for f in train.txt valid.txt test.txt; do
     [ -f "$DATA/$f" ] || { echo "bench-mpi: $DATA/$f not found (set BENCH_DATA=DIR)" >&2; exit 1; }
 done
-if [ ! -x "$AR" ] || [ ! -x "$RNNLM" ]; then echo "bench-mpi: run it as make bench-mpi" >&2; exit 1; fi
+if [ ! -x "$AR" ] || [ ! -x "$RNNLM" ] || [ ! -x "$STEP" ]; then echo "bench-mpi: run it as make bench-mpi" >&2; exit 1; fi
 
 # root (as in CI) and more ranks than cores are allowed; nothing else of Open MPI's is set here
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -103,6 +109,26 @@ pair() {
         "$W/p1.jsonl" "$W/p2.jsonl" >> "$RAW"
 }
 
+# step NAME MPIRUN-PREFIX MODE BATCH: one build/bench/dpstep run (the training step on librnn's API,
+# synthetic tokens; MODE none: one process, sync: the ranks' per-step all-reduce of 3 doubles and no
+# gradient exchange, allreduce: and the whole block's); its JSON line tagged with NAME
+step() {
+    sname=$1 sprefix=$2 smode=$3 sbatch=$4
+    # shellcheck disable=SC2086
+    if ! OPENBLAS_NUM_THREADS=1 $sprefix "$STEP" "$smode" "$BENCH_BATCHES" "$sbatch" > "$W/step" 2> "$W/step.err"; then
+        echo "bench-mpi: $sname failed:" >&2; cat "$W/step.err" >&2; exit 1
+    fi
+    sed "s/^{/{\"config\": \"$sname\", /" "$W/step" >> "$RAW"
+}
+# two one-process steps of half the batch at once (no MPI), tokens/s added: the ceiling
+step_pair() {
+    for i in 1 2; do OPENBLAS_NUM_THREADS=1 "$STEP" none "$BENCH_BATCHES" 10 > "$W/sp$i" 2> "$W/sp$i.err" & done
+    wait
+    for i in 1 2; do [ -s "$W/sp$i" ] || { echo "bench-mpi: step pair run $i failed:" >&2; cat "$W/sp$i.err" >&2; exit 1; }; done
+    awk -F'"tokens_per_s": ' '{ split($2, a, ","); s += a[1] } END { printf "{\"config\": \"step-2x1-independent-half\", \"kind\": \"dpstep\", \"mode\": \"none\", \"tokens_per_s\": %.1f}\n", s }' \
+        "$W/sp1" "$W/sp2" >> "$RAW"
+}
+
 # BENCH_REPORT_ONLY=1: only the medians of the last run's build/bench/mpi.jsonl
 [ "${BENCH_REPORT_ONLY:-0}" = 1 ] || for r in $(seq 1 "$BENCH_RUNS"); do
     echo "bench-mpi: round $r" >&2
@@ -118,6 +144,11 @@ pair() {
     train 2ranks-dense "RNNLM_DP_EXCHANGE=dense" "mpirun -np 2 -x RNNLM_DP_EXCHANGE" 1
     pair 2x1-independent 20
     pair 2x1-independent-half 10
+    step step-1x1 "" none 20
+    step step-2ranks-sync "mpirun -np 2 -x OPENBLAS_NUM_THREADS" sync 20
+    # shellcheck disable=SC2086
+    step step-2ranks-allreduce "mpirun -np 2 -x OPENBLAS_NUM_THREADS $RING" allreduce 20
+    step_pair
 done
 if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
     echo "bench-mpi: load at the end $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -130,6 +161,7 @@ awk '
     function med(s,   x, m, i, j, t) { m = split(s, x, " "); for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (x[j] + 0 < x[i] + 0) { t = x[i]; x[i] = x[j]; x[j] = t }
                                      return m % 2 ? x[(m + 1) / 2] : (x[m / 2] + x[m / 2 + 1]) / 2 }
     /"kind": "allreduce"/ { key = get("config") " " get("floats"); ms[key] = ms[key] " " get("median_ms"); bw[key] = bw[key] " " get("busbw_GBps"); if (!(key in seen)) { seen[key] = 1; order[++no] = key } }
+    /"kind": "dpstep"/ { c = get("config"); stps[c] = stps[c] " " get("tokens_per_s"); w = get("wait_ms"); if (w != "") swt[c] = swt[c] " " w; x = get("exchange_ms"); if (x != "") sex[c] = sex[c] " " x; if (!(c in sseen)) { sseen[c] = 1; sorder[++ns] = c } }
     /"kind": "train"/ { c = get("config"); tps[c] = tps[c] " " get("tokens_per_s"); a = get("allreduce_ms"); if (a != "") arm[c] = arm[c] " " a; if (!(c in tseen)) { tseen[c] = 1; torder[++nt] = c } }
     END {
         print "| all-reduce, 2 ranks | floats | median ms | bus GB/s |"; print "|---|---|---|---|"
@@ -140,5 +172,14 @@ awk '
             c = torder[i]; v = med(tps[c]); r = 0; if (base > 0) r = v / base
             a = "-"; if (arm[c] != "") a = sprintf("%.1f", med(arm[c]))
             printf "| %s | %.0f | %.2fx | %s |\n", c, v, r, a
+        }
+        if (ns > 0) {
+            print ""; print "| training step (bench/dpstep.c) | tokens/s | vs step-1x1 | wait ms/step | exchange ms/step |"; print "|---|---|---|---|---|"
+            base = med(stps["step-1x1"])
+            for (i = 1; i <= ns; i++) {
+                c = sorder[i]; v = med(stps[c]); r = 0; if (base > 0) r = v / base
+                w = "-"; if (swt[c] != "") w = sprintf("%.1f", med(swt[c])); x = "-"; if (sex[c] != "") x = sprintf("%.1f", med(sex[c]))
+                printf "| %s | %.0f | %.2fx | %s | %s |\n", c, v, r, w, x
+            }
         }
     }' "$RAW"

@@ -93,6 +93,28 @@ check "only rank 0 prints (one summary line)" test "$(grep -c '^| model:' "$W/ou
 check "the summary names the processes" grep -q "^| processes: 2 (mpirun), 2 of the 4 streams each, 2 threads each" "$W/out"
 check "--metrics holds one record per log line and epoch" test "$(grep -c '"test_loss"' "$W/np4.json")" -eq 1
 
+# ---- threads and binding: the default is one per CPU the rank may run on (its affinity mask), and
+# more threads than those CPUs draw a warning naming mpirun's fix ---------------------------------
+F_NOTHREADS=$(echo "$F_SAVED" | sed 's/--threads 1//')
+if [ "$(nproc)" -ge 2 ]; then
+    # shellcheck disable=SC2086
+    run $MPIRUN -np 2 --bind-to core "$RNNLM" train $F_NOTHREADS --max-batches 2 --save "$W/bind.rnn"
+    check "bound to a core each, the ranks default to one thread" \
+        grep -q "^| processes: 2 (mpirun), 2 of the 4 streams each, 1 thread each" "$W/out"
+    check "the default draws no warning" test "$(grep -c 'warning' "$W/err")" -eq 0
+    # shellcheck disable=SC2086
+    run $MPIRUN -np 2 --bind-to core "$RNNLM" train $F_NOTHREADS --threads 2 --max-batches 2 --save "$W/bind.rnn"
+    check "--threads 2 on one core each: one warning, naming --bind-to none" \
+        test "$(grep -c 'warning: --threads 2, but this process may run on 1 CPU only.*--bind-to none' "$W/err")" -eq 1
+    check "--threads 2 on one core each still trains" test "$rc" -eq 0
+    # shellcheck disable=SC2086
+    run $MPIRUN -np 2 --bind-to none "$RNNLM" train $F_NOTHREADS --max-batches 2 --save "$W/bind.rnn"
+    check "unbound, the ranks default to one thread per online CPU" \
+        grep -q "^| processes: 2 (mpirun), 2 of the 4 streams each, $(nproc) threads each" "$W/out"
+else
+    echo "skipped the binding checks: $(nproc) CPU"
+fi
+
 # ---- --metrics under mpirun: the world size, each rank's speed, the exchange per step ---------------
 # num FILE KEY: KEY's number in the first record of FILE that has it
 num() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1" | head -n 1; }

@@ -110,7 +110,7 @@ typedef struct cli_command {
         .help = "model saved by rnnlm train"
 #define CLI_THREADS_FLAG(T)                                                                         \
     CLI_FLAG_AT(T, "threads", "N", CLI_INT, threads), .lo = 1, .limit = CLI_LIMIT(RNN_LIMIT_THREADS)
-#define CLI_THREADS_HELP "threads, default one per CPU (librnn's own; OpenBLAS is kept to one)"
+#define CLI_THREADS_HELP "threads, default one per CPU it may run on (librnn's own; OpenBLAS: one)"
 
 /* Ranges: the int flags 1, 2, ... and 0, 1, ...; a CLI_I64 flag about all of int64 (a seed). */
 #define CLI_POSITIVE .lo = 1, .hi = INT32_MAX
@@ -201,8 +201,12 @@ typedef int cli_line_fn(void *user, const char *line, size_t len, unsigned long 
 int cli_tokenize(const rnn_model *m, FILE *f, const char *name, unsigned policy, cli_span_fn *span,
                  cli_line_fn *on_line, void *user, cli_tokens *t);
 void cli_tokens_free(cli_tokens *t);
-/* --threads N: librnn's threads N (0: one per online CPU), OpenBLAS's 1 */
+/* --threads N: librnn's threads N (0: one per CPU this process may run on, i.e. in its affinity
+   mask: one under mpirun's default binding of -np 1 or 2), OpenBLAS's 1; warns (rank 0) when N
+   is more than those CPUs */
 int cli_set_threads(rnn_model *m, int n);
+/* The threads --threads n gives (n, or for 0 the default above). */
+int cli_threads(int n);
 /* The largest --threads: librnn's RNN_LIMIT_THREADS. */
 int cli_max_threads(void);
 

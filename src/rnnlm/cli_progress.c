@@ -221,9 +221,11 @@ void progress_summary(const trainer *t)
                                        ? (a->dry_run ? " (--dry-run)" : " (--max-eval-batches)") : "",
            TRAIN_EVAL_BATCH, a->bptt);
     printf("| seed: %lld%s\n", a->seed, a->seed_random ? " (drawn at random: --seed -1)" : "");
-    if (mpi_active())
+    if (mpi_active()) {
+        int threads = cli_threads(a->threads);
         printf("| processes: %d (mpirun), %d of the %d streams each, %d thread%s each\n", mpi_size(), t->rows,
-               a->batch_size, a->threads, a->threads == 1 ? "" : "s");
+               a->batch_size, threads, threads == 1 ? "" : "s");
+    }
     fflush(stdout);
 }
 

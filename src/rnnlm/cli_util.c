@@ -4,10 +4,13 @@
  * files (written atomically by the library's rnn__atomic).
  */
 #define RNN_EXPERT_API /* rnn_param_get_block: the weights are checked for finiteness */
+#define _GNU_SOURCE    /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,18 +20,39 @@
 
 #include "atomic.h"
 #include "cli.h"
+#include "cli_mpi.h"
 
 /* OpenBLAS's thread control, if the BLAS linked in has it (reference BLAS does not). */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 
 int cli_max_threads(void) { return (int)cli_limit(RNN_LIMIT_THREADS); }
 
+/* The CPUs this process may run on: its affinity mask, which mpirun's binding, taskset or a cpuset
+   may have narrowed (the online CPUs where the system does not say). */
+static long usable_cpus(void)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+int cli_threads(int n)
+{
+    long cpus = usable_cpus(), most = cli_max_threads();
+    return n > 0 ? n : cpus < 1 ? 1 : cpus > most ? (int)most : (int)cpus;
+}
+
 int cli_set_threads(rnn_model *m, int n)
 {
-    if (n <= 0) { /* not given: one per online CPU */
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN), most = cli_max_threads();
-        n = cpus < 1 ? 1 : cpus > most ? (int)most : (int)cpus;
-    }
+    long cpus = usable_cpus();
+    if (n > 0 && cpus >= 1 && n > cpus && mpi_rank() == 0)
+        fprintf(stderr, "rnnlm: warning: --threads %d, but this process may run on %ld CPU%s only, so its threads "
+                "will take turns%s\n", n, cpus, cpus == 1 ? "" : "s",
+                mpi_launched() ? " (mpirun binds each process to one core when -np is 1 or 2: add --bind-to none, or "
+                                 "--map-by slot:PE=N for N cores each)" : "");
+    n = cli_threads(n); /* (0, not given: one per CPU this process may run on) */
     if (openblas_set_num_threads) openblas_set_num_threads(1); /* librnn's threads split the products */
     RETURN_ERROR_IF(rnn_model_set_threads(m, n) != RNN_OK, CLI_RUNTIME, "--threads %d: %s", n,
                     rnn_model_errmsg(m));
