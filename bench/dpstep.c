@@ -39,10 +39,12 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void fail(int mpi, const char *what)
+static int g_mpi; /* MPI was initialised: a failure aborts every rank */
+
+static void fail(const char *what)
 {
     fprintf(stderr, "dpstep: %s\n", what);
-    if (mpi) MPI_Abort(MPI_COMM_WORLD, 1);
+    if (g_mpi) MPI_Abort(MPI_COMM_WORLD, 1);
     exit(1);
 }
 
@@ -50,28 +52,29 @@ static void check(rnn_model *m, int rc, const char *call)
 {
     if (rc == RNN_OK) return;
     fprintf(stderr, "dpstep: %s: %s (%s)\n", call, rnn_status_string(rc), rnn_model_errmsg(m));
-    exit(1);
+    fail("stopping");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) fail(0, "usage: [mpirun -np K] dpstep none|sync|allreduce STEPS BATCH");
+    if (argc != 4) fail("usage: [mpirun -np K] dpstep none|sync|allreduce STEPS BATCH");
     int mode = strcmp(argv[1], "none") == 0 ? 0 : strcmp(argv[1], "sync") == 0 ? 1 : strcmp(argv[1], "allreduce") == 0 ? 2 : -1;
     int steps = atoi(argv[2]), batch = atoi(argv[3]);
-    if (mode < 0 || steps < 1 || batch < 1) fail(0, "bad MODE, STEPS or BATCH");
+    if (mode < 0 || steps < 1 || batch < 1) fail("bad MODE, STEPS or BATCH");
     int mpi = mode > 0, rank = 0, size = 1;
     if (mpi) { /* (mode none never initialises MPI: a singleton MPI_Init costs ~0.5 s) */
         MPI_Init(&argc, &argv);
+        g_mpi = 1;
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         MPI_Comm_size(MPI_COMM_WORLD, &size);
     }
-    if (batch % size != 0) fail(mpi, "BATCH must be a multiple of the number of ranks");
+    if (batch % size != 0) fail("BATCH must be a multiple of the number of ranks");
     int rows = batch / size, first = rank * rows;
 
     /* the global batch's streams, [batch][n] with rows n apart; this rank reads its rows */
     size_t n = (size_t)(WARMUP + steps) * BPTT + 1;
     int32_t *tok = malloc(sizeof *tok * n * (size_t)batch);
-    if (!tok) fail(mpi, "out of memory");
+    if (!tok) fail("out of memory");
     uint64_t s = 1111;
     for (size_t i = 0; i < n * (size_t)batch; i++) {
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
     cfg.dropout_masks = RNN_DROPOUT_COUNTER;
     rnn_model *m = NULL;
     char err[256] = "";
-    if (rnn_model_create(&m, &cfg, NULL, err, sizeof err) != RNN_OK) fail(mpi, err);
+    if (rnn_model_create(&m, &cfg, NULL, err, sizeof err) != RNN_OK) fail(err[0] ? err : "rnn_model_create failed");
     check(m, rnn_model_set_threads(m, 1), "rnn_model_set_threads");
     check(m, rnn_model_set_dropout_position(m, (uint64_t)first, 0), "rnn_model_set_dropout_position");
     check(m, rnn_model_reset_hidden(m, rows), "rnn_model_reset_hidden");

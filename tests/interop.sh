@@ -35,6 +35,12 @@ if [ ! -x "$RNNLM" ]; then
 fi
 
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in tools/ from a test run
+# The Python binding loads the build's library: make check passes its folder (build/ref/lib in
+# make BLAS=ref's tree, where the binding's own fallback, lib/, does not exist).
+if [ -z "${RNN_LIBRARY:-}" ] && [ -n "${RNN_LIBDIR:-}" ] && [ -f "$RNN_LIBDIR/librnn.so.1" ]; then
+    RNN_LIBRARY=$(cd "$RNN_LIBDIR" && pwd)/librnn.so.1
+    export RNN_LIBRARY
+fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rnn-interop.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
@@ -422,6 +428,32 @@ def misc():
     return R
 
 
+BINDING = (None, None)  # (the rnn module or None, the exception importing it raised): import_binding
+
+
+def import_binding():
+    """Imports the Python binding once, in the main thread, before the checks' threads start: two
+    threads importing a package whose import fails (librnn.so.1 not found, e.g. in make BLAS=ref's
+    tree) can be handed the other's partially initialised module, one without Model."""
+    global BINDING
+    sys.path.insert(0, 'bindings/python')
+    try:
+        import rnn
+        BINDING = (rnn, None)
+    except Exception as e:  # noqa: BLE001 (an ASan build's librnn.so does not load into python)
+        BINDING = (None, e)
+
+
+def binding(R):
+    """The binding's module, or None after a check that its import may fail only in a build whose
+    library python cannot load."""
+    rnn, err = BINDING
+    if rnn is None:
+        R.check(bool(os.environ.get('RNN_SANFLAGS')), 'the Python binding loads librnn (or: a sanitizer '
+                'build, whose librnn.so python cannot load)', str(err))
+    return rnn
+
+
 def adaptive():
     """The adaptive output layer's file (version 2, OUTP): the library (the Python binding, whose
     librnn is the build's) and tools/rnnfile.py write the same bytes and read each other's files,
@@ -429,12 +461,8 @@ def adaptive():
     R = Results()
     d = os.path.join(TMP, 'adaptive')
     os.makedirs(d)
-    sys.path.insert(0, 'bindings/python')
-    try:
-        import rnn
-    except Exception as e:  # noqa: BLE001 (an ASan build's librnn.so does not load into python)
-        R.check(os.environ.get('RNN_SANFLAGS') is not None, 'the Python binding loads librnn (or: a sanitizer '
-                'build, whose librnn.so python cannot load)', str(e))
+    rnn = binding(R)
+    if rnn is None:
         return R
     rng = np.random.default_rng(3)
     k = 0
@@ -601,13 +629,7 @@ def adaptive_convert():
     d = os.path.join(TMP, 'adaptive-convert')
     os.makedirs(d)
     Model = doc_adaptive_class()
-    try:
-        sys.path.insert(0, 'bindings/python')
-        import rnn
-    except Exception as e:  # noqa: BLE001 (an ASan build's librnn.so does not load into python)
-        rnn = None
-        R.check(os.environ.get('RNN_SANFLAGS') is not None, 'the Python binding loads librnn (or: a sanitizer '
-                'build, whose librnn.so python cannot load)', str(e))
+    rnn = binding(R)
     vocab_path = os.path.join(d, 'vocab.txt')
     write(vocab_path, ''.join(w + '\n' for w in WORDS))
     E = 10
@@ -820,6 +842,7 @@ def main():
     t0 = time.time()
     cases = [(i, cell, tied) for i, (cell, tied) in
              enumerate((c, t) for c in ('RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') for t in (False, True))]
+    import_binding()
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
         futs = [ex.submit(run_case, *c) for c in cases]
         fm = ex.submit(misc)
