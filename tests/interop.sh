@@ -36,8 +36,9 @@ fi
 
 export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in tools/ from a test run
 # The Python binding loads the build's library: make check passes its folder (build/ref/lib in
-# make BLAS=ref's tree, where the binding's own fallback, lib/, does not exist).
-if [ -z "${RNN_LIBRARY:-}" ] && [ -n "${RNN_LIBDIR:-}" ] && [ -f "$RNN_LIBDIR/librnn.so.1" ]; then
+# make BLAS=ref's tree, where the binding's own fallback, lib/, does not exist). Not a sanitizer
+# build's: ASan ends a python that loads it ("ASan runtime does not come first").
+if [ -z "${RNN_LIBRARY:-}" ] && [ -z "${RNN_SANFLAGS:-}" ] && [ -n "${RNN_LIBDIR:-}" ] && [ -f "$RNN_LIBDIR/librnn.so.1" ]; then
     RNN_LIBRARY=$(cd "$RNN_LIBDIR" && pwd)/librnn.so.1
     export RNN_LIBRARY
 fi
