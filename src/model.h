@@ -305,8 +305,9 @@ void rnn__hist_pop(rnn__ctx *x);
 const float *rnn__ctx_top(const rnn__ctx *x);
 
 /* output.c: the heads over the top output `in` of N = B*T time-major rows */
-/* Loss head: the mean NLL of x->buf.tgt (0 when none is kept); train: keeps what backward needs.
- * logprobs (may be NULL): [b][t][V] log-probabilities. */
+/* Loss head: the NLL of x->buf.tgt over the loss's denominator, which this alone decides: the
+ * targets kept (the mean; 0 when none is), or in training the model's rnn_set_loss_denominator
+ * when set; train: keeps what backward needs. logprobs (may be NULL): [b][t][V] log-probabilities. */
 double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs);
 /* Scoring head after rnn__run_layers over tokens: row_logp[b] -= the NLL of tokens[b][t] for every
  * t in order (row_logp[b] set to 0 first unless `carry`), the decoder over blocks of `block`
@@ -323,12 +324,11 @@ void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B,
 void rnn__output_backward(rnn_model *m, rnn__ctx *x, const float *in, int N, float *dx);
 /* output_adaptive.c: the adaptive output layer behind the heads above (m->ad.nc > 0).
  * Loss: the NLL of each of the N rows `in` with a target (tgt, RNN_IGNORE: none) into
- * x->buf.row_nll (0 for the others), their sum returned, *count the targets kept (count may be
- * NULL); the head for every row, cluster i only for the rows whose target is in it; want_grad:
- * keeps d(sum NLL / denom) in the buffers for rnn__ad_backward (denom 0: the targets kept).
- * rowwise picks the products. */
+ * x->buf.row_nll (0 for the others), their sum returned; the head for every row, cluster i only
+ * for the rows whose target is in it; want_grad: keeps d(sum NLL / denom) in the buffers for
+ * rnn__ad_backward (denom, rnn__head_loss's, > 0 with want_grad). rowwise picks the products. */
 double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int N,
-                    int want_grad, double denom, double *count);
+                    int want_grad, double denom);
 /* log_prob(): the full log-probabilities of the N = B*T time-major rows `in`, row r into
  * out + ((r % B) * T + r / B) * V (T = 1: row r at out + r*V) */
 void rnn__ad_logprobs(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, int B, int T, float *out);

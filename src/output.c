@@ -76,39 +76,38 @@ static void rows_part(void *arg, int part, int parts)
 
 /* The decoder and log-softmax over the N = B*T time-major rows `in` in x->buf.logits, on x's pool;
  * rowwise picks the row-wise products. Every row's NLL goes to x->buf.row_nll (0 where the target
- * is RNN_IGNORE or tgt is NULL); returns their sum and *count the targets kept. want_grad: the
- * logits become d(NLL sum / denom)/d(logits) (denom 0: the targets kept, the mean) and x->buf.dbias
+ * is RNN_IGNORE or tgt is NULL); returns their sum. want_grad: the logits become
+ * d(NLL sum / denom)/d(logits) (denom, rnn__head_loss's, > 0 with want_grad) and x->buf.dbias
  * receives each row chunk's column sums.
  * logprobs (may be NULL): [b][t][V] log-probabilities. */
 static double output_rows(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int B,
-                          int T, int want_grad, double denom, double *count, float *logprobs)
+                          int T, int want_grad, double denom, float *logprobs)
 {
     int N = B * T;
     rows_job j = {m, x->buf.logits, x->buf.dbias, logprobs, tgt, x->buf.row_nll, B, T, want_grad, 0.0f};
     decoder_gemm(m, x->pool, rowwise, in, N, j.logits);
-    double kept = 0, nll = 0;
-    if (tgt)
-        for (int r = 0; r < N; r++) kept += tgt[r] != RNN_IGNORE;
-    if (denom <= 0) denom = kept;
+    double nll = 0;
     j.inv = denom > 0 ? (float)(1.0 / denom) : 0.0f;
     rnn__pool_run(N > 1 ? x->pool : NULL, rows_part, &j);
     for (int r = 0; r < N; r++) nll += j.row_nll[r];
-    if (count) *count = kept;
     return nll;
 }
 
 double rnn__head_loss(const rnn_model *m, rnn__ctx *x, const float *in, int B, int T, int train, float *logprobs)
 {
-    /* training: the model's loss denominator (rnn_set_loss_denominator), 0 for the mean */
-    double count = 0, nll, denom = train ? m->loss_denom : 0.0;
+    /* the loss's denominator, decided here alone: the targets kept (the mean), or in training the
+       model's rnn_set_loss_denominator when set */
+    const int32_t *tgt = x->buf.tgt;
+    double kept = 0, nll;
+    for (int r = 0; r < B * T; r++) kept += tgt[r] != RNN_IGNORE;
+    double denom = train && m->loss_denom > 0 ? m->loss_denom : kept;
     if (m->ad.nc) {
-        nll = rnn__ad_loss(m, x, x->per_stream, in, x->buf.tgt, B * T, train, denom, &count);
+        nll = rnn__ad_loss(m, x, x->per_stream, in, tgt, B * T, train, denom);
         if (logprobs) rnn__ad_logprobs(m, x, x->per_stream, in, B, T, logprobs);
     } else {
-        nll = output_rows(m, x, x->per_stream, in, x->buf.tgt, B, T, train, denom, &count, logprobs);
+        nll = output_rows(m, x, x->per_stream, in, tgt, B, T, train, denom, logprobs);
     }
     if (train) x->pending = 1, x->fw_batch = B, x->fw_steps = T;
-    if (denom <= 0) denom = count;
     return denom > 0 ? nll / denom : 0.0;
 }
 
@@ -117,7 +116,7 @@ void rnn__head_logprobs(const rnn_model *m, rnn__ctx *x, const float *in, int B,
     if (m->ad.nc)
         rnn__ad_logprobs(m, x, x->per_stream, in, B, 1, logprobs);
     else
-        output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, 0.0, NULL, logprobs);
+        output_rows(m, x, x->per_stream, in, NULL, B, 1, 0, 0.0, logprobs);
 }
 
 void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, int T, int block, int carry,
@@ -143,9 +142,9 @@ void rnn__head_score(const rnn_model *m, rnn__ctx *x, const float *top, int B, i
             memcpy(buf->d1 + BH, top, (N * H - BH) * sizeof(float));
         }
         if (m->ad.nc) /* row-wise: which rows a cluster's products take depends on the block */
-            rnn__ad_loss(m, x, 1, in, buf->tok + (size_t)t0 * B, (int)N, 0, 0.0, NULL);
+            rnn__ad_loss(m, x, 1, in, buf->tok + (size_t)t0 * B, (int)N, 0, 0.0);
         else
-            output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, 0.0, NULL, NULL);
+            output_rows(m, x, 0, in, buf->tok + (size_t)t0 * B, B, n, 0, 0.0, NULL);
         for (int t = 0; t < n; t++)
             for (int b = 0; b < B; b++) row_logp[b] -= buf->row_nll[(size_t)t * B + b];
     }

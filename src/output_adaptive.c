@@ -336,15 +336,12 @@ static void run_rows(rnn__ctx *x, rows_job *j, int kind, int n)
 }
 
 double rnn__ad_loss(const rnn_model *m, rnn__ctx *x, int rowwise, const float *in, const int32_t *tgt, int N,
-                    int want_grad, double denom, double *count)
+                    int want_grad, double denom)
 {
     const rnn__adaptive *ad = &m->ad;
     rnn__buffers *buf = &x->buf;
     int H = m->cfg.hidden_size, HS = ad->HS;
-    double kept = 0, nll = 0;
-    for (int r = 0; r < N; r++) kept += tgt && tgt[r] != RNN_IGNORE;
-    if (count) *count = kept;
-    if (denom <= 0) denom = kept;
+    double nll = 0;
     float inv = denom > 0 ? (float)(1.0 / denom) : 0.0f;
     for (int r = 0; r < N; r++) buf->row_nll[r] = 0.0;
     for (int i = 0; i < ad->nc; i++) buf->acnt[i] = 0;
